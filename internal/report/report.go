@@ -1,0 +1,207 @@
+package report
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mulegate/mulegate/internal/iban"
+)
+
+// Category is what kind of fraud a report is about.
+type Category string
+
+// Categories is the closed list of report categories, in API order.
+var Categories = []Category{
+	"helpdesk_fraud", "marketplace_fraud", "phishing", "investment_fraud",
+	"romance_fraud", "ransomware", "money_mule", "other",
+}
+
+// Valid reports whether c is one of Categories.
+func (c Category) Valid() bool {
+	for _, k := range Categories {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+// OrgType is the kind of organisation a caller belongs to; for reports it
+// is also the report's source.
+type OrgType string
+
+const (
+	OrgBank        OrgType = "bank"
+	OrgMarketplace OrgType = "marketplace"
+	OrgPolice      OrgType = "police"
+)
+
+// OrgTypes lists every organisation type, in API order.
+var OrgTypes = []OrgType{OrgBank, OrgMarketplace, OrgPolice}
+
+// Valid reports whether t is a known organisation type.
+func (t OrgType) Valid() bool { return t == OrgBank || t == OrgMarketplace || t == OrgPolice }
+
+// Limits on free-text fields, from the product spec.
+const (
+	MaxDescriptionRunes = 2000
+	MaxReferenceRunes   = 128
+)
+
+// Amount is a money amount as the reporter gave it. The value stays a
+// decimal string so that no float rounding ever reaches the police.
+type Amount struct {
+	Value    string `json:"value"`
+	Currency string `json:"currency"`
+}
+
+var (
+	amountPattern   = regexp.MustCompile(`^[0-9]{1,15}(\.[0-9]{1,4})?$`)
+	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+)
+
+// Submission is a report as a client submitted it, before it is accepted.
+type Submission struct {
+	IBAN        iban.IBAN
+	Category    Category
+	OccurredAt  *time.Time
+	Amount      *Amount
+	Reference   string
+	Description string
+}
+
+// NewSubmission validates raw fields into a Submission. now and skew bound
+// occurred_at: it may not lie in the future beyond the allowed clock skew.
+// IBAN problems come back as CodeInvalidIBAN, everything else as
+// CodeInvalid naming the field.
+func NewSubmission(rawIBAN, category string, occurredAt *time.Time, amount *Amount, reference, description string, now time.Time, skew time.Duration) (Submission, error) {
+	var s Submission
+	if rawIBAN == "" {
+		return s, Invalid("iban", "iban is required")
+	}
+	if category == "" {
+		return s, Invalid("category", "category is required")
+	}
+	if !Category(category).Valid() {
+		return s, Invalid("category", "category must be one of helpdesk_fraud, marketplace_fraud, phishing, investment_fraud, romance_fraud, ransomware, money_mule, other")
+	}
+	if occurredAt != nil && occurredAt.After(now.Add(skew)) {
+		return s, Invalid("occurred_at", "occurred_at must not be in the future")
+	}
+	if amount != nil {
+		if !amountPattern.MatchString(amount.Value) {
+			return s, Invalid("amount.value", "amount.value must be a decimal string like \"249.95\" (up to 15 digits, up to 4 decimals)")
+		}
+		if !currencyPattern.MatchString(amount.Currency) {
+			return s, Invalid("amount.currency", "amount.currency must be an ISO 4217 code like \"EUR\"")
+		}
+	}
+	if utf8.RuneCountInString(reference) > MaxReferenceRunes {
+		return s, Invalid("reference", "reference must be at most 128 characters")
+	}
+	if utf8.RuneCountInString(description) > MaxDescriptionRunes {
+		return s, Invalid("description", "description must be at most 2000 characters")
+	}
+	if !utf8.ValidString(reference) || !utf8.ValidString(description) {
+		return s, Invalid("description", "text must be valid UTF-8")
+	}
+	i, err := ParseIBAN(rawIBAN)
+	if err != nil {
+		return s, err
+	}
+	s = Submission{IBAN: i, Category: Category(category), Amount: amount, Reference: reference, Description: description}
+	if occurredAt != nil {
+		t := occurredAt.UTC()
+		s.OccurredAt = &t
+	}
+	return s, nil
+}
+
+// ParseIBAN parses an IBAN and turns a validation failure into a
+// CodeInvalidIBAN domain error whose message says which rule failed.
+func ParseIBAN(raw string) (iban.IBAN, error) {
+	i, err := iban.Parse(raw)
+	if err != nil {
+		var ie *iban.Error
+		if errors.As(err, &ie) {
+			return iban.IBAN{}, &Error{Code: CodeInvalidIBAN, Field: "iban", Msg: string(ie.Rule) + ": " + ie.Detail}
+		}
+		return iban.IBAN{}, &Error{Code: CodeInvalidIBAN, Field: "iban", Msg: "invalid IBAN"}
+	}
+	return i, nil
+}
+
+// Fingerprint is a hash of the normalised submission. Two requests with the
+// same Idempotency-Key are the same request exactly when their fingerprints
+// match, whatever the JSON spacing, field order or IBAN formatting.
+func (s Submission) Fingerprint() string {
+	w := s.Wire("", "", "", time.Time{})
+	b, _ := json.Marshal(w)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Wire is the report as the police core store receives it. Absent optional
+// fields are omitted, and nothing beyond the wire contract is included.
+type Wire struct {
+	ReportID     string  `json:"report_id,omitempty"`
+	IBAN         string  `json:"iban"`
+	Category     string  `json:"category"`
+	OccurredAt   string  `json:"occurred_at,omitempty"`
+	Amount       *Amount `json:"amount,omitempty"`
+	Reference    string  `json:"reference,omitempty"`
+	Description  string  `json:"description,omitempty"`
+	ReporterOrg  string  `json:"reporter_org,omitempty"`
+	ReporterType string  `json:"reporter_type,omitempty"`
+	ReceivedAt   string  `json:"received_at,omitempty"`
+}
+
+// Wire builds the police-store body for this submission.
+func (s Submission) Wire(id, org string, orgType OrgType, received time.Time) Wire {
+	w := Wire{
+		ReportID: id, IBAN: s.IBAN.String(), Category: string(s.Category),
+		Amount: s.Amount, Reference: s.Reference, Description: s.Description,
+		ReporterOrg: org, ReporterType: string(orgType),
+	}
+	if s.OccurredAt != nil {
+		w.OccurredAt = s.OccurredAt.UTC().Format(time.RFC3339)
+	}
+	if !received.IsZero() {
+		w.ReceivedAt = received.UTC().Format(time.RFC3339Nano)
+	}
+	return w
+}
+
+// Accepted is the outcome of accepting a report.
+type Accepted struct {
+	ID          string
+	IBAN        iban.IBAN
+	ReportCount int64
+	Replayed    bool // the same request was accepted before; nothing was counted now
+}
+
+// Status is where a report is on its way to the police.
+type Status string
+
+const (
+	StatusQueued    Status = "queued"
+	StatusForwarded Status = "forwarded"
+	StatusRejected  Status = "rejected"
+)
+
+// ReportStatus is what GET /v1/reports/{id} shows.
+type ReportStatus struct {
+	ID              string
+	Status          Status
+	Attempts        int64
+	ReceivedAt      time.Time
+	ForwardedAt     *time.Time
+	PoliceReference string
+	LastError       string
+	ReporterOrg     string
+}
