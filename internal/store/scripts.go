@@ -1,0 +1,78 @@
+package store
+
+import "github.com/redis/go-redis/v9"
+
+// trimLua drops reports older than the retention cutoff from an IBAN's
+// time index and takes them off the category, source and reporter counts.
+// Each index member carries its own category, source and org, so trimming
+// never depends on another key still existing.
+const trimLua = `
+local function trim(i, o, z, cutoff)
+  local old = redis.call('ZRANGEBYSCORE', z, '-inf', '(' .. cutoff, 'LIMIT', 0, 512)
+  for _, m in ipairs(old) do
+    local id, cat, src, org = string.match(m, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+    if cat then
+      redis.call('HINCRBY', i, 'c:' .. cat, -1)
+      redis.call('HINCRBY', i, 's:' .. src, -1)
+      if redis.call('HINCRBY', o, org, -1) <= 0 then redis.call('HDEL', o, org) end
+    end
+    redis.call('ZREM', z, m)
+  end
+end
+`
+
+// claimLua is the first step of intake, on the idempotency record's own
+// slot: remember (org, key) with the request's fingerprint, or say that
+// the key was used before with the same or with another request.
+var claimScript = redis.NewScript(`
+local h = redis.call('HGET', KEYS[1], 'h')
+if h then
+  if h ~= ARGV[1] then return 'conflict' end
+  return 'seen'
+end
+redis.call('HSET', KEYS[1], 'h', ARGV[1], 't', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 'new'
+`)
+
+// acceptScript is the second step of intake and the one that counts: on
+// the IBAN's slot, in one atomic step, it records the report, updates the
+// counters and the time index and appends the outbox entry. It refuses a
+// report id it has already counted, so repeating it after a crash (or a
+// concurrent replay) never counts twice.
+//
+// KEYS: i, o, z, r, outbox
+// ARGV: id, now_ms, member, org, cutoff_ms, ttl_s, category, source, masked, body
+var acceptScript = redis.NewScript(trimLua + `
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  return {0, tonumber(redis.call('HGET', KEYS[4], 'n'))}
+end
+trim(KEYS[1], KEYS[2], KEYS[3], ARGV[5])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
+local n = redis.call('ZCARD', KEYS[3])
+redis.call('HINCRBY', KEYS[1], 'c:' .. ARGV[7], 1)
+redis.call('HINCRBY', KEYS[1], 's:' .. ARGV[8], 1)
+redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
+redis.call('HSET', KEYS[4], 'st', 'queued', 'at', 0, 'org', ARGV[4], 'src', ARGV[8],
+  'cat', ARGV[7], 'rcv', ARGV[2], 'n', n, 'm', ARGV[9])
+redis.call('XADD', KEYS[5], '*', 'id', ARGV[1], 'body', ARGV[10])
+for k = 1, 4 do redis.call('EXPIRE', KEYS[k], ARGV[6]) end
+return {1, n}
+`)
+
+// lookupScript reads everything about one IBAN in one round trip, after
+// trimming reports past retention so that counts are exact.
+//
+// KEYS: i, o, z
+// ARGV: cutoff_ms, cutoff_30d_ms
+var lookupScript = redis.NewScript(trimLua + `
+trim(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+local n = redis.call('ZCARD', KEYS[3])
+if n == 0 then return {0} end
+local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
+return {n, redis.call('HLEN', KEYS[2]), redis.call('ZCOUNT', KEYS[3], ARGV[2], '+inf'),
+  first[2], last[2], redis.call('HGETALL', KEYS[1])}
+`)
+
+var allScripts = []*redis.Script{claimScript, acceptScript, lookupScript}

@@ -1,0 +1,363 @@
+package store
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/report"
+	"github.com/redis/go-redis/v9"
+)
+
+// Options configure the store.
+type Options struct {
+	// Secret keys the IBAN pseudonyms and report ids. Changing it orphans
+	// every stored count, so it is configuration, never generated.
+	Secret     []byte
+	Partitions int           // hash-tag partitions, default 64
+	Retention  time.Duration // how long a report counts, default 730 days
+	// IdempotencyTTL is how long an Idempotency-Key is remembered; it is
+	// never shorter than Retention would need for report status lookups.
+	IdempotencyTTL time.Duration
+	Now            func() time.Time
+}
+
+// Store is the Redis-backed report store.
+type Store struct {
+	rdb  redis.UniversalClient
+	opt  Options
+	now  func() time.Time
+	tags []string // "{p0}".."{pN-1}"
+	// OnError, if set, is told about every Redis failure (for metrics).
+	OnError func(op string)
+}
+
+// New builds a Store over any go-redis UniversalClient.
+func New(rdb redis.UniversalClient, opt Options) (*Store, error) {
+	if len(opt.Secret) < 16 {
+		return nil, errors.New("store: the pseudonym secret must be at least 16 bytes")
+	}
+	if opt.Partitions <= 0 {
+		opt.Partitions = 64
+	}
+	if opt.Retention <= 0 {
+		opt.Retention = 730 * 24 * time.Hour
+	}
+	if opt.IdempotencyTTL < 24*time.Hour {
+		opt.IdempotencyTTL = 24 * time.Hour
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	s := &Store{rdb: rdb, opt: opt, now: opt.Now}
+	for p := range opt.Partitions {
+		s.tags = append(s.tags, "{p"+strconv.Itoa(p)+"}")
+	}
+	return s, nil
+}
+
+// Partitions is the number of hash-tag partitions.
+func (s *Store) Partitions() int { return s.opt.Partitions }
+
+// Client is the underlying Redis client, for the forwarder's streams.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// OutboxKey names the outbox stream of partition p.
+func (s *Store) OutboxKey(p int) string { return "mg:" + s.tags[p] + ":outbox" }
+
+// ReportKey names the report hash in partition tag.
+func reportKey(tag, id string) string { return "mg:" + tag + ":r:" + id }
+
+func idemKey(id string) string { return "mg:idem:" + id }
+
+// Pseudonym returns the keyed pseudonym of an IBAN and its partition.
+func (s *Store) Pseudonym(i iban.IBAN) (string, int) {
+	m := hmac.New(sha256.New, s.opt.Secret)
+	m.Write([]byte("iban\x00"))
+	m.Write([]byte(i.String()))
+	sum := m.Sum(nil)
+	part := int(binary.BigEndian.Uint32(sum[:4]) % uint32(s.opt.Partitions))
+	return hex.EncodeToString(sum[4:20]), part
+}
+
+// ReportID derives the report id from the submitting org and its
+// Idempotency-Key, so retries of one request always name one report.
+func (s *Store) ReportID(org, key string) string {
+	m := hmac.New(sha256.New, s.opt.Secret)
+	m.Write([]byte("report\x00"))
+	m.Write([]byte(org))
+	m.Write([]byte{0})
+	m.Write([]byte(key))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// ValidReportID reports whether id has the shape ReportID produces.
+func ValidReportID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+type ibanKeys struct {
+	tag, pseudo string
+	part        int
+}
+
+func (s *Store) keysFor(i iban.IBAN) ibanKeys {
+	p, part := s.Pseudonym(i)
+	return ibanKeys{tag: s.tags[part], pseudo: p, part: part}
+}
+
+func (k ibanKeys) counters() string  { return "mg:" + k.tag + ":i:" + k.pseudo }
+func (k ibanKeys) reporters() string { return "mg:" + k.tag + ":o:" + k.pseudo }
+func (k ibanKeys) index() string     { return "mg:" + k.tag + ":z:" + k.pseudo }
+
+func (s *Store) ttlSeconds() int64 {
+	// Keys outlive the retention by a day so that trimming, not expiry,
+	// is what retires a report from the counts.
+	return int64((s.opt.Retention + 24*time.Hour) / time.Second)
+}
+
+// Accept records a report in two steps that are each safe to repeat: claim
+// the (org, Idempotency-Key) with the request's fingerprint, then count the
+// report on its IBAN's slot. It returns only after Redis acknowledged both.
+func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, idemKeyValue string, sub report.Submission) (report.Accepted, error) {
+	id := s.ReportID(org, idemKeyValue)
+	k := s.keysFor(sub.IBAN)
+	idemTTL := max(s.opt.IdempotencyTTL, s.opt.Retention+24*time.Hour)
+
+	res, err := claimScript.Run(ctx, s.rdb, []string{idemKey(id)}, sub.Fingerprint(), k.tag, int64(idemTTL/time.Second)).Text()
+	if err != nil {
+		return report.Accepted{}, s.fail("accept report: claim", err)
+	}
+	if res == "conflict" {
+		return report.Accepted{}, &report.Error{Code: report.CodeConflict, Field: "Idempotency-Key",
+			Msg: "this Idempotency-Key was already used with a different request"}
+	}
+
+	now := s.now()
+	nowMs := now.UnixMilli()
+	body, err := json.Marshal(sub.Wire(id, org, orgType, now))
+	if err != nil {
+		return report.Accepted{}, report.Internal("accept report: encode", err)
+	}
+	member := id + "|" + string(sub.Category) + "|" + string(orgType) + "|" + org
+	cutoff := now.Add(-s.opt.Retention).UnixMilli()
+	out, err := acceptScript.Run(ctx, s.rdb,
+		[]string{k.counters(), k.reporters(), k.index(), reportKey(k.tag, id), s.OutboxKey(k.part)},
+		id, nowMs, member, org, cutoff, s.ttlSeconds(), string(sub.Category), string(orgType), sub.IBAN.Masked(), body,
+	).Int64Slice()
+	if err != nil {
+		return report.Accepted{}, s.fail("accept report "+sub.IBAN.Masked(), err)
+	}
+	return report.Accepted{ID: id, IBAN: sub.IBAN, ReportCount: out[1], Replayed: out[0] == 0}, nil
+}
+
+// Lookup returns the counts for one IBAN in one round trip.
+func (s *Store) Lookup(ctx context.Context, i iban.IBAN) (report.Counts, error) {
+	k := s.keysFor(i)
+	keys, args := s.lookupArgs(k)
+	v, err := lookupScript.Run(ctx, s.rdb, keys, args...).Slice()
+	if err != nil {
+		return report.Counts{}, s.fail("lookup "+i.Masked(), err)
+	}
+	return parseCounts(v)
+}
+
+func (s *Store) lookupArgs(k ibanKeys) ([]string, []any) {
+	now := s.now()
+	return []string{k.counters(), k.reporters(), k.index()},
+		[]any{now.Add(-s.opt.Retention).UnixMilli(), now.Add(-30 * 24 * time.Hour).UnixMilli()}
+}
+
+// LookupMany returns counts for many IBANs with one pipelined round trip
+// per Redis node (go-redis splits a cluster pipeline by node), not one
+// call per IBAN. If Redis lost its script cache (a restart), the scripts
+// are loaded again and the pipeline retried once.
+func (s *Store) LookupMany(ctx context.Context, ibans []iban.IBAN) ([]report.Counts, error) {
+	out := make([]report.Counts, len(ibans))
+	if len(ibans) == 0 {
+		return out, nil
+	}
+	for attempt := 0; ; attempt++ {
+		cmds := make([]*redis.Cmd, len(ibans))
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for n, i := range ibans {
+				keys, args := s.lookupArgs(s.keysFor(i))
+				cmds[n] = lookupScript.EvalSha(ctx, p, keys, args...)
+			}
+			return nil
+		})
+		if err != nil && attempt == 0 && isNoScript(err) {
+			if lerr := s.LoadScripts(ctx); lerr != nil {
+				return nil, s.fail("lookup batch: load scripts", lerr)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, s.fail("lookup batch", err)
+		}
+		for n, c := range cmds {
+			v, err := c.Slice()
+			if err != nil {
+				return nil, s.fail("lookup batch", err)
+			}
+			if out[n], err = parseCounts(v); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+}
+
+func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }
+
+// LoadScripts loads every script on every master, so pipelined EVALSHA
+// finds them.
+func (s *Store) LoadScripts(ctx context.Context) error {
+	load := func(ctx context.Context, c *redis.Client) error {
+		for _, sc := range allScripts {
+			if err := sc.Load(ctx, c).Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, load)
+	case *redis.Client:
+		return load(ctx, c)
+	default:
+		for _, sc := range allScripts {
+			if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func parseCounts(v []any) (report.Counts, error) {
+	c := report.Counts{ByCategory: map[string]int64{}, BySource: map[string]int64{}}
+	bad := func() (report.Counts, error) {
+		return report.Counts{}, report.Internal("lookup: parse", fmt.Errorf("unexpected reply %v", v))
+	}
+	if len(v) == 0 {
+		return bad()
+	}
+	n, ok := v[0].(int64)
+	if !ok {
+		return bad()
+	}
+	c.ReportCount = n
+	if n == 0 {
+		return c, nil
+	}
+	if len(v) != 6 {
+		return bad()
+	}
+	c.ReporterCount, _ = v[1].(int64)
+	c.Last30Days, _ = v[2].(int64)
+	c.First = msTime(v[3])
+	c.Last = msTime(v[4])
+	fields, _ := v[5].([]any)
+	for j := 0; j+1 < len(fields); j += 2 {
+		name, _ := fields[j].(string)
+		val, _ := strconv.ParseInt(fmt.Sprint(fields[j+1]), 10, 64)
+		if val <= 0 {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(name, "c:"):
+			c.ByCategory[name[2:]] = val
+		case strings.HasPrefix(name, "s:"):
+			c.BySource[name[2:]] = val
+		}
+	}
+	return c, nil
+}
+
+func msTime(v any) time.Time {
+	s, _ := v.(string)
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(int64(f)).UTC()
+}
+
+// ReportStatus reads a report's forwarding status.
+func (s *Store) ReportStatus(ctx context.Context, id string) (report.ReportStatus, error) {
+	notFound := &report.Error{Code: report.CodeNotFound, Msg: "no such report"}
+	if !ValidReportID(id) {
+		return report.ReportStatus{}, notFound
+	}
+	tag, err := s.rdb.HGet(ctx, idemKey(id), "t").Result()
+	if errors.Is(err, redis.Nil) {
+		return report.ReportStatus{}, notFound
+	}
+	if err != nil {
+		return report.ReportStatus{}, s.fail("report status", err)
+	}
+	h, err := s.rdb.HGetAll(ctx, reportKey(tag, id)).Result()
+	if err != nil {
+		return report.ReportStatus{}, s.fail("report status", err)
+	}
+	if len(h) == 0 {
+		// Claimed but never counted (a crash between the two steps): the
+		// client never got a 202 for it, so it does not exist yet.
+		return report.ReportStatus{}, notFound
+	}
+	st := report.ReportStatus{
+		ID: id, Status: report.Status(h["st"]), ReporterOrg: h["org"],
+		PoliceReference: h["pref"], LastError: h["err"],
+	}
+	st.Attempts, _ = strconv.ParseInt(h["at"], 10, 64)
+	if ms, err := strconv.ParseInt(h["rcv"], 10, 64); err == nil {
+		st.ReceivedAt = time.UnixMilli(ms).UTC()
+	}
+	if ms, err := strconv.ParseInt(h["fwd"], 10, 64); err == nil && ms > 0 {
+		t := time.UnixMilli(ms).UTC()
+		st.ForwardedAt = &t
+	}
+	return st, nil
+}
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return s.fail("ping", err)
+	}
+	return nil
+}
+
+// fail classifies a Redis error: anything from the connection or from a
+// Redis that is loading, failing over or read-only is "unavailable" (the
+// client may retry); the rest is internal.
+func (s *Store) fail(op string, err error) error {
+	var de *report.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if s.OnError != nil {
+		s.OnError(strings.Fields(op)[0])
+	}
+	return report.Unavailable("store: "+op, err)
+}
