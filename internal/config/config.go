@@ -1,0 +1,381 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Duration is a time.Duration that also accepts days ("730d").
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalYAML parses "30s", "24h" or "730d".
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ParseDuration is time.ParseDuration plus a whole-days form "Nd".
+func ParseDuration(s string) (time.Duration, error) {
+	if strings.HasSuffix(s, "d") {
+		n, err := strconv.Atoi(strings.TrimSuffix(s, "d"))
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("bad duration %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("bad duration %q (use e.g. 30s, 24h, 730d)", s)
+	}
+	return v, nil
+}
+
+// Config is the whole gateway configuration. Every key is documented in
+// configs/mulegate.example.yaml.
+type Config struct {
+	API struct {
+		Listen            string   `yaml:"listen"`
+		CertFile          string   `yaml:"cert_file"`
+		KeyFile           string   `yaml:"key_file"`
+		ClientCAFile      string   `yaml:"client_ca_file"`
+		MaxBodyBytes      int64    `yaml:"max_body_bytes"`
+		MaxBatchBodyBytes int64    `yaml:"max_batch_body_bytes"`
+		MaxBatch          int      `yaml:"max_batch"`
+		ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+		ReadTimeout       Duration `yaml:"read_timeout"`
+		WriteTimeout      Duration `yaml:"write_timeout"`
+		IdleTimeout       Duration `yaml:"idle_timeout"`
+		RequestTimeout    Duration `yaml:"request_timeout"`
+		ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
+	} `yaml:"api"`
+	Ops struct {
+		Listen string `yaml:"listen"`
+	} `yaml:"ops"`
+	Auth struct {
+		Issuer             string   `yaml:"issuer"`
+		Audience           string   `yaml:"audience"`
+		Algorithms         []string `yaml:"algorithms"`
+		JWKSFile           string   `yaml:"jwks_file"`
+		JWKSURL            string   `yaml:"jwks_url"`
+		JWKSRefresh        Duration `yaml:"jwks_refresh"`
+		Leeway             Duration `yaml:"leeway"`
+		RequireCertBinding bool     `yaml:"require_cert_binding"`
+		TokenCacheSize     int      `yaml:"token_cache_size"`
+		DevHS256Secret     string   `yaml:"dev_hs256_secret"`
+		DevHS256SecretFile string   `yaml:"dev_hs256_secret_file"`
+	} `yaml:"auth"`
+	Redis struct {
+		Addrs        []string `yaml:"addrs"`
+		Username     string   `yaml:"username"`
+		Password     string   `yaml:"password"`
+		PasswordFile string   `yaml:"password_file"`
+		DB           int      `yaml:"db"`
+		PoolSize     int      `yaml:"pool_size"`
+		DialTimeout  Duration `yaml:"dial_timeout"`
+		ReadTimeout  Duration `yaml:"read_timeout"`
+		WriteTimeout Duration `yaml:"write_timeout"`
+	} `yaml:"redis"`
+	Storage struct {
+		PseudonymSecret     string   `yaml:"pseudonym_secret"`
+		PseudonymSecretFile string   `yaml:"pseudonym_secret_file"`
+		Partitions          int      `yaml:"partitions"`
+		Retention           Duration `yaml:"retention"`
+		IdempotencyTTL      Duration `yaml:"idempotency_ttl"`
+	} `yaml:"storage"`
+	Risk struct {
+		Low    int64 `yaml:"low"`
+		Medium int64 `yaml:"medium"`
+		High   int64 `yaml:"high"`
+	} `yaml:"risk"`
+	Orgs []Org `yaml:"orgs"`
+	Log  struct {
+		Level string `yaml:"level"`
+	} `yaml:"log"`
+}
+
+// Org is one registered organisation.
+type Org struct {
+	ID        string              `yaml:"id"`
+	Type      string              `yaml:"type"`
+	BankCodes map[string][]string `yaml:"bank_codes"`
+}
+
+// Default returns a configuration with every default filled in.
+func Default() Config {
+	var c Config
+	c.API.Listen = "127.0.0.1:8443"
+	c.API.MaxBodyBytes = 64 << 10
+	c.API.MaxBatchBodyBytes = 256 << 10
+	c.API.MaxBatch = 1000
+	c.API.ReadHeaderTimeout = Duration(5 * time.Second)
+	c.API.ReadTimeout = Duration(15 * time.Second)
+	c.API.WriteTimeout = Duration(30 * time.Second)
+	c.API.IdleTimeout = Duration(120 * time.Second)
+	c.API.RequestTimeout = Duration(2 * time.Second)
+	c.API.ShutdownTimeout = Duration(20 * time.Second)
+	c.Ops.Listen = "127.0.0.1:9090"
+	c.Auth.Algorithms = []string{"ES256", "EdDSA", "RS256", "PS256"}
+	c.Auth.JWKSRefresh = Duration(5 * time.Minute)
+	c.Auth.Leeway = Duration(30 * time.Second)
+	c.Auth.RequireCertBinding = true
+	c.Auth.TokenCacheSize = 10000
+	c.Redis.Addrs = []string{"127.0.0.1:6379"}
+	c.Redis.DialTimeout = Duration(500 * time.Millisecond)
+	c.Redis.ReadTimeout = Duration(500 * time.Millisecond)
+	c.Redis.WriteTimeout = Duration(500 * time.Millisecond)
+	c.Storage.Partitions = 64
+	c.Storage.Retention = Duration(730 * 24 * time.Hour)
+	c.Storage.IdempotencyTTL = Duration(24 * time.Hour)
+	c.Risk.Low, c.Risk.Medium, c.Risk.High = 1, 2, 5
+	c.Log.Level = "info"
+	return c
+}
+
+// Load reads path (if not empty) over the defaults, applies MULEGATE_*
+// overrides from getenv, reads *_file secrets and validates the result.
+func Load(path string, getenv func(string) string) (Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&c).Elem(), "MULEGATE", getenv); err != nil {
+		return c, err
+	}
+	if err := c.readSecrets(); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// applyEnv walks the struct and sets each scalar (and string list) field
+// from MULEGATE_<YAML_PATH>, e.g. MULEGATE_REDIS_ADDRS=a:1,b:2 or
+// MULEGATE_STORAGE_PSEUDONYM_SECRET_FILE=/run/secrets/p. Organisations are
+// configured in the file only.
+func applyEnv(v reflect.Value, prefix string, getenv func(string) string) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := prefix + "_" + strings.ToUpper(tag)
+		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Struct {
+			if err := applyEnv(fv, name, getenv); err != nil {
+				return err
+			}
+			continue
+		}
+		raw := getenv(name)
+		if raw == "" {
+			continue
+		}
+		if err := setFromString(fv, raw); err != nil {
+			return fmt.Errorf("config: %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func setFromString(fv reflect.Value, raw string) error {
+	switch fv.Interface().(type) {
+	case Duration:
+		d, err := ParseDuration(raw)
+		if err != nil {
+			return err
+		}
+		fv.Set(reflect.ValueOf(Duration(d)))
+		return nil
+	case []string:
+		var parts []string
+		for _, p := range strings.Split(raw, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		fv.Set(reflect.ValueOf(parts))
+		return nil
+	}
+	switch fv.Kind() {
+	case reflect.String:
+		fv.SetString(raw)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", raw)
+		}
+		fv.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want an integer, got %q", raw)
+		}
+		fv.SetInt(n)
+	default:
+		return errors.New("cannot be set from the environment")
+	}
+	return nil
+}
+
+func (c *Config) readSecrets() error {
+	read := func(key, path string, dst *string) error {
+		if path == "" {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("config: %s: %w", key, err)
+		}
+		*dst = strings.TrimSpace(string(b))
+		return nil
+	}
+	return errors.Join(
+		read("storage.pseudonym_secret_file", c.Storage.PseudonymSecretFile, &c.Storage.PseudonymSecret),
+		read("redis.password_file", c.Redis.PasswordFile, &c.Redis.Password),
+		read("auth.dev_hs256_secret_file", c.Auth.DevHS256SecretFile, &c.Auth.DevHS256Secret),
+	)
+}
+
+var orgTypes = map[string]bool{"bank": true, "marketplace": true, "police": true}
+
+// Validate reports every problem, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, a...)))
+	}
+	checkAddr := func(key, addr string) {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad(key, "must be host:port, got %q", addr)
+		}
+	}
+	checkAddr("api.listen", c.API.Listen)
+	checkAddr("ops.listen", c.Ops.Listen)
+	for k, v := range map[string]string{"api.cert_file": c.API.CertFile, "api.key_file": c.API.KeyFile, "api.client_ca_file": c.API.ClientCAFile} {
+		if v == "" {
+			bad(k, "is required")
+		}
+	}
+	if c.API.MaxBodyBytes < 1024 {
+		bad("api.max_body_bytes", "must be at least 1024")
+	}
+	if c.API.MaxBatchBodyBytes < 1024 {
+		bad("api.max_batch_body_bytes", "must be at least 1024")
+	}
+	if c.API.MaxBatch < 1 || c.API.MaxBatch > 100000 {
+		bad("api.max_batch", "must be between 1 and 100000")
+	}
+	if c.API.RequestTimeout <= 0 {
+		bad("api.request_timeout", "must be positive")
+	}
+	if c.Auth.Issuer == "" {
+		bad("auth.issuer", "is required")
+	}
+	if c.Auth.Audience == "" {
+		bad("auth.audience", "is required")
+	}
+	if c.Auth.JWKSFile == "" && c.Auth.JWKSURL == "" {
+		bad("auth.jwks_file", "a JWKS file or auth.jwks_url is required")
+	}
+	if c.Auth.JWKSURL != "" && !strings.HasPrefix(c.Auth.JWKSURL, "https://") {
+		bad("auth.jwks_url", "must be an https:// URL")
+	}
+	if len(c.Auth.Algorithms) == 0 {
+		bad("auth.algorithms", "must list at least one algorithm")
+	}
+	for _, a := range c.Auth.Algorithms {
+		switch a {
+		case "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA":
+		case "HS256":
+			if c.Auth.DevHS256Secret == "" {
+				bad("auth.algorithms", "HS256 needs auth.dev_hs256_secret (development only)")
+			}
+		default:
+			bad("auth.algorithms", "%q is not allowed", a)
+		}
+	}
+	if c.Auth.DevHS256Secret != "" && len(c.Auth.DevHS256Secret) < 32 {
+		bad("auth.dev_hs256_secret", "must be at least 32 bytes")
+	}
+	if c.Auth.Leeway < 0 || c.Auth.Leeway.D() > 5*time.Minute {
+		bad("auth.leeway", "must be between 0 and 5m")
+	}
+	if len(c.Redis.Addrs) == 0 {
+		bad("redis.addrs", "must list at least one address")
+	}
+	for _, a := range c.Redis.Addrs {
+		checkAddr("redis.addrs", a)
+	}
+	if len(c.Storage.PseudonymSecret) < 16 {
+		bad("storage.pseudonym_secret", "is required and must be at least 16 bytes (or set storage.pseudonym_secret_file)")
+	}
+	if c.Storage.Partitions < 1 || c.Storage.Partitions > 16384 {
+		bad("storage.partitions", "must be between 1 and 16384")
+	}
+	if c.Storage.Retention.D() < 24*time.Hour {
+		bad("storage.retention", "must be at least 1d")
+	}
+	if c.Storage.IdempotencyTTL.D() < 24*time.Hour {
+		bad("storage.idempotency_ttl", "must be at least 24h")
+	}
+	if !(0 < c.Risk.Low && c.Risk.Low <= c.Risk.Medium && c.Risk.Medium <= c.Risk.High) {
+		bad("risk", "thresholds must satisfy 0 < low <= medium <= high")
+	}
+	if len(c.Orgs) == 0 {
+		bad("orgs", "must register at least one organisation")
+	}
+	seen := map[string]bool{}
+	for n, o := range c.Orgs {
+		key := fmt.Sprintf("orgs[%d]", n)
+		if o.ID == "" {
+			bad(key+".id", "is required")
+		}
+		if seen[o.ID] {
+			bad(key+".id", "duplicate org id %q", o.ID)
+		}
+		seen[o.ID] = true
+		if !orgTypes[o.Type] {
+			bad(key+".type", "must be bank, marketplace or police, got %q", o.Type)
+		}
+		if len(o.BankCodes) > 0 && o.Type != "bank" {
+			bad(key+".bank_codes", "only bank orgs hold bank codes")
+		}
+		for cc := range o.BankCodes {
+			if len(cc) != 2 || strings.ToUpper(cc) != cc {
+				bad(key+".bank_codes", "country code %q must be two upper-case letters", cc)
+			}
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error")
+	}
+	return errors.Join(errs...)
+}

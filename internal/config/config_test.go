@@ -1,0 +1,80 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleConfigLoads(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("0123456789abcdef0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"MULEGATE_STORAGE_PSEUDONYM_SECRET_FILE": secret,
+		"MULEGATE_REDIS_ADDRS":                   "10.0.0.1:6379, 10.0.0.2:6379",
+		"MULEGATE_AUTH_LEEWAY":                   "10s",
+		"MULEGATE_AUTH_REQUIRE_CERT_BINDING":     "false",
+	}
+	c, err := Load("../../configs/mulegate.example.yaml", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Storage.PseudonymSecret != "0123456789abcdef0123" {
+		t.Errorf("secret from file = %q", c.Storage.PseudonymSecret)
+	}
+	if len(c.Redis.Addrs) != 2 || c.Redis.Addrs[1] != "10.0.0.2:6379" {
+		t.Errorf("addrs = %v", c.Redis.Addrs)
+	}
+	if c.Auth.Leeway.D() != 10*time.Second || c.Auth.RequireCertBinding {
+		t.Errorf("env overrides not applied: %+v", c.Auth)
+	}
+	if c.Storage.Retention.D() != 730*24*time.Hour {
+		t.Errorf("retention = %v", c.Storage.Retention.D())
+	}
+}
+
+func TestBadConfigNamesEveryKey(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.yaml")
+	os.WriteFile(p, []byte(`
+api: {listen: "nope", cert_file: a, key_file: b, client_ca_file: c}
+auth: {issuer: x, audience: y, jwks_file: j, algorithms: [none, HS256]}
+storage: {pseudonym_secret: short, partitions: 0}
+orgs: [{id: a, type: bank}, {id: a, type: shop}]
+`), 0o600)
+	_, err := Load(p, func(string) string { return "" })
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	for _, key := range []string{"api.listen", "auth.algorithms", "storage.pseudonym_secret", "storage.partitions", "orgs[1].id", "orgs[1].type"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error does not name %s:\n%v", key, err)
+		}
+	}
+}
+
+func TestUnknownKeyIsRefused(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(p, []byte("redis: {adresses: [x]}\n"), 0o600)
+	_, err := Load(p, func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "adresses") {
+		t.Fatalf("err = %v, want it to name the unknown key", err)
+	}
+}
+
+func TestBadEnvNamesVariable(t *testing.T) {
+	_, err := Load("", func(k string) string {
+		if k == "MULEGATE_API_MAX_BATCH" {
+			return "lots"
+		}
+		return ""
+	})
+	if err == nil || !strings.Contains(err.Error(), "MULEGATE_API_MAX_BATCH") {
+		t.Fatalf("err = %v", err)
+	}
+}
