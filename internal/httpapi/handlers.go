@@ -1,0 +1,275 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/report"
+)
+
+type lookuper interface {
+	Lookup(ctx context.Context, i iban.IBAN) (report.Counts, error)
+	LookupMany(ctx context.Context, ibans []iban.IBAN) ([]report.Counts, error)
+}
+
+type reportAccepter interface {
+	Accept(ctx context.Context, org string, orgType report.OrgType, idempotencyKey string, s report.Submission) (report.Accepted, error)
+}
+
+type reportReader interface {
+	ReportStatus(ctx context.Context, id string) (report.ReportStatus, error)
+}
+
+// lookupJSON is the answer for one IBAN.
+type lookupJSON struct {
+	IBAN            string           `json:"iban"`
+	Country         string           `json:"country"`
+	BankCode        string           `json:"bank_code"`
+	ReportCount     int64            `json:"report_count"`
+	ReporterCount   int64            `json:"reporter_count"`
+	Last30Days      int64            `json:"reports_last_30_days"`
+	ByCategory      map[string]int64 `json:"by_category"`
+	BySource        map[string]int64 `json:"by_source"`
+	FirstReportedAt *string          `json:"first_reported_at"`
+	LastReportedAt  *string          `json:"last_reported_at"`
+	Risk            report.Risk      `json:"risk"`
+}
+
+func renderLookup(l report.Lookup) lookupJSON {
+	out := lookupJSON{
+		IBAN: l.IBAN.String(), Country: l.IBAN.Country(), BankCode: l.IBAN.BankCode(),
+		ReportCount: l.ReportCount, ReporterCount: l.ReporterCount, Last30Days: l.Last30Days,
+		ByCategory: l.ByCategory, BySource: l.BySource, Risk: l.Risk,
+	}
+	out.FirstReportedAt = timePtr(l.First)
+	out.LastReportedAt = timePtr(l.Last)
+	return out
+}
+
+func timePtr(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339Nano)
+	return &s
+}
+
+// withTimeout bounds the store work of one request, so that a hung Redis
+// becomes a fast 503 instead of a hung client.
+func withTimeout(c *gin.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Request.Context(), d)
+}
+
+func handleLookup(s lookuper, risk report.RiskThresholds, timeout time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		i, err := report.ParseIBAN(c.Param("iban"))
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		c.Set(ctxIBAN, i.Masked())
+		ctx, cancel := withTimeout(c, timeout)
+		defer cancel()
+		counts, err := s.Lookup(ctx, i)
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, renderLookup(report.NewLookup(i, counts, risk)))
+	}
+}
+
+type batchRequest struct {
+	IBANs *[]string `json:"ibans"`
+}
+
+type batchError struct {
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+}
+
+type batchInvalid struct {
+	IBAN  string     `json:"iban"`
+	Error batchError `json:"error"`
+}
+
+func handleBatchLookup(s lookuper, risk report.RiskThresholds, maxBatch int, bodyLimit int64, timeout time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req batchRequest
+		if err := decode(c, bodyLimit, &req); err != nil {
+			writeProblem(c, err)
+			return
+		}
+		if req.IBANs == nil {
+			writeProblem(c, report.Invalid("ibans", "ibans is required"))
+			return
+		}
+		raw := *req.IBANs
+		if len(raw) == 0 || len(raw) > maxBatch {
+			writeProblem(c, report.Invalid("ibans", "ibans must hold between 1 and "+itoa(int64(maxBatch))+" entries"))
+			return
+		}
+		results := make([]any, len(raw))
+		valid := make([]iban.IBAN, 0, len(raw))
+		slots := make([]int, 0, len(raw))
+		for n, r := range raw {
+			i, err := report.ParseIBAN(r)
+			if err != nil {
+				_, code, detail := problemFor(err)
+				results[n] = batchInvalid{IBAN: r, Error: batchError{Code: code, Detail: detail}}
+				continue
+			}
+			valid = append(valid, i)
+			slots = append(slots, n)
+		}
+		ctx, cancel := withTimeout(c, timeout)
+		defer cancel()
+		counts, err := s.LookupMany(ctx, valid)
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		for k, i := range valid {
+			results[slots[k]] = renderLookup(report.NewLookup(i, counts[k], risk))
+		}
+		c.JSON(http.StatusOK, gin.H{"results": results})
+	}
+}
+
+type reportRequest struct {
+	IBAN        *string        `json:"iban"`
+	Category    *string        `json:"category"`
+	OccurredAt  *string        `json:"occurred_at"`
+	Amount      *report.Amount `json:"amount"`
+	Reference   *string        `json:"reference"`
+	Description *string        `json:"description"`
+}
+
+func (r reportRequest) submission(now time.Time, skew time.Duration) (report.Submission, error) {
+	var at *time.Time
+	if r.OccurredAt != nil {
+		t, err := time.Parse(time.RFC3339, *r.OccurredAt)
+		if err != nil {
+			return report.Submission{}, report.Invalid("occurred_at", "occurred_at must be an RFC 3339 date-time such as 2026-11-27T14:03:00Z")
+		}
+		at = &t
+	}
+	return report.NewSubmission(deref(r.IBAN), deref(r.Category), at, r.Amount, deref(r.Reference), deref(r.Description), now, skew)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// validIdempotencyKey: 1–255 visible ASCII characters.
+func validIdempotencyKey(k string) bool {
+	if len(k) < 1 || len(k) > 255 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+type acceptedJSON struct {
+	ReportID    string `json:"report_id"`
+	Status      string `json:"status"`
+	IBAN        string `json:"iban"`
+	ReportCount int64  `json:"report_count"`
+}
+
+func handleSubmitReport(s reportAccepter, bodyLimit int64, skew, timeout time.Duration, now func() time.Time) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		key := c.GetHeader("Idempotency-Key")
+		if _, present := c.Request.Header["Idempotency-Key"]; !present {
+			writeProblem(c, newAPIError(http.StatusBadRequest, "idempotency_key_required", "the Idempotency-Key header is required (1-255 visible ASCII characters)"))
+			return
+		}
+		if !validIdempotencyKey(key) {
+			writeProblem(c, report.Invalid("Idempotency-Key", "Idempotency-Key must be 1-255 visible ASCII characters"))
+			return
+		}
+		var req reportRequest
+		if err := decode(c, bodyLimit, &req); err != nil {
+			writeProblem(c, err)
+			return
+		}
+		sub, err := req.submission(now(), skew)
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		c.Set(ctxIBAN, sub.IBAN.Masked())
+		p := principal(c)
+		ctx, cancel := withTimeout(c, timeout)
+		defer cancel()
+		a, err := s.Accept(ctx, p.Org.ID, report.OrgType(p.Org.Type), key, sub)
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		c.Header("Location", "/v1/reports/"+a.ID)
+		if a.Replayed {
+			c.Header("Idempotent-Replayed", "true")
+		}
+		c.JSON(http.StatusAccepted, acceptedJSON{ReportID: a.ID, Status: string(report.StatusQueued), IBAN: a.IBAN.String(), ReportCount: a.ReportCount})
+	}
+}
+
+type statusJSON struct {
+	ReportID        string  `json:"report_id"`
+	Status          string  `json:"status"`
+	Attempts        int64   `json:"attempts"`
+	ReceivedAt      string  `json:"received_at"`
+	ForwardedAt     *string `json:"forwarded_at"`
+	PoliceReference *string `json:"police_reference"`
+	LastError       *string `json:"last_error"`
+}
+
+func handleReportStatus(s reportReader, timeout time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := withTimeout(c, timeout)
+		defer cancel()
+		st, err := s.ReportStatus(ctx, c.Param("id"))
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		// Only the submitting org and the police may see a report; anyone
+		// else learns nothing, not even that it exists.
+		p := principal(c)
+		if st.ReporterOrg != p.Org.ID && p.Org.Type != "police" {
+			writeProblem(c, &report.Error{Code: report.CodeNotFound, Msg: "no such report"})
+			return
+		}
+		out := statusJSON{ReportID: st.ID, Status: string(st.Status), Attempts: st.Attempts,
+			ReceivedAt: st.ReceivedAt.Format(time.RFC3339Nano)}
+		out.ForwardedAt = timePtr(ptrTime(st.ForwardedAt))
+		out.PoliceReference = strPtr(st.PoliceReference)
+		out.LastError = strPtr(st.LastError)
+		c.JSON(http.StatusOK, out)
+	}
+}
+
+func ptrTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,61 @@
+package httpapi
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the gateway's Prometheus metrics, in a registry of their own
+// (no global state, so tests can run servers side by side).
+type Metrics struct {
+	Registry   *prometheus.Registry
+	requests   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	tokenCache *prometheus.CounterVec
+	redisErrs  *prometheus.CounterVec
+}
+
+// NewMetrics registers the HTTP, token-cache and Redis metrics plus the Go
+// and process collectors.
+func NewMetrics() *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: r,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mulegate_http_requests_total", Help: "API requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "mulegate_http_request_duration_seconds", Help: "API request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "method"}),
+		tokenCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mulegate_token_cache_total", Help: "Verified-token cache lookups by result (hit or miss).",
+		}, []string{"result"}),
+		redisErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mulegate_redis_errors_total", Help: "Redis operations that failed, by operation.",
+		}, []string{"op"}),
+	}
+	r.MustRegister(m.requests, m.latency, m.tokenCache, m.redisErrs,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *Metrics) observe(route, method string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// TokenCache counts a token cache hit or miss.
+func (m *Metrics) TokenCache(hit bool) {
+	if hit {
+		m.tokenCache.WithLabelValues("hit").Inc()
+	} else {
+		m.tokenCache.WithLabelValues("miss").Inc()
+	}
+}
+
+// RedisError counts a failed Redis operation.
+func (m *Metrics) RedisError(op string) { m.redisErrs.WithLabelValues(op).Inc() }

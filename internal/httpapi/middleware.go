@@ -1,0 +1,185 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/mulegate/mulegate/internal/auth"
+)
+
+// Context keys for request-scoped values (never for dependencies).
+const (
+	ctxRequestID   = "mulegate.request_id"
+	ctxPrincipal   = "mulegate.principal"
+	ctxLogger      = "mulegate.logger"
+	ctxProblemCode = "mulegate.problem"
+	ctxIBAN        = "mulegate.iban_masked"
+)
+
+func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
+
+func logger(c *gin.Context) *slog.Logger {
+	if l, ok := c.Get(ctxLogger); ok {
+		return l.(*slog.Logger)
+	}
+	return slog.Default()
+}
+
+func principal(c *gin.Context) auth.Principal {
+	p, _ := c.Get(ctxPrincipal)
+	pr, _ := p.(auth.Principal)
+	return pr
+}
+
+// recovery turns a panic into a 500 problem; the stack goes to the log,
+// never to the client.
+func recovery() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				logger(c).Error("panic", "request_id", requestID(c), "panic", fmt.Sprint(r))
+				writeProblem(c, fmt.Errorf("panic: %v", r))
+			}
+		}()
+		c.Next()
+	}
+}
+
+// saneRequestID accepts a caller's X-Request-ID only if it is a short
+// token of safe characters, so it can go into logs and headers as is.
+func saneRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.' || b == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// withRequestID sets X-Request-ID on every response.
+func withRequestID(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-ID")
+		if !saneRequestID(id) {
+			id = newRequestID()
+		}
+		c.Set(ctxRequestID, id)
+		c.Set(ctxLogger, log)
+		c.Header("X-Request-ID", id)
+		c.Next()
+	}
+}
+
+// accessLog writes one JSON line per request with the route template, never
+// the raw path (it may hold an IBAN), the masked IBAN if a handler set one,
+// and never the Authorization header. It also feeds the metrics.
+func accessLog(log *slog.Logger, m *Metrics) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		status := c.Writer.Status()
+		elapsed := time.Since(start)
+		if m != nil {
+			m.observe(route, c.Request.Method, status, elapsed)
+		}
+		if !log.Enabled(c.Request.Context(), slog.LevelInfo) {
+			return
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", requestID(c)),
+			slog.String("method", c.Request.Method),
+			slog.String("route", route),
+			slog.Int("status", status),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+		}
+		if p := principal(c); p.Org.ID != "" {
+			attrs = append(attrs, slog.String("org", p.Org.ID), slog.String("sub", p.Subject))
+		}
+		if v := c.GetString(ctxIBAN); v != "" {
+			attrs = append(attrs, slog.String("iban", v))
+		}
+		if v := c.GetString(ctxProblemCode); v != "" {
+			attrs = append(attrs, slog.String("problem", v))
+		}
+		log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs...)
+	}
+}
+
+// clientCert takes the caller's identity from the verified chain (never
+// from PeerCertificates, which is only what the client sent) and keeps its
+// RFC 8705 thumbprint for the token check.
+func clientCert() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		tls := c.Request.TLS
+		if tls == nil || len(tls.VerifiedChains) == 0 || len(tls.VerifiedChains[0]) == 0 {
+			writeProblem(c, newAPIError(http.StatusUnauthorized, "unauthenticated", "a verified client certificate is required"))
+			return
+		}
+		c.Set(ctxThumbprint, auth.Thumbprint(tls.VerifiedChains[0][0]))
+		c.Next()
+	}
+}
+
+const ctxThumbprint = "mulegate.cert_thumbprint"
+
+type tokenVerifier interface {
+	Verify(token, certThumbprint string) (auth.Principal, error)
+}
+
+// bearer verifies the Authorization: Bearer token, bound to the client
+// certificate the connection presented.
+func bearer(v tokenVerifier) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.GetHeader("Authorization")
+		scheme, tok, ok := strings.Cut(h, " ")
+		if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+			writeProblem(c, newAPIError(http.StatusUnauthorized, "unauthenticated", "an Authorization: Bearer token is required"))
+			return
+		}
+		p, err := v.Verify(strings.TrimSpace(tok), c.GetString(ctxThumbprint))
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		c.Set(ctxPrincipal, p)
+		c.Next()
+	}
+}
+
+// requireScope allows the request only if the principal's effective scopes
+// (token scopes capped by the org type) include want.
+func requireScope(want auth.Scope) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !principal(c).Scopes.Has(want) {
+			writeProblem(c, newAPIError(http.StatusForbidden, "forbidden", "this operation needs the "+want.String()+" scope, which the token or the organisation type does not grant"))
+			return
+		}
+		c.Next()
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

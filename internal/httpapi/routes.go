@@ -1,0 +1,61 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/mulegate/mulegate/internal/auth"
+	"github.com/mulegate/mulegate/internal/report"
+)
+
+// Store is everything the API needs from storage.
+type Store interface {
+	lookuper
+	reportAccepter
+	reportReader
+}
+
+// Deps are the API's dependencies and limits.
+type Deps struct {
+	Store             Store
+	Verifier          tokenVerifier
+	Log               *slog.Logger
+	Metrics           *Metrics
+	Risk              report.RiskThresholds
+	MaxBatch          int
+	MaxBodyBytes      int64
+	MaxBatchBodyBytes int64
+	ClockSkew         time.Duration // allowed future skew for occurred_at
+	RequestTimeout    time.Duration
+	Now               func() time.Time
+}
+
+// NewAPI builds the /v1 API. Middleware order: recovery, request id,
+// access log (masked), client certificate, token, then a scope check per
+// route.
+func NewAPI(d Deps) http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.Use(withRequestID(d.Log), recovery(), accessLog(d.Log, d.Metrics))
+	r.NoRoute(func(c *gin.Context) {
+		writeProblem(c, newAPIError(http.StatusNotFound, "not_found", "no such resource"))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		writeProblem(c, newAPIError(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this resource"))
+	})
+
+	v1 := r.Group("/v1", clientCert(), bearer(d.Verifier))
+	v1.GET("/ibans/:iban", requireScope(auth.ScopeIBANsRead), handleLookup(d.Store, d.Risk, d.RequestTimeout))
+	v1.POST("/ibans/lookup", requireScope(auth.ScopeIBANsRead), handleBatchLookup(d.Store, d.Risk, d.MaxBatch, d.MaxBatchBodyBytes, d.RequestTimeout))
+	v1.POST("/reports", requireScope(auth.ScopeReportsWrite), handleSubmitReport(d.Store, d.MaxBodyBytes, d.ClockSkew, d.RequestTimeout, d.Now))
+	v1.GET("/reports/:id", requireScope(auth.ScopeReportsRead), handleReportStatus(d.Store, d.RequestTimeout))
+	return r
+}
