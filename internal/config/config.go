@@ -83,6 +83,7 @@ type Config struct {
 	} `yaml:"auth"`
 	Redis struct {
 		Addrs        []string `yaml:"addrs"`
+		Cluster      bool     `yaml:"cluster"`
 		Username     string   `yaml:"username"`
 		Password     string   `yaml:"password"`
 		PasswordFile string   `yaml:"password_file"`
@@ -128,7 +129,7 @@ func Default() Config {
 	c.API.ReadTimeout = Duration(15 * time.Second)
 	c.API.WriteTimeout = Duration(30 * time.Second)
 	c.API.IdleTimeout = Duration(120 * time.Second)
-	c.API.RequestTimeout = Duration(2 * time.Second)
+	c.API.RequestTimeout = Duration(time.Second)
 	c.API.ShutdownTimeout = Duration(20 * time.Second)
 	c.Ops.Listen = "127.0.0.1:9090"
 	c.Auth.Algorithms = []string{"ES256", "EdDSA", "RS256", "PS256"}

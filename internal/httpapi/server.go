@@ -36,7 +36,6 @@ func TLSConfig(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    pool,
-		NextProtos:   []string{"h2", "http/1.1"},
 	}, nil
 }
 

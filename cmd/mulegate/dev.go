@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/mulegate/mulegate/internal/config"
+	"github.com/mulegate/mulegate/internal/devenv"
+)
+
+const (
+	devIssuer   = "https://idp.mulegate.dev.invalid"
+	devAudience = "mulegate"
+	devKid      = "dev-es256-1"
+)
+
+// devOrg is one demo organisation of dev mode.
+type devOrg struct {
+	ID, Type, File, Scope string
+	BankCodes             map[string][]string
+}
+
+var devOrgs = []devOrg{
+	{ID: "demo-bank", Type: "bank", File: "bank", Scope: "ibans:read reports:write reports:read alerts:read",
+		BankCodes: map[string][]string{"NL": {"ABNA"}, "DE": {"37040044"}, "BE": {"539"}, "FR": {"20041"}}},
+	{ID: "demo-market", Type: "marketplace", File: "market", Scope: "ibans:read reports:write reports:read"},
+	{ID: "demo-police", Type: "police", File: "police", Scope: "ibans:read reports:write reports:read alerts:write"},
+}
+
+func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", ".mulegate-dev", "folder for the development CA, certificates, keys and JWKS (git-ignored)")
+	redisAddr := fs.String("redis", "", "use this real Redis (host:port) instead of the embedded miniredis")
+	listen := fs.String("listen", "127.0.0.1:8443", "API listen address (mTLS)")
+	opsListen := fs.String("ops-listen", "127.0.0.1:9090", "operations listen address")
+	ttl := fs.Duration("token-ttl", 12*time.Hour, "lifetime of the printed tokens")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return err
+	}
+	absDir, _ := filepath.Abs(*dir)
+	if err := writeDevPKI(*dir); err != nil {
+		return err
+	}
+
+	var mr *miniredis.Miniredis
+	addr := *redisAddr
+	if addr == "" {
+		mr = miniredis.NewMiniRedis()
+		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+			return fmt.Errorf("embedded redis: %w", err)
+		}
+		defer mr.Close()
+		addr = mr.Addr()
+	}
+
+	cfg := config.Default()
+	cfg.API.Listen = *listen
+	cfg.Ops.Listen = *opsListen
+	cfg.API.CertFile = filepath.Join(*dir, "server.pem")
+	cfg.API.KeyFile = filepath.Join(*dir, "server-key.pem")
+	cfg.API.ClientCAFile = filepath.Join(*dir, "ca.pem")
+	cfg.Auth.Issuer = devIssuer
+	cfg.Auth.Audience = devAudience
+	cfg.Auth.JWKSFile = filepath.Join(*dir, "jwks.json")
+	cfg.Auth.JWKSRefresh = config.Duration(10 * time.Second)
+	cfg.Redis.Addrs = []string{addr}
+	secret, err := devSecret(*dir)
+	if err != nil {
+		return err
+	}
+	cfg.Storage.PseudonymSecret = secret
+	cfg.Orgs = nil
+	for _, o := range devOrgs {
+		cfg.Orgs = append(cfg.Orgs, config.Org{ID: o.ID, Type: o.Type, BankCodes: o.BankCodes})
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	// Bind first so the printed commands name the real port.
+	apiPort, err := portOf(*listen)
+	if err != nil {
+		return err
+	}
+	tokens := map[string]string{}
+	signer, err := devenv.LoadSigner(filepath.Join(*dir, "signing-key.pem"), devKid)
+	if err != nil {
+		return err
+	}
+	for _, o := range devOrgs {
+		cert, err := devenv.LoadCert(filepath.Join(*dir, o.File+".pem"))
+		if err != nil {
+			return err
+		}
+		leaf := &devenv.Leaf{Cert: cert}
+		tok, err := signer.Token(devenv.TokenSpec{Issuer: devIssuer, Audience: devAudience, Subject: o.ID + "-dev-client",
+			Org: o.ID, Scope: o.Scope, Thumbprint: leaf.Thumbprint(), TTL: *ttl}, nil)
+		if err != nil {
+			return err
+		}
+		tokens[o.File] = tok
+	}
+	redisNote := "embedded miniredis (in memory, gone when this process stops)"
+	if mr == nil {
+		redisNote = "Redis at " + addr
+	}
+	if err := devBanner.Execute(stdout, map[string]any{
+		"Dir": *dir, "AbsDir": absDir, "Port": apiPort, "Ops": *opsListen, "Tokens": tokens, "Redis": redisNote,
+	}); err != nil {
+		return err
+	}
+	return serve(ctx, cfg, stdout, stderr, nil)
+}
+
+func portOf(listen string) (string, error) {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("--listen: %w", err)
+	}
+	if port == "0" {
+		return "", errors.New("--listen: dev mode needs a fixed port so that the printed commands work")
+	}
+	return port, nil
+}
+
+// writeDevPKI makes the development CA, the server certificate, one client
+// certificate per demo org, the signing key and its JWKS. Existing files
+// are kept, so certificates and tokens stay valid across restarts.
+func writeDevPKI(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "jwks.json")); err == nil {
+		return nil
+	}
+	ca, err := devenv.NewCA("mulegate development CA (NOT FOR PRODUCTION)")
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{"ca.pem": ca.CertPEM()}
+	srv, err := ca.IssueServer("localhost", "127.0.0.1", "::1")
+	if err != nil {
+		return err
+	}
+	files["server.pem"], files["server-key.pem"] = srv.CertPEM(), srv.KeyPEM()
+	for _, o := range devOrgs {
+		leaf, err := ca.IssueClient(o.ID)
+		if err != nil {
+			return err
+		}
+		files[o.File+".pem"], files[o.File+"-key.pem"] = leaf.CertPEM(), leaf.KeyPEM()
+	}
+	signer, err := devenv.NewSigner(devKid)
+	if err != nil {
+		return err
+	}
+	if files["signing-key.pem"], err = signer.KeyPEM(); err != nil {
+		return err
+	}
+	files["jwks.json"] = devenv.JWKS(signer)
+	for name, data := range files {
+		if name == "jwks.json" {
+			continue // written last: its presence marks a complete set
+		}
+		if _, err := devenv.WriteFile(dir, name, data, 0o600); err != nil {
+			return err
+		}
+	}
+	_, err = devenv.WriteFile(dir, "jwks.json", files["jwks.json"], 0o644)
+	return err
+}
+
+func devSecret(dir string) (string, error) {
+	p := filepath.Join(dir, "pseudonym-secret")
+	if b, err := os.ReadFile(p); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	s := hex.EncodeToString(b[:])
+	return s, os.WriteFile(p, []byte(s+"\n"), 0o600)
+}
+
+var devBanner = template.Must(template.New("banner").Parse(`
+==========================================================================
+ mulegate DEVELOPMENT gateway — NOT FOR PRODUCTION
+ Development CA, certificates, signing key and JWKS in {{.Dir}}/
+ Storage: {{.Redis}}
+==========================================================================
+
+Paste into a shell in this folder:
+
+  export MG=https://localhost:{{.Port}}
+  export BANK_TOKEN={{index .Tokens "bank"}}
+  export MARKET_TOKEN={{index .Tokens "market"}}
+  export POLICE_TOKEN={{index .Tokens "police"}}
+  bank()   { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/bank.pem   --key {{.Dir}}/bank-key.pem   -H "Authorization: Bearer $BANK_TOKEN"   "$@"; echo; }
+  market() { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/market.pem --key {{.Dir}}/market-key.pem -H "Authorization: Bearer $MARKET_TOKEN" "$@"; echo; }
+  police() { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/police.pem --key {{.Dir}}/police-key.pem -H "Authorization: Bearer $POLICE_TOKEN" "$@"; echo; }
+
+Look up an IBAN (a never-reported IBAN answers with counts 0, risk "none"):
+
+  bank $MG/v1/ibans/NL91ABNA0417164300
+
+Report it as the marketplace (Idempotency-Key is required; repeat the same
+command and you get the same answer with Idempotent-Replayed: true):
+
+  market -i -X POST $MG/v1/reports -H 'Content-Type: application/json' -H 'Idempotency-Key: case-4711' \
+    -d '{"iban":"NL91 ABNA 0417 1643 00","category":"marketplace_fraud","amount":{"value":"249.95","currency":"EUR"},"reference":"case-4711"}'
+
+Report it as the bank too, then look it up again:
+
+  bank -X POST $MG/v1/reports -H 'Content-Type: application/json' -H 'Idempotency-Key: bank-case-1' \
+    -d '{"iban":"NL91ABNA0417164300","category":"helpdesk_fraud","description":"caller posed as our helpdesk"}'
+  bank $MG/v1/ibans/NL91ABNA0417164300
+
+Batch lookup (invalid entries get their own error and do not fail the batch):
+
+  bank -X POST $MG/v1/ibans/lookup -H 'Content-Type: application/json' \
+    -d '{"ibans":["NL91ABNA0417164300","DE89370400440532013000","NL00BOGUS"]}'
+
+Status of a report (use the report_id from the 202 answer; only the
+submitting org and the police can see it):
+
+  market $MG/v1/reports/REPORT_ID
+
+Health, readiness and metrics (plain HTTP, loopback only):
+
+  curl -sS http://{{.Ops}}/readyz; echo
+  curl -sS http://{{.Ops}}/metrics | grep ^mulegate_
+
+Mint another token (e.g. a shorter one):
+
+  go run ./cmd/mulegate token --dir {{.Dir}} --org demo-bank --cert {{.Dir}}/bank.pem --ttl 10m
+
+`))

@@ -1,0 +1,61 @@
+// Command mulegate is the bank-side gateway for suspicious IBANs. main only
+// calls run; run parses the subcommand and is the one place that builds
+// concrete types and wires them together.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "mulegate:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `mulegate — bank-side gateway for suspicious IBANs (money-mule accounts)
+
+Usage:
+  mulegate serve --config FILE      run the gateway (API over mTLS, ops listener)
+  mulegate dev [--redis ADDR]       run a complete development gateway (NOT FOR PRODUCTION)
+  mulegate token [flags]            mint a development token bound to a client certificate
+  mulegate iban IBAN...             validate IBANs offline
+  mulegate help                     show this help
+
+Run 'mulegate COMMAND -h' for the flags of a command.
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], getenv, stdout, stderr)
+	case "dev":
+		return cmdDev(ctx, args[1:], getenv, stdout, stderr)
+	case "token":
+		return cmdToken(args[1:], stdout, stderr)
+	case "iban":
+		return cmdIBAN(args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+	return errUsage
+}
