@@ -1,0 +1,45 @@
+# mulegate — make test installs what it needs (redis-server) when run as
+# root, and otherwise says exactly what to install.
+GO ?= go
+
+.PHONY: test deps vet fmt-check race build bench fuzz load clean
+
+test: deps fmt-check vet race
+
+deps:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing redis-server (Debian package)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else \
+	    echo "make: redis-server is missing. Install it, e.g. 'sudo apt-get install -y redis-server' (Debian/Ubuntu) or 'brew install redis' (macOS), then run 'make test' again." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+	@redis-server --version
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:" $$out >&2; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+race:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/mulegate ./cmd/mulegate
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+
+# Short fuzzing runs of every fuzz target (seed corpora live in testdata/).
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/iban
+	$(GO) test -run '^$$' -fuzz FuzzDecodeReport -fuzztime 30s ./internal/httpapi
+	$(GO) test -run '^$$' -fuzz FuzzDecodeBatch -fuzztime 30s ./internal/httpapi
+
+clean:
+	rm -rf bin .mulegate-dev
