@@ -73,7 +73,11 @@ func jsonError(err error) error {
 		return report.Invalid("body", "malformed JSON: unexpected end of input")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return report.Invalid(name, fmt.Sprintf("unknown field %q", name))
+		field := name
+		if field == "" {
+			field = "body"
+		}
+		return report.Invalid(field, fmt.Sprintf("unknown field %q", name))
 	}
 	return report.Invalid("body", "malformed JSON")
 }
