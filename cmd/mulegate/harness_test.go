@@ -273,7 +273,7 @@ func (s *specCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
 	out := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
-		Body: io.NopCloser(bytes.NewReader(body)),
+		Body:    io.NopCloser(bytes.NewReader(body)),
 		Options: &openapi3filter.Options{IncludeResponseStatus: true},
 	}
 	if verr := openapi3filter.ValidateResponse(req.Context(), out); verr != nil {
