@@ -383,7 +383,9 @@ func TestRequestID(t *testing.T) {
 // TestConcurrentIntake: 50 clients submit 1,000 distinct reports for one
 // IBAN at once, while 200 concurrent replays of one key race them.
 func TestConcurrentIntake(t *testing.T) {
-	e := mustEnv(t)
+	// A generous request budget: this test is about exact counts under
+	// contention, and the race detector slows everything down.
+	e := mustEnv(t, "MULEGATE_API_REQUEST_TIMEOUT", "20s")
 	orgs := []string{"bank-a", "bank-b", "market-a"}
 	type who struct {
 		c   *http.Client
@@ -402,6 +404,7 @@ func TestConcurrentIntake(t *testing.T) {
 				got := submit(t, clients[org].c, e, clients[org].tok, fmt.Sprintf("w%d-r%d", w, n), `{"iban":"NL91ABNA0417164300","category":"phishing"}`)
 				if got.status != 202 {
 					failures.Add(1)
+					t.Logf("submit: %d %s", got.status, got.body)
 				}
 			}
 		})

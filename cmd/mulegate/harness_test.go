@@ -156,7 +156,8 @@ func (s *syncBuffer) String() string {
 }
 
 // mustGateway starts the real server through run on port 0.
-func mustGateway(t testing.TB, p *pki, redisAddrs []string, extraConfig string) *gateway {
+// env holds MULEGATE_* overrides as name, value pairs.
+func mustGateway(t testing.TB, p *pki, redisAddrs []string, extraConfig string, env ...string) *gateway {
 	t.Helper()
 	cfgPath := filepath.Join(t.TempDir(), "mulegate.yaml")
 	if err := os.WriteFile(cfgPath, []byte(p.config(redisAddrs, extraConfig)), 0o600); err != nil {
@@ -166,7 +167,15 @@ func mustGateway(t testing.TB, p *pki, redisAddrs []string, extraConfig string) 
 	pr, pw := io.Pipe()
 	g := &gateway{cancel: cancel, done: make(chan error, 1), stderr: &syncBuffer{}}
 	go func() {
-		err := run(ctx, []string{"serve", "--config", cfgPath}, func(string) string { return "" }, pw, g.stderr)
+		getenv := func(k string) string {
+			for i := 0; i+1 < len(env); i += 2 {
+				if env[i] == k {
+					return env[i+1]
+				}
+			}
+			return ""
+		}
+		err := run(ctx, []string{"serve", "--config", cfgPath}, getenv, pw, g.stderr)
 		pw.CloseWithError(fmt.Errorf("run returned: %v", err))
 		g.done <- err
 	}()
@@ -328,11 +337,11 @@ type env struct {
 	gw    *gateway
 }
 
-func mustEnv(t testing.TB) *env {
+func mustEnv(t testing.TB, envVars ...string) *env {
 	t.Helper()
 	p := mustPKI(t)
 	r := redistest.Start(t)
-	return &env{p: p, redis: r, gw: mustGateway(t, p, []string{r.Addr}, "")}
+	return &env{p: p, redis: r, gw: mustGateway(t, p, []string{r.Addr}, "", envVars...)}
 }
 
 func mustRedisAddr(t testing.TB) string {

@@ -67,6 +67,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, ext
 	log := newLogger(stderr, cfg.Log.Level)
 	metrics := httpapi.NewMetrics()
 
+	redis.SetLogger(redisLog{log})
 	rdb := newRedis(cfg)
 	defer rdb.Close()
 	st, err := store.New(rdb, store.Options{
@@ -172,4 +173,12 @@ func ignoreClosed(err error) error {
 		return nil
 	}
 	return err
+}
+
+// redisLog sends go-redis' own messages (pool dial failures…) to the JSON
+// log instead of a plain stderr line.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.Warn("redis client", "msg_detail", fmt.Sprintf(format, v...))
 }
