@@ -46,6 +46,7 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	redisAddr := fs.String("redis", "", "use this real Redis (host:port) instead of the embedded miniredis")
 	listen := fs.String("listen", "127.0.0.1:8443", "API listen address (mTLS)")
 	opsListen := fs.String("ops-listen", "127.0.0.1:9090", "operations listen address")
+	pprofOn := fs.Bool("pprof", false, "serve /debug/pprof/ on the ops listener")
 	ttl := fs.Duration("token-ttl", 12*time.Hour, "lifetime of the printed tokens")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -72,6 +73,7 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	cfg := config.Default()
 	cfg.API.Listen = *listen
 	cfg.Ops.Listen = *opsListen
+	cfg.Ops.Pprof = *pprofOn
 	cfg.API.CertFile = filepath.Join(*dir, "server.pem")
 	cfg.API.KeyFile = filepath.Join(*dir, "server-key.pem")
 	cfg.API.ClientCAFile = filepath.Join(*dir, "ca.pem")

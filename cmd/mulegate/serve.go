@@ -53,7 +53,11 @@ func newRedis(cfg config.Config) redis.UniversalClient {
 		WriteTimeout:  cfg.Redis.WriteTimeout.D(),
 		// One retry heals a pooled connection that a Redis restart broke;
 		// more would turn an outage into a slow answer instead of a fast 503.
-		MaxRetries:            1,
+		MaxRetries: 1,
+		// RESP2: RESP3 makes go-redis peek every connection for push
+		// notifications before each command, an extra read syscall on the
+		// hot path, and mulegate uses no push features.
+		Protocol:              2,
 		ContextTimeoutEnabled: true,
 	})
 }
@@ -64,7 +68,9 @@ func newRedis(cfg config.Config) redis.UniversalClient {
 // so that callers who asked for port 0 learn the real ones. extra, if
 // given, runs alongside (dev mode's embedded services).
 func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, extra func(ctx context.Context) error) error {
-	log := newLogger(stderr, cfg.Log.Level)
+	sink := newLogSink(stderr)
+	defer sink.Flush()
+	log := newLogger(sink, cfg.Log.Level)
 	metrics := httpapi.NewMetrics()
 
 	redis.SetLogger(redisLog{log})
@@ -120,6 +126,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, ext
 	}
 	apiSrv := &http.Server{
 		Handler:           api,
+		ConnContext:       httpapi.ConnContext,
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: cfg.API.ReadHeaderTimeout.D(),
 		ReadTimeout:       cfg.API.ReadTimeout.D(),
@@ -133,7 +140,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, ext
 				return "unavailable", false
 			}
 			return "ok", true
-		}}}, metrics),
+		}}}, metrics, cfg.Ops.Pprof),
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
 	}
 
@@ -153,6 +160,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, ext
 	g.Go(func() error { return ignoreClosed(apiSrv.ServeTLS(apiLn, "", "")) })
 	g.Go(func() error { return ignoreClosed(opsSrv.Serve(opsLn)) })
 	g.Go(func() error { return keys.Run(gctx) })
+	g.Go(func() error { return sink.Run(gctx) })
 	if extra != nil {
 		g.Go(func() error { return extra(gctx) })
 	}

@@ -67,6 +67,7 @@ type Config struct {
 	} `yaml:"api"`
 	Ops struct {
 		Listen string `yaml:"listen"`
+		Pprof  bool   `yaml:"pprof"`
 	} `yaml:"ops"`
 	Auth struct {
 		Issuer             string   `yaml:"issuer"`

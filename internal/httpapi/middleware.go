@@ -1,13 +1,16 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -131,7 +134,9 @@ func accessLog(log *slog.Logger, m *Metrics) gin.HandlerFunc {
 
 // clientCert takes the caller's identity from the verified chain (never
 // from PeerCertificates, which is only what the client sent) and keeps its
-// RFC 8705 thumbprint for the token check.
+// RFC 8705 thumbprint for the token check. The thumbprint is computed once
+// per connection: a TLS connection's verified chain cannot change (the
+// server allows no renegotiation).
 func clientCert() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		tls := c.Request.TLS
@@ -139,9 +144,31 @@ func clientCert() gin.HandlerFunc {
 			writeProblem(c, newAPIError(http.StatusUnauthorized, "unauthenticated", "a verified client certificate is required"))
 			return
 		}
-		c.Set(ctxThumbprint, auth.Thumbprint(tls.VerifiedChains[0][0]))
+		var thumb string
+		if ci, ok := c.Request.Context().Value(connKey{}).(*connIdentity); ok {
+			if p := ci.thumb.Load(); p != nil {
+				thumb = *p
+			} else {
+				thumb = auth.Thumbprint(tls.VerifiedChains[0][0])
+				ci.thumb.Store(&thumb)
+			}
+		} else {
+			thumb = auth.Thumbprint(tls.VerifiedChains[0][0])
+		}
+		c.Set(ctxThumbprint, thumb)
 		c.Next()
 	}
+}
+
+type connKey struct{}
+
+// connIdentity caches per-connection facts derived from the handshake.
+type connIdentity struct{ thumb atomic.Pointer[string] }
+
+// ConnContext is for http.Server.ConnContext: it gives each connection a
+// place to cache its client certificate thumbprint.
+func ConnContext(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, &connIdentity{})
 }
 
 const ctxThumbprint = "mulegate.cert_thumbprint"

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Drive a real mulegate (redis-server + "mulegate dev --redis") over mTLS
+# with the bounded load generator, and, if nginx is installed, nginx
+# serving a static JSON over mTLS on the same machine as a baseline.
+# Everything listens on 127.0.0.1, runs for DURATION seconds per phase and
+# is stopped by PID at the end.
+#   scripts/load.sh [DURATION_SECONDS] [CONCURRENCY]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${1:-10}
+CONC=${2:-32}
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+freeport() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 20000))
+    (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
+  done
+}
+
+command -v redis-server >/dev/null || { echo "redis-server is needed (apt-get install -y redis-server)" >&2; exit 1; }
+CGO_ENABLED=0 go build -trimpath -o "$work/mulegate" ./cmd/mulegate
+
+rport=$(freeport); aport=$(freeport); oport=$(freeport)
+redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --logfile "$work/redis.log" &
+rpid=$!
+pids+=($rpid)
+for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+(cd "$work" && exec ./mulegate dev --redis "127.0.0.1:$rport" --listen "127.0.0.1:$aport" --ops-listen "127.0.0.1:$oport" >"$work/dev.out" 2>"$work/dev.err") &
+mpid=$!
+pids+=($mpid)
+for _ in $(seq 100); do grep -q '^api https' "$work/dev.out" 2>/dev/null && break; sleep 0.1; done
+TOKEN=$(sed -n 's/^  export BANK_TOKEN=//p' "$work/dev.out")
+dev="$work/.mulegate-dev"
+cpu() { # utime+stime of a PID in clock ticks
+  awk '{print $14+$15}' "/proc/$1/stat"
+}
+hz=$(getconf CLK_TCK)
+# phase NAME PID -- load args: runs one phase and reports the server's CPU per request.
+phase() {
+  local name=$1 pid=$2; shift 3
+  local c0 r0 out n c1 r1
+  c0=$(cpu "$pid"); r0=$(cpu "$rpid")
+  out=$(load "$@"); echo "$out"
+  c1=$(cpu "$pid"); r1=$(cpu "$rpid")
+  n=$(echo "$out" | sed -n 's/^requests=\([0-9]*\).*/\1/p')
+  awk -v n="$n" -v c="$((c1 - c0))" -v r="$((r1 - r0))" -v hz="$hz" -v name="$name" \
+    'BEGIN { if (n > 0) printf "   %s server CPU: %.1f us/request; redis-server CPU: %.1f us/request\n", name, c/hz/n*1e6, r/hz/n*1e6 }'
+}
+load() { "$work/mulegate" load --cacert "$dev/ca.pem" --cert "$dev/bank.pem" --key "$dev/bank-key.pem" --token "$TOKEN" -c "$CONC" -d "${DUR}s" "$@"; }
+
+echo "# $(nproc) cores; client, server and Redis share them; ${DUR}s per phase, $CONC connections"
+echo "## mulegate GET /v1/ibans/{iban} (token cache warm, one Redis round trip)"
+phase mulegate "$mpid" -- --url "https://localhost:$aport/v1/ibans/NL91ABNA0417164300"
+echo "## mulegate POST /v1/reports (unique Idempotency-Key per request)"
+phase mulegate "$mpid" -- --url "https://localhost:$aport/v1/reports" --method POST --idempotency \
+  --body '{"iban":"NL91ABNA0417164300","category":"phishing","reference":"load"}'
+echo "## mulegate GET /v1/ibans/{iban} after the intake phase (IBAN now has many reports)"
+phase mulegate "$mpid" -- --url "https://localhost:$aport/v1/ibans/NL91ABNA0417164300"
+
+if command -v nginx >/dev/null; then
+  nport=$(freeport)
+  mkdir -p "$work/nginx"
+  echo '{"iban":"NL91ABNA0417164300","country":"NL","bank_code":"ABNA","report_count":0,"reporter_count":0,"reports_last_30_days":0,"by_category":{},"by_source":{},"first_reported_at":null,"last_reported_at":null,"risk":"none"}' >"$work/nginx/static.json"
+  cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+daemon off;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx; uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  server {
+    listen 127.0.0.1:$nport ssl;
+    ssl_certificate $dev/server.pem;
+    ssl_certificate_key $dev/server-key.pem;
+    ssl_client_certificate $dev/ca.pem;
+    ssl_verify_client on;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    keepalive_requests 1000000;
+    location / { default_type application/json; return 200 '{"iban":"NL91ABNA0417164300","country":"NL","bank_code":"ABNA","report_count":0,"reporter_count":0,"reports_last_30_days":0,"by_category":{},"by_source":{},"first_reported_at":null,"last_reported_at":null,"risk":"none"}'; }
+  }
+}
+CONF
+  nginx -c "$work/nginx/nginx.conf" &
+  npid=$!
+  pids+=($npid)
+  sleep 0.5
+  echo "## baseline: nginx static JSON over mTLS (master process CPU excluded: workers are children)"
+  load --url "https://localhost:$nport/v1/ibans/NL91ABNA0417164300"
+fi
