@@ -555,7 +555,13 @@ func TestLogsMaskIBANsAndNeverTokens(t *testing.T) {
 	tok := p.token(t, "bank-a", nil, nil)
 	do(t, bank, "GET", gw.api+"/v1/ibans/"+ibanNL, tok, "")
 	do(t, bank, "POST", gw.api+"/v1/reports", tok, `{"iban":"NL91ABNA0417164300","category":"other"}`, "Idempotency-Key", "log-1")
-	logs := gw.stderr.String()
+	// The log is flushed in batches; wait for both request lines.
+	var logs string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if logs = gw.stderr.String(); strings.Count(logs, `"msg":"request"`) >= 2 {
+			break
+		}
+	}
 	if strings.Contains(logs, ibanNL) || strings.Contains(logs, "0417164300") {
 		t.Errorf("log holds a plaintext IBAN:\n%s", logs)
 	}
