@@ -63,6 +63,16 @@ phase mulegate "$mpid" -- --url "https://localhost:$aport/v1/reports" --method P
 echo "## mulegate GET /v1/ibans/{iban} after the intake phase (IBAN now has many reports)"
 phase mulegate "$mpid" -- --url "https://localhost:$aport/v1/ibans/NL91ABNA0417164300"
 
+# The same gateway with the token cache switched off: an ES256 signature
+# check on every request, as a naive handler would do.
+aport2=$(freeport); oport2=$(freeport)
+(cd "$work" && MULEGATE_AUTH_TOKEN_CACHE_SIZE=-1 exec ./mulegate dev --redis "127.0.0.1:$rport" --listen "127.0.0.1:$aport2" --ops-listen "127.0.0.1:$oport2" >"$work/dev2.out" 2>"$work/dev2.err") &
+mpid2=$!
+pids+=($mpid2)
+for _ in $(seq 100); do grep -q '^api https' "$work/dev2.out" 2>/dev/null && break; sleep 0.1; done
+echo "## mulegate GET /v1/ibans/{iban} with the token cache OFF (signature check per request)"
+phase mulegate-nocache "$mpid2" -- --url "https://localhost:$aport2/v1/ibans/NL91ABNA0417164300"
+
 if command -v nginx >/dev/null; then
   nport=$(freeport)
   mkdir -p "$work/nginx"

@@ -91,6 +91,10 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	for _, o := range devOrgs {
 		cfg.Orgs = append(cfg.Orgs, config.Org{ID: o.ID, Type: o.Type, BankCodes: o.BankCodes})
 	}
+	// MULEGATE_* variables still apply (e.g. MULEGATE_LOG_LEVEL=debug).
+	if err := config.ApplyEnv(&cfg, getenv); err != nil {
+		return err
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -234,15 +238,19 @@ Batch lookup (invalid entries get their own error and do not fail the batch):
   bank -X POST $MG/v1/ibans/lookup -H 'Content-Type: application/json' \
     -d '{"ibans":["NL91ABNA0417164300","DE89370400440532013000","NL00BOGUS"]}'
 
-Status of a report (use the report_id from the 202 answer; only the
-submitting org and the police can see it):
+Status of a report (only the submitting org and the police can see it;
+it stays "queued" until the police forwarder exists):
 
-  market $MG/v1/reports/REPORT_ID
+  LOCATION=$(market -o /dev/null -w '%header{location}' -X POST $MG/v1/reports -H 'Content-Type: application/json' \
+    -H 'Idempotency-Key: case-4712' -d '{"iban":"DE89370400440532013000","category":"phishing"}')
+  market $MG$LOCATION
+  police $MG$LOCATION
+  bank $MG$LOCATION
 
 Health, readiness and metrics (plain HTTP, loopback only):
 
   curl -sS http://{{.Ops}}/readyz; echo
-  curl -sS http://{{.Ops}}/metrics | grep ^mulegate_
+  curl -sS http://{{.Ops}}/metrics | grep -E '^mulegate_(http_requests_total|token_cache)'
 
 Mint another token (e.g. a shorter one):
 

@@ -165,13 +165,18 @@ func Load(path string, getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
-	if err := applyEnv(reflect.ValueOf(&c).Elem(), "MULEGATE", getenv); err != nil {
+	if err := ApplyEnv(&c, getenv); err != nil {
 		return c, err
 	}
 	if err := c.readSecrets(); err != nil {
 		return c, err
 	}
 	return c, c.Validate()
+}
+
+// ApplyEnv applies MULEGATE_* overrides to c.
+func ApplyEnv(c *Config, getenv func(string) string) error {
+	return applyEnv(reflect.ValueOf(c).Elem(), "MULEGATE", getenv)
 }
 
 // applyEnv walks the struct and sets each scalar (and string list) field

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/redistest"
+)
+
+// TestDevPrintedCommandsWork runs "mulegate dev" (embedded miniredis) and
+// executes the shell lines it prints, as a user pasting them would.
+func TestDevPrintedCommandsWork(t *testing.T) {
+	for _, tool := range []string{"bash", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed: the printed commands need it", tool)
+		}
+	}
+	dir := t.TempDir()
+	api, ops := redistest.FreePort(t), redistest.FreePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"dev", "--dir", dir + "/.mulegate-dev",
+			"--listen", fmt.Sprintf("127.0.0.1:%d", api), "--ops-listen", fmt.Sprintf("127.0.0.1:%d", ops)},
+			func(string) string { return "" }, pw, io.Discard)
+		pw.Close()
+		done <- err
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("dev mode did not stop")
+		}
+	})
+	var script strings.Builder
+	sc := bufio.NewScanner(pr)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	inBlock := false
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "api https://") {
+			break
+		}
+		if strings.HasPrefix(line, "Paste into a shell") {
+			inBlock = true
+			continue
+		}
+		if inBlock && strings.HasPrefix(line, "  ") && !strings.Contains(line, "go run ") {
+			script.WriteString(strings.TrimPrefix(line, "  ") + "\n")
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if !strings.Contains(script.String(), "export BANK_TOKEN=") {
+		t.Fatalf("no commands printed:\n%s", script.String())
+	}
+	cmd := exec.Command("bash", "-e", "-c", script.String())
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("printed commands failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		`"report_count":0`, `"risk":"none"`, // first lookup
+		"HTTP/2 202", "location: /v1/reports/", // the marketplace report
+		`"report_count":2,"reporter_count":2`,     // lookup after two reports
+		`"code":"invalid_iban"`,                   // the bogus batch entry
+		`"status":"queued"`, `"code":"not_found"`, // report status, other org
+		`{"redis":"ok"}`, `mulegate_token_cache_total{result="hit"}`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
