@@ -33,15 +33,7 @@ func BenchmarkLookupE2E(b *testing.B) {
 		req, _ := http.NewRequest("GET", url, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		for pb.Next() {
-			resp, err := c.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b.Errorf("status %d", resp.StatusCode)
+			if !benchDo(b, c, req, 200) {
 				return
 			}
 		}
@@ -64,15 +56,7 @@ func BenchmarkIntakeE2E(b *testing.B) {
 			req.Header.Set("Authorization", "Bearer "+tok)
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Idempotency-Key", fmt.Sprint("bench-", k))
-			resp, err := c.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 202 {
-				b.Errorf("status %d", resp.StatusCode)
+			if !benchDo(b, c, req, 202) {
 				return
 			}
 		}
@@ -94,14 +78,24 @@ func BenchmarkBatchLookup100E2E(b *testing.B) {
 		req, _ := http.NewRequest("POST", e.gw.api+"/v1/ibans/lookup", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := c.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			b.Fatalf("status %d", resp.StatusCode)
+		if !benchDo(b, c, req, 200) {
+			return
 		}
 	}
+}
+
+// benchDo sends one request and reports whether it got the wanted status.
+func benchDo(b *testing.B, c *http.Client, req *http.Request, want int) bool {
+	resp, err := c.Do(req)
+	if err != nil {
+		b.Error(err)
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		b.Errorf("status %d, want %d", resp.StatusCode, want)
+		return false
+	}
+	return true
 }
