@@ -18,6 +18,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/mulegate/mulegate/internal/config"
 	"github.com/mulegate/mulegate/internal/devenv"
+	"github.com/mulegate/mulegate/internal/policesim"
 )
 
 const (
@@ -46,6 +47,7 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	redisAddr := fs.String("redis", "", "use this real Redis (host:port) instead of the embedded miniredis")
 	listen := fs.String("listen", "127.0.0.1:8443", "API listen address (mTLS)")
 	opsListen := fs.String("ops-listen", "127.0.0.1:9090", "operations listen address")
+	policeListen := fs.String("police-listen", "127.0.0.1:9200", "listen address of the embedded police store simulator")
 	pprofOn := fs.Bool("pprof", false, "serve /debug/pprof/ on the ops listener")
 	ttl := fs.Duration("token-ttl", 12*time.Hour, "lifetime of the printed tokens")
 	if err := fs.Parse(args); err != nil {
@@ -87,6 +89,20 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	cfg.Storage.PseudonymSecret = secret
+	// The embedded police store simulator, and forwarders tuned so that a
+	// demo outage shows the breaker opening within seconds.
+	sim := policesim.New(policesim.Faults{})
+	simLn, err := net.Listen("tcp", *policeListen)
+	if err != nil {
+		return fmt.Errorf("--police-listen: %w", err)
+	}
+	simSrv, _, _ := newSimServer(sim, "", "", "")
+	cfg.Police.URL = "http://" + simLn.Addr().String()
+	cfg.Forward.Workers = 2
+	cfg.Forward.SweepInterval = config.Duration(2 * time.Second)
+	cfg.Forward.VisibilityTimeout = config.Duration(10 * time.Second)
+	cfg.Forward.BackoffMax = config.Duration(2 * time.Second)
+	cfg.Breaker.OpenFor = config.Duration(3 * time.Second)
 	cfg.Orgs = nil
 	for _, o := range devOrgs {
 		cfg.Orgs = append(cfg.Orgs, config.Org{ID: o.ID, Type: o.Type, BankCodes: o.BankCodes})
@@ -128,10 +144,12 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	if err := devBanner.Execute(stdout, map[string]any{
 		"Dir": *dir, "AbsDir": absDir, "Port": apiPort, "Ops": *opsListen, "Tokens": tokens, "Redis": redisNote,
+		"Police": cfg.Police.URL,
 	}); err != nil {
+		simLn.Close()
 		return err
 	}
-	return serve(ctx, cfg, stdout, stderr, nil)
+	return serve(ctx, cfg, stdout, stderr, func(ctx context.Context) error { return runSim(ctx, simSrv, simLn) })
 }
 
 func portOf(listen string) (string, error) {
@@ -238,14 +256,29 @@ Batch lookup (invalid entries get their own error and do not fail the batch):
   bank -X POST $MG/v1/ibans/lookup -H 'Content-Type: application/json' \
     -d '{"ibans":["NL91ABNA0417164300","DE89370400440532013000","NL00BOGUS"]}'
 
-Status of a report (only the submitting org and the police can see it;
-it stays "queued" until the police forwarder exists):
+Status of a report (only the submitting org and the police can see it).
+It is forwarded to the police store within a moment:
 
   LOCATION=$(market -o /dev/null -w '%header{location}' -X POST $MG/v1/reports -H 'Content-Type: application/json' \
     -H 'Idempotency-Key: case-4712' -d '{"iban":"DE89370400440532013000","category":"phishing"}')
+  sleep 1
   market $MG$LOCATION
   police $MG$LOCATION
   bank $MG$LOCATION
+
+The embedded police store simulator ({{.Police}}): what it received, then
+an outage: take it down, keep reporting (intake still answers 202), watch
+the breaker open, bring it back and see everything delivered:
+
+  curl -sS {{.Police}}/_sim/stats; echo
+  curl -sS -X PUT {{.Police}}/_sim/faults -d '{"down":true}'; echo
+  for i in 1 2 3 4 5 6; do market -o /dev/null -w '%{http_code} ' -X POST $MG/v1/reports -H 'Content-Type: application/json' -H "Idempotency-Key: outage-$i" -d '{"iban":"BE68539007547034","category":"phishing"}'; done
+  sleep 3
+  curl -sS http://{{.Ops}}/readyz; echo
+  curl -sS http://{{.Ops}}/metrics | grep -E '^mulegate_(police_breaker_state|forward_attempts_total)'
+  curl -sS -X PUT {{.Police}}/_sim/faults -d '{}'; echo
+  sleep 5
+  curl -sS {{.Police}}/_sim/stats; echo
 
 Health, readiness and metrics (plain HTTP, loopback only):
 

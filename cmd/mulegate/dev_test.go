@@ -22,13 +22,13 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	api, ops := redistest.FreePort(t), redistest.FreePort(t)
+	api, ops, police := redistest.FreePort(t), redistest.FreePort(t), redistest.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
 		err := run(ctx, []string{"dev", "--dir", dir + "/.mulegate-dev",
-			"--listen", fmt.Sprintf("127.0.0.1:%d", api), "--ops-listen", fmt.Sprintf("127.0.0.1:%d", ops)},
+			"--listen", fmt.Sprintf("127.0.0.1:%d", api), "--ops-listen", fmt.Sprintf("127.0.0.1:%d", ops), "--police-listen", fmt.Sprintf("127.0.0.1:%d", police)},
 			func(string) string { return "" }, pw, io.Discard)
 		pw.Close()
 		done <- err
@@ -71,10 +71,12 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 	for _, want := range []string{
 		`"report_count":0`, `"risk":"none"`, // first lookup
 		"HTTP/2 202", "location: /v1/reports/", // the marketplace report
-		`"report_count":2,"reporter_count":2`,     // lookup after two reports
-		`"code":"invalid_iban"`,                   // the bogus batch entry
-		`"status":"queued"`, `"code":"not_found"`, // report status, other org
-		`{"redis":"ok"}`, `mulegate_token_cache_total{result="hit"}`,
+		`"report_count":2,"reporter_count":2`,                                    // lookup after two reports
+		`"code":"invalid_iban"`,                                                  // the bogus batch entry
+		`"status":"forwarded"`, `"police_reference":"POL-`, `"code":"not_found"`, // report status, other org
+		`"police_breaker":"open"`, `mulegate_police_breaker_state 2`, // the outage
+		`"unique":9,`, // 2 + 1 reports before, 6 during the outage: all delivered
+		`{"police_breaker":"closed","redis":"ok"}`, `mulegate_token_cache_total{result="hit"}`,
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

@@ -102,6 +102,8 @@ redis:
   addrs: [%[4]s]
 storage:
   pseudonym_secret: test-secret-0123456789abcdef
+forward:
+  workers: 0
 orgs:
 %[5]s
 %[6]s`, p.dir, testIssuer, testAudience, strings.Join(redisAddrs, ", "), orgs.String(), extra)

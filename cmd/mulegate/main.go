@@ -30,6 +30,8 @@ const usage = `mulegate — bank-side gateway for suspicious IBANs (money-mule a
 
 Usage:
   mulegate serve --config FILE      run the gateway (API over mTLS, ops listener)
+  mulegate forward --config FILE    run outbox forwarders only (no API)
+  mulegate policestore-sim          run the police core store simulator
   mulegate dev [--redis ADDR]       run a complete development gateway (NOT FOR PRODUCTION)
   mulegate token [flags]            mint a development token bound to a client certificate
   mulegate iban IBAN...             validate IBANs offline
@@ -47,6 +49,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return cmdServe(ctx, args[1:], getenv, stdout, stderr)
+	case "forward":
+		return cmdForward(ctx, args[1:], getenv, stdout, stderr)
+	case "policestore-sim":
+		return cmdPoliceSim(ctx, args[1:], stdout, stderr)
 	case "dev":
 		return cmdDev(ctx, args[1:], getenv, stdout, stderr)
 	case "token":

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mulegate/mulegate/internal/auth"
 	"github.com/mulegate/mulegate/internal/config"
+	"github.com/mulegate/mulegate/internal/forward"
 	"github.com/mulegate/mulegate/internal/httpapi"
 	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
@@ -62,20 +63,22 @@ func newRedis(cfg config.Config) redis.UniversalClient {
 	})
 }
 
-// serve builds the gateway from cfg and runs it until ctx ends, then shuts
-// down gracefully: stop accepting, drain in-flight requests, close Redis.
-// It prints the bound addresses to stdout ("api https://…", "ops http://…")
-// so that callers who asked for port 0 learn the real ones. extra, if
-// given, runs alongside (dev mode's embedded services).
-func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, extra func(ctx context.Context) error) error {
-	sink := newLogSink(stderr)
-	defer sink.Flush()
-	log := newLogger(sink, cfg.Log.Level)
-	metrics := httpapi.NewMetrics()
+// core is what every long-running command builds first: the log, the
+// metrics, Redis and the store.
+type core struct {
+	log     *slog.Logger
+	sink    *logSink
+	metrics *httpapi.Metrics
+	rdb     redis.UniversalClient
+	st      *store.Store
+}
 
+func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, error) {
+	sink := newLogSink(stderr)
+	log := newLogger(sink, cfg.Log.Level)
 	redis.SetLogger(redisLog{log})
+	metrics := httpapi.NewMetrics()
 	rdb := newRedis(cfg)
-	defer rdb.Close()
 	st, err := store.New(rdb, store.Options{
 		Secret:         []byte(cfg.Storage.PseudonymSecret),
 		Partitions:     cfg.Storage.Partitions,
@@ -83,17 +86,80 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, ext
 		IdempotencyTTL: cfg.Storage.IdempotencyTTL.D(),
 	})
 	if err != nil {
-		return err
+		rdb.Close()
+		return nil, err
 	}
 	st.OnError = metrics.RedisError
-	{
-		lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		if err := st.LoadScripts(lctx); err != nil {
-			// Not fatal: Redis may come up later; scripts load on first use.
-			log.Warn("redis not reachable at start; will keep trying", "err", err)
-		}
-		cancel()
+	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := st.LoadScripts(lctx); err != nil {
+		// Not fatal: Redis may come up later; scripts load on first use.
+		log.Warn("redis not reachable at start; will keep trying", "err", err)
 	}
+	return &core{log: log, sink: sink, metrics: metrics, rdb: rdb, st: st}, nil
+}
+
+func (c *core) close() {
+	c.rdb.Close()
+	c.sink.Flush()
+}
+
+// relay builds the outbox relay, or nil when this process runs no
+// forwarders (forward.workers: 0).
+func (c *core) relay(cfg config.Config) (*forward.Relay, error) {
+	if cfg.Forward.Workers == 0 {
+		return nil, nil
+	}
+	client, err := forward.NewClient(forward.ClientConfig{
+		URL: cfg.Police.URL, Timeout: cfg.Police.Timeout.D(),
+		CertFile: cfg.Police.ClientCertFile, KeyFile: cfg.Police.ClientKeyFile, CAFile: cfg.Police.CAFile,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return forward.New(forward.Config{
+		Workers: cfg.Forward.Workers, Batch: cfg.Forward.Batch,
+		VisibilityTimeout: cfg.Forward.VisibilityTimeout.D(), SweepInterval: cfg.Forward.SweepInterval.D(),
+		BackoffInitial: cfg.Forward.BackoffInitial.D(), BackoffMax: cfg.Forward.BackoffMax.D(),
+		Breaker: forward.BreakerConfig{Failures: uint32(cfg.Breaker.Failures), OpenFor: cfg.Breaker.OpenFor.D(),
+			Probes: uint32(cfg.Breaker.HalfOpenProbes)},
+	}, c.st, client, c.log, forward.NewMetrics(c.metrics.Registry)), nil
+}
+
+// opsServer serves /healthz, /readyz (Redis, and the police breaker when
+// this process forwards: an open breaker never makes it unready) and
+// /metrics.
+func (c *core) opsServer(cfg config.Config, relay *forward.Relay) *http.Server {
+	checks := []httpapi.Check{{Name: "redis", Check: func(ctx context.Context) (string, bool) {
+		if err := c.st.Ping(ctx); err != nil {
+			return "unavailable", false
+		}
+		return "ok", true
+	}}}
+	if relay != nil {
+		checks = append(checks, httpapi.Check{Name: "police_breaker", Check: func(context.Context) (string, bool) {
+			return relay.BreakerState(), true
+		}})
+	}
+	return &http.Server{
+		Handler:           httpapi.NewOps(checks, c.metrics, cfg.Ops.Pprof),
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+	}
+}
+
+// serve builds the gateway from cfg and runs it until ctx ends, then shuts
+// down gracefully: stop accepting, drain in-flight requests, stop the
+// forwarders (entries not yet answered stay pending for another worker),
+// close Redis. It prints the bound addresses to stdout ("api https://…",
+// "ops http://…") so that callers who asked for port 0 learn the real
+// ones. extra, if given, runs alongside (dev mode's embedded services).
+func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, extra func(ctx context.Context) error) error {
+	c, err := newCore(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	log := c.log
 
 	keys, err := auth.NewJWKSSource(ctx, cfg.Auth.JWKSFile, cfg.Auth.JWKSURL, cfg.Auth.JWKSRefresh.D(), nil, log)
 	if err != nil {
@@ -112,10 +178,14 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, ext
 	if err != nil {
 		return err
 	}
-	verifier.OnCache = metrics.TokenCache
+	verifier.OnCache = c.metrics.TokenCache
+	relay, err := c.relay(cfg)
+	if err != nil {
+		return err
+	}
 
 	api := httpapi.NewAPI(httpapi.Deps{
-		Store: st, Verifier: verifier, Log: log, Metrics: metrics,
+		Store: c.st, Verifier: verifier, Log: log, Metrics: c.metrics,
 		Risk:     report.RiskThresholds{Low: cfg.Risk.Low, Medium: cfg.Risk.Medium, High: cfg.Risk.High},
 		MaxBatch: cfg.API.MaxBatch, MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchBodyBytes: cfg.API.MaxBatchBodyBytes,
 		ClockSkew: cfg.Auth.Leeway.D(), RequestTimeout: cfg.API.RequestTimeout.D(),
@@ -134,15 +204,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, ext
 		IdleTimeout:       cfg.API.IdleTimeout.D(),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	opsSrv := &http.Server{
-		Handler: httpapi.NewOps([]httpapi.Check{{Name: "redis", Check: func(ctx context.Context) (string, bool) {
-			if err := st.Ping(ctx); err != nil {
-				return "unavailable", false
-			}
-			return "ok", true
-		}}}, metrics, cfg.Ops.Pprof),
-		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
-	}
+	opsSrv := c.opsServer(cfg, relay)
 
 	apiLn, err := net.Listen("tcp", cfg.API.Listen)
 	if err != nil {
@@ -154,13 +216,16 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, ext
 		return fmt.Errorf("ops.listen: %w", err)
 	}
 	fmt.Fprintf(stdout, "api https://%s\nops http://%s\n", apiLn.Addr(), opsLn.Addr())
-	log.Info("mulegate listening", "api", apiLn.Addr().String(), "ops", opsLn.Addr().String())
+	log.Info("mulegate listening", "api", apiLn.Addr().String(), "ops", opsLn.Addr().String(), "forward_workers", cfg.Forward.Workers)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return ignoreClosed(apiSrv.ServeTLS(apiLn, "", "")) })
 	g.Go(func() error { return ignoreClosed(opsSrv.Serve(opsLn)) })
 	g.Go(func() error { return keys.Run(gctx) })
-	g.Go(func() error { return sink.Run(gctx) })
+	g.Go(func() error { return c.sink.Run(gctx) })
+	if relay != nil {
+		g.Go(func() error { return relay.Run(gctx) })
+	}
 	if extra != nil {
 		g.Go(func() error { return extra(gctx) })
 	}
@@ -174,6 +239,50 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, ext
 	err = g.Wait()
 	log.Info("stopped")
 	return err
+}
+
+// cmdForward runs outbox relay workers without the API: "mulegate forward".
+func cmdForward(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("forward", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", getenv("MULEGATE_CONFIG"), "YAML configuration file (or MULEGATE_CONFIG); the api section is not used")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	cfg, err := config.Load(*path, getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.Forward.Workers == 0 {
+		return errors.New("forward.workers: must be at least 1 for 'mulegate forward'")
+	}
+	c, err := newCore(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	relay, err := c.relay(cfg)
+	if err != nil {
+		return err
+	}
+	opsSrv := c.opsServer(cfg, relay)
+	opsLn, err := net.Listen("tcp", cfg.Ops.Listen)
+	if err != nil {
+		return fmt.Errorf("ops.listen: %w", err)
+	}
+	fmt.Fprintf(stdout, "ops http://%s\n", opsLn.Addr())
+	c.log.Info("mulegate forwarder running", "ops", opsLn.Addr().String(), "workers", cfg.Forward.Workers)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return ignoreClosed(opsSrv.Serve(opsLn)) })
+	g.Go(func() error { return c.sink.Run(gctx) })
+	g.Go(func() error { return relay.Run(gctx) })
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return opsSrv.Shutdown(sctx)
+	})
+	return g.Wait()
 }
 
 func ignoreClosed(err error) error {

@@ -101,6 +101,26 @@ type Config struct {
 		Retention           Duration `yaml:"retention"`
 		IdempotencyTTL      Duration `yaml:"idempotency_ttl"`
 	} `yaml:"storage"`
+	Police struct {
+		URL            string   `yaml:"url"`
+		ClientCertFile string   `yaml:"client_cert_file"`
+		ClientKeyFile  string   `yaml:"client_key_file"`
+		CAFile         string   `yaml:"ca_file"`
+		Timeout        Duration `yaml:"timeout"`
+	} `yaml:"police"`
+	Forward struct {
+		Workers           int      `yaml:"workers"`
+		Batch             int      `yaml:"batch"`
+		VisibilityTimeout Duration `yaml:"visibility_timeout"`
+		SweepInterval     Duration `yaml:"sweep_interval"`
+		BackoffInitial    Duration `yaml:"backoff_initial"`
+		BackoffMax        Duration `yaml:"backoff_max"`
+	} `yaml:"forward"`
+	Breaker struct {
+		Failures       int      `yaml:"failures"`
+		OpenFor        Duration `yaml:"open_for"`
+		HalfOpenProbes int      `yaml:"half_open_probes"`
+	} `yaml:"breaker"`
 	Risk struct {
 		Low    int64 `yaml:"low"`
 		Medium int64 `yaml:"medium"`
@@ -145,6 +165,16 @@ func Default() Config {
 	c.Storage.Partitions = 64
 	c.Storage.Retention = Duration(730 * 24 * time.Hour)
 	c.Storage.IdempotencyTTL = Duration(24 * time.Hour)
+	c.Police.Timeout = Duration(5 * time.Second)
+	c.Forward.Workers = 4
+	c.Forward.Batch = 32
+	c.Forward.VisibilityTimeout = Duration(30 * time.Second)
+	c.Forward.SweepInterval = Duration(10 * time.Second)
+	c.Forward.BackoffInitial = Duration(200 * time.Millisecond)
+	c.Forward.BackoffMax = Duration(30 * time.Second)
+	c.Breaker.Failures = 5
+	c.Breaker.OpenFor = Duration(5 * time.Second)
+	c.Breaker.HalfOpenProbes = 1
 	c.Risk.Low, c.Risk.Medium, c.Risk.High = 1, 2, 5
 	c.Log.Level = "info"
 	return c
@@ -350,6 +380,41 @@ func (c *Config) Validate() error {
 	}
 	if c.Storage.IdempotencyTTL.D() < 24*time.Hour {
 		bad("storage.idempotency_ttl", "must be at least 24h")
+	}
+	if c.Forward.Workers < 0 || c.Forward.Workers > 1024 {
+		bad("forward.workers", "must be between 0 (no forwarding in this process) and 1024")
+	}
+	if c.Forward.Workers > 0 || c.Police.URL != "" {
+		if !strings.HasPrefix(c.Police.URL, "https://") && !strings.HasPrefix(c.Police.URL, "http://") {
+			bad("police.url", "is required (http:// or https://) when forward.workers > 0")
+		}
+	}
+	if (c.Police.ClientCertFile == "") != (c.Police.ClientKeyFile == "") {
+		bad("police.client_cert_file", "and police.client_key_file go together")
+	}
+	if c.Forward.Batch < 1 || c.Forward.Batch > 1000 {
+		bad("forward.batch", "must be between 1 and 1000")
+	}
+	if c.Forward.VisibilityTimeout.D() < time.Second {
+		bad("forward.visibility_timeout", "must be at least 1s")
+	}
+	if c.Forward.SweepInterval.D() < 100*time.Millisecond {
+		bad("forward.sweep_interval", "must be at least 100ms")
+	}
+	if c.Forward.BackoffInitial <= 0 || c.Forward.BackoffMax < c.Forward.BackoffInitial {
+		bad("forward.backoff_max", "must be positive and at least forward.backoff_initial")
+	}
+	if c.Police.Timeout <= 0 {
+		bad("police.timeout", "must be positive")
+	}
+	if c.Breaker.Failures < 1 {
+		bad("breaker.failures", "must be at least 1")
+	}
+	if c.Breaker.OpenFor.D() < 100*time.Millisecond {
+		bad("breaker.open_for", "must be at least 100ms")
+	}
+	if c.Breaker.HalfOpenProbes < 1 {
+		bad("breaker.half_open_probes", "must be at least 1")
 	}
 	if !(0 < c.Risk.Low && c.Risk.Low <= c.Risk.Medium && c.Risk.Medium <= c.Risk.High) {
 		bad("risk", "thresholds must satisfy 0 < low <= medium <= high")

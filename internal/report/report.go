@@ -205,3 +205,19 @@ type ReportStatus struct {
 	LastError       string
 	ReporterOrg     string
 }
+
+// OutboxEntry is one accepted report waiting in the outbox to be
+// forwarded to the police core store.
+type OutboxEntry struct {
+	Partition int
+	StreamID  string // the outbox stream entry id; its time part is when it was queued
+	ReportID  string
+	Body      []byte // the police wire body (Wire as JSON)
+}
+
+// OutboxStats describes one outbox partition.
+type OutboxStats struct {
+	Partition int
+	Depth     int64
+	Oldest    time.Time // zero when empty
+}

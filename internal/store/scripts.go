@@ -42,7 +42,8 @@ return 'new'
 // concurrent replay) never counts twice.
 //
 // KEYS: i, o, z, r, outbox
-// ARGV: id, now_ms, member, org, cutoff_ms, ttl_s, category, source, masked, body
+// ARGV: id, now_ms, member, org, cutoff_ms, ttl_s, category, source, masked, body,
+// wake channel, partition
 var acceptScript = redis.NewScript(trimLua + `
 if redis.call('EXISTS', KEYS[4]) == 1 then
   return {0, tonumber(redis.call('HGET', KEYS[4], 'n'))}
@@ -56,6 +57,7 @@ redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
 redis.call('HSET', KEYS[4], 'st', 'queued', 'at', 0, 'org', ARGV[4], 'src', ARGV[8],
   'cat', ARGV[7], 'rcv', ARGV[2], 'n', n, 'm', ARGV[9])
 redis.call('XADD', KEYS[5], '*', 'id', ARGV[1], 'body', ARGV[10])
+redis.call('PUBLISH', ARGV[11], ARGV[12])
 for k = 1, 4 do redis.call('EXPIRE', KEYS[k], ARGV[6]) end
 return {1, n}
 `)
@@ -75,4 +77,4 @@ return {n, redis.call('HLEN', KEYS[2]), redis.call('ZCOUNT', KEYS[3], ARGV[2], '
   first[2], last[2], redis.call('HGETALL', KEYS[1])}
 `)
 
-var allScripts = []*redis.Script{claimScript, acceptScript, lookupScript}
+var allScripts = []*redis.Script{claimScript, acceptScript, lookupScript, finishScript, attemptScript}

@@ -174,6 +174,7 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 	out, err := acceptScript.Run(ctx, s.rdb,
 		[]string{k.counters(), k.reporters(), k.index(), reportKey(k.tag, id), s.OutboxKey(k.part)},
 		id, nowMs, member, org, cutoff, s.ttlSeconds(), string(sub.Category), string(orgType), sub.IBAN.Masked(), body,
+		WakeChannel, k.part,
 	).Int64Slice()
 	if err != nil {
 		return report.Accepted{}, s.fail("accept report "+sub.IBAN.Masked(), err)

@@ -1,0 +1,323 @@
+package forward
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/report"
+)
+
+// Outbox is what the relay needs from storage (internal/store).
+type Outbox interface {
+	Partitions() int
+	EnsureGroups(ctx context.Context) error
+	ReadOutbox(ctx context.Context, partition int, consumer string, count int) ([]report.OutboxEntry, error)
+	ClaimStale(ctx context.Context, partition int, consumer string, minIdle time.Duration, count int) ([]report.OutboxEntry, error)
+	MarkForwarded(ctx context.Context, e report.OutboxEntry, policeRef string, at time.Time) error
+	MarkRejected(ctx context.Context, e report.OutboxEntry, reason string) error
+	RecordAttempt(ctx context.Context, e report.OutboxEntry, consumer, reason string) error
+	OutboxStats(ctx context.Context) ([]report.OutboxStats, error)
+	WakeUps(ctx context.Context) (<-chan int, func() error)
+	BreakerTrips(ctx context.Context) (<-chan int64, func() error)
+	ShareBreakerTrip(ctx context.Context, until time.Time) error
+	SharedBreakerOpenUntil(ctx context.Context) (time.Time, error)
+}
+
+// Config configures the relay.
+type Config struct {
+	Workers int // concurrent deliveries in this process
+	Batch   int // entries taken from a partition at a time
+	// VisibilityTimeout: an entry held this long by a consumer that does
+	// not report progress is taken over (XAUTOCLAIM): its worker died.
+	VisibilityTimeout time.Duration
+	// SweepInterval: how often every partition is checked even without a
+	// wake-up (wake-ups are pub/sub, which a reconnect can miss).
+	SweepInterval  time.Duration
+	BackoffInitial time.Duration
+	BackoffMax     time.Duration
+	Breaker        BreakerConfig
+}
+
+func (c *Config) defaults() {
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.Batch <= 0 {
+		c.Batch = 32
+	}
+	if c.VisibilityTimeout <= 0 {
+		c.VisibilityTimeout = 30 * time.Second
+	}
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = 10 * time.Second
+	}
+	if c.BackoffInitial <= 0 {
+		c.BackoffInitial = 200 * time.Millisecond
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 30 * time.Second
+	}
+}
+
+// Relay moves reports from the outbox to the police store.
+type Relay struct {
+	cfg      Config
+	ob       Outbox
+	client   *Client
+	br       *breaker
+	log      *slog.Logger
+	m        *Metrics
+	consumer string
+
+	jobs    chan job
+	queued  []atomic.Bool // a read job for partition p is queued
+	claimed atomic.Bool   // a claim sweep is queued
+}
+
+type job struct {
+	partition int
+	claim     bool
+}
+
+// New builds a relay. m may be nil.
+func New(cfg Config, ob Outbox, client *Client, log *slog.Logger, m *Metrics) *Relay {
+	cfg.defaults()
+	host, _ := os.Hostname()
+	var rnd [4]byte
+	_, _ = crand.Read(rnd[:])
+	r := &Relay{
+		cfg: cfg, ob: ob, client: client, log: log, m: m,
+		consumer: host + "-" + hex.EncodeToString(rnd[:]),
+		jobs:     make(chan job, ob.Partitions()*2+8),
+		queued:   make([]atomic.Bool, ob.Partitions()),
+	}
+	r.br = newBreaker(cfg.Breaker, func(until time.Time) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := ob.ShareBreakerTrip(ctx, until); err != nil {
+			log.Warn("could not share the police breaker trip", "err", err)
+		}
+	}, func(shared bool) {
+		log.Warn("police breaker open: forwarders pause", "shared_by_another_process", shared, "open_for", cfg.Breaker.OpenFor.String())
+		if m != nil {
+			m.trip(shared)
+		}
+	})
+	if m != nil {
+		m.bind(r)
+	}
+	return r
+}
+
+// BreakerState is the police breaker's state for /readyz and metrics.
+func (r *Relay) BreakerState() string { return r.br.State() }
+
+// Run forwards until ctx ends. In-flight deliveries finish; entries not yet
+// answered stay pending in Redis and are claimed by another worker after
+// the visibility timeout.
+func (r *Relay) Run(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		err := r.ob.EnsureGroups(ctx)
+		if err == nil {
+			break
+		}
+		r.log.Warn("outbox not ready; retrying", "err", err)
+		if !sleep(ctx, r.backoff(attempt)) {
+			return nil
+		}
+	}
+	if t, err := r.ob.SharedBreakerOpenUntil(ctx); err == nil && !t.IsZero() {
+		r.br.sharedTrip(t)
+	}
+	wake, closeWake := r.ob.WakeUps(ctx)
+	defer closeWake()
+	trips, closeTrips := r.ob.BreakerTrips(ctx)
+	defer closeTrips()
+
+	var wg sync.WaitGroup
+	for i := range r.cfg.Workers {
+		consumer := r.consumer + "-w" + itoa(i)
+		wg.Go(func() { r.worker(ctx, consumer) })
+	}
+	r.sweep(true)
+	sweep := time.NewTicker(r.cfg.SweepInterval)
+	defer sweep.Stop()
+	claim := time.NewTicker(r.cfg.VisibilityTimeout / 2)
+	defer claim.Stop()
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case p, ok := <-wake:
+			if !ok {
+				wake = nil
+				continue
+			}
+			r.enqueue(p)
+		case t, ok := <-trips:
+			if !ok {
+				trips = nil
+				continue
+			}
+			r.br.sharedTrip(time.UnixMilli(t))
+		case <-sweep.C:
+			r.sweep(false)
+		case <-claim.C:
+			r.sweep(true)
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+// sweep queues a read of every partition, and with claim a claim sweep.
+func (r *Relay) sweep(claim bool) {
+	for p := range r.queued {
+		r.enqueue(p)
+	}
+	if claim && !r.claimed.Swap(true) {
+		r.jobs <- job{partition: -1, claim: true}
+	}
+}
+
+func (r *Relay) enqueue(p int) {
+	if p < 0 || p >= len(r.queued) || r.queued[p].Swap(true) {
+		return
+	}
+	select {
+	case r.jobs <- job{partition: p}:
+	default:
+		r.queued[p].Store(false) // the queue is full of work already
+	}
+}
+
+func (r *Relay) worker(ctx context.Context, consumer string) {
+	for {
+		var j job
+		select {
+		case <-ctx.Done():
+			return
+		case j = <-r.jobs:
+		}
+		if j.claim {
+			r.claimed.Store(false)
+			for p := range r.queued {
+				r.drain(ctx, consumer, p, true)
+			}
+			continue
+		}
+		r.queued[j.partition].Store(false)
+		r.drain(ctx, consumer, j.partition, false)
+	}
+}
+
+// drain takes batches from one partition until it is empty.
+func (r *Relay) drain(ctx context.Context, consumer string, p int, claim bool) {
+	for ctx.Err() == nil {
+		var entries []report.OutboxEntry
+		var err error
+		if claim {
+			entries, err = r.ob.ClaimStale(ctx, p, consumer, r.cfg.VisibilityTimeout, r.cfg.Batch)
+		} else {
+			entries, err = r.ob.ReadOutbox(ctx, p, consumer, r.cfg.Batch)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("outbox read failed; will retry", "partition", p, "err", err)
+			}
+			return // the next sweep retries
+		}
+		for _, e := range entries {
+			r.deliver(ctx, consumer, e)
+		}
+		if len(entries) < r.cfg.Batch {
+			return
+		}
+	}
+}
+
+// deliver forwards one entry until the police store has answered for good
+// or the relay stops.
+func (r *Relay) deliver(ctx context.Context, consumer string, e report.OutboxEntry) {
+	for attempt := 0; ctx.Err() == nil; {
+		if r.br.wait(ctx) != nil {
+			return
+		}
+		start := time.Now()
+		res, err := r.br.do(func() Result { return r.client.Send(ctx, e) })
+		if errors.Is(err, errNotNow) {
+			sleep(ctx, 50*time.Millisecond)
+			continue
+		}
+		if ctx.Err() != nil {
+			return // shutdown mid-call: the entry stays pending
+		}
+		if r.m != nil {
+			r.m.observe(res.Outcome, time.Since(start))
+		}
+		switch res.Outcome {
+		case Delivered:
+			r.finish(ctx, func(c context.Context) error { return r.ob.MarkForwarded(c, e, res.PoliceRef, time.Now()) })
+			return
+		case Rejected:
+			r.log.Warn("police store rejected a report", "report_id", e.ReportID, "status", res.Status)
+			r.finish(ctx, func(c context.Context) error { return r.ob.MarkRejected(c, e, res.Reason) })
+			return
+		}
+		if err := r.ob.RecordAttempt(ctx, e, consumer, res.Reason); err != nil && ctx.Err() == nil {
+			r.log.Warn("could not record a forward attempt", "err", err)
+		}
+		if !sleep(ctx, r.backoff(attempt)) {
+			return
+		}
+		attempt++
+	}
+}
+
+// finish records a final outcome, retrying while Redis is unavailable: the
+// police store already has the report, and a redelivery after a lost
+// acknowledgement is harmless (the store de-duplicates by report id).
+func (r *Relay) finish(ctx context.Context, mark func(context.Context) error) {
+	for attempt := 0; ; attempt++ {
+		err := mark(ctx)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		r.log.Warn("could not record a forward outcome; retrying", "err", err)
+		if !sleep(ctx, r.backoff(attempt)) {
+			return
+		}
+	}
+}
+
+// backoff is capped exponential with jitter in [d/2, d).
+func (r *Relay) backoff(attempt int) time.Duration {
+	d := r.cfg.BackoffInitial << min(attempt, 20)
+	if d <= 0 || d > r.cfg.BackoffMax {
+		d = r.cfg.BackoffMax
+	}
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

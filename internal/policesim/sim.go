@@ -1,0 +1,265 @@
+package policesim
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Faults are the injected faults. The zero value is a healthy store.
+type Faults struct {
+	// Down drops every connection without an answer (the caller sees a
+	// connection reset or EOF), as a store that is down would.
+	Down bool `json:"down"`
+	// LatencyMS delays every answer.
+	LatencyMS int `json:"latency_ms"`
+	// ErrorRate answers 503 to this fraction (0..1) of reports.
+	ErrorRate float64 `json:"error_rate"`
+	// RejectRate answers 422 to this fraction of reports.
+	RejectRate float64 `json:"reject_rate"`
+	// RejectReferencePrefix answers 422 to reports whose reference starts
+	// with it (deterministic rejections for tests).
+	RejectReferencePrefix string `json:"reject_reference_prefix"`
+}
+
+// Record is what the store holds about one report id.
+type Record struct {
+	ReportID        string          `json:"report_id"`
+	PoliceReference string          `json:"police_reference"`
+	Deliveries      int             `json:"deliveries"` // successful POSTs for this id
+	FirstReceivedAt time.Time       `json:"first_received_at"`
+	Body            json.RawMessage `json:"body"`
+}
+
+// Stats counts everything the store saw.
+type Stats struct {
+	Unique      int   `json:"unique"`      // distinct report ids held
+	Deliveries  int64 `json:"deliveries"`  // 2xx answers to POST /reports
+	Requests    int64 `json:"requests"`    // POST /reports requests received
+	Connections int64 `json:"connections"` // TCP connections accepted
+	Dropped     int64 `json:"dropped"`     // requests dropped while down
+	Errors      int64 `json:"errors"`      // injected 5xx
+	Rejected    int64 `json:"rejected"`    // 4xx answers (injected or contract violations)
+}
+
+// Sim is the simulated police store.
+type Sim struct {
+	mu      sync.Mutex
+	faults  Faults
+	records map[string]*Record
+	next    int
+
+	deliveries, requests, conns, dropped, errs, rejected atomic.Int64
+}
+
+// New returns a healthy, empty store.
+func New(f Faults) *Sim { return &Sim{faults: f, records: map[string]*Record{}} }
+
+// ConnState is for http.Server.ConnState: it counts connection attempts
+// that reached the store, including those it drops while down.
+func (s *Sim) ConnState(_ net.Conn, st http.ConnState) {
+	if st == http.StateNew {
+		s.conns.Add(1)
+	}
+}
+
+// Handler serves POST /reports and the /_sim/ admin endpoints.
+func (s *Sim) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /reports", s.postReport)
+	mux.HandleFunc("GET /_sim/faults", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Faults()) })
+	mux.HandleFunc("PUT /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
+		var f Faults
+		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&f); err != nil {
+			writeJSON(w, 400, map[string]string{"error": err.Error()})
+			return
+		}
+		s.SetFaults(f)
+		writeJSON(w, 200, f)
+	})
+	mux.HandleFunc("GET /_sim/stats", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Stats()) })
+	mux.HandleFunc("GET /_sim/reports", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"reports": s.Records()})
+	})
+	mux.HandleFunc("GET /_sim/reports/{id}", func(w http.ResponseWriter, r *http.Request) {
+		rec, ok := s.Record(r.PathValue("id"))
+		if !ok {
+			writeJSON(w, 404, map[string]string{"error": "no such report"})
+			return
+		}
+		writeJSON(w, 200, rec)
+	})
+	mux.HandleFunc("POST /_sim/reset", func(w http.ResponseWriter, r *http.Request) {
+		s.Reset()
+		writeJSON(w, 200, map[string]string{"status": "reset"})
+	})
+	return mux
+}
+
+// Faults returns the current faults.
+func (s *Sim) Faults() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults
+}
+
+// SetFaults replaces the faults.
+func (s *Sim) SetFaults(f Faults) {
+	s.mu.Lock()
+	s.faults = f
+	s.mu.Unlock()
+}
+
+// Reset forgets every report and counter (faults stay).
+func (s *Sim) Reset() {
+	s.mu.Lock()
+	s.records = map[string]*Record{}
+	s.mu.Unlock()
+	for _, c := range []*atomic.Int64{&s.deliveries, &s.requests, &s.conns, &s.dropped, &s.errs, &s.rejected} {
+		c.Store(0)
+	}
+}
+
+// Stats returns the counters.
+func (s *Sim) Stats() Stats {
+	s.mu.Lock()
+	n := len(s.records)
+	s.mu.Unlock()
+	return Stats{Unique: n, Deliveries: s.deliveries.Load(), Requests: s.requests.Load(), Connections: s.conns.Load(),
+		Dropped: s.dropped.Load(), Errors: s.errs.Load(), Rejected: s.rejected.Load()}
+}
+
+// Records returns every record, oldest first.
+func (s *Sim) Records() []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Record, 0, len(s.records))
+	for _, r := range s.records {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PoliceReference < out[j].PoliceReference })
+	return out
+}
+
+// Record returns one record.
+func (s *Sim) Record(id string) (Record, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.records[id]
+	if !ok {
+		return Record{}, false
+	}
+	return *r, true
+}
+
+// wire is the police store contract's body; unknown fields are refused so
+// that a gateway sending more than the contract is caught.
+type wire struct {
+	ReportID     string          `json:"report_id"`
+	IBAN         string          `json:"iban"`
+	Category     string          `json:"category"`
+	OccurredAt   string          `json:"occurred_at,omitempty"`
+	Amount       json.RawMessage `json:"amount,omitempty"`
+	Reference    string          `json:"reference,omitempty"`
+	Description  string          `json:"description,omitempty"`
+	ReporterOrg  string          `json:"reporter_org"`
+	ReporterType string          `json:"reporter_type"`
+	ReceivedAt   string          `json:"received_at"`
+}
+
+func (s *Sim) postReport(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
+	f := s.Faults()
+	if f.Down {
+		s.dropped.Add(1)
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
+	if f.LatencyMS > 0 {
+		select {
+		case <-time.After(time.Duration(f.LatencyMS) * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if f.ErrorRate > 0 && rand.Float64() < f.ErrorRate {
+		s.errs.Add(1)
+		writeJSON(w, 503, map[string]string{"error": "injected failure"})
+		return
+	}
+	reject := func(status int, msg string) {
+		s.rejected.Add(1)
+		writeJSON(w, status, map[string]string{"error": msg})
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		reject(415, "Content-Type must be application/json")
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		reject(400, "Idempotency-Key required")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return
+	}
+	var in wire
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		reject(400, "body does not match the wire contract: "+err.Error())
+		return
+	}
+	switch {
+	case in.ReportID != key:
+		reject(400, "report_id must equal the Idempotency-Key")
+		return
+	case in.IBAN == "" || in.Category == "" || in.ReporterOrg == "" || in.ReporterType == "" || in.ReceivedAt == "":
+		reject(400, "iban, category, reporter_org, reporter_type and received_at are required")
+		return
+	}
+	if (f.RejectReferencePrefix != "" && strings.HasPrefix(in.Reference, f.RejectReferencePrefix)) ||
+		(f.RejectRate > 0 && rand.Float64() < f.RejectRate) {
+		reject(422, "report refused by the police store")
+		return
+	}
+	s.mu.Lock()
+	rec, seen := s.records[key]
+	if !seen {
+		s.next++
+		rec = &Record{ReportID: key, PoliceReference: fmt.Sprintf("POL-%08d", s.next), FirstReceivedAt: time.Now().UTC(), Body: body}
+		s.records[key] = rec
+	}
+	rec.Deliveries++
+	ref := rec.PoliceReference
+	s.mu.Unlock()
+	s.deliveries.Add(1)
+	status := 201
+	if seen {
+		status = 200
+	}
+	writeJSON(w, status, map[string]string{"police_reference": ref})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
