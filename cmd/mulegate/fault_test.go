@@ -1,0 +1,264 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/redistest"
+)
+
+func reportBody(n int) string {
+	return fmt.Sprintf(`{"iban":"NL91ABNA0417164300","category":"phishing","reference":"case-%d"}`, n)
+}
+
+// TestFaultPoliceStoreDown: the police store is down for several seconds
+// while reports keep coming. Intake keeps answering 202, the breaker opens
+// (seen in the metrics), the store is not hammered while it is open, and
+// everything is delivered once it is back.
+func TestFaultPoliceStoreDown(t *testing.T) {
+	p := mustPKI(t)
+	rds := redistest.Start(t)
+	sim := mustSimProc(t).addrs["sim"]
+	gw := mustServeProc(t, p, rds.Addr, forwardEnv(sim)...)
+	r := newReporter(t, p)
+	n := 0
+	for ; n < 20; n++ {
+		r.submit(gw.addrs["api"], fmt.Sprint("before-", n), reportBody(n))
+	}
+	waitDelivered(t, sim, r.ids(), 10*time.Second)
+
+	setFaults(t, sim, `{"down":true}`)
+	var before simStats
+	getJSON(t, sim+"/_sim/stats", &before)
+	outage := time.Now()
+	sawOpen := false
+	for time.Since(outage) < 4*time.Second {
+		if status, _ := r.submit(gw.addrs["api"], fmt.Sprint("during-", n), reportBody(n)); status != 202 {
+			t.Fatalf("intake answered %d during the police outage", status)
+		}
+		n++
+		if metric(t, gw.addrs["ops"], "mulegate_police_breaker_state") == "2" {
+			sawOpen = true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var during simStats
+	getJSON(t, sim+"/_sim/stats", &during)
+	if depth := metricSum(t, gw.addrs["ops"], "mulegate_outbox_depth"); depth < 1 {
+		t.Errorf("mulegate_outbox_depth sums to %v during the outage, want the waiting reports", depth)
+	}
+	if age := metricSum(t, gw.addrs["ops"], "mulegate_outbox_oldest_age_seconds"); age <= 0 {
+		t.Errorf("mulegate_outbox_oldest_age_seconds = %v during the outage", age)
+	}
+	if retries := metricSum(t, gw.addrs["ops"], `mulegate_forward_attempts_total{result="retry"}`); retries < 1 {
+		t.Errorf("no retry attempts counted during the outage")
+	}
+	if !sawOpen {
+		t.Error("the breaker never showed open (mulegate_police_breaker_state 2) during the outage")
+	}
+	// An open breaker does not make the gateway unready.
+	if resp, err := http.Get(gw.addrs["ops"] + "/readyz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("/readyz during the police outage: %v %v, want 200", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	// 4 workers, 5 failures to open, 1 s open: without a breaker the
+	// workers would retry every 50-500 ms each (dozens of attempts); with
+	// it, a handful of failures and about one probe per second.
+	attempts := during.Requests - before.Requests
+	t.Logf("police store calls during a 4 s outage: %d (connections %d)", attempts, during.Connections-before.Connections)
+	if attempts > 20 {
+		t.Errorf("the police store was hammered while down: %d calls in 4 s", attempts)
+	}
+	setFaults(t, sim, `{}`)
+	for range 20 {
+		r.submit(gw.addrs["api"], fmt.Sprint("after-", n), reportBody(n))
+		n++
+	}
+	waitDelivered(t, sim, r.ids(), 20*time.Second)
+	if r.statuses[202] != n {
+		t.Errorf("statuses %v, want %d × 202", r.statuses, n)
+	}
+}
+
+// TestFaultSlowAndFlaky: the police store is slow and fails 30 % of calls.
+// Everything is delivered, no report twice after de-duplication.
+func TestFaultSlowAndFlaky(t *testing.T) {
+	p := mustPKI(t)
+	rds := redistest.Start(t)
+	sim := mustSimProc(t, "--latency-ms", "30", "--error-rate", "0.3").addrs["sim"]
+	// A breaker that tolerates a flaky store: 30 % errors rarely make 10 in a row.
+	gw := mustServeProc(t, p, rds.Addr, forwardEnv(sim, "MULEGATE_BREAKER_FAILURES=10")...)
+	r := newReporter(t, p)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 25 {
+				r.submit(gw.addrs["api"], fmt.Sprintf("flaky-%d-%d", w, i), reportBody(w*100+i))
+			}
+		})
+	}
+	wg.Wait()
+	if len(r.ids()) != 200 {
+		t.Fatalf("accepted %d of 200 (statuses %v)", len(r.ids()), r.statuses)
+	}
+	waitDelivered(t, sim, r.ids(), 60*time.Second)
+	var st simStats
+	getJSON(t, sim+"/_sim/stats", &st)
+	if st.Errors == 0 {
+		t.Error("no injected failures: the test did not exercise retries")
+	}
+	t.Logf("simulator: %+v", st)
+}
+
+// TestFaultGatewayKilled: a gateway is killed with SIGKILL in the middle
+// of forwarding; another gateway process on the same Redis takes over its
+// entries after the visibility timeout. Everything is delivered.
+func TestFaultGatewayKilled(t *testing.T) {
+	p := mustPKI(t)
+	rds := redistest.Start(t)
+	// A slow store, so that the first gateway dies with calls in flight.
+	sim := mustSimProc(t, "--latency-ms", "200").addrs["sim"]
+	first := mustServeProc(t, p, rds.Addr, forwardEnv(sim)...)
+	r := newReporter(t, p)
+	for i := range 150 {
+		r.submit(first.addrs["api"], fmt.Sprint("kill-", i), reportBody(i))
+	}
+	time.Sleep(500 * time.Millisecond) // some delivered, most pending or in flight
+	first.kill(syscall.SIGKILL)
+	delivered := len(simReceived(t, sim))
+	t.Logf("delivered before SIGKILL: %d of %d", delivered, len(r.ids()))
+	if delivered == len(r.ids()) {
+		t.Fatal("everything was delivered before the kill: the test proves nothing")
+	}
+	setFaults(t, sim, `{"latency_ms":5}`)
+	second := mustServeProc(t, p, rds.Addr, forwardEnv(sim)...)
+	for i := range 20 {
+		r.submit(second.addrs["api"], fmt.Sprint("after-kill-", i), reportBody(i))
+	}
+	waitDelivered(t, sim, r.ids(), 30*time.Second)
+}
+
+// TestFaultRedisRestart: Redis (AOF, appendfsync always) is killed and
+// restarted while reports flow. The API answers 503 store_unavailable
+// fast during the outage, recovers by itself, and everything accepted
+// before and after is delivered.
+func TestFaultRedisRestart(t *testing.T) {
+	p := mustPKI(t)
+	rds := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	sim := mustSimProc(t, "--latency-ms", "20").addrs["sim"]
+	gw := mustServeProc(t, p, rds.Addr, forwardEnv(sim)...)
+	r := newReporter(t, p)
+	var stop atomic.Bool
+	var slow503 atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; !stop.Load(); i++ {
+				status, took := r.submit(gw.addrs["api"], fmt.Sprintf("redis-%d-%d", w, i), reportBody(i))
+				if status == 503 && took > time.Second {
+					slow503.Add(1)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+	time.Sleep(time.Second)
+	rds.Stop()
+	time.Sleep(1500 * time.Millisecond)
+	rds.Restart(t)
+	time.Sleep(2 * time.Second)
+	stop.Store(true)
+	wg.Wait()
+	t.Logf("statuses: %v", r.statuses)
+	if r.statuses[503] == 0 {
+		t.Error("no 503 during the Redis outage: the test did not see it")
+	}
+	if slow503.Load() > 0 {
+		t.Errorf("%d 503 answers took more than a second", slow503.Load())
+	}
+	for status := range r.statuses {
+		if status != 202 && status != 503 {
+			t.Errorf("unexpected status %d during a Redis restart (%v)", status, r.statuses)
+		}
+	}
+	if status, _ := r.submit(gw.addrs["api"], "after-restart", reportBody(1)); status != 202 {
+		t.Fatalf("no recovery after Redis came back: %d", status)
+	}
+	waitDelivered(t, sim, r.ids(), 30*time.Second)
+}
+
+// TestFaultRejection: a 4xx from the police store ends as rejected with the
+// reason, is not retried, and does not hold up the reports behind it.
+func TestFaultRejection(t *testing.T) {
+	p := mustPKI(t)
+	rds := redistest.Start(t)
+	sim := mustSimProc(t, "--reject-reference-prefix", "refuse-").addrs["sim"]
+	gw := mustServeProc(t, p, rds.Addr, forwardEnv(sim, "MULEGATE_FORWARD_WORKERS=1")...)
+	r := newReporter(t, p)
+	var rejectedIDs []string
+	for i := range 30 {
+		ref := fmt.Sprint("ok-", i)
+		if i%10 == 0 {
+			ref = fmt.Sprint("refuse-", i)
+		}
+		before := len(r.ids())
+		r.submit(gw.addrs["api"], "rej-"+ref, `{"iban":"DE89370400440532013000","category":"other","reference":"`+ref+`"}`)
+		if strings.HasPrefix(ref, "refuse-") && len(r.ids()) > before {
+			rejectedIDs = append(rejectedIDs, r.ids()[before])
+		}
+	}
+	all := r.ids()
+	var good []string
+	for _, id := range all {
+		if !contains(rejectedIDs, id) {
+			good = append(good, id)
+		}
+	}
+	waitDelivered(t, sim, good, 15*time.Second)
+	c := p.client(t, p.clients["bank-a"])
+	for _, id := range rejectedIDs {
+		var st struct {
+			Status    string  `json:"status"`
+			Attempts  int     `json:"attempts"`
+			LastError *string `json:"last_error"`
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got := do(t, c, "GET", gw.addrs["api"]+"/v1/reports/"+id, r.token, "")
+			st = decodeInto[struct {
+				Status    string  `json:"status"`
+				Attempts  int     `json:"attempts"`
+				LastError *string `json:"last_error"`
+			}](t, got)
+			if st.Status != "queued" || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if st.Status != "rejected" || st.Attempts != 1 || st.LastError == nil || !strings.Contains(*st.LastError, "422") {
+			t.Errorf("report %s: %+v, want rejected after 1 attempt with the 422 reason", id, st)
+		}
+	}
+	time.Sleep(2 * time.Second) // a retried rejection would show up now
+	var st simStats
+	getJSON(t, sim+"/_sim/stats", &st)
+	if st.Rejected != int64(len(rejectedIDs)) {
+		t.Errorf("the police store rejected %d times for %d rejected reports: rejections were retried", st.Rejected, len(rejectedIDs))
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
