@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -261,4 +263,54 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestSeparateForwardersShareTrips: the API process runs no forwarders;
+// two "mulegate forward" processes do. When the police store goes down,
+// a trip in one pauses the other (seen as a shared trip in its metrics),
+// and after the store is back everything is delivered.
+func TestSeparateForwardersShareTrips(t *testing.T) {
+	p := mustPKI(t)
+	rds := redistest.Start(t)
+	sim := mustSimProc(t).addrs["sim"]
+	gw := mustServeProc(t, p, rds.Addr) // forward.workers: 0 in the test config
+	cfgPath := filepath.Join(t.TempDir(), "forward.yaml")
+	if err := os.WriteFile(cfgPath, []byte(p.config([]string{rds.Addr}, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := forwardEnv(sim, "MULEGATE_BREAKER_OPEN_FOR=3s")
+	fwd := []*proc{
+		startProc(t, []string{"forward", "--config", cfgPath}, env, "ops"),
+		startProc(t, []string{"forward", "--config", cfgPath}, env, "ops"),
+	}
+	r := newReporter(t, p)
+	for i := range 10 {
+		r.submit(gw.addrs["api"], fmt.Sprint("sep-", i), reportBody(i))
+	}
+	waitDelivered(t, sim, r.ids(), 10*time.Second)
+
+	setFaults(t, sim, `{"down":true}`)
+	for i := range 10 {
+		r.submit(gw.addrs["api"], fmt.Sprint("sep-down-", i), reportBody(i))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		open := 0
+		shared := 0.0
+		for _, f := range fwd {
+			if metric(t, f.addrs["ops"], "mulegate_police_breaker_state") == "2" {
+				open++
+			}
+			shared += metricSum(t, f.addrs["ops"], `mulegate_police_breaker_trips_total{source="shared"}`)
+		}
+		if open == 2 && shared >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the outage: %d of 2 forwarders open, %v shared trips; want both open and a shared trip", open, shared)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	setFaults(t, sim, `{}`)
+	waitDelivered(t, sim, r.ids(), 20*time.Second)
 }
