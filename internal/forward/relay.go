@@ -25,6 +25,7 @@ type Outbox interface {
 	MarkForwarded(ctx context.Context, e report.OutboxEntry, policeRef string, at time.Time) error
 	MarkRejected(ctx context.Context, e report.OutboxEntry, reason string) error
 	RecordAttempt(ctx context.Context, e report.OutboxEntry, consumer, reason string) error
+	Release(ctx context.Context, partition int, consumer string, visibility time.Duration, streamIDs ...string) error
 	OutboxStats(ctx context.Context) ([]report.OutboxStats, error)
 	WakeUps(ctx context.Context) (<-chan int, func() error)
 	BreakerTrips(ctx context.Context) (<-chan int64, func() error)
@@ -237,7 +238,11 @@ func (r *Relay) drain(ctx context.Context, consumer string, p int, claim bool) {
 			}
 			return // the next sweep retries
 		}
-		for _, e := range entries {
+		for i, e := range entries {
+			if ctx.Err() != nil {
+				r.release(consumer, entries[i:]...)
+				return
+			}
 			r.deliver(ctx, consumer, e)
 		}
 		if len(entries) < r.cfg.Batch {
@@ -246,38 +251,56 @@ func (r *Relay) drain(ctx context.Context, consumer string, p int, claim bool) {
 	}
 }
 
+// release hands entries back on shutdown (see Outbox.Release).
+func (r *Relay) release(consumer string, entries ...report.OutboxEntry) {
+	if len(entries) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = e.StreamID
+	}
+	if err := r.ob.Release(ctx, entries[0].Partition, consumer, r.cfg.VisibilityTimeout, ids...); err != nil {
+		r.log.Warn("could not release outbox entries on shutdown; they are taken over after the visibility timeout", "err", err)
+	}
+}
+
 // deliver forwards one entry until the police store has answered for good
-// or the relay stops.
+// or the relay stops. On shutdown a call already in flight is finished and
+// its outcome recorded (bounded by the police timeout); an entry that is
+// waiting for a retry is released to the other workers.
 func (r *Relay) deliver(ctx context.Context, consumer string, e report.OutboxEntry) {
-	for attempt := 0; ctx.Err() == nil; {
-		if r.br.wait(ctx) != nil {
+	for attempt := 0; ; {
+		if ctx.Err() != nil || r.br.wait(ctx) != nil {
+			r.release(consumer, e)
 			return
 		}
 		start := time.Now()
-		res, err := r.br.do(func() Result { return r.client.Send(ctx, e) })
+		callCtx := context.WithoutCancel(ctx)
+		res, err := r.br.do(func() Result { return r.client.Send(callCtx, e) })
 		if errors.Is(err, errNotNow) {
 			sleep(ctx, 50*time.Millisecond)
 			continue
-		}
-		if ctx.Err() != nil {
-			return // shutdown mid-call: the entry stays pending
 		}
 		if r.m != nil {
 			r.m.observe(res.Outcome, time.Since(start))
 		}
 		switch res.Outcome {
 		case Delivered:
-			r.finish(ctx, func(c context.Context) error { return r.ob.MarkForwarded(c, e, res.PoliceRef, time.Now()) })
+			r.finish(callCtx, func(c context.Context) error { return r.ob.MarkForwarded(c, e, res.PoliceRef, time.Now()) })
 			return
 		case Rejected:
 			r.log.Warn("police store rejected a report", "report_id", e.ReportID, "status", res.Status)
-			r.finish(ctx, func(c context.Context) error { return r.ob.MarkRejected(c, e, res.Reason) })
+			r.finish(callCtx, func(c context.Context) error { return r.ob.MarkRejected(c, e, res.Reason) })
 			return
 		}
-		if err := r.ob.RecordAttempt(ctx, e, consumer, res.Reason); err != nil && ctx.Err() == nil {
+		if err := r.ob.RecordAttempt(callCtx, e, consumer, res.Reason); err != nil {
 			r.log.Warn("could not record a forward attempt", "err", err)
 		}
 		if !sleep(ctx, r.backoff(attempt)) {
+			r.release(consumer, e)
 			return
 		}
 		attempt++
@@ -286,8 +309,13 @@ func (r *Relay) deliver(ctx context.Context, consumer string, e report.OutboxEnt
 
 // finish records a final outcome, retrying while Redis is unavailable: the
 // police store already has the report, and a redelivery after a lost
-// acknowledgement is harmless (the store de-duplicates by report id).
+// acknowledgement is harmless (the store de-duplicates by report id). On
+// shutdown it gives up after a few seconds; the entry is then delivered
+// again by whoever claims it, and the store answers with the same
+// reference.
 func (r *Relay) finish(ctx context.Context, mark func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	for attempt := 0; ; attempt++ {
 		err := mark(ctx)
 		if err == nil || ctx.Err() != nil {

@@ -205,3 +205,39 @@ func TestSharedBreakerTrip(t *testing.T) {
 	f.sim.SetFaults(policesim.Faults{})
 	waitFor(t, "delivery after recovery", 10*time.Second, func() bool { return f.sim.Stats().Unique == 1 })
 }
+
+// TestShutdownReleasesEntries: a relay that stops finishes its call in
+// flight and hands the rest of its entries back, so a relay started next
+// delivers them at once rather than after the 30 s visibility timeout.
+func TestShutdownReleasesEntries(t *testing.T) {
+	f := mustFixture(t)
+	f.sim.SetFaults(policesim.Faults{LatencyMS: 100})
+	var ids []string
+	for i := range 20 {
+		ids = append(ids, f.accept(t, "rel-"+strconv.Itoa(i), `{"IBAN":"NL91ABNA0417164300","Category":"phishing"}`).ID)
+	}
+	c, _ := forward.NewClient(forward.ClientConfig{URL: f.url, Timeout: time.Second})
+	first := forward.New(forward.Config{Workers: 1, Batch: 20, VisibilityTimeout: 30 * time.Second}, f.st, c, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = first.Run(ctx); close(done) }()
+	waitFor(t, "the first deliveries", 5*time.Second, func() bool { return f.sim.Stats().Unique >= 2 })
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the relay did not stop")
+	}
+	delivered := f.sim.Stats().Unique
+	if delivered >= len(ids) {
+		t.Fatal("everything was delivered before the stop: the test proves nothing")
+	}
+	f.sim.SetFaults(policesim.Faults{})
+	f.relay(t, forward.Config{Workers: 2, VisibilityTimeout: 30 * time.Second})
+	waitFor(t, "the released entries to be delivered by the next relay", 5*time.Second, func() bool { return f.sim.Stats().Unique == len(ids) })
+	for _, id := range ids {
+		if rec, _ := f.sim.Record(id); rec.Deliveries != 1 {
+			t.Errorf("report %s delivered %d times", id, rec.Deliveries)
+		}
+	}
+}

@@ -167,6 +167,25 @@ func (s *Store) RecordAttempt(ctx context.Context, e report.OutboxEntry, consume
 	return nil
 }
 
+// Release hands entries back on shutdown: their idle time is set past
+// the visibility timeout, so the next claim sweep of any other worker
+// takes them over at once instead of after a full timeout.
+func (s *Store) Release(ctx context.Context, partition int, consumer string, visibility time.Duration, streamIDs ...string) error {
+	if len(streamIDs) == 0 {
+		return nil
+	}
+	args := []any{"XCLAIM", s.OutboxKey(partition), forwarderGroup, consumer, 0}
+	for _, id := range streamIDs {
+		args = append(args, id)
+	}
+	args = append(args, "IDLE", (visibility + time.Second).Milliseconds(), "JUSTID")
+	err := s.rdb.Do(ctx, args...).Err()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return s.fail("outbox: release", err)
+	}
+	return nil
+}
+
 // OutboxStats reports each partition's depth and the age of its oldest
 // entry, with one pipelined round trip per Redis node.
 func (s *Store) OutboxStats(ctx context.Context) ([]report.OutboxStats, error) {
