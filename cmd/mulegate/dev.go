@@ -149,7 +149,7 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		simLn.Close()
 		return err
 	}
-	return serve(ctx, cfg, stdout, stderr, func(ctx context.Context) error { return runSim(ctx, simSrv, simLn) })
+	return serve(ctx, cfg, "", getenv, stdout, stderr, func(ctx context.Context) error { return runSim(ctx, simSrv, simLn) })
 }
 
 func portOf(listen string) (string, error) {
@@ -265,6 +265,19 @@ It is forwarded to the police store within a moment:
   market $MG$LOCATION
   police $MG$LOCATION
   bank $MG$LOCATION
+
+Police alerts: the police push an alert about an IBAN; it is routed to the
+bank whose bank codes hold it (demo-bank: NL ABNA, DE 37040044, BE 539,
+FR 20041). The bank reads its feed, long-polls, or streams (SSE):
+
+  police -i -X POST $MG/v1/alerts -H 'Content-Type: application/json' -H 'Idempotency-Key: alert-1' \
+    -d '{"iban":"NL91ABNA0417164300","severity":"critical","message":"confirmed money mule: freeze the account","reference":"POL-2026-1234"}'
+  bank "$MG/v1/alerts?limit=10"
+  (sleep 1; police -o /dev/null -X POST $MG/v1/alerts -H 'Content-Type: application/json' \
+    -d '{"iban":"DE89370400440532013000","severity":"warning","message":"under investigation","reference":"POL-2026-1235"}') &
+  CURSOR=$(bank "$MG/v1/alerts?limit=10" | sed -n 's/.*"next_cursor":"\([^"]*\)".*/\1/p')
+  bank "$MG/v1/alerts?after=$CURSOR&wait=10"
+  bank -N --max-time 3 -H "Last-Event-ID: $CURSOR" $MG/v1/alerts/stream || true   # SSE; ends after 3 s here
 
 The embedded police store simulator ({{.Police}}): what it received, then
 an outage: take it down, keep reporting (intake still answers 202), watch

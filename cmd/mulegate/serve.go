@@ -9,12 +9,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/mulegate/mulegate/internal/auth"
 	"github.com/mulegate/mulegate/internal/config"
 	"github.com/mulegate/mulegate/internal/forward"
 	"github.com/mulegate/mulegate/internal/httpapi"
+	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 	"github.com/redis/go-redis/v9"
@@ -32,7 +37,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, stdout, stderr, nil)
+	return serve(ctx, cfg, *path, getenv, stdout, stderr, nil)
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -153,7 +158,10 @@ func (c *core) opsServer(cfg config.Config, relay *forward.Relay) *http.Server {
 // close Redis. It prints the bound addresses to stdout ("api https://…",
 // "ops http://…") so that callers who asked for port 0 learn the real
 // ones. extra, if given, runs alongside (dev mode's embedded services).
-func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, extra func(ctx context.Context) error) error {
+//
+// With a config path, SIGHUP reloads the organisations (and with them the
+// alert routing table) from it; a bad file is logged and changes nothing.
+func serve(ctx context.Context, cfg config.Config, cfgPath string, getenv func(string) string, stdout, stderr io.Writer, extra func(ctx context.Context) error) error {
 	c, err := newCore(ctx, cfg, stderr)
 	if err != nil {
 		return err
@@ -165,14 +173,14 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, ext
 	if err != nil {
 		return fmt.Errorf("auth.jwks_file: %w", err)
 	}
-	orgs := auth.Orgs{}
-	for _, o := range cfg.Orgs {
-		orgs[o.ID] = auth.Org{ID: o.ID, Type: auth.OrgType(o.Type), BankCodes: o.BankCodes}
-	}
+	orgs, routes := orgsFrom(cfg)
+	registry := auth.NewRegistry(orgs)
+	router := &routerHolder{}
+	router.p.Store(routes)
 	verifier, err := auth.NewVerifier(auth.VerifierConfig{
 		Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience, Algorithms: cfg.Auth.Algorithms,
 		Leeway: cfg.Auth.Leeway.D(), RequireBinding: cfg.Auth.RequireCertBinding,
-		HS256Secret: []byte(cfg.Auth.DevHS256Secret), Orgs: orgs, Keys: keys,
+		HS256Secret: []byte(cfg.Auth.DevHS256Secret), Orgs: registry, Keys: keys,
 		CacheSize: cfg.Auth.TokenCacheSize,
 	})
 	if err != nil {
@@ -184,8 +192,13 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, ext
 		return err
 	}
 
+	hub := c.st.NewAlertHub()
+	stopping := make(chan struct{})
 	api := httpapi.NewAPI(httpapi.Deps{
 		Store: c.st, Verifier: verifier, Log: log, Metrics: c.metrics,
+		Alerts: c.st, Router: router, AlertWaiter: hub, Done: stopping,
+		AlertOptions: httpapi.AlertOptions{Retention: cfg.Alerts.Retention.D(), MaxWait: cfg.Alerts.MaxWait.D(),
+			Keepalive: cfg.Alerts.Keepalive.D(), ValidateID: store.ValidCursor},
 		Risk:     report.RiskThresholds{Low: cfg.Risk.Low, Medium: cfg.Risk.Medium, High: cfg.Risk.High},
 		MaxBatch: cfg.API.MaxBatch, MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchBodyBytes: cfg.API.MaxBatchBodyBytes,
 		ClockSkew: cfg.Auth.Leeway.D(), RequestTimeout: cfg.API.RequestTimeout.D(),
@@ -223,15 +236,20 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, ext
 	g.Go(func() error { return ignoreClosed(opsSrv.Serve(opsLn)) })
 	g.Go(func() error { return keys.Run(gctx) })
 	g.Go(func() error { return c.sink.Run(gctx) })
+	g.Go(func() error { return hub.Run(gctx) })
 	if relay != nil {
 		g.Go(func() error { return relay.Run(gctx) })
 	}
 	if extra != nil {
 		g.Go(func() error { return extra(gctx) })
 	}
+	if cfgPath != "" {
+		g.Go(func() error { reloadOnHUP(gctx, cfgPath, getenv, registry, router, log); return nil })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down: draining requests")
+		close(stopping) // ends the alert streams cleanly
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.API.ShutdownTimeout.D())
 		defer cancel()
 		return errors.Join(apiSrv.Shutdown(sctx), opsSrv.Shutdown(sctx))
@@ -298,4 +316,46 @@ type redisLog struct{ log *slog.Logger }
 
 func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 	l.log.Warn("redis client", "msg_detail", fmt.Sprintf(format, v...))
+}
+
+// orgsFrom builds the organisation registry and the alert routing table.
+func orgsFrom(cfg config.Config) (auth.Orgs, *report.Router) {
+	orgs := auth.Orgs{}
+	banks := map[string]map[string][]string{}
+	for _, o := range cfg.Orgs {
+		orgs[o.ID] = auth.Org{ID: o.ID, Type: auth.OrgType(o.Type), BankCodes: o.BankCodes}
+		if o.Type == "bank" {
+			banks[o.ID] = o.BankCodes
+		}
+	}
+	return orgs, report.NewRouter(banks)
+}
+
+// routerHolder lets a reload swap the routing table under running requests.
+type routerHolder struct{ p atomic.Pointer[report.Router] }
+
+func (h *routerHolder) Route(i iban.IBAN) (string, error) { return h.p.Load().Route(i) }
+
+// reloadOnHUP re-reads the configuration on SIGHUP and swaps in its
+// organisations and routing table. Other settings need a restart.
+func reloadOnHUP(ctx context.Context, path string, getenv func(string) string, reg *auth.Registry, router *routerHolder, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			cfg, err := config.Load(path, getenv)
+			if err != nil {
+				log.Error("config reload failed; keeping the running configuration", "err", err)
+				continue
+			}
+			orgs, routes := orgsFrom(cfg)
+			reg.Swap(orgs)
+			router.p.Store(routes)
+			log.Info("config reloaded: organisations and alert routing", "orgs", len(orgs))
+		}
+	}
 }

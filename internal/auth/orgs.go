@@ -3,6 +3,7 @@ package auth
 import (
 	"sort"
 	"strings"
+	"sync/atomic"
 )
 
 // Scope is one permission. Scopes are a bit set so that the per-request
@@ -91,3 +92,26 @@ func (o Orgs) IDs() []string {
 	sort.Strings(ids)
 	return ids
 }
+
+// Registry holds the organisation registry and lets a configuration
+// reload swap it while requests are being verified.
+type Registry struct{ p atomic.Pointer[Orgs] }
+
+// NewRegistry makes a registry holding orgs.
+func NewRegistry(orgs Orgs) *Registry {
+	r := &Registry{}
+	r.Swap(orgs)
+	return r
+}
+
+// Get returns the org with this id.
+func (r *Registry) Get(id string) (Org, bool) {
+	o, ok := (*r.p.Load())[id]
+	return o, ok
+}
+
+// Swap replaces the whole registry.
+func (r *Registry) Swap(orgs Orgs) { r.p.Store(&orgs) }
+
+// All returns the current registry (do not modify it).
+func (r *Registry) All() Orgs { return *r.p.Load() }

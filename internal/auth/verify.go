@@ -57,7 +57,7 @@ type VerifierConfig struct {
 	RequireBinding bool
 	// HS256Secret enables HS256 for development only; never in production.
 	HS256Secret []byte
-	Orgs        Orgs
+	Orgs        *Registry
 	Keys        *JWKSSource
 	CacheSize   int
 	Now         func() time.Time
@@ -88,6 +88,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	if cfg.Keys == nil {
 		return nil, errors.New("auth: no key source")
+	}
+	if cfg.Orgs == nil {
+		return nil, errors.New("auth: no organisation registry")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -244,7 +247,7 @@ func (v *Verifier) verify(token string, now time.Time) (Principal, error) {
 	case c.Scope == nil:
 		return Principal{}, fail(CodeUnauthenticated, "the token lacks the scope claim")
 	}
-	org, ok := v.cfg.Orgs[c.Org]
+	org, ok := v.cfg.Orgs.Get(c.Org)
 	if !ok {
 		return Principal{}, fail(CodeUnauthenticated, "the token's org is not registered")
 	}

@@ -43,10 +43,10 @@ func mustFixture(t testing.TB, cacheSize int) *fixture {
 	v, err := auth.NewVerifier(auth.VerifierConfig{
 		Issuer: "https://idp.test", Audience: "mulegate", Leeway: 30 * time.Second,
 		RequireBinding: true, Keys: keys, CacheSize: cacheSize,
-		Orgs: auth.Orgs{
+		Orgs: auth.NewRegistry(auth.Orgs{
 			"bank-a":   {ID: "bank-a", Type: "bank"},
 			"market-a": {ID: "market-a", Type: "marketplace"},
-		},
+		}),
 	})
 	if err != nil {
 		t.Fatal(err)

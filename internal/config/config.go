@@ -121,6 +121,11 @@ type Config struct {
 		OpenFor        Duration `yaml:"open_for"`
 		HalfOpenProbes int      `yaml:"half_open_probes"`
 	} `yaml:"breaker"`
+	Alerts struct {
+		Retention Duration `yaml:"retention"`
+		MaxWait   Duration `yaml:"max_wait"`
+		Keepalive Duration `yaml:"keepalive"`
+	} `yaml:"alerts"`
 	Risk struct {
 		Low    int64 `yaml:"low"`
 		Medium int64 `yaml:"medium"`
@@ -175,6 +180,9 @@ func Default() Config {
 	c.Breaker.Failures = 5
 	c.Breaker.OpenFor = Duration(5 * time.Second)
 	c.Breaker.HalfOpenProbes = 1
+	c.Alerts.Retention = Duration(90 * 24 * time.Hour)
+	c.Alerts.MaxWait = Duration(30 * time.Second)
+	c.Alerts.Keepalive = Duration(15 * time.Second)
 	c.Risk.Low, c.Risk.Medium, c.Risk.High = 1, 2, 5
 	c.Log.Level = "info"
 	return c
@@ -415,6 +423,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Breaker.HalfOpenProbes < 1 {
 		bad("breaker.half_open_probes", "must be at least 1")
+	}
+	if c.Alerts.Retention.D() < time.Second {
+		bad("alerts.retention", "must be at least 1s")
+	}
+	if c.Alerts.MaxWait < 0 || c.Alerts.MaxWait.D() > 5*time.Minute {
+		bad("alerts.max_wait", "must be between 0 and 5m")
+	}
+	if c.Alerts.Keepalive.D() < 100*time.Millisecond {
+		bad("alerts.keepalive", "must be at least 100ms")
 	}
 	if !(0 < c.Risk.Low && c.Risk.Low <= c.Risk.Medium && c.Risk.Medium <= c.Risk.High) {
 		bad("risk", "thresholds must satisfy 0 < low <= medium <= high")

@@ -16,6 +16,10 @@ type Metrics struct {
 	latency    *prometheus.HistogramVec
 	tokenCache *prometheus.CounterVec
 	redisErrs  *prometheus.CounterVec
+
+	alertsCreated   prometheus.Counter
+	alertsDelivered *prometheus.CounterVec
+	sseOpen         prometheus.Gauge
 }
 
 // NewMetrics registers the HTTP, token-cache and Redis metrics plus the Go
@@ -38,7 +42,16 @@ func NewMetrics() *Metrics {
 			Name: "mulegate_redis_errors_total", Help: "Redis operations that failed, by operation.",
 		}, []string{"op"}),
 	}
-	r.MustRegister(m.requests, m.latency, m.tokenCache, m.redisErrs,
+	m.alertsCreated = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "mulegate_alerts_created_total", Help: "Police alerts stored (replays not counted).",
+	})
+	m.alertsDelivered = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mulegate_alerts_delivered_total", Help: "Alerts sent to banks, by channel (feed or stream).",
+	}, []string{"via"})
+	m.sseOpen = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "mulegate_alert_streams_open", Help: "Open Server-Sent Events alert streams.",
+	})
+	r.MustRegister(m.requests, m.latency, m.tokenCache, m.redisErrs, m.alertsCreated, m.alertsDelivered, m.sseOpen,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -20,6 +20,11 @@ type Store interface {
 // Deps are the API's dependencies and limits.
 type Deps struct {
 	Store             Store
+	Alerts            alertStore
+	Router            alertRouter
+	AlertWaiter       alertWaiter
+	AlertOptions      AlertOptions
+	Done              <-chan struct{} // closed when the server shuts down (ends SSE streams)
 	Verifier          tokenVerifier
 	Log               *slog.Logger
 	Metrics           *Metrics
@@ -57,5 +62,11 @@ func NewAPI(d Deps) http.Handler {
 	v1.POST("/ibans/lookup", requireScope(auth.ScopeIBANsRead), handleBatchLookup(d.Store, d.Risk, d.MaxBatch, d.MaxBatchBodyBytes, d.RequestTimeout))
 	v1.POST("/reports", requireScope(auth.ScopeReportsWrite), handleSubmitReport(d.Store, d.MaxBodyBytes, d.ClockSkew, d.RequestTimeout, d.Now))
 	v1.GET("/reports/:id", requireScope(auth.ScopeReportsRead), handleReportStatus(d.Store, d.RequestTimeout))
+	if d.Alerts != nil {
+		ao := d.AlertOptions
+		v1.POST("/alerts", requireScope(auth.ScopeAlertsWrite), handlePostAlert(d.Alerts, d.Router, d.Metrics, ao, d.MaxBodyBytes, d.RequestTimeout, d.Now))
+		v1.GET("/alerts", requireScope(auth.ScopeAlertsRead), handleAlertFeed(d.Alerts, d.AlertWaiter, d.Metrics, ao, d.RequestTimeout))
+		v1.GET("/alerts/stream", requireScope(auth.ScopeAlertsRead), handleAlertStream(d.Alerts, d.AlertWaiter, d.Metrics, ao, d.RequestTimeout, d.Done))
+	}
 	return r
 }

@@ -77,4 +77,4 @@ return {n, redis.call('HLEN', KEYS[2]), redis.call('ZCOUNT', KEYS[3], ARGV[2], '
   first[2], last[2], redis.call('HGETALL', KEYS[1])}
 `)
 
-var allScripts = []*redis.Script{claimScript, acceptScript, lookupScript, finishScript, attemptScript}
+var allScripts = []*redis.Script{claimScript, acceptScript, lookupScript, finishScript, attemptScript, postAlertScript, claimAlertScript}

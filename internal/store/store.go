@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -101,15 +102,25 @@ func (s *Store) Pseudonym(i iban.IBAN) (string, int) {
 
 // ReportID derives the report id from the submitting org and its
 // Idempotency-Key, so retries of one request always name one report.
-func (s *Store) ReportID(org, key string) string {
+func (s *Store) ReportID(org, key string) string { return s.derivedID("report", org, key) }
+
+// derivedID is HMAC(secret, kind, org, key), 128 bits in hex.
+func (s *Store) derivedID(kind, org, key string) string {
 	m := s.macs.Get().(hash.Hash)
 	defer s.macs.Put(m)
 	m.Reset()
-	m.Write([]byte("report\x00"))
+	m.Write([]byte(kind))
+	m.Write([]byte{0})
 	m.Write([]byte(org))
 	m.Write([]byte{0})
 	m.Write([]byte(key))
 	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // ValidReportID reports whether id has the shape ReportID produces.

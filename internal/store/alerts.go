@@ -1,0 +1,231 @@
+package store
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/report"
+	"github.com/redis/go-redis/v9"
+)
+
+// Alerts: one stream per bank org, "mg:{a:ORG}:alerts", trimmed by age
+// (XADD MINID) to the alert retention. A stream entry id is the alert's
+// cursor in the bank's feed. With an Idempotency-Key, the alert id is
+// derived from (police org, key) and "mg:{a:ORG}:aids" maps it to its
+// stream entry, so a repeated request never adds a second alert.
+//
+//	mg:{a:ORG}:alerts   stream  the bank's alerts, oldest first
+//	mg:{a:ORG}:aids     hash    idempotent alert id -> stream entry id
+//	mg:aidem:ID         hash    idempotency record: fingerprint, bank org
+const AlertChannel = "mg:alerts:new"
+
+func alertStream(org string) string { return "mg:{a:" + org + "}:alerts" }
+func alertIDs(org string) string    { return "mg:{a:" + org + "}:aids" }
+
+// postAlertScript adds an alert to a bank's stream, once per alert id.
+//
+// KEYS: stream, ids
+// ARGV: alert id, idempotent (1/0), min id, ttl s, channel, bank org,
+// then field/value pairs for the entry
+var postAlertScript = redis.NewScript(`
+if ARGV[2] == '1' then
+  local existing = redis.call('HGET', KEYS[2], ARGV[1])
+  if existing then return {0, existing} end
+end
+local args = {'XADD', KEYS[1], 'MINID', ARGV[3], '*', 'alert_id', ARGV[1]}
+for i = 7, #ARGV do args[#args + 1] = ARGV[i] end
+local id = redis.call(unpack(args))
+if ARGV[2] == '1' then
+  redis.call('HSET', KEYS[2], ARGV[1], id)
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return {1, id}
+`)
+
+// claimAlertScript is the idempotency claim for alerts (like reports').
+//
+// KEYS: idempotency record; ARGV: fingerprint, bank org, ttl s
+var claimAlertScript = redis.NewScript(`
+local h = redis.call('HGET', KEYS[1], 'h')
+if h then
+  if h ~= ARGV[1] then return 'conflict' end
+  return 'seen'
+end
+redis.call('HSET', KEYS[1], 'h', ARGV[1], 'b', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 'new'
+`)
+
+// PostAlert stores an alert for bankOrg. With an idempotency key, a repeat
+// of the same request returns the first alert (replayed) and another
+// request under the same key is a conflict.
+func (s *Store) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey string, a report.AlertSubmission, retention time.Duration) (report.Alert, bool, error) {
+	now := s.now()
+	id := randomID()
+	idempotent := "0"
+	if idemKey != "" {
+		id = s.derivedID("alert", policeOrg, idemKey)
+		res, err := claimAlertScript.Run(ctx, s.rdb, []string{"mg:aidem:" + id}, a.Fingerprint(), bankOrg,
+			int64((max(s.opt.IdempotencyTTL, retention)+24*time.Hour)/time.Second)).Text()
+		if err != nil {
+			return report.Alert{}, false, s.fail("post alert: claim", err)
+		}
+		if res == "conflict" {
+			return report.Alert{}, false, &report.Error{Code: report.CodeConflict, Field: "Idempotency-Key",
+				Msg: "this Idempotency-Key was already used with a different request"}
+		}
+		idempotent = "1"
+	}
+	args := []any{id, idempotent, strconv.FormatInt(now.Add(-retention).UnixMilli(), 10),
+		int64((retention + 24*time.Hour) / time.Second), AlertChannel, bankOrg,
+		"iban", a.IBAN.String(), "severity", string(a.Severity), "message", a.Message,
+		"reference", a.Reference, "police", policeOrg}
+	if a.ExpiresAt != nil {
+		args = append(args, "expires", a.ExpiresAt.UnixMilli())
+	}
+	out, err := postAlertScript.Run(ctx, s.rdb, []string{alertStream(bankOrg), alertIDs(bankOrg)}, args...).Slice()
+	if err != nil {
+		return report.Alert{}, false, s.fail("post alert", err)
+	}
+	fresh, _ := out[0].(int64)
+	cursor, _ := out[1].(string)
+	al := report.Alert{ID: id, Cursor: cursor, BankOrg: bankOrg, IBAN: a.IBAN.String(), Severity: a.Severity,
+		Message: a.Message, Reference: a.Reference, CreatedAt: cursorTime(cursor), ExpiresAt: a.ExpiresAt}
+	return al, fresh == 0, nil
+}
+
+var cursorRE = regexp.MustCompile(`^[0-9]{1,20}-[0-9]{1,20}$`)
+
+// ValidCursor reports whether c can be a feed cursor.
+func ValidCursor(c string) bool { return cursorRE.MatchString(c) }
+
+func cursorTime(c string) time.Time {
+	ms, _ := strconv.ParseInt(strings.SplitN(c, "-", 2)[0], 10, 64)
+	return time.UnixMilli(ms).UTC()
+}
+
+// Alerts returns up to limit alerts of bankOrg after the cursor (exclusive;
+// "" for the beginning), oldest first, leaving out expired alerts and
+// alerts older than the retention (it reads on past them). next is the
+// cursor of the last alert returned, or after itself when there is none.
+func (s *Store) Alerts(ctx context.Context, bankOrg, after string, limit int, retention time.Duration) ([]report.Alert, string, error) {
+	now := s.now()
+	oldest := now.Add(-retention)
+	next := after
+	scan := after
+	out := make([]report.Alert, 0, limit)
+	for page := 0; page < 20 && len(out) < limit; page++ {
+		start := "-"
+		if scan != "" {
+			start = "(" + scan
+		}
+		want := limit - len(out)
+		msgs, err := s.rdb.XRangeN(ctx, alertStream(bankOrg), start, "+", int64(want)).Result()
+		if err != nil {
+			return nil, after, s.fail("alerts", err)
+		}
+		for _, m := range msgs {
+			scan = m.ID
+			a := alertFrom(bankOrg, m)
+			if a.CreatedAt.Before(oldest) || (a.ExpiresAt != nil && !a.ExpiresAt.After(now)) {
+				continue
+			}
+			out = append(out, a)
+			next = m.ID
+		}
+		if len(msgs) < want {
+			break // the end of the stream
+		}
+	}
+	return out, next, nil
+}
+
+func alertFrom(bankOrg string, m redis.XMessage) report.Alert {
+	a := report.Alert{Cursor: m.ID, BankOrg: bankOrg, CreatedAt: cursorTime(m.ID)}
+	a.ID, _ = m.Values["alert_id"].(string)
+	a.IBAN, _ = m.Values["iban"].(string)
+	sev, _ := m.Values["severity"].(string)
+	a.Severity = report.Severity(sev)
+	a.Message, _ = m.Values["message"].(string)
+	a.Reference, _ = m.Values["reference"].(string)
+	if v, ok := m.Values["expires"].(string); ok {
+		if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+			t := time.UnixMilli(ms).UTC()
+			a.ExpiresAt = &t
+		}
+	}
+	return a
+}
+
+// LastAlertCursor is the cursor of bankOrg's newest alert ("" if none), so
+// a stream that starts now sends only what comes after.
+func (s *Store) LastAlertCursor(ctx context.Context, bankOrg string) (string, error) {
+	msgs, err := s.rdb.XRevRangeN(ctx, alertStream(bankOrg), "+", "-", 1).Result()
+	if err != nil {
+		return "", s.fail("alerts", err)
+	}
+	if len(msgs) == 0 {
+		return "0-0", nil
+	}
+	return msgs[0].ID, nil
+}
+
+// AlertHub tells waiting long polls and streams in this process that a
+// bank has a new alert. One Redis subscription serves every waiter, so a
+// waiting client costs no Redis connection.
+type AlertHub struct {
+	rdb redis.UniversalClient
+	mu  sync.Mutex
+	ch  map[string]chan struct{}
+}
+
+// NewAlertHub makes a hub; Run must run for it to hear anything.
+func (s *Store) NewAlertHub() *AlertHub {
+	return &AlertHub{rdb: s.rdb, ch: map[string]chan struct{}{}}
+}
+
+// Wait returns a channel that is closed at the next alert for org.
+func (h *AlertHub) Wait(org string) <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, ok := h.ch[org]
+	if !ok {
+		c = make(chan struct{})
+		h.ch[org] = c
+	}
+	return c
+}
+
+func (h *AlertHub) notify(org string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c, ok := h.ch[org]; ok {
+		close(c)
+		delete(h.ch, org)
+	}
+}
+
+// Run listens until ctx ends. Waiters re-check on their own every few
+// seconds too, since pub/sub can miss a message during a reconnect.
+func (h *AlertHub) Run(ctx context.Context) error {
+	sub := h.rdb.Subscribe(ctx, AlertChannel)
+	defer sub.Close()
+	ch := sub.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			h.notify(m.Payload)
+		}
+	}
+}
+
