@@ -82,8 +82,11 @@ func (p *pki) config(redisAddrs []string, extra string) string {
 	var orgs strings.Builder
 	for id, typ := range testOrgs {
 		fmt.Fprintf(&orgs, "  - id: %s\n    type: %s\n", id, typ)
-		if id == "bank-a" {
+		switch id {
+		case "bank-a":
 			orgs.WriteString("    bank_codes: {NL: [ABNA], DE: [\"37040044\"]}\n")
+		case "bank-b":
+			orgs.WriteString("    bank_codes: {BE: [\"539\"], FR: [\"20041\"], CH: [\"00762\"]}\n")
 		}
 	}
 	return fmt.Sprintf(`
