@@ -77,8 +77,8 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 		`"police_breaker":"open"`, `mulegate_police_breaker_state 2`, // the outage
 		`"bank_org":"demo-bank"`, `"severity":"critical"`, // an alert pushed and read
 		`"message":"under investigation"`, // the long poll woke up with the second alert
-		"event: alert", // the SSE stream
-		`"unique":9,`, // 2 + 1 reports before, 6 during the outage: all delivered
+		"event: alert",                    // the SSE stream
+		`"unique":9,`,                     // 2 + 1 reports before, 6 during the outage: all delivered
 		`{"police_breaker":"closed","redis":"ok"}`, `mulegate_token_cache_total{result="hit"}`,
 	} {
 		if !strings.Contains(string(out), want) {

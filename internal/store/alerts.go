@@ -228,4 +228,3 @@ func (h *AlertHub) Run(ctx context.Context) error {
 		}
 	}
 }
-
