@@ -26,8 +26,13 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
+# The integration suite runs twice: on a single redis-server and on a
+# 3-master Redis Cluster that the tests start themselves.
+REDIS_PKGS = ./cmd/... ./internal/store ./internal/forward ./internal/redistest
+
 race:
-	$(GO) test -race -count=1 -timeout 15m ./...
+	MULEGATE_TEST_TOPOLOGY=single $(GO) test -race -count=1 -timeout 15m ./...
+	MULEGATE_TEST_TOPOLOGY=cluster $(GO) test -race -count=1 -timeout 15m $(REDIS_PKGS)
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/mulegate ./cmd/mulegate

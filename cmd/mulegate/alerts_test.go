@@ -173,7 +173,7 @@ func TestAlertIdempotency(t *testing.T) {
 // returns as soon as the police post through another.
 func TestAlertLongPollAcrossInstances(t *testing.T) {
 	a := mustAlertEnv(t)
-	other := mustGateway(t, a.p, []string{a.redis.Addr}, "")
+	other := mustGateway(t, a.p, a.redis.Addrs(), "")
 	type result struct {
 		c    call
 		when time.Time
@@ -311,8 +311,8 @@ func TestAlertStreamResumes(t *testing.T) {
 
 func TestAlertStreamEndsCleanlyOnShutdown(t *testing.T) {
 	p := mustPKI(t)
-	rds := redistest.Start(t)
-	gw := mustGateway(t, p, []string{rds.Addr}, "")
+	rds := redistest.StartTopology(t)
+	gw := mustGateway(t, p, rds.Addrs(), "")
 	c := p.client(t, p.clients["bank-a"])
 	ch, cancel := openStream(t, c, gw.api+"/v1/alerts/stream", p.token(t, "bank-a", nil, nil), "")
 	defer cancel()
@@ -386,9 +386,9 @@ func TestAlertStreamKeepAlive(t *testing.T) {
 // alerts after SIGHUP, without a restart.
 func TestSIGHUPReloadsRouting(t *testing.T) {
 	p := mustPKI(t)
-	rds := redistest.Start(t)
+	rds := redistest.StartTopology(t)
 	cfgPath := t.TempDir() + "/mulegate.yaml"
-	base := p.config([]string{rds.Addr}, "")
+	base := p.config(rds.Addrs(), "")
 	if err := writeFile(cfgPath, base); err != nil {
 		t.Fatal(err)
 	}

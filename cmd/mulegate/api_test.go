@@ -441,7 +441,7 @@ func TestConcurrentIntake(t *testing.T) {
 // very next lookup through another on the same Redis.
 func TestVisibleAcrossInstances(t *testing.T) {
 	e := mustEnv(t)
-	second := mustGateway(t, e.p, []string{e.redis.Addr}, "")
+	second := mustGateway(t, e.p, e.redis.Addrs(), "")
 	bank := e.p.client(t, e.p.clients["bank-a"])
 	tok := e.p.token(t, "bank-a", nil, nil)
 	for n := 1; n <= 5; n++ {
@@ -549,8 +549,7 @@ func readAll(resp *http.Response) string {
 // TestLogsMaskIBANsAndNeverTokens reads the gateway's own log output.
 func TestLogsMaskIBANsAndNeverTokens(t *testing.T) {
 	p := mustPKI(t)
-	r := mustRedisAddr(t)
-	gw := mustGateway(t, p, []string{r}, "log:\n  level: info\n")
+	gw := mustGateway(t, p, mustRedisAddrs(t), "log:\n  level: info\n")
 	bank := p.client(t, p.clients["bank-a"])
 	tok := p.token(t, "bank-a", nil, nil)
 	do(t, bank, "GET", gw.api+"/v1/ibans/"+ibanNL, tok, "")

@@ -25,9 +25,9 @@ func reportBody(n int) string {
 // everything is delivered once it is back.
 func TestFaultPoliceStoreDown(t *testing.T) {
 	p := mustPKI(t)
-	rds := redistest.Start(t)
+	rds := redistest.StartTopology(t)
 	sim := mustSimProc(t).addrs["sim"]
-	gw := mustServeProc(t, p, rds.Addr, forwardEnv(sim)...)
+	gw := mustServeProc(t, p, rds.Addrs(), forwardEnv(sim)...)
 	r := newReporter(t, p)
 	n := 0
 	for ; n < 20; n++ {
@@ -93,10 +93,10 @@ func TestFaultPoliceStoreDown(t *testing.T) {
 // Everything is delivered, no report twice after de-duplication.
 func TestFaultSlowAndFlaky(t *testing.T) {
 	p := mustPKI(t)
-	rds := redistest.Start(t)
+	rds := redistest.StartTopology(t)
 	sim := mustSimProc(t, "--latency-ms", "30", "--error-rate", "0.3").addrs["sim"]
 	// A breaker that tolerates a flaky store: 30 % errors rarely make 10 in a row.
-	gw := mustServeProc(t, p, rds.Addr, forwardEnv(sim, "MULEGATE_BREAKER_FAILURES=10")...)
+	gw := mustServeProc(t, p, rds.Addrs(), forwardEnv(sim, "MULEGATE_BREAKER_FAILURES=10")...)
 	r := newReporter(t, p)
 	var wg sync.WaitGroup
 	for w := range 8 {
@@ -124,10 +124,10 @@ func TestFaultSlowAndFlaky(t *testing.T) {
 // entries after the visibility timeout. Everything is delivered.
 func TestFaultGatewayKilled(t *testing.T) {
 	p := mustPKI(t)
-	rds := redistest.Start(t)
+	rds := redistest.StartTopology(t)
 	// A slow store, so that the first gateway dies with calls in flight.
 	sim := mustSimProc(t, "--latency-ms", "200").addrs["sim"]
-	first := mustServeProc(t, p, rds.Addr, forwardEnv(sim)...)
+	first := mustServeProc(t, p, rds.Addrs(), forwardEnv(sim)...)
 	r := newReporter(t, p)
 	for i := range 150 {
 		r.submit(first.addrs["api"], fmt.Sprint("kill-", i), reportBody(i))
@@ -140,7 +140,7 @@ func TestFaultGatewayKilled(t *testing.T) {
 		t.Fatal("everything was delivered before the kill: the test proves nothing")
 	}
 	setFaults(t, sim, `{"latency_ms":5}`)
-	second := mustServeProc(t, p, rds.Addr, forwardEnv(sim)...)
+	second := mustServeProc(t, p, rds.Addrs(), forwardEnv(sim)...)
 	for i := range 20 {
 		r.submit(second.addrs["api"], fmt.Sprint("after-kill-", i), reportBody(i))
 	}
@@ -153,9 +153,9 @@ func TestFaultGatewayKilled(t *testing.T) {
 // before and after is delivered.
 func TestFaultRedisRestart(t *testing.T) {
 	p := mustPKI(t)
-	rds := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	rds := redistest.StartTopology(t, "--appendonly", "yes", "--appendfsync", "always")
 	sim := mustSimProc(t, "--latency-ms", "20").addrs["sim"]
-	gw := mustServeProc(t, p, rds.Addr, forwardEnv(sim)...)
+	gw := mustServeProc(t, p, rds.Addrs(), forwardEnv(sim)...)
 	r := newReporter(t, p)
 	var stop atomic.Bool
 	var slow503 atomic.Int64
@@ -165,6 +165,7 @@ func TestFaultRedisRestart(t *testing.T) {
 			for i := 0; !stop.Load(); i++ {
 				status, took := r.submit(gw.addrs["api"], fmt.Sprintf("redis-%d-%d", w, i), reportBody(i))
 				if status == 503 && took > time.Second {
+					t.Logf("slow 503: %v", took)
 					slow503.Add(1)
 				}
 				time.Sleep(10 * time.Millisecond)
@@ -200,9 +201,9 @@ func TestFaultRedisRestart(t *testing.T) {
 // reason, is not retried, and does not hold up the reports behind it.
 func TestFaultRejection(t *testing.T) {
 	p := mustPKI(t)
-	rds := redistest.Start(t)
+	rds := redistest.StartTopology(t)
 	sim := mustSimProc(t, "--reject-reference-prefix", "refuse-").addrs["sim"]
-	gw := mustServeProc(t, p, rds.Addr, forwardEnv(sim, "MULEGATE_FORWARD_WORKERS=1")...)
+	gw := mustServeProc(t, p, rds.Addrs(), forwardEnv(sim, "MULEGATE_FORWARD_WORKERS=1")...)
 	r := newReporter(t, p)
 	var rejectedIDs []string
 	for i := range 30 {
@@ -271,11 +272,11 @@ func contains(list []string, s string) bool {
 // and after the store is back everything is delivered.
 func TestSeparateForwardersShareTrips(t *testing.T) {
 	p := mustPKI(t)
-	rds := redistest.Start(t)
+	rds := redistest.StartTopology(t)
 	sim := mustSimProc(t).addrs["sim"]
-	gw := mustServeProc(t, p, rds.Addr) // forward.workers: 0 in the test config
+	gw := mustServeProc(t, p, rds.Addrs()) // forward.workers: 0 in the test config
 	cfgPath := filepath.Join(t.TempDir(), "forward.yaml")
-	if err := os.WriteFile(cfgPath, []byte(p.config([]string{rds.Addr}, "")), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(p.config(rds.Addrs(), "")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := forwardEnv(sim, "MULEGATE_BREAKER_OPEN_FOR=3s")

@@ -338,18 +338,18 @@ func do(t testing.TB, c *http.Client, method, url, token string, body string, he
 // env is a gateway on a fresh Redis with its PKI.
 type env struct {
 	p     *pki
-	redis *redistest.Server
+	redis *redistest.Deployment
 	gw    *gateway
 }
 
 func mustEnv(t testing.TB, envVars ...string) *env {
 	t.Helper()
 	p := mustPKI(t)
-	r := redistest.Start(t)
-	return &env{p: p, redis: r, gw: mustGateway(t, p, []string{r.Addr}, "", envVars...)}
+	r := redistest.StartTopology(t)
+	return &env{p: p, redis: r, gw: mustGateway(t, p, r.Addrs(), "", envVars...)}
 }
 
-func mustRedisAddr(t testing.TB) string {
+func mustRedisAddrs(t testing.TB) []string {
 	t.Helper()
-	return redistest.Start(t).Addr
+	return redistest.StartTopology(t).Addrs()
 }

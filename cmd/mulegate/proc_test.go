@@ -318,10 +318,10 @@ func forwardEnv(sim string, extra ...string) []string {
 }
 
 // mustServeProc writes a gateway config and starts "mulegate serve".
-func mustServeProc(t testing.TB, p *pki, redisAddr string, env ...string) *proc {
+func mustServeProc(t testing.TB, p *pki, redisAddrs []string, env ...string) *proc {
 	t.Helper()
 	cfgPath := filepath.Join(t.TempDir(), "mulegate.yaml")
-	if err := os.WriteFile(cfgPath, []byte(p.config([]string{redisAddr}, "")), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(p.config(redisAddrs, "")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return startProc(t, []string{"serve", "--config", cfgPath}, env, "api", "ops")

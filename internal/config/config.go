@@ -155,7 +155,7 @@ func Default() Config {
 	c.API.ReadTimeout = Duration(15 * time.Second)
 	c.API.WriteTimeout = Duration(30 * time.Second)
 	c.API.IdleTimeout = Duration(120 * time.Second)
-	c.API.RequestTimeout = Duration(time.Second)
+	c.API.RequestTimeout = Duration(750 * time.Millisecond)
 	c.API.ShutdownTimeout = Duration(20 * time.Second)
 	c.Ops.Listen = "127.0.0.1:9090"
 	c.Auth.Algorithms = []string{"ES256", "EdDSA", "RS256", "PS256"}

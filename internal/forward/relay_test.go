@@ -17,11 +17,10 @@ import (
 	"github.com/mulegate/mulegate/internal/redistest"
 	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
-	"github.com/redis/go-redis/v9"
 )
 
 type fixture struct {
-	redis *redistest.Server
+	redis *redistest.Deployment
 	st    *store.Store
 	sim   *policesim.Sim
 	url   string
@@ -29,7 +28,7 @@ type fixture struct {
 
 func mustFixture(t *testing.T) *fixture {
 	t.Helper()
-	srv := redistest.Start(t)
+	srv := redistest.StartTopology(t)
 	st, err := store.New(srv.Client(t), store.Options{Secret: []byte("0123456789abcdef0123456789abcdef")})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +48,9 @@ func (f *fixture) relay(t *testing.T, cfg forward.Config) *forward.Relay {
 		t.Fatal(err)
 	}
 	// Each relay gets its own connection pool, as a separate process would.
-	st, _ := store.New(redis.NewClient(&redis.Options{Addr: f.redis.Addr}), store.Options{Secret: []byte("0123456789abcdef0123456789abcdef")})
+	rdb := f.redis.NewClient()
+	t.Cleanup(func() { rdb.Close() })
+	st, _ := store.New(rdb, store.Options{Secret: []byte("0123456789abcdef0123456789abcdef")})
 	r := forward.New(cfg, st, c, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -152,19 +153,9 @@ func TestWakeUpAndIdleCost(t *testing.T) {
 	f := mustFixture(t)
 	f.relay(t, forward.Config{Workers: 4, SweepInterval: 10 * time.Second, VisibilityTimeout: 30 * time.Second})
 	time.Sleep(500 * time.Millisecond) // let the start-up sweep finish
-	info := func() int64 {
-		s := f.redis.Client(t).Info(context.Background(), "stats").Val()
-		for _, line := range strings.Split(s, "\r\n") {
-			if v, ok := strings.CutPrefix(line, "total_commands_processed:"); ok {
-				n, _ := strconv.ParseInt(v, 10, 64)
-				return n
-			}
-		}
-		return 0
-	}
-	c0 := info()
+	c0 := f.redis.CommandsProcessed(t)
 	time.Sleep(3 * time.Second)
-	idle := float64(info()-c0-1) / 3
+	idle := float64(f.redis.CommandsProcessed(t)-c0) / 3
 	t.Logf("Redis commands per second while idle: %.1f", idle)
 	if idle > 30 {
 		t.Errorf("an idle relay sends %.1f Redis commands per second", idle)

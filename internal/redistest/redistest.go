@@ -51,6 +51,12 @@ func FreePort(t testing.TB) int {
 // Start starts a redis-server with persistence off unless args turn it on.
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
+	return startNode(t, func(int) []string { return args })
+}
+
+// startNode starts one redis-server; args may depend on its port.
+func startNode(t testing.TB, args func(port int) []string) *Server {
+	t.Helper()
 	bin := Binary(t)
 	dir := t.TempDir()
 	var lastErr error
@@ -61,7 +67,7 @@ func Start(t testing.TB, args ...string) *Server {
 			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
 			"--save", "", "--appendonly", "no", "--protected-mode", "no",
 			"--daemonize", "no", "--logfile", filepath.Join(dir, "redis.log"),
-		}, args...)
+		}, args(port)...)
 		if lastErr = s.start(bin); lastErr == nil {
 			t.Cleanup(s.Stop)
 			return s

@@ -19,9 +19,9 @@ import (
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
 
-func mustStore(t *testing.T, now func() time.Time) (*store.Store, *redistest.Server) {
+func mustStore(t *testing.T, now func() time.Time) (*store.Store, *redistest.Deployment) {
 	t.Helper()
-	srv := redistest.Start(t)
+	srv := redistest.StartTopology(t)
 	st, err := store.New(srv.Client(t), store.Options{Secret: secret, Now: now})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func TestNoPlaintextIBANInKeys(t *testing.T) {
 	if _, err := st.Accept(context.Background(), "bank-a", report.OrgBank, "k", sub); err != nil {
 		t.Fatal(err)
 	}
-	keys := srv.Client(t).Keys(context.Background(), "*").Val()
+	keys := srv.Keys(t)
 	if len(keys) == 0 {
 		t.Fatal("no keys written")
 	}
@@ -202,9 +202,7 @@ func TestLookupManyAndScriptReload(t *testing.T) {
 		}
 	}
 	// Flush the script cache as a Redis restart would.
-	if err := srv.Client(t).ScriptFlush(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
+	srv.ScriptFlush(t)
 	got, err := st.LookupMany(ctx, ibans)
 	if err != nil {
 		t.Fatal(err)

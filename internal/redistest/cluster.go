@@ -1,0 +1,309 @@
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Cluster is a Redis Cluster of real redis-server processes on loopback.
+type Cluster struct {
+	Nodes   []*Server // masters first, then replicas
+	Masters int
+}
+
+// StartCluster starts masters masters, each with replicasPer replicas,
+// assigns the 16384 slots evenly, and waits until every node reports
+// cluster_state:ok. A small cluster-node-timeout makes failover quick.
+func StartCluster(t testing.TB, masters, replicasPer int, args ...string) *Cluster {
+	t.Helper()
+	n := masters * (1 + replicasPer)
+	c := &Cluster{Masters: masters}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	c.Nodes = make([]*Server, n)
+	for i := range n {
+		wg.Go(func() {
+			s := startNode(t, func(port int) []string {
+				return append([]string{
+					"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+					"--cluster-node-timeout", "1000", "--cluster-port", strconv.Itoa(FreePort(t)),
+					"--cluster-replica-validity-factor", "0", "--cluster-require-full-coverage", "yes",
+				}, args...)
+			})
+			mu.Lock()
+			c.Nodes[i] = s
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	ctx := context.Background()
+	clients := make([]*redis.Client, n)
+	for i, s := range c.Nodes {
+		clients[i] = redis.NewClient(&redis.Options{Addr: s.Addr})
+		defer clients[i].Close()
+	}
+	per := 16384 / masters
+	for i := range masters {
+		lo, hi := i*per, (i+1)*per-1
+		if i == masters-1 {
+			hi = 16383
+		}
+		if err := clients[i].Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
+			t.Fatalf("cluster addslots: %v", err)
+		}
+	}
+	for i := 1; i < n; i++ {
+		host, port, _ := strings.Cut(c.Nodes[i].Addr, ":")
+		bus := busPort(c.Nodes[i])
+		if err := clients[0].Do(ctx, "CLUSTER", "MEET", host, port, bus).Err(); err != nil {
+			t.Fatalf("cluster meet: %v", err)
+		}
+	}
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = clients[i].Do(ctx, "CLUSTER", "MYID").Val().(string)
+	}
+	waitUntil(t, 15*time.Second, "every node to know every other", func() bool {
+		for _, cl := range clients {
+			if strings.Count(cl.ClusterNodes(ctx).Val(), "\n") < n {
+				return false
+			}
+		}
+		return true
+	})
+	for r := masters; r < n; r++ {
+		m := (r - masters) % masters
+		if err := clients[r].Do(ctx, "CLUSTER", "REPLICATE", ids[m]).Err(); err != nil {
+			t.Fatalf("cluster replicate: %v", err)
+		}
+	}
+	c.WaitOK(t)
+	return c
+}
+
+func busPort(s *Server) string {
+	for i, a := range s.args {
+		if a == "--cluster-port" && i+1 < len(s.args) {
+			return s.args[i+1]
+		}
+	}
+	return ""
+}
+
+// WaitOK waits until every running node reports cluster_state:ok and
+// every replica is in sync.
+func (c *Cluster) WaitOK(t testing.TB) {
+	t.Helper()
+	ctx := context.Background()
+	waitUntil(t, 30*time.Second, "cluster_state:ok on every node", func() bool {
+		for _, s := range c.Nodes {
+			cl := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+			if cl.Ping(ctx).Err() != nil {
+				cl.Close()
+				continue // a node the test stopped
+			}
+			info := cl.ClusterInfo(ctx).Val()
+			repl := cl.Info(ctx, "replication").Val()
+			cl.Close()
+			if !strings.Contains(info, "cluster_state:ok") {
+				return false
+			}
+			if strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// Addrs are every node's address (any of them seeds a cluster client).
+func (c *Cluster) Addrs() []string {
+	out := make([]string, len(c.Nodes))
+	for i, s := range c.Nodes {
+		out[i] = s.Addr
+	}
+	return out
+}
+
+func waitUntil(t testing.TB, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Deployment is the Redis a test runs against: a single server or a
+// 3-master cluster, chosen by MULEGATE_TEST_TOPOLOGY (single|cluster), so
+// that the whole integration suite runs on both.
+type Deployment struct {
+	Single  *Server
+	Cluster *Cluster
+}
+
+// Topology is the topology this test run uses.
+func Topology() string {
+	if v := os.Getenv("MULEGATE_TEST_TOPOLOGY"); v != "" {
+		return v
+	}
+	return "single"
+}
+
+// StartTopology starts the configured topology; args go to every node.
+func StartTopology(t testing.TB, args ...string) *Deployment {
+	t.Helper()
+	switch Topology() {
+	case "single":
+		return &Deployment{Single: Start(t, args...)}
+	case "cluster":
+		return &Deployment{Cluster: StartCluster(t, 3, 0, args...)}
+	}
+	t.Fatalf("MULEGATE_TEST_TOPOLOGY=%q: want single or cluster", Topology())
+	return nil
+}
+
+// Addrs are the addresses to configure mulegate with.
+func (d *Deployment) Addrs() []string {
+	if d.Cluster != nil {
+		return d.Cluster.Addrs()
+	}
+	return []string{d.Single.Addr}
+}
+
+// NewClient returns a fresh client; the caller closes it.
+func (d *Deployment) NewClient() redis.UniversalClient {
+	if d.Cluster != nil {
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: d.Cluster.Addrs()})
+	}
+	return redis.NewClient(&redis.Options{Addr: d.Single.Addr})
+}
+
+// Client returns a client closed at cleanup.
+func (d *Deployment) Client(t testing.TB) redis.UniversalClient {
+	t.Helper()
+	c := d.NewClient()
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// masters runs fn against every master.
+func (d *Deployment) masters(t testing.TB, fn func(c *redis.Client) error) {
+	t.Helper()
+	ctx := context.Background()
+	c := d.NewClient()
+	defer c.Close()
+	var err error
+	switch cc := c.(type) {
+	case *redis.ClusterClient:
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return fn(m) })
+	case *redis.Client:
+		err = fn(cc)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// DBSize counts keys over every master.
+func (d *Deployment) DBSize(t testing.TB) int64 {
+	t.Helper()
+	var mu sync.Mutex
+	var n int64
+	d.masters(t, func(c *redis.Client) error {
+		v, err := c.DBSize(context.Background()).Result()
+		mu.Lock()
+		n += v
+		mu.Unlock()
+		return err
+	})
+	return n
+}
+
+// Keys lists every key over every master.
+func (d *Deployment) Keys(t testing.TB) []string {
+	t.Helper()
+	var mu sync.Mutex
+	var out []string
+	d.masters(t, func(c *redis.Client) error {
+		v, err := c.Keys(context.Background(), "*").Result()
+		mu.Lock()
+		out = append(out, v...)
+		mu.Unlock()
+		return err
+	})
+	return out
+}
+
+// ScriptFlush empties every node's script cache, as a restart would.
+func (d *Deployment) ScriptFlush(t testing.TB) {
+	t.Helper()
+	d.masters(t, func(c *redis.Client) error { return c.ScriptFlush(context.Background()).Err() })
+}
+
+// CommandsProcessed sums total_commands_processed over every node.
+func (d *Deployment) CommandsProcessed(t testing.TB) int64 {
+	t.Helper()
+	var n int64
+	var servers []*Server
+	if d.Cluster != nil {
+		servers = d.Cluster.Nodes
+	} else {
+		servers = []*Server{d.Single}
+	}
+	for _, s := range servers {
+		c := redis.NewClient(&redis.Options{Addr: s.Addr})
+		info := c.Info(context.Background(), "stats").Val()
+		c.Close()
+		for _, line := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, "total_commands_processed:"); ok {
+				x, _ := strconv.ParseInt(v, 10, 64)
+				n += x
+			}
+		}
+	}
+	return n
+}
+
+// Stop stops every node.
+func (d *Deployment) Stop() {
+	if d.Cluster != nil {
+		for _, s := range d.Cluster.Nodes {
+			s.Stop()
+		}
+		return
+	}
+	d.Single.Stop()
+}
+
+// Restart starts every node again on its port and directory (with AOF on,
+// data survives; a cluster re-forms from its nodes.conf).
+func (d *Deployment) Restart(t testing.TB) {
+	t.Helper()
+	if d.Cluster == nil {
+		d.Single.Restart(t)
+		return
+	}
+	for _, s := range d.Cluster.Nodes {
+		s.Restart(t)
+	}
+	d.Cluster.WaitOK(t)
+}
+
+// String names the topology for test logs.
+func (d *Deployment) String() string {
+	if d.Cluster != nil {
+		return fmt.Sprintf("cluster of %d nodes", len(d.Cluster.Nodes))
+	}
+	return "single redis-server"
+}
