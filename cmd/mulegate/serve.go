@@ -89,6 +89,8 @@ func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, e
 		Partitions:     cfg.Storage.Partitions,
 		Retention:      cfg.Storage.Retention.D(),
 		IdempotencyTTL: cfg.Storage.IdempotencyTTL.D(),
+		WaitReplicas:   cfg.Redis.WaitReplicas,
+		WaitTimeout:    cfg.Redis.WaitTimeout.D(),
 	})
 	if err != nil {
 		rdb.Close()

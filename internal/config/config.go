@@ -93,6 +93,8 @@ type Config struct {
 		DialTimeout  Duration `yaml:"dial_timeout"`
 		ReadTimeout  Duration `yaml:"read_timeout"`
 		WriteTimeout Duration `yaml:"write_timeout"`
+		WaitReplicas int      `yaml:"wait_replicas"`
+		WaitTimeout  Duration `yaml:"wait_timeout"`
 	} `yaml:"redis"`
 	Storage struct {
 		PseudonymSecret     string   `yaml:"pseudonym_secret"`
@@ -167,6 +169,7 @@ func Default() Config {
 	c.Redis.DialTimeout = Duration(500 * time.Millisecond)
 	c.Redis.ReadTimeout = Duration(500 * time.Millisecond)
 	c.Redis.WriteTimeout = Duration(500 * time.Millisecond)
+	c.Redis.WaitTimeout = Duration(100 * time.Millisecond)
 	c.Storage.Partitions = 64
 	c.Storage.Retention = Duration(730 * 24 * time.Hour)
 	c.Storage.IdempotencyTTL = Duration(24 * time.Hour)
@@ -376,6 +379,12 @@ func (c *Config) Validate() error {
 	}
 	for _, a := range c.Redis.Addrs {
 		checkAddr("redis.addrs", a)
+	}
+	if c.Redis.WaitReplicas < 0 || c.Redis.WaitReplicas > 16 {
+		bad("redis.wait_replicas", "must be between 0 (off) and 16")
+	}
+	if c.Redis.WaitReplicas > 0 && (c.Redis.WaitTimeout <= 0 || c.Redis.WaitTimeout >= c.API.RequestTimeout) {
+		bad("redis.wait_timeout", "must be positive and below api.request_timeout")
 	}
 	if len(c.Storage.PseudonymSecret) < 16 {
 		bad("storage.pseudonym_secret", "is required and must be at least 16 bytes (or set storage.pseudonym_secret_file)")

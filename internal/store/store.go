@@ -31,7 +31,13 @@ type Options struct {
 	// IdempotencyTTL is how long an Idempotency-Key is remembered; it is
 	// never shorter than Retention would need for report status lookups.
 	IdempotencyTTL time.Duration
-	Now            func() time.Time
+	// WaitReplicas > 0 makes intake wait (WAIT) until that many replicas
+	// have the accepted report before answering 202; if they do not
+	// within WaitTimeout the client gets 503 and retries with the same
+	// Idempotency-Key (the retry counts nothing twice).
+	WaitReplicas int
+	WaitTimeout  time.Duration
+	Now          func() time.Time
 }
 
 // Store is the Redis-backed report store.
@@ -182,15 +188,68 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 	}
 	member := id + "|" + string(sub.Category) + "|" + string(orgType) + "|" + org
 	cutoff := now.Add(-s.opt.Retention).UnixMilli()
-	out, err := acceptScript.Run(ctx, s.rdb,
+	out, err := s.runAccept(ctx,
 		[]string{k.counters(), k.reporters(), k.index(), reportKey(k.tag, id), s.OutboxKey(k.part)},
 		id, nowMs, member, org, cutoff, s.ttlSeconds(), string(sub.Category), string(orgType), sub.IBAN.Masked(), body,
 		WakeChannel, k.part,
-	).Int64Slice()
+	)
 	if err != nil {
 		return report.Accepted{}, s.fail("accept report "+sub.IBAN.Masked(), err)
 	}
 	return report.Accepted{ID: id, IBAN: sub.IBAN, ReportCount: out[1], Replayed: out[0] == 0}, nil
+}
+
+// runAccept runs the accept script; with WaitReplicas it sends WAIT on the
+// same connection (WAIT covers the writes of its own connection only), in
+// the same round trip, to the master that owns the IBAN's slot.
+func (s *Store) runAccept(ctx context.Context, keys []string, args ...any) ([]int64, error) {
+	if s.opt.WaitReplicas <= 0 {
+		return acceptScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
+	}
+	var node *redis.Client
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		n, err := c.MasterForKey(ctx, keys[0])
+		if err != nil {
+			return nil, err
+		}
+		node = n
+	case *redis.Client:
+		node = c
+	default:
+		return nil, errors.New("wait_replicas needs a single or cluster client")
+	}
+	timeout := s.opt.WaitTimeout
+	if timeout <= 0 {
+		timeout = 100 * time.Millisecond
+	}
+	for attempt := 0; ; attempt++ {
+		var res, acked *redis.Cmd
+		_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			res = acceptScript.EvalSha(ctx, p, keys, args...)
+			acked = p.Do(ctx, "WAIT", s.opt.WaitReplicas, timeout.Milliseconds())
+			return nil
+		})
+		if err != nil && attempt == 0 && isNoScript(err) {
+			if err := acceptScript.Load(ctx, node).Err(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out, err := res.Int64Slice()
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := acked.Int64(); n < int64(s.opt.WaitReplicas) {
+			return nil, &report.Error{Code: report.CodeUnavailable,
+				Msg: "the report store could not confirm replication in time; retry with the same Idempotency-Key",
+				Err: fmt.Errorf("WAIT: %d of %d replicas acknowledged", n, s.opt.WaitReplicas)}
+		}
+		return out, nil
+	}
 }
 
 // Lookup returns the counts for one IBAN in one round trip.
@@ -382,6 +441,13 @@ func (s *Store) fail(op string, err error) error {
 	}
 	if s.OnError != nil {
 		s.OnError(strings.Fields(op)[0])
+	}
+	// After a failover go-redis keeps sending a slot's commands to the dead
+	// master until its slot map is refreshed (on MOVED, or every 10 s);
+	// a dead master answers no MOVED, so ask for the refresh now. It is
+	// asynchronous and de-duplicated by go-redis.
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+		cc.ReloadState(context.Background())
 	}
 	return report.Unavailable("store: "+op, err)
 }

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/redistest"
+)
+
+// TestFailover kills a Redis Cluster master (3 masters, 1 replica each)
+// while reports flow, with and without redis.wait_replicas, and counts
+// what was lost: reports that got a 202 but are gone after the replica
+// took over. Intake must answer 503 (fast) during the failover and recover
+// by itself.
+func TestFailover(t *testing.T) {
+	if redistest.Topology() != "cluster" {
+		t.Skip("runs in the cluster pass of make test (MULEGATE_TEST_TOPOLOGY=cluster)")
+	}
+	for _, wait := range []string{"0", "1"} {
+		t.Run("wait_replicas="+wait, func(t *testing.T) {
+			p := mustPKI(t)
+			c := redistest.StartCluster(t, 3, 1)
+			gw := mustServeProc(t, p, c.Addrs(), "MULEGATE_REDIS_WAIT_REPLICAS="+wait)
+			r := newReporter(t, p)
+			ibans := []string{"NL91ABNA0417164300", "DE89370400440532013000", "BE68539007547034",
+				"FR1420041010050500013M02606", "GB29NWBK60161331926819", "CH9300762011623852957"}
+			var stop atomic.Bool
+			var slow, afterKill atomic.Int64
+			var killed atomic.Bool
+			var wg sync.WaitGroup
+			for w := range 8 {
+				wg.Go(func() {
+					for i := 0; !stop.Load(); i++ {
+						body := fmt.Sprintf(`{"iban":%q,"category":"phishing"}`, ibans[(w+i)%len(ibans)])
+						status, took := r.submit(gw.addrs["api"], fmt.Sprintf("fo-%d-%d", w, i), body)
+						if status == 503 && took > time.Second {
+							slow.Add(1)
+						}
+						if status == 202 && killed.Load() {
+							afterKill.Add(1)
+						}
+					}
+				})
+			}
+			time.Sleep(1500 * time.Millisecond)
+			c.Nodes[0].Stop() // SIGKILL a master
+			killed.Store(true)
+			c.WaitOK(t) // its replica has been promoted
+			time.Sleep(1500 * time.Millisecond)
+			stop.Store(true)
+			wg.Wait()
+
+			ids := r.ids()
+			client := p.client(t, p.clients["bank-a"])
+			client.Transport = client.Transport.(*specCheck).next
+			lost := 0
+			for _, id := range ids {
+				status := 0
+				for try := 0; try < 50; try++ {
+					got := do(t, client, "GET", gw.addrs["api"]+"/v1/reports/"+id, r.token, "")
+					status = got.status
+					if status != 503 {
+						break
+					}
+					if try == 0 {
+						t.Logf("GET report %s: %d %s", id, got.status, got.body)
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				switch status {
+				case 404:
+					lost++
+				case 200:
+				default:
+					t.Fatalf("GET report: %d\n%s", status, lastLines(gw.stderr.String(), 6))
+				}
+			}
+			t.Logf("wait_replicas=%s: %d reports accepted (202), %d lost in the failover; statuses %v",
+				wait, len(ids), lost, r.statuses)
+			for status := range r.statuses {
+				if status != 202 && status != 503 {
+					t.Errorf("status %d during the failover (%v)", status, r.statuses)
+				}
+			}
+			if slow.Load() > 0 {
+				t.Errorf("%d 503 answers took more than a second", slow.Load())
+			}
+			if afterKill.Load() == 0 {
+				t.Error("intake did not recover after the failover")
+			}
+			if wait == "1" && lost > 0 {
+				t.Errorf("%d acknowledged reports lost with wait_replicas=1", lost)
+			}
+		})
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

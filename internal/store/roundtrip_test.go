@@ -1,0 +1,77 @@
+package store_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/redistest"
+	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/store"
+	"github.com/redis/go-redis/v9"
+)
+
+// pipelineCounter counts round trips: every command or pipeline a node
+// client sends.
+type pipelineCounter struct{ trips atomic.Int64 }
+
+func (h *pipelineCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *pipelineCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.trips.Add(1); return next(ctx, cmd) }
+}
+func (h *pipelineCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { h.trips.Add(1); return next(ctx, cmds) }
+}
+
+// TestBatchLookupRoundTrips: a batch of 1,000 IBANs costs one pipelined
+// round trip per Redis node (1 on a single Redis, at most 3 on the 3-master
+// cluster), not one per IBAN.
+func TestBatchLookupRoundTrips(t *testing.T) {
+	d := redistest.StartTopology(t)
+	h := &pipelineCounter{}
+	rdb := d.NewClient()
+	defer rdb.Close()
+	nodes := 1
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		c.OnNewNode(func(n *redis.Client) { n.AddHook(h) })
+		nodes = 3
+	case *redis.Client:
+		c.AddHook(h)
+	}
+	st, _ := store.New(rdb, store.Options{Secret: secret})
+	ctx := context.Background()
+	if err := st.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ibans []iban.IBAN
+	for _, code := range iban.Countries() {
+		i, _ := iban.Parse(iban.Example(code))
+		ibans = append(ibans, i)
+	}
+	for len(ibans) < 1000 {
+		ibans = append(ibans, ibans[:min(len(ibans), 1000-len(ibans))]...)
+	}
+	if _, err := st.Accept(ctx, "bank-a", report.OrgBank, "rt", report.Submission{IBAN: ibans[0], Category: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	// Warm up: open the connections first, so that their handshakes
+	// (HELLO, CLIENT SETINFO) are not counted.
+	if _, err := st.LookupMany(ctx, ibans); err != nil {
+		t.Fatal(err)
+	}
+	h.trips.Store(0)
+	got, err := st.LookupMany(ctx, ibans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trips := h.trips.Load()
+	t.Logf("%s: 1000 IBANs looked up in %d round trips", d, trips)
+	if trips > int64(nodes) {
+		t.Errorf("1000 IBANs took %d round trips on %d node(s)", trips, nodes)
+	}
+	if got[0].ReportCount != 1 || got[1].ReportCount != 0 {
+		t.Errorf("counts: %d %d", got[0].ReportCount, got[1].ReportCount)
+	}
+}
