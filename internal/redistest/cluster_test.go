@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,16 +25,16 @@ func TestStartCluster(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			masters := 0
+			var masters atomic.Int64
 			_ = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
-				masters++
+				masters.Add(1)
 				if n := m.DBSize(ctx).Val(); n == 0 {
 					t.Errorf("master %s holds no keys: slots not spread", m.Options().Addr)
 				}
 				return nil
 			})
-			if masters != tc.masters {
-				t.Errorf("%d masters, want %d", masters, tc.masters)
+			if masters.Load() != int64(tc.masters) {
+				t.Errorf("%d masters, want %d", masters.Load(), tc.masters)
 			}
 			info := cc.ClusterNodes(ctx).Val()
 			if got := strings.Count(info, "slave"); got != tc.masters*tc.replicas {
