@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Drive a real mulegate (redis-server + "mulegate dev --redis") over mTLS
+# Drive a real mulegate (redis-server + "mulegate dev --redis", forwarders
+# off: forwarding is measured on its own, see BENCHMARKS.md) over mTLS
 # with the bounded load generator, and, if nginx is installed, nginx
 # serving a static JSON over mTLS on the same machine as a baseline.
 # Everything listens on 127.0.0.1, runs for DURATION seconds per phase and
 # is stopped by PID at the end.
 #   scripts/load.sh [DURATION_SECONDS] [CONCURRENCY]
+#   TOPOLOGY=cluster scripts/load.sh …   (a 3-master Redis Cluster instead of one redis-server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-10}
 CONC=${2:-32}
 work=$(mktemp -d)
-pids=()
+pids=(); rpids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
@@ -26,35 +28,54 @@ command -v redis-server >/dev/null || { echo "redis-server is needed (apt-get in
 CGO_ENABLED=0 go build -trimpath -o "$work/mulegate" ./cmd/mulegate
 
 rport=$(freeport); aport=$(freeport); oport=$(freeport)
-redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --logfile "$work/redis.log" &
-rpid=$!
-pids+=($rpid)
-for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis_addrs="127.0.0.1:$rport"
+if [ "${TOPOLOGY:-single}" = cluster ]; then
+  ports=("$rport" "$(freeport)" "$(freeport)")
+  redis_addrs=""
+  for p in "${ports[@]}"; do
+    mkdir -p "$work/r$p"
+    redis-server --port "$p" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/r$p" --logfile "$work/r$p/redis.log" \
+      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 &
+    pids+=($!)
+    rpids+=($!)
+    redis_addrs="$redis_addrs${redis_addrs:+,}127.0.0.1:$p"
+  done
+  for p in "${ports[@]}"; do for _ in $(seq 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done; done
+  redis-cli --cluster create $(echo "$redis_addrs" | tr , ' ') --cluster-yes >/dev/null
+  for _ in $(seq 100); do redis-cli -p "$rport" cluster info | grep -q cluster_state:ok && break; sleep 0.1; done
+else
+  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --logfile "$work/redis.log" &
+  rpids+=($!)
+  pids+=($!)
+  for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
 
-(cd "$work" && exec ./mulegate dev --redis "127.0.0.1:$rport" --listen "127.0.0.1:$aport" --ops-listen "127.0.0.1:$oport" >"$work/dev.out" 2>"$work/dev.err") &
+(cd "$work" && MULEGATE_FORWARD_WORKERS=0 exec ./mulegate dev --redis "$redis_addrs" --listen "127.0.0.1:$aport" --ops-listen "127.0.0.1:$oport" --police-listen "127.0.0.1:$(freeport)" >"$work/dev.out" 2>"$work/dev.err") &
 mpid=$!
 pids+=($mpid)
 for _ in $(seq 100); do grep -q '^api https' "$work/dev.out" 2>/dev/null && break; sleep 0.1; done
 TOKEN=$(sed -n 's/^  export BANK_TOKEN=//p' "$work/dev.out")
 dev="$work/.mulegate-dev"
-cpu() { # utime+stime of a PID in clock ticks
-  awk '{print $14+$15}' "/proc/$1/stat"
+cpu() { # utime+stime of PIDs in clock ticks, summed
+  local t=0 p
+  for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done
+  echo $t
 }
 hz=$(getconf CLK_TCK)
 # phase NAME PID -- load args: runs one phase and reports the server's CPU per request.
 phase() {
   local name=$1 pid=$2; shift 3
   local c0 r0 out n c1 r1
-  c0=$(cpu "$pid"); r0=$(cpu "$rpid")
+  c0=$(cpu "$pid"); r0=$(cpu "${rpids[@]}")
   out=$(load "$@"); echo "$out"
-  c1=$(cpu "$pid"); r1=$(cpu "$rpid")
+  c1=$(cpu "$pid"); r1=$(cpu "${rpids[@]}")
   n=$(echo "$out" | sed -n 's/^requests=\([0-9]*\).*/\1/p')
   awk -v n="$n" -v c="$((c1 - c0))" -v r="$((r1 - r0))" -v hz="$hz" -v name="$name" \
-    'BEGIN { if (n > 0) printf "   %s server CPU: %.1f us/request; redis-server CPU: %.1f us/request\n", name, c/hz/n*1e6, r/hz/n*1e6 }'
+    'BEGIN { if (n > 0) printf "   %s server CPU: %.1f us/request; Redis CPU: %.1f us/request\n", name, c/hz/n*1e6, r/hz/n*1e6 }'
 }
 load() { "$work/mulegate" load --cacert "$dev/ca.pem" --cert "$dev/bank.pem" --key "$dev/bank-key.pem" --token "$TOKEN" -c "$CONC" -d "${DUR}s" "$@"; }
 
-echo "# $(nproc) cores; client, server and Redis share them; ${DUR}s per phase, $CONC connections"
+echo "# $(nproc) cores; client, server and Redis (${TOPOLOGY:-single}: $redis_addrs) share them; ${DUR}s per phase, $CONC connections"
 echo "## mulegate GET /v1/ibans/{iban} (token cache warm, one Redis round trip)"
 phase mulegate "$mpid" -- --url "https://localhost:$aport/v1/ibans/NL91ABNA0417164300"
 echo "## mulegate POST /v1/reports (unique Idempotency-Key per request)"
@@ -66,7 +87,7 @@ phase mulegate "$mpid" -- --url "https://localhost:$aport/v1/ibans/NL91ABNA04171
 # The same gateway with the token cache switched off: an ES256 signature
 # check on every request, as a naive handler would do.
 aport2=$(freeport); oport2=$(freeport)
-(cd "$work" && MULEGATE_AUTH_TOKEN_CACHE_SIZE=-1 exec ./mulegate dev --redis "127.0.0.1:$rport" --listen "127.0.0.1:$aport2" --ops-listen "127.0.0.1:$oport2" >"$work/dev2.out" 2>"$work/dev2.err") &
+(cd "$work" && MULEGATE_FORWARD_WORKERS=0 MULEGATE_AUTH_TOKEN_CACHE_SIZE=-1 exec ./mulegate dev --redis "$redis_addrs" --listen "127.0.0.1:$aport2" --ops-listen "127.0.0.1:$oport2" --police-listen "127.0.0.1:$(freeport)" >"$work/dev2.out" 2>"$work/dev2.err") &
 mpid2=$!
 pids+=($mpid2)
 for _ in $(seq 100); do grep -q '^api https' "$work/dev2.out" 2>/dev/null && break; sleep 0.1; done

@@ -44,7 +44,7 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", ".mulegate-dev", "folder for the development CA, certificates, keys and JWKS (git-ignored)")
-	redisAddr := fs.String("redis", "", "use this real Redis (host:port) instead of the embedded miniredis")
+	redisAddr := fs.String("redis", "", "use this real Redis (host:port; several, comma-separated: a Redis Cluster) instead of the embedded miniredis")
 	listen := fs.String("listen", "127.0.0.1:8443", "API listen address (mTLS)")
 	opsListen := fs.String("ops-listen", "127.0.0.1:9090", "operations listen address")
 	policeListen := fs.String("police-listen", "127.0.0.1:9200", "listen address of the embedded police store simulator")
@@ -83,7 +83,7 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	cfg.Auth.Audience = devAudience
 	cfg.Auth.JWKSFile = filepath.Join(*dir, "jwks.json")
 	cfg.Auth.JWKSRefresh = config.Duration(10 * time.Second)
-	cfg.Redis.Addrs = []string{addr}
+	cfg.Redis.Addrs = strings.Split(addr, ",")
 	secret, err := devSecret(*dir)
 	if err != nil {
 		return err
