@@ -312,3 +312,72 @@ func BenchmarkVerifyCached(b *testing.B) {
 		}
 	}
 }
+
+// TestDevHS256 accepts HS256 only with the development secret configured.
+func TestDevHS256(t *testing.T) {
+	secret := []byte("a-development-secret-of-32-bytes!")
+	keys := auth.StaticKeys(mustKeySet(t))
+	mk := func(dev []byte) *auth.Verifier {
+		algs := []string{"ES256"}
+		if dev != nil {
+			algs = append(algs, "HS256")
+		}
+		v, err := auth.NewVerifier(auth.VerifierConfig{Issuer: "i", Audience: "a", Algorithms: algs, HS256Secret: dev,
+			Keys: keys, CacheSize: -1, Orgs: auth.NewRegistry(auth.Orgs{"bank-a": {ID: "bank-a", Type: "bank"}})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": "i", "aud": "a", "sub": "s", "org": "bank-a",
+		"scope": "ibans:read", "exp": time.Now().Add(time.Hour).Unix(), "cnf": map[string]string{"x5t#S256": "t"}}).SignedString(secret)
+	if _, err := mk(secret).Verify(tok, "t"); err != nil {
+		t.Fatalf("HS256 with the dev secret: %v", err)
+	}
+	if _, err := mk(nil).Verify(tok, "t"); err == nil {
+		t.Fatal("HS256 accepted without the dev secret")
+	}
+	if _, err := auth.NewVerifier(auth.VerifierConfig{Issuer: "i", Audience: "a", Algorithms: []string{"HS256"}, Keys: keys,
+		Orgs: auth.NewRegistry(nil)}); err == nil {
+		t.Fatal("a verifier allowing HS256 without a dev secret was built")
+	}
+}
+
+func mustKeySet(t *testing.T) *auth.KeySet {
+	t.Helper()
+	ks, err := auth.ParseJWKS(devenv.JWKS(mustSigner(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks
+}
+
+// TestJWKSRefreshRevokes: with a refresh period, a key removed from the
+// JWKS file stops working within about one period, cached tokens included.
+func TestJWKSRefreshRevokes(t *testing.T) {
+	signer := mustSigner(t)
+	path := filepath.Join(t.TempDir(), "jwks.json")
+	os.WriteFile(path, devenv.JWKS(signer), 0o600)
+	keys, err := auth.NewJWKSSource(t.Context(), path, "", 100*time.Millisecond, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go keys.Run(t.Context())
+	v, _ := auth.NewVerifier(auth.VerifierConfig{Issuer: "i", Audience: "a", Keys: keys, CacheSize: 100,
+		Orgs: auth.NewRegistry(auth.Orgs{"bank-a": {ID: "bank-a", Type: "bank"}})})
+	tok, _ := signer.Token(devenv.TokenSpec{Issuer: "i", Audience: "a", Subject: "s", Org: "bank-a", Scope: "ibans:read", Thumbprint: "t"}, nil)
+	if _, err := v.Verify(tok, "t"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, devenv.JWKS(mustSigner(t)), 0o600) // rotated: the old key is gone
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if _, err := v.Verify(tok, "t"); err != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a token signed by a removed key still verifies 2 s after the rotation (refresh 100 ms)")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

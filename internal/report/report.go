@@ -169,7 +169,7 @@ func (s Submission) Wire(id, org string, orgType OrgType, received time.Time) Wi
 		ReporterOrg: org, ReporterType: string(orgType),
 	}
 	if s.OccurredAt != nil {
-		w.OccurredAt = s.OccurredAt.UTC().Format(time.RFC3339)
+		w.OccurredAt = s.OccurredAt.UTC().Format(time.RFC3339Nano)
 	}
 	if !received.IsZero() {
 		w.ReceivedAt = received.UTC().Format(time.RFC3339Nano)
