@@ -20,7 +20,7 @@ import (
 //
 //	mg:{a:ORG}:alerts   stream  the bank's alerts, oldest first
 //	mg:{a:ORG}:aids     hash    idempotent alert id -> stream entry id
-//	mg:aidem:ID         hash    idempotency record: fingerprint, bank org
+//	mg:aidem:ID         hash    idempotency record: fingerprint (h), bank org (v)
 const AlertChannel = "mg:alerts:new"
 
 func alertStream(org string) string { return "mg:{a:" + org + "}:alerts" }
@@ -47,20 +47,6 @@ redis.call('PUBLISH', ARGV[5], ARGV[6])
 return {1, id}
 `)
 
-// claimAlertScript is the idempotency claim for alerts (like reports').
-//
-// KEYS: idempotency record; ARGV: fingerprint, bank org, ttl s
-var claimAlertScript = redis.NewScript(`
-local h = redis.call('HGET', KEYS[1], 'h')
-if h then
-  if h ~= ARGV[1] then return 'conflict' end
-  return 'seen'
-end
-redis.call('HSET', KEYS[1], 'h', ARGV[1], 'b', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 'new'
-`)
-
 // PostAlert stores an alert for bankOrg. With an idempotency key, a repeat
 // of the same request returns the first alert (replayed) and another
 // request under the same key is a conflict.
@@ -70,7 +56,7 @@ func (s *Store) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey strin
 	idempotent := "0"
 	if idemKey != "" {
 		id = s.derivedID("alert", policeOrg, idemKey)
-		res, err := claimAlertScript.Run(ctx, s.rdb, []string{"mg:aidem:" + id}, a.Fingerprint(), bankOrg,
+		res, err := claimScript.Run(ctx, s.rdb, []string{"mg:aidem:" + id}, a.Fingerprint(), bankOrg,
 			int64((max(s.opt.IdempotencyTTL, retention)+24*time.Hour)/time.Second)).Text()
 		if err != nil {
 			return report.Alert{}, false, s.fail("post alert: claim", err)

@@ -15,7 +15,7 @@
 //	mg:{pK}:z:P      zset    time index: "id|category|source|org" -> accepted ms
 //	mg:{pK}:r:ID     hash    one report's status (forwarding state lives here)
 //	mg:{pK}:outbox   stream  reports waiting to be forwarded to the police
-//	mg:idem:ID       hash    idempotency record and locator of report ID
+//	mg:idem:ID       hash    idempotency record: fingerprint (h), partition tag (v)
 //
 // A report id is HMAC(secret, org, Idempotency-Key), so the same key from
 // the same org always names the same report, whichever IBAN it carries.

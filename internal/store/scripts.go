@@ -21,16 +21,20 @@ local function trim(i, o, z, cutoff)
 end
 `
 
-// claimLua is the first step of intake, on the idempotency record's own
-// slot: remember (org, key) with the request's fingerprint, or say that
-// the key was used before with the same or with another request.
+// claimScript is the first step of an idempotent write (a report, or an
+// alert with an Idempotency-Key), on the idempotency record's own slot:
+// remember (org, key) with the request's fingerprint and a value (the
+// report's partition tag, the alert's bank), or say that the key was used
+// before with the same ("seen") or with another request ("conflict").
+//
+// KEYS: idempotency record; ARGV: fingerprint, value, ttl s
 var claimScript = redis.NewScript(`
 local h = redis.call('HGET', KEYS[1], 'h')
 if h then
   if h ~= ARGV[1] then return 'conflict' end
   return 'seen'
 end
-redis.call('HSET', KEYS[1], 'h', ARGV[1], 't', ARGV[2])
+redis.call('HSET', KEYS[1], 'h', ARGV[1], 'v', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 'new'
 `)
@@ -77,4 +81,4 @@ return {n, redis.call('HLEN', KEYS[2]), redis.call('ZCOUNT', KEYS[3], ARGV[2], '
   first[2], last[2], redis.call('HGETALL', KEYS[1])}
 `)
 
-var allScripts = []*redis.Script{claimScript, acceptScript, lookupScript, finishScript, attemptScript, postAlertScript, claimAlertScript}
+var allScripts = []*redis.Script{claimScript, acceptScript, lookupScript, finishScript, attemptScript, postAlertScript}

@@ -392,7 +392,7 @@ func (s *Store) ReportStatus(ctx context.Context, id string) (report.ReportStatu
 	if !ValidReportID(id) {
 		return report.ReportStatus{}, notFound
 	}
-	tag, err := s.rdb.HGet(ctx, idemKey(id), "t").Result()
+	tag, err := s.rdb.HGet(ctx, idemKey(id), "v").Result()
 	if errors.Is(err, redis.Nil) {
 		return report.ReportStatus{}, notFound
 	}
