@@ -122,7 +122,13 @@ func TestAlertsRoutedToTheirBankOnly(t *testing.T) {
 			t.Errorf("%s: %d %s", c.name, got.status, got.body)
 		}
 	}
-	// Validation and routing failures.
+	// Validation and routing failures, which write nothing.
+	before := a.redis.DBSize(t)
+	defer func() {
+		if after := a.redis.DBSize(t); after != before {
+			t.Errorf("refused alerts changed Redis: %d keys before, %d after", before, after)
+		}
+	}()
 	for _, c := range []struct {
 		name, body string
 		status     int

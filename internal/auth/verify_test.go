@@ -6,9 +6,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -379,5 +382,48 @@ func TestJWKSRefreshRevokes(t *testing.T) {
 			t.Fatal("a token signed by a removed key still verifies 2 s after the rotation (refresh 100 ms)")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestJWKSFromURL: keys can come from an HTTPS URL as well as the file,
+// merged, and a refresh picks up a rotation at the URL.
+func TestJWKSFromURL(t *testing.T) {
+	fileSigner, urlSigner := mustSigner(t), mustSigner(t)
+	urlSigner.Kid = "url-key"
+	var served atomic.Value
+	served.Store(devenv.JWKS(urlSigner))
+	hs := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		w.Write(served.Load().([]byte))
+	}))
+	defer hs.Close()
+	path := filepath.Join(t.TempDir(), "jwks.json")
+	os.WriteFile(path, devenv.JWKS(fileSigner), 0o600)
+	keys, err := auth.NewJWKSSource(t.Context(), path, hs.URL, 0, hs.Client(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := auth.NewVerifier(auth.VerifierConfig{Issuer: "i", Audience: "a", Keys: keys, CacheSize: -1,
+		Orgs: auth.NewRegistry(auth.Orgs{"bank-a": {ID: "bank-a", Type: "bank"}})})
+	spec := devenv.TokenSpec{Issuer: "i", Audience: "a", Subject: "s", Org: "bank-a", Scope: "ibans:read", Thumbprint: "t"}
+	for _, s := range []*devenv.Signer{fileSigner, urlSigner} {
+		tok, _ := s.Token(spec, nil)
+		if _, err := v.Verify(tok, "t"); err != nil {
+			t.Fatalf("key %s: %v", s.Kid, err)
+		}
+	}
+	rotated := mustSigner(t)
+	rotated.Kid = "url-key-2"
+	served.Store(devenv.JWKS(rotated))
+	if err := keys.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := urlSigner.Token(spec, nil)
+	if _, err := v.Verify(old, "t"); err == nil {
+		t.Error("a key removed from the JWKS URL still verifies after a refresh")
+	}
+	fresh, _ := rotated.Token(spec, nil)
+	if _, err := v.Verify(fresh, "t"); err != nil {
+		t.Errorf("the new key from the URL: %v", err)
 	}
 }
