@@ -1,6 +1,3 @@
-// Package redistest starts real redis-server processes for tests, on free
-// loopback ports, and stops them (by PID) when the test ends. It is used
-// only by tests.
 package redistest
 
 import (
