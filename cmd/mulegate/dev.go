@@ -286,11 +286,11 @@ the breaker open, bring it back and see everything delivered:
   curl -sS {{.Police}}/_sim/stats; echo
   curl -sS -X PUT {{.Police}}/_sim/faults -d '{"down":true}'; echo
   for i in 1 2 3 4 5 6; do market -o /dev/null -w '%{http_code} ' -X POST $MG/v1/reports -H 'Content-Type: application/json' -H "Idempotency-Key: outage-$i" -d '{"iban":"BE68539007547034","category":"phishing"}'; done
-  sleep 3
+  for i in $(seq 40); do curl -sS http://{{.Ops}}/readyz | grep -q '"police_breaker":"open"' && break; sleep 0.5; done
   curl -sS http://{{.Ops}}/readyz; echo
   curl -sS http://{{.Ops}}/metrics | grep -E '^mulegate_(police_breaker_state|forward_attempts_total)'
   curl -sS -X PUT {{.Police}}/_sim/faults -d '{}'; echo
-  sleep 5
+  sleep 8
   curl -sS {{.Police}}/_sim/stats; echo
 
 Health, readiness and metrics (plain HTTP, loopback only):
