@@ -178,7 +178,7 @@ func TestWakeUpAndIdleCost(t *testing.T) {
 func TestSharedBreakerTrip(t *testing.T) {
 	f := mustFixture(t)
 	cfg := forward.Config{Workers: 2, BackoffInitial: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
-		Breaker: forward.BreakerConfig{Failures: 3, OpenFor: 2 * time.Second}}
+		Breaker: forward.BreakerConfig{Failures: 3, OpenFor: 4 * time.Second}}
 	a := f.relay(t, cfg)
 	b := f.relay(t, forward.Config{Workers: 1, Breaker: cfg.Breaker})
 	time.Sleep(300 * time.Millisecond)
