@@ -257,6 +257,7 @@ type reporter struct {
 	token    string
 	mu       sync.Mutex
 	accepted []string
+	seen     map[string]bool
 	statuses map[int]int
 }
 
@@ -289,7 +290,14 @@ func (r *reporter) submit(api, key, body string) (int, time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.statuses[resp.StatusCode]++
-	if resp.StatusCode == 202 && resp.Header.Get("Idempotent-Replayed") == "" {
+	// Every report id that got a 202, first time or replayed: a retry after
+	// an ambiguous 503 (Redis went away after storing the report but before
+	// answering) is answered as a replay of a report the police must get.
+	if resp.StatusCode == 202 && !r.seen[a.ReportID] {
+		if r.seen == nil {
+			r.seen = map[string]bool{}
+		}
+		r.seen[a.ReportID] = true
 		r.accepted = append(r.accepted, a.ReportID)
 	}
 	return resp.StatusCode, took
