@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -231,7 +232,7 @@ func TestFaultRejection(t *testing.T) {
 	all := r.ids()
 	var good []string
 	for _, id := range all {
-		if !contains(rejectedIDs, id) {
+		if !slices.Contains(rejectedIDs, id) {
 			good = append(good, id)
 		}
 	}
@@ -266,15 +267,6 @@ func TestFaultRejection(t *testing.T) {
 	if st.Rejected != int64(len(rejectedIDs)) {
 		t.Errorf("the police store rejected %d times for %d rejected reports: rejections were retried", st.Rejected, len(rejectedIDs))
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestSeparateForwardersShareTrips: the API process runs no forwarders;

@@ -60,7 +60,7 @@ func cmdToken(args []string, stdout, stderr io.Writer) error {
 // cmdIBAN validates IBANs offline and prints one JSON line each.
 func cmdIBAN(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: mulegate iban IBAN...")
+		return errors.New("usage: mulegate iban IBAN [IBAN ...]")
 	}
 	enc := json.NewEncoder(stdout)
 	failed := false

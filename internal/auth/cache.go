@@ -61,9 +61,3 @@ func (c *tokenCache) evict() {
 		delete(c.byID, k)
 	}
 }
-
-func (c *tokenCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.byID)
-}

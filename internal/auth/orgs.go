@@ -112,6 +112,3 @@ func (r *Registry) Get(id string) (Org, bool) {
 
 // Swap replaces the whole registry.
 func (r *Registry) Swap(orgs Orgs) { r.p.Store(&orgs) }
-
-// All returns the current registry (do not modify it).
-func (r *Registry) All() Orgs { return *r.p.Load() }

@@ -146,7 +146,7 @@ func (r *Relay) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	for i := range r.cfg.Workers {
-		consumer := r.consumer + "-w" + itoa(i)
+		consumer := r.consumer + "-w" + strconv.Itoa(i)
 		wg.Go(func() { r.worker(ctx, consumer) })
 	}
 	r.sweep(true)
@@ -347,5 +347,3 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -14,9 +14,6 @@ import (
 // Severity is how urgent a police alert is.
 type Severity string
 
-// Severities, in API order.
-var Severities = []Severity{"info", "warning", "critical"}
-
 // Valid reports whether s is a known severity.
 func (s Severity) Valid() bool { return s == "info" || s == "warning" || s == "critical" }
 

@@ -41,9 +41,6 @@ const (
 	OrgPolice      OrgType = "police"
 )
 
-// OrgTypes lists every organisation type, in API order.
-var OrgTypes = []OrgType{OrgBank, OrgMarketplace, OrgPolice}
-
 // Valid reports whether t is a known organisation type.
 func (t OrgType) Valid() bool { return t == OrgBank || t == OrgMarketplace || t == OrgPolice }
 

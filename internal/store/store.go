@@ -82,9 +82,6 @@ func New(rdb redis.UniversalClient, opt Options) (*Store, error) {
 // Partitions is the number of hash-tag partitions.
 func (s *Store) Partitions() int { return s.opt.Partitions }
 
-// Client is the underlying Redis client, for the forwarder's streams.
-func (s *Store) Client() redis.UniversalClient { return s.rdb }
-
 // OutboxKey names the outbox stream of partition p.
 func (s *Store) OutboxKey(p int) string { return "mg:" + s.tags[p] + ":outbox" }
 
