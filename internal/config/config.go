@@ -76,6 +76,8 @@ type Config struct {
 		JWKSFile           string   `yaml:"jwks_file"`
 		JWKSURL            string   `yaml:"jwks_url"`
 		JWKSRefresh        Duration `yaml:"jwks_refresh"`
+		JWKSMaxStale       Duration `yaml:"jwks_max_stale"`
+		MaxTokenLifetime   Duration `yaml:"max_token_lifetime"`
 		Leeway             Duration `yaml:"leeway"`
 		RequireCertBinding bool     `yaml:"require_cert_binding"`
 		TokenCacheSize     int      `yaml:"token_cache_size"`
@@ -162,6 +164,8 @@ func Default() Config {
 	c.Ops.Listen = "127.0.0.1:9090"
 	c.Auth.Algorithms = []string{"ES256", "EdDSA", "RS256", "PS256"}
 	c.Auth.JWKSRefresh = Duration(5 * time.Minute)
+	c.Auth.JWKSMaxStale = Duration(24 * time.Hour)
+	c.Auth.MaxTokenLifetime = Duration(24 * time.Hour)
 	c.Auth.Leeway = Duration(30 * time.Second)
 	c.Auth.RequireCertBinding = true
 	c.Auth.TokenCacheSize = 10000
@@ -179,7 +183,7 @@ func Default() Config {
 	c.Forward.VisibilityTimeout = Duration(30 * time.Second)
 	c.Forward.SweepInterval = Duration(10 * time.Second)
 	c.Forward.BackoffInitial = Duration(200 * time.Millisecond)
-	c.Forward.BackoffMax = Duration(30 * time.Second)
+	c.Forward.BackoffMax = Duration(20 * time.Second)
 	c.Breaker.Failures = 5
 	c.Breaker.OpenFor = Duration(5 * time.Second)
 	c.Breaker.HalfOpenProbes = 1
@@ -371,6 +375,12 @@ func (c *Config) Validate() error {
 	if c.Auth.DevHS256Secret != "" && len(c.Auth.DevHS256Secret) < 32 {
 		bad("auth.dev_hs256_secret", "must be at least 32 bytes")
 	}
+	if c.Auth.MaxTokenLifetime.D() < time.Minute {
+		bad("auth.max_token_lifetime", "must be at least 1m")
+	}
+	if c.Auth.JWKSURL != "" && c.Auth.JWKSMaxStale.D() < c.Auth.JWKSRefresh.D() {
+		bad("auth.jwks_max_stale", "must be at least auth.jwks_refresh")
+	}
 	if c.Auth.Leeway < 0 || c.Auth.Leeway.D() > 5*time.Minute {
 		bad("auth.leeway", "must be between 0 and 5m")
 	}
@@ -423,6 +433,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Police.Timeout <= 0 {
 		bad("police.timeout", "must be positive")
+	}
+	if c.Forward.Workers > 0 && c.Police.Timeout+c.Forward.BackoffMax >= c.Forward.VisibilityTimeout {
+		// A worker renews its claim between calls; during one call plus
+		// one backoff it cannot, so that must fit in the visibility
+		// timeout or a second worker takes the entry over and posts it too.
+		bad("forward.visibility_timeout", "must exceed police.timeout + forward.backoff_max (%s + %s)",
+			c.Police.Timeout.D(), c.Forward.BackoffMax.D())
 	}
 	if c.Breaker.Failures < 1 {
 		bad("breaker.failures", "must be at least 1")

@@ -97,22 +97,11 @@ func (b *breaker) sharedTrip(until time.Time) {
 	}
 }
 
-// wait blocks while the breaker is paused (open here or elsewhere): the
-// workers wait instead of hammering the police store.
-func (b *breaker) wait(ctx context.Context) error {
-	for {
-		d := time.Until(time.UnixMilli(b.pausedUntil.Load()))
-		if d <= 0 {
-			return nil
-		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
+// pausedFor is how long the breaker stays paused (open here or
+// elsewhere): the workers wait that long instead of hammering the police
+// store.
+func (b *breaker) pausedFor() time.Duration {
+	return time.Until(time.UnixMilli(b.pausedUntil.Load()))
 }
 
 // do runs one call through the breaker. errNotNow means it was not let

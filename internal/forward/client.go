@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mulegate/mulegate/internal/report"
@@ -23,9 +25,13 @@ type Outcome int
 const (
 	// Delivered: 2xx, or 409 "already have it". Final.
 	Delivered Outcome = iota
-	// Rejected: any other 4xx. Final; kept for inspection.
+	// Rejected: 400 or 422, the store refuses this report. Final; kept
+	// for inspection and for "mulegate outbox requeue".
 	Rejected
-	// Retry: 5xx, a timeout, a connection error. Try again later.
+	// Retry: everything else (3xx, 401, 403, 404, 408, 429, 5xx, a
+	// timeout, a connection error). Try again later; it counts as a
+	// breaker failure. Most of these are our own configuration (an
+	// expired certificate, a wrong URL), never a reason to drop a report.
 	Retry
 )
 
@@ -88,58 +94,74 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		}
 		tr.TLSClientConfig = tc
 	}
-	return &Client{url: strings.TrimRight(cfg.URL, "/") + "/reports", http: &http.Client{Transport: tr, Timeout: cfg.Timeout}}, nil
+	return &Client{url: strings.TrimRight(cfg.URL, "/") + "/reports", http: &http.Client{
+		Transport: tr, Timeout: cfg.Timeout,
+		// A redirect is never followed: net/http would turn the POST into
+		// a body-less GET and take that GET's answer as the store's.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}, nil
 }
 
 // Send makes one delivery attempt.
 func (c *Client) Send(ctx context.Context, e report.OutboxEntry) Result {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(e.Body))
 	if err != nil {
-		return Result{Outcome: Rejected, Reason: "cannot build request: " + err.Error()}
+		return Result{Outcome: Retry, Reason: "cannot build the request"}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Idempotency-Key", e.ReportID)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Result{Outcome: Retry, Reason: "police store unreachable: " + shortErr(err)}
+		return Result{Outcome: Retry, Reason: "police store unreachable (" + transportReason(err) + ")"}
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return classify(resp.StatusCode, body)
+}
+
+// classify maps the store's answer to an outcome. Reason is shown to the
+// reporter as last_error: the status and its standard text, never the
+// store's body (it may echo internals).
+func classify(status int, body []byte) Result {
+	reason := fmt.Sprintf("police store answered %d %s", status, http.StatusText(status))
 	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300, resp.StatusCode == http.StatusConflict:
+	case status >= 200 && status < 300, status == http.StatusConflict:
 		var ans struct {
 			PoliceReference string `json:"police_reference"`
 		}
 		_ = json.Unmarshal(body, &ans)
-		return Result{Outcome: Delivered, PoliceRef: ans.PoliceReference, Status: resp.StatusCode}
-	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests:
-		return Result{Outcome: Rejected, Status: resp.StatusCode,
-			Reason: fmt.Sprintf("police store answered %d: %s", resp.StatusCode, snippet(body))}
+		return Result{Outcome: Delivered, PoliceRef: ans.PoliceReference, Status: status}
+	case status == http.StatusBadRequest, status == http.StatusUnprocessableEntity:
+		return Result{Outcome: Rejected, Status: status, Reason: reason}
 	}
-	// 5xx, and 408/429 (the store asks us to come back later).
-	return Result{Outcome: Retry, Status: resp.StatusCode, Reason: fmt.Sprintf("police store answered %d", resp.StatusCode)}
+	return Result{Outcome: Retry, Status: status, Reason: strings.TrimSpace(reason)}
 }
 
-func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
-}
-
-// shortErr drops the URL from a transport error (it is configuration, not
-// news) and keeps the cause.
-func shortErr(err error) string {
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) {
-		if inner := ue.Unwrap(); inner != nil {
-			err = inner
-		}
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
+// transportReason names what went wrong with a call in a few words, with
+// no address, URL or host name in it.
+func transportReason(err error) string {
+	var ne net.Error
+	var op *net.OpError
+	var dns *net.DNSError
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed by the store"
+	case errors.As(err, &dns):
+		return "name resolution failed"
+	case errors.As(err, &cv), errors.As(err, &ua), errors.As(err, &hn):
+		return "TLS certificate not accepted"
+	case errors.As(err, &op) && op.Op == "remote error":
+		return "TLS handshake refused by the store"
+	case errors.As(err, &op):
+		return "network error"
 	}
-	return err.Error()
+	return "transport error"
 }

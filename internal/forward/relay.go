@@ -21,11 +21,14 @@ type Outbox interface {
 	Partitions() int
 	EnsureGroups(ctx context.Context) error
 	ReadOutbox(ctx context.Context, partition int, consumer string, count int) ([]report.OutboxEntry, error)
-	ClaimStale(ctx context.Context, partition int, consumer string, minIdle time.Duration, count int) ([]report.OutboxEntry, error)
+	ClaimStale(ctx context.Context, partition int, consumer, cursor string, minIdle time.Duration, count int) ([]report.OutboxEntry, string, error)
 	MarkForwarded(ctx context.Context, e report.OutboxEntry, policeRef string, at time.Time) error
 	MarkRejected(ctx context.Context, e report.OutboxEntry, reason string) error
-	RecordAttempt(ctx context.Context, e report.OutboxEntry, consumer, reason string) error
+	RecordAttempt(ctx context.Context, e report.OutboxEntry, consumer, reason string) (owned bool, err error)
+	Hold(ctx context.Context, e report.OutboxEntry, consumer string) (owned bool, err error)
 	Release(ctx context.Context, partition int, consumer string, visibility time.Duration, streamIDs ...string) error
+	DropIdleConsumers(ctx context.Context, partition int, minIdle time.Duration) (int, error)
+	DropConsumers(ctx context.Context, names []string) error
 	OutboxStats(ctx context.Context) ([]report.OutboxStats, error)
 	WakeUps(ctx context.Context) (<-chan int, func() error)
 	BreakerTrips(ctx context.Context) (<-chan int64, func() error)
@@ -39,6 +42,9 @@ type Config struct {
 	Batch   int // entries taken from a partition at a time
 	// VisibilityTimeout: an entry held this long by a consumer that does
 	// not report progress is taken over (XAUTOCLAIM): its worker died.
+	// A live worker renews its claim every third of it while it retries
+	// or waits for the breaker, and a call lasts at most the police
+	// timeout, which config keeps below it.
 	VisibilityTimeout time.Duration
 	// SweepInterval: how often every partition is checked even without a
 	// wake-up (wake-ups are pub/sub, which a reconnect can miss).
@@ -65,7 +71,7 @@ func (c *Config) defaults() {
 		c.BackoffInitial = 200 * time.Millisecond
 	}
 	if c.BackoffMax <= 0 {
-		c.BackoffMax = 30 * time.Second
+		c.BackoffMax = 20 * time.Second
 	}
 }
 
@@ -136,19 +142,20 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		}
 	}
-	if t, err := r.ob.SharedBreakerOpenUntil(ctx); err == nil && !t.IsZero() {
-		r.br.sharedTrip(t)
-	}
+	r.readSharedTrip(ctx)
 	wake, closeWake := r.ob.WakeUps(ctx)
 	defer closeWake()
 	trips, closeTrips := r.ob.BreakerTrips(ctx)
 	defer closeTrips()
 
 	var wg sync.WaitGroup
+	names := make([]string, r.cfg.Workers)
 	for i := range r.cfg.Workers {
-		consumer := r.consumer + "-w" + strconv.Itoa(i)
+		names[i] = r.consumer + "-w" + strconv.Itoa(i)
+		consumer := names[i]
 		wg.Go(func() { r.worker(ctx, consumer) })
 	}
+	defer r.dropOwnConsumers(names)
 	r.sweep(true)
 	sweep := time.NewTicker(r.cfg.SweepInterval)
 	defer sweep.Stop()
@@ -172,6 +179,9 @@ loop:
 			}
 			r.br.sharedTrip(time.UnixMilli(t))
 		case <-sweep.C:
+			// Pub/sub can miss a message during a reconnect: the sweep
+			// re-reads the outbox and the shared breaker trip too.
+			r.readSharedTrip(ctx)
 			r.sweep(false)
 		case <-claim.C:
 			r.sweep(true)
@@ -179,6 +189,24 @@ loop:
 	}
 	wg.Wait()
 	return nil
+}
+
+// readSharedTrip applies a trip another process recorded in Redis.
+func (r *Relay) readSharedTrip(ctx context.Context) {
+	if t, err := r.ob.SharedBreakerOpenUntil(ctx); err == nil && !t.IsZero() {
+		r.br.sharedTrip(t)
+	}
+}
+
+// dropOwnConsumers removes this relay's consumers that hold nothing when
+// it stops; the ones holding released entries are removed by whichever
+// relay takes those entries over (see cleanup).
+func (r *Relay) dropOwnConsumers(names []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := r.ob.DropConsumers(ctx, names); err != nil {
+		r.log.Warn("could not remove this relay's consumers at shutdown", "err", err)
+	}
 }
 
 // sweep queues a read of every partition, and with claim a claim sweep.
@@ -213,41 +241,72 @@ func (r *Relay) worker(ctx context.Context, consumer string) {
 		if j.claim {
 			r.claimed.Store(false)
 			for p := range r.queued {
-				r.drain(ctx, consumer, p, true)
+				r.reclaim(ctx, consumer, p)
 			}
 			continue
 		}
 		r.queued[j.partition].Store(false)
-		r.drain(ctx, consumer, j.partition, false)
+		r.drain(ctx, consumer, j.partition)
 	}
 }
 
-// drain takes batches from one partition until it is empty.
-func (r *Relay) drain(ctx context.Context, consumer string, p int, claim bool) {
+// drain takes batches of new entries from one partition until it is empty.
+func (r *Relay) drain(ctx context.Context, consumer string, p int) {
 	for ctx.Err() == nil {
-		var entries []report.OutboxEntry
-		var err error
-		if claim {
-			entries, err = r.ob.ClaimStale(ctx, p, consumer, r.cfg.VisibilityTimeout, r.cfg.Batch)
-		} else {
-			entries, err = r.ob.ReadOutbox(ctx, p, consumer, r.cfg.Batch)
-		}
+		entries, err := r.ob.ReadOutbox(ctx, p, consumer, r.cfg.Batch)
 		if err != nil {
 			if ctx.Err() == nil {
 				r.log.Warn("outbox read failed; will retry", "partition", p, "err", err)
 			}
 			return // the next sweep retries
 		}
-		for i, e := range entries {
-			if ctx.Err() != nil {
-				r.release(consumer, entries[i:]...)
-				return
-			}
-			r.deliver(ctx, consumer, e)
-		}
+		r.deliverAll(ctx, consumer, entries)
 		if len(entries) < r.cfg.Batch {
 			return
 		}
+	}
+}
+
+// reclaim walks a partition's whole pending list (XAUTOCLAIM's cursor),
+// takes over the entries of dead workers and delivers them, then removes
+// consumers that stopped and hold nothing.
+func (r *Relay) reclaim(ctx context.Context, consumer string, p int) {
+	for cursor := "0-0"; ctx.Err() == nil; {
+		entries, next, err := r.ob.ClaimStale(ctx, p, consumer, cursor, r.cfg.VisibilityTimeout, r.cfg.Batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("outbox claim failed; will retry", "partition", p, "err", err)
+			}
+			return
+		}
+		r.deliverAll(ctx, consumer, entries)
+		if cursor = next; cursor == "0-0" {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	if _, err := r.ob.DropIdleConsumers(ctx, p, 2*r.cfg.VisibilityTimeout); err != nil {
+		r.log.Warn("could not remove idle consumers", "partition", p, "err", err)
+	}
+}
+
+// deliverAll delivers a batch in order. An entry that waited in the batch
+// is first re-claimed: if another worker took it over meanwhile, it is
+// theirs.
+func (r *Relay) deliverAll(ctx context.Context, consumer string, entries []report.OutboxEntry) {
+	for i, e := range entries {
+		if ctx.Err() != nil {
+			r.release(consumer, entries[i:]...)
+			return
+		}
+		if i > 0 {
+			if owned, err := r.ob.Hold(ctx, e, consumer); err != nil || !owned {
+				continue // not ours any more, or Redis is down: the claim sweep sorts it out
+			}
+		}
+		r.deliver(ctx, consumer, e)
 	}
 }
 
@@ -267,21 +326,30 @@ func (r *Relay) release(consumer string, entries ...report.OutboxEntry) {
 	}
 }
 
-// deliver forwards one entry until the police store has answered for good
-// or the relay stops. On shutdown a call already in flight is finished and
-// its outcome recorded (bounded by the police timeout); an entry that is
-// waiting for a retry is released to the other workers.
+// deliver forwards one entry until the police store has answered for good,
+// the relay stops, or another worker took the entry over. While it waits
+// (backoff, an open breaker) it renews its claim. On shutdown a call
+// already in flight is finished and its outcome recorded (bounded by the
+// police timeout and a short grace); an entry that is waiting for a retry
+// is released to the other workers.
 func (r *Relay) deliver(ctx context.Context, consumer string, e report.OutboxEntry) {
 	for attempt := 0; ; {
-		if ctx.Err() != nil || r.br.wait(ctx) != nil {
+		if ctx.Err() != nil || !r.holdWhile(ctx, consumer, e, r.br.pausedFor) {
 			r.release(consumer, e)
 			return
 		}
 		start := time.Now()
+		// The call is not cut by shutdown (its answer would be lost); the
+		// client's timeout bounds it.
 		callCtx := context.WithoutCancel(ctx)
 		res, err := r.br.do(func() Result { return r.client.Send(callCtx, e) })
 		if errors.Is(err, errNotNow) {
-			sleep(ctx, 50*time.Millisecond)
+			// Another probe is running: wait for its verdict.
+			pause := time.Now().Add(50 * time.Millisecond)
+			if !r.holdWhile(ctx, consumer, e, func() time.Duration { return time.Until(pause) }) {
+				r.release(consumer, e)
+				return
+			}
 			continue
 		}
 		if r.m != nil {
@@ -289,17 +357,21 @@ func (r *Relay) deliver(ctx context.Context, consumer string, e report.OutboxEnt
 		}
 		switch res.Outcome {
 		case Delivered:
-			r.finish(callCtx, func(c context.Context) error { return r.ob.MarkForwarded(c, e, res.PoliceRef, time.Now()) })
+			r.finish(ctx, func(c context.Context) error { return r.ob.MarkForwarded(c, e, res.PoliceRef, time.Now()) })
 			return
 		case Rejected:
 			r.log.Warn("police store rejected a report", "report_id", e.ReportID, "status", res.Status)
-			r.finish(callCtx, func(c context.Context) error { return r.ob.MarkRejected(c, e, res.Reason) })
+			r.finish(ctx, func(c context.Context) error { return r.ob.MarkRejected(c, e, res.Reason) })
 			return
 		}
-		if err := r.ob.RecordAttempt(callCtx, e, consumer, res.Reason); err != nil {
+		owned, err := r.ob.RecordAttempt(callCtx, e, consumer, res.Reason)
+		if err != nil {
 			r.log.Warn("could not record a forward attempt", "err", err)
+		} else if !owned {
+			return // another worker took it over; it is theirs now
 		}
-		if !sleep(ctx, r.backoff(attempt)) {
+		retryAt := time.Now().Add(r.backoff(attempt))
+		if !r.holdWhile(ctx, consumer, e, func() time.Duration { return time.Until(retryAt) }) {
 			r.release(consumer, e)
 			return
 		}
@@ -307,22 +379,51 @@ func (r *Relay) deliver(ctx context.Context, consumer string, e report.OutboxEnt
 	}
 }
 
+// holdWhile waits as long as left() is positive, renewing the claim on e
+// every third of the visibility timeout. It returns false on shutdown or
+// when e is no longer this consumer's.
+func (r *Relay) holdWhile(ctx context.Context, consumer string, e report.OutboxEntry, left func() time.Duration) bool {
+	every := r.cfg.VisibilityTimeout / 3
+	renewed := time.Now()
+	for {
+		d := left()
+		if d <= 0 {
+			return true
+		}
+		if !sleep(ctx, min(d, every-time.Since(renewed))) {
+			return false
+		}
+		if time.Since(renewed) >= every {
+			owned, err := r.ob.Hold(ctx, e, consumer)
+			if err == nil && !owned {
+				return false
+			}
+			renewed = time.Now()
+		}
+	}
+}
+
+// finishGrace bounds how long recording an outcome may hold up shutdown.
+const finishGrace = 3 * time.Second
+
 // finish records a final outcome, retrying while Redis is unavailable: the
 // police store already has the report, and a redelivery after a lost
-// acknowledgement is harmless (the store de-duplicates by report id). On
-// shutdown it gives up after a few seconds; the entry is then delivered
-// again by whoever claims it, and the store answers with the same
-// reference.
+// acknowledgement is harmless (the store de-duplicates by report id). It
+// gives up after a minute, or finishGrace after shutdown began; the entry
+// is then delivered again by whoever claims it, and the store answers
+// with the same reference.
 func (r *Relay) finish(ctx context.Context, mark func(context.Context) error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(finishGrace, cancel) })
+	defer stop()
 	for attempt := 0; ; attempt++ {
-		err := mark(ctx)
-		if err == nil || ctx.Err() != nil {
+		err := mark(fctx)
+		if err == nil || fctx.Err() != nil {
 			return
 		}
 		r.log.Warn("could not record a forward outcome; retrying", "err", err)
-		if !sleep(ctx, r.backoff(attempt)) {
+		if !sleep(fctx, r.backoff(attempt)) {
 			return
 		}
 	}

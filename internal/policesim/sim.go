@@ -29,6 +29,10 @@ type Faults struct {
 	// RejectReferencePrefix answers 422 to reports whose reference starts
 	// with it (deterministic rejections for tests).
 	RejectReferencePrefix string `json:"reject_reference_prefix"`
+	// Status answers every report with this HTTP status (a 3xx with a
+	// Location header pointing back at /reports), as a misconfigured or
+	// moved store would: 301, 401, 403, 404, 429…
+	Status int `json:"status"`
 }
 
 // Record is what the store holds about one report id.
@@ -36,6 +40,7 @@ type Record struct {
 	ReportID        string          `json:"report_id"`
 	PoliceReference string          `json:"police_reference"`
 	Deliveries      int             `json:"deliveries"` // successful POSTs for this id
+	Posts           int             `json:"posts"`      // every POST for this id, whatever the answer
 	FirstReceivedAt time.Time       `json:"first_received_at"`
 	Body            json.RawMessage `json:"body"`
 }
@@ -56,13 +61,16 @@ type Sim struct {
 	mu      sync.Mutex
 	faults  Faults
 	records map[string]*Record
+	posts   map[string]int // POSTs per Idempotency-Key, whatever the answer
 	next    int
 
 	deliveries, requests, conns, dropped, errs, rejected atomic.Int64
 }
 
 // New returns a healthy, empty store.
-func New(f Faults) *Sim { return &Sim{faults: f, records: map[string]*Record{}} }
+func New(f Faults) *Sim {
+	return &Sim{faults: f, records: map[string]*Record{}, posts: map[string]int{}}
+}
 
 // ConnState is for http.Server.ConnState: it counts connection attempts
 // that reached the store, including those it drops while down.
@@ -125,6 +133,7 @@ func (s *Sim) SetFaults(f Faults) {
 func (s *Sim) Reset() {
 	s.mu.Lock()
 	s.records = map[string]*Record{}
+	s.posts = map[string]int{}
 	s.mu.Unlock()
 	for _, c := range []*atomic.Int64{&s.deliveries, &s.requests, &s.conns, &s.dropped, &s.errs, &s.rejected} {
 		c.Store(0)
@@ -146,7 +155,9 @@ func (s *Sim) Records() []Record {
 	defer s.mu.Unlock()
 	out := make([]Record, 0, len(s.records))
 	for _, r := range s.records {
-		out = append(out, *r)
+		rec := *r
+		rec.Posts = s.posts[r.ReportID]
+		out = append(out, rec)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PoliceReference < out[j].PoliceReference })
 	return out
@@ -158,9 +169,11 @@ func (s *Sim) Record(id string) (Record, bool) {
 	defer s.mu.Unlock()
 	r, ok := s.records[id]
 	if !ok {
-		return Record{}, false
+		return Record{ReportID: id, Posts: s.posts[id]}, s.posts[id] > 0
 	}
-	return *r, true
+	rec := *r
+	rec.Posts = s.posts[id]
+	return rec, true
 }
 
 // wire is the police store contract's body; unknown fields are refused so
@@ -180,6 +193,11 @@ type wire struct {
 
 func (s *Sim) postReport(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
+	if k := r.Header.Get("Idempotency-Key"); k != "" && len(k) <= 255 {
+		s.mu.Lock()
+		s.posts[k]++
+		s.mu.Unlock()
+	}
 	f := s.Faults()
 	if f.Down {
 		s.dropped.Add(1)
@@ -197,6 +215,16 @@ func (s *Sim) postReport(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
+	}
+	if f.Status != 0 {
+		if f.Status >= 300 && f.Status < 400 {
+			w.Header().Set("Location", "/reports")
+		}
+		if f.Status >= 400 {
+			s.rejected.Add(1)
+		}
+		writeJSON(w, f.Status, map[string]string{"error": "injected status", "detail": "internal host db-7.police.internal:5432"})
+		return
 	}
 	if f.ErrorRate > 0 && rand.Float64() < f.ErrorRate {
 		s.errs.Add(1)

@@ -29,9 +29,12 @@ const (
 
 // finishScript records a final outcome (forwarded or rejected) on the
 // report and removes the entry from the outbox, atomically, on one slot.
+// A rejected report's police body moves to the partition's rejected hash,
+// so that "mulegate outbox requeue" can put it back.
 //
-// KEYS: stream, report
-// ARGV: group, entry id, status, police reference, forwarded at ms, error
+// KEYS: stream, report, rejected hash
+// ARGV: group, entry id, status, police reference, forwarded at ms, error,
+// report id, body, ttl s
 var finishScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('HINCRBY', KEYS[2], 'at', 1)
@@ -42,23 +45,65 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
     redis.call('HSET', KEYS[2], 'st', ARGV[3], 'err', ARGV[6])
   end
 end
+if ARGV[3] == 'rejected' then
+  redis.call('HSET', KEYS[3], ARGV[7], ARGV[8])
+  redis.call('EXPIRE', KEYS[3], ARGV[9])
+end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 return 1
 `)
 
-// attemptScript records a failed attempt that will be retried, and resets
-// the entry's idle time for this consumer, so that a worker that is still
-// retrying is not mistaken for a dead one by XAUTOCLAIM.
+// holdScript renews a consumer's claim on an entry it is still working on
+// (retrying, or waiting for the breaker), so that XAUTOCLAIM never takes
+// it for abandoned, and with an error also records a failed attempt. It
+// only acts while the consumer still owns the entry: a worker that was
+// too slow and lost the entry to another must not take it back (two
+// workers would then both deliver it), nor count attempts it did not own.
 //
 // KEYS: stream, report
-// ARGV: group, entry id, consumer, error
-var attemptScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[2]) == 1 then
+// ARGV: group, entry id, consumer, error ("" to only renew the claim)
+// Returns 1 while the consumer owns the entry, 0 otherwise.
+var holdScript = redis.NewScript(`
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
+if ARGV[4] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('HINCRBY', KEYS[2], 'at', 1)
   redis.call('HSET', KEYS[2], 'err', ARGV[4])
 end
 redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
+return 1
+`)
+
+// dropConsumerScript deletes a consumer from the group, but only when its
+// pending list is empty: XGROUP DELCONSUMER discards a consumer's pending
+// entries, and an entry that is neither new nor pending is never
+// delivered again. Checking and deleting in one script leaves no window
+// for the consumer to read an entry in between.
+//
+// KEYS: stream; ARGV: group, consumer. Returns 1 if deleted.
+var dropConsumerScript = redis.NewScript(`
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
+if #p > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`)
+
+// requeueScript puts a rejected report back in its outbox partition.
+//
+// KEYS: stream, report, rejected hash
+// ARGV: report id, wake channel, partition
+// Returns 1 if requeued, 0 if the report is not rejected.
+var requeueScript = redis.NewScript(`
+local body = redis.call('HGET', KEYS[3], ARGV[1])
+if not body then return 0 end
+redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], 'body', body)
+redis.call('HDEL', KEYS[3], ARGV[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HSET', KEYS[2], 'st', 'queued')
+  redis.call('HDEL', KEYS[2], 'err')
+end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 `)
 
@@ -103,22 +148,84 @@ func (s *Store) ReadOutbox(ctx context.Context, partition int, consumer string, 
 
 // ClaimStale takes over entries that another consumer has held for longer
 // than minIdle: that consumer died mid-flight (or is stuck), and the
-// report must still reach the police.
-func (s *Store) ClaimStale(ctx context.Context, partition int, consumer string, minIdle time.Duration, count int) ([]report.OutboxEntry, error) {
+// report must still reach the police. It scans the pending list from
+// cursor ("0-0" to start) and returns the cursor to continue from, "0-0"
+// once the whole list was walked.
+func (s *Store) ClaimStale(ctx context.Context, partition int, consumer, cursor string, minIdle time.Duration, count int) ([]report.OutboxEntry, string, error) {
 	key := s.OutboxKey(partition)
-	msgs, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-		Stream: key, Group: forwarderGroup, Consumer: consumer, MinIdle: minIdle, Start: "0-0", Count: int64(count),
+	if cursor == "" {
+		cursor = "0-0"
+	}
+	msgs, next, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+		Stream: key, Group: forwarderGroup, Consumer: consumer, MinIdle: minIdle, Start: cursor, Count: int64(count),
 	}).Result()
 	if errors.Is(err, redis.Nil) {
-		return nil, nil
+		return nil, "0-0", nil
 	}
 	if err != nil && strings.HasPrefix(err.Error(), "NOGROUP") {
-		return nil, s.EnsureGroups(ctx)
+		return nil, "0-0", s.EnsureGroups(ctx)
 	}
 	if err != nil {
-		return nil, s.fail("outbox: claim", err)
+		return nil, "0-0", s.fail("outbox: claim", err)
 	}
-	return s.entries(partition, msgs), nil
+	if next == "" {
+		next = "0-0"
+	}
+	return s.entries(partition, msgs), next, nil
+}
+
+// DropIdleConsumers removes the consumers of a partition that have been
+// idle for longer than minIdle and hold nothing: workers of processes
+// that stopped.
+func (s *Store) DropIdleConsumers(ctx context.Context, partition int, minIdle time.Duration) (int, error) {
+	key := s.OutboxKey(partition)
+	cs, err := s.rdb.XInfoConsumers(ctx, key, forwarderGroup).Result()
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "NOGROUP") || strings.Contains(err.Error(), "no such key") {
+			return 0, nil
+		}
+		return 0, s.fail("outbox: consumers", err)
+	}
+	dropped := 0
+	for _, c := range cs {
+		if c.Pending > 0 || c.Idle < minIdle {
+			continue
+		}
+		n, err := dropConsumerScript.Run(ctx, s.rdb, []string{key}, forwarderGroup, c.Name).Int()
+		if err != nil {
+			return dropped, s.fail("outbox: drop consumer", err)
+		}
+		dropped += n
+	}
+	return dropped, nil
+}
+
+// DropConsumers removes the named consumers of every partition that hold
+// nothing (a relay's own workers, at shutdown).
+func (s *Store) DropConsumers(ctx context.Context, names []string) error {
+	cmds := make([]*redis.Cmd, 0, s.opt.Partitions*len(names))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for part := range s.opt.Partitions {
+			for _, n := range names {
+				cmds = append(cmds, dropConsumerScript.EvalSha(ctx, p, []string{s.OutboxKey(part)}, forwarderGroup, n))
+			}
+		}
+		return nil
+	})
+	if err != nil && isNoScript(err) {
+		for part := range s.opt.Partitions {
+			for _, n := range names {
+				if err := dropConsumerScript.Run(ctx, s.rdb, []string{s.OutboxKey(part)}, forwarderGroup, n).Err(); err != nil {
+					return s.fail("outbox: drop consumers", err)
+				}
+			}
+		}
+		return nil
+	}
+	if err != nil && !strings.HasPrefix(err.Error(), "NOGROUP") {
+		return s.fail("outbox: drop consumers", err)
+	}
+	return nil
 }
 
 func (s *Store) entries(partition int, msgs []redis.XMessage) []report.OutboxEntry {
@@ -148,24 +255,80 @@ func (s *Store) MarkRejected(ctx context.Context, e report.OutboxEntry, reason s
 
 func (s *Store) finish(ctx context.Context, e report.OutboxEntry, st report.Status, ref string, at time.Time, reason string) error {
 	tag := s.tags[e.Partition]
-	err := finishScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), reportKey(tag, e.ReportID)},
-		forwarderGroup, e.StreamID, string(st), ref, at.UnixMilli(), reason).Err()
+	body := ""
+	if st == report.StatusRejected {
+		body = string(e.Body)
+	}
+	err := finishScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), reportKey(tag, e.ReportID), rejectedKey(tag)},
+		forwarderGroup, e.StreamID, string(st), ref, at.UnixMilli(), reason, e.ReportID, body, s.ttlSeconds()).Err()
 	if err != nil {
 		return s.fail("outbox: finish", err)
 	}
 	return nil
 }
 
-// RecordAttempt notes a failed attempt that will be retried.
-func (s *Store) RecordAttempt(ctx context.Context, e report.OutboxEntry, consumer, reason string) error {
-	tag := s.tags[e.Partition]
-	err := attemptScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), reportKey(tag, e.ReportID)},
-		forwarderGroup, e.StreamID, consumer, reason).Err()
-	if err != nil {
-		return s.fail("outbox: attempt", err)
-	}
-	return nil
+// RecordAttempt notes a failed attempt that will be retried and renews
+// the consumer's claim. owned is false when another consumer has taken
+// the entry over: the caller must let it go.
+func (s *Store) RecordAttempt(ctx context.Context, e report.OutboxEntry, consumer, reason string) (owned bool, err error) {
+	return s.hold(ctx, e, consumer, reason)
 }
+
+// Hold renews the consumer's claim on an entry it is still working on;
+// owned is false when another consumer has taken it over.
+func (s *Store) Hold(ctx context.Context, e report.OutboxEntry, consumer string) (owned bool, err error) {
+	return s.hold(ctx, e, consumer, "")
+}
+
+func (s *Store) hold(ctx context.Context, e report.OutboxEntry, consumer, reason string) (bool, error) {
+	tag := s.tags[e.Partition]
+	n, err := holdScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), reportKey(tag, e.ReportID)},
+		forwarderGroup, e.StreamID, consumer, reason).Int()
+	if err != nil {
+		return false, s.fail("outbox: hold", err)
+	}
+	return n == 1, nil
+}
+
+// Requeue puts a rejected report back in the outbox; false if the report
+// is not (or no longer) rejected.
+func (s *Store) Requeue(ctx context.Context, id string) (bool, error) {
+	tag, part, err := s.reportPartition(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	n, err := requeueScript.Run(ctx, s.rdb, []string{s.OutboxKey(part), reportKey(tag, id), rejectedKey(tag)},
+		id, WakeChannel, part).Int()
+	if err != nil {
+		return false, s.fail("outbox: requeue", err)
+	}
+	return n == 1, nil
+}
+
+// RequeueAllRejected puts every rejected report back in the outbox and
+// returns their ids.
+func (s *Store) RequeueAllRejected(ctx context.Context) ([]string, error) {
+	var out []string
+	for part, tag := range s.tags {
+		ids, err := s.rdb.HKeys(ctx, rejectedKey(tag)).Result()
+		if err != nil {
+			return out, s.fail("outbox: list rejected", err)
+		}
+		for _, id := range ids {
+			n, err := requeueScript.Run(ctx, s.rdb, []string{s.OutboxKey(part), reportKey(tag, id), rejectedKey(tag)},
+				id, WakeChannel, part).Int()
+			if err != nil {
+				return out, s.fail("outbox: requeue", err)
+			}
+			if n == 1 {
+				out = append(out, id)
+			}
+		}
+	}
+	return out, nil
+}
+
+func rejectedKey(tag string) string { return "mg:" + tag + ":rejected" }
 
 // Release hands entries back on shutdown: their idle time is set past
 // the visibility timeout, so the next claim sweep of any other worker

@@ -81,4 +81,4 @@ return {n, redis.call('HLEN', KEYS[2]), redis.call('ZCOUNT', KEYS[3], ARGV[2], '
   first[2], last[2], redis.call('HGETALL', KEYS[1])}
 `)
 
-var allScripts = []*redis.Script{claimScript, acceptScript, lookupScript, finishScript, attemptScript, postAlertScript}
+var allScripts = []*redis.Script{claimScript, acceptScript, lookupScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript}

@@ -383,18 +383,51 @@ func msTime(v any) time.Time {
 	return time.UnixMilli(int64(f)).UTC()
 }
 
+// reportPartition finds the partition that holds a report: the
+// idempotency record names it, and if that record is gone (a failover
+// lost it, or it expired) every partition is asked, in one pipelined
+// round trip per node, whether it holds the report's hash. The report's
+// own keys are the truth; the idempotency record is only a shortcut.
+func (s *Store) reportPartition(ctx context.Context, id string) (string, int, error) {
+	notFound := &report.Error{Code: report.CodeNotFound, Msg: "no such report"}
+	if !ValidReportID(id) {
+		return "", 0, notFound
+	}
+	tag, err := s.rdb.HGet(ctx, idemKey(id), "v").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", 0, s.fail("report: find", err)
+	}
+	if err == nil {
+		for p, t := range s.tags {
+			if t == tag {
+				return tag, p, nil
+			}
+		}
+	}
+	cmds := make([]*redis.IntCmd, len(s.tags))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for n, t := range s.tags {
+			cmds[n] = p.Exists(ctx, reportKey(t, id))
+		}
+		return nil
+	})
+	if err != nil {
+		return "", 0, s.fail("report: find", err)
+	}
+	for n, c := range cmds {
+		if c.Val() == 1 {
+			return s.tags[n], n, nil
+		}
+	}
+	return "", 0, notFound
+}
+
 // ReportStatus reads a report's forwarding status.
 func (s *Store) ReportStatus(ctx context.Context, id string) (report.ReportStatus, error) {
 	notFound := &report.Error{Code: report.CodeNotFound, Msg: "no such report"}
-	if !ValidReportID(id) {
-		return report.ReportStatus{}, notFound
-	}
-	tag, err := s.rdb.HGet(ctx, idemKey(id), "v").Result()
-	if errors.Is(err, redis.Nil) {
-		return report.ReportStatus{}, notFound
-	}
+	tag, _, err := s.reportPartition(ctx, id)
 	if err != nil {
-		return report.ReportStatus{}, s.fail("report status", err)
+		return report.ReportStatus{}, err
 	}
 	h, err := s.rdb.HGetAll(ctx, reportKey(tag, id)).Result()
 	if err != nil {

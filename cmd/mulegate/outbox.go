@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/config"
+	"github.com/mulegate/mulegate/internal/report"
+)
+
+// cmdOutbox is "mulegate outbox requeue --config FILE --report ID |
+// --all-rejected": it puts reports the police store rejected (400/422)
+// back in the outbox, for instance after the store fixed what made it
+// refuse them. Each requeued report is forwarded again with its own
+// report id, so the store de-duplicates as usual.
+func cmdOutbox(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "requeue" {
+		fmt.Fprintln(stderr, "usage: mulegate outbox requeue --config FILE (--report ID | --all-rejected)")
+		return errUsage
+	}
+	fs := flag.NewFlagSet("outbox requeue", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", getenv("MULEGATE_CONFIG"), "YAML configuration file (or MULEGATE_CONFIG); only redis and storage are used")
+	id := fs.String("report", "", "report id to requeue")
+	all := fs.Bool("all-rejected", false, "requeue every rejected report")
+	if err := fs.Parse(args[1:]); err != nil {
+		return errUsage
+	}
+	if (*id == "") == !*all {
+		fmt.Fprintln(stderr, "outbox requeue: give exactly one of --report ID or --all-rejected")
+		return errUsage
+	}
+	cfg, err := config.Load(*path, getenv)
+	if err != nil {
+		return err
+	}
+	c, err := newCore(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if *all {
+		ids, err := c.st.RequeueAllRejected(ctx)
+		for _, r := range ids {
+			fmt.Fprintln(stdout, "requeued", r)
+		}
+		fmt.Fprintf(stdout, "%d rejected reports requeued\n", len(ids))
+		return err
+	}
+	ok, err := c.st.Requeue(ctx, *id)
+	var de *report.Error
+	if errors.As(err, &de) && de.Code == report.CodeNotFound {
+		return fmt.Errorf("no report %s", *id)
+	}
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("report %s is not rejected; nothing to requeue", *id)
+	}
+	fmt.Fprintln(stdout, "requeued", *id)
+	return nil
+}
