@@ -167,7 +167,9 @@ func StartTopology(t testing.TB, args ...string) *Deployment {
 	case "single":
 		return &Deployment{Single: Start(t, args...)}
 	case "cluster":
-		return &Deployment{Cluster: StartCluster(t, 3, 0, args...)}
+		// One replica per master, so that WAIT and replica reads are
+		// exercised as they run in production.
+		return &Deployment{Cluster: StartCluster(t, 3, 1, args...)}
 	}
 	t.Fatalf("MULEGATE_TEST_TOPOLOGY=%q: want single or cluster", Topology())
 	return nil
@@ -241,6 +243,45 @@ func (d *Deployment) Keys(t testing.TB) []string {
 		out = append(out, v...)
 		mu.Unlock()
 		return err
+	})
+	return out
+}
+
+// Dump renders every key over every master with its whole content as
+// text (string values, hash fields and values, sorted-set members and
+// scores, stream entries), as an attacker with a copy of the data files
+// would see it.
+func (d *Deployment) Dump(t testing.TB) map[string]string {
+	t.Helper()
+	var mu sync.Mutex
+	out := map[string]string{}
+	d.masters(t, func(c *redis.Client) error {
+		ctx := context.Background()
+		keys, err := c.Keys(ctx, "*").Result()
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			var v any
+			switch c.Type(ctx, k).Val() {
+			case "string":
+				v = c.Get(ctx, k).Val()
+			case "hash":
+				v = c.HGetAll(ctx, k).Val()
+			case "zset":
+				v = c.ZRangeWithScores(ctx, k, 0, -1).Val()
+			case "stream":
+				v = c.XRange(ctx, k, "-", "+").Val()
+			case "set":
+				v = c.SMembers(ctx, k).Val()
+			case "list":
+				v = c.LRange(ctx, k, 0, -1).Val()
+			}
+			mu.Lock()
+			out[k] = fmt.Sprint(v)
+			mu.Unlock()
+		}
+		return nil
 	})
 	return out
 }

@@ -1,8 +1,6 @@
 package report
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"time"
@@ -66,15 +64,15 @@ func NewAlertSubmission(rawIBAN, severity, message, reference string, expiresAt 
 	return a, nil
 }
 
-// Fingerprint identifies the request for Idempotency-Key comparisons.
-func (a AlertSubmission) Fingerprint() string {
+// Canonical identifies the request for Idempotency-Key comparisons; like
+// Submission.Canonical it holds the IBAN and is stored only as an HMAC.
+func (a AlertSubmission) Canonical() []byte {
 	v := map[string]any{"iban": a.IBAN.String(), "severity": a.Severity, "message": a.Message, "reference": a.Reference}
 	if a.ExpiresAt != nil {
 		v["expires_at"] = a.ExpiresAt.UnixMilli()
 	}
 	b, _ := json.Marshal(v)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return b
 }
 
 // Alert is a stored alert as a bank receives it.

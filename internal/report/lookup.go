@@ -57,6 +57,11 @@ type Lookup struct {
 	Risk Risk
 }
 
+// MinVoicesAboveLow is how many distinct reporting orgs it takes for an
+// IBAN to rate above low: one org alone, filing under many keys, cannot
+// make an account look like a confirmed mule.
+const MinVoicesAboveLow = 2
+
 // NewLookup rates counts for an IBAN.
 func NewLookup(i iban.IBAN, c Counts, t RiskThresholds) Lookup {
 	if c.ByCategory == nil {
@@ -65,5 +70,9 @@ func NewLookup(i iban.IBAN, c Counts, t RiskThresholds) Lookup {
 	if c.BySource == nil {
 		c.BySource = map[string]int64{}
 	}
-	return Lookup{IBAN: i, Counts: c, Risk: t.Rate(c.ReportCount)}
+	risk := t.Rate(c.ReportCount)
+	if c.ReporterCount < MinVoicesAboveLow && (risk == RiskMedium || risk == RiskHigh) {
+		risk = RiskLow
+	}
+	return Lookup{IBAN: i, Counts: c, Risk: risk}
 }

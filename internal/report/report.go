@@ -1,8 +1,6 @@
 package report
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"regexp"
@@ -133,14 +131,14 @@ func ParseIBAN(raw string) (iban.IBAN, error) {
 	return i, nil
 }
 
-// Fingerprint is a hash of the normalised submission. Two requests with the
-// same Idempotency-Key are the same request exactly when their fingerprints
-// match, whatever the JSON spacing, field order or IBAN formatting.
-func (s Submission) Fingerprint() string {
-	w := s.Wire("", "", "", time.Time{})
-	b, _ := json.Marshal(w)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+// Canonical is the normalised submission as bytes. Two requests with the
+// same Idempotency-Key are the same request exactly when these match,
+// whatever the JSON spacing, field order or IBAN formatting. It contains
+// the IBAN, so it is never stored as is, nor as an unkeyed hash (which a
+// dictionary of IBANs would invert): the store keeps an HMAC of it.
+func (s Submission) Canonical() []byte {
+	b, _ := json.Marshal(s.Wire("", "", "", time.Time{}))
+	return b
 }
 
 // Wire is the report as the police core store receives it. Absent optional

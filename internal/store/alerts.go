@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -56,8 +57,8 @@ func (s *Store) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey strin
 	idempotent := "0"
 	if idemKey != "" {
 		id = s.derivedID("alert", policeOrg, idemKey)
-		res, err := claimScript.Run(ctx, s.rdb, []string{"mg:aidem:" + id}, a.Fingerprint(), bankOrg,
-			int64((max(s.opt.IdempotencyTTL, retention)+24*time.Hour)/time.Second)).Text()
+		res, err := s.runReplicated(ctx, claimScript, []string{"mg:aidem:" + id}, s.fingerprint(a.Canonical()), bankOrg,
+			int64((max(s.opt.IdempotencyTTL, retention)+24*time.Hour)/time.Second))
 		if err != nil {
 			return report.Alert{}, false, s.fail("post alert: claim", err)
 		}
@@ -74,9 +75,13 @@ func (s *Store) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey strin
 	if a.ExpiresAt != nil {
 		args = append(args, "expires", a.ExpiresAt.UnixMilli())
 	}
-	out, err := postAlertScript.Run(ctx, s.rdb, []string{alertStream(bankOrg), alertIDs(bankOrg)}, args...).Slice()
+	v, err := s.runReplicated(ctx, postAlertScript, []string{alertStream(bankOrg), alertIDs(bankOrg)}, args...)
 	if err != nil {
 		return report.Alert{}, false, s.fail("post alert", err)
+	}
+	out, _ := v.([]any)
+	if len(out) != 2 {
+		return report.Alert{}, false, report.Internal("post alert: parse", fmt.Errorf("unexpected reply %v", v))
 	}
 	fresh, _ := out[0].(int64)
 	cursor, _ := out[1].(string)

@@ -160,15 +160,28 @@ func (s *Store) ttlSeconds() int64 {
 	return int64((s.opt.Retention + 24*time.Hour) / time.Second)
 }
 
+// fingerprint is the keyed hash of a request's canonical bytes, kept in
+// the idempotency record. Keyed, because the bytes hold an IBAN: an
+// unkeyed hash of them could be inverted by hashing candidate IBANs.
+func (s *Store) fingerprint(canonical []byte) string {
+	m := s.macs.Get().(hash.Hash)
+	defer s.macs.Put(m)
+	m.Reset()
+	m.Write([]byte("fingerprint\x00"))
+	m.Write(canonical)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
 // Accept records a report in two steps that are each safe to repeat: claim
 // the (org, Idempotency-Key) with the request's fingerprint, then count the
-// report on its IBAN's slot. It returns only after Redis acknowledged both.
+// report on its IBAN's slot. It returns only after Redis acknowledged both
+// (and, with WaitReplicas, after replicas did).
 func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, idemKeyValue string, sub report.Submission) (report.Accepted, error) {
 	id := s.ReportID(org, idemKeyValue)
 	k := s.keysFor(sub.IBAN)
 	idemTTL := max(s.opt.IdempotencyTTL, s.opt.Retention+24*time.Hour)
 
-	res, err := claimScript.Run(ctx, s.rdb, []string{idemKey(id)}, sub.Fingerprint(), k.tag, int64(idemTTL/time.Second)).Text()
+	res, err := s.runReplicated(ctx, claimScript, []string{idemKey(id)}, s.fingerprint(sub.Canonical()), k.tag, int64(idemTTL/time.Second))
 	if err != nil {
 		return report.Accepted{}, s.fail("accept report: claim", err)
 	}
@@ -178,30 +191,36 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 	}
 
 	now := s.now()
-	nowMs := now.UnixMilli()
 	body, err := json.Marshal(sub.Wire(id, org, orgType, now))
 	if err != nil {
 		return report.Accepted{}, report.Internal("accept report: encode", err)
 	}
 	member := id + "|" + string(sub.Category) + "|" + string(orgType) + "|" + org
 	cutoff := now.Add(-s.opt.Retention).UnixMilli()
-	out, err := s.runAccept(ctx,
+	v, err := s.runReplicated(ctx, acceptScript,
 		[]string{k.counters(), k.reporters(), k.index(), reportKey(k.tag, id), s.OutboxKey(k.part)},
-		id, nowMs, member, org, cutoff, s.ttlSeconds(), string(sub.Category), string(orgType), sub.IBAN.Masked(), body,
+		id, now.UnixMilli(), member, org, cutoff, s.ttlSeconds(), string(sub.Category), string(orgType), body,
 		WakeChannel, k.part,
 	)
 	if err != nil {
 		return report.Accepted{}, s.fail("accept report "+sub.IBAN.Masked(), err)
 	}
+	out, err := redis.NewCmdResult(v, nil).Int64Slice()
+	if err != nil || len(out) != 2 {
+		return report.Accepted{}, report.Internal("accept report: parse", fmt.Errorf("unexpected reply %v", v))
+	}
 	return report.Accepted{ID: id, IBAN: sub.IBAN, ReportCount: out[1], Replayed: out[0] == 0}, nil
 }
 
-// runAccept runs the accept script; with WaitReplicas it sends WAIT on the
-// same connection (WAIT covers the writes of its own connection only), in
-// the same round trip, to the master that owns the IBAN's slot.
-func (s *Store) runAccept(ctx context.Context, keys []string, args ...any) ([]int64, error) {
+// runReplicated runs a script that writes. With WaitReplicas it sends
+// WAIT on the same connection (WAIT covers the writes of its own
+// connection only), in the same round trip, to the master that owns the
+// keys' slot, and fails as unavailable when too few replicas acknowledged
+// in time: the client retries with the same Idempotency-Key, which
+// counts nothing twice.
+func (s *Store) runReplicated(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
 	if s.opt.WaitReplicas <= 0 {
-		return acceptScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
+		return sc.Run(ctx, s.rdb, keys, args...).Result()
 	}
 	var node *redis.Client
 	switch c := s.rdb.(type) {
@@ -220,33 +239,31 @@ func (s *Store) runAccept(ctx context.Context, keys []string, args ...any) ([]in
 	if timeout <= 0 {
 		timeout = 100 * time.Millisecond
 	}
-	for attempt := 0; ; attempt++ {
-		var res, acked *redis.Cmd
+	var res, acked *redis.Cmd
+	pipe := func() error {
 		_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
-			res = acceptScript.EvalSha(ctx, p, keys, args...)
+			res = sc.EvalSha(ctx, p, keys, args...)
 			acked = p.Do(ctx, "WAIT", s.opt.WaitReplicas, timeout.Milliseconds())
 			return nil
 		})
-		if err != nil && attempt == 0 && isNoScript(err) {
-			if err := acceptScript.Load(ctx, node).Err(); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out, err := res.Int64Slice()
-		if err != nil {
-			return nil, err
-		}
-		if n, _ := acked.Int64(); n < int64(s.opt.WaitReplicas) {
-			return nil, &report.Error{Code: report.CodeUnavailable,
-				Msg: "the report store could not confirm replication in time; retry with the same Idempotency-Key",
-				Err: fmt.Errorf("WAIT: %d of %d replicas acknowledged", n, s.opt.WaitReplicas)}
-		}
-		return out, nil
+		return err
 	}
+	err := pipe()
+	if isNoScript(err) {
+		if err := sc.Load(ctx, node).Err(); err != nil {
+			return nil, err
+		}
+		err = pipe()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := acked.Int64(); n < int64(s.opt.WaitReplicas) {
+		return nil, &report.Error{Code: report.CodeUnavailable,
+			Msg: "the report store could not confirm replication in time; retry with the same Idempotency-Key",
+			Err: fmt.Errorf("WAIT: %d of %d replicas acknowledged", n, s.opt.WaitReplicas)}
+	}
+	return res.Result()
 }
 
 // Lookup returns the counts for one IBAN in one round trip.
@@ -262,8 +279,9 @@ func (s *Store) Lookup(ctx context.Context, i iban.IBAN) (report.Counts, error) 
 
 func (s *Store) lookupArgs(k ibanKeys) ([]string, []any) {
 	now := s.now()
+	cutoff := now.Add(-s.opt.Retention).UnixMilli()
 	return []string{k.counters(), k.reporters(), k.index()},
-		[]any{now.Add(-s.opt.Retention).UnixMilli(), now.Add(-30 * 24 * time.Hour).UnixMilli()}
+		[]any{cutoff, max(cutoff, now.Add(-30*24*time.Hour).UnixMilli())}
 }
 
 // LookupMany returns counts for many IBANs with one pipelined round trip

@@ -1,0 +1,240 @@
+package store_test
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/redistest"
+	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/store"
+	"github.com/redis/go-redis/v9"
+)
+
+var victims = []string{"NL91ABNA0417164300", "DE89370400440532013000", "BE68539007547034",
+	"FR1420041010050500013M02606", "GB29NWBK60161331926819", "CH9300762011623852957"}
+
+// TestDumpRevealsNoIBAN (issue 8.3) plays an attacker who has a copy of
+// Redis but not the secret, and who knows everything about each report
+// except the IBAN: no stored value may be the IBAN, part of it, its
+// masked form, or an unkeyed hash of anything holding it. Only the
+// outbox (until forwarded) and a bank's own alert feed may hold IBANs.
+func TestDumpRevealsNoIBAN(t *testing.T) {
+	st, srv := mustStore(t, nil)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	subs := map[string]report.Submission{}
+	for n, raw := range victims {
+		sub, err := report.NewSubmission(raw, "phishing", &at, &report.Amount{Value: "249.95", Currency: "EUR"},
+			fmt.Sprint("case-", n), "paid the fake helpdesk", time.Now(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs[raw] = sub
+		if _, err := st.Accept(ctx, "bank-a", report.OrgBank, fmt.Sprint("dump-", n), sub); err != nil {
+			t.Fatal(err)
+		}
+		al, err := report.NewAlertSubmission(raw, "critical", "freeze it", "POL-1", nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.PostAlert(ctx, "bank-a", "police-nl", fmt.Sprint("al-", n), al, 24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		subs[raw+"/alert"] = report.Submission{IBAN: al.IBAN, Description: string(al.Canonical())}
+	}
+	// What the attacker computes for every IBAN (the real ones among
+	// them): the IBAN and its masked form, and unkeyed hashes of the
+	// request bodies they can reconstruct.
+	var needles []string
+	for raw, sub := range subs {
+		i := sub.IBAN.String()
+		needles = append(needles, i, sub.IBAN.Masked(), i[4:12], i[len(i)-8:])
+		material := [][]byte{[]byte(i), sub.Canonical()}
+		if strings.HasSuffix(raw, "/alert") {
+			material = append(material, []byte(sub.Description))
+		}
+		for _, m := range material {
+			s256 := sha256.Sum256(m)
+			s1 := sha1.Sum(m)
+			needles = append(needles, hex.EncodeToString(s256[:]), hex.EncodeToString(s1[:]))
+		}
+	}
+	dump := srv.Dump(t)
+	if len(dump) == 0 {
+		t.Fatal("nothing stored")
+	}
+	for key, val := range dump {
+		if strings.HasSuffix(key, ":outbox") || strings.HasSuffix(key, "}:alerts") {
+			continue // the outbox until forwarded, and the bank's own feed
+		}
+		for _, n := range needles {
+			if strings.Contains(key, n) || strings.Contains(val, n) {
+				t.Errorf("%s reveals %q without the secret: %.200s", key, n, val)
+			}
+		}
+		if strings.Contains(val, "****") {
+			t.Errorf("%s holds a masked IBAN: %.200s", key, val)
+		}
+	}
+}
+
+// TestCountsExactPastTheTrimCap (issue 8.6): far more expired reports than
+// one trim takes, and the counts are still exact, on a lookup that writes
+// nothing and on the count a new report is answered with.
+func TestCountsExactPastTheTrimCap(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
+	now := func() time.Time { return time.UnixMilli(clock.Load()) }
+	st, _ := mustStore(t, now)
+	ctx := context.Background()
+	sub := mustSub(t, "NL91ABNA0417164300", "phishing", "")
+	const n = 2500
+	for k := range n {
+		org := fmt.Sprint("org-", k%3)
+		if _, err := st.Accept(ctx, org, report.OrgBank, fmt.Sprint("old-", k), sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := st.Lookup(ctx, sub.IBAN)
+	if err != nil || c.ReportCount != n || c.ReporterCount != 3 {
+		t.Fatalf("before expiry: %+v %v", c, err)
+	}
+	clock.Add((731 * 24 * time.Hour).Milliseconds())
+	c, err = st.Lookup(ctx, sub.IBAN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ReportCount != 0 || c.ReporterCount != 0 || len(c.ByCategory) != 0 || len(c.BySource) != 0 {
+		t.Fatalf("731 days later: %+v, want nothing counted", c)
+	}
+	a, err := st.Accept(ctx, "org-new", report.OrgMarketplace, "fresh", mustSub(t, "NL91ABNA0417164300", "other", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ReportCount != 1 {
+		t.Errorf("a new report after %d expired ones is answered with report_count %d, want 1", n, a.ReportCount)
+	}
+	c, _ = st.Lookup(ctx, sub.IBAN)
+	if c.ReportCount != 1 || c.ReporterCount != 1 || c.ByCategory["other"] != 1 || c.ByCategory["phishing"] != 0 ||
+		c.BySource["marketplace"] != 1 || c.BySource["bank"] != 0 {
+		t.Errorf("after one new report: %+v", c)
+	}
+}
+
+// TestLookupWritesNothing: a lookup leaves Redis as it found it, so it can
+// be served by a replica (and never races a write).
+func TestLookupWritesNothing(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
+	now := func() time.Time { return time.UnixMilli(clock.Load()) }
+	st, srv := mustStore(t, now)
+	ctx := context.Background()
+	sub := mustSub(t, "NL91ABNA0417164300", "phishing", "")
+	for k := range 5 {
+		if _, err := st.Accept(ctx, "bank-a", report.OrgBank, fmt.Sprint("w-", k), sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Add((731 * 24 * time.Hour).Milliseconds())
+	before := srv.Dump(t)
+	if _, err := st.Lookup(ctx, sub.IBAN); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.LookupMany(ctx, []iban.IBAN{sub.IBAN}); err != nil {
+		t.Fatal(err)
+	}
+	after := srv.Dump(t)
+	for k, v := range before {
+		if strings.HasSuffix(k, ":outbox") {
+			continue
+		}
+		if after[k] != v {
+			t.Errorf("a lookup changed %s", k)
+		}
+	}
+}
+
+// TestReportFoundWithoutIdempotencyRecord (issue 8.16): a report that got
+// a 202 is found from the IBAN's own keys even if its idempotency record
+// was lost (a failover, an expiry).
+func TestReportFoundWithoutIdempotencyRecord(t *testing.T) {
+	st, srv := mustStore(t, nil)
+	ctx := context.Background()
+	a, err := st.Accept(ctx, "bank-a", report.OrgBank, "lost-idem", mustSub(t, "NL91ABNA0417164300", "phishing", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Client(t).Del(ctx, "mg:idem:"+a.ID).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.ReportStatus(ctx, a.ID)
+	if err != nil {
+		t.Fatalf("status without the idempotency record: %v", err)
+	}
+	if got.ID != a.ID || got.Status != report.StatusQueued || got.ReporterOrg != "bank-a" {
+		t.Errorf("status %+v", got)
+	}
+	if _, err := st.ReportStatus(ctx, strings.Repeat("ab", 16)); report.ErrorCode(err) != report.CodeNotFound {
+		t.Errorf("unknown report: %v, want not found", err)
+	}
+}
+
+// TestWaitCoversTheIdempotencyClaim (issue 8.16): with wait_replicas, the
+// idempotency claim (on another slot than the report) must be replicated
+// too before the report is acknowledged. Its master's replica is
+// stopped: intake must refuse (unavailable), not acknowledge a report
+// whose claim a failover could lose.
+func TestWaitCoversTheIdempotencyClaim(t *testing.T) {
+	if redistest.Topology() != "cluster" {
+		t.Skip("runs in the cluster pass of make test (MULEGATE_TEST_TOPOLOGY=cluster)")
+	}
+	c := redistest.StartCluster(t, 3, 1)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	t.Cleanup(func() { rdb.Close() })
+	st, err := store.New(rdb, store.Options{Secret: secret, WaitReplicas: 1, WaitTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	masterOf := func(key string) int {
+		m, err := rdb.MasterForKey(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, s := range c.Nodes[:c.Masters] {
+			if s.Addr == m.Options().Addr {
+				return n
+			}
+		}
+		t.Fatalf("no master for %s", key)
+		return -1
+	}
+	key := "wait-claim"
+	idemMaster := masterOf("mg:idem:" + st.ReportID("bank-a", key))
+	var sub report.Submission
+	for _, raw := range victims {
+		s := mustSub(t, raw, "phishing", "")
+		pseudo, part := st.Pseudonym(s.IBAN)
+		if masterOf(fmt.Sprintf("mg:{p%d}:z:%s", part, pseudo)) != idemMaster {
+			sub = s
+			break
+		}
+	}
+	if sub.IBAN.String() == "" {
+		t.Skip("every test IBAN shares the claim's master")
+	}
+	c.Nodes[c.Masters+idemMaster].Stop() // the claim's master has no replica now
+	time.Sleep(200 * time.Millisecond)
+	_, err = st.Accept(ctx, "bank-a", report.OrgBank, key, sub)
+	if report.ErrorCode(err) != report.CodeUnavailable {
+		t.Fatalf("accept with the claim unreplicated: %v, want unavailable", err)
+	}
+}
