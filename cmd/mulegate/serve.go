@@ -171,7 +171,8 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, getenv func(s
 	defer c.close()
 	log := c.log
 
-	keys, err := auth.NewJWKSSource(ctx, cfg.Auth.JWKSFile, cfg.Auth.JWKSURL, cfg.Auth.JWKSRefresh.D(), nil, log)
+	keys, err := auth.NewJWKSSource(ctx, auth.JWKSOptions{File: cfg.Auth.JWKSFile, URL: cfg.Auth.JWKSURL,
+		Refresh: cfg.Auth.JWKSRefresh.D(), MaxStale: cfg.Auth.JWKSMaxStale.D(), Log: log})
 	if err != nil {
 		return fmt.Errorf("auth.jwks_file: %w", err)
 	}
@@ -183,7 +184,7 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, getenv func(s
 		Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience, Algorithms: cfg.Auth.Algorithms,
 		Leeway: cfg.Auth.Leeway.D(), RequireBinding: cfg.Auth.RequireCertBinding,
 		HS256Secret: []byte(cfg.Auth.DevHS256Secret), Orgs: registry, Keys: keys,
-		CacheSize: cfg.Auth.TokenCacheSize,
+		CacheSize: cfg.Auth.TokenCacheSize, MaxLifetime: cfg.Auth.MaxTokenLifetime.D(),
 	})
 	if err != nil {
 		return err

@@ -6,7 +6,9 @@ import (
 )
 
 // tokenCache remembers verified tokens, keyed by the SHA-256 of the token
-// (the token itself is never kept). It is bounded: when full, it drops
+// (the token itself is never kept). It holds what the signature proved
+// (verified), not the principal: the org's type and scopes are read from
+// the registry on every request. It is bounded: when full, it drops
 // about a tenth of its entries, expired ones first. An entry is never
 // served past the token's exp, nor after the JWKS changed (generation), so
 // revoking a key takes effect within one JWKS refresh.
@@ -17,7 +19,7 @@ type tokenCache struct {
 }
 
 type cacheEntry struct {
-	p   Principal
+	p   verified
 	gen uint64
 }
 
@@ -25,17 +27,17 @@ func newTokenCache(max int) *tokenCache {
 	return &tokenCache{max: max, byID: make(map[[32]byte]cacheEntry, max)}
 }
 
-func (c *tokenCache) get(key [32]byte, now time.Time, gen uint64) (Principal, bool) {
+func (c *tokenCache) get(key [32]byte, now time.Time, gen uint64) (verified, bool) {
 	c.mu.RLock()
 	e, ok := c.byID[key]
 	c.mu.RUnlock()
 	if !ok || e.gen != gen || !now.Before(e.p.Expires) {
-		return Principal{}, false
+		return verified{}, false
 	}
 	return e.p, true
 }
 
-func (c *tokenCache) put(key [32]byte, p Principal, gen uint64) {
+func (c *tokenCache) put(key [32]byte, p verified, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.byID) >= c.max {

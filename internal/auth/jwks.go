@@ -161,30 +161,70 @@ func b64(s string) ([]byte, error) {
 }
 
 // JWKSSource holds the current key set, loaded from a file and optionally
-// an HTTPS URL, and refreshes both in the background. Each change bumps a
-// generation number; the token cache drops entries from older generations,
-// so a key removed from the JWKS stops working within one refresh period.
+// an HTTPS URL, and refreshes both in the background. The two are kept
+// apart: a failing URL never stops the file from being reloaded (a key
+// removed from the file stops verifying at the next refresh), and keys
+// from the URL are dropped once no fetch has succeeded for maxStale (the
+// file's keys stay). Each change bumps a generation number; the token
+// cache drops entries from older generations, so a key removed from the
+// JWKS stops working within one refresh period.
 type JWKSSource struct {
-	file    string
-	url     string
-	client  *http.Client
-	refresh time.Duration
-	log     *slog.Logger
+	file     string
+	url      string
+	client   *http.Client
+	refresh  time.Duration
+	maxStale time.Duration
+	log      *slog.Logger
+	now      func() time.Time
 
-	mu   sync.Mutex
-	last []byte
-	set  atomic.Pointer[KeySet]
-	gen  atomic.Uint64
+	mu       sync.Mutex
+	fileRaw  []byte
+	fileSet  *KeySet
+	urlRaw   []byte
+	urlSet   *KeySet
+	urlAt    time.Time // last successful fetch
+	last     string    // what the current merged set was built from
+	set      atomic.Pointer[KeySet]
+	gen      atomic.Uint64
+	failures atomic.Int64
 }
 
-// NewJWKSSource loads the key set once; a failure here stops the start.
-func NewJWKSSource(ctx context.Context, file, url string, refresh time.Duration, client *http.Client, log *slog.Logger) (*JWKSSource, error) {
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+// JWKSOptions configure a JWKSSource.
+type JWKSOptions struct {
+	File, URL string
+	Refresh   time.Duration // 0: never refresh
+	MaxStale  time.Duration // URL keys without a successful fetch this long are dropped; default 24 h
+	Client    *http.Client
+	Log       *slog.Logger
+	Now       func() time.Time
+}
+
+// NewJWKSSource loads the key set once. The start fails when the file
+// cannot be loaded, or when the URL is the only source and cannot be
+// fetched; a URL failing beside a good file is logged and retried.
+func NewJWKSSource(ctx context.Context, opt JWKSOptions) (*JWKSSource, error) {
+	if opt.Client == nil {
+		opt.Client = &http.Client{Timeout: 10 * time.Second}
 	}
-	s := &JWKSSource{file: file, url: url, client: client, refresh: refresh, log: log}
-	if err := s.Reload(ctx); err != nil {
-		return nil, err
+	if opt.MaxStale <= 0 {
+		opt.MaxStale = 24 * time.Hour
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	s := &JWKSSource{file: opt.File, url: opt.URL, client: opt.Client, refresh: opt.Refresh,
+		maxStale: opt.MaxStale, log: opt.Log, now: opt.Now}
+	fileErr, urlErr := s.reload(ctx)
+	if fileErr != nil {
+		return nil, fileErr
+	}
+	if urlErr != nil {
+		if s.file == "" {
+			return nil, urlErr
+		}
+		if s.log != nil {
+			s.log.Warn("jwks url not reachable at start; using the file's keys and retrying", "err", urlErr)
+		}
 	}
 	return s, nil
 }
@@ -202,45 +242,79 @@ func (s *JWKSSource) Keys() *KeySet { return s.set.Load() }
 // Generation changes whenever the key set changes.
 func (s *JWKSSource) Generation() uint64 { return s.gen.Load() }
 
-// Reload reads the file and the URL now. Keys from both are merged; a kid
-// in both must be the same key.
+// Failures counts failed loads of the file or the URL since start.
+func (s *JWKSSource) Failures() int64 { return s.failures.Load() }
+
+// Reload reads the file and the URL now. Whatever loads is used even if
+// the other fails; the errors of both are returned.
 func (s *JWKSSource) Reload(ctx context.Context) error {
-	var docs [][]byte
+	fileErr, urlErr := s.reload(ctx)
+	return errors.Join(fileErr, urlErr)
+}
+
+func (s *JWKSSource) reload(ctx context.Context) (fileErr, urlErr error) {
+	var fileRaw, urlRaw []byte
+	var fileSet, urlSet *KeySet
 	if s.file != "" {
-		b, err := os.ReadFile(s.file)
-		if err != nil {
-			return fmt.Errorf("jwks file: %w", err)
+		if b, err := os.ReadFile(s.file); err != nil {
+			fileErr = fmt.Errorf("jwks file: %w", err)
+		} else if ks, err := ParseJWKS(b); err != nil {
+			fileErr = fmt.Errorf("jwks file: %w", err)
+		} else {
+			fileRaw, fileSet = b, ks
 		}
-		docs = append(docs, b)
 	}
 	if s.url != "" {
-		b, err := s.fetch(ctx)
-		if err != nil {
-			return fmt.Errorf("jwks url: %w", err)
+		if b, err := s.fetch(ctx); err != nil {
+			urlErr = fmt.Errorf("jwks url: %w", err)
+		} else if ks, err := ParseJWKS(b); err != nil {
+			urlErr = fmt.Errorf("jwks url: %w", err)
+		} else {
+			urlRaw, urlSet = b, ks
 		}
-		docs = append(docs, b)
+	}
+	if fileErr != nil {
+		s.failures.Add(1)
+	}
+	if urlErr != nil {
+		s.failures.Add(1)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if fileSet != nil {
+		s.fileRaw, s.fileSet = fileRaw, fileSet
+	}
+	if urlSet != nil {
+		s.urlRaw, s.urlSet, s.urlAt = urlRaw, urlSet, now
+	} else if s.urlSet != nil && now.Sub(s.urlAt) > s.maxStale {
+		if s.log != nil {
+			s.log.Warn("jwks url keys dropped: no successful fetch within auth.jwks_max_stale", "max_stale", s.maxStale.String())
+		}
+		s.urlRaw, s.urlSet = nil, nil
+	}
+	basis := string(s.fileRaw) + "\x00" + string(s.urlRaw)
+	if s.set.Load() != nil && basis == s.last {
+		return fileErr, urlErr
+	}
+	if s.fileSet == nil && s.urlSet == nil {
+		return fileErr, urlErr // nothing loaded yet
 	}
 	merged := &KeySet{keys: map[string]Key{}}
-	var raw []byte
-	for _, d := range docs {
-		ks, err := ParseJWKS(d)
-		if err != nil {
-			return err
+	// The file's keys win over a URL key with the same kid: the file is
+	// the operator's own configuration.
+	for _, ks := range []*KeySet{s.urlSet, s.fileSet} {
+		if ks == nil {
+			continue
 		}
 		for kid, k := range ks.keys {
 			merged.keys[kid] = k
 		}
-		raw = append(raw, d...)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.set.Load() != nil && string(raw) == string(s.last) {
-		return nil
-	}
-	s.last = raw
+	s.last = basis
 	s.set.Store(merged)
 	s.gen.Add(1)
-	return nil
+	return fileErr, urlErr
 }
 
 func (s *JWKSSource) fetch(ctx context.Context) ([]byte, error) {
@@ -261,7 +335,8 @@ func (s *JWKSSource) fetch(ctx context.Context) ([]byte, error) {
 }
 
 // Run refreshes the key set every refresh period until ctx ends. A failed
-// refresh keeps the previous keys and is logged.
+// refresh keeps the previous keys of that source (within maxStale for the
+// URL) and is logged.
 func (s *JWKSSource) Run(ctx context.Context) error {
 	if s.refresh <= 0 {
 		<-ctx.Done()
@@ -275,7 +350,7 @@ func (s *JWKSSource) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			if err := s.Reload(ctx); err != nil && s.log != nil {
-				s.log.Warn("jwks refresh failed; keeping the previous keys", "err", err)
+				s.log.Warn("jwks refresh failed; keeping the previous keys of the failing source", "err", err)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -10,6 +11,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -60,8 +64,16 @@ type VerifierConfig struct {
 	Orgs        *Registry
 	Keys        *JWKSSource
 	CacheSize   int
+	// MaxLifetime refuses tokens whose exp − iat (or exp − now without
+	// iat) is longer: a leaked long-lived token is a long-lived breach.
+	// Default 24 h.
+	MaxLifetime time.Duration
 	Now         func() time.Time
 }
+
+// MaxTokenBytes is the largest token accepted (16 KiB): anything larger
+// is refused before any parsing.
+const MaxTokenBytes = 16 << 10
 
 // Verifier verifies bearer tokens.
 type Verifier struct {
@@ -97,6 +109,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = 10000
+	}
+	if cfg.MaxLifetime <= 0 {
+		cfg.MaxLifetime = 24 * time.Hour
 	}
 	v := &Verifier{cfg: cfg, now: cfg.Now}
 	v.parser = jwt.NewParser(
@@ -165,45 +180,66 @@ func Thumbprint(cert *x509.Certificate) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// Verify checks a bearer token presented over a connection whose verified
-// client certificate has the given thumbprint.
-func (v *Verifier) Verify(token, certThumbprint string) (Principal, error) {
-	now := v.now()
-	var key [32]byte
-	if v.cache != nil {
-		key = sha256.Sum256([]byte(token))
-		if p, ok := v.cache.get(key, now, v.cfg.Keys.Generation()); ok {
-			if v.OnCache != nil {
-				v.OnCache(true)
-			}
-			return p, v.checkBinding(p, certThumbprint)
-		}
-		if v.OnCache != nil {
-			v.OnCache(false)
-		}
-	}
-	gen := v.cfg.Keys.Generation()
-	p, err := v.verify(token, now)
-	if err != nil {
-		return Principal{}, err
-	}
-	if err := v.checkBinding(p, certThumbprint); err != nil {
-		return Principal{}, err
-	}
-	if v.cache != nil {
-		v.cache.put(key, p, gen)
-	}
-	return p, nil
+// verified is what a valid signature establishes about a token, and all
+// the cache keeps: never the org's type or the effective scopes, which
+// follow the current registry on every request.
+type verified struct {
+	Subject    string
+	OrgID      string
+	Scopes     Scope // as the token grants them, before the org type caps them
+	Expires    time.Time
+	Thumbprint string
 }
 
-func (v *Verifier) checkBinding(p Principal, certThumbprint string) error {
-	if p.Thumbprint == "" {
+// Verify checks a bearer token presented over a connection whose verified
+// client certificate has the given thumbprint. The signature check may
+// come from the cache; the org, its type and the effective scopes are
+// read from the current registry every time, so a reload that removes or
+// re-types an org takes effect on its next request.
+func (v *Verifier) Verify(token, certThumbprint string) (Principal, error) {
+	if len(token) > MaxTokenBytes {
+		return Principal{}, fail(CodeUnauthenticated, "the token is too large")
+	}
+	now := v.now()
+	var key [32]byte
+	var t verified
+	hit := false
+	if v.cache != nil {
+		key = sha256.Sum256([]byte(token))
+		t, hit = v.cache.get(key, now, v.cfg.Keys.Generation())
+		if v.OnCache != nil {
+			v.OnCache(hit)
+		}
+	}
+	if !hit {
+		gen := v.cfg.Keys.Generation()
+		var err error
+		if t, err = v.verify(token, now); err != nil {
+			return Principal{}, err
+		}
+		if v.cache != nil {
+			v.cache.put(key, t, gen)
+		}
+	}
+	if err := v.checkBinding(t.Thumbprint, certThumbprint); err != nil {
+		return Principal{}, err
+	}
+	org, ok := v.cfg.Orgs.Get(t.OrgID)
+	if !ok {
+		return Principal{}, fail(CodeUnauthenticated, "the token's org is not registered")
+	}
+	return Principal{Subject: t.Subject, Org: org, Scopes: t.Scopes & TypeScopes[org.Type],
+		Expires: t.Expires, Thumbprint: t.Thumbprint}, nil
+}
+
+func (v *Verifier) checkBinding(tokenThumb, certThumbprint string) error {
+	if tokenThumb == "" {
 		if v.cfg.RequireBinding {
 			return fail(CodeTokenNotBound, "the token has no cnf.x5t#S256 certificate binding")
 		}
 		return nil
 	}
-	if p.Thumbprint != certThumbprint {
+	if tokenThumb != certThumbprint {
 		// Even with binding optional, a token that names a certificate is
 		// only good over that certificate.
 		return fail(CodeTokenNotBound, "the token is bound to another client certificate")
@@ -211,56 +247,127 @@ func (v *Verifier) checkBinding(p Principal, certThumbprint string) error {
 	return nil
 }
 
-func (v *Verifier) verify(token string, now time.Time) (Principal, error) {
+func (v *Verifier) verify(token string, now time.Time) (verified, error) {
+	if err := checkNumericClaims(token); err != nil {
+		return verified{}, err
+	}
 	var c claims
 	_, err := v.parser.ParseWithClaims(token, &c, v.keyFunc)
 	if err != nil {
 		switch {
 		case errors.Is(err, jwt.ErrTokenExpired):
-			return Principal{}, fail(CodeTokenExpired, "the token has expired")
+			return verified{}, fail(CodeTokenExpired, "the token has expired")
 		case errors.Is(err, jwt.ErrTokenMalformed):
-			return Principal{}, fail(CodeUnauthenticated, "the token is malformed")
+			return verified{}, fail(CodeUnauthenticated, "the token is malformed")
 		case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-			return Principal{}, fail(CodeUnauthenticated, "the token signature is invalid")
+			return verified{}, fail(CodeUnauthenticated, "the token signature is invalid")
 		case errors.Is(err, jwt.ErrTokenNotValidYet):
-			return Principal{}, fail(CodeUnauthenticated, "the token is not valid yet")
+			return verified{}, fail(CodeUnauthenticated, "the token is not valid yet")
 		case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-			return Principal{}, fail(CodeUnauthenticated, "the token was issued in the future")
+			return verified{}, fail(CodeUnauthenticated, "the token was issued in the future")
 		case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-			return Principal{}, fail(CodeUnauthenticated, "the token issuer is not accepted")
+			return verified{}, fail(CodeUnauthenticated, "the token issuer is not accepted")
 		case errors.Is(err, jwt.ErrTokenInvalidAudience):
-			return Principal{}, fail(CodeUnauthenticated, "the token audience is not accepted")
+			return verified{}, fail(CodeUnauthenticated, "the token audience is not accepted")
 		case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-			return Principal{}, fail(CodeUnauthenticated, "the token lacks a required claim (exp)")
+			return verified{}, fail(CodeUnauthenticated, "the token lacks a required claim (exp)")
 		}
 		var ae *Error
 		if errors.As(err, &ae) {
-			return Principal{}, ae
+			return verified{}, ae
 		}
-		return Principal{}, fail(CodeUnauthenticated, "the token is not valid")
+		return verified{}, fail(CodeUnauthenticated, "the token is not valid")
 	}
 	switch {
 	case c.Subject == "":
-		return Principal{}, fail(CodeUnauthenticated, "the token lacks the sub claim")
+		return verified{}, fail(CodeUnauthenticated, "the token lacks the sub claim")
 	case c.Org == "":
-		return Principal{}, fail(CodeUnauthenticated, "the token lacks the org claim")
+		return verified{}, fail(CodeUnauthenticated, "the token lacks the org claim")
 	case c.Scope == nil:
-		return Principal{}, fail(CodeUnauthenticated, "the token lacks the scope claim")
+		return verified{}, fail(CodeUnauthenticated, "the token lacks the scope claim")
 	}
-	org, ok := v.cfg.Orgs.Get(c.Org)
-	if !ok {
-		return Principal{}, fail(CodeUnauthenticated, "the token's org is not registered")
+	exp := c.ExpiresAt.Time
+	start := now
+	if c.IssuedAt != nil {
+		start = c.IssuedAt.Time
 	}
-	p := Principal{
-		Subject: c.Subject,
-		Org:     org,
-		Scopes:  ParseScopes(*c.Scope...) & TypeScopes[org.Type],
-		Expires: c.ExpiresAt.Time,
+	if exp.Sub(start) > v.cfg.MaxLifetime {
+		return verified{}, fail(CodeUnauthenticated, fmt.Sprintf("the token's lifetime exceeds the %s this gateway accepts", v.cfg.MaxLifetime))
 	}
+	t := verified{Subject: c.Subject, OrgID: c.Org, Scopes: ParseScopes(*c.Scope...), Expires: exp}
 	if c.Cnf != nil {
-		p.Thumbprint = c.Cnf.X5t
+		t.Thumbprint = c.Cnf.X5t
 	}
-	return p, nil
+	return t, nil
+}
+
+// maxNumericDate is the largest exp/nbf/iat accepted: int64 seconds, so
+// that no later arithmetic on it can overflow.
+const maxNumericDate = 1 << 62
+
+// checkNumericClaims insists that exp, nbf and iat, when present, are JSON
+// numbers (golang-jwt also takes a numeric string) within int64 seconds,
+// and that no claim appears twice (one meaning per token). It reads the
+// unverified payload only to refuse it early; nothing from it is trusted.
+func checkNumericClaims(token string) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return fail(CodeUnauthenticated, "the token is malformed")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return fail(CodeUnauthenticated, "the token is malformed")
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return fail(CodeUnauthenticated, "the token's claims are not a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		k, err := dec.Token()
+		name, ok := k.(string)
+		if err != nil || !ok {
+			return fail(CodeUnauthenticated, "the token's claims are not valid JSON")
+		}
+		if seen[name] {
+			return fail(CodeUnauthenticated, "the token repeats the claim "+strconv.Quote(name))
+		}
+		seen[name] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return fail(CodeUnauthenticated, "the token's claims are not valid JSON")
+		}
+		switch name {
+		case "exp", "nbf", "iat":
+			if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+				return fail(CodeUnauthenticated, "the "+name+" claim must be a number")
+			}
+			f, err := strconv.ParseFloat(string(raw), 64)
+			if err != nil || math.IsNaN(f) || f > maxNumericDate || f < -maxNumericDate {
+				return fail(CodeUnauthenticated, "the "+name+" claim is out of range")
+			}
+		}
+	}
+	return nil
+}
+
+// checkHeader refuses what the gateway does not understand: any crit
+// header parameter (RFC 7515 §4.1.11: a recipient that does not
+// understand it must reject the token) and a typ other than JWT or
+// at+jwt (RFC 9068), with or without the "application/" prefix.
+func checkHeader(h map[string]any) error {
+	if _, ok := h["crit"]; ok {
+		return fail(CodeUnauthenticated, "the token has crit header parameters, which this gateway does not understand")
+	}
+	if typ, ok := h["typ"]; ok {
+		s, _ := typ.(string)
+		s = strings.TrimPrefix(strings.ToLower(s), "application/")
+		if s != "jwt" && s != "at+jwt" {
+			return fail(CodeUnauthenticated, "the token's typ must be JWT or at+jwt")
+		}
+	}
+	return nil
 }
 
 // keyFunc selects the verification key by kid and insists that the key's
@@ -268,6 +375,9 @@ func (v *Verifier) verify(token string, now time.Time) (Principal, error) {
 // as an HMAC secret (algorithm confusion) and an RSA key never checks an
 // ECDSA signature.
 func (v *Verifier) keyFunc(t *jwt.Token) (any, error) {
+	if err := checkHeader(t.Header); err != nil {
+		return nil, err
+	}
 	alg := t.Method.Alg()
 	if alg == "HS256" {
 		if len(v.cfg.HS256Secret) == 0 {

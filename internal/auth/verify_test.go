@@ -39,7 +39,7 @@ func mustFixture(t testing.TB, cacheSize int) *fixture {
 	if err := os.WriteFile(jwksPath, devenv.JWKS(signer), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := auth.NewJWKSSource(t.Context(), jwksPath, "", 0, nil, nil)
+	keys, err := auth.NewJWKSSource(t.Context(), auth.JWKSOptions{File: jwksPath})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,19 +360,19 @@ func mustKeySet(t *testing.T) *auth.KeySet {
 func TestJWKSRefreshRevokes(t *testing.T) {
 	signer := mustSigner(t)
 	path := filepath.Join(t.TempDir(), "jwks.json")
-	os.WriteFile(path, devenv.JWKS(signer), 0o600)
-	keys, err := auth.NewJWKSSource(t.Context(), path, "", 100*time.Millisecond, nil, nil)
+	mustWrite(t, path, devenv.JWKS(signer))
+	keys, err := auth.NewJWKSSource(t.Context(), auth.JWKSOptions{File: path, Refresh: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	go keys.Run(t.Context())
-	v, _ := auth.NewVerifier(auth.VerifierConfig{Issuer: "i", Audience: "a", Keys: keys, CacheSize: 100,
+	v := mustVerifier(t, auth.VerifierConfig{Issuer: "i", Audience: "a", Keys: keys, CacheSize: 100,
 		Orgs: auth.NewRegistry(auth.Orgs{"bank-a": {ID: "bank-a", Type: "bank"}})})
-	tok, _ := signer.Token(devenv.TokenSpec{Issuer: "i", Audience: "a", Subject: "s", Org: "bank-a", Scope: "ibans:read", Thumbprint: "t"}, nil)
+	tok := mustToken(t, signer, devenv.TokenSpec{Issuer: "i", Audience: "a", Subject: "s", Org: "bank-a", Scope: "ibans:read", Thumbprint: "t"}, nil)
 	if _, err := v.Verify(tok, "t"); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(path, devenv.JWKS(mustSigner(t)), 0o600) // rotated: the old key is gone
+	mustWrite(t, path, devenv.JWKS(mustSigner(t))) // rotated: the old key is gone
 	deadline := time.Now().Add(2 * time.Second)
 	for {
 		if _, err := v.Verify(tok, "t"); err != nil {
@@ -398,16 +398,16 @@ func TestJWKSFromURL(t *testing.T) {
 	}))
 	defer hs.Close()
 	path := filepath.Join(t.TempDir(), "jwks.json")
-	os.WriteFile(path, devenv.JWKS(fileSigner), 0o600)
-	keys, err := auth.NewJWKSSource(t.Context(), path, hs.URL, 0, hs.Client(), nil)
+	mustWrite(t, path, devenv.JWKS(fileSigner))
+	keys, err := auth.NewJWKSSource(t.Context(), auth.JWKSOptions{File: path, URL: hs.URL, Client: hs.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, _ := auth.NewVerifier(auth.VerifierConfig{Issuer: "i", Audience: "a", Keys: keys, CacheSize: -1,
+	v := mustVerifier(t, auth.VerifierConfig{Issuer: "i", Audience: "a", Keys: keys, CacheSize: -1,
 		Orgs: auth.NewRegistry(auth.Orgs{"bank-a": {ID: "bank-a", Type: "bank"}})})
 	spec := devenv.TokenSpec{Issuer: "i", Audience: "a", Subject: "s", Org: "bank-a", Scope: "ibans:read", Thumbprint: "t"}
 	for _, s := range []*devenv.Signer{fileSigner, urlSigner} {
-		tok, _ := s.Token(spec, nil)
+		tok := mustToken(t, s, spec, nil)
 		if _, err := v.Verify(tok, "t"); err != nil {
 			t.Fatalf("key %s: %v", s.Kid, err)
 		}
@@ -418,12 +418,37 @@ func TestJWKSFromURL(t *testing.T) {
 	if err := keys.Reload(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	old, _ := urlSigner.Token(spec, nil)
+	old := mustToken(t, urlSigner, spec, nil)
 	if _, err := v.Verify(old, "t"); err == nil {
 		t.Error("a key removed from the JWKS URL still verifies after a refresh")
 	}
-	fresh, _ := rotated.Token(spec, nil)
+	fresh := mustToken(t, rotated, spec, nil)
 	if _, err := v.Verify(fresh, "t"); err != nil {
 		t.Errorf("the new key from the URL: %v", err)
 	}
+}
+
+func mustWrite(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustVerifier(t *testing.T, cfg auth.VerifierConfig) *auth.Verifier {
+	t.Helper()
+	v, err := auth.NewVerifier(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func mustToken(t *testing.T, s *devenv.Signer, spec devenv.TokenSpec, extra map[string]any) string {
+	t.Helper()
+	tok, err := s.Token(spec, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }

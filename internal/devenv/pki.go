@@ -184,6 +184,7 @@ type TokenSpec struct {
 	Issuer, Audience, Subject, Org, Scope string
 	Thumbprint                            string // cnf.x5t#S256; "" for none
 	TTL                                   time.Duration
+	Header                                map[string]any // extra JOSE header parameters (typ, crit…)
 }
 
 // Token signs a token for spec. Extra claims override the defaults.
@@ -209,6 +210,13 @@ func (s *Signer) Token(spec TokenSpec, extra map[string]any) (string, error) {
 	}
 	t := jwt.NewWithClaims(s.Method, c)
 	t.Header["kid"] = s.Kid
+	for k, v := range spec.Header {
+		if v == nil {
+			delete(t.Header, k)
+			continue
+		}
+		t.Header[k] = v
+	}
 	return t.SignedString(s.Key)
 }
 
