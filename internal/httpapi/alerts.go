@@ -15,7 +15,7 @@ import (
 
 type alertStore interface {
 	PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey string, a report.AlertSubmission, retention time.Duration) (report.Alert, bool, error)
-	Alerts(ctx context.Context, bankOrg, after string, limit int, retention time.Duration) ([]report.Alert, string, error)
+	Alerts(ctx context.Context, bankOrg, after string, limit int, retention time.Duration) (alerts []report.Alert, next string, more bool, err error)
 	LastAlertCursor(ctx context.Context, bankOrg string) (string, error)
 }
 
@@ -72,13 +72,17 @@ func renderAlert(a report.Alert) alertJSON {
 
 func handlePostAlert(s alertStore, r alertRouter, m *Metrics, opt AlertOptions, bodyLimit int64, timeout time.Duration, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		key := c.GetHeader("Idempotency-Key")
-		if _, present := c.Request.Header["Idempotency-Key"]; present && !validIdempotencyKey(key) {
+		key, present, err := singleHeader(c, "Idempotency-Key")
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		if present && !validIdempotencyKey(key) {
 			writeProblem(c, report.Invalid("Idempotency-Key", "Idempotency-Key must be 1-255 visible ASCII characters"))
 			return
 		}
 		var req alertRequest
-		if err := decode(c, bodyLimit, &req); err != nil {
+		if err = decode(c, bodyLimit, &req); err != nil {
 			writeProblem(c, err)
 			return
 		}
@@ -144,27 +148,33 @@ func feedParams(c *gin.Context, opt AlertOptions) (after string, limit int, wait
 
 // handleAlertFeed serves the caller's alerts after a cursor; with wait it
 // long-polls: it answers as soon as an alert arrives (any gateway replica
-// may have taken it: the wake-up comes through Redis) or when wait ends.
-func handleAlertFeed(s alertStore, w alertWaiter, m *Metrics, opt AlertOptions, timeout time.Duration) gin.HandlerFunc {
+// may have taken it: the wake-up comes through Redis), when wait ends, or
+// at once when the server shuts down. The write deadline is moved past
+// the wait, so a 30 s poll is answered, not cut by the server's
+// write timeout.
+func handleAlertFeed(s alertStore, w alertWaiter, m *Metrics, opt AlertOptions, timeout time.Duration, done <-chan struct{}) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		after, limit, wait, err := feedParams(c, opt)
 		if err != nil {
 			writeProblem(c, err)
 			return
 		}
+		if wait > 0 {
+			_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Now().Add(wait + timeout + 5*time.Second))
+		}
 		org := principal(c).Org.ID
 		deadline := time.Now().Add(wait)
 		for {
 			woken := w.Wait(org) // before reading, so no alert slips between
 			ctx, cancel := withTimeout(c, timeout)
-			alerts, next, err := s.Alerts(ctx, org, after, limit, opt.Retention)
+			alerts, next, more, err := s.Alerts(ctx, org, after, limit, opt.Retention)
 			cancel()
 			if err != nil {
 				writeProblem(c, err)
 				return
 			}
 			left := time.Until(deadline)
-			if len(alerts) > 0 || left <= 0 {
+			if len(alerts) > 0 || left <= 0 || isDone(done) {
 				out := make([]alertJSON, len(alerts))
 				for i, a := range alerts {
 					out[i] = renderAlert(a)
@@ -175,16 +185,30 @@ func handleAlertFeed(s alertStore, w alertWaiter, m *Metrics, opt AlertOptions, 
 				c.JSON(http.StatusOK, gin.H{"alerts": out, "next_cursor": next})
 				return
 			}
+			after = next // past whatever expired entries this page skipped
+			if more {
+				continue
+			}
 			t := time.NewTimer(min(left, 5*time.Second))
 			select {
 			case <-woken:
 			case <-t.C:
+			case <-done:
 			case <-c.Request.Context().Done():
 				t.Stop()
 				return
 			}
 			t.Stop()
 		}
+	}
+}
+
+func isDone(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -235,8 +259,11 @@ func handleAlertStream(s alertStore, w alertWaiter, m *Metrics, opt AlertOptions
 		defer recheck.Stop()
 		for {
 			ctx, cancel := withTimeout(c, timeout)
-			alerts, next, err := s.Alerts(ctx, org, after, 100, opt.Retention)
+			alerts, next, more, err := s.Alerts(ctx, org, after, 100, opt.Retention)
 			cancel()
+			if err != nil {
+				logger(c).Warn("alert stream: reading the feed failed; retrying", "request_id", requestID(c), "err", err)
+			}
 			if err == nil {
 				for _, a := range alerts {
 					data, _ := json.Marshal(renderAlert(a))
@@ -250,9 +277,9 @@ func handleAlertStream(s alertStore, w alertWaiter, m *Metrics, opt AlertOptions
 						m.alertsDelivered.WithLabelValues("stream").Add(float64(len(alerts)))
 					}
 				}
-				after = next
-				if len(alerts) == 100 {
-					continue // more waiting
+				after = next // past whatever expired entries this page skipped
+				if more {
+					continue
 				}
 			}
 			select {

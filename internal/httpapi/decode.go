@@ -8,20 +8,32 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/mulegate/mulegate/internal/report"
 )
 
-// decode reads a JSON body into dst: it demands a JSON content type, caps
-// the body at limit bytes (413 beyond), refuses unknown fields and
-// trailing data, and names the offending field in every error.
+// decode reads a JSON body into dst: it demands a JSON content type in
+// UTF-8 without a content coding, caps the body at limit bytes (413
+// beyond), refuses unknown, repeated and case-variant fields, invalid
+// UTF-8 and trailing data, and names the offending field in every error:
+// a request has one meaning, the one every other JSON parser reads too.
 func decode(c *gin.Context, limit int64, dst any) error {
 	ct := c.GetHeader("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return newAPIError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return newAPIError(http.StatusUnsupportedMediaType, "unsupported_media_type", "the JSON body must be UTF-8 (charset="+cs+" is not accepted)")
+	}
+	for _, enc := range c.Request.Header.Values("Content-Encoding") {
+		if !strings.EqualFold(strings.TrimSpace(enc), "identity") {
+			return newAPIError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Encoding is not accepted; send the body uncompressed")
+		}
 	}
 	if c.Request.ContentLength > limit {
 		return tooLarge(limit)
@@ -37,6 +49,102 @@ func decode(c *gin.Context, limit int64, dst any) error {
 	return decodeJSON(body, dst)
 }
 
+// checkFields walks the JSON alongside the Go type it will be decoded
+// into and refuses what encoding/json would silently accept: a field
+// given twice (it keeps the last) and a field whose name differs from the
+// API's only in case (it matches case-insensitively). Syntax and type
+// errors are left to the decoder, which names them.
+func checkFields(body []byte, t reflect.Type) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	err := walkJSON(dec, t, "")
+	var de *report.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	return nil
+}
+
+func walkJSON(dec *json.Decoder, t reflect.Type, path string) error {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case json.Delim('{'):
+		var fields map[string]reflect.Type
+		if t != nil && t.Kind() == reflect.Struct {
+			fields = jsonFields(t)
+		}
+		seen := map[string]bool{}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			name, _ := k.(string)
+			field := name
+			if path != "" {
+				field = path + "." + name
+			}
+			if seen[name] {
+				return report.Invalid(field, fmt.Sprintf("field %q appears more than once", name))
+			}
+			seen[name] = true
+			var ft reflect.Type
+			if fields != nil {
+				var ok bool
+				if ft, ok = fields[name]; !ok {
+					return report.Invalid(field, fmt.Sprintf("unknown field %q", name))
+				}
+			} else if t != nil && t.Kind() == reflect.Map {
+				ft = t.Elem()
+			}
+			if err := walkJSON(dec, ft, field); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token()
+		return err
+	case json.Delim('['):
+		var et reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			et = t.Elem()
+		}
+		for dec.More() {
+			if err := walkJSON(dec, et, path); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token()
+		return err
+	}
+	return nil
+}
+
+// jsonFields maps the exact JSON names of a struct's fields to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := make(map[string]reflect.Type, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
 func tooLarge(limit int64) error {
 	return newAPIError(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("the request body exceeds %d bytes", limit))
 }
@@ -45,6 +153,12 @@ func tooLarge(limit int64) error {
 func decodeJSON(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return report.Invalid("body", "the request body is empty")
+	}
+	if !utf8.Valid(body) {
+		return report.Invalid("body", "the request body is not valid UTF-8")
+	}
+	if err := checkFields(body, reflect.TypeOf(dst)); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

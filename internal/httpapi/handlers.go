@@ -189,8 +189,12 @@ type acceptedJSON struct {
 
 func handleSubmitReport(s reportAccepter, bodyLimit int64, skew, timeout time.Duration, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		key := c.GetHeader("Idempotency-Key")
-		if _, present := c.Request.Header["Idempotency-Key"]; !present {
+		key, present, err := singleHeader(c, "Idempotency-Key")
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		if !present {
 			writeProblem(c, newAPIError(http.StatusBadRequest, "idempotency_key_required", "the Idempotency-Key header is required (1-255 visible ASCII characters)"))
 			return
 		}
@@ -199,7 +203,7 @@ func handleSubmitReport(s reportAccepter, bodyLimit int64, skew, timeout time.Du
 			return
 		}
 		var req reportRequest
-		if err := decode(c, bodyLimit, &req); err != nil {
+		if err = decode(c, bodyLimit, &req); err != nil {
 			writeProblem(c, err)
 			return
 		}

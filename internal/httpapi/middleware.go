@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/mulegate/mulegate/internal/auth"
+	"github.com/mulegate/mulegate/internal/report"
 )
 
 // Context keys for request-scoped values (never for dependencies).
@@ -181,7 +182,11 @@ type tokenVerifier interface {
 // certificate the connection presented.
 func bearer(v tokenVerifier) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		h := c.GetHeader("Authorization")
+		h, _, err := singleHeader(c, "Authorization")
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
 		scheme, tok, ok := strings.Cut(h, " ")
 		if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 			writeProblem(c, newAPIError(http.StatusUnauthorized, "unauthenticated", "an Authorization: Bearer token is required"))
@@ -210,3 +215,17 @@ func requireScope(want auth.Scope) gin.HandlerFunc {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// singleHeader returns a header that may appear at most once: two
+// Authorization or Idempotency-Key headers could mean two things to two
+// parsers, so the request is refused rather than guessed at.
+func singleHeader(c *gin.Context, name string) (value string, present bool, err error) {
+	vals := c.Request.Header.Values(name)
+	switch len(vals) {
+	case 0:
+		return "", false, nil
+	case 1:
+		return vals[0], true, nil
+	}
+	return "", true, report.Invalid(name, "the "+name+" header must appear once")
+}

@@ -65,7 +65,7 @@ func NewAPI(d Deps) http.Handler {
 	if d.Alerts != nil {
 		ao := d.AlertOptions
 		v1.POST("/alerts", requireScope(auth.ScopeAlertsWrite), handlePostAlert(d.Alerts, d.Router, d.Metrics, ao, d.MaxBodyBytes, d.RequestTimeout, d.Now))
-		v1.GET("/alerts", requireScope(auth.ScopeAlertsRead), handleAlertFeed(d.Alerts, d.AlertWaiter, d.Metrics, ao, d.RequestTimeout))
+		v1.GET("/alerts", requireScope(auth.ScopeAlertsRead), handleAlertFeed(d.Alerts, d.AlertWaiter, d.Metrics, ao, d.RequestTimeout, d.Done))
 		v1.GET("/alerts/stream", requireScope(auth.ScopeAlertsRead), handleAlertStream(d.Alerts, d.AlertWaiter, d.Metrics, ao, d.RequestTimeout, d.Done))
 	}
 	return r

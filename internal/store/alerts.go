@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,50 +89,70 @@ func (s *Store) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey strin
 	return al, fresh == 0, nil
 }
 
-var cursorRE = regexp.MustCompile(`^[0-9]{1,20}-[0-9]{1,20}$`)
-
-// ValidCursor reports whether c can be a feed cursor.
-func ValidCursor(c string) bool { return cursorRE.MatchString(c) }
+// ValidCursor reports whether c can be a feed cursor: a Redis stream id,
+// two unsigned 64-bit numbers. Anything else is the caller's mistake (400),
+// never a Redis error.
+func ValidCursor(c string) bool {
+	ms, seq, ok := strings.Cut(c, "-")
+	if !ok || ms == "" || seq == "" || strings.HasPrefix(ms, "+") || strings.HasPrefix(seq, "+") {
+		return false
+	}
+	_, err1 := strconv.ParseUint(ms, 10, 64)
+	_, err2 := strconv.ParseUint(seq, 10, 64)
+	return err1 == nil && err2 == nil
+}
 
 func cursorTime(c string) time.Time {
 	ms, _ := strconv.ParseInt(strings.SplitN(c, "-", 2)[0], 10, 64)
 	return time.UnixMilli(ms).UTC()
 }
 
+// alertScanBudget bounds how many stream entries one Alerts call reads.
+// A page that ends on the budget returns what it found with a cursor past
+// everything it skipped, so a feed never stalls behind expired alerts.
+const alertScanBudget = 2000
+
 // Alerts returns up to limit alerts of bankOrg after the cursor (exclusive;
 // "" for the beginning), oldest first, leaving out expired alerts and
-// alerts older than the retention (it reads on past them). next is the
-// cursor of the last alert returned, or after itself when there is none.
-func (s *Store) Alerts(ctx context.Context, bankOrg, after string, limit int, retention time.Duration) ([]report.Alert, string, error) {
+// alerts older than the retention. next is the cursor to continue from:
+// the last alert returned when the page is full, else the last entry read
+// (expired ones included), else after itself. more says that the stream
+// has entries past next that this call did not read.
+func (s *Store) Alerts(ctx context.Context, bankOrg, after string, limit int, retention time.Duration) (alerts []report.Alert, next string, more bool, err error) {
 	now := s.now()
 	oldest := now.Add(-retention)
-	next := after
-	scan := after
+	next = after
 	out := make([]report.Alert, 0, limit)
-	for page := 0; page < 20 && len(out) < limit; page++ {
+	chunk := max(limit, 100)
+	for read := 0; len(out) < limit; {
+		if read >= alertScanBudget {
+			return out, next, true, nil
+		}
 		start := "-"
-		if scan != "" {
-			start = "(" + scan
+		if next != "" {
+			start = "(" + next
 		}
-		want := limit - len(out)
-		msgs, err := s.rdb.XRangeN(ctx, alertStream(bankOrg), start, "+", int64(want)).Result()
+		msgs, err := s.rdb.XRangeN(ctx, alertStream(bankOrg), start, "+", int64(chunk)).Result()
 		if err != nil {
-			return nil, after, s.fail("alerts", err)
+			return nil, after, false, s.fail("alerts", err)
 		}
-		for _, m := range msgs {
-			scan = m.ID
+		read += len(msgs)
+		for n, m := range msgs {
+			next = m.ID
 			a := alertFrom(bankOrg, m)
 			if a.CreatedAt.Before(oldest) || (a.ExpiresAt != nil && !a.ExpiresAt.After(now)) {
 				continue
 			}
 			out = append(out, a)
-			next = m.ID
+			if len(out) == limit {
+				return out, next, n < len(msgs)-1 || len(msgs) == chunk, nil
+			}
 		}
-		if len(msgs) < want {
+		if len(msgs) < chunk {
 			break // the end of the stream
 		}
 	}
-	return out, next, nil
+	return out, next, false, nil
 }
 
 func alertFrom(bankOrg string, m redis.XMessage) report.Alert {
