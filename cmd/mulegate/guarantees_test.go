@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mulegate/mulegate/internal/redistest"
 )
 
 // TestExpiredAlertsDoNotStallTheFeed (issue 8.7): behind 25 expired
@@ -247,3 +249,47 @@ func TestOneMeaningPerRequest(t *testing.T) {
 	}
 }
 
+// TestSIGHUPRevokesCachedAccess (issue 8.4): after a reload that demotes
+// the police org to a marketplace and removes a bank, their cached tokens
+// lose that access on the next request.
+func TestSIGHUPRevokesCachedAccess(t *testing.T) {
+	p := mustPKI(t)
+	rds := redistest.StartTopology(t)
+	cfgPath := t.TempDir() + "/mulegate.yaml"
+	base := p.config(rds.Addrs(), "")
+	if err := writeFile(cfgPath, base); err != nil {
+		t.Fatal(err)
+	}
+	gw := startProc(t, []string{"serve", "--config", cfgPath}, nil, "api", "ops")
+	police := p.client(t, p.clients["police-nl"])
+	bankB := p.client(t, p.clients["bank-b"])
+	pTok, bTok := p.token(t, "police-nl", nil, nil), p.token(t, "bank-b", nil, nil)
+	alert := `{"iban":"NL91ABNA0417164300","severity":"info","message":"m","reference":"r"}`
+	if got := do(t, police, "POST", gw.addrs["api"]+"/v1/alerts", pTok, alert); got.status != 201 {
+		t.Fatalf("police alert before reload: %d", got.status)
+	}
+	if got := do(t, bankB, "GET", gw.addrs["api"]+"/v1/ibans/NL91ABNA0417164300", bTok, ""); got.status != 200 {
+		t.Fatalf("bank-b lookup before reload: %d", got.status)
+	}
+	updated := strings.Replace(base, "- id: police-nl\n    type: police", "- id: police-nl\n    type: marketplace", 1)
+	updated = strings.Replace(updated, "- id: bank-b\n    type: bank\n", "- id: bank-b-renamed\n    type: bank\n", 1)
+	if updated == base || !strings.Contains(updated, "bank-b-renamed") || !strings.Contains(updated, "police-nl\n    type: marketplace") {
+		t.Fatalf("test config did not change as intended:\n%s", updated)
+	}
+	if err := writeFile(cfgPath, updated); err != nil {
+		t.Fatal(err)
+	}
+	_ = gw.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		a := do(t, police, "POST", gw.addrs["api"]+"/v1/alerts", pTok, alert)
+		b := do(t, bankB, "GET", gw.addrs["api"]+"/v1/ibans/NL91ABNA0417164300", bTok, "")
+		if a.status == 403 && b.status == 401 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after SIGHUP: demoted police alert %d (want 403), removed bank lookup %d (want 401)", a.status, b.status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
