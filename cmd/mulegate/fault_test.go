@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -272,6 +273,26 @@ func TestFaultRejection(t *testing.T) {
 	getJSON(t, sim+"/_sim/stats", &st)
 	if st.Rejected != int64(len(rejectedIDs)) {
 		t.Errorf("the police store rejected %d times for %d rejected reports: rejections were retried", st.Rejected, len(rejectedIDs))
+	}
+
+	// The store is fixed; an operator requeues what it refused, with the
+	// command the README gives.
+	setFaults(t, sim, `{}`)
+	cfgPath := filepath.Join(t.TempDir(), "mulegate.yaml")
+	if err := os.WriteFile(cfgPath, []byte(p.config(rds.Addrs(), "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(mustBinary(t), "outbox", "requeue", "--config", cfgPath, "--report", rejectedIDs[0]).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "requeued "+rejectedIDs[0]) {
+		t.Fatalf("outbox requeue --report: %v\n%s", err, out)
+	}
+	out, err = exec.Command(mustBinary(t), "outbox", "requeue", "--config", cfgPath, "--all-rejected").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), fmt.Sprintf("%d rejected reports requeued", len(rejectedIDs)-1)) {
+		t.Fatalf("outbox requeue --all-rejected: %v\n%s", err, out)
+	}
+	waitDelivered(t, sim, all, 15*time.Second)
+	if out, err := exec.Command(mustBinary(t), "outbox", "requeue", "--config", cfgPath, "--report", rejectedIDs[0]).CombinedOutput(); err == nil {
+		t.Errorf("requeueing a forwarded report succeeded:\n%s", out)
 	}
 }
 

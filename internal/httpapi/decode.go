@@ -90,6 +90,9 @@ func walkJSON(dec *json.Decoder, t reflect.Type, path string) error {
 			if path != "" {
 				field = path + "." + name
 			}
+			if name == "" {
+				field = "body"
+			}
 			if seen[name] {
 				return report.Invalid(field, fmt.Sprintf("field %q appears more than once", name))
 			}
