@@ -412,7 +412,9 @@ func TestSIGHUPReloadsRouting(t *testing.T) {
 	if err := writeFile(cfgPath, updated); err != nil {
 		t.Fatal(err)
 	}
-	_ = gw.cmd.Process.Signal(syscall.SIGHUP)
+	if err := gw.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		got := do(t, police, "POST", gw.addrs["api"]+"/v1/alerts", tok, body)

@@ -525,7 +525,10 @@ func TestOpsEndpoints(t *testing.T) {
 			t.Errorf("%s = %d, missing %q", path, resp.StatusCode, want)
 		}
 	}
-	resp, _ := http.Get(e.gw.ops + "/metrics")
+	resp, err := http.Get(e.gw.ops + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := readAll(resp)
 	for _, want := range []string{`mulegate_token_cache_total{result="hit"} 1`, `mulegate_token_cache_total{result="miss"} 1`} {
 		if !strings.Contains(m, want) {

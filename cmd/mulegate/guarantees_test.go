@@ -29,6 +29,13 @@ func TestExpiredAlertsDoNotStallTheFeed(t *testing.T) {
 	}
 	time.Sleep(1500 * time.Millisecond)
 	a.post(t, api, "NL91ABNA0417164300", "live")
+	// The stream from the beginning skips the expired ones and sends the
+	// live alert.
+	ch, cancel := openStream(t, a.bankA, api+"/v1/alerts/stream", a.aTok, "0-0")
+	if ev := nextEvent(t, ch); !strings.Contains(ev.data, `"message":"live"`) {
+		t.Errorf("stream from the start: %+v, want the live alert", ev)
+	}
+	cancel()
 	cursor := ""
 	for page := 0; page < 30; page++ {
 		f := decodeInto[feed](t, do(t, a.bankA, "GET", api+"/v1/alerts?limit=1&after="+cursor, a.aTok, ""))
@@ -279,7 +286,9 @@ func TestSIGHUPRevokesCachedAccess(t *testing.T) {
 	if err := writeFile(cfgPath, updated); err != nil {
 		t.Fatal(err)
 	}
-	_ = gw.cmd.Process.Signal(syscall.SIGHUP)
+	if err := gw.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		a := do(t, police, "POST", gw.addrs["api"]+"/v1/alerts", pTok, alert)

@@ -78,3 +78,27 @@ func TestBadEnvNamesVariable(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestVisibilityMustCoverCallAndBackoff (issue 8.14): a configuration in
+// which one call plus one backoff can outlast the visibility timeout is
+// refused at start, naming the key.
+func TestVisibilityMustCoverCallAndBackoff(t *testing.T) {
+	c := Default()
+	c.API.CertFile, c.API.KeyFile, c.API.ClientCAFile = "c", "k", "ca"
+	c.Auth.Issuer, c.Auth.Audience, c.Auth.JWKSFile = "i", "a", "j"
+	c.Storage.PseudonymSecret = "0123456789abcdef"
+	c.Police.URL = "http://127.0.0.1:9200"
+	c.Orgs = []Org{{ID: "b", Type: "bank"}}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	c.Forward.BackoffMax = Duration(30 * time.Second)
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "forward.visibility_timeout") {
+		t.Errorf("police.timeout 5s + backoff_max 30s with visibility 30s: %v, want an error naming forward.visibility_timeout", err)
+	}
+	c.Forward.Workers = 0
+	if err := c.Validate(); err != nil {
+		t.Errorf("without forwarders the constraint does not apply: %v", err)
+	}
+}

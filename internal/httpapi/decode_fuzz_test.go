@@ -16,6 +16,10 @@ func FuzzDecodeReport(f *testing.F) {
 		`{"iban":"NL91ABNA0417164300","category":"phishing"}`,
 		`{"iban":"NL91 ABNA 0417 1643 00","category":"marketplace_fraud","occurred_at":"2026-01-02T03:04:05Z","amount":{"value":"249.95","currency":"EUR"},"reference":"r","description":"d"}`,
 		`{"iban":12}`, `{"colour":"red"}`, `{`, `[]`, `null`, `{"amount":{"value":1}}`, `{}{}`,
+		`{"iban":"NL91ABNA0417164300","iban":"DE89370400440532013000","category":"phishing"}`,
+		`{"IBAN":"NL91ABNA0417164300","category":"phishing"}`, `{"":1}`,
+		"{\"iban\":\"NL91ABNA0417164300\",\"category\":\"phishing\",\"description\":\"\xff\"}",
+		`{"iban":"NL91ABNA0417164300","category":"phishing","amount":{"value":"1","value":"2","currency":"EUR"}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -41,7 +45,8 @@ func FuzzDecodeReport(f *testing.F) {
 
 // FuzzDecodeBatch does the same for the batch lookup body.
 func FuzzDecodeBatch(f *testing.F) {
-	for _, s := range []string{`{"ibans":["NL91ABNA0417164300"]}`, `{"ibans":[1]}`, `{"ibans":null}`, `{"x":1}`, `{"ibans":"NL"}`} {
+	for _, s := range []string{`{"ibans":["NL91ABNA0417164300"]}`, `{"ibans":[1]}`, `{"ibans":null}`, `{"x":1}`, `{"ibans":"NL"}`,
+		`{"ibans":[],"ibans":["NL91ABNA0417164300"]}`, `{"IBANS":["NL91ABNA0417164300"]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {

@@ -26,13 +26,16 @@ func TestStartCluster(t *testing.T) {
 				}
 			}
 			var masters atomic.Int64
-			_ = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
 				masters.Add(1)
 				if n := m.DBSize(ctx).Val(); n == 0 {
 					t.Errorf("master %s holds no keys: slots not spread", m.Options().Addr)
 				}
 				return nil
 			})
+			if err != nil {
+				t.Fatal(err)
+			}
 			if masters.Load() != int64(tc.masters) {
 				t.Errorf("%d masters, want %d", masters.Load(), tc.masters)
 			}
