@@ -2,9 +2,9 @@
 # root, and otherwise says exactly what to install.
 GO ?= go
 
-.PHONY: test deps vet fmt-check race build bench fuzz load clean
+.PHONY: test deps tidy-check vet fmt-check race build bench fuzz load clean
 
-test: deps fmt-check vet race
+test: deps tidy-check fmt-check vet race
 
 deps:
 	@if ! command -v redis-server >/dev/null 2>&1; then \
@@ -18,6 +18,10 @@ deps:
 	  fi; \
 	fi
 	@redis-server --version
+
+# go.mod and go.sum must be exactly what the code needs.
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy'" >&2; exit 1; }
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

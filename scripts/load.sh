@@ -26,6 +26,7 @@ freeport() {
 
 command -v redis-server >/dev/null || { echo "redis-server is needed (apt-get install -y redis-server)" >&2; exit 1; }
 CGO_ENABLED=0 go build -trimpath -o "$work/mulegate" ./cmd/mulegate
+CGO_ENABLED=0 go build -trimpath -o "$work/mulegate-load" ./cmd/mulegate-load
 
 rport=$(freeport); aport=$(freeport); oport=$(freeport)
 redis_addrs="127.0.0.1:$rport"
@@ -69,11 +70,11 @@ phase() {
   c0=$(cpu "$pid"); r0=$(cpu "${rpids[@]}")
   out=$(load "$@"); echo "$out"
   c1=$(cpu "$pid"); r1=$(cpu "${rpids[@]}")
-  n=$(echo "$out" | sed -n 's/^requests=\([0-9]*\).*/\1/p')
+  n=$(echo "$out" | sed -n 's/^ok=\([0-9]*\).*/\1/p')
   awk -v n="$n" -v c="$((c1 - c0))" -v r="$((r1 - r0))" -v hz="$hz" -v name="$name" \
     'BEGIN { if (n > 0) printf "   %s server CPU: %.1f us/request; Redis CPU: %.1f us/request\n", name, c/hz/n*1e6, r/hz/n*1e6 }'
 }
-load() { "$work/mulegate" load --cacert "$dev/ca.pem" --cert "$dev/bank.pem" --key "$dev/bank-key.pem" --token "$TOKEN" -c "$CONC" -d "${DUR}s" "$@"; }
+load() { "$work/mulegate-load" -cacert "$dev/ca.pem" -cert "$dev/bank.pem" -key "$dev/bank-key.pem" -token "$TOKEN" -c "$CONC" -d "${DUR}s" "$@"; }
 
 echo "# $(nproc) cores; client, server and Redis (${TOPOLOGY:-single}: $redis_addrs) share them; ${DUR}s per phase, $CONC connections"
 echo "## mulegate GET /v1/ibans/{iban} (token cache warm, one Redis round trip)"

@@ -37,7 +37,6 @@ Usage:
   mulegate dev [--redis ADDR]       run a complete development gateway (NOT FOR PRODUCTION)
   mulegate token [flags]            mint a development token bound to a client certificate
   mulegate iban IBAN...             validate IBANs offline
-  mulegate load --url URL [flags]   bounded mTLS load generator (loopback targets only)
   mulegate help                     show this help
 
 Run 'mulegate COMMAND -h' for the flags of a command.
@@ -63,8 +62,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdToken(args[1:], stdout, stderr)
 	case "iban":
 		return cmdIBAN(args[1:], stdout)
-	case "load":
-		return cmdLoad(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -3,15 +3,15 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"time"
+
+	"github.com/mulegate/mulegate/internal/pemfile"
 
 	"github.com/mulegate/mulegate/internal/policesim"
 )
@@ -54,18 +54,17 @@ func newSimServer(sim *policesim.Sim, certFile, keyFile, clientCA string) (*http
 	if certFile == "" {
 		return srv, "http", nil
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	cert, err := pemfile.KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, "", fmt.Errorf("--tls-cert: %w", err)
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	if clientCA != "" {
-		pem, err := os.ReadFile(clientCA)
+		pool, err := pemfile.CertPool(clientCA)
 		if err != nil {
 			return nil, "", fmt.Errorf("--client-ca: %w", err)
 		}
-		tc.ClientCAs = x509.NewCertPool()
-		tc.ClientCAs.AppendCertsFromPEM(pem)
+		tc.ClientCAs = pool
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	srv.TLSConfig = tc

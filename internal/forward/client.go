@@ -11,10 +11,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mulegate/mulegate/internal/pemfile"
 
 	"github.com/mulegate/mulegate/internal/report"
 )
@@ -76,17 +77,14 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if strings.HasPrefix(cfg.URL, "https://") {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if cfg.CAFile != "" {
-			pem, err := os.ReadFile(cfg.CAFile)
+			pool, err := pemfile.CertPool(cfg.CAFile)
 			if err != nil {
 				return nil, fmt.Errorf("police.ca_file: %w", err)
 			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, errors.New("police.ca_file: no certificates")
-			}
+			tc.RootCAs = pool
 		}
 		if cfg.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+			cert, err := pemfile.KeyPair(cfg.CertFile, cfg.KeyFile)
 			if err != nil {
 				return nil, fmt.Errorf("police.client_cert_file: %w", err)
 			}

@@ -3,14 +3,13 @@ package httpapi
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
-	"os"
 	"time"
+
+	"github.com/mulegate/mulegate/internal/pemfile"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -20,17 +19,13 @@ import (
 // chain to the client CA bundle, verified during the handshake. A missing
 // certificate or an unknown CA fails the handshake itself.
 func TLSConfig(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	cert, err := pemfile.KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("api.cert_file/api.key_file: %w", err)
 	}
-	caPEM, err := os.ReadFile(clientCAFile)
+	pool, err := pemfile.CertPool(clientCAFile)
 	if err != nil {
 		return nil, fmt.Errorf("api.client_ca_file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, errors.New("api.client_ca_file: no PEM certificates found")
 	}
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,

@@ -1,0 +1,224 @@
+// Command mulegate-load is a small, bounded load generator for a real
+// mulegate over mTLS, kept out of the product binary (a bank's production
+// image carries no load tool). It only targets loopback addresses, stops
+// after -d or -n (whichever comes first) and prints the rate of 2xx
+// answers, latency percentiles and the status mix.
+//
+//	go run ./cmd/mulegate-load -url https://localhost:8443/v1/ibans/NL91ABNA0417164300 -token "$BANK_TOKEN"
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/pemfile"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "mulegate-load:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+// options are the load's parameters, checked against the bounds.
+type options struct {
+	target, method, body      string
+	uniqueKey                 bool
+	caFile, certFile, keyFile string
+	token                     string
+	concurrency               int
+	duration                  time.Duration
+	maxReq                    int64
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	o, err := parseOptions(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	client, err := newClient(o)
+	if err != nil {
+		return err
+	}
+	r := attack(ctx, client, o)
+	fmt.Fprintln(stdout, r.summary())
+	return nil
+}
+
+func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("mulegate-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.target, "url", "", "full URL, e.g. https://localhost:8443/v1/ibans/NL91ABNA0417164300 (loopback only)")
+	fs.StringVar(&o.method, "method", "GET", "HTTP method")
+	fs.StringVar(&o.body, "body", "", "request body (sent as application/json)")
+	fs.BoolVar(&o.uniqueKey, "idempotency", false, "send a fresh Idempotency-Key with every request")
+	fs.StringVar(&o.caFile, "cacert", ".mulegate-dev/ca.pem", "CA that signed the server certificate")
+	fs.StringVar(&o.certFile, "cert", ".mulegate-dev/bank.pem", "client certificate")
+	fs.StringVar(&o.keyFile, "key", ".mulegate-dev/bank-key.pem", "client key")
+	fs.StringVar(&o.token, "token", "", "bearer token (or MULEGATE_TOKEN)")
+	fs.IntVar(&o.concurrency, "c", 32, "concurrent connections")
+	fs.DurationVar(&o.duration, "d", 10*time.Second, "how long to run (at most 5m)")
+	fs.Int64Var(&o.maxReq, "n", 1_000_000, "stop after this many requests (at most 10,000,000)")
+	if err := fs.Parse(args); err != nil {
+		return o, errUsage
+	}
+	if o.token == "" {
+		o.token = getenv("MULEGATE_TOKEN")
+	}
+	u, err := url.Parse(o.target)
+	if err != nil || u.Scheme != "https" {
+		return o, errors.New("-url must be an https:// URL")
+	}
+	if err := mustBeLoopback(u.Hostname()); err != nil {
+		return o, err
+	}
+	if o.duration > 5*time.Minute || o.maxReq > 10_000_000 || o.concurrency < 1 || o.concurrency > 1024 {
+		return o, errors.New("load is bounded: -d <= 5m, -n <= 10000000, 1 <= -c <= 1024")
+	}
+	return o, nil
+}
+
+func newClient(o options) (*http.Client, error) {
+	pool, err := pemfile.CertPool(o.caFile)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := pemfile.KeyPair(o.certFile, o.keyFile)
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}},
+		MaxIdleConnsPerHost: o.concurrency, MaxConnsPerHost: o.concurrency,
+	}
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, nil
+}
+
+// result is what a load run measured.
+type result struct {
+	elapsed   time.Duration
+	latencies []time.Duration // of 2xx answers only
+	statuses  map[int]int64
+	errors    int64
+}
+
+// summary counts only 2xx answers in the rate and the percentiles: a fast
+// stream of 429s or 503s is not throughput.
+func (r result) summary() string {
+	slices.Sort(r.latencies)
+	pct := func(p float64) time.Duration {
+		if len(r.latencies) == 0 {
+			return 0
+		}
+		return r.latencies[min(len(r.latencies)-1, int(float64(len(r.latencies))*p))].Round(time.Microsecond)
+	}
+	var total int64
+	for _, n := range r.statuses {
+		total += n
+	}
+	return fmt.Sprintf("ok=%d answered=%d elapsed=%.2fs rate_2xx=%.0f req/s p50=%v p90=%v p99=%v transport_errors=%d statuses=%v",
+		len(r.latencies), total, r.elapsed.Seconds(), float64(len(r.latencies))/r.elapsed.Seconds(),
+		pct(.50), pct(.90), pct(.99), r.errors, r.statuses)
+}
+
+// attack runs o.concurrency workers until the duration or the request
+// count is reached.
+func attack(ctx context.Context, client *http.Client, o options) result {
+	ctx, cancel := context.WithTimeout(ctx, o.duration)
+	defer cancel()
+	var sent atomic.Int64
+	var mu sync.Mutex
+	statuses := map[int]int64{}
+	var latencies []time.Duration
+	var errCount atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range o.concurrency {
+		wg.Go(func() {
+			local := make([]time.Duration, 0, 4096)
+			localStatus := map[int]int64{}
+			defer func() {
+				mu.Lock()
+				latencies = append(latencies, local...)
+				for k, v := range localStatus {
+					statuses[k] += v
+				}
+				mu.Unlock()
+			}()
+			for ctx.Err() == nil {
+				n := sent.Add(1)
+				if n > o.maxReq {
+					return
+				}
+				var rb io.Reader
+				if o.body != "" {
+					rb = strings.NewReader(o.body)
+				}
+				req, err := http.NewRequestWithContext(ctx, o.method, o.target, rb)
+				if err != nil {
+					errCount.Add(1)
+					return
+				}
+				req.Header.Set("Authorization", "Bearer "+o.token)
+				if o.body != "" {
+					req.Header.Set("Content-Type", "application/json")
+				}
+				if o.uniqueKey {
+					req.Header.Set("Idempotency-Key", fmt.Sprintf("load-%d-%d-%d", start.UnixNano(), w, n))
+				}
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						errCount.Add(1)
+					}
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode/100 == 2 {
+					local = append(local, time.Since(t0))
+				}
+				localStatus[resp.StatusCode]++
+			}
+		})
+	}
+	wg.Wait()
+	return result{elapsed: time.Since(start), latencies: latencies, statuses: statuses, errors: errCount.Load()}
+}
+
+// mustBeLoopback refuses any target that is not this machine.
+func mustBeLoopback(host string) error {
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("load only targets loopback addresses (127.0.0.0/8, ::1, localhost), not %q", host)
+	}
+	return nil
+}
