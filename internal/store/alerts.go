@@ -56,14 +56,8 @@ func (s *Store) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey strin
 	idempotent := "0"
 	if idemKey != "" {
 		id = s.derivedID("alert", policeOrg, idemKey)
-		res, err := s.runReplicated(ctx, claimScript, []string{"mg:aidem:" + id}, s.fingerprint(a.Canonical()), bankOrg,
-			int64((max(s.opt.IdempotencyTTL, retention)+24*time.Hour)/time.Second))
-		if err != nil {
-			return report.Alert{}, false, s.fail("post alert: claim", err)
-		}
-		if res == "conflict" {
-			return report.Alert{}, false, &report.Error{Code: report.CodeConflict, Field: "Idempotency-Key",
-				Msg: "this Idempotency-Key was already used with a different request"}
+		if err := s.claim(ctx, opAlerts, "mg:aidem:"+id, a.Canonical(), bankOrg, max(s.opt.IdempotencyTTL, retention)+24*time.Hour); err != nil {
+			return report.Alert{}, false, err
 		}
 		idempotent = "1"
 	}
@@ -76,7 +70,7 @@ func (s *Store) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey strin
 	}
 	v, err := s.runReplicated(ctx, postAlertScript, []string{alertStream(bankOrg), alertIDs(bankOrg)}, args...)
 	if err != nil {
-		return report.Alert{}, false, s.fail("post alert", err)
+		return report.Alert{}, false, s.fail(opAlerts, "post alert script", err)
 	}
 	out, _ := v.([]any)
 	if len(out) != 2 {
@@ -134,7 +128,7 @@ func (s *Store) Alerts(ctx context.Context, bankOrg, after string, limit int, re
 		}
 		msgs, err := s.rdb.XRangeN(ctx, alertStream(bankOrg), start, "+", int64(chunk)).Result()
 		if err != nil {
-			return nil, after, false, s.fail("alerts", err)
+			return nil, after, false, s.fail(opAlerts, "alerts: read", err)
 		}
 		read += len(msgs)
 		for n, m := range msgs {
@@ -177,7 +171,7 @@ func alertFrom(bankOrg string, m redis.XMessage) report.Alert {
 func (s *Store) LastAlertCursor(ctx context.Context, bankOrg string) (string, error) {
 	msgs, err := s.rdb.XRevRangeN(ctx, alertStream(bankOrg), "+", "-", 1).Result()
 	if err != nil {
-		return "", s.fail("alerts", err)
+		return "", s.fail(opAlerts, "alerts: read", err)
 	}
 	if len(msgs) == 0 {
 		return "0-0", nil

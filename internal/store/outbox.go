@@ -81,10 +81,11 @@ return 1
 // delivered again. Checking and deleting in one script leaves no window
 // for the consumer to read an entry in between.
 //
-// KEYS: stream; ARGV: group, consumer. Returns 1 if deleted.
+// KEYS: stream; ARGV: group, consumer. Returns 1 if deleted, 0 if the
+// consumer holds entries or the stream or group does not exist.
 var dropConsumerScript = redis.NewScript(`
-local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
-if #p > 0 then return 0 end
+local p = redis.pcall('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
+if p.err or #p > 0 then return 0 end
 redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `)
@@ -113,7 +114,7 @@ func (s *Store) EnsureGroups(ctx context.Context) error {
 	for p := range s.opt.Partitions {
 		err := s.rdb.XGroupCreateMkStream(ctx, s.OutboxKey(p), forwarderGroup, "0").Err()
 		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-			return s.fail("outbox: create group", err)
+			return s.fail(opOutbox, "outbox: create group", err)
 		}
 	}
 	return nil
@@ -137,7 +138,7 @@ func (s *Store) ReadOutbox(ctx context.Context, partition int, consumer string, 
 		return nil, nil
 	}
 	if err != nil {
-		return nil, s.fail("outbox: read", err)
+		return nil, s.fail(opOutbox, "outbox: read", err)
 	}
 	var out []report.OutboxEntry
 	for _, st := range res {
@@ -166,7 +167,7 @@ func (s *Store) ClaimStale(ctx context.Context, partition int, consumer, cursor 
 		return nil, "0-0", s.EnsureGroups(ctx)
 	}
 	if err != nil {
-		return nil, "0-0", s.fail("outbox: claim", err)
+		return nil, "0-0", s.fail(opOutbox, "outbox: claim", err)
 	}
 	if next == "" {
 		next = "0-0"
@@ -184,7 +185,7 @@ func (s *Store) DropIdleConsumers(ctx context.Context, partition int, minIdle ti
 		if strings.HasPrefix(err.Error(), "NOGROUP") || strings.Contains(err.Error(), "no such key") {
 			return 0, nil
 		}
-		return 0, s.fail("outbox: consumers", err)
+		return 0, s.fail(opOutbox, "outbox: list consumers", err)
 	}
 	dropped := 0
 	for _, c := range cs {
@@ -193,7 +194,7 @@ func (s *Store) DropIdleConsumers(ctx context.Context, partition int, minIdle ti
 		}
 		n, err := dropConsumerScript.Run(ctx, s.rdb, []string{key}, forwarderGroup, c.Name).Int()
 		if err != nil {
-			return dropped, s.fail("outbox: drop consumer", err)
+			return dropped, s.fail(opOutbox, "outbox: drop consumer script", err)
 		}
 		dropped += n
 	}
@@ -201,29 +202,19 @@ func (s *Store) DropIdleConsumers(ctx context.Context, partition int, minIdle ti
 }
 
 // DropConsumers removes the named consumers of every partition that hold
-// nothing (a relay's own workers, at shutdown).
+// nothing (a relay's own workers, at shutdown), in one pipelined round
+// trip per node.
 func (s *Store) DropConsumers(ctx context.Context, names []string) error {
-	cmds := make([]*redis.Cmd, 0, s.opt.Partitions*len(names))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	err := s.pipelined(ctx, func(p redis.Pipeliner) error {
 		for part := range s.opt.Partitions {
 			for _, n := range names {
-				cmds = append(cmds, dropConsumerScript.EvalSha(ctx, p, []string{s.OutboxKey(part)}, forwarderGroup, n))
+				dropConsumerScript.EvalSha(ctx, p, []string{s.OutboxKey(part)}, forwarderGroup, n)
 			}
 		}
 		return nil
 	})
-	if err != nil && isNoScript(err) {
-		for part := range s.opt.Partitions {
-			for _, n := range names {
-				if err := dropConsumerScript.Run(ctx, s.rdb, []string{s.OutboxKey(part)}, forwarderGroup, n).Err(); err != nil {
-					return s.fail("outbox: drop consumers", err)
-				}
-			}
-		}
-		return nil
-	}
-	if err != nil && !strings.HasPrefix(err.Error(), "NOGROUP") {
-		return s.fail("outbox: drop consumers", err)
+	if err != nil {
+		return s.fail(opOutbox, "outbox: drop consumer script", err)
 	}
 	return nil
 }
@@ -262,7 +253,7 @@ func (s *Store) finish(ctx context.Context, e report.OutboxEntry, st report.Stat
 	err := finishScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), reportKey(tag, e.ReportID), rejectedKey(tag)},
 		forwarderGroup, e.StreamID, string(st), ref, at.UnixMilli(), reason, e.ReportID, body, s.ttlSeconds()).Err()
 	if err != nil {
-		return s.fail("outbox: finish", err)
+		return s.fail(opOutbox, "outbox: finish script", err)
 	}
 	return nil
 }
@@ -285,7 +276,7 @@ func (s *Store) hold(ctx context.Context, e report.OutboxEntry, consumer, reason
 	n, err := holdScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), reportKey(tag, e.ReportID)},
 		forwarderGroup, e.StreamID, consumer, reason).Int()
 	if err != nil {
-		return false, s.fail("outbox: hold", err)
+		return false, s.fail(opOutbox, "outbox: hold script", err)
 	}
 	return n == 1, nil
 }
@@ -300,7 +291,7 @@ func (s *Store) Requeue(ctx context.Context, id string) (bool, error) {
 	n, err := requeueScript.Run(ctx, s.rdb, []string{s.OutboxKey(part), reportKey(tag, id), rejectedKey(tag)},
 		id, WakeChannel, part).Int()
 	if err != nil {
-		return false, s.fail("outbox: requeue", err)
+		return false, s.fail(opOutbox, "outbox: requeue script", err)
 	}
 	return n == 1, nil
 }
@@ -312,13 +303,13 @@ func (s *Store) RequeueAllRejected(ctx context.Context) ([]string, error) {
 	for part, tag := range s.tags {
 		ids, err := s.rdb.HKeys(ctx, rejectedKey(tag)).Result()
 		if err != nil {
-			return out, s.fail("outbox: list rejected", err)
+			return out, s.fail(opOutbox, "outbox: list rejected", err)
 		}
 		for _, id := range ids {
 			n, err := requeueScript.Run(ctx, s.rdb, []string{s.OutboxKey(part), reportKey(tag, id), rejectedKey(tag)},
 				id, WakeChannel, part).Int()
 			if err != nil {
-				return out, s.fail("outbox: requeue", err)
+				return out, s.fail(opOutbox, "outbox: requeue script", err)
 			}
 			if n == 1 {
 				out = append(out, id)
@@ -344,7 +335,7 @@ func (s *Store) Release(ctx context.Context, partition int, consumer string, vis
 	args = append(args, "IDLE", (visibility + time.Second).Milliseconds(), "JUSTID")
 	err := s.rdb.Do(ctx, args...).Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return s.fail("outbox: release", err)
+		return s.fail(opOutbox, "outbox: release", err)
 	}
 	return nil
 }
@@ -363,7 +354,7 @@ func (s *Store) OutboxStats(ctx context.Context) ([]report.OutboxStats, error) {
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, s.fail("outbox: stats", err)
+		return nil, s.fail(opOutbox, "outbox: stats", err)
 	}
 	out := make([]report.OutboxStats, n)
 	for i := range n {
@@ -432,7 +423,7 @@ func (s *Store) ShareBreakerTrip(ctx context.Context, until time.Time) error {
 		return nil
 	})
 	if err != nil {
-		return s.fail("breaker: share", err)
+		return s.fail(opBreaker, "breaker: share", err)
 	}
 	return nil
 }
@@ -445,7 +436,7 @@ func (s *Store) SharedBreakerOpenUntil(ctx context.Context) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	if err != nil {
-		return time.Time{}, s.fail("breaker: read", err)
+		return time.Time{}, s.fail(opBreaker, "breaker: read", err)
 	}
 	return time.UnixMilli(v), nil
 }

@@ -181,13 +181,8 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 	k := s.keysFor(sub.IBAN)
 	idemTTL := max(s.opt.IdempotencyTTL, s.opt.Retention+24*time.Hour)
 
-	res, err := s.runReplicated(ctx, claimScript, []string{idemKey(id)}, s.fingerprint(sub.Canonical()), k.tag, int64(idemTTL/time.Second))
-	if err != nil {
-		return report.Accepted{}, s.fail("accept report: claim", err)
-	}
-	if res == "conflict" {
-		return report.Accepted{}, &report.Error{Code: report.CodeConflict, Field: "Idempotency-Key",
-			Msg: "this Idempotency-Key was already used with a different request"}
+	if err := s.claim(ctx, opAccept, idemKey(id), sub.Canonical(), k.tag, idemTTL); err != nil {
+		return report.Accepted{}, err
 	}
 
 	now := s.now()
@@ -203,13 +198,30 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 		WakeChannel, k.part,
 	)
 	if err != nil {
-		return report.Accepted{}, s.fail("accept report "+sub.IBAN.Masked(), err)
+		return report.Accepted{}, s.fail(opAccept, "accept report script "+sub.IBAN.Masked(), err)
 	}
 	out, err := redis.NewCmdResult(v, nil).Int64Slice()
 	if err != nil || len(out) != 2 {
 		return report.Accepted{}, report.Internal("accept report: parse", fmt.Errorf("unexpected reply %v", v))
 	}
 	return report.Accepted{ID: id, IBAN: sub.IBAN, ReportCount: out[1], Replayed: out[0] == 0}, nil
+}
+
+// claim is the first step of every idempotent write: it records (org,
+// Idempotency-Key) under key with the request's keyed fingerprint and a
+// value, or finds it recorded before. The same request again passes (the
+// second step is itself safe to repeat); another request under the same
+// key is a conflict.
+func (s *Store) claim(ctx context.Context, label op, key string, canonical []byte, value string, ttl time.Duration) error {
+	res, err := s.runReplicated(ctx, claimScript, []string{key}, s.fingerprint(canonical), value, int64(ttl/time.Second))
+	if err != nil {
+		return s.fail(label, "idempotency claim script", err)
+	}
+	if res == "conflict" {
+		return &report.Error{Code: report.CodeConflict, Field: "Idempotency-Key",
+			Msg: "this Idempotency-Key was already used with a different request"}
+	}
+	return nil
 }
 
 // runReplicated runs a script that writes. With WaitReplicas it sends
@@ -240,21 +252,14 @@ func (s *Store) runReplicated(ctx context.Context, sc *redis.Script, keys []stri
 		timeout = 100 * time.Millisecond
 	}
 	var res, acked *redis.Cmd
-	pipe := func() error {
+	err := withScripts(func() error {
 		_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
 			res = sc.EvalSha(ctx, p, keys, args...)
 			acked = p.Do(ctx, "WAIT", s.opt.WaitReplicas, timeout.Milliseconds())
 			return nil
 		})
 		return err
-	}
-	err := pipe()
-	if isNoScript(err) {
-		if err := sc.Load(ctx, node).Err(); err != nil {
-			return nil, err
-		}
-		err = pipe()
-	}
+	}, func() error { return sc.Load(ctx, node).Err() })
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +277,7 @@ func (s *Store) Lookup(ctx context.Context, i iban.IBAN) (report.Counts, error) 
 	keys, args := s.lookupArgs(k)
 	v, err := lookupScript.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
-		return report.Counts{}, s.fail("lookup "+i.Masked(), err)
+		return report.Counts{}, s.fail(opLookup, "lookup script "+i.Masked(), err)
 	}
 	return parseCounts(v)
 }
@@ -286,45 +291,59 @@ func (s *Store) lookupArgs(k ibanKeys) ([]string, []any) {
 
 // LookupMany returns counts for many IBANs with one pipelined round trip
 // per Redis node (go-redis splits a cluster pipeline by node), not one
-// call per IBAN. If Redis lost its script cache (a restart), the scripts
-// are loaded again and the pipeline retried once.
+// call per IBAN.
 func (s *Store) LookupMany(ctx context.Context, ibans []iban.IBAN) ([]report.Counts, error) {
 	out := make([]report.Counts, len(ibans))
 	if len(ibans) == 0 {
 		return out, nil
 	}
-	for attempt := 0; ; attempt++ {
-		cmds := make([]*redis.Cmd, len(ibans))
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for n, i := range ibans {
-				keys, args := s.lookupArgs(s.keysFor(i))
-				cmds[n] = lookupScript.EvalSha(ctx, p, keys, args...)
-			}
-			return nil
-		})
-		if err != nil && attempt == 0 && isNoScript(err) {
-			if lerr := s.LoadScripts(ctx); lerr != nil {
-				return nil, s.fail("lookup batch: load scripts", lerr)
-			}
-			continue
+	cmds := make([]*redis.Cmd, len(ibans))
+	err := s.pipelined(ctx, func(p redis.Pipeliner) error {
+		for n, i := range ibans {
+			keys, args := s.lookupArgs(s.keysFor(i))
+			cmds[n] = lookupScript.EvalSha(ctx, p, keys, args...)
 		}
-		if err != nil {
-			return nil, s.fail("lookup batch", err)
-		}
-		for n, c := range cmds {
-			v, err := c.Slice()
-			if err != nil {
-				return nil, s.fail("lookup batch", err)
-			}
-			if out[n], err = parseCounts(v); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(opLookup, "lookup batch script", err)
 	}
+	for n, c := range cmds {
+		v, err := c.Slice()
+		if err != nil {
+			return nil, s.fail(opLookup, "lookup batch script", err)
+		}
+		if out[n], err = parseCounts(v); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
-func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }
+// pipelined runs fill in one pipeline. Pipelined scripts go as EVALSHA
+// only, so if Redis lost its script cache (a restart, a failover to a
+// fresh replica) it loads every script and runs the pipeline once more;
+// fill must therefore be safe to call twice.
+func (s *Store) pipelined(ctx context.Context, fill func(p redis.Pipeliner) error) error {
+	return withScripts(
+		func() error { _, err := s.rdb.Pipelined(ctx, fill); return err },
+		func() error { return s.LoadScripts(ctx) })
+}
+
+// withScripts runs run; if Redis answered NOSCRIPT, it loads the scripts
+// with load and runs it once more.
+func withScripts(run, load func() error) error {
+	err := run()
+	if !isNoScript(err) {
+		return err
+	}
+	if err := load(); err != nil {
+		return err
+	}
+	return run()
+}
+
+func isNoScript(err error) bool { return redis.HasErrorPrefix(err, "NOSCRIPT") }
 
 // LoadScripts loads every script on every master, so pipelined EVALSHA
 // finds them.
@@ -413,7 +432,7 @@ func (s *Store) reportPartition(ctx context.Context, id string) (string, int, er
 	}
 	tag, err := s.rdb.HGet(ctx, idemKey(id), "v").Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return "", 0, s.fail("report: find", err)
+		return "", 0, s.fail(opReport, "report: find", err)
 	}
 	if err == nil {
 		for p, t := range s.tags {
@@ -430,7 +449,7 @@ func (s *Store) reportPartition(ctx context.Context, id string) (string, int, er
 		return nil
 	})
 	if err != nil {
-		return "", 0, s.fail("report: find", err)
+		return "", 0, s.fail(opReport, "report: find", err)
 	}
 	for n, c := range cmds {
 		if c.Val() == 1 {
@@ -449,7 +468,7 @@ func (s *Store) ReportStatus(ctx context.Context, id string) (report.ReportStatu
 	}
 	h, err := s.rdb.HGetAll(ctx, reportKey(tag, id)).Result()
 	if err != nil {
-		return report.ReportStatus{}, s.fail("report status", err)
+		return report.ReportStatus{}, s.fail(opReport, "report status", err)
 	}
 	if len(h) == 0 {
 		// Claimed but never counted (a crash between the two steps): the
@@ -474,28 +493,7 @@ func (s *Store) ReportStatus(ctx context.Context, id string) (report.ReportStatu
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
-		return s.fail("ping", err)
+		return s.fail(opPing, "ping", err)
 	}
 	return nil
-}
-
-// fail classifies a Redis error: anything from the connection or from a
-// Redis that is loading, failing over or read-only is "unavailable" (the
-// client may retry); the rest is internal.
-func (s *Store) fail(op string, err error) error {
-	var de *report.Error
-	if errors.As(err, &de) {
-		return err
-	}
-	if s.OnError != nil {
-		s.OnError(strings.Fields(op)[0])
-	}
-	// After a failover go-redis keeps sending a slot's commands to the dead
-	// master until its slot map is refreshed (on MOVED, or every 10 s);
-	// a dead master answers no MOVED, so ask for the refresh now. It is
-	// asynchronous and de-duplicated by go-redis.
-	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
-		cc.ReloadState(context.Background())
-	}
-	return report.Unavailable("store: "+op, err)
 }

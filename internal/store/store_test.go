@@ -228,3 +228,32 @@ func TestUnavailableIsFast(t *testing.T) {
 		t.Fatalf("took %v", time.Since(start))
 	}
 }
+
+// TestErrorsAreClassified: a Redis that cannot answer is unavailable (503,
+// retry); an answer that means our own bug (WRONGTYPE here) is internal
+// (500). Each failure is counted under its operation's label.
+func TestErrorsAreClassified(t *testing.T) {
+	st, srv := mustStore(t, nil)
+	var labels []string
+	var mu sync.Mutex
+	st.OnError = func(op string) { mu.Lock(); labels = append(labels, op); mu.Unlock() }
+	ctx := context.Background()
+	sub := mustSub(t, "NL91ABNA0417164300", "phishing", "")
+	if err := srv.Client(t).Set(ctx, "mg:idem:"+st.ReportID("bank-a", "wrongtype"), "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := st.Accept(ctx, "bank-a", report.OrgBank, "wrongtype", sub)
+	if report.ErrorCode(err) != report.CodeInternal || !strings.Contains(err.Error(), "WRONGTYPE") {
+		t.Errorf("WRONGTYPE: %v, want internal", err)
+	}
+	srv.Stop()
+	_, err = st.Lookup(ctx, sub.IBAN)
+	if report.ErrorCode(err) != report.CodeUnavailable {
+		t.Errorf("Redis down: %v, want unavailable", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(labels) != 2 || labels[0] != "accept" || labels[1] != "lookup" {
+		t.Errorf("labels %v, want [accept lookup]", labels)
+	}
+}
