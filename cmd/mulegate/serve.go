@@ -326,8 +326,8 @@ func orgsFrom(cfg config.Config) (auth.Orgs, *report.Router) {
 	orgs := auth.Orgs{}
 	banks := map[string]map[string][]string{}
 	for _, o := range cfg.Orgs {
-		orgs[o.ID] = auth.Org{ID: o.ID, Type: auth.OrgType(o.Type), BankCodes: o.BankCodes}
-		if o.Type == "bank" {
+		orgs[o.ID] = auth.Org{ID: o.ID, Type: report.OrgType(o.Type), BankCodes: o.BankCodes}
+		if report.OrgType(o.Type) == report.OrgBank {
 			banks[o.ID] = o.BankCodes
 		}
 	}

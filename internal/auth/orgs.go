@@ -2,8 +2,11 @@ package auth
 
 import (
 	"sort"
+
 	"strings"
 	"sync/atomic"
+
+	"github.com/mulegate/mulegate/internal/report"
 )
 
 // Scope is one permission. Scopes are a bit set so that the per-request
@@ -59,22 +62,18 @@ func ParseScopes(names ...string) Scope {
 	return out
 }
 
-// OrgType is the kind of organisation. It mirrors report.OrgType; auth may
-// not import the domain, so the two are converted at the edge.
-type OrgType string
-
 // TypeScopes is what each organisation type may ever do. A token can never
 // grant more than its organisation's type allows.
-var TypeScopes = map[OrgType]Scope{
-	"bank":        ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsRead,
-	"marketplace": ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead,
-	"police":      ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsWrite,
+var TypeScopes = map[report.OrgType]Scope{
+	report.OrgBank:        ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsRead,
+	report.OrgMarketplace: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead,
+	report.OrgPolice:      ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsWrite,
 }
 
 // Org is a registered organisation.
 type Org struct {
 	ID   string
-	Type OrgType
+	Type report.OrgType
 	// BankCodes lists, per country code, the bank identifiers this org
 	// holds accounts under; alerts about those IBANs are routed to it.
 	BankCodes map[string][]string

@@ -95,7 +95,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	for _, a := range cfg.Algorithms {
 		if err := CheckAlgorithm(a, len(cfg.HS256Secret) > 0); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("config: auth.algorithms: %w", err)
 		}
 	}
 	if cfg.Keys == nil {
@@ -140,7 +140,7 @@ func CheckAlgorithm(alg string, devHS256 bool) error {
 		if devHS256 {
 			return nil
 		}
-		return errors.New("HS256 is refused unless the development-only HS256 secret is set")
+		return errors.New("HS256 is refused unless auth.dev_hs256_secret (development only) is set")
 	}
 	return fmt.Errorf("algorithm %q is not allowed", alg)
 }

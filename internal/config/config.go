@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/auth"
+	"github.com/mulegate/mulegate/internal/report"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -314,8 +316,6 @@ func (c *Config) readSecrets() error {
 	)
 }
 
-var orgTypes = map[string]bool{"bank": true, "marketplace": true, "police": true}
-
 // Validate reports every problem, each naming its key.
 func (c *Config) Validate() error {
 	var errs []error
@@ -362,14 +362,9 @@ func (c *Config) Validate() error {
 		bad("auth.algorithms", "must list at least one algorithm")
 	}
 	for _, a := range c.Auth.Algorithms {
-		switch a {
-		case "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA":
-		case "HS256":
-			if c.Auth.DevHS256Secret == "" {
-				bad("auth.algorithms", "HS256 needs auth.dev_hs256_secret (development only)")
-			}
-		default:
-			bad("auth.algorithms", "%q is not allowed", a)
+		// The one allow-list lives in auth; config only names the key.
+		if err := auth.CheckAlgorithm(a, c.Auth.DevHS256Secret != ""); err != nil {
+			bad("auth.algorithms", "%v", err)
 		}
 	}
 	if c.Auth.DevHS256Secret != "" && len(c.Auth.DevHS256Secret) < 32 {
@@ -475,10 +470,10 @@ func (c *Config) Validate() error {
 			bad(key+".id", "duplicate org id %q", o.ID)
 		}
 		seen[o.ID] = true
-		if !orgTypes[o.Type] {
+		if !report.OrgType(o.Type).Valid() {
 			bad(key+".type", "must be bank, marketplace or police, got %q", o.Type)
 		}
-		if len(o.BankCodes) > 0 && o.Type != "bank" {
+		if len(o.BankCodes) > 0 && report.OrgType(o.Type) != report.OrgBank {
 			bad(key+".bank_codes", "only bank orgs hold bank codes")
 		}
 		for cc := range o.BankCodes {

@@ -15,9 +15,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mulegate/mulegate/internal/pemfile"
+	"github.com/mulegate/mulegate/internal/outbox"
 
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/pemfile"
 )
 
 // Outcome is what the police store's answer means for a report.
@@ -101,7 +101,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 }
 
 // Send makes one delivery attempt.
-func (c *Client) Send(ctx context.Context, e report.OutboxEntry) Result {
+func (c *Client) Send(ctx context.Context, e outbox.Entry) Result {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(e.Body))
 	if err != nil {
 		return Result{Outcome: Retry, Reason: "cannot build the request"}

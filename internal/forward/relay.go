@@ -13,23 +13,23 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/outbox"
 )
 
 // Outbox is what the relay needs from storage (internal/store).
 type Outbox interface {
 	Partitions() int
 	EnsureGroups(ctx context.Context) error
-	ReadOutbox(ctx context.Context, partition int, consumer string, count int) ([]report.OutboxEntry, error)
-	ClaimStale(ctx context.Context, partition int, consumer, cursor string, minIdle time.Duration, count int) ([]report.OutboxEntry, string, error)
-	MarkForwarded(ctx context.Context, e report.OutboxEntry, policeRef string, at time.Time) error
-	MarkRejected(ctx context.Context, e report.OutboxEntry, reason string) error
-	RecordAttempt(ctx context.Context, e report.OutboxEntry, consumer, reason string) (owned bool, err error)
-	Hold(ctx context.Context, e report.OutboxEntry, consumer string) (owned bool, err error)
+	ReadOutbox(ctx context.Context, partition int, consumer string, count int) ([]outbox.Entry, error)
+	ClaimStale(ctx context.Context, partition int, consumer, cursor string, minIdle time.Duration, count int) ([]outbox.Entry, string, error)
+	MarkForwarded(ctx context.Context, e outbox.Entry, policeRef string, at time.Time) error
+	MarkRejected(ctx context.Context, e outbox.Entry, reason string) error
+	RecordAttempt(ctx context.Context, e outbox.Entry, consumer, reason string) (owned bool, err error)
+	Hold(ctx context.Context, e outbox.Entry, consumer string) (owned bool, err error)
 	Release(ctx context.Context, partition int, consumer string, visibility time.Duration, streamIDs ...string) error
 	DropIdleConsumers(ctx context.Context, partition int, minIdle time.Duration) (int, error)
 	DropConsumers(ctx context.Context, names []string) error
-	OutboxStats(ctx context.Context) ([]report.OutboxStats, error)
+	OutboxStats(ctx context.Context) ([]outbox.Stats, error)
 	WakeUps(ctx context.Context) (<-chan int, func() error)
 	BreakerTrips(ctx context.Context) (<-chan int64, func() error)
 	ShareBreakerTrip(ctx context.Context, until time.Time) error
@@ -295,7 +295,7 @@ func (r *Relay) reclaim(ctx context.Context, consumer string, p int) {
 // deliverAll delivers a batch in order. An entry that waited in the batch
 // is first re-claimed: if another worker took it over meanwhile, it is
 // theirs.
-func (r *Relay) deliverAll(ctx context.Context, consumer string, entries []report.OutboxEntry) {
+func (r *Relay) deliverAll(ctx context.Context, consumer string, entries []outbox.Entry) {
 	for i, e := range entries {
 		if ctx.Err() != nil {
 			r.release(consumer, entries[i:]...)
@@ -311,7 +311,7 @@ func (r *Relay) deliverAll(ctx context.Context, consumer string, entries []repor
 }
 
 // release hands entries back on shutdown (see Outbox.Release).
-func (r *Relay) release(consumer string, entries ...report.OutboxEntry) {
+func (r *Relay) release(consumer string, entries ...outbox.Entry) {
 	if len(entries) == 0 {
 		return
 	}
@@ -332,7 +332,7 @@ func (r *Relay) release(consumer string, entries ...report.OutboxEntry) {
 // already in flight is finished and its outcome recorded (bounded by the
 // police timeout and a short grace); an entry that is waiting for a retry
 // is released to the other workers.
-func (r *Relay) deliver(ctx context.Context, consumer string, e report.OutboxEntry) {
+func (r *Relay) deliver(ctx context.Context, consumer string, e outbox.Entry) {
 	for attempt := 0; ; {
 		if ctx.Err() != nil || !r.holdWhile(ctx, consumer, e, r.br.pausedFor) {
 			r.release(consumer, e)
@@ -382,7 +382,7 @@ func (r *Relay) deliver(ctx context.Context, consumer string, e report.OutboxEnt
 // holdWhile waits as long as left() is positive, renewing the claim on e
 // every third of the visibility timeout. It returns false on shutdown or
 // when e is no longer this consumer's.
-func (r *Relay) holdWhile(ctx context.Context, consumer string, e report.OutboxEntry, left func() time.Duration) bool {
+func (r *Relay) holdWhile(ctx context.Context, consumer string, e outbox.Entry, left func() time.Duration) bool {
 	every := r.cfg.VisibilityTimeout / 3
 	renewed := time.Now()
 	for {

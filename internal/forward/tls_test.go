@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/outbox"
+
 	"github.com/mulegate/mulegate/internal/devenv"
 	"github.com/mulegate/mulegate/internal/forward"
 	"github.com/mulegate/mulegate/internal/policesim"
-	"github.com/mulegate/mulegate/internal/report"
 )
 
 // TestClientOverMutualTLS: the police store URL may be https:// with a
@@ -41,7 +42,7 @@ func TestClientOverMutualTLS(t *testing.T) {
 	hs.StartTLS()
 	defer hs.Close()
 
-	e := report.OutboxEntry{ReportID: "r-tls", Body: []byte(`{"report_id":"r-tls","iban":"NL91ABNA0417164300","category":"other","reporter_org":"bank-a","reporter_type":"bank","received_at":"2026-11-28T00:00:00Z"}`)}
+	e := outbox.Entry{ReportID: "r-tls", Body: []byte(`{"report_id":"r-tls","iban":"NL91ABNA0417164300","category":"other","reporter_org":"bank-a","reporter_type":"bank","received_at":"2026-11-28T00:00:00Z"}`)}
 	c, err := forward.NewClient(forward.ClientConfig{URL: hs.URL, CAFile: caFile, CertFile: certFile, KeyFile: keyFile})
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +96,7 @@ func TestOutcomes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := c.Send(context.Background(), report.OutboxEntry{ReportID: "r1",
+			res := c.Send(context.Background(), outbox.Entry{ReportID: "r1",
 				Body: []byte(`{"report_id":"r1","iban":"NL91ABNA0417164300","category":"other","reporter_org":"b","reporter_type":"bank","received_at":"2026-11-28T00:00:00Z"}`)})
 			if res.Outcome != tc.want {
 				t.Errorf("outcome %v (%s), want %v", res.Outcome, res.Reason, tc.want)
@@ -123,7 +124,7 @@ func TestUnreachableReasonHidesTheAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := c.Send(context.Background(), report.OutboxEntry{ReportID: "r1", Body: []byte(`{}`)})
+	res := c.Send(context.Background(), outbox.Entry{ReportID: "r1", Body: []byte(`{}`)})
 	if res.Outcome != forward.Retry {
 		t.Fatalf("outcome %v, want retry", res.Outcome)
 	}

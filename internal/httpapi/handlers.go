@@ -216,7 +216,7 @@ func handleSubmitReport(s reportAccepter, bodyLimit int64, skew, timeout time.Du
 		p := principal(c)
 		ctx, cancel := withTimeout(c, timeout)
 		defer cancel()
-		a, err := s.Accept(ctx, p.Org.ID, report.OrgType(p.Org.Type), key, sub)
+		a, err := s.Accept(ctx, p.Org.ID, p.Org.Type, key, sub)
 		if err != nil {
 			writeProblem(c, err)
 			return
@@ -248,10 +248,7 @@ func handleReportStatus(s reportReader, timeout time.Duration) gin.HandlerFunc {
 			writeProblem(c, err)
 			return
 		}
-		// Only the submitting org and the police may see a report; anyone
-		// else learns nothing, not even that it exists.
-		p := principal(c)
-		if st.ReporterOrg != p.Org.ID && p.Org.Type != "police" {
+		if p := principal(c); !st.VisibleTo(p.Org.ID, p.Org.Type) {
 			writeProblem(c, &report.Error{Code: report.CodeNotFound, Msg: "no such report"})
 			return
 		}

@@ -19,9 +19,7 @@ const (
 // RiskThresholds are the smallest report counts that rate low, medium and
 // high. The defaults follow the spec: 0 none, 1 low, 2–4 medium, ≥5 high.
 type RiskThresholds struct {
-	Low    int64 `yaml:"low"`
-	Medium int64 `yaml:"medium"`
-	High   int64 `yaml:"high"`
+	Low, Medium, High int64
 }
 
 // DefaultRiskThresholds are the spec's thresholds.

@@ -137,39 +137,19 @@ func ParseIBAN(raw string) (iban.IBAN, error) {
 // the IBAN, so it is never stored as is, nor as an unkeyed hash (which a
 // dictionary of IBANs would invert): the store keeps an HMAC of it.
 func (s Submission) Canonical() []byte {
-	b, _ := json.Marshal(s.Wire("", "", "", time.Time{}))
-	return b
-}
-
-// Wire is the report as the police core store receives it. Absent optional
-// fields are omitted, and nothing beyond the wire contract is included.
-type Wire struct {
-	ReportID     string  `json:"report_id,omitempty"`
-	IBAN         string  `json:"iban"`
-	Category     string  `json:"category"`
-	OccurredAt   string  `json:"occurred_at,omitempty"`
-	Amount       *Amount `json:"amount,omitempty"`
-	Reference    string  `json:"reference,omitempty"`
-	Description  string  `json:"description,omitempty"`
-	ReporterOrg  string  `json:"reporter_org,omitempty"`
-	ReporterType string  `json:"reporter_type,omitempty"`
-	ReceivedAt   string  `json:"received_at,omitempty"`
-}
-
-// Wire builds the police-store body for this submission.
-func (s Submission) Wire(id, org string, orgType OrgType, received time.Time) Wire {
-	w := Wire{
-		ReportID: id, IBAN: s.IBAN.String(), Category: string(s.Category),
-		Amount: s.Amount, Reference: s.Reference, Description: s.Description,
-		ReporterOrg: org, ReporterType: string(orgType),
-	}
+	c := struct {
+		IBAN        string  `json:"iban"`
+		Category    string  `json:"category"`
+		OccurredAt  string  `json:"occurred_at,omitempty"`
+		Amount      *Amount `json:"amount,omitempty"`
+		Reference   string  `json:"reference,omitempty"`
+		Description string  `json:"description,omitempty"`
+	}{IBAN: s.IBAN.String(), Category: string(s.Category), Amount: s.Amount, Reference: s.Reference, Description: s.Description}
 	if s.OccurredAt != nil {
-		w.OccurredAt = s.OccurredAt.UTC().Format(time.RFC3339Nano)
+		c.OccurredAt = s.OccurredAt.UTC().Format(time.RFC3339Nano)
 	}
-	if !received.IsZero() {
-		w.ReceivedAt = received.UTC().Format(time.RFC3339Nano)
-	}
-	return w
+	b, _ := json.Marshal(c)
+	return b
 }
 
 // Accepted is the outcome of accepting a report.
@@ -189,6 +169,13 @@ const (
 	StatusRejected  Status = "rejected"
 )
 
+// VisibleTo says whether an org may see the report: only the org that
+// submitted it and the police. Everyone else must learn nothing, not even
+// that it exists.
+func (st ReportStatus) VisibleTo(org string, t OrgType) bool {
+	return st.ReporterOrg == org || t == OrgPolice
+}
+
 // ReportStatus is what GET /v1/reports/{id} shows.
 type ReportStatus struct {
 	ID              string
@@ -199,20 +186,4 @@ type ReportStatus struct {
 	PoliceReference string
 	LastError       string
 	ReporterOrg     string
-}
-
-// OutboxEntry is one accepted report waiting in the outbox to be
-// forwarded to the police core store.
-type OutboxEntry struct {
-	Partition int
-	StreamID  string // the outbox stream entry id; its time part is when it was queued
-	ReportID  string
-	Body      []byte // the police wire body (Wire as JSON)
-}
-
-// OutboxStats describes one outbox partition.
-type OutboxStats struct {
-	Partition int
-	Depth     int64
-	Oldest    time.Time // zero when empty
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/outbox"
+
 	"github.com/mulegate/mulegate/internal/report"
 	"github.com/redis/go-redis/v9"
 )
@@ -122,7 +124,7 @@ func (s *Store) EnsureGroups(ctx context.Context) error {
 
 // ReadOutbox takes up to count new entries of a partition for consumer.
 // It does not block: forwarders wait on the wake channel instead.
-func (s *Store) ReadOutbox(ctx context.Context, partition int, consumer string, count int) ([]report.OutboxEntry, error) {
+func (s *Store) ReadOutbox(ctx context.Context, partition int, consumer string, count int) ([]outbox.Entry, error) {
 	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: forwarderGroup, Consumer: consumer, Streams: []string{s.OutboxKey(partition), ">"},
 		Count: int64(count), Block: -1,
@@ -140,7 +142,7 @@ func (s *Store) ReadOutbox(ctx context.Context, partition int, consumer string, 
 	if err != nil {
 		return nil, s.fail(opOutbox, "outbox: read", err)
 	}
-	var out []report.OutboxEntry
+	var out []outbox.Entry
 	for _, st := range res {
 		out = append(out, s.entries(partition, st.Messages)...)
 	}
@@ -152,7 +154,7 @@ func (s *Store) ReadOutbox(ctx context.Context, partition int, consumer string, 
 // report must still reach the police. It scans the pending list from
 // cursor ("0-0" to start) and returns the cursor to continue from, "0-0"
 // once the whole list was walked.
-func (s *Store) ClaimStale(ctx context.Context, partition int, consumer, cursor string, minIdle time.Duration, count int) ([]report.OutboxEntry, string, error) {
+func (s *Store) ClaimStale(ctx context.Context, partition int, consumer, cursor string, minIdle time.Duration, count int) ([]outbox.Entry, string, error) {
 	key := s.OutboxKey(partition)
 	if cursor == "" {
 		cursor = "0-0"
@@ -219,8 +221,8 @@ func (s *Store) DropConsumers(ctx context.Context, names []string) error {
 	return nil
 }
 
-func (s *Store) entries(partition int, msgs []redis.XMessage) []report.OutboxEntry {
-	out := make([]report.OutboxEntry, 0, len(msgs))
+func (s *Store) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
+	out := make([]outbox.Entry, 0, len(msgs))
 	for _, m := range msgs {
 		id, _ := m.Values["id"].(string)
 		body, _ := m.Values["body"].(string)
@@ -229,22 +231,22 @@ func (s *Store) entries(partition int, msgs []redis.XMessage) []report.OutboxEnt
 			_ = s.rdb.XAck(context.Background(), s.OutboxKey(partition), forwarderGroup, m.ID).Err()
 			continue
 		}
-		out = append(out, report.OutboxEntry{Partition: partition, StreamID: m.ID, ReportID: id, Body: []byte(body)})
+		out = append(out, outbox.Entry{Partition: partition, StreamID: m.ID, ReportID: id, Body: []byte(body)})
 	}
 	return out
 }
 
 // MarkForwarded records that the police store has the report.
-func (s *Store) MarkForwarded(ctx context.Context, e report.OutboxEntry, policeRef string, at time.Time) error {
+func (s *Store) MarkForwarded(ctx context.Context, e outbox.Entry, policeRef string, at time.Time) error {
 	return s.finish(ctx, e, report.StatusForwarded, policeRef, at, "")
 }
 
 // MarkRejected records that the police store refused the report for good.
-func (s *Store) MarkRejected(ctx context.Context, e report.OutboxEntry, reason string) error {
+func (s *Store) MarkRejected(ctx context.Context, e outbox.Entry, reason string) error {
 	return s.finish(ctx, e, report.StatusRejected, "", time.Time{}, reason)
 }
 
-func (s *Store) finish(ctx context.Context, e report.OutboxEntry, st report.Status, ref string, at time.Time, reason string) error {
+func (s *Store) finish(ctx context.Context, e outbox.Entry, st report.Status, ref string, at time.Time, reason string) error {
 	tag := s.tags[e.Partition]
 	body := ""
 	if st == report.StatusRejected {
@@ -261,17 +263,17 @@ func (s *Store) finish(ctx context.Context, e report.OutboxEntry, st report.Stat
 // RecordAttempt notes a failed attempt that will be retried and renews
 // the consumer's claim. owned is false when another consumer has taken
 // the entry over: the caller must let it go.
-func (s *Store) RecordAttempt(ctx context.Context, e report.OutboxEntry, consumer, reason string) (owned bool, err error) {
+func (s *Store) RecordAttempt(ctx context.Context, e outbox.Entry, consumer, reason string) (owned bool, err error) {
 	return s.hold(ctx, e, consumer, reason)
 }
 
 // Hold renews the consumer's claim on an entry it is still working on;
 // owned is false when another consumer has taken it over.
-func (s *Store) Hold(ctx context.Context, e report.OutboxEntry, consumer string) (owned bool, err error) {
+func (s *Store) Hold(ctx context.Context, e outbox.Entry, consumer string) (owned bool, err error) {
 	return s.hold(ctx, e, consumer, "")
 }
 
-func (s *Store) hold(ctx context.Context, e report.OutboxEntry, consumer, reason string) (bool, error) {
+func (s *Store) hold(ctx context.Context, e outbox.Entry, consumer, reason string) (bool, error) {
 	tag := s.tags[e.Partition]
 	n, err := holdScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), reportKey(tag, e.ReportID)},
 		forwarderGroup, e.StreamID, consumer, reason).Int()
@@ -342,7 +344,7 @@ func (s *Store) Release(ctx context.Context, partition int, consumer string, vis
 
 // OutboxStats reports each partition's depth and the age of its oldest
 // entry, with one pipelined round trip per Redis node.
-func (s *Store) OutboxStats(ctx context.Context) ([]report.OutboxStats, error) {
+func (s *Store) OutboxStats(ctx context.Context) ([]outbox.Stats, error) {
 	n := s.opt.Partitions
 	lens := make([]*redis.IntCmd, n)
 	firsts := make([]*redis.XMessageSliceCmd, n)
@@ -356,9 +358,9 @@ func (s *Store) OutboxStats(ctx context.Context) ([]report.OutboxStats, error) {
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, s.fail(opOutbox, "outbox: stats", err)
 	}
-	out := make([]report.OutboxStats, n)
+	out := make([]outbox.Stats, n)
 	for i := range n {
-		out[i] = report.OutboxStats{Partition: i, Depth: lens[i].Val()}
+		out[i] = outbox.Stats{Partition: i, Depth: lens[i].Val()}
 		if msgs := firsts[i].Val(); len(msgs) > 0 {
 			if ms, err := strconv.ParseInt(strings.SplitN(msgs[0].ID, "-", 2)[0], 10, 64); err == nil {
 				out[i].Oldest = time.UnixMilli(ms)

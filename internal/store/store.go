@@ -186,7 +186,7 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 	}
 
 	now := s.now()
-	body, err := json.Marshal(sub.Wire(id, org, orgType, now))
+	body, err := json.Marshal(newPoliceReport(sub, id, org, orgType, now))
 	if err != nil {
 		return report.Accepted{}, report.Internal("accept report: encode", err)
 	}
