@@ -44,6 +44,14 @@ type alertRequest struct {
 	ExpiresAt *string `json:"expires_at"`
 }
 
+func (r alertRequest) submission(now time.Time) (report.AlertSubmission, error) {
+	exp, err := optionalTime("expires_at", r.ExpiresAt)
+	if err != nil {
+		return report.AlertSubmission{}, err
+	}
+	return report.NewAlertSubmission(deref(r.IBAN), deref(r.Severity), deref(r.Message), deref(r.Reference), exp, now)
+}
+
 type alertCreatedJSON struct {
 	AlertID   string `json:"alert_id"`
 	BankOrg   string `json:"bank_org"`
@@ -70,53 +78,51 @@ func renderAlert(a report.Alert) alertJSON {
 	return out
 }
 
-func handlePostAlert(s alertStore, r alertRouter, m *Metrics, opt AlertOptions, bodyLimit int64, timeout time.Duration, now func() time.Time) gin.HandlerFunc {
+// postAlertDeps are what handlePostAlert needs.
+type postAlertDeps struct {
+	store     alertStore
+	router    alertRouter
+	metrics   *Metrics
+	retention time.Duration
+	bodyLimit int64
+	timeout   time.Duration
+	now       func() time.Time
+}
+
+func handlePostAlert(d postAlertDeps) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		key, present, err := singleHeader(c, "Idempotency-Key")
+		key, err := idempotencyKey(c, false)
 		if err != nil {
 			writeProblem(c, err)
 			return
 		}
-		if present && !validIdempotencyKey(key) {
-			writeProblem(c, report.Invalid("Idempotency-Key", "Idempotency-Key must be 1-255 visible ASCII characters"))
-			return
-		}
 		var req alertRequest
-		if err = decode(c, bodyLimit, &req); err != nil {
+		if err := decode(c, d.bodyLimit, &req); err != nil {
 			writeProblem(c, err)
 			return
 		}
-		var exp *time.Time
-		if req.ExpiresAt != nil {
-			t, err := time.Parse(time.RFC3339, *req.ExpiresAt)
-			if err != nil {
-				writeProblem(c, report.Invalid("expires_at", "expires_at must be an RFC 3339 date-time"))
-				return
-			}
-			exp = &t
-		}
-		sub, err := report.NewAlertSubmission(deref(req.IBAN), deref(req.Severity), deref(req.Message), deref(req.Reference), exp, now())
+		sub, err := req.submission(d.now())
 		if err != nil {
 			writeProblem(c, err)
 			return
 		}
 		c.Set(ctxIBAN, sub.IBAN.Masked())
-		bank, err := r.Route(sub.IBAN)
+		bank, err := d.router.Route(sub.IBAN)
 		if err != nil {
 			writeProblem(c, err)
 			return
 		}
-		ctx, cancel := withTimeout(c, timeout)
+		ctx, cancel := withTimeout(c, d.timeout)
 		defer cancel()
-		a, replayed, err := s.PostAlert(ctx, bank, principal(c).Org.ID, key, sub, opt.Retention)
+		a, replayed, err := d.store.PostAlert(ctx, bank, principal(c).Org.ID, key, sub, d.retention)
 		if err != nil {
 			writeProblem(c, err)
 			return
 		}
 		if replayed {
 			c.Header("Idempotent-Replayed", "true")
-		} else if m != nil {
-			m.alertsCreated.Inc()
+		} else if d.metrics != nil {
+			d.metrics.alertsCreated.Inc()
 		}
 		c.JSON(http.StatusCreated, alertCreatedJSON{AlertID: a.ID, BankOrg: a.BankOrg, CreatedAt: a.CreatedAt.Format(time.RFC3339Nano)})
 	}
@@ -212,6 +218,18 @@ func isDone(done <-chan struct{}) bool {
 	}
 }
 
+// alertStream is one open SSE alert stream.
+type alertStream struct {
+	s       alertStore
+	w       alertWaiter
+	m       *Metrics
+	opt     AlertOptions
+	timeout time.Duration
+	c       *gin.Context
+	org     string
+	after   string // the cursor of the last alert sent
+}
+
 // handleAlertStream serves the caller's alerts as Server-Sent Events:
 // "id: <cursor>", "event: alert", JSON "data:". It resumes after
 // Last-Event-ID (or ?after=); without either it sends only alerts created
@@ -219,36 +237,13 @@ func isDone(done <-chan struct{}) bool {
 // server shutdown (done) ends the stream cleanly.
 func handleAlertStream(s alertStore, w alertWaiter, m *Metrics, opt AlertOptions, timeout time.Duration, done <-chan struct{}) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		org := principal(c).Org.ID
-		after := c.GetHeader("Last-Event-ID")
-		if after == "" {
-			after = c.Query("after")
-		}
-		if after != "" && !opt.ValidateID(after) {
-			writeProblem(c, report.Invalid("Last-Event-ID", "Last-Event-ID must be a cursor sent by this API"))
+		st := &alertStream{s: s, w: w, m: m, opt: opt, timeout: timeout, c: c, org: principal(c).Org.ID}
+		woken := w.Wait(st.org) // before finding the start, so nothing slips between
+		if err := st.start(); err != nil {
+			writeProblem(c, err)
 			return
 		}
-		woken := w.Wait(org)
-		if after == "" {
-			ctx, cancel := withTimeout(c, timeout)
-			last, err := s.LastAlertCursor(ctx, org)
-			cancel()
-			if err != nil {
-				writeProblem(c, err)
-				return
-			}
-			after = last
-		}
-		// The stream outlives the server's write timeout.
-		rc := http.NewResponseController(c.Writer)
-		_ = rc.SetWriteDeadline(time.Time{})
-		h := c.Writer.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no")
-		c.Status(http.StatusOK)
-		fmt.Fprint(c.Writer, ": mulegate alert stream\n\n")
-		c.Writer.Flush()
+		st.open()
 		if m != nil {
 			m.sseOpen.Inc()
 			defer m.sseOpen.Dec()
@@ -258,48 +253,96 @@ func handleAlertStream(s alertStore, w alertWaiter, m *Metrics, opt AlertOptions
 		recheck := time.NewTicker(5 * time.Second)
 		defer recheck.Stop()
 		for {
-			ctx, cancel := withTimeout(c, timeout)
-			alerts, next, more, err := s.Alerts(ctx, org, after, 100, opt.Retention)
-			cancel()
-			if err != nil {
-				logger(c).Warn("alert stream: reading the feed failed; retrying", "request_id", requestID(c), "err", err)
+			more, ok := st.writePage()
+			if !ok {
+				return
 			}
-			if err == nil {
-				for _, a := range alerts {
-					data, _ := json.Marshal(renderAlert(a))
-					if _, werr := fmt.Fprintf(c.Writer, "id: %s\nevent: alert\ndata: %s\n\n", a.Cursor, data); werr != nil {
-						return
-					}
-				}
-				if len(alerts) > 0 {
-					c.Writer.Flush()
-					if m != nil {
-						m.alertsDelivered.WithLabelValues("stream").Add(float64(len(alerts)))
-					}
-				}
-				after = next // past whatever expired entries this page skipped
-				if more {
-					continue
-				}
+			if more {
+				continue
 			}
 			select {
 			case <-woken:
-				woken = w.Wait(org)
-			case <-recheck.C:
-				woken = w.Wait(org)
+				woken = w.Wait(st.org)
+			case <-recheck.C: // pub/sub may miss a wake-up during a reconnect
+				woken = w.Wait(st.org)
 			case <-keep.C:
-				if _, werr := fmt.Fprint(c.Writer, ": keep-alive\n\n"); werr != nil {
+				if !st.comment("keep-alive") {
 					return
 				}
-				c.Writer.Flush()
-				continue
 			case <-done:
-				fmt.Fprint(c.Writer, ": server shutting down; reconnect with Last-Event-ID\n\n")
-				c.Writer.Flush()
+				st.comment("server shutting down; reconnect with Last-Event-ID")
 				return
 			case <-c.Request.Context().Done():
 				return
 			}
 		}
 	}
+}
+
+// start finds where the stream begins: after Last-Event-ID (or ?after=),
+// else after the newest alert there is now.
+func (st *alertStream) start() error {
+	st.after = st.c.GetHeader("Last-Event-ID")
+	if st.after == "" {
+		st.after = st.c.Query("after")
+	}
+	if st.after != "" {
+		if !st.opt.ValidateID(st.after) {
+			return report.Invalid("Last-Event-ID", "Last-Event-ID must be a cursor sent by this API")
+		}
+		return nil
+	}
+	ctx, cancel := withTimeout(st.c, st.timeout)
+	defer cancel()
+	last, err := st.s.LastAlertCursor(ctx, st.org)
+	st.after = last
+	return err
+}
+
+// open sends the stream's headers. The stream outlives the server's write
+// timeout, so its deadline is lifted.
+func (st *alertStream) open() {
+	_ = http.NewResponseController(st.c.Writer).SetWriteDeadline(time.Time{})
+	h := st.c.Writer.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	st.c.Status(http.StatusOK)
+	st.comment("mulegate alert stream")
+}
+
+// writePage sends the next page of alerts. more: another page is waiting;
+// ok: false once the client is gone. A failed read is logged and retried
+// at the next wake-up or recheck.
+func (st *alertStream) writePage() (more, ok bool) {
+	ctx, cancel := withTimeout(st.c, st.timeout)
+	alerts, next, more, err := st.s.Alerts(ctx, st.org, st.after, 100, st.opt.Retention)
+	cancel()
+	if err != nil {
+		logger(st.c).Warn("alert stream: reading the feed failed; retrying", "request_id", requestID(st.c), "err", err)
+		return false, true
+	}
+	for _, a := range alerts {
+		data, _ := json.Marshal(renderAlert(a))
+		if _, err := fmt.Fprintf(st.c.Writer, "id: %s\nevent: alert\ndata: %s\n\n", a.Cursor, data); err != nil {
+			return false, false
+		}
+	}
+	if len(alerts) > 0 {
+		st.c.Writer.Flush()
+		if st.m != nil {
+			st.m.alertsDelivered.WithLabelValues("stream").Add(float64(len(alerts)))
+		}
+	}
+	st.after = next // past whatever expired entries this page skipped
+	return more, true
+}
+
+// comment sends an SSE comment line; false once the client is gone.
+func (st *alertStream) comment(text string) bool {
+	if _, err := fmt.Fprintf(st.c.Writer, ": %s\n\n", text); err != nil {
+		return false
+	}
+	st.c.Writer.Flush()
+	return true
 }

@@ -149,15 +149,38 @@ type reportRequest struct {
 }
 
 func (r reportRequest) submission(now time.Time, skew time.Duration) (report.Submission, error) {
-	var at *time.Time
-	if r.OccurredAt != nil {
-		t, err := time.Parse(time.RFC3339, *r.OccurredAt)
-		if err != nil {
-			return report.Submission{}, report.Invalid("occurred_at", "occurred_at must be an RFC 3339 date-time such as 2026-11-27T14:03:00Z")
-		}
-		at = &t
+	at, err := optionalTime("occurred_at", r.OccurredAt)
+	if err != nil {
+		return report.Submission{}, err
 	}
 	return report.NewSubmission(deref(r.IBAN), deref(r.Category), at, r.Amount, deref(r.Reference), deref(r.Description), now, skew)
+}
+
+// optionalTime parses an optional RFC 3339 field.
+func optionalTime(field string, v *string) (*time.Time, error) {
+	if v == nil {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339, *v)
+	if err != nil {
+		return nil, report.Invalid(field, field+" must be an RFC 3339 date-time such as 2026-11-27T14:03:00Z")
+	}
+	return &t, nil
+}
+
+// idempotencyKey reads the Idempotency-Key header: at most once, 1–255
+// visible ASCII characters. "" when it is absent and not required.
+func idempotencyKey(c *gin.Context, required bool) (string, error) {
+	key, present, err := singleHeader(c, "Idempotency-Key")
+	switch {
+	case err != nil:
+		return "", err
+	case !present && required:
+		return "", newAPIError(http.StatusBadRequest, "idempotency_key_required", "the Idempotency-Key header is required (1-255 visible ASCII characters)")
+	case present && !validIdempotencyKey(key):
+		return "", report.Invalid("Idempotency-Key", "Idempotency-Key must be 1-255 visible ASCII characters")
+	}
+	return key, nil
 }
 
 func deref(s *string) string {
@@ -189,21 +212,13 @@ type acceptedJSON struct {
 
 func handleSubmitReport(s reportAccepter, bodyLimit int64, skew, timeout time.Duration, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		key, present, err := singleHeader(c, "Idempotency-Key")
+		key, err := idempotencyKey(c, true)
 		if err != nil {
 			writeProblem(c, err)
 			return
 		}
-		if !present {
-			writeProblem(c, newAPIError(http.StatusBadRequest, "idempotency_key_required", "the Idempotency-Key header is required (1-255 visible ASCII characters)"))
-			return
-		}
-		if !validIdempotencyKey(key) {
-			writeProblem(c, report.Invalid("Idempotency-Key", "Idempotency-Key must be 1-255 visible ASCII characters"))
-			return
-		}
 		var req reportRequest
-		if err = decode(c, bodyLimit, &req); err != nil {
+		if err := decode(c, bodyLimit, &req); err != nil {
 			writeProblem(c, err)
 			return
 		}

@@ -64,7 +64,8 @@ func NewAPI(d Deps) http.Handler {
 	v1.GET("/reports/:id", requireScope(auth.ScopeReportsRead), handleReportStatus(d.Store, d.RequestTimeout))
 	if d.Alerts != nil {
 		ao := d.AlertOptions
-		v1.POST("/alerts", requireScope(auth.ScopeAlertsWrite), handlePostAlert(d.Alerts, d.Router, d.Metrics, ao, d.MaxBodyBytes, d.RequestTimeout, d.Now))
+		v1.POST("/alerts", requireScope(auth.ScopeAlertsWrite), handlePostAlert(postAlertDeps{store: d.Alerts, router: d.Router,
+			metrics: d.Metrics, retention: ao.Retention, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}))
 		v1.GET("/alerts", requireScope(auth.ScopeAlertsRead), handleAlertFeed(d.Alerts, d.AlertWaiter, d.Metrics, ao, d.RequestTimeout, d.Done))
 		v1.GET("/alerts/stream", requireScope(auth.ScopeAlertsRead), handleAlertStream(d.Alerts, d.AlertWaiter, d.Metrics, ao, d.RequestTimeout, d.Done))
 	}
