@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,64 +41,118 @@ var devOrgs = []devOrg{
 	{ID: "demo-police", Type: "police", File: "police", Scope: "ibans:read reports:write reports:read alerts:write"},
 }
 
-func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// devFlags are dev mode's command-line settings.
+type devFlags struct {
+	dir, redis, listen, opsListen, policeListen string
+	pprof                                       bool
+	ttl                                         time.Duration
+}
+
+func parseDevFlags(args []string, stderr io.Writer) (devFlags, error) {
+	var f devFlags
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", ".mulegate-dev", "folder for the development CA, certificates, keys and JWKS (git-ignored)")
-	redisAddr := fs.String("redis", "", "use this real Redis (host:port; several, comma-separated: a Redis Cluster) instead of the embedded miniredis")
-	listen := fs.String("listen", "127.0.0.1:8443", "API listen address (mTLS)")
-	opsListen := fs.String("ops-listen", "127.0.0.1:9090", "operations listen address")
-	policeListen := fs.String("police-listen", "127.0.0.1:9200", "listen address of the embedded police store simulator")
-	pprofOn := fs.Bool("pprof", false, "serve /debug/pprof/ on the ops listener")
-	ttl := fs.Duration("token-ttl", 12*time.Hour, "lifetime of the printed tokens")
+	fs.StringVar(&f.dir, "dir", ".mulegate-dev", "folder for the development CA, certificates, keys and JWKS (git-ignored)")
+	fs.StringVar(&f.redis, "redis", "", "use this real Redis (host:port; several, comma-separated: a Redis Cluster) instead of the embedded miniredis")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8443", "API listen address (mTLS)")
+	fs.StringVar(&f.opsListen, "ops-listen", "127.0.0.1:9090", "operations listen address")
+	fs.StringVar(&f.policeListen, "police-listen", "127.0.0.1:9200", "listen address of the embedded police store simulator")
+	fs.BoolVar(&f.pprof, "pprof", false, "serve /debug/pprof/ on the ops listener")
+	fs.DurationVar(&f.ttl, "token-ttl", 12*time.Hour, "lifetime of the printed tokens")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return f, errUsage
 	}
-	if err := os.MkdirAll(*dir, 0o700); err != nil {
+	return f, nil
+}
+
+// cmdDev runs a complete development gateway: its own PKI, an embedded
+// Redis unless --redis names one, an embedded police store simulator, and
+// ready-to-paste commands with fresh tokens.
+func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f, err := parseDevFlags(args, stderr)
+	if err != nil {
 		return err
 	}
-	absDir, _ := filepath.Abs(*dir)
-	if err := writeDevPKI(*dir); err != nil {
+	apiPort, err := portOf(f.listen) // the printed commands need the real port
+	if err != nil {
 		return err
 	}
-
-	var mr *miniredis.Miniredis
-	addr := *redisAddr
-	if addr == "" {
-		mr = miniredis.NewMiniRedis()
-		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
-			return fmt.Errorf("embedded redis: %w", err)
-		}
-		defer mr.Close()
-		addr = mr.Addr()
+	if err := writeDevPKI(f.dir); err != nil {
+		return err
 	}
+	addr, stopRedis, err := devRedis(f.redis)
+	if err != nil {
+		return err
+	}
+	defer stopRedis()
+	simSrv, simLn, err := devPoliceStore(f.policeListen)
+	if err != nil {
+		return err
+	}
+	defer simLn.Close()
+	cfg, err := devConfig(f, addr, "http://"+simLn.Addr().String(), getenv)
+	if err != nil {
+		return err
+	}
+	tokens, err := devTokens(f.dir, f.ttl)
+	if err != nil {
+		return err
+	}
+	if err := printDevBanner(stdout, f, apiPort, cfg, tokens); err != nil {
+		return err
+	}
+	return serve(ctx, cfg, "", getenv, stdout, stderr, func(ctx context.Context) error { return runSim(ctx, simSrv, simLn) })
+}
 
+// devRedis starts the embedded miniredis unless addr names a real Redis.
+func devRedis(addr string) (string, func(), error) {
+	if addr != "" {
+		return addr, func() {}, nil
+	}
+	mr := miniredis.NewMiniRedis()
+	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+		return "", nil, fmt.Errorf("embedded redis: %w", err)
+	}
+	return mr.Addr(), mr.Close, nil
+}
+
+// devPoliceStore binds the embedded police store simulator.
+func devPoliceStore(listen string) (*http.Server, net.Listener, error) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--police-listen: %w", err)
+	}
+	srv, _, err := newSimServer(policesim.New(policesim.Faults{}), "", "", "")
+	if err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
+	return srv, ln, nil
+}
+
+// devConfig is the development configuration: the dev PKI, forwarders
+// tuned so that a demo outage shows the breaker opening within seconds,
+// and the demo orgs. MULEGATE_* variables still apply (e.g.
+// MULEGATE_LOG_LEVEL=debug).
+func devConfig(f devFlags, redisAddr, policeURL string, getenv func(string) string) (config.Config, error) {
 	cfg := config.Default()
-	cfg.API.Listen = *listen
-	cfg.Ops.Listen = *opsListen
-	cfg.Ops.Pprof = *pprofOn
-	cfg.API.CertFile = filepath.Join(*dir, "server.pem")
-	cfg.API.KeyFile = filepath.Join(*dir, "server-key.pem")
-	cfg.API.ClientCAFile = filepath.Join(*dir, "ca.pem")
+	cfg.API.Listen = f.listen
+	cfg.Ops.Listen = f.opsListen
+	cfg.Ops.Pprof = f.pprof
+	cfg.API.CertFile = filepath.Join(f.dir, "server.pem")
+	cfg.API.KeyFile = filepath.Join(f.dir, "server-key.pem")
+	cfg.API.ClientCAFile = filepath.Join(f.dir, "ca.pem")
 	cfg.Auth.Issuer = devIssuer
 	cfg.Auth.Audience = devAudience
-	cfg.Auth.JWKSFile = filepath.Join(*dir, "jwks.json")
+	cfg.Auth.JWKSFile = filepath.Join(f.dir, "jwks.json")
 	cfg.Auth.JWKSRefresh = config.Duration(10 * time.Second)
-	cfg.Redis.Addrs = strings.Split(addr, ",")
-	secret, err := devSecret(*dir)
+	cfg.Redis.Addrs = strings.Split(redisAddr, ",")
+	secret, err := devSecret(f.dir)
 	if err != nil {
-		return err
+		return cfg, err
 	}
 	cfg.Storage.PseudonymSecret = secret
-	// The embedded police store simulator, and forwarders tuned so that a
-	// demo outage shows the breaker opening within seconds.
-	sim := policesim.New(policesim.Faults{})
-	simLn, err := net.Listen("tcp", *policeListen)
-	if err != nil {
-		return fmt.Errorf("--police-listen: %w", err)
-	}
-	simSrv, _, _ := newSimServer(sim, "", "", "")
-	cfg.Police.URL = "http://" + simLn.Addr().String()
+	cfg.Police.URL = policeURL
 	cfg.Forward.Workers = 2
 	cfg.Forward.SweepInterval = config.Duration(2 * time.Second)
 	cfg.Forward.VisibilityTimeout = config.Duration(10 * time.Second)
@@ -107,49 +162,48 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	for _, o := range devOrgs {
 		cfg.Orgs = append(cfg.Orgs, config.Org{ID: o.ID, Type: o.Type, BankCodes: o.BankCodes})
 	}
-	// MULEGATE_* variables still apply (e.g. MULEGATE_LOG_LEVEL=debug).
 	if err := config.ApplyEnv(&cfg, getenv); err != nil {
-		return err
+		return cfg, err
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
+	return cfg, cfg.Validate()
+}
 
-	// Bind first so the printed commands name the real port.
-	apiPort, err := portOf(*listen)
+// devTokens mints one token per demo org, bound to its certificate.
+func devTokens(dir string, ttl time.Duration) (map[string]string, error) {
+	signer, err := devenv.LoadSigner(filepath.Join(dir, "signing-key.pem"), devKid)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tokens := map[string]string{}
-	signer, err := devenv.LoadSigner(filepath.Join(*dir, "signing-key.pem"), devKid)
-	if err != nil {
-		return err
-	}
 	for _, o := range devOrgs {
-		cert, err := devenv.LoadCert(filepath.Join(*dir, o.File+".pem"))
+		cert, err := devenv.LoadCert(filepath.Join(dir, o.File+".pem"))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		leaf := &devenv.Leaf{Cert: cert}
 		tok, err := signer.Token(devenv.TokenSpec{Issuer: devIssuer, Audience: devAudience, Subject: o.ID + "-dev-client",
-			Org: o.ID, Scope: o.Scope, Thumbprint: leaf.Thumbprint(), TTL: *ttl}, nil)
+			Org: o.ID, Scope: o.Scope, Thumbprint: leaf.Thumbprint(), TTL: ttl}, nil)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		tokens[o.File] = tok
 	}
-	redisNote := "embedded miniredis (in memory, gone when this process stops)"
-	if mr == nil {
-		redisNote = "Redis at " + addr
+	return tokens, nil
+}
+
+func printDevBanner(w io.Writer, f devFlags, apiPort string, cfg config.Config, tokens map[string]string) error {
+	redisNote := "Redis at " + strings.Join(cfg.Redis.Addrs, ",")
+	if f.redis == "" {
+		redisNote = "embedded miniredis (in memory, gone when this process stops)"
 	}
-	if err := devBanner.Execute(stdout, map[string]any{
-		"Dir": *dir, "AbsDir": absDir, "Port": apiPort, "Ops": *opsListen, "Tokens": tokens, "Redis": redisNote,
-		"Police": cfg.Police.URL,
-	}); err != nil {
-		simLn.Close()
+	absDir, err := filepath.Abs(f.dir)
+	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, "", getenv, stdout, stderr, func(ctx context.Context) error { return runSim(ctx, simSrv, simLn) })
+	return devBanner.Execute(w, map[string]any{
+		"Dir": f.dir, "AbsDir": absDir, "Port": apiPort, "Ops": f.opsListen, "Tokens": tokens, "Redis": redisNote,
+		"Police": cfg.Police.URL,
+	})
 }
 
 func portOf(listen string) (string, error) {
@@ -167,6 +221,9 @@ func portOf(listen string) (string, error) {
 // certificate per demo org, the signing key and its JWKS. Existing files
 // are kept, so certificates and tokens stay valid across restarts.
 func writeDevPKI(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(dir, "jwks.json")); err == nil {
 		return nil
 	}

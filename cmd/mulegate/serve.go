@@ -22,6 +22,8 @@ import (
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 )
@@ -69,20 +71,21 @@ func newRedis(cfg config.Config) redis.UniversalClient {
 }
 
 // core is what every long-running command builds first: the log, the
-// metrics, Redis and the store.
+// metrics registry, Redis and the store.
 type core struct {
-	log     *slog.Logger
-	sink    *logSink
-	metrics *httpapi.Metrics
-	rdb     redis.UniversalClient
-	st      *store.Store
+	log  *slog.Logger
+	sink *logSink
+	reg  *prometheus.Registry
+	rdb  redis.UniversalClient
+	st   *store.Store
 }
 
 func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, error) {
 	sink := newLogSink(stderr)
 	log := newLogger(sink, cfg.Log.Level)
 	redis.SetLogger(redisLog{log})
-	metrics := httpapi.NewMetrics()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	rdb := newRedis(cfg)
 	st, err := store.New(rdb, store.Options{
 		Secret:         []byte(cfg.Storage.PseudonymSecret),
@@ -96,14 +99,24 @@ func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, e
 		rdb.Close()
 		return nil, err
 	}
-	st.OnError = metrics.RedisError
+	st.OnError = redisErrorCounter(reg)
 	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := st.LoadScripts(lctx); err != nil {
 		// Not fatal: Redis may come up later; scripts load on first use.
 		log.Warn("redis not reachable at start; will keep trying", "err", err)
 	}
-	return &core{log: log, sink: sink, metrics: metrics, rdb: rdb, st: st}, nil
+	return &core{log: log, sink: sink, reg: reg, rdb: rdb, st: st}, nil
+}
+
+// redisErrorCounter is mulegate_redis_errors_total{op}; op comes from the
+// store's closed set of operation labels.
+func redisErrorCounter(reg prometheus.Registerer) func(op string) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mulegate_redis_errors_total", Help: "Redis operations that failed, by operation.",
+	}, []string{"op"})
+	reg.MustRegister(c)
+	return func(op string) { c.WithLabelValues(op).Inc() }
 }
 
 func (c *core) close() {
@@ -111,12 +124,8 @@ func (c *core) close() {
 	c.sink.Flush()
 }
 
-// relay builds the outbox relay, or nil when this process runs no
-// forwarders (forward.workers: 0).
+// relay builds the outbox relay; callers check forward.workers first.
 func (c *core) relay(cfg config.Config) (*forward.Relay, error) {
-	if cfg.Forward.Workers == 0 {
-		return nil, nil
-	}
 	client, err := forward.NewClient(forward.ClientConfig{
 		URL: cfg.Police.URL, Timeout: cfg.Police.Timeout.D(),
 		CertFile: cfg.Police.ClientCertFile, KeyFile: cfg.Police.ClientKeyFile, CAFile: cfg.Police.CAFile,
@@ -130,7 +139,7 @@ func (c *core) relay(cfg config.Config) (*forward.Relay, error) {
 		BackoffInitial: cfg.Forward.BackoffInitial.D(), BackoffMax: cfg.Forward.BackoffMax.D(),
 		Breaker: forward.BreakerConfig{Failures: uint32(cfg.Breaker.Failures), OpenFor: cfg.Breaker.OpenFor.D(),
 			Probes: uint32(cfg.Breaker.HalfOpenProbes)},
-	}, c.st, client, c.log, forward.NewMetrics(c.metrics.Registry)), nil
+	}, c.st, client, c.log, forward.NewMetrics(c.reg)), nil
 }
 
 // opsServer serves /healthz, /readyz (Redis, and the police breaker when
@@ -149,57 +158,51 @@ func (c *core) opsServer(cfg config.Config, relay *forward.Relay) *http.Server {
 		}})
 	}
 	return &http.Server{
-		Handler:           httpapi.NewOps(checks, c.metrics, cfg.Ops.Pprof),
-		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+		Handler:           httpapi.NewOps(checks, c.reg, cfg.Ops.Pprof),
+		ReadHeaderTimeout: cfg.Ops.ReadHeaderTimeout.D(), ReadTimeout: cfg.Ops.ReadTimeout.D(),
+		WriteTimeout: cfg.Ops.WriteTimeout.D(), IdleTimeout: cfg.Ops.IdleTimeout.D(),
+		ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
 	}
 }
 
-// serve builds the gateway from cfg and runs it until ctx ends, then shuts
-// down gracefully: stop accepting, drain in-flight requests, stop the
-// forwarders (entries not yet answered stay pending for another worker),
-// close Redis. It prints the bound addresses to stdout ("api https://…",
-// "ops http://…") so that callers who asked for port 0 learn the real
-// ones. extra, if given, runs alongside (dev mode's embedded services).
-//
-// With a config path, SIGHUP reloads the organisations (and with them the
-// alert routing table) from it; a bad file is logged and changes nothing.
-func serve(ctx context.Context, cfg config.Config, cfgPath string, getenv func(string) string, stdout, stderr io.Writer, extra func(ctx context.Context) error) error {
-	c, err := newCore(ctx, cfg, stderr)
-	if err != nil {
-		return err
-	}
-	defer c.close()
-	log := c.log
+// authn is the authentication side of the gateway: the JWKS, the org
+// registry (swapped on SIGHUP) with the alert routing built from it, and
+// the token verifier.
+type authn struct {
+	keys     *auth.JWKSSource
+	orgs     *auth.Registry
+	router   *routerHolder
+	verifier *auth.Verifier
+}
 
+func newAuthn(ctx context.Context, cfg config.Config, log *slog.Logger, m *httpapi.Metrics) (*authn, error) {
 	keys, err := auth.NewJWKSSource(ctx, auth.JWKSOptions{File: cfg.Auth.JWKSFile, URL: cfg.Auth.JWKSURL,
 		Refresh: cfg.Auth.JWKSRefresh.D(), MaxStale: cfg.Auth.JWKSMaxStale.D(), Log: log})
 	if err != nil {
-		return fmt.Errorf("auth.jwks_file: %w", err)
+		return nil, fmt.Errorf("auth.jwks_file: %w", err)
 	}
 	orgs, routes := orgsFrom(cfg)
-	registry := auth.NewRegistry(orgs)
-	router := &routerHolder{}
-	router.p.Store(routes)
-	verifier, err := auth.NewVerifier(auth.VerifierConfig{
+	a := &authn{keys: keys, orgs: auth.NewRegistry(orgs), router: &routerHolder{}}
+	a.router.p.Store(routes)
+	a.verifier, err = auth.NewVerifier(auth.VerifierConfig{
 		Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience, Algorithms: cfg.Auth.Algorithms,
 		Leeway: cfg.Auth.Leeway.D(), RequireBinding: cfg.Auth.RequireCertBinding,
-		HS256Secret: []byte(cfg.Auth.DevHS256Secret), Orgs: registry, Keys: keys,
+		HS256Secret: []byte(cfg.Auth.DevHS256Secret), Orgs: a.orgs, Keys: keys,
 		CacheSize: cfg.Auth.TokenCacheSize, MaxLifetime: cfg.Auth.MaxTokenLifetime.D(),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	verifier.OnCache = c.metrics.TokenCache
-	relay, err := c.relay(cfg)
-	if err != nil {
-		return err
-	}
+	a.verifier.OnCache = m.TokenCache
+	return a, nil
+}
 
-	hub := c.st.NewAlertHub()
-	stopping := make(chan struct{})
+// apiServer builds the /v1 API behind mTLS. stopping is closed when the
+// server shuts down: long polls answer and streams end.
+func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, hub *store.AlertHub, stopping <-chan struct{}) (*http.Server, error) {
 	api := httpapi.NewAPI(httpapi.Deps{
-		Store: c.st, Verifier: verifier, Log: log, Metrics: c.metrics,
-		Alerts: c.st, Router: router, AlertWaiter: hub, Done: stopping,
+		Store: c.st, Verifier: a.verifier, Log: c.log, Metrics: m,
+		Alerts: c.st, Router: a.router, AlertWaiter: hub, Done: stopping,
 		AlertOptions: httpapi.AlertOptions{Retention: cfg.Alerts.Retention.D(), MaxWait: cfg.Alerts.MaxWait.D(),
 			Keepalive: cfg.Alerts.Keepalive.D(), ValidateID: store.ValidCursor},
 		Risk:     report.RiskThresholds{Low: cfg.Risk.Low, Medium: cfg.Risk.Medium, High: cfg.Risk.High},
@@ -208,9 +211,9 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, getenv func(s
 	})
 	tlsCfg, err := httpapi.TLSConfig(cfg.API.CertFile, cfg.API.KeyFile, cfg.API.ClientCAFile)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	apiSrv := &http.Server{
+	return &http.Server{
 		Handler:           api,
 		ConnContext:       httpapi.ConnContext,
 		TLSConfig:         tlsCfg,
@@ -218,26 +221,66 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, getenv func(s
 		ReadTimeout:       cfg.API.ReadTimeout.D(),
 		WriteTimeout:      cfg.API.WriteTimeout.D(),
 		IdleTimeout:       cfg.API.IdleTimeout.D(),
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
+	}, nil
+}
+
+// listenBoth binds the API and the ops listeners.
+func listenBoth(cfg config.Config) (api, ops net.Listener, err error) {
+	if api, err = net.Listen("tcp", cfg.API.Listen); err != nil {
+		return nil, nil, fmt.Errorf("api.listen: %w", err)
+	}
+	if ops, err = net.Listen("tcp", cfg.Ops.Listen); err != nil {
+		api.Close()
+		return nil, nil, fmt.Errorf("ops.listen: %w", err)
+	}
+	return api, ops, nil
+}
+
+// serve builds the gateway from cfg and runs it until ctx ends, then shuts
+// down gracefully: answer long polls, stop accepting, drain in-flight
+// requests, stop the forwarders (entries not yet answered are handed
+// back), close Redis. It prints the bound addresses to stdout ("api
+// https://…", "ops http://…") so that callers who asked for port 0 learn
+// the real ones. extra, if given, runs alongside (dev mode's embedded
+// services). With a config path, SIGHUP reloads the organisations (and
+// with them the alert routing table) from it; a bad file is logged and
+// changes nothing.
+func serve(ctx context.Context, cfg config.Config, cfgPath string, getenv func(string) string, stdout, stderr io.Writer, extra func(ctx context.Context) error) error {
+	c, err := newCore(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	m := httpapi.NewMetrics(c.reg)
+	a, err := newAuthn(ctx, cfg, c.log, m)
+	if err != nil {
+		return err
+	}
+	var relay *forward.Relay
+	if cfg.Forward.Workers > 0 {
+		if relay, err = c.relay(cfg); err != nil {
+			return err
+		}
+	}
+	hub := c.st.NewAlertHub()
+	stopping := make(chan struct{})
+	apiSrv, err := c.apiServer(cfg, a, m, hub, stopping)
+	if err != nil {
+		return err
 	}
 	opsSrv := c.opsServer(cfg, relay)
-
-	apiLn, err := net.Listen("tcp", cfg.API.Listen)
+	apiLn, opsLn, err := listenBoth(cfg)
 	if err != nil {
-		return fmt.Errorf("api.listen: %w", err)
-	}
-	opsLn, err := net.Listen("tcp", cfg.Ops.Listen)
-	if err != nil {
-		apiLn.Close()
-		return fmt.Errorf("ops.listen: %w", err)
+		return err
 	}
 	fmt.Fprintf(stdout, "api https://%s\nops http://%s\n", apiLn.Addr(), opsLn.Addr())
-	log.Info("mulegate listening", "api", apiLn.Addr().String(), "ops", opsLn.Addr().String(), "forward_workers", cfg.Forward.Workers)
+	c.log.Info("mulegate listening", "api", apiLn.Addr().String(), "ops", opsLn.Addr().String(), "forward_workers", cfg.Forward.Workers)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return ignoreClosed(apiSrv.ServeTLS(apiLn, "", "")) })
 	g.Go(func() error { return ignoreClosed(opsSrv.Serve(opsLn)) })
-	g.Go(func() error { return keys.Run(gctx) })
+	g.Go(func() error { return a.keys.Run(gctx) })
 	g.Go(func() error { return c.sink.Run(gctx) })
 	g.Go(func() error { return hub.Run(gctx) })
 	if relay != nil {
@@ -247,22 +290,24 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, getenv func(s
 		g.Go(func() error { return extra(gctx) })
 	}
 	if cfgPath != "" {
-		g.Go(func() error { reloadOnHUP(gctx, cfgPath, getenv, registry, router, log); return nil })
+		g.Go(func() error { reloadOnHUP(gctx, cfgPath, getenv, a.orgs, a.router, c.log); return nil })
 	}
 	g.Go(func() error {
 		<-gctx.Done()
-		log.Info("shutting down: draining requests")
-		close(stopping) // ends the alert streams cleanly
+		c.log.Info("shutting down: draining requests")
+		close(stopping) // long polls answer, streams end
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.API.ShutdownTimeout.D())
 		defer cancel()
 		return errors.Join(apiSrv.Shutdown(sctx), opsSrv.Shutdown(sctx))
 	})
 	err = g.Wait()
-	log.Info("stopped")
+	c.log.Info("stopped")
 	return err
 }
 
 // cmdForward runs outbox relay workers without the API: "mulegate forward".
+// It builds no HTTP API metrics: its ops listener shows Redis, the breaker
+// and the outbox.
 func cmdForward(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("forward", flag.ContinueOnError)
 	fs.SetOutput(stderr)

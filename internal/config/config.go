@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/mulegate/mulegate/internal/auth"
-	"github.com/mulegate/mulegate/internal/report"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -68,8 +65,12 @@ type Config struct {
 		ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
 	} `yaml:"api"`
 	Ops struct {
-		Listen string `yaml:"listen"`
-		Pprof  bool   `yaml:"pprof"`
+		Listen            string   `yaml:"listen"`
+		Pprof             bool     `yaml:"pprof"`
+		ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+		ReadTimeout       Duration `yaml:"read_timeout"`
+		WriteTimeout      Duration `yaml:"write_timeout"`
+		IdleTimeout       Duration `yaml:"idle_timeout"`
 	} `yaml:"ops"`
 	Auth struct {
 		Issuer             string   `yaml:"issuer"`
@@ -164,6 +165,10 @@ func Default() Config {
 	c.API.RequestTimeout = Duration(750 * time.Millisecond)
 	c.API.ShutdownTimeout = Duration(20 * time.Second)
 	c.Ops.Listen = "127.0.0.1:9090"
+	c.Ops.ReadHeaderTimeout = Duration(5 * time.Second)
+	c.Ops.ReadTimeout = Duration(10 * time.Second)
+	c.Ops.WriteTimeout = Duration(60 * time.Second) // a pprof profile takes 30 s
+	c.Ops.IdleTimeout = Duration(120 * time.Second)
 	c.Auth.Algorithms = []string{"ES256", "EdDSA", "RS256", "PS256"}
 	c.Auth.JWKSRefresh = Duration(5 * time.Minute)
 	c.Auth.JWKSMaxStale = Duration(24 * time.Hour)
@@ -314,178 +319,4 @@ func (c *Config) readSecrets() error {
 		read("redis.password_file", c.Redis.PasswordFile, &c.Redis.Password),
 		read("auth.dev_hs256_secret_file", c.Auth.DevHS256SecretFile, &c.Auth.DevHS256Secret),
 	)
-}
-
-// Validate reports every problem, each naming its key.
-func (c *Config) Validate() error {
-	var errs []error
-	bad := func(key, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, a...)))
-	}
-	checkAddr := func(key, addr string) {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			bad(key, "must be host:port, got %q", addr)
-		}
-	}
-	checkAddr("api.listen", c.API.Listen)
-	checkAddr("ops.listen", c.Ops.Listen)
-	for k, v := range map[string]string{"api.cert_file": c.API.CertFile, "api.key_file": c.API.KeyFile, "api.client_ca_file": c.API.ClientCAFile} {
-		if v == "" {
-			bad(k, "is required")
-		}
-	}
-	if c.API.MaxBodyBytes < 1024 {
-		bad("api.max_body_bytes", "must be at least 1024")
-	}
-	if c.API.MaxBatchBodyBytes < 1024 {
-		bad("api.max_batch_body_bytes", "must be at least 1024")
-	}
-	if c.API.MaxBatch < 1 || c.API.MaxBatch > 100000 {
-		bad("api.max_batch", "must be between 1 and 100000")
-	}
-	if c.API.RequestTimeout <= 0 {
-		bad("api.request_timeout", "must be positive")
-	}
-	if c.Auth.Issuer == "" {
-		bad("auth.issuer", "is required")
-	}
-	if c.Auth.Audience == "" {
-		bad("auth.audience", "is required")
-	}
-	if c.Auth.JWKSFile == "" && c.Auth.JWKSURL == "" {
-		bad("auth.jwks_file", "a JWKS file or auth.jwks_url is required")
-	}
-	if c.Auth.JWKSURL != "" && !strings.HasPrefix(c.Auth.JWKSURL, "https://") {
-		bad("auth.jwks_url", "must be an https:// URL")
-	}
-	if len(c.Auth.Algorithms) == 0 {
-		bad("auth.algorithms", "must list at least one algorithm")
-	}
-	for _, a := range c.Auth.Algorithms {
-		// The one allow-list lives in auth; config only names the key.
-		if err := auth.CheckAlgorithm(a, c.Auth.DevHS256Secret != ""); err != nil {
-			bad("auth.algorithms", "%v", err)
-		}
-	}
-	if c.Auth.DevHS256Secret != "" && len(c.Auth.DevHS256Secret) < 32 {
-		bad("auth.dev_hs256_secret", "must be at least 32 bytes")
-	}
-	if c.Auth.MaxTokenLifetime.D() < time.Minute {
-		bad("auth.max_token_lifetime", "must be at least 1m")
-	}
-	if c.Auth.JWKSURL != "" && c.Auth.JWKSMaxStale.D() < c.Auth.JWKSRefresh.D() {
-		bad("auth.jwks_max_stale", "must be at least auth.jwks_refresh")
-	}
-	if c.Auth.Leeway < 0 || c.Auth.Leeway.D() > 5*time.Minute {
-		bad("auth.leeway", "must be between 0 and 5m")
-	}
-	if len(c.Redis.Addrs) == 0 {
-		bad("redis.addrs", "must list at least one address")
-	}
-	for _, a := range c.Redis.Addrs {
-		checkAddr("redis.addrs", a)
-	}
-	if c.Redis.WaitReplicas < 0 || c.Redis.WaitReplicas > 16 {
-		bad("redis.wait_replicas", "must be between 0 (off) and 16")
-	}
-	if c.Redis.WaitReplicas > 0 && (c.Redis.WaitTimeout <= 0 || c.Redis.WaitTimeout >= c.API.RequestTimeout) {
-		bad("redis.wait_timeout", "must be positive and below api.request_timeout")
-	}
-	if len(c.Storage.PseudonymSecret) < 16 {
-		bad("storage.pseudonym_secret", "is required and must be at least 16 bytes (or set storage.pseudonym_secret_file)")
-	}
-	if c.Storage.Partitions < 1 || c.Storage.Partitions > 16384 {
-		bad("storage.partitions", "must be between 1 and 16384")
-	}
-	if c.Storage.Retention.D() < 24*time.Hour {
-		bad("storage.retention", "must be at least 1d")
-	}
-	if c.Storage.IdempotencyTTL.D() < 24*time.Hour {
-		bad("storage.idempotency_ttl", "must be at least 24h")
-	}
-	if c.Forward.Workers < 0 || c.Forward.Workers > 1024 {
-		bad("forward.workers", "must be between 0 (no forwarding in this process) and 1024")
-	}
-	if c.Forward.Workers > 0 || c.Police.URL != "" {
-		if !strings.HasPrefix(c.Police.URL, "https://") && !strings.HasPrefix(c.Police.URL, "http://") {
-			bad("police.url", "is required (http:// or https://) when forward.workers > 0")
-		}
-	}
-	if (c.Police.ClientCertFile == "") != (c.Police.ClientKeyFile == "") {
-		bad("police.client_cert_file", "and police.client_key_file go together")
-	}
-	if c.Forward.Batch < 1 || c.Forward.Batch > 1000 {
-		bad("forward.batch", "must be between 1 and 1000")
-	}
-	if c.Forward.VisibilityTimeout.D() < time.Second {
-		bad("forward.visibility_timeout", "must be at least 1s")
-	}
-	if c.Forward.SweepInterval.D() < 100*time.Millisecond {
-		bad("forward.sweep_interval", "must be at least 100ms")
-	}
-	if c.Forward.BackoffInitial <= 0 || c.Forward.BackoffMax < c.Forward.BackoffInitial {
-		bad("forward.backoff_max", "must be positive and at least forward.backoff_initial")
-	}
-	if c.Police.Timeout <= 0 {
-		bad("police.timeout", "must be positive")
-	}
-	if c.Forward.Workers > 0 && c.Police.Timeout+c.Forward.BackoffMax >= c.Forward.VisibilityTimeout {
-		// A worker renews its claim between calls; during one call plus
-		// one backoff it cannot, so that must fit in the visibility
-		// timeout or a second worker takes the entry over and posts it too.
-		bad("forward.visibility_timeout", "must exceed police.timeout + forward.backoff_max (%s + %s)",
-			c.Police.Timeout.D(), c.Forward.BackoffMax.D())
-	}
-	if c.Breaker.Failures < 1 {
-		bad("breaker.failures", "must be at least 1")
-	}
-	if c.Breaker.OpenFor.D() < 100*time.Millisecond {
-		bad("breaker.open_for", "must be at least 100ms")
-	}
-	if c.Breaker.HalfOpenProbes < 1 {
-		bad("breaker.half_open_probes", "must be at least 1")
-	}
-	if c.Alerts.Retention.D() < time.Second {
-		bad("alerts.retention", "must be at least 1s")
-	}
-	if c.Alerts.MaxWait < 0 || c.Alerts.MaxWait.D() > 5*time.Minute {
-		bad("alerts.max_wait", "must be between 0 and 5m")
-	}
-	if c.Alerts.Keepalive.D() < 100*time.Millisecond {
-		bad("alerts.keepalive", "must be at least 100ms")
-	}
-	if !(0 < c.Risk.Low && c.Risk.Low <= c.Risk.Medium && c.Risk.Medium <= c.Risk.High) {
-		bad("risk", "thresholds must satisfy 0 < low <= medium <= high")
-	}
-	if len(c.Orgs) == 0 {
-		bad("orgs", "must register at least one organisation")
-	}
-	seen := map[string]bool{}
-	for n, o := range c.Orgs {
-		key := fmt.Sprintf("orgs[%d]", n)
-		if o.ID == "" {
-			bad(key+".id", "is required")
-		}
-		if seen[o.ID] {
-			bad(key+".id", "duplicate org id %q", o.ID)
-		}
-		seen[o.ID] = true
-		if !report.OrgType(o.Type).Valid() {
-			bad(key+".type", "must be bank, marketplace or police, got %q", o.Type)
-		}
-		if len(o.BankCodes) > 0 && report.OrgType(o.Type) != report.OrgBank {
-			bad(key+".bank_codes", "only bank orgs hold bank codes")
-		}
-		for cc := range o.BankCodes {
-			if len(cc) != 2 || strings.ToUpper(cc) != cc {
-				bad(key+".bank_codes", "country code %q must be two upper-case letters", cc)
-			}
-		}
-	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log.level", "must be debug, info, warn or error")
-	}
-	return errors.Join(errs...)
 }

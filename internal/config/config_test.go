@@ -102,3 +102,23 @@ func TestVisibilityMustCoverCallAndBackoff(t *testing.T) {
 		t.Errorf("without forwarders the constraint does not apply: %v", err)
 	}
 }
+
+// TestValidateOrderIsStable: every problem at once, in the same order
+// every time (section by section), so that an operator's diff of two runs
+// shows only what changed.
+func TestValidateOrderIsStable(t *testing.T) {
+	var c Config
+	c.Orgs = []Org{{ID: "x", Type: "bank", BankCodes: map[string][]string{"nl": {"A"}, "de": {"B"}, "be": {"C"}}}}
+	first := c.Validate().Error()
+	for range 20 {
+		if got := c.Validate().Error(); got != first {
+			t.Fatalf("Validate's message changed between runs:\n%s\n---\n%s", first, got)
+		}
+	}
+	if i, j := strings.Index(first, "api.cert_file"), strings.Index(first, "api.key_file"); i < 0 || j < i {
+		t.Errorf("api.cert_file should come before api.key_file:\n%s", first)
+	}
+	if i, j := strings.Index(first, "api.listen"), strings.Index(first, "orgs[0]"); i < 0 || j < i {
+		t.Errorf("sections out of order:\n%s", first)
+	}
+}

@@ -319,7 +319,7 @@ func (st *alertStream) writePage() (more, ok bool) {
 	alerts, next, more, err := st.s.Alerts(ctx, st.org, st.after, 100, st.opt.Retention)
 	cancel()
 	if err != nil {
-		logger(st.c).Warn("alert stream: reading the feed failed; retrying", "request_id", requestID(st.c), "err", err)
+		logger(st.c).Warn("alert stream: reading the feed failed; retrying", "err", err)
 		return false, true
 	}
 	for _, a := range alerts {

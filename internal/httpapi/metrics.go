@@ -6,29 +6,24 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// Metrics are the gateway's Prometheus metrics, in a registry of their own
-// (no global state, so tests can run servers side by side).
+// Metrics are the API's Prometheus metrics, registered in the registry
+// the caller passes (no global state, so tests can run servers side by
+// side).
 type Metrics struct {
-	Registry   *prometheus.Registry
 	requests   *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	tokenCache *prometheus.CounterVec
-	redisErrs  *prometheus.CounterVec
 
 	alertsCreated   prometheus.Counter
 	alertsDelivered *prometheus.CounterVec
 	sseOpen         prometheus.Gauge
 }
 
-// NewMetrics registers the HTTP, token-cache and Redis metrics plus the Go
-// and process collectors.
-func NewMetrics() *Metrics {
-	r := prometheus.NewRegistry()
+// NewMetrics registers the HTTP, token-cache and alert metrics in reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		Registry: r,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mulegate_http_requests_total", Help: "API requests by route, method and status.",
 		}, []string{"route", "method", "status"}),
@@ -39,9 +34,6 @@ func NewMetrics() *Metrics {
 		tokenCache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mulegate_token_cache_total", Help: "Verified-token cache lookups by result (hit or miss).",
 		}, []string{"result"}),
-		redisErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mulegate_redis_errors_total", Help: "Redis operations that failed, by operation.",
-		}, []string{"op"}),
 	}
 	m.alertsCreated = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "mulegate_alerts_created_total", Help: "Police alerts stored (replays not counted).",
@@ -52,8 +44,7 @@ func NewMetrics() *Metrics {
 	m.sseOpen = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "mulegate_alert_streams_open", Help: "Open Server-Sent Events alert streams.",
 	})
-	r.MustRegister(m.requests, m.latency, m.tokenCache, m.redisErrs, m.alertsCreated, m.alertsDelivered, m.sseOpen,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(m.requests, m.latency, m.tokenCache, m.alertsCreated, m.alertsDelivered, m.sseOpen)
 	return m
 }
 
@@ -83,6 +74,3 @@ func (m *Metrics) TokenCache(hit bool) {
 		m.tokenCache.WithLabelValues("miss").Inc()
 	}
 }
-
-// RedisError counts a failed Redis operation.
-func (m *Metrics) RedisError(op string) { m.redisErrs.WithLabelValues(op).Inc() }

@@ -51,7 +51,7 @@ func recovery() gin.HandlerFunc {
 				if r == http.ErrAbortHandler {
 					panic(r)
 				}
-				logger(c).Error("panic", "request_id", requestID(c), "panic", fmt.Sprint(r))
+				logger(c).Error("panic", "panic", fmt.Sprint(r))
 				writeProblem(c, fmt.Errorf("panic: %v", r))
 			}
 		}()
@@ -88,7 +88,8 @@ func withRequestID(log *slog.Logger) gin.HandlerFunc {
 			id = newRequestID()
 		}
 		c.Set(ctxRequestID, id)
-		c.Set(ctxLogger, log)
+		// Every line logged for this request carries its id.
+		c.Set(ctxLogger, log.With("request_id", id))
 		c.Header("X-Request-ID", id)
 		c.Next()
 	}
@@ -97,7 +98,7 @@ func withRequestID(log *slog.Logger) gin.HandlerFunc {
 // accessLog writes one JSON line per request with the route template, never
 // the raw path (it may hold an IBAN), the masked IBAN if a handler set one,
 // and never the Authorization header. It also feeds the metrics.
-func accessLog(log *slog.Logger, m *Metrics) gin.HandlerFunc {
+func accessLog(m *Metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
@@ -110,11 +111,11 @@ func accessLog(log *slog.Logger, m *Metrics) gin.HandlerFunc {
 		if m != nil {
 			m.observe(route, c.Request.Method, status, elapsed)
 		}
-		if !log.Enabled(c.Request.Context(), slog.LevelInfo) {
+		l := logger(c)
+		if !l.Enabled(c.Request.Context(), slog.LevelInfo) {
 			return
 		}
 		attrs := []slog.Attr{
-			slog.String("request_id", requestID(c)),
 			slog.String("method", c.Request.Method),
 			slog.String("route", route),
 			slog.Int("status", status),
@@ -129,7 +130,7 @@ func accessLog(log *slog.Logger, m *Metrics) gin.HandlerFunc {
 		if v := c.GetString(ctxProblemCode); v != "" {
 			attrs = append(attrs, slog.String("problem", v))
 		}
-		log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs...)
+		l.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs...)
 	}
 }
 

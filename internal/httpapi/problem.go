@@ -101,7 +101,7 @@ func writeProblem(c *gin.Context, err error) {
 	status, code, detail := problemFor(err)
 	rid := requestID(c)
 	if status >= 500 {
-		logger(c).Error("request failed", "request_id", rid, "code", code, "err", err.Error())
+		logger(c).Error("request failed", "code", code, "err", err.Error())
 	}
 	switch status {
 	case http.StatusUnauthorized:

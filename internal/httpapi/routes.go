@@ -49,7 +49,7 @@ func NewAPI(d Deps) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(withRequestID(d.Log), recovery(), accessLog(d.Log, d.Metrics))
+	r.Use(withRequestID(d.Log), recovery(), accessLog(d.Metrics))
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, newAPIError(http.StatusNotFound, "not_found", "no such resource"))
 	})

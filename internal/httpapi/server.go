@@ -11,6 +11,7 @@ import (
 
 	"github.com/mulegate/mulegate/internal/pemfile"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -45,7 +46,7 @@ type Check struct {
 // NewOps builds the operations handler: /healthz (the process is alive),
 // /readyz (every dependency named, 503 while one that matters is down) and
 // /metrics.
-func NewOps(checks []Check, m *Metrics, pprofOn bool) http.Handler {
+func NewOps(checks []Check, metrics prometheus.Gatherer, pprofOn bool) http.Handler {
 	mux := http.NewServeMux()
 	if pprofOn {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -72,8 +73,8 @@ func NewOps(checks []Check, m *Metrics, pprofOn bool) http.Handler {
 		}
 		_ = json.NewEncoder(w).Encode(out)
 	})
-	if m != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	if metrics != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	}
 	return mux
 }

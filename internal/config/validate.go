@@ -1,0 +1,237 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/auth"
+	"github.com/mulegate/mulegate/internal/report"
+)
+
+// problems collects what is wrong with a configuration, each naming its
+// key, in the order the checks ran.
+type problems []error
+
+func (p *problems) bad(key, format string, a ...any) {
+	*p = append(*p, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, a...)))
+}
+
+func (p *problems) addr(key, addr string) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		p.bad(key, "must be host:port, got %q", addr)
+	}
+}
+
+func (p *problems) required(key, v string) {
+	if v == "" {
+		p.bad(key, "is required")
+	}
+}
+
+func (p *problems) atLeast(key string, d Duration, minimum time.Duration, text string) {
+	if d.D() < minimum {
+		p.bad(key, "must be at least %s", text)
+	}
+}
+
+// Validate reports every problem at once, each naming its key, section by
+// section in the order of the example configuration.
+func (c *Config) Validate() error {
+	var p problems
+	c.validateAPI(&p)
+	c.validateOps(&p)
+	c.validateAuth(&p)
+	c.validateRedis(&p)
+	c.validateStorage(&p)
+	c.validateForwarding(&p)
+	c.validateAlerts(&p)
+	c.validateRisk(&p)
+	c.validateOrgs(&p)
+	c.validateLog(&p)
+	return errors.Join(p...)
+}
+
+func (c *Config) validateAPI(p *problems) {
+	p.addr("api.listen", c.API.Listen)
+	p.required("api.cert_file", c.API.CertFile)
+	p.required("api.key_file", c.API.KeyFile)
+	p.required("api.client_ca_file", c.API.ClientCAFile)
+	if c.API.MaxBodyBytes < 1024 {
+		p.bad("api.max_body_bytes", "must be at least 1024")
+	}
+	if c.API.MaxBatchBodyBytes < 1024 {
+		p.bad("api.max_batch_body_bytes", "must be at least 1024")
+	}
+	if c.API.MaxBatch < 1 || c.API.MaxBatch > 100000 {
+		p.bad("api.max_batch", "must be between 1 and 100000")
+	}
+	if c.API.RequestTimeout <= 0 {
+		p.bad("api.request_timeout", "must be positive")
+	}
+}
+
+func (c *Config) validateOps(p *problems) {
+	p.addr("ops.listen", c.Ops.Listen)
+	p.atLeast("ops.read_header_timeout", c.Ops.ReadHeaderTimeout, 100*time.Millisecond, "100ms")
+	p.atLeast("ops.read_timeout", c.Ops.ReadTimeout, 100*time.Millisecond, "100ms")
+	p.atLeast("ops.write_timeout", c.Ops.WriteTimeout, 100*time.Millisecond, "100ms")
+	p.atLeast("ops.idle_timeout", c.Ops.IdleTimeout, time.Second, "1s")
+}
+
+func (c *Config) validateAuth(p *problems) {
+	p.required("auth.issuer", c.Auth.Issuer)
+	p.required("auth.audience", c.Auth.Audience)
+	if c.Auth.JWKSFile == "" && c.Auth.JWKSURL == "" {
+		p.bad("auth.jwks_file", "a JWKS file or auth.jwks_url is required")
+	}
+	if c.Auth.JWKSURL != "" && !strings.HasPrefix(c.Auth.JWKSURL, "https://") {
+		p.bad("auth.jwks_url", "must be an https:// URL")
+	}
+	if c.Auth.JWKSURL != "" && c.Auth.JWKSMaxStale.D() < c.Auth.JWKSRefresh.D() {
+		p.bad("auth.jwks_max_stale", "must be at least auth.jwks_refresh")
+	}
+	if len(c.Auth.Algorithms) == 0 {
+		p.bad("auth.algorithms", "must list at least one algorithm")
+	}
+	for _, a := range c.Auth.Algorithms {
+		// The one allow-list lives in auth; config only names the key.
+		if err := auth.CheckAlgorithm(a, c.Auth.DevHS256Secret != ""); err != nil {
+			p.bad("auth.algorithms", "%v", err)
+		}
+	}
+	if c.Auth.DevHS256Secret != "" && len(c.Auth.DevHS256Secret) < 32 {
+		p.bad("auth.dev_hs256_secret", "must be at least 32 bytes")
+	}
+	p.atLeast("auth.max_token_lifetime", c.Auth.MaxTokenLifetime, time.Minute, "1m")
+	if c.Auth.Leeway < 0 || c.Auth.Leeway.D() > 5*time.Minute {
+		p.bad("auth.leeway", "must be between 0 and 5m")
+	}
+}
+
+func (c *Config) validateRedis(p *problems) {
+	if len(c.Redis.Addrs) == 0 {
+		p.bad("redis.addrs", "must list at least one address")
+	}
+	for _, a := range c.Redis.Addrs {
+		p.addr("redis.addrs", a)
+	}
+	if c.Redis.WaitReplicas < 0 || c.Redis.WaitReplicas > 16 {
+		p.bad("redis.wait_replicas", "must be between 0 (off) and 16")
+	}
+	if c.Redis.WaitReplicas > 0 && (c.Redis.WaitTimeout <= 0 || c.Redis.WaitTimeout >= c.API.RequestTimeout) {
+		p.bad("redis.wait_timeout", "must be positive and below api.request_timeout")
+	}
+}
+
+func (c *Config) validateStorage(p *problems) {
+	if len(c.Storage.PseudonymSecret) < 16 {
+		p.bad("storage.pseudonym_secret", "is required and must be at least 16 bytes (or set storage.pseudonym_secret_file)")
+	}
+	if c.Storage.Partitions < 1 || c.Storage.Partitions > 16384 {
+		p.bad("storage.partitions", "must be between 1 and 16384")
+	}
+	p.atLeast("storage.retention", c.Storage.Retention, 24*time.Hour, "1d")
+	p.atLeast("storage.idempotency_ttl", c.Storage.IdempotencyTTL, 24*time.Hour, "24h")
+}
+
+// validateForwarding checks police, forward and breaker together: their
+// limits depend on each other.
+func (c *Config) validateForwarding(p *problems) {
+	if c.Forward.Workers > 0 || c.Police.URL != "" {
+		if !strings.HasPrefix(c.Police.URL, "https://") && !strings.HasPrefix(c.Police.URL, "http://") {
+			p.bad("police.url", "is required (http:// or https://) when forward.workers > 0")
+		}
+	}
+	if (c.Police.ClientCertFile == "") != (c.Police.ClientKeyFile == "") {
+		p.bad("police.client_cert_file", "and police.client_key_file go together")
+	}
+	if c.Police.Timeout <= 0 {
+		p.bad("police.timeout", "must be positive")
+	}
+	if c.Forward.Workers < 0 || c.Forward.Workers > 1024 {
+		p.bad("forward.workers", "must be between 0 (no forwarding in this process) and 1024")
+	}
+	if c.Forward.Batch < 1 || c.Forward.Batch > 1000 {
+		p.bad("forward.batch", "must be between 1 and 1000")
+	}
+	p.atLeast("forward.visibility_timeout", c.Forward.VisibilityTimeout, time.Second, "1s")
+	p.atLeast("forward.sweep_interval", c.Forward.SweepInterval, 100*time.Millisecond, "100ms")
+	if c.Forward.BackoffInitial <= 0 || c.Forward.BackoffMax < c.Forward.BackoffInitial {
+		p.bad("forward.backoff_max", "must be positive and at least forward.backoff_initial")
+	}
+	if c.Forward.Workers > 0 && c.Police.Timeout+c.Forward.BackoffMax >= c.Forward.VisibilityTimeout {
+		// A worker renews its claim between calls; during one call plus
+		// one backoff it cannot, so that must fit in the visibility
+		// timeout or a second worker takes the entry over and posts it too.
+		p.bad("forward.visibility_timeout", "must exceed police.timeout + forward.backoff_max (%s + %s)",
+			c.Police.Timeout.D(), c.Forward.BackoffMax.D())
+	}
+	if c.Breaker.Failures < 1 {
+		p.bad("breaker.failures", "must be at least 1")
+	}
+	p.atLeast("breaker.open_for", c.Breaker.OpenFor, 100*time.Millisecond, "100ms")
+	if c.Breaker.HalfOpenProbes < 1 {
+		p.bad("breaker.half_open_probes", "must be at least 1")
+	}
+}
+
+func (c *Config) validateAlerts(p *problems) {
+	p.atLeast("alerts.retention", c.Alerts.Retention, time.Second, "1s")
+	if c.Alerts.MaxWait < 0 || c.Alerts.MaxWait.D() > 5*time.Minute {
+		p.bad("alerts.max_wait", "must be between 0 and 5m")
+	}
+	p.atLeast("alerts.keepalive", c.Alerts.Keepalive, 100*time.Millisecond, "100ms")
+}
+
+func (c *Config) validateRisk(p *problems) {
+	if !(0 < c.Risk.Low && c.Risk.Low <= c.Risk.Medium && c.Risk.Medium <= c.Risk.High) {
+		p.bad("risk", "thresholds must satisfy 0 < low <= medium <= high")
+	}
+}
+
+func (c *Config) validateOrgs(p *problems) {
+	if len(c.Orgs) == 0 {
+		p.bad("orgs", "must register at least one organisation")
+	}
+	seen := map[string]bool{}
+	for n, o := range c.Orgs {
+		key := fmt.Sprintf("orgs[%d]", n)
+		p.required(key+".id", o.ID)
+		if o.ID != "" && seen[o.ID] {
+			p.bad(key+".id", "duplicate org id %q", o.ID)
+		}
+		seen[o.ID] = true
+		if !report.OrgType(o.Type).Valid() {
+			p.bad(key+".type", "must be bank, marketplace or police, got %q", o.Type)
+		}
+		if len(o.BankCodes) > 0 && report.OrgType(o.Type) != report.OrgBank {
+			p.bad(key+".bank_codes", "only bank orgs hold bank codes")
+		}
+		for _, cc := range sortedKeys(o.BankCodes) {
+			if len(cc) != 2 || strings.ToUpper(cc) != cc {
+				p.bad(key+".bank_codes", "country code %q must be two upper-case letters", cc)
+			}
+		}
+	}
+}
+
+func (c *Config) validateLog(p *problems) {
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		p.bad("log.level", "must be debug, info, warn or error")
+	}
+}
+
+func sortedKeys(m map[string][]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
