@@ -237,72 +237,91 @@ func listenBoth(cfg config.Config) (api, ops net.Listener, err error) {
 	return api, ops, nil
 }
 
-// serve builds the gateway from cfg and runs it until ctx ends, then shuts
-// down gracefully: answer long polls, stop accepting, drain in-flight
-// requests, stop the forwarders (entries not yet answered are handed
-// back), close Redis. It prints the bound addresses to stdout ("api
-// https://…", "ops http://…") so that callers who asked for port 0 learn
-// the real ones. extra, if given, runs alongside (dev mode's embedded
-// services). With a config path, SIGHUP reloads the organisations (and
-// with them the alert routing table) from it; a bad file is logged and
-// changes nothing.
+// gatewayServer is a built, not yet running "mulegate serve".
+type gatewayServer struct {
+	c        *core
+	cfg      config.Config
+	authn    *authn
+	relay    *forward.Relay // nil when this process does not forward
+	hub      *store.AlertHub
+	api, ops *http.Server
+	stopping chan struct{} // closed on shutdown: long polls answer, streams end
+}
+
+func (c *core) gateway(ctx context.Context, cfg config.Config) (*gatewayServer, error) {
+	g := &gatewayServer{c: c, cfg: cfg, hub: c.st.NewAlertHub(), stopping: make(chan struct{})}
+	m := httpapi.NewMetrics(c.reg)
+	var err error
+	if g.authn, err = newAuthn(ctx, cfg, c.log, m); err != nil {
+		return nil, err
+	}
+	if cfg.Forward.Workers > 0 {
+		if g.relay, err = c.relay(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if g.api, err = c.apiServer(cfg, g.authn, m, g.hub, g.stopping); err != nil {
+		return nil, err
+	}
+	g.ops = c.opsServer(cfg, g.relay)
+	return g, nil
+}
+
+// run serves on the listeners until ctx ends, then shuts down gracefully:
+// answer long polls, stop accepting, drain in-flight requests, stop the
+// forwarders (entries not yet answered are handed back).
+func (g *gatewayServer) run(ctx context.Context, apiLn, opsLn net.Listener, cfgPath string, getenv func(string) string, extra func(context.Context) error) error {
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.Go(func() error { return ignoreClosed(g.api.ServeTLS(apiLn, "", "")) })
+	eg.Go(func() error { return ignoreClosed(g.ops.Serve(opsLn)) })
+	eg.Go(func() error { return g.authn.keys.Run(ctx) })
+	eg.Go(func() error { return g.c.sink.Run(ctx) })
+	eg.Go(func() error { return g.hub.Run(ctx) })
+	if g.relay != nil {
+		eg.Go(func() error { return g.relay.Run(ctx) })
+	}
+	if extra != nil {
+		eg.Go(func() error { return extra(ctx) })
+	}
+	if cfgPath != "" {
+		eg.Go(func() error { reloadOnHUP(ctx, cfgPath, getenv, g.authn.orgs, g.authn.router, g.c.log); return nil })
+	}
+	eg.Go(func() error {
+		<-ctx.Done()
+		g.c.log.Info("shutting down: draining requests")
+		close(g.stopping)
+		sctx, cancel := context.WithTimeout(context.Background(), g.cfg.API.ShutdownTimeout.D())
+		defer cancel()
+		return errors.Join(g.api.Shutdown(sctx), g.ops.Shutdown(sctx))
+	})
+	err := eg.Wait()
+	g.c.log.Info("stopped")
+	return err
+}
+
+// serve builds the gateway from cfg and runs it until ctx ends. It prints
+// the bound addresses to stdout ("api https://…", "ops http://…") so that
+// callers who asked for port 0 learn the real ones. extra, if given, runs
+// alongside (dev mode's embedded services). With a config path, SIGHUP
+// reloads the organisations (and with them the alert routing table) from
+// it; a bad file is logged and changes nothing.
 func serve(ctx context.Context, cfg config.Config, cfgPath string, getenv func(string) string, stdout, stderr io.Writer, extra func(ctx context.Context) error) error {
 	c, err := newCore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	m := httpapi.NewMetrics(c.reg)
-	a, err := newAuthn(ctx, cfg, c.log, m)
+	g, err := c.gateway(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	var relay *forward.Relay
-	if cfg.Forward.Workers > 0 {
-		if relay, err = c.relay(cfg); err != nil {
-			return err
-		}
-	}
-	hub := c.st.NewAlertHub()
-	stopping := make(chan struct{})
-	apiSrv, err := c.apiServer(cfg, a, m, hub, stopping)
-	if err != nil {
-		return err
-	}
-	opsSrv := c.opsServer(cfg, relay)
 	apiLn, opsLn, err := listenBoth(cfg)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "api https://%s\nops http://%s\n", apiLn.Addr(), opsLn.Addr())
 	c.log.Info("mulegate listening", "api", apiLn.Addr().String(), "ops", opsLn.Addr().String(), "forward_workers", cfg.Forward.Workers)
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return ignoreClosed(apiSrv.ServeTLS(apiLn, "", "")) })
-	g.Go(func() error { return ignoreClosed(opsSrv.Serve(opsLn)) })
-	g.Go(func() error { return a.keys.Run(gctx) })
-	g.Go(func() error { return c.sink.Run(gctx) })
-	g.Go(func() error { return hub.Run(gctx) })
-	if relay != nil {
-		g.Go(func() error { return relay.Run(gctx) })
-	}
-	if extra != nil {
-		g.Go(func() error { return extra(gctx) })
-	}
-	if cfgPath != "" {
-		g.Go(func() error { reloadOnHUP(gctx, cfgPath, getenv, a.orgs, a.router, c.log); return nil })
-	}
-	g.Go(func() error {
-		<-gctx.Done()
-		c.log.Info("shutting down: draining requests")
-		close(stopping) // long polls answer, streams end
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.API.ShutdownTimeout.D())
-		defer cancel()
-		return errors.Join(apiSrv.Shutdown(sctx), opsSrv.Shutdown(sctx))
-	})
-	err = g.Wait()
-	c.log.Info("stopped")
-	return err
+	return g.run(ctx, apiLn, opsLn, cfgPath, getenv, extra)
 }
 
 // cmdForward runs outbox relay workers without the API: "mulegate forward".

@@ -19,6 +19,7 @@ import (
 // the signature proved; a reload that removes or re-types an org takes
 // effect on the next request of a token that is already cached.
 func TestReloadAppliesToCachedTokens(t *testing.T) {
+	t.Parallel()
 	signer := mustSigner(t)
 	orgs := auth.NewRegistry(auth.Orgs{"police-nl": {ID: "police-nl", Type: "police"}, "bank-a": {ID: "bank-a", Type: "bank"}})
 	v := mustVerifier(t, auth.VerifierConfig{Issuer: "i", Audience: "a", Keys: auth.StaticKeys(mustKeySetOf(t, signer)), CacheSize: 100, Orgs: orgs})
@@ -45,6 +46,7 @@ func TestReloadAppliesToCachedTokens(t *testing.T) {
 // TestMaxTokenLifetime (issue 8.4): a token living longer than
 // auth.max_token_lifetime is refused, with or without iat.
 func TestMaxTokenLifetime(t *testing.T) {
+	t.Parallel()
 	signer := mustSigner(t)
 	v := mustVerifier(t, auth.VerifierConfig{Issuer: "i", Audience: "a", Keys: auth.StaticKeys(mustKeySetOf(t, signer)), CacheSize: 100,
 		Orgs: auth.NewRegistry(auth.Orgs{"bank-a": {ID: "bank-a", Type: "bank"}}), MaxLifetime: 24 * time.Hour})
@@ -80,6 +82,7 @@ func TestMaxTokenLifetime(t *testing.T) {
 
 // TestStrictTokens (issue 8.17): one meaning per token.
 func TestStrictTokens(t *testing.T) {
+	t.Parallel()
 	f := mustFixture(t, 100)
 	for _, tc := range []struct {
 		name   string
@@ -136,6 +139,7 @@ func TestStrictTokens(t *testing.T) {
 // TestJWKSFailingURLDoesNotBlockFile (issue 8.5): while the URL fails, a
 // key removed from the file still stops verifying at the next reload.
 func TestJWKSFailingURLDoesNotBlockFile(t *testing.T) {
+	t.Parallel()
 	fileSigner, urlSigner := mustSigner(t), mustSigner(t)
 	urlSigner.Kid = "url-key"
 	var down atomic.Bool
@@ -180,6 +184,7 @@ func TestJWKSFailingURLDoesNotBlockFile(t *testing.T) {
 // TestJWKSURLKeysExpire (issue 8.5): keys from the URL are dropped after
 // auth.jwks_max_stale without a successful fetch; the file's stay.
 func TestJWKSURLKeysExpire(t *testing.T) {
+	t.Parallel()
 	fileSigner, urlSigner := mustSigner(t), mustSigner(t)
 	urlSigner.Kid = "url-key"
 	var down atomic.Bool

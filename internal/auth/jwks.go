@@ -253,31 +253,12 @@ func (s *JWKSSource) Reload(ctx context.Context) error {
 }
 
 func (s *JWKSSource) reload(ctx context.Context) (fileErr, urlErr error) {
-	var fileRaw, urlRaw []byte
-	var fileSet, urlSet *KeySet
-	if s.file != "" {
-		if b, err := os.ReadFile(s.file); err != nil {
-			fileErr = fmt.Errorf("jwks file: %w", err)
-		} else if ks, err := ParseJWKS(b); err != nil {
-			fileErr = fmt.Errorf("jwks file: %w", err)
-		} else {
-			fileRaw, fileSet = b, ks
+	fileRaw, fileSet, fileErr := s.loadFile()
+	urlRaw, urlSet, urlErr := s.loadURL(ctx)
+	for _, err := range []error{fileErr, urlErr} {
+		if err != nil {
+			s.failures.Add(1)
 		}
-	}
-	if s.url != "" {
-		if b, err := s.fetch(ctx); err != nil {
-			urlErr = fmt.Errorf("jwks url: %w", err)
-		} else if ks, err := ParseJWKS(b); err != nil {
-			urlErr = fmt.Errorf("jwks url: %w", err)
-		} else {
-			urlRaw, urlSet = b, ks
-		}
-	}
-	if fileErr != nil {
-		s.failures.Add(1)
-	}
-	if urlErr != nil {
-		s.failures.Add(1)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -293,16 +274,55 @@ func (s *JWKSSource) reload(ctx context.Context) (fileErr, urlErr error) {
 		}
 		s.urlRaw, s.urlSet = nil, nil
 	}
+	s.publish()
+	return fileErr, urlErr
+}
+
+// loadFile reads and parses the JWKS file (nothing when none is set).
+func (s *JWKSSource) loadFile() ([]byte, *KeySet, error) {
+	if s.file == "" {
+		return nil, nil, nil
+	}
+	b, err := os.ReadFile(s.file)
+	if err != nil {
+		return nil, nil, fmt.Errorf("jwks file: %w", err)
+	}
+	ks, err := ParseJWKS(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("jwks file: %w", err)
+	}
+	return b, ks, nil
+}
+
+// loadURL fetches and parses the JWKS URL (nothing when none is set).
+func (s *JWKSSource) loadURL(ctx context.Context) ([]byte, *KeySet, error) {
+	if s.url == "" {
+		return nil, nil, nil
+	}
+	b, err := s.fetch(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("jwks url: %w", err)
+	}
+	ks, err := ParseJWKS(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("jwks url: %w", err)
+	}
+	return b, ks, nil
+}
+
+// publish merges the file's and the URL's keys into the current set when
+// either changed, and bumps the generation. The file's keys win over a URL
+// key with the same kid: the file is the operator's own configuration.
+// Called with s.mu held.
+func (s *JWKSSource) publish() {
 	basis := string(s.fileRaw) + "\x00" + string(s.urlRaw)
 	if s.set.Load() != nil && basis == s.last {
-		return fileErr, urlErr
+		return
 	}
-	if s.fileSet == nil && s.urlSet == nil {
-		return fileErr, urlErr // nothing loaded yet
+	if s.fileSet == nil && s.urlSet == nil && s.set.Load() == nil {
+		return // nothing loaded yet
 	}
 	merged := &KeySet{keys: map[string]Key{}}
-	// The file's keys win over a URL key with the same kid: the file is
-	// the operator's own configuration.
 	for _, ks := range []*KeySet{s.urlSet, s.fileSet} {
 		if ks == nil {
 			continue
@@ -314,7 +334,6 @@ func (s *JWKSSource) reload(ctx context.Context) (fileErr, urlErr error) {
 	s.last = basis
 	s.set.Store(merged)
 	s.gen.Add(1)
-	return fileErr, urlErr
 }
 
 func (s *JWKSSource) fetch(ctx context.Context) ([]byte, error) {

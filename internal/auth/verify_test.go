@@ -76,6 +76,7 @@ func (f *fixture) token(t *testing.T, mutate func(*devenv.TokenSpec), extra map[
 }
 
 func TestVerifyMatrix(t *testing.T) {
+	t.Parallel()
 	f := mustFixture(t, 0)
 	other, _ := devenv.NewSigner("k1") // same kid, different key
 	unknownKid, _ := devenv.NewSigner("k9")
@@ -172,6 +173,7 @@ func noKid(t *testing.T, f *fixture) string {
 }
 
 func TestScopesAreCappedByOrgType(t *testing.T) {
+	t.Parallel()
 	f := mustFixture(t, 0)
 	tok := f.token(t, func(s *devenv.TokenSpec) {
 		s.Org = "market-a"
@@ -193,6 +195,7 @@ func TestScopesAreCappedByOrgType(t *testing.T) {
 }
 
 func TestScopeAsArray(t *testing.T) {
+	t.Parallel()
 	f := mustFixture(t, 0)
 	tok := f.token(t, nil, map[string]any{"scope": []string{"ibans:read", "reports:read"}})
 	p, err := f.v.Verify(tok, f.thumb)
@@ -205,6 +208,7 @@ func TestScopeAsArray(t *testing.T) {
 }
 
 func TestCacheServesAndStillChecksBinding(t *testing.T) {
+	t.Parallel()
 	f := mustFixture(t, 100)
 	var hits, misses int
 	f.v.OnCache = func(hit bool) {
@@ -232,6 +236,7 @@ func TestCacheServesAndStillChecksBinding(t *testing.T) {
 }
 
 func TestKeyRemovalRevokesCachedTokens(t *testing.T) {
+	t.Parallel()
 	f := mustFixture(t, 100)
 	tok := f.token(t, nil, nil)
 	if _, err := f.v.Verify(tok, f.thumb); err != nil {
@@ -250,6 +255,7 @@ func TestKeyRemovalRevokesCachedTokens(t *testing.T) {
 }
 
 func TestParseJWKSRefusesBadKeys(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, doc string }{
 		{"no kid", `{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}]}`},
 		{"symmetric", `{"keys":[{"kty":"oct","kid":"a","k":"c2VjcmV0"}]}`},
@@ -281,6 +287,7 @@ func mustSigner(t *testing.T) *devenv.Signer {
 }
 
 func TestCheckAlgorithm(t *testing.T) {
+	t.Parallel()
 	for _, a := range []string{"none", "HS256", "HS512", "foo"} {
 		if auth.CheckAlgorithm(a, false) == nil {
 			t.Errorf("%s allowed without dev HS256", a)
@@ -318,6 +325,7 @@ func BenchmarkVerifyCached(b *testing.B) {
 
 // TestDevHS256 accepts HS256 only with the development secret configured.
 func TestDevHS256(t *testing.T) {
+	t.Parallel()
 	secret := []byte("a-development-secret-of-32-bytes!")
 	keys := auth.StaticKeys(mustKeySet(t))
 	mk := func(dev []byte) *auth.Verifier {
@@ -358,6 +366,7 @@ func mustKeySet(t *testing.T) *auth.KeySet {
 // TestJWKSRefreshRevokes: with a refresh period, a key removed from the
 // JWKS file stops working within about one period, cached tokens included.
 func TestJWKSRefreshRevokes(t *testing.T) {
+	t.Parallel()
 	signer := mustSigner(t)
 	path := filepath.Join(t.TempDir(), "jwks.json")
 	mustWrite(t, path, devenv.JWKS(signer))
@@ -388,6 +397,7 @@ func TestJWKSRefreshRevokes(t *testing.T) {
 // TestJWKSFromURL: keys can come from an HTTPS URL as well as the file,
 // merged, and a refresh picks up a rotation at the URL.
 func TestJWKSFromURL(t *testing.T) {
+	t.Parallel()
 	fileSigner, urlSigner := mustSigner(t), mustSigner(t)
 	urlSigner.Kid = "url-key"
 	var served atomic.Value

@@ -9,6 +9,7 @@ import (
 )
 
 func TestExampleConfigLoads(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secret, []byte("0123456789abcdef0123\n"), 0o600); err != nil {
@@ -39,6 +40,7 @@ func TestExampleConfigLoads(t *testing.T) {
 }
 
 func TestBadConfigNamesEveryKey(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "c.yaml")
 	os.WriteFile(p, []byte(`
@@ -59,6 +61,7 @@ orgs: [{id: a, type: bank}, {id: a, type: shop}]
 }
 
 func TestUnknownKeyIsRefused(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(t.TempDir(), "c.yaml")
 	os.WriteFile(p, []byte("redis: {adresses: [x]}\n"), 0o600)
 	_, err := Load(p, func(string) string { return "" })
@@ -68,6 +71,7 @@ func TestUnknownKeyIsRefused(t *testing.T) {
 }
 
 func TestBadEnvNamesVariable(t *testing.T) {
+	t.Parallel()
 	_, err := Load("", func(k string) string {
 		if k == "MULEGATE_API_MAX_BATCH" {
 			return "lots"
@@ -83,6 +87,7 @@ func TestBadEnvNamesVariable(t *testing.T) {
 // which one call plus one backoff can outlast the visibility timeout is
 // refused at start, naming the key.
 func TestVisibilityMustCoverCallAndBackoff(t *testing.T) {
+	t.Parallel()
 	c := Default()
 	c.API.CertFile, c.API.KeyFile, c.API.ClientCAFile = "c", "k", "ca"
 	c.Auth.Issuer, c.Auth.Audience, c.Auth.JWKSFile = "i", "a", "j"
@@ -107,6 +112,7 @@ func TestVisibilityMustCoverCallAndBackoff(t *testing.T) {
 // every time (section by section), so that an operator's diff of two runs
 // shows only what changed.
 func TestValidateOrderIsStable(t *testing.T) {
+	t.Parallel()
 	var c Config
 	c.Orgs = []Org{{ID: "x", Type: "bank", BankCodes: map[string][]string{"nl": {"A"}, "de": {"B"}, "be": {"C"}}}}
 	first := c.Validate().Error()

@@ -132,15 +132,8 @@ func (r *Relay) BreakerState() string { return r.br.State() }
 // answered stay pending in Redis and are claimed by another worker after
 // the visibility timeout.
 func (r *Relay) Run(ctx context.Context) error {
-	for attempt := 0; ; attempt++ {
-		err := r.ob.EnsureGroups(ctx)
-		if err == nil {
-			break
-		}
-		r.log.Warn("outbox not ready; retrying", "err", err)
-		if !sleep(ctx, r.backoff(attempt)) {
-			return nil
-		}
+	if !r.waitForOutbox(ctx) {
+		return nil
 	}
 	r.readSharedTrip(ctx)
 	wake, closeWake := r.ob.WakeUps(ctx)
@@ -189,6 +182,21 @@ loop:
 	}
 	wg.Wait()
 	return nil
+}
+
+// waitForOutbox creates the consumer groups, retrying until Redis answers;
+// false if ctx ended first.
+func (r *Relay) waitForOutbox(ctx context.Context) bool {
+	for attempt := 0; ; attempt++ {
+		err := r.ob.EnsureGroups(ctx)
+		if err == nil {
+			return true
+		}
+		r.log.Warn("outbox not ready; retrying", "err", err)
+		if !sleep(ctx, r.backoff(attempt)) {
+			return false
+		}
+	}
 }
 
 // readSharedTrip applies a trip another process recorded in Redis.

@@ -63,6 +63,7 @@ func FuzzDecodeBatch(f *testing.F) {
 }
 
 func TestProblemForHidesInternals(t *testing.T) {
+	t.Parallel()
 	status, code, detail := problemFor(report.Unavailable("store: lookup", errors.New("dial tcp 10.1.2.3:6379: connection refused")))
 	if status != 503 || code != "store_unavailable" || detail == "" {
 		t.Fatalf("got %d %s %q", status, code, detail)

@@ -82,17 +82,17 @@ func problemFor(err error) (status int, code, detail string) {
 	var de *report.Error
 	if errors.As(err, &de) {
 		m, ok := domainStatus[de.Code]
-		if !ok {
+		if !ok || m.status >= 500 && de.Code != report.CodeUnavailable {
+			// An unknown code is a bug: answer as internal, and say nothing.
 			m = domainStatus[report.CodeInternal]
+			return m.status, m.code, internalDetail
 		}
-		detail := de.Msg
-		if de.Code == report.CodeInternal {
-			detail = "internal error; quote the request id when reporting it"
-		}
-		return m.status, m.code, detail
+		return m.status, m.code, de.Msg
 	}
-	return http.StatusInternalServerError, "internal", "internal error; quote the request id when reporting it"
+	return http.StatusInternalServerError, "internal", internalDetail
 }
+
+const internalDetail = "internal error; quote the request id when reporting it"
 
 // writeProblem is the only place an error becomes an HTTP answer. A 5xx
 // logs its cause (which may hold internal detail) and tells the client

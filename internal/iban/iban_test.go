@@ -7,6 +7,7 @@ import (
 )
 
 func TestRegistryExamplesAreValid(t *testing.T) {
+	t.Parallel()
 	if got := len(Countries()); got < 89 {
 		t.Fatalf("registry has %d countries, want the full ISO 13616 list (>= 89)", got)
 	}
@@ -25,6 +26,7 @@ func TestRegistryExamplesAreValid(t *testing.T) {
 }
 
 func TestBankCode(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		iban, want string
 	}{
@@ -57,6 +59,7 @@ func TestBankCode(t *testing.T) {
 }
 
 func TestParseRejects(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		input string
@@ -103,6 +106,7 @@ func TestParseRejects(t *testing.T) {
 // Check digits 00/01/99 are refused even when mod-97 happens to pass:
 // build such an IBAN by brute force over account numbers.
 func TestCheckDigitRangeEvenWhenChecksumPasses(t *testing.T) {
+	t.Parallel()
 	for _, cd := range []string{"00", "01", "99"} {
 		found := false
 		for n := 0; n < 100000 && !found; n++ {
@@ -128,6 +132,7 @@ func pad10(n int) string {
 }
 
 func TestNormalize(t *testing.T) {
+	t.Parallel()
 	got, err := Parse("  nl91 abna 0417 1643 00 ")
 	if err != nil {
 		t.Fatal(err)
@@ -138,6 +143,7 @@ func TestNormalize(t *testing.T) {
 }
 
 func TestMasked(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"NL91ABNA0417164300", "NL91ABNA******4300"},
 		{"DE89370400440532013000", "DE8937040044******3000"},

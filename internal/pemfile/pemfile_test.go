@@ -8,6 +8,7 @@ import (
 )
 
 func TestCertPoolRefusesAFileWithoutCertificates(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(p, []byte("not a certificate\n"), 0o600); err != nil {
 		t.Fatal(err)

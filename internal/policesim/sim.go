@@ -193,18 +193,43 @@ type wire struct {
 
 func (s *Sim) postReport(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
-	if k := r.Header.Get("Idempotency-Key"); k != "" && len(k) <= 255 {
-		s.mu.Lock()
-		s.posts[k]++
-		s.mu.Unlock()
+	key := r.Header.Get("Idempotency-Key")
+	s.countPost(key)
+	if s.injectFault(w, r) {
+		return
 	}
+	body, ok := s.checkContract(w, r, key)
+	if !ok {
+		return
+	}
+	ref, seen := s.record(key, body)
+	s.deliveries.Add(1)
+	status := http.StatusCreated
+	if seen {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, map[string]string{"police_reference": ref})
+}
+
+func (s *Sim) countPost(key string) {
+	if key == "" || len(key) > 255 {
+		return
+	}
+	s.mu.Lock()
+	s.posts[key]++
+	s.mu.Unlock()
+}
+
+// injectFault plays the configured faults; true when it answered (or
+// dropped) the request.
+func (s *Sim) injectFault(w http.ResponseWriter, r *http.Request) bool {
 	f := s.Faults()
 	if f.Down {
 		s.dropped.Add(1)
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
 				conn.Close()
-				return
+				return true
 			}
 		}
 		panic(http.ErrAbortHandler)
@@ -213,7 +238,7 @@ func (s *Sim) postReport(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-time.After(time.Duration(f.LatencyMS) * time.Millisecond):
 		case <-r.Context().Done():
-			return
+			return true
 		}
 	}
 	if f.Status != 0 {
@@ -224,51 +249,58 @@ func (s *Sim) postReport(w http.ResponseWriter, r *http.Request) {
 			s.rejected.Add(1)
 		}
 		writeJSON(w, f.Status, map[string]string{"error": "injected status", "detail": "internal host db-7.police.internal:5432"})
-		return
+		return true
 	}
 	if f.ErrorRate > 0 && rand.Float64() < f.ErrorRate {
 		s.errs.Add(1)
 		writeJSON(w, 503, map[string]string{"error": "injected failure"})
-		return
+		return true
 	}
-	reject := func(status int, msg string) {
+	return false
+}
+
+// checkContract refuses (4xx) what breaks the wire contract, and the
+// injected rejections; it returns the body of an acceptable report.
+func (s *Sim) checkContract(w http.ResponseWriter, r *http.Request, key string) ([]byte, bool) {
+	reject := func(status int, msg string) ([]byte, bool) {
 		s.rejected.Add(1)
 		writeJSON(w, status, map[string]string{"error": msg})
+		return nil, false
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		reject(415, "Content-Type must be application/json")
-		return
+		return reject(415, "Content-Type must be application/json")
 	}
-	key := r.Header.Get("Idempotency-Key")
 	if key == "" {
-		reject(400, "Idempotency-Key required")
-		return
+		return reject(400, "Idempotency-Key required")
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
-		return
+		return nil, false
 	}
 	var in wire
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		reject(400, "body does not match the wire contract: "+err.Error())
-		return
+		return reject(400, "body does not match the wire contract: "+err.Error())
 	}
 	switch {
 	case in.ReportID != key:
-		reject(400, "report_id must equal the Idempotency-Key")
-		return
+		return reject(400, "report_id must equal the Idempotency-Key")
 	case in.IBAN == "" || in.Category == "" || in.ReporterOrg == "" || in.ReporterType == "" || in.ReceivedAt == "":
-		reject(400, "iban, category, reporter_org, reporter_type and received_at are required")
-		return
+		return reject(400, "iban, category, reporter_org, reporter_type and received_at are required")
 	}
+	f := s.Faults()
 	if (f.RejectReferencePrefix != "" && strings.HasPrefix(in.Reference, f.RejectReferencePrefix)) ||
 		(f.RejectRate > 0 && rand.Float64() < f.RejectRate) {
-		reject(422, "report refused by the police store")
-		return
+		return reject(422, "report refused by the police store")
 	}
+	return body, true
+}
+
+// record keeps a report once per id; seen says it was known before.
+func (s *Sim) record(key string, body []byte) (ref string, seen bool) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	rec, seen := s.records[key]
 	if !seen {
 		s.next++
@@ -276,14 +308,7 @@ func (s *Sim) postReport(w http.ResponseWriter, r *http.Request) {
 		s.records[key] = rec
 	}
 	rec.Deliveries++
-	ref := rec.PoliceReference
-	s.mu.Unlock()
-	s.deliveries.Add(1)
-	status := 201
-	if seen {
-		status = 200
-	}
-	writeJSON(w, status, map[string]string{"police_reference": ref})
+	return rec.PoliceReference, seen
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

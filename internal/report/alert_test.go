@@ -8,6 +8,7 @@ import (
 )
 
 func TestRouter(t *testing.T) {
+	t.Parallel()
 	r := NewRouter(map[string]map[string][]string{
 		"bank-nl": {"NL": {"ABNA"}},
 		"bank-de": {"DE": {"37040044"}},
@@ -43,6 +44,7 @@ func TestRouter(t *testing.T) {
 }
 
 func TestNewAlertSubmission(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	past, future := now.Add(-time.Minute), now.Add(time.Hour)
 	for _, tt := range []struct {

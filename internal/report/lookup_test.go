@@ -9,6 +9,7 @@ import (
 // TestOneVoiceIsAtMostLow (issue 8.13): one org filing many reports under
 // many keys cannot rate an IBAN above low; a second org can.
 func TestOneVoiceIsAtMostLow(t *testing.T) {
+	t.Parallel()
 	i, _ := iban.Parse("NL91ABNA0417164300")
 	for _, tc := range []struct {
 		name             string

@@ -7,6 +7,7 @@ import (
 )
 
 func TestRate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		count int64
 		want  Risk
@@ -19,6 +20,7 @@ func TestRate(t *testing.T) {
 }
 
 func TestNewSubmission(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	future := now.Add(time.Hour)
 	past := now.Add(-time.Hour)
@@ -64,6 +66,7 @@ func TestNewSubmission(t *testing.T) {
 }
 
 func TestCanonicalIgnoresIBANFormatting(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	a, _ := NewSubmission("NL91ABNA0417164300", "phishing", nil, nil, "r", "", now, 0)
 	b, _ := NewSubmission("nl91 abna 0417 1643 00", "phishing", nil, nil, "r", "", now, 0)
