@@ -255,7 +255,20 @@ func TestReportLifecycle(t *testing.T) {
 	if got := do(t, police, "GET", e.gw.api+first.header.Get("Location"), policeTok, ""); got.status != 200 {
 		t.Errorf("police status = %d", got.status)
 	}
-	if got := do(t, bank, "GET", e.gw.api+first.header.Get("Location"), bankTok, ""); got.status != 404 || problemCode(t, got) != "not_found" {
+	// bank-a holds NL ABNA accounts: it is the holder and sees the report
+	// with its IBAN; bank-b is a stranger to it.
+	holder := decodeInto[struct {
+		IBAN   string `json:"iban"`
+		Review struct {
+			State  string `json:"state"`
+			Holder string `json:"holder_org"`
+		} `json:"review"`
+	}](t, do(t, bank, "GET", e.gw.api+first.header.Get("Location"), bankTok, ""))
+	if holder.IBAN != ibanNL || holder.Review.State != "open" || holder.Review.Holder != "bank-a" {
+		t.Errorf("the holder's view = %+v", holder)
+	}
+	other := e.p.client(t, e.p.clients["bank-b"])
+	if got := do(t, other, "GET", e.gw.api+first.header.Get("Location"), e.p.token(t, "bank-b", nil, nil), ""); got.status != 404 || problemCode(t, got) != "not_found" {
 		t.Errorf("other org status = %d %s, want 404", got.status, got.body)
 	}
 }

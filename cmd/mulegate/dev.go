@@ -35,10 +35,10 @@ type devOrg struct {
 }
 
 var devOrgs = []devOrg{
-	{ID: "demo-bank", Type: "bank", File: "bank", Scope: "ibans:read reports:write reports:read alerts:read",
+	{ID: "demo-bank", Type: "bank", File: "bank", Scope: "ibans:read reports:write reports:read alerts:read events:read reports:review markers:write",
 		BankCodes: map[string][]string{"NL": {"ABNA"}, "DE": {"37040044"}, "BE": {"539"}, "FR": {"20041"}}},
 	{ID: "demo-market", Type: "marketplace", File: "market", Scope: "ibans:read reports:write reports:read"},
-	{ID: "demo-police", Type: "police", File: "police", Scope: "ibans:read reports:write reports:read alerts:write"},
+	{ID: "demo-police", Type: "police", File: "police", Scope: "ibans:read reports:write reports:read alerts:write markers:write audit:read"},
 }
 
 // devFlags are dev mode's command-line settings.
@@ -313,8 +313,9 @@ Batch lookup (invalid entries get their own error and do not fail the batch):
   bank -X POST $MG/v1/ibans/lookup -H 'Content-Type: application/json' \
     -d '{"ibans":["NL91ABNA0417164300","DE89370400440532013000","NL00BOGUS"]}'
 
-Status of a report (only the submitting org and the police can see it).
-It is forwarded to the police store within a moment:
+Status of a report: the submitting org, the bank that holds the account
+(demo-bank holds DE 37040044; it also sees the IBAN) and the police see
+it, nobody else. It is forwarded to the police store within a moment:
 
   LOCATION=$(market -o /dev/null -w '%header{location}' -X POST $MG/v1/reports -H 'Content-Type: application/json' \
     -H 'Idempotency-Key: case-4712' -d '{"iban":"DE89370400440532013000","category":"phishing"}')
@@ -322,6 +323,16 @@ It is forwarded to the police store within a moment:
   market $MG$LOCATION
   police $MG$LOCATION
   bank $MG$LOCATION
+
+The holder answers: acknowledge, then close as agreed. The lookup now
+shows the report confirmed (risk high, with its reasons), and the police
+store receives the review events after the report:
+
+  bank -X POST $MG$LOCATION/acknowledge
+  bank -X POST $MG$LOCATION/close -H 'Content-Type: application/json' -d '{"result":"agreed","fraud_type":"mule_account","details":"account frozen"}'
+  bank $MG/v1/ibans/DE89370400440532013000
+  sleep 2
+  curl -sS {{.Police}}/_sim/reports/${LOCATION##*/}; echo
 
 Police alerts: the police push an alert about an IBAN; it is routed to the
 bank whose bank codes hold it (demo-bank: NL ABNA, DE 37040044, BE 539,

@@ -71,9 +71,12 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 	for _, want := range []string{
 		`"report_count":0`, `"risk":"none"`, // first lookup
 		"HTTP/2 202", "location: /v1/reports/", // the marketplace report
-		`"report_count":2,"reporter_count":2`,                                    // lookup after two reports
-		`"code":"invalid_iban"`,                                                  // the bogus batch entry
-		`"status":"forwarded"`, `"police_reference":"POL-`, `"code":"not_found"`, // report status, other org
+		`"report_count":2,"reporter_count":2`,              // lookup after two reports
+		`"code":"invalid_iban"`,                            // the bogus batch entry
+		`"status":"forwarded"`, `"police_reference":"POL-`, // report status
+		`"holder_org":"demo-bank"`, `"iban":"DE89370400440532013000","category":"phishing","reporter_org":"demo-market"`, // the holder's view
+		`"state":"closed","holder_org":"demo-bank"`, `"confirmed":1`, `"risk":"high"`, `"risk_reasons":["confirmed"]`, // the review and the lookup
+		`"event":"acknowledged"`, `"event":"closed"`, // the police store got the review events
 		`"police_breaker":"open"`, `mulegate_police_breaker_state 2`, // the outage
 		`"bank_org":"demo-bank"`, `"severity":"critical"`, // an alert pushed and read
 		`"message":"under investigation"`, // the long poll woke up with the second alert

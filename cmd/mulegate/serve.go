@@ -73,11 +73,13 @@ func newRedis(cfg config.Config) redis.UniversalClient {
 // core is what every long-running command builds first: the log, the
 // metrics registry, Redis and the store.
 type core struct {
-	log  *slog.Logger
-	sink *logSink
-	reg  *prometheus.Registry
-	rdb  redis.UniversalClient
-	st   *store.Store
+	log    *slog.Logger
+	sink   *logSink
+	reg    *prometheus.Registry
+	rdb    redis.UniversalClient
+	st     *store.Store
+	orgs   *auth.Registry
+	router *routerHolder // the holder of an IBAN, from the orgs; swapped on SIGHUP
 }
 
 func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, error) {
@@ -87,7 +89,12 @@ func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, e
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	rdb := newRedis(cfg)
+	orgs, routes := orgsFrom(cfg)
+	router := &routerHolder{}
+	router.p.Store(routes)
 	st, err := store.New(rdb, store.Options{
+		HolderOf:       router.Holder,
+		RespondWithin:  cfg.Review.RespondWithin.D(),
 		Secret:         []byte(cfg.Storage.PseudonymSecret),
 		Partitions:     cfg.Storage.Partitions,
 		Retention:      cfg.Storage.Retention.D(),
@@ -106,7 +113,7 @@ func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, e
 		// Not fatal: Redis may come up later; scripts load on first use.
 		log.Warn("redis not reachable at start; will keep trying", "err", err)
 	}
-	return &core{log: log, sink: sink, reg: reg, rdb: rdb, st: st}, nil
+	return &core{log: log, sink: sink, reg: reg, rdb: rdb, st: st, orgs: auth.NewRegistry(orgs), router: router}, nil
 }
 
 // redisErrorCounter is mulegate_redis_errors_total{op}; op comes from the
@@ -175,15 +182,14 @@ type authn struct {
 	verifier *auth.Verifier
 }
 
-func newAuthn(ctx context.Context, cfg config.Config, log *slog.Logger, m *httpapi.Metrics) (*authn, error) {
+func (c *core) newAuthn(ctx context.Context, cfg config.Config, m *httpapi.Metrics) (*authn, error) {
+	log := c.log
 	keys, err := auth.NewJWKSSource(ctx, auth.JWKSOptions{File: cfg.Auth.JWKSFile, URL: cfg.Auth.JWKSURL,
 		Refresh: cfg.Auth.JWKSRefresh.D(), MaxStale: cfg.Auth.JWKSMaxStale.D(), Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("auth.jwks_file: %w", err)
 	}
-	orgs, routes := orgsFrom(cfg)
-	a := &authn{keys: keys, orgs: auth.NewRegistry(orgs), router: &routerHolder{}}
-	a.router.p.Store(routes)
+	a := &authn{keys: keys, orgs: c.orgs, router: c.router}
 	a.verifier, err = auth.NewVerifier(auth.VerifierConfig{
 		Issuer: cfg.Auth.Issuer, Audience: cfg.Auth.Audience, Algorithms: cfg.Auth.Algorithms,
 		Leeway: cfg.Auth.Leeway.D(), RequireBinding: cfg.Auth.RequireCertBinding,
@@ -205,7 +211,8 @@ func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, hub *s
 		Alerts: c.st, Router: a.router, AlertWaiter: hub, Done: stopping,
 		AlertOptions: httpapi.AlertOptions{Retention: cfg.Alerts.Retention.D(), MaxWait: cfg.Alerts.MaxWait.D(),
 			Keepalive: cfg.Alerts.Keepalive.D(), ValidateID: store.ValidCursor},
-		Risk:     report.RiskThresholds{Low: cfg.Risk.Low, Medium: cfg.Risk.Medium, High: cfg.Risk.High},
+		Risk: report.RiskPolicy{Thresholds: report.RiskThresholds{Low: cfg.Risk.Low, Medium: cfg.Risk.Medium, High: cfg.Risk.High},
+			EscalateReporters: cfg.Review.EscalateReporters},
 		MaxBatch: cfg.API.MaxBatch, MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchBodyBytes: cfg.API.MaxBatchBodyBytes,
 		ClockSkew: cfg.Auth.Leeway.D(), RequestTimeout: cfg.API.RequestTimeout.D(),
 	})
@@ -252,7 +259,7 @@ func (c *core) gateway(ctx context.Context, cfg config.Config) (*gatewayServer, 
 	g := &gatewayServer{c: c, cfg: cfg, hub: c.st.NewAlertHub(), stopping: make(chan struct{})}
 	m := httpapi.NewMetrics(c.reg)
 	var err error
-	if g.authn, err = newAuthn(ctx, cfg, c.log, m); err != nil {
+	if g.authn, err = c.newAuthn(ctx, cfg, m); err != nil {
 		return nil, err
 	}
 	if cfg.Forward.Workers > 0 {
@@ -402,6 +409,15 @@ func orgsFrom(cfg config.Config) (auth.Orgs, *report.Router) {
 type routerHolder struct{ p atomic.Pointer[report.Router] }
 
 func (h *routerHolder) Route(i iban.IBAN) (string, error) { return h.p.Load().Route(i) }
+
+// Holder is the bank org that holds i now, "" when none does.
+func (h *routerHolder) Holder(i iban.IBAN) string {
+	org, err := h.Route(i)
+	if err != nil {
+		return ""
+	}
+	return org
+}
 
 // reloadOnHUP re-reads the configuration on SIGHUP and swaps in its
 // organisations and routing table. Other settings need a restart.

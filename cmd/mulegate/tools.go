@@ -31,7 +31,7 @@ func cmdToken(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w (run 'mulegate dev' once to create it)", err)
 	}
 	if *scope == "" {
-		*scope = "ibans:read reports:write reports:read alerts:read alerts:write"
+		*scope = "ibans:read reports:write reports:read alerts:read alerts:write events:read reports:review markers:write audit:read"
 		for _, o := range devOrgs {
 			if o.ID == *org {
 				*scope = o.Scope

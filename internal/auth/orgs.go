@@ -11,7 +11,7 @@ import (
 
 // Scope is one permission. Scopes are a bit set so that the per-request
 // check is a single AND.
-type Scope uint8
+type Scope uint16
 
 const (
 	ScopeIBANsRead Scope = 1 << iota
@@ -19,6 +19,10 @@ const (
 	ScopeReportsRead
 	ScopeAlertsRead
 	ScopeAlertsWrite
+	ScopeEventsRead
+	ScopeReportsReview
+	ScopeMarkersWrite
+	ScopeAuditRead
 )
 
 var scopeNames = []struct {
@@ -30,6 +34,10 @@ var scopeNames = []struct {
 	{ScopeReportsRead, "reports:read"},
 	{ScopeAlertsRead, "alerts:read"},
 	{ScopeAlertsWrite, "alerts:write"},
+	{ScopeEventsRead, "events:read"},
+	{ScopeReportsReview, "reports:review"},
+	{ScopeMarkersWrite, "markers:write"},
+	{ScopeAuditRead, "audit:read"},
 }
 
 // String lists the scopes space-separated, as in a token's scope claim.
@@ -65,9 +73,11 @@ func ParseScopes(names ...string) Scope {
 // TypeScopes is what each organisation type may ever do. A token can never
 // grant more than its organisation's type allows.
 var TypeScopes = map[report.OrgType]Scope{
-	report.OrgBank:        ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsRead,
+	report.OrgBank: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsRead |
+		ScopeEventsRead | ScopeReportsReview | ScopeMarkersWrite,
 	report.OrgMarketplace: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead,
-	report.OrgPolice:      ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsWrite,
+	report.OrgPolice: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsWrite |
+		ScopeMarkersWrite | ScopeAuditRead,
 }
 
 // Org is a registered organisation.

@@ -50,6 +50,7 @@ func (c *Config) Validate() error {
 	c.validateForwarding(&p)
 	c.validateAlerts(&p)
 	c.validateRisk(&p)
+	c.validateReview(&p)
 	c.validateOrgs(&p)
 	c.validateLog(&p)
 	return errors.Join(p...)
@@ -190,6 +191,13 @@ func (c *Config) validateAlerts(p *problems) {
 func (c *Config) validateRisk(p *problems) {
 	if !(0 < c.Risk.Low && c.Risk.Low <= c.Risk.Medium && c.Risk.Medium <= c.Risk.High) {
 		p.bad("risk", "thresholds must satisfy 0 < low <= medium <= high")
+	}
+}
+
+func (c *Config) validateReview(p *problems) {
+	p.atLeast("review.respond_within", c.Review.RespondWithin, time.Second, "1s")
+	if c.Review.EscalateReporters < 2 {
+		p.bad("review.escalate_reporters", "must be at least 2")
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -62,7 +63,7 @@ type ClientConfig struct {
 // 200 or 409 with the same police_reference for a known id, other 4xx to
 // reject, 5xx or no answer to retry.
 type Client struct {
-	url  string
+	url  string // {police_url}/reports
 	http *http.Client
 }
 
@@ -102,13 +103,21 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 
 // Send makes one delivery attempt.
 func (c *Client) Send(ctx context.Context, e outbox.Entry) Result {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(e.Body))
+	target := c.url
+	if e.Kind == outbox.KindEvent {
+		target += "/" + url.PathEscape(e.ReportID) + "/events"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(e.Body))
 	if err != nil {
 		return Result{Outcome: Retry, Reason: "cannot build the request"}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Idempotency-Key", e.ReportID)
+	key := e.Key
+	if key == "" {
+		key = e.ReportID
+	}
+	req.Header.Set("Idempotency-Key", key)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return Result{Outcome: Retry, Reason: "police store unreachable (" + transportReason(err) + ")"}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mulegate/mulegate/internal/outbox"
+	"github.com/mulegate/mulegate/internal/report"
 )
 
 // Outbox is what the relay needs from storage (internal/store).
@@ -24,6 +25,7 @@ type Outbox interface {
 	ClaimStale(ctx context.Context, partition int, consumer, cursor string, minIdle time.Duration, count int) ([]outbox.Entry, string, error)
 	MarkForwarded(ctx context.Context, e outbox.Entry, policeRef string, at time.Time) error
 	MarkRejected(ctx context.Context, e outbox.Entry, reason string) error
+	ReportForwardingStatus(ctx context.Context, e outbox.Entry) (report.Status, error)
 	RecordAttempt(ctx context.Context, e outbox.Entry, consumer, reason string) (owned bool, err error)
 	Hold(ctx context.Context, e outbox.Entry, consumer string) (owned bool, err error)
 	Release(ctx context.Context, partition int, consumer string, visibility time.Duration, streamIDs ...string) error
@@ -346,6 +348,22 @@ func (r *Relay) deliver(ctx context.Context, consumer string, e outbox.Entry) {
 			r.release(consumer, e)
 			return
 		}
+		if e.Kind == outbox.KindEvent {
+			ready, drop := r.eventReady(ctx, e)
+			if drop {
+				r.finish(ctx, func(c context.Context) error { return r.ob.MarkForwarded(c, e, "", time.Now()) })
+				return
+			}
+			if !ready {
+				retryAt := time.Now().Add(r.backoff(attempt))
+				if !r.holdWhile(ctx, consumer, e, func() time.Duration { return time.Until(retryAt) }) {
+					r.release(consumer, e)
+					return
+				}
+				attempt++
+				continue
+			}
+		}
 		start := time.Now()
 		// The call is not cut by shutdown (its answer would be lost); the
 		// client's timeout bounds it.
@@ -372,7 +390,11 @@ func (r *Relay) deliver(ctx context.Context, consumer string, e outbox.Entry) {
 			r.finish(ctx, func(c context.Context) error { return r.ob.MarkRejected(c, e, res.Reason) })
 			return
 		}
-		owned, err := r.ob.RecordAttempt(callCtx, e, consumer, res.Reason)
+		reason := res.Reason
+		if e.Kind == outbox.KindEvent {
+			reason = "" // an event's failures are not the report's: only renew the claim
+		}
+		owned, err := r.ob.RecordAttempt(callCtx, e, consumer, reason)
 		if err != nil {
 			r.log.Warn("could not record a forward attempt", "err", err)
 		} else if !owned {
@@ -385,6 +407,21 @@ func (r *Relay) deliver(ctx context.Context, consumer string, e outbox.Entry) {
 		}
 		attempt++
 	}
+}
+
+// eventReady says whether a review event may go to the police store: only
+// after its report did (the store must know the report first). drop: the
+// report was refused or is gone, so the event has nothing to attach to.
+func (r *Relay) eventReady(ctx context.Context, e outbox.Entry) (ready, drop bool) {
+	st, err := r.ob.ReportForwardingStatus(ctx, e)
+	switch {
+	case err != nil:
+		return false, false
+	case st == report.StatusRejected:
+		r.log.Warn("review event dropped: the police store refused its report", "report_id", e.ReportID)
+		return false, true
+	}
+	return st == report.StatusForwarded, false
 }
 
 // holdWhile waits as long as left() is positive, renewing the claim on e

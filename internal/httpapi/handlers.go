@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -25,17 +26,40 @@ type reportReader interface {
 
 // lookupJSON is the answer for one IBAN.
 type lookupJSON struct {
-	IBAN            string           `json:"iban"`
-	Country         string           `json:"country"`
-	BankCode        string           `json:"bank_code"`
-	ReportCount     int64            `json:"report_count"`
-	ReporterCount   int64            `json:"reporter_count"`
-	Last30Days      int64            `json:"reports_last_30_days"`
-	ByCategory      map[string]int64 `json:"by_category"`
-	BySource        map[string]int64 `json:"by_source"`
-	FirstReportedAt *string          `json:"first_reported_at"`
-	LastReportedAt  *string          `json:"last_reported_at"`
-	Risk            report.Risk      `json:"risk"`
+	IBAN            string              `json:"iban"`
+	Country         string              `json:"country"`
+	BankCode        string              `json:"bank_code"`
+	ReportCount     int64               `json:"report_count"`
+	ReporterCount   int64               `json:"reporter_count"`
+	Last30Days      int64               `json:"reports_last_30_days"`
+	ByCategory      map[string]int64    `json:"by_category"`
+	BySource        map[string]int64    `json:"by_source"`
+	FirstReportedAt *string             `json:"first_reported_at"`
+	LastReportedAt  *string             `json:"last_reported_at"`
+	Risk            report.Risk         `json:"risk"`
+	Review          reviewCountsJSON    `json:"review"`
+	CancelledCount  int64               `json:"cancelled_count"`
+	Stats           map[string]statJSON `json:"stats"`
+	Marker          *markerJSON         `json:"marker"`
+	RiskReasons     []string            `json:"risk_reasons"`
+	Watermark       *string             `json:"watermark"`
+}
+
+type reviewCountsJSON struct {
+	Open      int64 `json:"open"`
+	Confirmed int64 `json:"confirmed"`
+	Disputed  int64 `json:"disputed"`
+}
+
+type statJSON struct {
+	Reports   int64 `json:"reports"`
+	Reporters int64 `json:"reporters"`
+}
+
+type markerJSON struct {
+	FraudType    string `json:"fraud_type"`
+	ByType       string `json:"by_type"`
+	RegisteredAt string `json:"registered_at"`
 }
 
 func renderLookup(l report.Lookup) lookupJSON {
@@ -43,9 +67,18 @@ func renderLookup(l report.Lookup) lookupJSON {
 		IBAN: l.IBAN.String(), Country: l.IBAN.Country(), BankCode: l.IBAN.BankCode(),
 		ReportCount: l.ReportCount, ReporterCount: l.ReporterCount, Last30Days: l.Last30Days,
 		ByCategory: l.ByCategory, BySource: l.BySource, Risk: l.Risk,
+		Review:         reviewCountsJSON{Open: l.Review.Open, Confirmed: l.Review.Confirmed, Disputed: l.Review.Disputed},
+		CancelledCount: l.Cancelled, Stats: make(map[string]statJSON, len(l.Windows)), RiskReasons: l.Reasons,
 	}
 	out.FirstReportedAt = timePtr(l.First)
 	out.LastReportedAt = timePtr(l.Last)
+	out.Watermark = timePtr(l.Watermark)
+	for _, w := range l.Windows {
+		out.Stats["d"+strconv.Itoa(w.Days)] = statJSON{Reports: w.Reports, Reporters: w.Reporters}
+	}
+	if m := l.Marker; m != nil {
+		out.Marker = &markerJSON{FraudType: string(m.FraudType), ByType: string(m.ByType), RegisteredAt: m.RegisteredAt.Format(time.RFC3339Nano)}
+	}
 	return out
 }
 
@@ -63,7 +96,7 @@ func withTimeout(c *gin.Context, d time.Duration) (context.Context, context.Canc
 	return context.WithTimeout(c.Request.Context(), d)
 }
 
-func handleLookup(s lookuper, risk report.RiskThresholds, timeout time.Duration) gin.HandlerFunc {
+func handleLookup(s lookuper, risk report.RiskPolicy, timeout time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		i, err := report.ParseIBAN(c.Param("iban"))
 		if err != nil {
@@ -96,7 +129,7 @@ type batchInvalid struct {
 	Error batchError `json:"error"`
 }
 
-func handleBatchLookup(s lookuper, risk report.RiskThresholds, maxBatch int, bodyLimit int64, timeout time.Duration) gin.HandlerFunc {
+func handleBatchLookup(s lookuper, risk report.RiskPolicy, maxBatch int, bodyLimit int64, timeout time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var req batchRequest
 		if err := decode(c, bodyLimit, &req); err != nil {
@@ -245,16 +278,51 @@ func handleSubmitReport(s reportAccepter, bodyLimit int64, skew, timeout time.Du
 }
 
 type statusJSON struct {
-	ReportID        string  `json:"report_id"`
-	Status          string  `json:"status"`
-	Attempts        int64   `json:"attempts"`
-	ReceivedAt      string  `json:"received_at"`
-	ForwardedAt     *string `json:"forwarded_at"`
-	PoliceReference *string `json:"police_reference"`
-	LastError       *string `json:"last_error"`
+	ReportID        string     `json:"report_id"`
+	Status          string     `json:"status"`
+	Attempts        int64      `json:"attempts"`
+	ReceivedAt      string     `json:"received_at"`
+	ForwardedAt     *string    `json:"forwarded_at"`
+	PoliceReference *string    `json:"police_reference"`
+	LastError       *string    `json:"last_error"`
+	Review          reviewJSON `json:"review"`
+	IBAN            string     `json:"iban,omitempty"`
+	Category        string     `json:"category,omitempty"`
+	ReporterOrg     string     `json:"reporter_org,omitempty"`
 }
 
-func handleReportStatus(s reportReader, timeout time.Duration) gin.HandlerFunc {
+type reviewJSON struct {
+	State          string  `json:"state"`
+	HolderOrg      string  `json:"holder_org,omitempty"`
+	RespondBy      *string `json:"respond_by,omitempty"`
+	AcknowledgedAt *string `json:"acknowledged_at,omitempty"`
+	ClosedAt       *string `json:"closed_at,omitempty"`
+	Result         string  `json:"result,omitempty"`
+	FraudType      string  `json:"fraud_type,omitempty"`
+	CancelledAt    *string `json:"cancelled_at,omitempty"`
+	Overdue        bool    `json:"overdue"`
+}
+
+// renderStatus shows a report to one of its parties: the holder also sees
+// the IBAN, the category and the reporting org (it must find the account
+// and judge the report); the reporter and the police see the rest.
+func renderStatus(st report.ReportStatus, p report.Parties, now time.Time) statusJSON {
+	out := statusJSON{ReportID: st.ID, Status: string(st.Status), Attempts: st.Attempts,
+		ReceivedAt: st.ReceivedAt.Format(time.RFC3339Nano)}
+	out.ForwardedAt = timePtr(ptrTime(st.ForwardedAt))
+	out.PoliceReference = strPtr(st.PoliceReference)
+	out.LastError = strPtr(st.LastError)
+	r := st.Review
+	out.Review = reviewJSON{State: string(r.State), HolderOrg: r.Holder, RespondBy: timePtr(r.RespondBy),
+		AcknowledgedAt: timePtr(r.AcknowledgedAt), ClosedAt: timePtr(r.ClosedAt), CancelledAt: timePtr(r.CancelledAt),
+		Result: string(r.Result), FraudType: string(r.FraudType), Overdue: r.Overdue(now)}
+	if p.Holder {
+		out.IBAN, out.Category, out.ReporterOrg = st.IBAN, string(st.Category), st.ReporterOrg
+	}
+	return out
+}
+
+func handleReportStatus(s reportReader, timeout time.Duration, now func() time.Time) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx, cancel := withTimeout(c, timeout)
 		defer cancel()
@@ -263,17 +331,19 @@ func handleReportStatus(s reportReader, timeout time.Duration) gin.HandlerFunc {
 			writeProblem(c, err)
 			return
 		}
-		if p := principal(c); !st.VisibleTo(p.Org.ID, p.Org.Type) {
+		parties := st.PartiesOf(caller(c))
+		if !parties.Any() {
 			writeProblem(c, &report.Error{Code: report.CodeNotFound, Msg: "no such report"})
 			return
 		}
-		out := statusJSON{ReportID: st.ID, Status: string(st.Status), Attempts: st.Attempts,
-			ReceivedAt: st.ReceivedAt.Format(time.RFC3339Nano)}
-		out.ForwardedAt = timePtr(ptrTime(st.ForwardedAt))
-		out.PoliceReference = strPtr(st.PoliceReference)
-		out.LastError = strPtr(st.LastError)
-		c.JSON(http.StatusOK, out)
+		c.JSON(http.StatusOK, renderStatus(st, parties, now()))
 	}
+}
+
+// caller is the principal as the domain sees it.
+func caller(c *gin.Context) report.Caller {
+	p := principal(c)
+	return report.Caller{Org: p.Org.ID, Type: p.Org.Type}
 }
 
 func ptrTime(t *time.Time) time.Time {

@@ -16,6 +16,7 @@ type Metrics struct {
 	latency    *prometheus.HistogramVec
 	tokenCache *prometheus.CounterVec
 
+	reviews         *prometheus.CounterVec
 	alertsCreated   prometheus.Counter
 	alertsDelivered *prometheus.CounterVec
 	sseOpen         prometheus.Gauge
@@ -35,6 +36,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "mulegate_token_cache_total", Help: "Verified-token cache lookups by result (hit or miss).",
 		}, []string{"result"}),
 	}
+	m.reviews = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mulegate_reviews_total", Help: "Review actions that changed a report, by action (acknowledge, close, cancel).",
+	}, []string{"action"})
 	m.alertsCreated = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "mulegate_alerts_created_total", Help: "Police alerts stored (replays not counted).",
 	})
@@ -44,7 +48,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.sseOpen = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "mulegate_alert_streams_open", Help: "Open Server-Sent Events alert streams.",
 	})
-	reg.MustRegister(m.requests, m.latency, m.tokenCache, m.alertsCreated, m.alertsDelivered, m.sseOpen)
+	reg.MustRegister(m.requests, m.latency, m.tokenCache, m.reviews, m.alertsCreated, m.alertsDelivered, m.sseOpen)
 	return m
 }
 

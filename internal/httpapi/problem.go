@@ -40,13 +40,15 @@ var domainStatus = map[report.Code]struct {
 	status int
 	code   string
 }{
-	report.CodeInvalid:     {http.StatusBadRequest, "invalid_request"},
-	report.CodeInvalidIBAN: {http.StatusUnprocessableEntity, "invalid_iban"},
-	report.CodeNotFound:    {http.StatusNotFound, "not_found"},
-	report.CodeConflict:    {http.StatusUnprocessableEntity, "idempotency_conflict"},
-	report.CodeUnavailable: {http.StatusServiceUnavailable, "store_unavailable"},
-	report.CodeUnroutable:  {http.StatusUnprocessableEntity, "unroutable_iban"},
-	report.CodeInternal:    {http.StatusInternalServerError, "internal"},
+	report.CodeInvalid:      {http.StatusBadRequest, "invalid_request"},
+	report.CodeInvalidIBAN:  {http.StatusUnprocessableEntity, "invalid_iban"},
+	report.CodeNotFound:     {http.StatusNotFound, "not_found"},
+	report.CodeConflict:     {http.StatusUnprocessableEntity, "idempotency_conflict"},
+	report.CodeUnavailable:  {http.StatusServiceUnavailable, "store_unavailable"},
+	report.CodeUnroutable:   {http.StatusUnprocessableEntity, "unroutable_iban"},
+	report.CodeInternal:     {http.StatusInternalServerError, "internal"},
+	report.CodeForbidden:    {http.StatusForbidden, "forbidden"},
+	report.CodeInvalidState: {http.StatusConflict, "invalid_state"},
 }
 
 var titles = map[string]string{
@@ -66,6 +68,7 @@ var titles = map[string]string{
 	"payload_too_large":        "Payload too large",
 	"method_not_allowed":       "Method not allowed",
 	"rate_limited":             "Too many requests",
+	"invalid_state":            "Not allowed in the report's current state",
 }
 
 // problemFor turns any error into its HTTP answer. Unknown errors are 500

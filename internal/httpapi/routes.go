@@ -15,6 +15,7 @@ type Store interface {
 	lookuper
 	reportAccepter
 	reportReader
+	reviewer
 }
 
 // Deps are the API's dependencies and limits.
@@ -28,7 +29,7 @@ type Deps struct {
 	Verifier          tokenVerifier
 	Log               *slog.Logger
 	Metrics           *Metrics
-	Risk              report.RiskThresholds
+	Risk              report.RiskPolicy
 	MaxBatch          int
 	MaxBodyBytes      int64
 	MaxBatchBodyBytes int64
@@ -61,7 +62,11 @@ func NewAPI(d Deps) http.Handler {
 	v1.GET("/ibans/:iban", requireScope(auth.ScopeIBANsRead), handleLookup(d.Store, d.Risk, d.RequestTimeout))
 	v1.POST("/ibans/lookup", requireScope(auth.ScopeIBANsRead), handleBatchLookup(d.Store, d.Risk, d.MaxBatch, d.MaxBatchBodyBytes, d.RequestTimeout))
 	v1.POST("/reports", requireScope(auth.ScopeReportsWrite), handleSubmitReport(d.Store, d.MaxBodyBytes, d.ClockSkew, d.RequestTimeout, d.Now))
-	v1.GET("/reports/:id", requireScope(auth.ScopeReportsRead), handleReportStatus(d.Store, d.RequestTimeout))
+	v1.GET("/reports/:id", requireScope(auth.ScopeReportsRead), handleReportStatus(d.Store, d.RequestTimeout, d.Now))
+	rv := reviewDeps{store: d.Store, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
+	v1.POST("/reports/:id/acknowledge", requireScope(auth.ScopeReportsReview), handleReview(rv, report.ActionAcknowledge))
+	v1.POST("/reports/:id/close", requireScope(auth.ScopeReportsReview), handleReview(rv, report.ActionClose))
+	v1.POST("/reports/:id/cancel", requireScope(auth.ScopeReportsWrite), handleReview(rv, report.ActionCancel))
 	if d.Alerts != nil {
 		ao := d.AlertOptions
 		v1.POST("/alerts", requireScope(auth.ScopeAlertsWrite), handlePostAlert(postAlertDeps{store: d.Alerts, router: d.Router,

@@ -12,8 +12,22 @@ type Entry struct {
 	Partition int
 	StreamID  string // the stream entry id; its time part is when it was queued
 	ReportID  string
+	Kind      Kind
+	Key       string // the Idempotency-Key for the police store: the report id, or <report id>:<event>
 	Body      []byte // the police wire body, ready to send
 }
+
+// Kind is what an entry carries to the police store.
+type Kind string
+
+const (
+	// KindReport is a report: POST {police_url}/reports.
+	KindReport Kind = ""
+	// KindEvent is a review outcome of a report: POST
+	// {police_url}/reports/{id}/events, only once the report itself has
+	// been forwarded.
+	KindEvent Kind = "event"
+)
 
 // Stats describes one outbox partition.
 type Stats struct {

@@ -37,12 +37,13 @@ type Faults struct {
 
 // Record is what the store holds about one report id.
 type Record struct {
-	ReportID        string          `json:"report_id"`
-	PoliceReference string          `json:"police_reference"`
-	Deliveries      int             `json:"deliveries"` // successful POSTs for this id
-	Posts           int             `json:"posts"`      // every POST for this id, whatever the answer
-	FirstReceivedAt time.Time       `json:"first_received_at"`
-	Body            json.RawMessage `json:"body"`
+	ReportID        string            `json:"report_id"`
+	PoliceReference string            `json:"police_reference"`
+	Deliveries      int               `json:"deliveries"` // successful POSTs for this id
+	Posts           int               `json:"posts"`      // every POST for this id, whatever the answer
+	Events          []json.RawMessage `json:"events"`     // review events, in the order received, once per event
+	FirstReceivedAt time.Time         `json:"first_received_at"`
+	Body            json.RawMessage   `json:"body"`
 }
 
 // Stats counts everything the store saw.
@@ -58,18 +59,19 @@ type Stats struct {
 
 // Sim is the simulated police store.
 type Sim struct {
-	mu      sync.Mutex
-	faults  Faults
-	records map[string]*Record
-	posts   map[string]int // POSTs per Idempotency-Key, whatever the answer
-	next    int
+	mu        sync.Mutex
+	faults    Faults
+	records   map[string]*Record
+	posts     map[string]int // POSTs per Idempotency-Key, whatever the answer
+	eventKeys map[string]bool
+	next      int
 
 	deliveries, requests, conns, dropped, errs, rejected atomic.Int64
 }
 
 // New returns a healthy, empty store.
 func New(f Faults) *Sim {
-	return &Sim{faults: f, records: map[string]*Record{}, posts: map[string]int{}}
+	return &Sim{faults: f, records: map[string]*Record{}, posts: map[string]int{}, eventKeys: map[string]bool{}}
 }
 
 // ConnState is for http.Server.ConnState: it counts connection attempts
@@ -84,6 +86,7 @@ func (s *Sim) ConnState(_ net.Conn, st http.ConnState) {
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /reports", s.postReport)
+	mux.HandleFunc("POST /reports/{id}/events", s.postEvent)
 	mux.HandleFunc("GET /_sim/faults", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Faults()) })
 	mux.HandleFunc("PUT /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
 		var f Faults
@@ -134,6 +137,7 @@ func (s *Sim) Reset() {
 	s.mu.Lock()
 	s.records = map[string]*Record{}
 	s.posts = map[string]int{}
+	s.eventKeys = map[string]bool{}
 	s.mu.Unlock()
 	for _, c := range []*atomic.Int64{&s.deliveries, &s.requests, &s.conns, &s.dropped, &s.errs, &s.rejected} {
 		c.Store(0)
@@ -157,6 +161,7 @@ func (s *Sim) Records() []Record {
 	for _, r := range s.records {
 		rec := *r
 		rec.Posts = s.posts[r.ReportID]
+		rec.Events = append([]json.RawMessage{}, r.Events...)
 		out = append(out, rec)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PoliceReference < out[j].PoliceReference })
@@ -173,6 +178,7 @@ func (s *Sim) Record(id string) (Record, bool) {
 	}
 	rec := *r
 	rec.Posts = s.posts[id]
+	rec.Events = append([]json.RawMessage{}, r.Events...)
 	return rec, true
 }
 
@@ -309,6 +315,64 @@ func (s *Sim) record(key string, body []byte) (ref string, seen bool) {
 	}
 	rec.Deliveries++
 	return rec.PoliceReference, seen
+}
+
+// eventWire is a review event as the wire contract has it.
+type eventWire struct {
+	ReportID  string `json:"report_id"`
+	Event     string `json:"event"`
+	At        string `json:"at"`
+	ByOrg     string `json:"by_org"`
+	Result    string `json:"result,omitempty"`
+	FraudType string `json:"fraud_type,omitempty"`
+	Details   string `json:"details,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// postEvent records a review event of a known report, once per
+// Idempotency-Key (<report_id>:<event>). An event for a report the store
+// does not have is 404: the gateway sends a report's events after it.
+func (s *Sim) postEvent(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
+	if s.injectFault(w, r) {
+		return
+	}
+	id, key := r.PathValue("id"), r.Header.Get("Idempotency-Key")
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return
+	}
+	var in eventWire
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		s.rejected.Add(1)
+		writeJSON(w, 400, map[string]string{"error": "body does not match the event contract: " + err.Error()})
+		return
+	}
+	switch {
+	case in.ReportID != id || key != id+":"+in.Event:
+		s.rejected.Add(1)
+		writeJSON(w, 400, map[string]string{"error": "report_id must match the path and Idempotency-Key must be <report_id>:<event>"})
+		return
+	case in.Event != "acknowledged" && in.Event != "closed" && in.Event != "cancelled":
+		s.rejected.Add(1)
+		writeJSON(w, 422, map[string]string{"error": "event must be acknowledged, closed or cancelled"})
+		return
+	}
+	s.mu.Lock()
+	rec, ok := s.records[id]
+	if ok && !s.eventKeys[key] {
+		s.eventKeys[key] = true
+		rec.Events = append(rec.Events, body)
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeJSON(w, 404, map[string]string{"error": "no such report"})
+		return
+	}
+	s.deliveries.Add(1)
+	writeJSON(w, 200, map[string]string{"status": "recorded"})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -7,13 +7,15 @@ import "errors"
 type Code string
 
 const (
-	CodeInvalid     Code = "invalid"      // malformed or out-of-range input
-	CodeInvalidIBAN Code = "invalid_iban" // the IBAN breaks an ISO 13616 rule
-	CodeNotFound    Code = "not_found"
-	CodeConflict    Code = "conflict"    // idempotency key reused with another payload
-	CodeUnavailable Code = "unavailable" // the store cannot be reached right now
-	CodeUnroutable  Code = "unroutable"  // no bank org holds the IBAN
-	CodeInternal    Code = "internal"
+	CodeInvalid      Code = "invalid"      // malformed or out-of-range input
+	CodeInvalidIBAN  Code = "invalid_iban" // the IBAN breaks an ISO 13616 rule
+	CodeNotFound     Code = "not_found"
+	CodeConflict     Code = "conflict"      // idempotency key reused with another payload
+	CodeUnavailable  Code = "unavailable"   // the store cannot be reached right now
+	CodeUnroutable   Code = "unroutable"    // no bank org holds the IBAN
+	CodeForbidden    Code = "forbidden"     // a party asks for an action that is not theirs
+	CodeInvalidState Code = "invalid_state" // the action is not allowed in the current state
+	CodeInternal     Code = "internal"
 )
 
 // Error is a domain error with a message that is safe to show any caller:

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/mulegate/mulegate/internal/iban"
@@ -38,7 +39,32 @@ func (t RiskThresholds) Rate(count int64) Risk {
 	return RiskNone
 }
 
-// Counts is what the store knows about one IBAN.
+// Window is one of the lookup's statistics windows.
+type Window struct {
+	Days      int
+	Reports   int64 // counted reports accepted within the window
+	Reporters int64 // distinct orgs among them
+}
+
+// WindowDays are the statistics windows, by acceptance time.
+var WindowDays = [4]int{7, 30, 90, 365}
+
+// ReviewCounts split the counted reports by their holder's review:
+// open (open or acknowledged), confirmed (closed agreed), disputed
+// (closed disagreed). Unrouted reports are in none.
+type ReviewCounts struct{ Open, Confirmed, Disputed int64 }
+
+// Marker is a police or bank statement that an IBAN is fraudulent.
+type Marker struct {
+	FraudType    FraudType
+	ByType       OrgType // police or bank
+	ByOrg        string
+	RegisteredAt time.Time
+	Details      string
+}
+
+// Counts is what the store knows about one IBAN. Cancelled reports are in
+// no count but Cancelled; reports past retention are in none.
 type Counts struct {
 	ReportCount   int64
 	ReporterCount int64
@@ -46,31 +72,99 @@ type Counts struct {
 	ByCategory    map[string]int64
 	BySource      map[string]int64
 	First, Last   time.Time // zero when never reported
+	Review        ReviewCounts
+	Cancelled     int64
+	Windows       [4]Window // WindowDays, in order
+	Marker        *Marker
+	Watermark     time.Time // the newest change reflected; zero when none
 }
 
 // Lookup is the answer to "how many reports cite this IBAN".
 type Lookup struct {
 	IBAN iban.IBAN
 	Counts
-	Risk Risk
+	Risk    Risk
+	Reasons []string
 }
 
 // MinVoicesAboveLow is how many distinct reporting orgs it takes for an
-// IBAN to rate above low: one org alone, filing under many keys, cannot
-// make an account look like a confirmed mule.
+// IBAN to rate above low on counts alone: one org filing under many keys
+// cannot make an account look like a confirmed mule.
 const MinVoicesAboveLow = 2
 
+// RiskPolicy is how counts become a risk: the Part 1 thresholds on
+// report_count, and how many distinct reporters within 30 days escalate
+// an IBAN to at least medium (review.escalate_reporters).
+type RiskPolicy struct {
+	Thresholds        RiskThresholds
+	EscalateReporters int64
+}
+
+// DefaultRiskPolicy is the spec's.
+var DefaultRiskPolicy = RiskPolicy{Thresholds: DefaultRiskThresholds, EscalateReporters: 3}
+
+// Rate applies the risk rules in order: a marker makes it high; else a
+// confirmed report makes it high; else the thresholds on report_count,
+// raised to at least medium at EscalateReporters distinct reporters in 30
+// days, and kept at low at most when one org alone reported it or every
+// counted report was disputed by the holder. Reasons lists every rule
+// whose condition holds, in the order marker, confirmed, reporters>=N,
+// count>=N, all_disputed.
+func (p RiskPolicy) Rate(c Counts) (Risk, []string) {
+	reasons := []string{}
+	d30 := c.Windows[1].Reporters
+	allDisputed := c.ReportCount > 0 && c.Review.Disputed == c.ReportCount
+	if c.Marker != nil {
+		reasons = append(reasons, "marker")
+	}
+	if c.Review.Confirmed > 0 {
+		reasons = append(reasons, "confirmed")
+	}
+	if p.EscalateReporters > 0 && d30 >= p.EscalateReporters {
+		reasons = append(reasons, fmt.Sprintf("reporters>=%d", p.EscalateReporters))
+	}
+	if c.ReportCount >= p.Thresholds.High {
+		reasons = append(reasons, fmt.Sprintf("count>=%d", p.Thresholds.High))
+	}
+	if allDisputed {
+		reasons = append(reasons, "all_disputed")
+	}
+	if c.Marker != nil || c.Review.Confirmed > 0 {
+		return RiskHigh, reasons
+	}
+	risk := p.Thresholds.Rate(c.ReportCount)
+	if p.EscalateReporters > 0 && d30 >= p.EscalateReporters && rank(risk) < rank(RiskMedium) {
+		risk = RiskMedium
+	}
+	if (c.ReporterCount < MinVoicesAboveLow || allDisputed) && rank(risk) > rank(RiskLow) {
+		risk = RiskLow
+	}
+	return risk, reasons
+}
+
+func rank(r Risk) int {
+	switch r {
+	case RiskLow:
+		return 1
+	case RiskMedium:
+		return 2
+	case RiskHigh:
+		return 3
+	}
+	return 0
+}
+
 // NewLookup rates counts for an IBAN.
-func NewLookup(i iban.IBAN, c Counts, t RiskThresholds) Lookup {
+func NewLookup(i iban.IBAN, c Counts, p RiskPolicy) Lookup {
 	if c.ByCategory == nil {
 		c.ByCategory = map[string]int64{}
 	}
 	if c.BySource == nil {
 		c.BySource = map[string]int64{}
 	}
-	risk := t.Rate(c.ReportCount)
-	if c.ReporterCount < MinVoicesAboveLow && (risk == RiskMedium || risk == RiskHigh) {
-		risk = RiskLow
+	for n, d := range WindowDays {
+		c.Windows[n].Days = d
 	}
-	return Lookup{IBAN: i, Counts: c, Risk: risk}
+	risk, reasons := p.Rate(c)
+	return Lookup{IBAN: i, Counts: c, Risk: risk, Reasons: reasons}
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/mulegate/mulegate/internal/iban"
@@ -24,9 +25,37 @@ func TestOneVoiceIsAtMostLow(t *testing.T) {
 		{"five from two orgs", 5, 2, RiskHigh},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := NewLookup(i, Counts{ReportCount: tc.count, ReporterCount: tc.reporters}, DefaultRiskThresholds).Risk
+			got := NewLookup(i, Counts{ReportCount: tc.count, ReporterCount: tc.reporters}, DefaultRiskPolicy).Risk
 			if got != tc.want {
 				t.Errorf("risk %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRiskRulesInOrder: the Part 2 rules and the reasons they give.
+func TestRiskRulesInOrder(t *testing.T) {
+	t.Parallel()
+	i, _ := iban.Parse("NL91ABNA0417164300")
+	win := func(reporters30 int64) [4]Window { return [4]Window{{}, {Reporters: reporters30}, {}, {}} }
+	for _, tc := range []struct {
+		name    string
+		c       Counts
+		risk    Risk
+		reasons []string
+	}{
+		{"marker alone", Counts{Marker: &Marker{FraudType: "mule_account"}}, RiskHigh, []string{"marker"}},
+		{"one confirmed from one org", Counts{ReportCount: 1, ReporterCount: 1, Review: ReviewCounts{Confirmed: 1}}, RiskHigh, []string{"confirmed"}},
+		{"three reporters in 30 days", Counts{ReportCount: 3, ReporterCount: 3, Windows: win(3)}, RiskMedium, []string{"reporters>=3"}},
+		{"five from two orgs", Counts{ReportCount: 5, ReporterCount: 2, Windows: win(2)}, RiskHigh, []string{"count>=5"}},
+		{"all disputed", Counts{ReportCount: 5, ReporterCount: 3, Windows: win(3), Review: ReviewCounts{Disputed: 5}}, RiskLow, []string{"reporters>=3", "count>=5", "all_disputed"}},
+		{"everything", Counts{ReportCount: 6, ReporterCount: 3, Windows: win(3), Marker: &Marker{}, Review: ReviewCounts{Confirmed: 1}}, RiskHigh, []string{"marker", "confirmed", "reporters>=3", "count>=5"}},
+		{"nothing", Counts{}, RiskNone, []string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := NewLookup(i, tc.c, DefaultRiskPolicy)
+			if l.Risk != tc.risk || strings.Join(l.Reasons, ",") != strings.Join(tc.reasons, ",") {
+				t.Errorf("risk %s reasons %v, want %s %v", l.Risk, l.Reasons, tc.risk, tc.reasons)
 			}
 		})
 	}

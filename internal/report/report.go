@@ -169,13 +169,6 @@ const (
 	StatusRejected  Status = "rejected"
 )
 
-// VisibleTo says whether an org may see the report: only the org that
-// submitted it and the police. Everyone else must learn nothing, not even
-// that it exists.
-func (st ReportStatus) VisibleTo(org string, t OrgType) bool {
-	return st.ReporterOrg == org || t == OrgPolice
-}
-
 // ReportStatus is what GET /v1/reports/{id} shows.
 type ReportStatus struct {
 	ID              string
@@ -186,4 +179,11 @@ type ReportStatus struct {
 	PoliceReference string
 	LastError       string
 	ReporterOrg     string
+	ReporterType    OrgType
+	Category        Category
+	IBAN            string // for the holder's eyes; decrypted from the report
+	Review          Review
 }
+
+// PartiesOf relates a caller to this report.
+func (st ReportStatus) PartiesOf(c Caller) Parties { return PartiesOf(c, st.ReporterOrg, st.Review) }

@@ -31,6 +31,7 @@ const (
 
 // finishScript records a final outcome (forwarded or rejected) on the
 // report and removes the entry from the outbox, atomically, on one slot.
+// For a review event ("event") it only removes the entry.
 // A rejected report's police body moves to the partition's rejected hash,
 // so that "mulegate outbox requeue" can put it back.
 //
@@ -38,7 +39,7 @@ const (
 // ARGV: group, entry id, status, police reference, forwarded at ms, error,
 // report id, body, ttl s
 var finishScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[2]) == 1 then
+if ARGV[3] ~= 'event' and redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('HINCRBY', KEYS[2], 'at', 1)
   if ARGV[3] == 'forwarded' then
     redis.call('HSET', KEYS[2], 'st', 'forwarded', 'pref', ARGV[4], 'fwd', ARGV[5])
@@ -231,22 +232,52 @@ func (s *Store) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 			_ = s.rdb.XAck(context.Background(), s.OutboxKey(partition), forwarderGroup, m.ID).Err()
 			continue
 		}
-		out = append(out, outbox.Entry{Partition: partition, StreamID: m.ID, ReportID: id, Body: []byte(body)})
+		kind, _ := m.Values["kind"].(string)
+		key, _ := m.Values["key"].(string)
+		if key == "" {
+			key = id
+		}
+		out = append(out, outbox.Entry{Partition: partition, StreamID: m.ID, ReportID: id, Kind: outbox.Kind(kind), Key: key, Body: []byte(body)})
 	}
 	return out
 }
 
-// MarkForwarded records that the police store has the report.
+// MarkForwarded records that the police store has the report (or the
+// review event).
 func (s *Store) MarkForwarded(ctx context.Context, e outbox.Entry, policeRef string, at time.Time) error {
+	if e.Kind == outbox.KindEvent {
+		return s.finish(ctx, e, "event", "", at, "")
+	}
 	return s.finish(ctx, e, report.StatusForwarded, policeRef, at, "")
 }
 
 // MarkRejected records that the police store refused the report for good.
+// A refused review event is only removed: the report keeps its status.
 func (s *Store) MarkRejected(ctx context.Context, e outbox.Entry, reason string) error {
+	if e.Kind == outbox.KindEvent {
+		return s.finish(ctx, e, "event", "", time.Time{}, reason)
+	}
 	return s.finish(ctx, e, report.StatusRejected, "", time.Time{}, reason)
 }
 
+// ReportForwardingStatus is the police status of the report an entry
+// belongs to (queued, forwarded, rejected); a review event waits until its
+// report is no longer queued.
+func (s *Store) ReportForwardingStatus(ctx context.Context, e outbox.Entry) (report.Status, error) {
+	st, err := s.rdb.HGet(ctx, reportKey(s.tags[e.Partition], e.ReportID), "st").Result()
+	if errors.Is(err, redis.Nil) {
+		return report.StatusRejected, nil // the report is gone (expired): nothing to attach the event to
+	}
+	if err != nil {
+		return "", s.fail(opOutbox, "outbox: report status", err)
+	}
+	return report.Status(st), nil
+}
+
 func (s *Store) finish(ctx context.Context, e outbox.Entry, st report.Status, ref string, at time.Time, reason string) error {
+	if e.Kind == outbox.KindEvent {
+		st = "event"
+	}
 	tag := s.tags[e.Partition]
 	body := ""
 	if st == report.StatusRejected {

@@ -3,14 +3,18 @@ package store
 import "github.com/redis/go-redis/v9"
 
 // trimLua drops reports older than the retention cutoff from an IBAN's
-// time index and takes them off the category, source and reporter counts.
-// Each index member carries its own category, source and org, so trimming
-// never depends on another key still existing. It takes at most 1000 per
-// call to keep a script short; whatever it leaves is still excluded from
-// every count (see lookupScript and acceptScript), so the bound can never
-// make a count wrong.
+// time index and takes them off the category, source, reporter and review
+// counts, and drops cancelled reports past retention from the cancelled
+// index. Each index member carries its own category, source and org, and
+// the review bucket of each counted report is in the v hash, so trimming
+// never depends on the report's own hash still existing. It takes at most
+// 1000 per call to keep a script short; whatever it leaves is still
+// excluded from every count (see lookupScript and acceptScript), so the
+// bound can never make a count wrong.
+//
+// Arguments: i, o, z, v, x keys and the cutoff in ms.
 const trimLua = `
-local function trim(i, o, z, cutoff)
+local function trim(i, o, z, v, x, cutoff)
   local old = redis.call('ZRANGEBYSCORE', z, '-inf', '(' .. cutoff, 'LIMIT', 0, 1000)
   for _, m in ipairs(old) do
     local id, cat, src, org = string.match(m, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
@@ -18,9 +22,15 @@ local function trim(i, o, z, cutoff)
       redis.call('HINCRBY', i, 'c:' .. cat, -1)
       redis.call('HINCRBY', i, 's:' .. src, -1)
       if redis.call('HINCRBY', o, org, -1) <= 0 then redis.call('HDEL', o, org) end
+      local b = redis.call('HGET', v, id)
+      if b then
+        redis.call('HINCRBY', i, 'v:' .. b, -1)
+        redis.call('HDEL', v, id)
+      end
     end
     redis.call('ZREM', z, m)
   end
+  redis.call('ZREMRANGEBYSCORE', x, '-inf', '(' .. cutoff)
 end
 `
 
@@ -43,49 +53,66 @@ return 'new'
 `)
 
 // acceptScript is the second step of intake and the one that counts: on
-// the IBAN's slot, in one atomic step, it records the report, updates the
-// counters and the time index and appends the outbox entry. It refuses a
-// report id it has already counted, so repeating it after a crash (or a
-// concurrent replay) never counts twice. The report hash holds no IBAN,
-// masked or not; only the outbox entry carries it, until it is forwarded.
+// the IBAN's slot, in one atomic step, it records the report with its
+// holder and review, updates the counters, the review counts and the time
+// index, and appends the outbox entry. It refuses a report id it has
+// already counted, so repeating it after a crash (or a concurrent replay)
+// never counts twice. The report hash holds no plaintext IBAN: only the
+// outbox entry carries it, until it is forwarded, and the report hash an
+// AES-GCM encryption of it for its holder.
 //
-// KEYS: i, o, z, r, outbox
+// KEYS: i, o, z, v, x, r, outbox
 // ARGV: id, now_ms, member, org, cutoff_ms, ttl_s, category, source, body,
-// wake channel, partition
+// wake channel, partition, holder, respond_by_ms, review state, pseudonym,
+// encrypted iban
 var acceptScript = redis.NewScript(trimLua + `
-if redis.call('EXISTS', KEYS[4]) == 1 then
-  return {0, tonumber(redis.call('HGET', KEYS[4], 'n'))}
+if redis.call('EXISTS', KEYS[6]) == 1 then
+  return {0, tonumber(redis.call('HGET', KEYS[6], 'n'))}
 end
-trim(KEYS[1], KEYS[2], KEYS[3], ARGV[5])
+trim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[5])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
 local n = redis.call('ZCOUNT', KEYS[3], ARGV[5], '+inf')
 redis.call('HINCRBY', KEYS[1], 'c:' .. ARGV[7], 1)
 redis.call('HINCRBY', KEYS[1], 's:' .. ARGV[8], 1)
+redis.call('HSET', KEYS[1], 'wm', ARGV[2])
 redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
-redis.call('HSET', KEYS[4], 'st', 'queued', 'at', 0, 'org', ARGV[4], 'src', ARGV[8],
-  'cat', ARGV[7], 'rcv', ARGV[2], 'n', n)
-redis.call('XADD', KEYS[5], '*', 'id', ARGV[1], 'body', ARGV[9])
+if ARGV[14] == 'open' then
+  redis.call('HINCRBY', KEYS[1], 'v:open', 1)
+  redis.call('HSET', KEYS[4], ARGV[1], 'open')
+end
+redis.call('HSET', KEYS[6], 'st', 'queued', 'at', 0, 'org', ARGV[4], 'src', ARGV[8],
+  'cat', ARGV[7], 'rcv', ARGV[2], 'n', n, 'h', ARGV[12], 'rb', ARGV[13], 'rv', ARGV[14],
+  'ps', ARGV[15], 'ie', ARGV[16])
+redis.call('XADD', KEYS[7], '*', 'id', ARGV[1], 'body', ARGV[9], 'h', ARGV[12])
 redis.call('PUBLISH', ARGV[10], ARGV[11])
-for k = 1, 4 do redis.call('EXPIRE', KEYS[k], ARGV[6]) end
+for k = 1, 6 do redis.call('EXPIRE', KEYS[k], ARGV[6]) end
 return {1, n}
 `)
 
 // lookupScript reads everything about one IBAN in one round trip and
-// writes nothing. Reports past retention that no write has trimmed yet
-// are taken off the counts here, so counts are exact at any size.
+// writes nothing, so it may run on a replica. Reports past retention that
+// no write has trimmed yet are taken off every count here, so counts are
+// exact at any size.
 //
-// KEYS: i, o, z
-// ARGV: cutoff_ms, cutoff_30d_ms
-// Returns {0} or {count, reporters, last 30 days, first ms, last ms,
-// HGETALL of the counters with expired reports taken off}.
+// KEYS: i, o, z, v, x, m
+// ARGV: cutoff_ms, then the starts of the 7, 30, 90 and 365 day windows
+// (each at least the cutoff)
+// Returns {0, cancelled, watermark, marker} or {count, reporters, first
+// ms, last ms, counters (HGETALL of i with expired reports taken off),
+// cancelled, watermark, marker (HGETALL of m), then reports and
+// reporters per window}.
 var lookupScript = redis.NewScript(`
-local n = redis.call('ZCOUNT', KEYS[3], ARGV[1], '+inf')
-if n == 0 then return {0} end
-local first = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-local last = redis.call('ZREVRANGEBYSCORE', KEYS[3], '+inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, 1)
+local cutoff = ARGV[1]
+local cancelled = redis.call('ZCOUNT', KEYS[5], cutoff, '+inf')
+local marker = redis.call('HGETALL', KEYS[6])
+local wm = redis.call('HGET', KEYS[1], 'wm') or '0'
+local n = redis.call('ZCOUNT', KEYS[3], cutoff, '+inf')
+if n == 0 then return {0, cancelled, wm, marker} end
+local first = redis.call('ZRANGEBYSCORE', KEYS[3], cutoff, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+local last = redis.call('ZREVRANGEBYSCORE', KEYS[3], '+inf', cutoff, 'WITHSCORES', 'LIMIT', 0, 1)
 local counts = redis.call('HGETALL', KEYS[1])
 local reporters = redis.call('HLEN', KEYS[2])
-local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[1])
+local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. cutoff)
 if #old > 0 then
   local minus, orgs = {}, {}
   for _, m in ipairs(old) do
@@ -94,6 +121,8 @@ if #old > 0 then
       minus['c:' .. cat] = (minus['c:' .. cat] or 0) + 1
       minus['s:' .. src] = (minus['s:' .. src] or 0) + 1
       orgs[org] = (orgs[org] or 0) + 1
+      local b = redis.call('HGET', KEYS[4], id)
+      if b then minus['v:' .. b] = (minus['v:' .. b] or 0) + 1 end
     end
   end
   for org, k in pairs(orgs) do
@@ -104,7 +133,63 @@ if #old > 0 then
     if d then counts[j + 1] = tostring(tonumber(counts[j + 1]) - d) end
   end
 end
-return {n, reporters, redis.call('ZCOUNT', KEYS[3], ARGV[2], '+inf'), first[2], last[2], counts}
+local out = {n, reporters, first[2], last[2], counts, cancelled, wm, marker}
+local recent = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[5], '+inf', 'WITHSCORES')
+for w = 2, 5 do
+  local start, c, seen, distinct = tonumber(ARGV[w]), 0, {}, 0
+  for j = 1, #recent, 2 do
+    if tonumber(recent[j + 1]) >= start then
+      c = c + 1
+      local org = string.match(recent[j], '^[^|]*|[^|]*|[^|]*|(.*)$')
+      if org and not seen[org] then seen[org] = true; distinct = distinct + 1 end
+    end
+  end
+  out[#out + 1] = c
+  out[#out + 1] = distinct
+end
+return out
 `)
 
-var allScripts = []*redis.Script{claimScript, acceptScript, lookupScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript}
+// reviewScript applies a review transition that the domain computed, if
+// the report is still in the state the transition was computed from
+// (compare and set: a concurrent action makes the caller read again). It
+// moves the report between the review counts, and a cancellation takes it
+// off every count (into the cancelled index), unless retention already
+// did. It also queues the review event for the police store on the same
+// outbox partition, after the report's own entry.
+//
+// KEYS: r, i, o, z, v, x, outbox
+// ARGV: id, expected state, new bucket ("" for none), cancel (1/0), member,
+// accepted ms, now ms, event key, event body ("" for none), wake channel,
+// partition, then field/value pairs for the report hash
+// Returns 1 when applied, 0 when the state changed meanwhile.
+var reviewScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'rv') ~= ARGV[2] then return 0 end
+for k = 12, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[k], ARGV[k + 1]) end
+local counted = redis.call('ZSCORE', KEYS[4], ARGV[5])
+local old = redis.call('HGET', KEYS[5], ARGV[1])
+if old then
+  redis.call('HINCRBY', KEYS[2], 'v:' .. old, -1)
+  redis.call('HDEL', KEYS[5], ARGV[1])
+end
+if counted and ARGV[3] ~= '' then
+  redis.call('HINCRBY', KEYS[2], 'v:' .. ARGV[3], 1)
+  redis.call('HSET', KEYS[5], ARGV[1], ARGV[3])
+end
+if counted and ARGV[4] == '1' then
+  local id, cat, src, org = string.match(ARGV[5], '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  redis.call('ZREM', KEYS[4], ARGV[5])
+  redis.call('HINCRBY', KEYS[2], 'c:' .. cat, -1)
+  redis.call('HINCRBY', KEYS[2], 's:' .. src, -1)
+  if redis.call('HINCRBY', KEYS[3], org, -1) <= 0 then redis.call('HDEL', KEYS[3], org) end
+  redis.call('ZADD', KEYS[6], ARGV[6], ARGV[1])
+end
+redis.call('HSET', KEYS[2], 'wm', ARGV[7])
+if ARGV[9] ~= '' then
+  redis.call('XADD', KEYS[7], '*', 'id', ARGV[1], 'kind', 'event', 'key', ARGV[8], 'body', ARGV[9])
+  redis.call('PUBLISH', ARGV[10], ARGV[11])
+end
+return 1
+`)
+
+var allScripts = []*redis.Script{claimScript, acceptScript, lookupScript, reviewScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript}

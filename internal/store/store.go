@@ -37,7 +37,13 @@ type Options struct {
 	// Idempotency-Key (the retry counts nothing twice).
 	WaitReplicas int
 	WaitTimeout  time.Duration
-	Now          func() time.Time
+	// HolderOf names the bank org that holds an IBAN at intake ("" when no
+	// registered bank does); it follows configuration reloads. Nil: no
+	// report has a holder.
+	HolderOf func(iban.IBAN) string
+	// RespondWithin is the holder's deadline after acceptance (default 7 days).
+	RespondWithin time.Duration
+	Now           func() time.Time
 }
 
 // Store is the Redis-backed report store.
@@ -49,6 +55,7 @@ type Store struct {
 	// macs pools keyed HMAC states: building one per lookup costs more
 	// than the rest of the pseudonym computation.
 	macs sync.Pool
+	seal *sealer // encrypts the IBAN kept for a report's holder
 	// OnError, if set, is told about every Redis failure (for metrics).
 	OnError func(op string)
 }
@@ -70,8 +77,18 @@ func New(rdb redis.UniversalClient, opt Options) (*Store, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.HolderOf == nil {
+		opt.HolderOf = func(iban.IBAN) string { return "" }
+	}
+	if opt.RespondWithin <= 0 {
+		opt.RespondWithin = 7 * 24 * time.Hour
+	}
 	s := &Store{rdb: rdb, opt: opt, now: opt.Now}
 	secret := opt.Secret
+	var err error
+	if s.seal, err = newSealer(secret); err != nil {
+		return nil, err
+	}
 	s.macs.New = func() any { return hmac.New(sha256.New, secret) }
 	for p := range opt.Partitions {
 		s.tags = append(s.tags, "{p"+strconv.Itoa(p)+"}")
@@ -153,6 +170,9 @@ func (s *Store) keysFor(i iban.IBAN) ibanKeys {
 func (k ibanKeys) counters() string  { return "mg:" + k.tag + ":i:" + k.pseudo }
 func (k ibanKeys) reporters() string { return "mg:" + k.tag + ":o:" + k.pseudo }
 func (k ibanKeys) index() string     { return "mg:" + k.tag + ":z:" + k.pseudo }
+func (k ibanKeys) reviews() string   { return "mg:" + k.tag + ":v:" + k.pseudo }
+func (k ibanKeys) cancelled() string { return "mg:" + k.tag + ":x:" + k.pseudo }
+func (k ibanKeys) marker() string    { return "mg:" + k.tag + ":m:" + k.pseudo }
 
 func (s *Store) ttlSeconds() int64 {
 	// Keys outlive the retention by a day so that trimming, not expiry,
@@ -190,12 +210,17 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 	if err != nil {
 		return report.Accepted{}, report.Internal("accept report: encode", err)
 	}
-	member := id + "|" + string(sub.Category) + "|" + string(orgType) + "|" + org
+	member := indexMember(id, string(sub.Category), string(orgType), org)
 	cutoff := now.Add(-s.opt.Retention).UnixMilli()
+	rv := report.NewReview(s.opt.HolderOf(sub.IBAN), now, s.opt.RespondWithin)
+	sealed, err := s.seal.seal(id, sub.IBAN.String())
+	if err != nil {
+		return report.Accepted{}, report.Internal("accept report: encrypt", err)
+	}
 	v, err := s.runReplicated(ctx, acceptScript,
-		[]string{k.counters(), k.reporters(), k.index(), reportKey(k.tag, id), s.OutboxKey(k.part)},
+		[]string{k.counters(), k.reporters(), k.index(), k.reviews(), k.cancelled(), reportKey(k.tag, id), s.OutboxKey(k.part)},
 		id, now.UnixMilli(), member, org, cutoff, s.ttlSeconds(), string(sub.Category), string(orgType), body,
-		WakeChannel, k.part,
+		WakeChannel, k.part, rv.Holder, msOrZero(rv.RespondBy), string(rv.State), k.pseudo, sealed,
 	)
 	if err != nil {
 		return report.Accepted{}, s.fail(opAccept, "accept report script "+sub.IBAN.Masked(), err)
@@ -205,6 +230,19 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 		return report.Accepted{}, report.Internal("accept report: parse", fmt.Errorf("unexpected reply %v", v))
 	}
 	return report.Accepted{ID: id, IBAN: sub.IBAN, ReportCount: out[1], Replayed: out[0] == 0}, nil
+}
+
+// indexMember is a report's member in its IBAN's time index: it carries
+// what trimming and cancelling need to take it off the counts.
+func indexMember(id, category, source, org string) string {
+	return id + "|" + category + "|" + source + "|" + org
+}
+
+func msOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }
 
 // claim is the first step of every idempotent write: it records (org,
@@ -285,8 +323,11 @@ func (s *Store) Lookup(ctx context.Context, i iban.IBAN) (report.Counts, error) 
 func (s *Store) lookupArgs(k ibanKeys) ([]string, []any) {
 	now := s.now()
 	cutoff := now.Add(-s.opt.Retention).UnixMilli()
-	return []string{k.counters(), k.reporters(), k.index()},
-		[]any{cutoff, max(cutoff, now.Add(-30*24*time.Hour).UnixMilli())}
+	args := []any{cutoff}
+	for _, d := range report.WindowDays {
+		args = append(args, max(cutoff, now.Add(-time.Duration(d)*24*time.Hour).UnixMilli()))
+	}
+	return []string{k.counters(), k.reporters(), k.index(), k.reviews(), k.cancelled(), k.marker()}, args
 }
 
 // LookupMany returns counts for many IBANs with one pipelined round trip
@@ -376,25 +417,26 @@ func parseCounts(v []any) (report.Counts, error) {
 	bad := func() (report.Counts, error) {
 		return report.Counts{}, report.Internal("lookup: parse", fmt.Errorf("unexpected reply %v", v))
 	}
-	if len(v) == 0 {
+	if len(v) < 4 {
 		return bad()
 	}
 	n, ok := v[0].(int64)
 	if !ok {
 		return bad()
 	}
-	c.ReportCount = n
 	if n == 0 {
+		c.Cancelled, _ = v[1].(int64)
+		c.Watermark = msTime(v[2])
+		c.Marker = parseMarker(v[3])
 		return c, nil
 	}
-	if len(v) != 6 {
+	if len(v) != 16 {
 		return bad()
 	}
+	c.ReportCount = n
 	c.ReporterCount, _ = v[1].(int64)
-	c.Last30Days, _ = v[2].(int64)
-	c.First = msTime(v[3])
-	c.Last = msTime(v[4])
-	fields, _ := v[5].([]any)
+	c.First, c.Last = msTime(v[2]), msTime(v[3])
+	fields, _ := v[4].([]any)
 	for j := 0; j+1 < len(fields); j += 2 {
 		name, _ := fields[j].(string)
 		val, _ := strconv.ParseInt(fmt.Sprint(fields[j+1]), 10, 64)
@@ -406,15 +448,45 @@ func parseCounts(v []any) (report.Counts, error) {
 			c.ByCategory[name[2:]] = val
 		case strings.HasPrefix(name, "s:"):
 			c.BySource[name[2:]] = val
+		case name == "v:open":
+			c.Review.Open = val
+		case name == "v:confirmed":
+			c.Review.Confirmed = val
+		case name == "v:disputed":
+			c.Review.Disputed = val
 		}
 	}
+	c.Cancelled, _ = v[5].(int64)
+	c.Watermark = msTime(v[6])
+	c.Marker = parseMarker(v[7])
+	for w := range c.Windows {
+		c.Windows[w].Reports, _ = v[8+2*w].(int64)
+		c.Windows[w].Reporters, _ = v[9+2*w].(int64)
+	}
+	c.Last30Days = c.Windows[1].Reports
 	return c, nil
+}
+
+// parseMarker reads a marker hash (nil when there is none).
+func parseMarker(v any) *report.Marker {
+	fields, _ := v.([]any)
+	if len(fields) == 0 {
+		return nil
+	}
+	h := map[string]string{}
+	for j := 0; j+1 < len(fields); j += 2 {
+		k, _ := fields[j].(string)
+		val, _ := fields[j+1].(string)
+		h[k] = val
+	}
+	return &report.Marker{FraudType: report.FraudType(h["ft"]), ByType: report.OrgType(h["bt"]), ByOrg: h["by"],
+		RegisteredAt: msTime(h["at"]), Details: h["det"]}
 }
 
 func msTime(v any) time.Time {
 	s, _ := v.(string)
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
+	if err != nil || f <= 0 {
 		return time.Time{}
 	}
 	return time.UnixMilli(int64(f)).UTC()
@@ -459,35 +531,110 @@ func (s *Store) reportPartition(ctx context.Context, id string) (string, int, er
 	return "", 0, notFound
 }
 
-// ReportStatus reads a report's forwarding status.
+// ReportStatus reads a report: its forwarding status and its review.
 func (s *Store) ReportStatus(ctx context.Context, id string) (report.ReportStatus, error) {
-	notFound := &report.Error{Code: report.CodeNotFound, Msg: "no such report"}
-	tag, _, err := s.reportPartition(ctx, id)
+	st, _, err := s.readReport(ctx, id)
+	return st, err
+}
+
+// readReport reads a report's hash into its status and the keys of its
+// IBAN (for the review script).
+func (s *Store) readReport(ctx context.Context, id string) (report.ReportStatus, ibanKeys, error) {
+	tag, part, err := s.reportPartition(ctx, id)
 	if err != nil {
-		return report.ReportStatus{}, err
+		return report.ReportStatus{}, ibanKeys{}, err
 	}
 	h, err := s.rdb.HGetAll(ctx, reportKey(tag, id)).Result()
 	if err != nil {
-		return report.ReportStatus{}, s.fail(opReport, "report status", err)
+		return report.ReportStatus{}, ibanKeys{}, s.fail(opReport, "report status", err)
 	}
 	if len(h) == 0 {
 		// Claimed but never counted (a crash between the two steps): the
 		// client never got a 202 for it, so it does not exist yet.
-		return report.ReportStatus{}, notFound
+		return report.ReportStatus{}, ibanKeys{}, &report.Error{Code: report.CodeNotFound, Msg: "no such report"}
 	}
 	st := report.ReportStatus{
-		ID: id, Status: report.Status(h["st"]), ReporterOrg: h["org"],
-		PoliceReference: h["pref"], LastError: h["err"],
+		ID: id, Status: report.Status(h["st"]), ReporterOrg: h["org"], ReporterType: report.OrgType(h["src"]), Category: report.Category(h["cat"]),
+		PoliceReference: h["pref"], LastError: h["err"], ReceivedAt: msTime(h["rcv"]),
 	}
 	st.Attempts, _ = strconv.ParseInt(h["at"], 10, 64)
-	if ms, err := strconv.ParseInt(h["rcv"], 10, 64); err == nil {
-		st.ReceivedAt = time.UnixMilli(ms).UTC()
-	}
-	if ms, err := strconv.ParseInt(h["fwd"], 10, 64); err == nil && ms > 0 {
-		t := time.UnixMilli(ms).UTC()
+	if t := msTime(h["fwd"]); !t.IsZero() {
 		st.ForwardedAt = &t
 	}
-	return st, nil
+	if h["ie"] != "" {
+		if st.IBAN, err = s.seal.open(id, h["ie"]); err != nil {
+			return report.ReportStatus{}, ibanKeys{}, report.Internal("report status: "+id, err)
+		}
+	}
+	st.Review = reviewFrom(h, st.ReceivedAt)
+	return st, ibanKeys{tag: tag, pseudo: h["ps"], part: part}, nil
+}
+
+// reviewFrom reads the review fields of a report hash. A report accepted
+// before reviews existed has no state: it is treated as unrouted.
+func reviewFrom(h map[string]string, received time.Time) report.Review {
+	r := report.Review{
+		State: report.ReviewState(h["rv"]), Holder: h["h"], ReceivedAt: received, RespondBy: msTime(h["rb"]),
+		AcknowledgedAt: msTime(h["ack"]), ClosedAt: msTime(h["cls"]), CancelledAt: msTime(h["can"]),
+		Result: report.Result(h["res"]), FraudType: report.FraudType(h["ft"]), Details: h["det"], CancelReason: h["cr"],
+	}
+	if r.State == "" {
+		r.State = report.ReviewUnrouted
+	}
+	return r
+}
+
+// Review applies a review action (acknowledge, close, cancel) for caller.
+// The domain decides (report.Review.Apply); the store applies the result
+// atomically on the IBAN's slot if nobody changed the review meanwhile,
+// and otherwise reads it again and decides again. changed is false for a
+// repeat of an action already applied.
+func (s *Store) Review(ctx context.Context, id string, caller report.Caller, req report.Request) (st report.ReportStatus, changed bool, err error) {
+	for attempt := 0; attempt < 5; attempt++ {
+		var k ibanKeys
+		if st, k, err = s.readReport(ctx, id); err != nil {
+			return st, false, err
+		}
+		if k.pseudo == "" { // accepted before reviews existed: not reviewable
+			return st, false, &report.Error{Code: report.CodeInvalidState, Field: "state", Msg: "the report's review is unrouted"}
+		}
+		now := s.now()
+		next, changed, err := st.Review.Apply(st.PartiesOf(caller), req, now)
+		if err != nil || !changed {
+			return st, false, err
+		}
+		event, err := json.Marshal(newPoliceEvent(id, caller.Org, next, req))
+		if err != nil {
+			return st, false, report.Internal("review: encode", err)
+		}
+		args := []any{id, string(st.Review.State), next.Bucket(), boolArg(req.Action == report.ActionCancel),
+			indexMember(id, string(st.Category), string(st.ReporterType), st.ReporterOrg), st.ReceivedAt.UnixMilli(),
+			now.UnixMilli(), id + ":" + policeEventName(req.Action), event, WakeChannel, k.part}
+		args = append(args, reviewFields(next)...)
+		v, err := s.runReplicated(ctx, reviewScript,
+			[]string{reportKey(k.tag, id), k.counters(), k.reporters(), k.index(), k.reviews(), k.cancelled(), s.OutboxKey(k.part)}, args...)
+		if err != nil {
+			return st, false, s.fail(opReport, "review script", err)
+		}
+		if n, _ := v.(int64); n == 1 {
+			st.Review = next
+			return st, true, nil
+		}
+	}
+	return st, false, report.Unavailable("review", errors.New("the review changed five times while applying one action"))
+}
+
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// reviewFields are the report hash fields of a review.
+func reviewFields(r report.Review) []any {
+	return []any{"rv", string(r.State), "ack", msOrZero(r.AcknowledgedAt), "cls", msOrZero(r.ClosedAt),
+		"can", msOrZero(r.CancelledAt), "res", string(r.Result), "ft", string(r.FraudType), "det", r.Details, "cr", r.CancelReason}
 }
 
 // Ping checks that Redis answers.

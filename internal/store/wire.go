@@ -37,3 +37,42 @@ func newPoliceReport(s report.Submission, id, org string, orgType report.OrgType
 	}
 	return w
 }
+
+// policeEvent is a review outcome as the police core store receives it:
+// POST {police_url}/reports/{report_id}/events with Idempotency-Key
+// <report_id>:<event>.
+type policeEvent struct {
+	ReportID  string `json:"report_id"`
+	Event     string `json:"event"` // acknowledged, closed, cancelled
+	At        string `json:"at"`
+	ByOrg     string `json:"by_org"`
+	Result    string `json:"result,omitempty"`
+	FraudType string `json:"fraud_type,omitempty"`
+	Details   string `json:"details,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+func policeEventName(a report.Action) string {
+	switch a {
+	case report.ActionAcknowledge:
+		return "acknowledged"
+	case report.ActionClose:
+		return "closed"
+	}
+	return "cancelled"
+}
+
+func newPoliceEvent(id, byOrg string, r report.Review, req report.Request) policeEvent {
+	e := policeEvent{ReportID: id, Event: policeEventName(req.Action), ByOrg: byOrg}
+	switch req.Action {
+	case report.ActionAcknowledge:
+		e.At = r.AcknowledgedAt.UTC().Format(time.RFC3339Nano)
+	case report.ActionClose:
+		e.At = r.ClosedAt.UTC().Format(time.RFC3339Nano)
+		e.Result, e.FraudType, e.Details = string(r.Result), string(r.FraudType), r.Details
+	case report.ActionCancel:
+		e.At = r.CancelledAt.UTC().Format(time.RFC3339Nano)
+		e.Reason = r.CancelReason
+	}
+	return e
+}

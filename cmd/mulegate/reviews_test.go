@@ -1,0 +1,197 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+type reviewOut struct {
+	State          string  `json:"state"`
+	HolderOrg      string  `json:"holder_org"`
+	RespondBy      *string `json:"respond_by"`
+	AcknowledgedAt *string `json:"acknowledged_at"`
+	ClosedAt       *string `json:"closed_at"`
+	Result         string  `json:"result"`
+	FraudType      string  `json:"fraud_type"`
+	CancelledAt    *string `json:"cancelled_at"`
+	Overdue        bool    `json:"overdue"`
+}
+
+type reportOut struct {
+	ReportID    string    `json:"report_id"`
+	Status      string    `json:"status"`
+	ReceivedAt  string    `json:"received_at"`
+	Review      reviewOut `json:"review"`
+	IBAN        string    `json:"iban"`
+	Category    string    `json:"category"`
+	ReporterOrg string    `json:"reporter_org"`
+}
+
+type provenance struct {
+	ReportCount   int64 `json:"report_count"`
+	ReporterCount int64 `json:"reporter_count"`
+	Review        struct {
+		Open, Confirmed, Disputed int64
+	} `json:"review"`
+	Cancelled   int64                       `json:"cancelled_count"`
+	Stats       map[string]map[string]int64 `json:"stats"`
+	Risk        string                      `json:"risk"`
+	RiskReasons []string                    `json:"risk_reasons"`
+	Watermark   *string                     `json:"watermark"`
+}
+
+// TestReviewLifecycle: a marketplace reports an IBAN that bank-a holds;
+// bank-a sees it with its IBAN and a deadline, acknowledges and closes it
+// as agreed; the lookup shows it confirmed and high; the reporter
+// cancels it and it stops counting. Every party gets the answer the SPEC
+// gives for every action, and the police store receives the report and
+// then its review events.
+func TestReviewLifecycle(t *testing.T) {
+	p := mustPKI(t)
+	rds := mustRedisAddrs(t)
+	sim := mustSimProc(t).addrs["sim"]
+	gw := mustGateway(t, p, rds, "", "MULEGATE_POLICE_URL", sim, "MULEGATE_FORWARD_WORKERS", "2",
+		"MULEGATE_FORWARD_SWEEP_INTERVAL", "200ms", "MULEGATE_FORWARD_BACKOFF_INITIAL", "50ms", "MULEGATE_FORWARD_BACKOFF_MAX", "200ms")
+	market, bankA, bankB, police := p.client(t, p.clients["market-a"]), p.client(t, p.clients["bank-a"]), p.client(t, p.clients["bank-b"]), p.client(t, p.clients["police-nl"])
+	mTok, aTok, bTok, pTok := p.token(t, "market-a", nil, nil), p.token(t, "bank-a", nil, nil), p.token(t, "bank-b", nil, nil), p.token(t, "police-nl", nil, nil)
+
+	got := do(t, market, "POST", gw.api+"/v1/reports", mTok, `{"iban":"NL91ABNA0417164300","category":"marketplace_fraud"}`, "Idempotency-Key", "rv-1")
+	if got.status != 202 {
+		t.Fatalf("submit: %d %s", got.status, got.body)
+	}
+	loc := gw.api + got.header.Get("Location")
+	st := decodeInto[reportOut](t, do(t, bankA, "GET", loc, aTok, ""))
+	received, _ := time.Parse(time.RFC3339Nano, st.ReceivedAt)
+	if st.Review.State != "open" || st.Review.HolderOrg != "bank-a" || st.IBAN != "NL91ABNA0417164300" ||
+		st.Category != "marketplace_fraud" || st.ReporterOrg != "market-a" || st.Review.RespondBy == nil || st.Review.Overdue {
+		t.Fatalf("the holder's view: %+v", st)
+	}
+	if rb, _ := time.Parse(time.RFC3339Nano, *st.Review.RespondBy); !rb.Equal(received.Add(7 * 24 * time.Hour)) {
+		t.Errorf("respond_by %s, want received_at + 7 days (%s)", *st.Review.RespondBy, received.Add(7*24*time.Hour))
+	}
+	if m := decodeInto[reportOut](t, do(t, market, "GET", loc, mTok, "")); m.IBAN != "" || m.Review.State != "open" {
+		t.Errorf("the reporter sees %+v; only the holder sees the IBAN", m)
+	}
+
+	agree := `{"result":"agreed","fraud_type":"mule_account","details":"account frozen"}`
+	type party struct {
+		c   *http.Client
+		tok string
+	}
+	who := map[string]party{"market": {market, mTok}, "bankA": {bankA, aTok}, "bankB": {bankB, bTok}, "police": {police, pTok}}
+	act := func(name, action, body string) call {
+		t.Helper()
+		pt := who[name]
+		if body == "" {
+			return do(t, pt.c, "POST", loc+"/"+action, pt.tok, "")
+		}
+		return do(t, pt.c, "POST", loc+"/"+action, pt.tok, body)
+	}
+	for _, tc := range []struct {
+		name, who, action, body string
+		status                  int
+		code, state             string
+	}{
+		{"403/reporter acknowledges", "market", "acknowledge", "", 403, "forbidden", ""},
+		{"404/stranger acknowledges", "bankB", "acknowledge", "", 404, "not_found", ""},
+		{"403/police closes", "police", "close", agree, 403, "forbidden", ""},
+		{"403/holder cancels", "bankA", "cancel", "", 403, "forbidden", ""},
+		{"403/marketplace lacks reports:review", "market", "close", agree, 403, "forbidden", ""},
+		{"400/close without result", "bankA", "close", `{}`, 400, "invalid_request", ""},
+		{"400/agreed without fraud_type", "bankA", "close", `{"result":"agreed"}`, 400, "invalid_request", ""},
+		{"200/holder acknowledges", "bankA", "acknowledge", "", 200, "", "acknowledged"},
+		{"200/acknowledge again", "bankA", "acknowledge", "", 200, "", "acknowledged"},
+		{"200/holder closes agreed", "bankA", "close", agree, 200, "", "closed"},
+		{"200/the same close again", "bankA", "close", agree, 200, "", "closed"},
+		{"409/another close", "bankA", "close", `{"result":"disagreed"}`, 409, "invalid_state", ""},
+		{"409/acknowledge a closed report", "bankA", "acknowledge", "", 409, "invalid_state", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := act(tc.who, tc.action, tc.body)
+			if res.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", res.status, tc.status, res.body)
+			}
+			if tc.code != "" && problemCode(t, res) != tc.code {
+				t.Errorf("code %s, want %s", problemCode(t, res), tc.code)
+			}
+			if tc.state != "" {
+				if got := decodeInto[reportOut](t, res).Review.State; got != tc.state {
+					t.Errorf("state %s, want %s", got, tc.state)
+				}
+			}
+		})
+	}
+	l := decodeInto[provenance](t, do(t, bankA, "GET", gw.api+"/v1/ibans/NL91ABNA0417164300", aTok, ""))
+	if l.ReportCount != 1 || l.Review.Confirmed != 1 || l.Review.Open != 0 || l.Risk != "high" || strings.Join(l.RiskReasons, ",") != "confirmed" || l.Watermark == nil {
+		t.Errorf("lookup after the holder confirmed: %+v", l)
+	}
+	if res := act("market", "cancel", `{"reason":"filed by mistake"}`); res.status != 200 || decodeInto[reportOut](t, res).Review.State != "cancelled" {
+		t.Fatalf("cancel: %d %s", res.status, res.body)
+	}
+	if res := act("market", "cancel", ""); res.status != 200 {
+		t.Errorf("cancel again: %d %s", res.status, res.body)
+	}
+	l = decodeInto[provenance](t, do(t, bankA, "GET", gw.api+"/v1/ibans/NL91ABNA0417164300", aTok, ""))
+	if l.ReportCount != 0 || l.Cancelled != 1 || l.Review.Confirmed != 0 || l.Risk != "none" || l.Stats["d7"]["reports"] != 0 {
+		t.Errorf("lookup after the cancel: %+v", l)
+	}
+	if res := act("bankA", "acknowledge", ""); res.status != 409 || problemCode(t, res) != "invalid_state" || !strings.Contains(string(res.body), "cancelled") {
+		t.Errorf("acknowledge a cancelled report: %d %s", res.status, res.body)
+	}
+
+	// The police store has the report, then acknowledged, closed and
+	// cancelled, each once.
+	id := st.ReportID
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var rec struct {
+			Events []struct {
+				Event, ByOrg, Result, FraudType, Reason string
+			} `json:"events"`
+		}
+		getJSON(t, sim+"/_sim/reports/"+id, &rec)
+		var names []string
+		for _, e := range rec.Events {
+			names = append(names, e.Event)
+		}
+		if strings.Join(names, ",") == "acknowledged,closed,cancelled" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the police store has events %v, want acknowledged, closed, cancelled", names)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := metricSum(t, gw.ops, "mulegate_reviews_total"); n != 3 {
+		t.Errorf("mulegate_reviews_total = %v, want 3 (repeats not counted)", n)
+	}
+}
+
+// TestUnroutedAndOverdue: a report no registered bank holds is unrouted
+// (in no review count, still cancellable by its reporter); an open review
+// past respond_by is overdue.
+func TestUnroutedAndOverdue(t *testing.T) {
+	e := mustEnv(t, "MULEGATE_REVIEW_RESPOND_WITHIN", "1s")
+	market := e.p.client(t, e.p.clients["market-a"])
+	mTok := e.p.token(t, "market-a", nil, nil)
+	it := submit(t, market, e, mTok, "unrouted-1", `{"iban":"IT60X0542811101000000123456","category":"phishing"}`)
+	st := decodeInto[reportOut](t, do(t, market, "GET", e.gw.api+it.header.Get("Location"), mTok, ""))
+	if st.Review.State != "unrouted" || st.Review.HolderOrg != "" || st.Review.RespondBy != nil || st.Review.Overdue {
+		t.Errorf("an IBAN no bank holds: %+v", st.Review)
+	}
+	l := decodeInto[provenance](t, do(t, market, "GET", e.gw.api+"/v1/ibans/IT60X0542811101000000123456", mTok, ""))
+	if l.ReportCount != 1 || l.Review.Open != 0 || l.Review.Confirmed != 0 || l.Review.Disputed != 0 {
+		t.Errorf("unrouted lookup: %+v", l)
+	}
+	if res := do(t, market, "POST", e.gw.api+it.header.Get("Location")+"/cancel", mTok, ""); res.status != 200 {
+		t.Errorf("cancel an unrouted report: %d %s", res.status, res.body)
+	}
+	nl := submit(t, market, e, mTok, "overdue-1", `{"iban":"NL91ABNA0417164300","category":"phishing"}`)
+	time.Sleep(1200 * time.Millisecond)
+	st = decodeInto[reportOut](t, do(t, market, "GET", e.gw.api+nl.header.Get("Location"), mTok, ""))
+	if st.Review.State != "open" || !st.Review.Overdue {
+		t.Errorf("an open review past respond_by: %+v, want overdue", st.Review)
+	}
+}

@@ -1,0 +1,92 @@
+package report
+
+import (
+	"testing"
+	"time"
+)
+
+// TestReviewStateMachine walks every action from every state for each
+// party, with the answer the SPEC gives.
+func TestReviewStateMachine(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	now := t0.Add(time.Hour)
+	open := NewReview("bank-b", t0, 7*24*time.Hour)
+	acked, _, _ := open.Apply(Parties{Holder: true}, Request{Action: ActionAcknowledge}, now)
+	agree, _ := NewClose("agreed", "mule_account", "frozen")
+	closed, _, _ := open.Apply(Parties{Holder: true}, agree, now)
+	cancel, _ := NewCancel("filed by mistake")
+	cancelled, _, _ := open.Apply(Parties{Reporter: true}, cancel, now)
+	unrouted := NewReview("", t0, 7*24*time.Hour)
+	disagree, _ := NewClose("disagreed", "", "")
+	holder, reporter, police, stranger := Parties{Holder: true}, Parties{Reporter: true}, Parties{Police: true}, Parties{}
+	ack := Request{Action: ActionAcknowledge}
+
+	for _, tc := range []struct {
+		name    string
+		from    Review
+		who     Parties
+		req     Request
+		want    ReviewState
+		changed bool
+		code    Code
+	}{
+		{"200/holder acknowledges", open, holder, ack, ReviewAcknowledged, true, ""},
+		{"200/acknowledge again", acked, holder, ack, ReviewAcknowledged, false, ""},
+		{"200/close from open", open, holder, agree, ReviewClosed, true, ""},
+		{"200/close from acknowledged", acked, holder, disagree, ReviewClosed, true, ""},
+		{"200/same close again", closed, holder, agree, ReviewClosed, false, ""},
+		{"409/another close", closed, holder, disagree, ReviewClosed, false, CodeInvalidState},
+		{"409/acknowledge closed", closed, holder, ack, ReviewClosed, false, CodeInvalidState},
+		{"409/acknowledge cancelled", cancelled, holder, ack, ReviewCancelled, false, CodeInvalidState},
+		{"409/close cancelled", cancelled, holder, agree, ReviewCancelled, false, CodeInvalidState},
+		{"200/reporter cancels open", open, reporter, cancel, ReviewCancelled, true, ""},
+		{"200/reporter cancels closed", closed, reporter, cancel, ReviewCancelled, true, ""},
+		{"200/reporter cancels unrouted", unrouted, reporter, cancel, ReviewCancelled, true, ""},
+		{"200/cancel again", cancelled, reporter, cancel, ReviewCancelled, false, ""},
+		{"403/reporter acknowledges", open, reporter, ack, ReviewOpen, false, CodeForbidden},
+		{"403/holder cancels", open, holder, cancel, ReviewOpen, false, CodeForbidden},
+		{"403/police closes", open, police, agree, ReviewOpen, false, CodeForbidden},
+		{"404/stranger", open, stranger, ack, ReviewOpen, false, CodeNotFound},
+		{"409/acknowledge unrouted", unrouted, Parties{Holder: true}, ack, ReviewUnrouted, false, CodeInvalidState},
+		{"200/own-IBAN bank acknowledges", open, Parties{Reporter: true, Holder: true}, ack, ReviewAcknowledged, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, changed, err := tc.from.Apply(tc.who, tc.req, now)
+			if code := ErrorCode(err); err != nil && code != tc.code || err == nil && tc.code != "" {
+				t.Fatalf("err %v, want code %q", err, tc.code)
+			}
+			if got.State != tc.want || changed != tc.changed {
+				t.Errorf("state %s changed %v, want %s %v", got.State, changed, tc.want, tc.changed)
+			}
+		})
+	}
+	if closed.Bucket() != "confirmed" || acked.Bucket() != "open" || cancelled.Bucket() != "" || unrouted.Bucket() != "" {
+		t.Errorf("buckets: %q %q %q %q", closed.Bucket(), acked.Bucket(), cancelled.Bucket(), unrouted.Bucket())
+	}
+	if !open.Overdue(t0.Add(8*24*time.Hour)) || open.Overdue(now) || closed.Overdue(t0.Add(30*24*time.Hour)) || unrouted.Overdue(t0.Add(30*24*time.Hour)) {
+		t.Error("overdue is wrong")
+	}
+}
+
+func TestNewCloseValidates(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		result, fraudType, field string
+	}{
+		{"", "", "result"}, {"maybe", "", "result"}, {"agreed", "", "fraud_type"},
+		{"agreed", "bogus", "fraud_type"}, {"disagreed", "mule_account", "fraud_type"},
+	} {
+		_, err := NewClose(tc.result, tc.fraudType, "")
+		var de *Error
+		if err == nil || !asError(err, &de) || de.Field != tc.field {
+			t.Errorf("close %q %q: %v, want an error naming %s", tc.result, tc.fraudType, err, tc.field)
+		}
+	}
+}
+
+func asError(err error, de **Error) bool {
+	e, ok := err.(*Error)
+	*de = e
+	return ok
+}
