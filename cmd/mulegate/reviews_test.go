@@ -195,3 +195,56 @@ func TestUnroutedAndOverdue(t *testing.T) {
 		t.Errorf("an open review past respond_by: %+v, want overdue", st.Review)
 	}
 }
+
+// TestMarkers: the police mark any IBAN, a bank only one it holds; a
+// police marker replaces a bank's and a bank can neither replace nor lift
+// it; lookups show it and rate high.
+func TestMarkers(t *testing.T) {
+	e := mustEnv(t)
+	police, bankA, bankB, market := e.p.client(t, e.p.clients["police-nl"]), e.p.client(t, e.p.clients["bank-a"]), e.p.client(t, e.p.clients["bank-b"]), e.p.client(t, e.p.clients["market-a"])
+	pTok, aTok, bTok, mTok := e.p.token(t, "police-nl", nil, nil), e.p.token(t, "bank-a", nil, nil), e.p.token(t, "bank-b", nil, nil), e.p.token(t, "market-a", nil, nil)
+	url := e.gw.api + "/v1/ibans/NL91ABNA0417164300/marker"
+	mule := `{"fraud_type":"mule_account","details":"confirmed by investigation"}`
+	steps := []struct {
+		name   string
+		c      *http.Client
+		tok    string
+		method string
+		body   string
+		status int
+	}{
+		{"403/another bank", bankB, bTok, "PUT", mule, 403},
+		{"403/marketplace", market, mTok, "PUT", mule, 403},
+		{"400/bad fraud_type", bankA, aTok, "PUT", `{"fraud_type":"bogus"}`, 400},
+		{"200/holder marks", bankA, aTok, "PUT", `{"fraud_type":"scammer_account"}`, 200},
+		{"200/police replace it", police, pTok, "PUT", mule, 200},
+		{"409/holder cannot replace a police marker", bankA, aTok, "PUT", mule, 409},
+		{"403/holder cannot lift a police marker", bankA, aTok, "DELETE", "", 403},
+	}
+	for _, s := range steps {
+		if got := do(t, s.c, s.method, url, s.tok, s.body); got.status != s.status {
+			t.Fatalf("%s: %d %s", s.name, got.status, got.body)
+		}
+	}
+	type markerLookup struct {
+		Marker *struct {
+			FraudType string `json:"fraud_type"`
+			ByType    string `json:"by_type"`
+		} `json:"marker"`
+		Risk        string   `json:"risk"`
+		RiskReasons []string `json:"risk_reasons"`
+	}
+	l := decodeInto[markerLookup](t, do(t, bankA, "GET", e.gw.api+"/v1/ibans/NL91ABNA0417164300", aTok, ""))
+	if l.Marker == nil || l.Marker.FraudType != "mule_account" || l.Marker.ByType != "police" || l.Risk != "high" || strings.Join(l.RiskReasons, ",") != "marker" {
+		t.Errorf("lookup with a police marker: %+v %+v", l, l.Marker)
+	}
+	if got := do(t, police, "DELETE", url, pTok, ""); got.status != 204 {
+		t.Fatalf("police lift: %d %s", got.status, got.body)
+	}
+	if got := do(t, police, "DELETE", url, pTok, ""); got.status != 404 {
+		t.Errorf("lift again: %d, want 404", got.status)
+	}
+	if got := decodeInto[provenance](t, do(t, bankA, "GET", e.gw.api+"/v1/ibans/NL91ABNA0417164300", aTok, "")); got.Risk != "none" || got.Watermark == nil {
+		t.Errorf("after the lift: %+v", got)
+	}
+}

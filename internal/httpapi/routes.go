@@ -16,6 +16,7 @@ type Store interface {
 	reportAccepter
 	reportReader
 	reviewer
+	markerStore
 }
 
 // Deps are the API's dependencies and limits.
@@ -61,6 +62,9 @@ func NewAPI(d Deps) http.Handler {
 	v1 := r.Group("/v1", clientCert(), bearer(d.Verifier))
 	v1.GET("/ibans/:iban", requireScope(auth.ScopeIBANsRead), handleLookup(d.Store, d.Risk, d.RequestTimeout))
 	v1.POST("/ibans/lookup", requireScope(auth.ScopeIBANsRead), handleBatchLookup(d.Store, d.Risk, d.MaxBatch, d.MaxBatchBodyBytes, d.RequestTimeout))
+	md := markerDeps{store: d.Store, router: d.Router, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
+	v1.PUT("/ibans/:iban/marker", requireScope(auth.ScopeMarkersWrite), handlePutMarker(md))
+	v1.DELETE("/ibans/:iban/marker", requireScope(auth.ScopeMarkersWrite), handleDeleteMarker(md))
 	v1.POST("/reports", requireScope(auth.ScopeReportsWrite), handleSubmitReport(d.Store, d.MaxBodyBytes, d.ClockSkew, d.RequestTimeout, d.Now))
 	v1.GET("/reports/:id", requireScope(auth.ScopeReportsRead), handleReportStatus(d.Store, d.RequestTimeout, d.Now))
 	rv := reviewDeps{store: d.Store, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}

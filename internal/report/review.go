@@ -220,3 +220,23 @@ func invalidState(s ReviewState, why string) *Error {
 	}
 	return &Error{Code: CodeInvalidState, Field: "state", Msg: msg}
 }
+
+// MarkerChange decides a marker action: put (set or replace) or lift. One
+// marker per IBAN. The police may mark and lift any IBAN's marker; a bank
+// only for IBANs it holds, and it may neither replace nor lift a police
+// marker. holder is the bank that holds the IBAN now ("" for none).
+func MarkerChange(existing *Marker, c Caller, holder string, put bool) error {
+	if c.Type != OrgPolice && (c.Type != OrgBank || holder != c.Org) {
+		return &Error{Code: CodeForbidden, Msg: "only the police, or the bank that holds the account, may mark this IBAN"}
+	}
+	if !put && existing == nil {
+		return &Error{Code: CodeNotFound, Msg: "this IBAN has no marker"}
+	}
+	if c.Type == OrgPolice || existing == nil || existing.ByType == OrgBank && existing.ByOrg == c.Org {
+		return nil
+	}
+	if put {
+		return &Error{Code: CodeInvalidState, Field: "marker", Msg: "the IBAN has a police marker, which a bank cannot replace"}
+	}
+	return &Error{Code: CodeForbidden, Msg: "a bank may lift only its own marker"}
+}

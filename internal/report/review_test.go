@@ -90,3 +90,36 @@ func asError(err error, de **Error) bool {
 	*de = e
 	return ok
 }
+
+func TestMarkerRules(t *testing.T) {
+	t.Parallel()
+	police := Caller{Org: "police-nl", Type: OrgPolice}
+	holder := Caller{Org: "bank-a", Type: OrgBank}
+	other := Caller{Org: "bank-b", Type: OrgBank}
+	market := Caller{Org: "m", Type: OrgMarketplace}
+	pm := &Marker{ByType: OrgPolice, ByOrg: "police-nl"}
+	bm := &Marker{ByType: OrgBank, ByOrg: "bank-a"}
+	for _, tc := range []struct {
+		name     string
+		existing *Marker
+		c        Caller
+		put      bool
+		code     Code
+	}{
+		{"police marks", nil, police, true, ""},
+		{"police replaces a bank marker", bm, police, true, ""},
+		{"police lifts a bank marker", bm, police, false, ""},
+		{"holder marks", nil, holder, true, ""},
+		{"holder replaces its own", bm, holder, true, ""},
+		{"holder lifts its own", bm, holder, false, ""},
+		{"holder cannot replace a police marker", pm, holder, true, CodeInvalidState},
+		{"holder cannot lift a police marker", pm, holder, false, CodeForbidden},
+		{"another bank", nil, other, true, CodeForbidden},
+		{"marketplace", nil, market, true, CodeForbidden},
+		{"lift nothing", nil, police, false, CodeNotFound},
+	} {
+		if err := MarkerChange(tc.existing, tc.c, "bank-a", tc.put); ErrorCode(err) != tc.code && !(err == nil && tc.code == "") {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.code)
+		}
+	}
+}

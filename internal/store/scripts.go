@@ -192,4 +192,4 @@ end
 return 1
 `)
 
-var allScripts = []*redis.Script{claimScript, acceptScript, lookupScript, reviewScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript}
+var allScripts = []*redis.Script{claimScript, acceptScript, lookupScript, reviewScript, markerScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript}

@@ -621,7 +621,16 @@ func (s *Store) Review(ctx context.Context, id string, caller report.Caller, req
 			return st, true, nil
 		}
 	}
-	return st, false, report.Unavailable("review", errors.New("the review changed five times while applying one action"))
+	return st, false, report.Unavailable("review", errTooManyChanges)
+}
+
+var errTooManyChanges = errors.New("the record changed five times while applying one action")
+
+func formatMs(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return strconv.FormatInt(t.UnixMilli(), 10)
 }
 
 func boolArg(b bool) string {

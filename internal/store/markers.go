@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+
+	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/report"
+	"github.com/redis/go-redis/v9"
+)
+
+// markerScript sets or lifts an IBAN's marker if it is still the one the
+// domain decided on (compare and set on its registration time), and moves
+// the IBAN's watermark.
+//
+// KEYS: m, i
+// ARGV: expected registration ms ("" for none), now ms, ttl s, then
+// field/value pairs to set (none: lift)
+// Returns 1 when applied, 0 when the marker changed meanwhile.
+var markerScript = redis.NewScript(`
+local at = redis.call('HGET', KEYS[1], 'at') or ''
+if at ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+if #ARGV > 3 then
+  for k = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[k], ARGV[k + 1]) end
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+redis.call('HSET', KEYS[2], 'wm', ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+`)
+
+// Marker returns an IBAN's marker, nil when there is none.
+func (s *Store) Marker(ctx context.Context, i iban.IBAN) (*report.Marker, error) {
+	h, err := s.rdb.HGetAll(ctx, s.keysFor(i).marker()).Result()
+	if err != nil {
+		return nil, s.fail(opReport, "marker: read", err)
+	}
+	if len(h) == 0 {
+		return nil, nil
+	}
+	return &report.Marker{FraudType: report.FraudType(h["ft"]), ByType: report.OrgType(h["bt"]), ByOrg: h["by"],
+		RegisteredAt: msTime(h["at"]), Details: h["det"]}, nil
+}
+
+// ChangeMarker sets (m != nil) or lifts (m == nil) an IBAN's marker for
+// caller, if the domain allows it (report.MarkerChange) against the
+// marker there is now; a concurrent change makes it decide again. It
+// returns the marker before the change.
+func (s *Store) ChangeMarker(ctx context.Context, i iban.IBAN, c report.Caller, holder string, m *report.Marker) (*report.Marker, error) {
+	k := s.keysFor(i)
+	for attempt := 0; attempt < 5; attempt++ {
+		old, err := s.Marker(ctx, i)
+		if err != nil {
+			return nil, err
+		}
+		if err := report.MarkerChange(old, c, holder, m != nil); err != nil {
+			return old, err
+		}
+		expected := ""
+		if old != nil {
+			expected = formatMs(old.RegisteredAt)
+		}
+		args := []any{expected, s.now().UnixMilli(), s.ttlSeconds()}
+		if m != nil {
+			args = append(args, "ft", string(m.FraudType), "bt", string(m.ByType), "by", m.ByOrg,
+				"at", m.RegisteredAt.UnixMilli(), "det", m.Details)
+		}
+		v, err := s.runReplicated(ctx, markerScript, []string{k.marker(), k.counters()}, args...)
+		if err != nil {
+			return old, s.fail(opReport, "marker script", err)
+		}
+		if n, _ := v.(int64); n == 1 {
+			return old, nil
+		}
+	}
+	return nil, report.Unavailable("marker", errTooManyChanges)
+}
