@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -353,4 +354,76 @@ func TestSeparateForwardersShareTrips(t *testing.T) {
 	}
 	setFaults(t, sim, `{}`)
 	waitDelivered(t, sim, r.ids(), 20*time.Second)
+}
+
+// TestReportReceivedSurvivesKill: a gateway whose feed relay took a new
+// report's outbox entry but could not write the holder's event (its feed
+// is broken here) is killed with SIGKILL. The entry stays pending; another
+// gateway takes it over after the visibility timeout and the holding bank
+// gets report.received exactly once, while the police store gets the
+// report once.
+func TestReportReceivedSurvivesKill(t *testing.T) {
+	p := mustPKI(t)
+	rds := redistest.StartTopology(t)
+	sim := mustSimProc(t).addrs["sim"]
+	rdb := rds.Client(t)
+	ctx := context.Background()
+	feedKey := "mg:{a:bank-a}:events"
+	if err := rdb.Set(ctx, feedKey, "not a stream", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	a := mustServeProc(t, p, rds.Addrs(), forwardEnv(sim)...)
+	r := newReporter(t, p)
+	if st, _ := r.submit(a.addrs["api"], "kill-feed-1", `{"iban":"NL91ABNA0417164300","category":"phishing"}`); st != 202 {
+		t.Fatalf("submit: %d", st)
+	}
+	id := r.ids()[0]
+	waitDelivered(t, sim, r.ids(), 10*time.Second) // the police got it; the bank did not
+	c := p.client(t, p.clients["bank-a"])
+	tok := p.token(t, "bank-a", nil, nil)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		st := decodeInto[reportOut](t, do(t, c, "GET", a.addrs["api"]+"/v1/reports/"+id, tok, ""))
+		if st.Status == "forwarded" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the report was not marked forwarded: %+v", st)
+		}
+	}
+	a.kill(syscall.SIGKILL)
+	if err := rdb.Del(ctx, feedKey).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b := mustServeProc(t, p, rds.Addrs(), forwardEnv(sim)...)
+	count := func() int {
+		n := 0
+		page := decodeInto[eventPage](t, do(t, c, "GET", b.addrs["api"]+"/v1/events?types=report.received", tok, ""))
+		for _, e := range page.Events {
+			if strings.Contains(string(e.Data), id) {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for count() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("report.received never reached the holding bank after the gateway was killed")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(4 * time.Second) // another claim cycle must not write it again
+	if n := count(); n != 1 {
+		t.Errorf("report.received is in the feed %d times, want exactly once", n)
+	}
+	if got := simReceived(t, sim)[id]; got != 1 {
+		t.Errorf("the police store received the report %d times", got)
+	}
+	var left int64
+	for part := range 64 {
+		left += rdb.XLen(ctx, fmt.Sprintf("mg:{p%d}:outbox", part)).Val()
+	}
+	if left != 0 {
+		t.Errorf("the outbox still holds %d entries once both groups are done", left)
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -246,5 +247,114 @@ func TestMarkers(t *testing.T) {
 	}
 	if got := decodeInto[provenance](t, do(t, bankA, "GET", e.gw.api+"/v1/ibans/NL91ABNA0417164300", aTok, "")); got.Risk != "none" || got.Watermark == nil {
 		t.Errorf("after the lift: %+v", got)
+	}
+}
+
+type eventOut struct {
+	EventID   string          `json:"event_id"`
+	Type      string          `json:"type"`
+	CreatedAt string          `json:"created_at"`
+	Cursor    string          `json:"cursor"`
+	Data      json.RawMessage `json:"data"`
+}
+
+type eventPage struct {
+	Events []eventOut `json:"events"`
+	Next   string     `json:"next_cursor"`
+}
+
+// TestBankEventFeed: the bank that holds an IBAN hears of every report
+// about it (within a second of the 202), of its cancellation and of
+// police alerts, in order, once each; another bank hears nothing; types
+// filters; the SSE stream resumes with Last-Event-ID.
+func TestBankEventFeed(t *testing.T) {
+	p := mustPKI(t)
+	rds := mustRedisAddrs(t)
+	sim := mustSimProc(t).addrs["sim"]
+	gw := mustGateway(t, p, rds, "", "MULEGATE_POLICE_URL", sim, "MULEGATE_FORWARD_WORKERS", "2")
+	market, bankA, bankB, police := p.client(t, p.clients["market-a"]), p.client(t, p.clients["bank-a"]), p.client(t, p.clients["bank-b"]), p.client(t, p.clients["police-nl"])
+	mTok, aTok, bTok, pTok := p.token(t, "market-a", nil, nil), p.token(t, "bank-a", nil, nil), p.token(t, "bank-b", nil, nil), p.token(t, "police-nl", nil, nil)
+
+	poll := make(chan eventPage, 1)
+	go func() { poll <- decodeInto[eventPage](t, do(t, bankA, "GET", gw.api+"/v1/events?wait=10", aTok, "")) }()
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	rep := do(t, market, "POST", gw.api+"/v1/reports", mTok,
+		`{"iban":"NL91ABNA0417164300","category":"marketplace_fraud","amount":{"value":"249.95","currency":"EUR"},"reference":"case-7"}`,
+		"Idempotency-Key", "feed-1")
+	if rep.status != 202 {
+		t.Fatalf("submit: %d", rep.status)
+	}
+	id := decodeInto[accepted](t, rep).ReportID
+	first := <-poll
+	took := time.Since(start)
+	if len(first.Events) != 1 || first.Events[0].Type != "report.received" {
+		t.Fatalf("long poll: %+v", first)
+	}
+	t.Logf("report.received reached the long-polling bank %v after the 202", took.Round(time.Millisecond))
+	if took > time.Second {
+		t.Errorf("report.received came %v after the 202, want within a second", took)
+	}
+	var data map[string]any
+	if err := json.Unmarshal(first.Events[0].Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{"report_id": id, "iban": "NL91ABNA0417164300", "category": "marketplace_fraud",
+		"reporter_org": "market-a", "reporter_type": "marketplace", "reference": "case-7"} {
+		if data[k] != want {
+			t.Errorf("data.%s = %v, want %v", k, data[k], want)
+		}
+	}
+	if data["respond_by"] == nil || data["received_at"] == nil {
+		t.Errorf("data lacks respond_by or received_at: %v", data)
+	}
+	if res := do(t, market, "POST", gw.api+"/v1/reports/"+id+"/cancel", mTok, `{"reason":"duplicate"}`); res.status != 200 {
+		t.Fatalf("cancel: %d %s", res.status, res.body)
+	}
+	// The cancellation reaches the feed through the outbox, like the report.
+	if c := decodeInto[eventPage](t, do(t, bankA, "GET", gw.api+"/v1/events?wait=5&after="+first.Next, aTok, "")); len(c.Events) != 1 || c.Events[0].Type != "report.cancelled" {
+		t.Fatalf("after the cancel: %+v", c)
+	}
+	if res := do(t, police, "POST", gw.api+"/v1/alerts", pTok, `{"iban":"NL91ABNA0417164300","severity":"critical","message":"freeze","reference":"POL-9"}`); res.status != 201 {
+		t.Fatalf("alert: %d", res.status)
+	}
+	var all eventPage
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		all = decodeInto[eventPage](t, do(t, bankA, "GET", gw.api+"/v1/events", aTok, ""))
+		if len(all.Events) >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var types []string
+	for _, e := range all.Events {
+		types = append(types, e.Type)
+	}
+	if strings.Join(types, ",") != "report.received,report.cancelled,alert.created" {
+		t.Fatalf("bank-a's feed: %v", types)
+	}
+	if all.Events[0].EventID != first.Events[0].EventID {
+		t.Error("the same event has another event_id on a second read")
+	}
+	if b := decodeInto[eventPage](t, do(t, bankB, "GET", gw.api+"/v1/events", bTok, "")); len(b.Events) != 0 {
+		t.Errorf("bank-b sees bank-a's events: %+v", b)
+	}
+	if f := decodeInto[eventPage](t, do(t, bankA, "GET", gw.api+"/v1/events?types=alert.created,report.cancelled", aTok, "")); len(f.Events) != 2 || f.Events[0].Type != "report.cancelled" {
+		t.Errorf("types filter: %+v", f)
+	}
+	if res := do(t, bankA, "GET", gw.api+"/v1/events?types=bogus", aTok, ""); res.status != 400 {
+		t.Errorf("unknown type: %d", res.status)
+	}
+	if res := do(t, market, "GET", gw.api+"/v1/events", mTok, ""); res.status != 403 {
+		t.Errorf("a marketplace reading events: %d, want 403", res.status)
+	}
+	ch, cancel := openStream(t, bankA, gw.api+"/v1/events/stream", aTok, all.Events[0].Cursor)
+	defer cancel()
+	if ev := nextEvent(t, ch); ev.event != "report.cancelled" || ev.id != all.Events[1].Cursor {
+		t.Errorf("stream resumed after the first event: %+v", ev)
+	}
+	if ev := nextEvent(t, ch); ev.event != "alert.created" {
+		t.Errorf("stream second event: %+v", ev)
 	}
 }

@@ -146,6 +146,7 @@ func (c *core) relay(cfg config.Config) (*forward.Relay, error) {
 		BackoffInitial: cfg.Forward.BackoffInitial.D(), BackoffMax: cfg.Forward.BackoffMax.D(),
 		Breaker: forward.BreakerConfig{Failures: uint32(cfg.Breaker.Failures), OpenFor: cfg.Breaker.OpenFor.D(),
 			Probes: uint32(cfg.Breaker.HalfOpenProbes)},
+		EventRetention: cfg.Events.Retention.D(),
 	}, c.st, client, c.log, forward.NewMetrics(c.reg)), nil
 }
 
@@ -208,7 +209,7 @@ func (c *core) newAuthn(ctx context.Context, cfg config.Config, m *httpapi.Metri
 func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, hub *store.AlertHub, stopping <-chan struct{}) (*http.Server, error) {
 	api := httpapi.NewAPI(httpapi.Deps{
 		Store: c.st, Verifier: a.verifier, Log: c.log, Metrics: m,
-		Alerts: c.st, Router: a.router, AlertWaiter: hub, Done: stopping,
+		Alerts: c.st, Events: c.st, EventRetention: cfg.Events.Retention.D(), Router: a.router, AlertWaiter: hub, Done: stopping,
 		AlertOptions: httpapi.AlertOptions{Retention: cfg.Alerts.Retention.D(), MaxWait: cfg.Alerts.MaxWait.D(),
 			Keepalive: cfg.Alerts.Keepalive.D(), ValidateID: store.ValidCursor},
 		Risk: report.RiskPolicy{Thresholds: report.RiskThresholds{Low: cfg.Risk.Low, Medium: cfg.Risk.Medium, High: cfg.Risk.High},

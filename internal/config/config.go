@@ -138,6 +138,9 @@ type Config struct {
 		Medium int64 `yaml:"medium"`
 		High   int64 `yaml:"high"`
 	} `yaml:"risk"`
+	Events struct {
+		Retention Duration `yaml:"retention"`
+	} `yaml:"events"`
 	Review struct {
 		RespondWithin     Duration `yaml:"respond_within"`
 		EscalateReporters int64    `yaml:"escalate_reporters"`
@@ -202,6 +205,7 @@ func Default() Config {
 	c.Alerts.MaxWait = Duration(30 * time.Second)
 	c.Alerts.Keepalive = Duration(15 * time.Second)
 	c.Risk.Low, c.Risk.Medium, c.Risk.High = 1, 2, 5
+	c.Events.Retention = Duration(90 * 24 * time.Hour)
 	c.Review.RespondWithin = Duration(7 * 24 * time.Hour)
 	c.Review.EscalateReporters = 3
 	c.Log.Level = "info"

@@ -186,6 +186,7 @@ func (c *Config) validateAlerts(p *problems) {
 		p.bad("alerts.max_wait", "must be between 0 and 5m")
 	}
 	p.atLeast("alerts.keepalive", c.Alerts.Keepalive, 100*time.Millisecond, "100ms")
+	p.atLeast("events.retention", c.Events.Retention, time.Second, "1s")
 }
 
 func (c *Config) validateRisk(p *problems) {

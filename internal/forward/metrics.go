@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/report"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -13,6 +14,7 @@ type Metrics struct {
 	attempts *prometheus.CounterVec
 	latency  prometheus.Histogram
 	trips    *prometheus.CounterVec
+	events   *prometheus.CounterVec
 	reg      prometheus.Registerer
 }
 
@@ -33,7 +35,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Police breaker trips, by whether this process tripped (local) or another one did (shared).",
 		}, []string{"source"}),
 	}
-	reg.MustRegister(m.attempts, m.latency, m.trips)
+	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mulegate_events_written_total", Help: "Events written into the banks' feeds by the holders' relay, by type.",
+	}, []string{"type"})
+	reg.MustRegister(m.attempts, m.latency, m.trips, m.events)
 	return m
 }
 
@@ -41,6 +46,8 @@ func (m *Metrics) observe(o Outcome, d time.Duration) {
 	m.attempts.WithLabelValues(o.String()).Inc()
 	m.latency.Observe(d.Seconds())
 }
+
+func (m *Metrics) eventWritten(t report.EventType) { m.events.WithLabelValues(string(t)).Inc() }
 
 func (m *Metrics) trip(shared bool) {
 	if shared {

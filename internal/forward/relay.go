@@ -34,6 +34,7 @@ type Outbox interface {
 	OutboxStats(ctx context.Context) ([]outbox.Stats, error)
 	WakeUps(ctx context.Context) (<-chan int, func() error)
 	BreakerTrips(ctx context.Context) (<-chan int64, func() error)
+	Feed
 	ShareBreakerTrip(ctx context.Context, until time.Time) error
 	SharedBreakerOpenUntil(ctx context.Context) (time.Time, error)
 }
@@ -54,6 +55,9 @@ type Config struct {
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
 	Breaker        BreakerConfig
+	// EventRetention is how long the banks' feed events are kept
+	// (default 90 days).
+	EventRetention time.Duration
 }
 
 func (c *Config) defaults() {
@@ -74,6 +78,9 @@ func (c *Config) defaults() {
 	}
 	if c.BackoffMax <= 0 {
 		c.BackoffMax = 20 * time.Second
+	}
+	if c.EventRetention <= 0 {
+		c.EventRetention = 90 * 24 * time.Hour
 	}
 }
 
@@ -151,6 +158,11 @@ func (r *Relay) Run(ctx context.Context) error {
 		wg.Go(func() { r.worker(ctx, consumer) })
 	}
 	defer r.dropOwnConsumers(names)
+	feedWake, closeFeedWake := r.ob.WakeUps(ctx)
+	defer closeFeedWake()
+	feed := &feedRelay{feed: r.ob, r: r, consumer: r.consumer + "-feed", retention: r.cfg.EventRetention,
+		log: r.log.Warn, m: r.m}
+	wg.Go(func() { feed.run(ctx, feedWake) })
 	r.sweep(true)
 	sweep := time.NewTicker(r.cfg.SweepInterval)
 	defer sweep.Stop()

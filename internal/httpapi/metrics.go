@@ -19,6 +19,7 @@ type Metrics struct {
 	reviews         *prometheus.CounterVec
 	alertsCreated   prometheus.Counter
 	alertsDelivered *prometheus.CounterVec
+	eventsDelivered *prometheus.CounterVec
 	sseOpen         prometheus.Gauge
 }
 
@@ -45,10 +46,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.alertsDelivered = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mulegate_alerts_delivered_total", Help: "Alerts sent to banks, by channel (feed or stream).",
 	}, []string{"via"})
+	m.eventsDelivered = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mulegate_events_delivered_total", Help: "Feed events sent to banks, by type and channel (feed or stream).",
+	}, []string{"type", "via"})
 	m.sseOpen = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "mulegate_alert_streams_open", Help: "Open Server-Sent Events alert streams.",
 	})
-	reg.MustRegister(m.requests, m.latency, m.tokenCache, m.reviews, m.alertsCreated, m.alertsDelivered, m.sseOpen)
+	reg.MustRegister(m.requests, m.latency, m.tokenCache, m.reviews, m.alertsCreated, m.alertsDelivered, m.eventsDelivered, m.sseOpen)
 	return m
 }
 

@@ -23,6 +23,8 @@ type Store interface {
 type Deps struct {
 	Store             Store
 	Alerts            alertStore
+	Events            eventStore
+	EventRetention    time.Duration
 	Router            alertRouter
 	AlertWaiter       alertWaiter
 	AlertOptions      AlertOptions
@@ -74,9 +76,16 @@ func NewAPI(d Deps) http.Handler {
 	if d.Alerts != nil {
 		ao := d.AlertOptions
 		v1.POST("/alerts", requireScope(auth.ScopeAlertsWrite), handlePostAlert(postAlertDeps{store: d.Alerts, router: d.Router,
-			metrics: d.Metrics, retention: ao.Retention, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}))
-		v1.GET("/alerts", requireScope(auth.ScopeAlertsRead), handleAlertFeed(d.Alerts, d.AlertWaiter, d.Metrics, ao, d.RequestTimeout, d.Done))
-		v1.GET("/alerts/stream", requireScope(auth.ScopeAlertsRead), handleAlertStream(d.Alerts, d.AlertWaiter, d.Metrics, ao, d.RequestTimeout, d.Done))
+			metrics: d.Metrics, retention: ao.Retention, eventRetention: d.EventRetention, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}))
+		fd := feedDeps{waiter: d.AlertWaiter, opt: ao, timeout: d.RequestTimeout, done: d.Done}
+		alerts := alertFeed(d.Alerts, d.Metrics, ao)
+		v1.GET("/alerts", requireScope(auth.ScopeAlertsRead), handleFeed(alerts, fd))
+		v1.GET("/alerts/stream", requireScope(auth.ScopeAlertsRead), handleFeedStream(alerts, fd, d.Metrics))
+		if d.Events != nil {
+			events := eventFeed(d.Events, d.Metrics, d.EventRetention)
+			v1.GET("/events", requireScope(auth.ScopeEventsRead), handleFeed(events, fd))
+			v1.GET("/events/stream", requireScope(auth.ScopeEventsRead), handleFeedStream(events, fd, d.Metrics))
+		}
 	}
 	return r
 }

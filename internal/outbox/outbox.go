@@ -15,6 +15,13 @@ type Entry struct {
 	Kind      Kind
 	Key       string // the Idempotency-Key for the police store: the report id, or <report id>:<event>
 	Body      []byte // the police wire body, ready to send
+	// For the holder's feed: the bank that holds the IBAN ("" for none),
+	// the holder's deadline (reports), the event name and the IBAN
+	// (review events).
+	Holder    string
+	RespondBy time.Time
+	Event     string
+	IBAN      string
 }
 
 // Kind is what an entry carries to the police store.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -26,22 +27,32 @@ const AlertChannel = "mg:alerts:new"
 func alertStream(org string) string { return "mg:{a:" + org + "}:alerts" }
 func alertIDs(org string) string    { return "mg:{a:" + org + "}:aids" }
 
-// postAlertScript adds an alert to a bank's stream, once per alert id.
+// postAlertScript adds an alert to a bank's stream, once per alert id,
+// and its alert.created event to the bank's event feed (same hash tag, so
+// both or neither).
 //
-// KEYS: stream, ids
+// KEYS: stream, ids, events stream, event ids
 // ARGV: alert id, idempotent (1/0), min id, ttl s, channel, bank org,
-// then field/value pairs for the entry
+// event id, event data, events min id, events ttl s, now ms, then
+// field/value pairs for the entry
 var postAlertScript = redis.NewScript(`
 if ARGV[2] == '1' then
   local existing = redis.call('HGET', KEYS[2], ARGV[1])
   if existing then return {0, existing} end
 end
 local args = {'XADD', KEYS[1], 'MINID', ARGV[3], '*', 'alert_id', ARGV[1]}
-for i = 7, #ARGV do args[#args + 1] = ARGV[i] end
+for i = 12, #ARGV do args[#args + 1] = ARGV[i] end
 local id = redis.call(unpack(args))
 if ARGV[2] == '1' then
   redis.call('HSET', KEYS[2], ARGV[1], id)
   redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+if not redis.call('HGET', KEYS[4], ARGV[7]) then
+  local eid = redis.call('XADD', KEYS[3], 'MINID', ARGV[9], '*', 'event_id', ARGV[7], 'type', 'alert.created',
+    'data', ARGV[8], 'at', ARGV[11])
+  redis.call('HSET', KEYS[4], ARGV[7], eid)
+  redis.call('EXPIRE', KEYS[4], ARGV[10])
+  redis.call('EXPIRE', KEYS[3], ARGV[10])
 end
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return {1, id}
@@ -50,7 +61,7 @@ return {1, id}
 // PostAlert stores an alert for bankOrg. With an idempotency key, a repeat
 // of the same request returns the first alert (replayed) and another
 // request under the same key is a conflict.
-func (s *Store) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey string, a report.AlertSubmission, retention time.Duration) (report.Alert, bool, error) {
+func (s *Store) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey string, a report.AlertSubmission, retention, eventRetention time.Duration) (report.Alert, bool, error) {
 	now := s.now()
 	id := randomID()
 	idempotent := "0"
@@ -61,14 +72,21 @@ func (s *Store) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey strin
 		}
 		idempotent = "1"
 	}
+	data, err := json.Marshal(alertCreated{AlertID: id, IBAN: a.IBAN.String(), Severity: string(a.Severity), Message: a.Message,
+		Reference: a.Reference, CreatedAt: now.UTC().Format(time.RFC3339Nano), ExpiresAt: formatTimePtr(a.ExpiresAt)})
+	if err != nil {
+		return report.Alert{}, false, report.Internal("post alert: encode", err)
+	}
 	args := []any{id, idempotent, strconv.FormatInt(now.Add(-retention).UnixMilli(), 10),
 		int64((retention + 24*time.Hour) / time.Second), AlertChannel, bankOrg,
+		s.EventID(report.EventAlertCreated, id), data, strconv.FormatInt(now.Add(-eventRetention).UnixMilli(), 10),
+		int64((eventRetention + 24*time.Hour) / time.Second), now.UnixMilli(),
 		"iban", a.IBAN.String(), "severity", string(a.Severity), "message", a.Message,
 		"reference", a.Reference, "police", policeOrg}
 	if a.ExpiresAt != nil {
 		args = append(args, "expires", a.ExpiresAt.UnixMilli())
 	}
-	v, err := s.runReplicated(ctx, postAlertScript, []string{alertStream(bankOrg), alertIDs(bankOrg)}, args...)
+	v, err := s.runReplicated(ctx, postAlertScript, []string{alertStream(bankOrg), alertIDs(bankOrg), eventStream(bankOrg), eventIDs(bankOrg)}, args...)
 	if err != nil {
 		return report.Alert{}, false, s.fail(opAlerts, "post alert script", err)
 	}
@@ -81,6 +99,25 @@ func (s *Store) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey strin
 	al := report.Alert{ID: id, Cursor: cursor, BankOrg: bankOrg, IBAN: a.IBAN.String(), Severity: a.Severity,
 		Message: a.Message, Reference: a.Reference, CreatedAt: cursorTime(cursor), ExpiresAt: a.ExpiresAt}
 	return al, fresh == 0, nil
+}
+
+// alertCreated is the data of an alert.created event: the alert as
+// /v1/alerts shows it (its cursor there aside).
+type alertCreated struct {
+	AlertID   string `json:"alert_id"`
+	IBAN      string `json:"iban"`
+	Severity  string `json:"severity"`
+	Message   string `json:"message"`
+	Reference string `json:"reference"`
+	CreatedAt string `json:"created_at"`
+	ExpiresAt string `json:"expires_at,omitempty"`
+}
+
+func formatTimePtr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // ValidCursor reports whether c can be a feed cursor: a Redis stream id,
@@ -101,10 +138,10 @@ func cursorTime(c string) time.Time {
 	return time.UnixMilli(ms).UTC()
 }
 
-// alertScanBudget bounds how many stream entries one Alerts call reads.
-// A page that ends on the budget returns what it found with a cursor past
-// everything it skipped, so a feed never stalls behind expired alerts.
-const alertScanBudget = 2000
+// scanBudget bounds how many stream entries one page reads. A page that
+// ends on the budget returns what it found with a cursor past everything
+// it skipped, so a feed never stalls behind expired or filtered entries.
+const scanBudget = 2000
 
 // Alerts returns up to limit alerts of bankOrg after the cursor (exclusive;
 // "" for the beginning), oldest first, leaving out expired alerts and
@@ -115,29 +152,39 @@ const alertScanBudget = 2000
 func (s *Store) Alerts(ctx context.Context, bankOrg, after string, limit int, retention time.Duration) (alerts []report.Alert, next string, more bool, err error) {
 	now := s.now()
 	oldest := now.Add(-retention)
+	keep := func(m redis.XMessage) (report.Alert, bool) {
+		a := alertFrom(bankOrg, m)
+		return a, !a.CreatedAt.Before(oldest) && (a.ExpiresAt == nil || a.ExpiresAt.After(now))
+	}
+	return scanStream(ctx, s, alertStream(bankOrg), after, limit, keep)
+}
+
+// scanStream reads a feed stream after a cursor and keeps up to limit
+// items that keep accepts, within scanBudget entries.
+func scanStream[T any](ctx context.Context, s *Store, key, after string, limit int, keep func(redis.XMessage) (T, bool)) (out []T, next string, more bool, err error) {
 	next = after
-	out := make([]report.Alert, 0, limit)
+	out = make([]T, 0, limit)
 	chunk := max(limit, 100)
 	for read := 0; len(out) < limit; {
-		if read >= alertScanBudget {
+		if read >= scanBudget {
 			return out, next, true, nil
 		}
 		start := "-"
 		if next != "" {
 			start = "(" + next
 		}
-		msgs, err := s.rdb.XRangeN(ctx, alertStream(bankOrg), start, "+", int64(chunk)).Result()
+		msgs, err := s.rdb.XRangeN(ctx, key, start, "+", int64(chunk)).Result()
 		if err != nil {
-			return nil, after, false, s.fail(opAlerts, "alerts: read", err)
+			return nil, after, false, s.fail(opAlerts, "feed: read", err)
 		}
 		read += len(msgs)
 		for n, m := range msgs {
 			next = m.ID
-			a := alertFrom(bankOrg, m)
-			if a.CreatedAt.Before(oldest) || (a.ExpiresAt != nil && !a.ExpiresAt.After(now)) {
+			item, ok := keep(m)
+			if !ok {
 				continue
 			}
-			out = append(out, a)
+			out = append(out, item)
 			if len(out) == limit {
 				return out, next, n < len(msgs)-1 || len(msgs) == chunk, nil
 			}
@@ -166,12 +213,16 @@ func alertFrom(bankOrg string, m redis.XMessage) report.Alert {
 	return a
 }
 
-// LastAlertCursor is the cursor of bankOrg's newest alert ("" if none), so
-// a stream that starts now sends only what comes after.
+// LastAlertCursor is the cursor of bankOrg's newest alert ("0-0" if
+// none), so a stream that starts now sends only what comes after.
 func (s *Store) LastAlertCursor(ctx context.Context, bankOrg string) (string, error) {
-	msgs, err := s.rdb.XRevRangeN(ctx, alertStream(bankOrg), "+", "-", 1).Result()
+	return s.lastCursor(ctx, alertStream(bankOrg))
+}
+
+func (s *Store) lastCursor(ctx context.Context, key string) (string, error) {
+	msgs, err := s.rdb.XRevRangeN(ctx, key, "+", "-", 1).Result()
 	if err != nil {
-		return "", s.fail(opAlerts, "alerts: read", err)
+		return "", s.fail(opAlerts, "feed: read", err)
 	}
 	if len(msgs) == 0 {
 		return "0-0", nil

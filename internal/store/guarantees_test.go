@@ -47,7 +47,7 @@ func TestDumpRevealsNoIBAN(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := st.PostAlert(ctx, "bank-a", "police-nl", fmt.Sprint("al-", n), al, 24*time.Hour); err != nil {
+		if _, _, err := st.PostAlert(ctx, "bank-a", "police-nl", fmt.Sprint("al-", n), al, 24*time.Hour, 24*time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		subs[raw+"/alert"] = report.Submission{IBAN: al.IBAN, Description: string(al.Canonical())}

@@ -20,6 +20,10 @@ import (
 // the entry, so the outbox does not grow without bound.
 const (
 	forwarderGroup = "forwarders"
+	// holderGroup reads the same entries to tell the holding bank (its
+	// event feed). An entry is deleted only once both groups are done
+	// with it.
+	holderGroup = "holders"
 	// WakeChannel carries the partition number of every newly queued
 	// report, so idle forwarders sleep instead of polling 64 streams.
 	WakeChannel = "mg:outbox:wake"
@@ -29,6 +33,33 @@ const (
 	breakerKey     = "mg:breaker:police:open_until"
 )
 
+// consumedLua says whether a consumer group is done with an entry: it was
+// delivered to the group (not after its last-delivered id) and is not
+// pending. A group that does not exist waits for nothing.
+const consumedLua = `
+local function later(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  if am ~= bm then return am > bm end
+  return as > bs
+end
+local function consumed(stream, group, id)
+  local last = nil
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+    local name, ld
+    for k = 1, #g, 2 do
+      if g[k] == 'name' then name = g[k + 1] end
+      if g[k] == 'last-delivered-id' then ld = g[k + 1] end
+    end
+    if name == group then last = ld end
+  end
+  if last == nil then return true end
+  if later(id, last) then return false end
+  return #redis.call('XPENDING', stream, group, id, id, 1) == 0
+end
+`
+
 // finishScript records a final outcome (forwarded or rejected) on the
 // report and removes the entry from the outbox, atomically, on one slot.
 // For a review event ("event") it only removes the entry.
@@ -37,8 +68,8 @@ const (
 //
 // KEYS: stream, report, rejected hash
 // ARGV: group, entry id, status, police reference, forwarded at ms, error,
-// report id, body, ttl s
-var finishScript = redis.NewScript(`
+// report id, body, ttl s, the other group
+var finishScript = redis.NewScript(consumedLua + `
 if ARGV[3] ~= 'event' and redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('HINCRBY', KEYS[2], 'at', 1)
   if ARGV[3] == 'forwarded' then
@@ -53,7 +84,17 @@ if ARGV[3] == 'rejected' then
   redis.call('EXPIRE', KEYS[3], ARGV[9])
 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
+if consumed(KEYS[1], ARGV[10], ARGV[2]) then redis.call('XDEL', KEYS[1], ARGV[2]) end
+return 1
+`)
+
+// doneScript acknowledges an entry for one group and deletes it once the
+// other group is done with it too.
+//
+// KEYS: stream; ARGV: group, entry id, the other group
+var doneScript = redis.NewScript(consumedLua + `
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+if consumed(KEYS[1], ARGV[3], ARGV[2]) then redis.call('XDEL', KEYS[1], ARGV[2]) end
 return 1
 `)
 
@@ -115,9 +156,11 @@ return 1
 // the stream, if it does not exist yet). Safe to call repeatedly.
 func (s *Store) EnsureGroups(ctx context.Context) error {
 	for p := range s.opt.Partitions {
-		err := s.rdb.XGroupCreateMkStream(ctx, s.OutboxKey(p), forwarderGroup, "0").Err()
-		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-			return s.fail(opOutbox, "outbox: create group", err)
+		for _, g := range []string{forwarderGroup, holderGroup} {
+			err := s.rdb.XGroupCreateMkStream(ctx, s.OutboxKey(p), g, "0").Err()
+			if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+				return s.fail(opOutbox, "outbox: create group", err)
+			}
 		}
 	}
 	return nil
@@ -126,8 +169,49 @@ func (s *Store) EnsureGroups(ctx context.Context) error {
 // ReadOutbox takes up to count new entries of a partition for consumer.
 // It does not block: forwarders wait on the wake channel instead.
 func (s *Store) ReadOutbox(ctx context.Context, partition int, consumer string, count int) ([]outbox.Entry, error) {
+	return s.readGroup(ctx, forwarderGroup, partition, consumer, count)
+}
+
+// ReadForHolders takes up to count new entries of a partition for the
+// holders' feed relay.
+func (s *Store) ReadForHolders(ctx context.Context, partition int, consumer string, count int) ([]outbox.Entry, error) {
+	return s.readGroup(ctx, holderGroup, partition, consumer, count)
+}
+
+// ClaimForHolders takes over entries another feed relay held for longer
+// than minIdle (it died), walking the whole pending list.
+func (s *Store) ClaimForHolders(ctx context.Context, partition int, consumer string, minIdle time.Duration, count int) ([]outbox.Entry, error) {
+	var out []outbox.Entry
+	for cursor := "0-0"; ; {
+		msgs, next, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: s.OutboxKey(partition), Group: holderGroup,
+			Consumer: consumer, MinIdle: minIdle, Start: cursor, Count: int64(count)}).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			if strings.HasPrefix(err.Error(), "NOGROUP") {
+				return out, s.EnsureGroups(ctx)
+			}
+			return out, s.fail(opOutbox, "outbox: claim for holders", err)
+		}
+		out = append(out, s.entries(partition, msgs)...)
+		if next == "" || next == "0-0" {
+			return out, nil
+		}
+		cursor = next
+	}
+}
+
+// DoneForHolders records that the holder's feed has the entry; the entry
+// leaves the outbox once the forwarders are done with it too.
+func (s *Store) DoneForHolders(ctx context.Context, e outbox.Entry) error {
+	err := doneScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition)}, holderGroup, e.StreamID, forwarderGroup).Err()
+	if err != nil {
+		return s.fail(opOutbox, "outbox: done script", err)
+	}
+	return nil
+}
+
+func (s *Store) readGroup(ctx context.Context, group string, partition int, consumer string, count int) ([]outbox.Entry, error) {
 	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: forwarderGroup, Consumer: consumer, Streams: []string{s.OutboxKey(partition), ">"},
+		Group: group, Consumer: consumer, Streams: []string{s.OutboxKey(partition), ">"},
 		Count: int64(count), Block: -1,
 	}).Result()
 	if errors.Is(err, redis.Nil) {
@@ -237,7 +321,14 @@ func (s *Store) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 		if key == "" {
 			key = id
 		}
-		out = append(out, outbox.Entry{Partition: partition, StreamID: m.ID, ReportID: id, Kind: outbox.Kind(kind), Key: key, Body: []byte(body)})
+		e := outbox.Entry{Partition: partition, StreamID: m.ID, ReportID: id, Kind: outbox.Kind(kind), Key: key, Body: []byte(body)}
+		e.Holder, _ = m.Values["h"].(string)
+		e.Event, _ = m.Values["ev"].(string)
+		e.IBAN, _ = m.Values["ib"].(string)
+		if rb, ok := m.Values["rb"].(string); ok {
+			e.RespondBy = msTime(rb)
+		}
+		out = append(out, e)
 	}
 	return out
 }
@@ -284,7 +375,7 @@ func (s *Store) finish(ctx context.Context, e outbox.Entry, st report.Status, re
 		body = string(e.Body)
 	}
 	err := finishScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), reportKey(tag, e.ReportID), rejectedKey(tag)},
-		forwarderGroup, e.StreamID, string(st), ref, at.UnixMilli(), reason, e.ReportID, body, s.ttlSeconds()).Err()
+		forwarderGroup, e.StreamID, string(st), ref, at.UnixMilli(), reason, e.ReportID, body, s.ttlSeconds(), holderGroup).Err()
 	if err != nil {
 		return s.fail(opOutbox, "outbox: finish script", err)
 	}

@@ -83,7 +83,7 @@ end
 redis.call('HSET', KEYS[6], 'st', 'queued', 'at', 0, 'org', ARGV[4], 'src', ARGV[8],
   'cat', ARGV[7], 'rcv', ARGV[2], 'n', n, 'h', ARGV[12], 'rb', ARGV[13], 'rv', ARGV[14],
   'ps', ARGV[15], 'ie', ARGV[16])
-redis.call('XADD', KEYS[7], '*', 'id', ARGV[1], 'body', ARGV[9], 'h', ARGV[12])
+redis.call('XADD', KEYS[7], '*', 'id', ARGV[1], 'body', ARGV[9], 'h', ARGV[12], 'rb', ARGV[13])
 redis.call('PUBLISH', ARGV[10], ARGV[11])
 for k = 1, 6 do redis.call('EXPIRE', KEYS[k], ARGV[6]) end
 return {1, n}
@@ -161,11 +161,12 @@ return out
 // KEYS: r, i, o, z, v, x, outbox
 // ARGV: id, expected state, new bucket ("" for none), cancel (1/0), member,
 // accepted ms, now ms, event key, event body ("" for none), wake channel,
-// partition, then field/value pairs for the report hash
+// partition, holder, event name, iban, then field/value pairs for the
+// report hash
 // Returns 1 when applied, 0 when the state changed meanwhile.
 var reviewScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'rv') ~= ARGV[2] then return 0 end
-for k = 12, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[k], ARGV[k + 1]) end
+for k = 15, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[k], ARGV[k + 1]) end
 local counted = redis.call('ZSCORE', KEYS[4], ARGV[5])
 local old = redis.call('HGET', KEYS[5], ARGV[1])
 if old then
@@ -186,10 +187,11 @@ if counted and ARGV[4] == '1' then
 end
 redis.call('HSET', KEYS[2], 'wm', ARGV[7])
 if ARGV[9] ~= '' then
-  redis.call('XADD', KEYS[7], '*', 'id', ARGV[1], 'kind', 'event', 'key', ARGV[8], 'body', ARGV[9])
+  redis.call('XADD', KEYS[7], '*', 'id', ARGV[1], 'kind', 'event', 'key', ARGV[8], 'body', ARGV[9],
+    'h', ARGV[12], 'ev', ARGV[13], 'ib', ARGV[14])
   redis.call('PUBLISH', ARGV[10], ARGV[11])
 end
 return 1
 `)
 
-var allScripts = []*redis.Script{claimScript, acceptScript, lookupScript, reviewScript, markerScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript}
+var allScripts = []*redis.Script{appendEventScript, doneScript, claimScript, acceptScript, lookupScript, reviewScript, markerScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript}

@@ -609,7 +609,8 @@ func (s *Store) Review(ctx context.Context, id string, caller report.Caller, req
 		}
 		args := []any{id, string(st.Review.State), next.Bucket(), boolArg(req.Action == report.ActionCancel),
 			indexMember(id, string(st.Category), string(st.ReporterType), st.ReporterOrg), st.ReceivedAt.UnixMilli(),
-			now.UnixMilli(), id + ":" + policeEventName(req.Action), event, WakeChannel, k.part}
+			now.UnixMilli(), id + ":" + policeEventName(req.Action), event, WakeChannel, k.part,
+			st.Review.Holder, policeEventName(req.Action), st.IBAN}
 		args = append(args, reviewFields(next)...)
 		v, err := s.runReplicated(ctx, reviewScript,
 			[]string{reportKey(k.tag, id), k.counters(), k.reporters(), k.index(), k.reviews(), k.cancelled(), s.OutboxKey(k.part)}, args...)
@@ -623,6 +624,8 @@ func (s *Store) Review(ctx context.Context, id string, caller report.Caller, req
 	}
 	return st, false, report.Unavailable("review", errTooManyChanges)
 }
+
+func errUnexpected(v any) error { return fmt.Errorf("unexpected reply %v", v) }
 
 var errTooManyChanges = errors.New("the record changed five times while applying one action")
 

@@ -1,0 +1,148 @@
+package forward
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/outbox"
+	"github.com/mulegate/mulegate/internal/report"
+)
+
+// Feed is what the holders' feed relay needs from storage: the outbox
+// read by its own consumer group, and the banks' event feeds.
+type Feed interface {
+	ReadForHolders(ctx context.Context, partition int, consumer string, count int) ([]outbox.Entry, error)
+	ClaimForHolders(ctx context.Context, partition int, consumer string, minIdle time.Duration, count int) ([]outbox.Entry, error)
+	DoneForHolders(ctx context.Context, e outbox.Entry) error
+	EventID(typ report.EventType, subject string) string
+	AppendEvent(ctx context.Context, bankOrg string, e report.Event, retention time.Duration) (bool, error)
+}
+
+// feedRelay tells the bank that holds a reported account: it reads every
+// outbox entry with a consumer group of its own ("holders") and writes a
+// report.received (a report) or report.cancelled (its cancellation) into
+// the holder's feed, idempotently by event id, then acknowledges. An
+// entry leaves the outbox only when both the forwarders and this relay
+// are done with it, so a gateway killed between the 202 and the feed
+// write loses nothing: the entry stays pending, and is written after the
+// visibility timeout by whichever relay claims it, exactly once.
+type feedRelay struct {
+	feed      Feed
+	r         *Relay
+	consumer  string
+	retention time.Duration
+	log       func(msg string, args ...any)
+	m         *Metrics
+}
+
+// run drains partitions as wake-ups name them, and on every sweep walks
+// them all and takes over entries of dead relays.
+func (f *feedRelay) run(ctx context.Context, wake <-chan int) {
+	sweep := time.NewTicker(f.r.cfg.SweepInterval)
+	defer sweep.Stop()
+	claim := time.NewTicker(f.r.cfg.VisibilityTimeout / 2)
+	defer claim.Stop()
+	f.all(ctx, true)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case p, ok := <-wake:
+			if !ok {
+				wake = nil
+				continue
+			}
+			f.drain(ctx, p)
+		case <-sweep.C:
+			f.all(ctx, false)
+		case <-claim.C:
+			f.all(ctx, true)
+		}
+	}
+}
+
+func (f *feedRelay) all(ctx context.Context, claim bool) {
+	for p := range f.r.ob.Partitions() {
+		if claim {
+			entries, err := f.feed.ClaimForHolders(ctx, p, f.consumer, f.r.cfg.VisibilityTimeout, f.r.cfg.Batch)
+			if err != nil {
+				f.log("holders feed: claim failed; will retry", "partition", p, "err", err)
+			}
+			f.handle(ctx, entries)
+		}
+		f.drain(ctx, p)
+	}
+}
+
+func (f *feedRelay) drain(ctx context.Context, p int) {
+	for ctx.Err() == nil {
+		entries, err := f.feed.ReadForHolders(ctx, p, f.consumer, f.r.cfg.Batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				f.log("holders feed: read failed; will retry", "partition", p, "err", err)
+			}
+			return
+		}
+		f.handle(ctx, entries)
+		if len(entries) < f.r.cfg.Batch {
+			return
+		}
+	}
+}
+
+// handle writes each entry's event (if it has one) and acknowledges it.
+// An entry whose write fails stays pending and is taken over later.
+func (f *feedRelay) handle(ctx context.Context, entries []outbox.Entry) {
+	for _, e := range entries {
+		if ctx.Err() != nil {
+			return
+		}
+		if ev, ok := f.eventFor(e); ok {
+			added, err := f.feed.AppendEvent(ctx, e.Holder, ev, f.retention)
+			if err != nil {
+				f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
+				continue
+			}
+			if added && f.m != nil {
+				f.m.eventWritten(ev.Type)
+			}
+		}
+		if err := f.feed.DoneForHolders(ctx, e); err != nil {
+			f.log("holders feed: acknowledge failed; will retry", "report_id", e.ReportID, "err", err)
+		}
+	}
+}
+
+// eventFor is the holder's event for an outbox entry: report.received for
+// a report, report.cancelled for its cancellation, none otherwise (no
+// holder, or another review event: the holder made those itself).
+func (f *feedRelay) eventFor(e outbox.Entry) (report.Event, bool) {
+	if e.Holder == "" {
+		return report.Event{}, false
+	}
+	var data map[string]any
+	if err := json.Unmarshal(e.Body, &data); err != nil {
+		f.log("holders feed: unreadable outbox body; skipped", "report_id", e.ReportID)
+		return report.Event{}, false
+	}
+	switch {
+	case e.Kind == outbox.KindReport:
+		if !e.RespondBy.IsZero() {
+			data["respond_by"] = e.RespondBy.UTC().Format(time.RFC3339Nano)
+		}
+		return f.event(report.EventReportReceived, e.ReportID, data), true
+	case e.Kind == outbox.KindEvent && e.Event == "cancelled":
+		out := map[string]any{"report_id": e.ReportID, "iban": e.IBAN, "cancelled_at": data["at"]}
+		if r, ok := data["reason"]; ok && r != "" {
+			out["reason"] = r
+		}
+		return f.event(report.EventReportCancelled, e.ReportID, out), true
+	}
+	return report.Event{}, false
+}
+
+func (f *feedRelay) event(t report.EventType, subject string, data map[string]any) report.Event {
+	b, _ := json.Marshal(data)
+	return report.Event{ID: f.feed.EventID(t, subject), Type: t, CreatedAt: time.Now(), Data: b}
+}

@@ -1,0 +1,54 @@
+package report
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// EventType is what a bank's feed event is about.
+type EventType string
+
+// The event types of a bank's feed.
+const (
+	EventReportReceived   EventType = "report.received"
+	EventReportCancelled  EventType = "report.cancelled"
+	EventAlertCreated     EventType = "alert.created"
+	EventIBANThreshold    EventType = "iban.threshold"
+	EventMarkerRegistered EventType = "marker.registered"
+	EventMarkerCancelled  EventType = "marker.cancelled"
+)
+
+// EventTypes is the closed list, in API order.
+var EventTypes = []EventType{EventReportReceived, EventReportCancelled, EventAlertCreated,
+	EventIBANThreshold, EventMarkerRegistered, EventMarkerCancelled}
+
+// ParseEventTypes reads a types filter: comma-separated event types; an
+// empty filter is every type.
+func ParseEventTypes(raw string) (map[EventType]bool, error) {
+	out := map[EventType]bool{}
+	if raw == "" {
+		return out, nil
+	}
+	for _, t := range strings.Split(raw, ",") {
+		et := EventType(strings.TrimSpace(t))
+		known := false
+		for _, k := range EventTypes {
+			known = known || et == k
+		}
+		if !known {
+			return nil, Invalid("types", "types must be a comma-separated list of report.received, report.cancelled, alert.created, iban.threshold, marker.registered, marker.cancelled")
+		}
+		out[et] = true
+	}
+	return out, nil
+}
+
+// Event is one entry of a bank's feed. Data is the type's JSON object.
+type Event struct {
+	ID        string // stable across redeliveries
+	Type      EventType
+	Cursor    string
+	CreatedAt time.Time
+	Data      json.RawMessage
+}

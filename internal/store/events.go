@@ -1,0 +1,101 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/report"
+	"github.com/redis/go-redis/v9"
+)
+
+// Events: each bank org has one durable, ordered feed of what it must act
+// on, a stream "mg:{a:ORG}:events" (the alert hash tag, so an alert and
+// its alert.created event are written by one script), trimmed by age to
+// the event retention (XADD MINID). An event's event_id is stable across
+// redeliveries: "mg:{a:ORG}:eids" maps event ids to stream entries, so a
+// writer that repeats itself (a relay that crashed after writing, before
+// acknowledging) never adds a second entry. A stream entry id is the
+// event's cursor.
+//
+//	mg:{a:ORG}:events   stream  the bank's events, oldest first
+//	mg:{a:ORG}:eids     hash    event id -> stream entry id
+
+func eventStream(org string) string { return "mg:{a:" + org + "}:events" }
+func eventIDs(org string) string    { return "mg:{a:" + org + "}:eids" }
+
+// appendEventScript adds an event to a bank's feed once per event id.
+//
+// KEYS: events stream, event ids
+// ARGV: event id, min id, type, data (JSON), created ms, ttl s, channel, bank org
+// Returns {1, cursor} when added, {0, cursor} when it was there already.
+var appendEventScript = redis.NewScript(`
+local existing = redis.call('HGET', KEYS[2], ARGV[1])
+if existing then return {0, existing} end
+local id = redis.call('XADD', KEYS[1], 'MINID', ARGV[2], '*', 'event_id', ARGV[1], 'type', ARGV[3],
+  'data', ARGV[4], 'at', ARGV[5])
+redis.call('HSET', KEYS[2], ARGV[1], id)
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('PUBLISH', ARGV[7], ARGV[8])
+return {1, id}
+`)
+
+// EventID is the stable id of an event about a subject (a report id, an
+// IBAN pseudonym with a time…): the same event written twice has one id.
+func (s *Store) EventID(typ report.EventType, subject string) string {
+	return s.derivedID("event", string(typ), subject)
+}
+
+// AppendEvent adds an event to bankOrg's feed, once per event id; added
+// is false when it was there already.
+func (s *Store) AppendEvent(ctx context.Context, bankOrg string, e report.Event, retention time.Duration) (added bool, err error) {
+	now := s.now()
+	v, err := s.runReplicated(ctx, appendEventScript, []string{eventStream(bankOrg), eventIDs(bankOrg)},
+		e.ID, strconv.FormatInt(now.Add(-retention).UnixMilli(), 10), string(e.Type), string(e.Data),
+		e.CreatedAt.UnixMilli(), int64((retention+24*time.Hour)/time.Second), AlertChannel, bankOrg)
+	if err != nil {
+		return false, s.fail(opAlerts, "append event script", err)
+	}
+	out, _ := v.([]any)
+	if len(out) != 2 {
+		return false, report.Internal("append event: parse", errUnexpected(v))
+	}
+	n, _ := out[0].(int64)
+	return n == 1, nil
+}
+
+// Events returns up to limit events of bankOrg after the cursor
+// (exclusive; "" for the beginning), oldest first, of the given types
+// (all when empty), leaving out events older than the retention. It
+// follows the rules of Alerts: next moves past skipped entries, more says
+// there is more to read.
+func (s *Store) Events(ctx context.Context, bankOrg, after string, limit int, types map[report.EventType]bool, retention time.Duration) (events []report.Event, next string, more bool, err error) {
+	oldest := s.now().Add(-retention)
+	keep := func(m redis.XMessage) (report.Event, bool) {
+		e := eventFrom(m)
+		return e, !e.CreatedAt.Before(oldest) && (len(types) == 0 || types[e.Type])
+	}
+	return scanStream(ctx, s, eventStream(bankOrg), after, limit, keep)
+}
+
+// LastEventCursor is the cursor of bankOrg's newest event ("0-0" if
+// none), so a stream that starts now sends only what comes after.
+func (s *Store) LastEventCursor(ctx context.Context, bankOrg string) (string, error) {
+	return s.lastCursor(ctx, eventStream(bankOrg))
+}
+
+func eventFrom(m redis.XMessage) report.Event {
+	e := report.Event{Cursor: m.ID, CreatedAt: cursorTime(m.ID)}
+	e.ID, _ = m.Values["event_id"].(string)
+	typ, _ := m.Values["type"].(string)
+	e.Type = report.EventType(typ)
+	data, _ := m.Values["data"].(string)
+	e.Data = []byte(data)
+	if at, ok := m.Values["at"].(string); ok {
+		if t := msTime(at); !t.IsZero() {
+			e.CreatedAt = t
+		}
+	}
+	return e
+}
