@@ -357,4 +357,86 @@ func TestBankEventFeed(t *testing.T) {
 	if ev := nextEvent(t, ch); ev.event != "alert.created" {
 		t.Errorf("stream second event: %+v", ev)
 	}
+	// The police mark and unmark the IBAN: the holder hears of both.
+	marker := gw.api + "/v1/ibans/NL91ABNA0417164300/marker"
+	if res := do(t, police, "PUT", marker, pTok, `{"fraud_type":"mule_account"}`); res.status != 200 {
+		t.Fatalf("police marker: %d %s", res.status, res.body)
+	}
+	if ev := nextEvent(t, ch); ev.event != "marker.registered" || !strings.Contains(ev.data, `"fraud_type":"mule_account"`) {
+		t.Errorf("after the police marked it: %+v", ev)
+	}
+	if res := do(t, police, "DELETE", marker, pTok, ""); res.status != 204 {
+		t.Fatalf("police lift: %d", res.status)
+	}
+	if ev := nextEvent(t, ch); ev.event != "marker.cancelled" {
+		t.Errorf("after the police lifted it: %+v", ev)
+	}
+}
+
+// TestThresholdEvent: the holder gets iban.threshold once when a third
+// distinct org reports an IBAN within 30 days; a cancellation re-arms it
+// and the next crossing is announced again.
+func TestThresholdEvent(t *testing.T) {
+	p := mustPKI(t)
+	rds := mustRedisAddrs(t)
+	sim := mustSimProc(t).addrs["sim"]
+	gw := mustGateway(t, p, rds, "", "MULEGATE_POLICE_URL", sim, "MULEGATE_FORWARD_WORKERS", "2")
+	bankA := p.client(t, p.clients["bank-a"])
+	aTok := p.token(t, "bank-a", nil, nil)
+	report := func(org, key string) string {
+		t.Helper()
+		c := p.client(t, p.clients[org])
+		res := do(t, c, "POST", gw.api+"/v1/reports", p.token(t, org, nil, nil), `{"iban":"NL91ABNA0417164300","category":"phishing"}`, "Idempotency-Key", key)
+		if res.status != 202 {
+			t.Fatalf("%s report: %d", org, res.status)
+		}
+		return decodeInto[accepted](t, res).ReportID
+	}
+	thresholds := func(want int) []eventOut {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			page := decodeInto[eventPage](t, do(t, bankA, "GET", gw.api+"/v1/events?types=iban.threshold", aTok, ""))
+			if len(page.Events) >= want || time.Now().After(deadline) {
+				return page.Events
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	report("market-a", "th-1")
+	report("bank-b", "th-2")
+	report("market-a", "th-3") // the same org again: still two
+	time.Sleep(500 * time.Millisecond)
+	if got := thresholds(0); len(got) != 0 {
+		t.Fatalf("iban.threshold with two reporters: %+v", got)
+	}
+	third := report("police-nl", "th-4")
+	got := thresholds(1)
+	if len(got) != 1 || !strings.Contains(string(got[0].Data), `"reporter_count":3`) || !strings.Contains(string(got[0].Data), `"window":"30d"`) {
+		t.Fatalf("after the third reporter: %+v", got)
+	}
+	report("bank-a", "th-5") // a fourth: no second announcement
+	time.Sleep(500 * time.Millisecond)
+	if got := thresholds(2); len(got) != 1 {
+		t.Fatalf("a fourth reporter announced again: %d events", len(got))
+	}
+	// Two withdraw: below three again, re-armed; a new third reporter
+	// crosses again.
+	police, market := p.client(t, p.clients["police-nl"]), p.client(t, p.clients["market-a"])
+	if res := do(t, police, "POST", gw.api+"/v1/reports/"+third+"/cancel", p.token(t, "police-nl", nil, nil), ""); res.status != 200 {
+		t.Fatalf("cancel: %d", res.status)
+	}
+	for _, k := range []string{"th-1", "th-3"} {
+		id := do(t, market, "POST", gw.api+"/v1/reports", p.token(t, "market-a", nil, nil), `{"iban":"NL91ABNA0417164300","category":"phishing"}`, "Idempotency-Key", k)
+		rid := decodeInto[accepted](t, id).ReportID
+		if res := do(t, market, "POST", gw.api+"/v1/reports/"+rid+"/cancel", p.token(t, "market-a", nil, nil), ""); res.status != 200 {
+			t.Fatalf("cancel: %d", res.status)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	report("police-nl", "th-6")
+	report("market-a", "th-7")
+	if got := thresholds(2); len(got) != 2 {
+		t.Errorf("after re-arming and a new crossing: %d iban.threshold events, want 2", len(got))
+	}
 }

@@ -146,7 +146,7 @@ func (c *core) relay(cfg config.Config) (*forward.Relay, error) {
 		BackoffInitial: cfg.Forward.BackoffInitial.D(), BackoffMax: cfg.Forward.BackoffMax.D(),
 		Breaker: forward.BreakerConfig{Failures: uint32(cfg.Breaker.Failures), OpenFor: cfg.Breaker.OpenFor.D(),
 			Probes: uint32(cfg.Breaker.HalfOpenProbes)},
-		EventRetention: cfg.Events.Retention.D(),
+		EventRetention: cfg.Events.Retention.D(), EscalateReporters: cfg.Review.EscalateReporters,
 	}, c.st, client, c.log, forward.NewMetrics(c.reg)), nil
 }
 

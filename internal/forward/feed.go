@@ -17,6 +17,8 @@ type Feed interface {
 	DoneForHolders(ctx context.Context, e outbox.Entry) error
 	EventID(typ report.EventType, subject string) string
 	AppendEvent(ctx context.Context, bankOrg string, e report.Event, retention time.Duration) (bool, error)
+	ThresholdCrossing(ctx context.Context, iban string, n int64) (bool, report.Counts, error)
+	MarkThresholdCrossed(ctx context.Context, iban string) error
 }
 
 // feedRelay tells the bank that holds a reported account: it reads every
@@ -32,6 +34,7 @@ type feedRelay struct {
 	r         *Relay
 	consumer  string
 	retention time.Duration
+	escalate  int64 // distinct reporters in 30 days that make iban.threshold
 	log       func(msg string, args ...any)
 	m         *Metrics
 }
@@ -108,10 +111,53 @@ func (f *feedRelay) handle(ctx context.Context, entries []outbox.Entry) {
 				f.m.eventWritten(ev.Type)
 			}
 		}
+		if !f.threshold(ctx, e) {
+			continue // retried when the entry is taken over
+		}
 		if err := f.feed.DoneForHolders(ctx, e); err != nil {
 			f.log("holders feed: acknowledge failed; will retry", "report_id", e.ReportID, "err", err)
 		}
 	}
+}
+
+// threshold announces iban.threshold to the holder once per crossing of
+// EscalateReporters distinct reporters within 30 days, judged after each
+// report and each cancellation: the event first (idempotent by the id of
+// the report that crossed), then the mark, so a crash between them only
+// repeats the same event. False when it could not judge (Redis).
+func (f *feedRelay) threshold(ctx context.Context, e outbox.Entry) bool {
+	ibanText := e.IBAN
+	if e.Kind == outbox.KindReport {
+		var w struct {
+			IBAN string `json:"iban"`
+		}
+		_ = json.Unmarshal(e.Body, &w)
+		ibanText = w.IBAN
+	} else if e.Event != "cancelled" {
+		return true
+	}
+	if e.Holder == "" || ibanText == "" || f.escalate <= 0 {
+		return true
+	}
+	crossed, c, err := f.feed.ThresholdCrossing(ctx, ibanText, f.escalate)
+	if err != nil {
+		f.log("holders feed: threshold check failed; will retry", "report_id", e.ReportID, "err", err)
+		return false
+	}
+	if !crossed {
+		return true
+	}
+	ev := f.event(report.EventIBANThreshold, e.ReportID, map[string]any{"iban": ibanText,
+		"reporter_count": c.Windows[1].Reporters, "report_count": c.Windows[1].Reports, "window": "30d"})
+	if _, err := f.feed.AppendEvent(ctx, e.Holder, ev, f.retention); err != nil {
+		f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
+		return false
+	}
+	if err := f.feed.MarkThresholdCrossed(ctx, ibanText); err != nil {
+		f.log("holders feed: threshold mark failed; will retry", "report_id", e.ReportID, "err", err)
+		return false
+	}
+	return true
 }
 
 // eventFor is the holder's event for an outbox entry: report.received for
@@ -132,6 +178,8 @@ func (f *feedRelay) eventFor(e outbox.Entry) (report.Event, bool) {
 			data["respond_by"] = e.RespondBy.UTC().Format(time.RFC3339Nano)
 		}
 		return f.event(report.EventReportReceived, e.ReportID, data), true
+	case e.Kind == outbox.KindFeed:
+		return f.event(report.EventType(e.Event), e.ReportID, data), true
 	case e.Kind == outbox.KindEvent && e.Event == "cancelled":
 		out := map[string]any{"report_id": e.ReportID, "iban": e.IBAN, "cancelled_at": data["at"]}
 		if r, ok := data["reason"]; ok && r != "" {

@@ -58,6 +58,10 @@ type Config struct {
 	// EventRetention is how long the banks' feed events are kept
 	// (default 90 days).
 	EventRetention time.Duration
+	// EscalateReporters is how many distinct reporters within 30 days
+	// announce iban.threshold to the holder (review.escalate_reporters,
+	// default 3).
+	EscalateReporters int64
 }
 
 func (c *Config) defaults() {
@@ -81,6 +85,9 @@ func (c *Config) defaults() {
 	}
 	if c.EventRetention <= 0 {
 		c.EventRetention = 90 * 24 * time.Hour
+	}
+	if c.EscalateReporters <= 0 {
+		c.EscalateReporters = 3
 	}
 }
 
@@ -161,7 +168,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	feedWake, closeFeedWake := r.ob.WakeUps(ctx)
 	defer closeFeedWake()
 	feed := &feedRelay{feed: r.ob, r: r, consumer: r.consumer + "-feed", retention: r.cfg.EventRetention,
-		log: r.log.Warn, m: r.m}
+		escalate: r.cfg.EscalateReporters, log: r.log.Warn, m: r.m}
 	wg.Go(func() { feed.run(ctx, feedWake) })
 	r.sweep(true)
 	sweep := time.NewTicker(r.cfg.SweepInterval)
@@ -358,6 +365,10 @@ func (r *Relay) deliver(ctx context.Context, consumer string, e outbox.Entry) {
 	for attempt := 0; ; {
 		if ctx.Err() != nil || !r.holdWhile(ctx, consumer, e, r.br.pausedFor) {
 			r.release(consumer, e)
+			return
+		}
+		if e.Kind == outbox.KindFeed { // for the holder's feed only
+			r.finish(ctx, func(c context.Context) error { return r.ob.MarkForwarded(c, e, "", time.Now()) })
 			return
 		}
 		if e.Kind == outbox.KindEvent {

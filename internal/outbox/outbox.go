@@ -34,6 +34,9 @@ const (
 	// {police_url}/reports/{id}/events, only once the report itself has
 	// been forwarded.
 	KindEvent Kind = "event"
+	// KindFeed is for the holder's feed only (a police marker set or
+	// lifted): the forwarders pass it by.
+	KindFeed Kind = "feed"
 )
 
 // Stats describes one outbox partition.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/report"
 	"github.com/redis/go-redis/v9"
 )
@@ -98,4 +99,44 @@ func eventFrom(m redis.XMessage) report.Event {
 		}
 	}
 	return e
+}
+
+// ThresholdCrossing says whether an IBAN has just reached n distinct
+// reporters within 30 days: at or above n and not yet marked as crossed.
+// Below n the mark is lifted, so the next crossing is announced again
+// (after cancellations, or once old reports leave the window). It returns
+// the counts it judged by.
+func (s *Store) ThresholdCrossing(ctx context.Context, raw string, n int64) (bool, report.Counts, error) {
+	i, err := iban.Parse(raw)
+	if err != nil {
+		return false, report.Counts{}, report.Internal("threshold: parse", err)
+	}
+	c, err := s.Lookup(ctx, i)
+	if err != nil {
+		return false, c, err
+	}
+	flag := s.keysFor(i).threshold()
+	if c.Windows[1].Reporters < n {
+		if err := s.rdb.Del(ctx, flag).Err(); err != nil {
+			return false, c, s.fail(opAlerts, "threshold: re-arm", err)
+		}
+		return false, c, nil
+	}
+	exists, err := s.rdb.Exists(ctx, flag).Result()
+	if err != nil {
+		return false, c, s.fail(opAlerts, "threshold: read", err)
+	}
+	return exists == 0, c, nil
+}
+
+// MarkThresholdCrossed records that the crossing was announced.
+func (s *Store) MarkThresholdCrossed(ctx context.Context, raw string) error {
+	i, err := iban.Parse(raw)
+	if err != nil {
+		return report.Internal("threshold: parse", err)
+	}
+	if err := s.rdb.Set(ctx, s.keysFor(i).threshold(), 1, time.Duration(s.ttlSeconds())*time.Second).Err(); err != nil {
+		return s.fail(opAlerts, "threshold: mark", err)
+	}
+	return nil
 }

@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"strconv"
+	"time"
 
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/report"
@@ -12,16 +15,26 @@ import (
 // domain decided on (compare and set on its registration time), and moves
 // the IBAN's watermark.
 //
-// KEYS: m, i
-// ARGV: expected registration ms ("" for none), now ms, ttl s, then
-// field/value pairs to set (none: lift)
+// When the police act on an IBAN a bank holds, the same step queues a
+// feed entry on the IBAN's outbox partition, from which the holders'
+// relay writes marker.registered or marker.cancelled into that bank's
+// feed: the bank hears of it even if this process dies right after.
+//
+// KEYS: m, i, outbox
+// ARGV: expected registration ms ("" for none), now ms, ttl s, holder
+// ("" for no feed entry), event type, event subject, event data, wake
+// channel, partition, then field/value pairs to set (none: lift)
 // Returns 1 when applied, 0 when the marker changed meanwhile.
 var markerScript = redis.NewScript(`
 local at = redis.call('HGET', KEYS[1], 'at') or ''
 if at ~= ARGV[1] then return 0 end
+if ARGV[4] ~= '' then
+  redis.call('XADD', KEYS[3], '*', 'id', ARGV[6], 'kind', 'feed', 'h', ARGV[4], 'ev', ARGV[5], 'body', ARGV[7])
+  redis.call('PUBLISH', ARGV[8], ARGV[9])
+end
 redis.call('DEL', KEYS[1])
-if #ARGV > 3 then
-  for k = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[k], ARGV[k + 1]) end
+if #ARGV > 9 then
+  for k = 10, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[k], ARGV[k + 1]) end
   redis.call('EXPIRE', KEYS[1], ARGV[3])
 end
 redis.call('HSET', KEYS[2], 'wm', ARGV[2])
@@ -60,12 +73,27 @@ func (s *Store) ChangeMarker(ctx context.Context, i iban.IBAN, c report.Caller, 
 		if old != nil {
 			expected = formatMs(old.RegisteredAt)
 		}
-		args := []any{expected, s.now().UnixMilli(), s.ttlSeconds()}
+		now := s.now()
+		feedHolder, typ, data := "", report.EventMarkerRegistered, []byte("{}")
+		if c.Type == report.OrgPolice && holder != "" {
+			feedHolder = holder
+			ev := markerEvent{IBAN: i.String()}
+			if m != nil {
+				ev.FraudType, ev.RegisteredAt = string(m.FraudType), m.RegisteredAt.UTC().Format(time.RFC3339Nano)
+			} else {
+				typ, ev.CancelledAt = report.EventMarkerCancelled, now.UTC().Format(time.RFC3339Nano)
+			}
+			if data, err = json.Marshal(ev); err != nil {
+				return old, report.Internal("marker: encode", err)
+			}
+		}
+		subject := k.pseudo + ":" + strconv.FormatInt(now.UnixMilli(), 10)
+		args := []any{expected, now.UnixMilli(), s.ttlSeconds(), feedHolder, string(typ), subject, data, WakeChannel, k.part}
 		if m != nil {
 			args = append(args, "ft", string(m.FraudType), "bt", string(m.ByType), "by", m.ByOrg,
 				"at", m.RegisteredAt.UnixMilli(), "det", m.Details)
 		}
-		v, err := s.runReplicated(ctx, markerScript, []string{k.marker(), k.counters()}, args...)
+		v, err := s.runReplicated(ctx, markerScript, []string{k.marker(), k.counters(), s.OutboxKey(k.part)}, args...)
 		if err != nil {
 			return old, s.fail(opReport, "marker script", err)
 		}
@@ -74,4 +102,12 @@ func (s *Store) ChangeMarker(ctx context.Context, i iban.IBAN, c report.Caller, 
 		}
 	}
 	return nil, report.Unavailable("marker", errTooManyChanges)
+}
+
+// markerEvent is the data of a marker.registered or marker.cancelled event.
+type markerEvent struct {
+	IBAN         string `json:"iban"`
+	FraudType    string `json:"fraud_type,omitempty"`
+	RegisteredAt string `json:"registered_at,omitempty"`
+	CancelledAt  string `json:"cancelled_at,omitempty"`
 }

@@ -336,7 +336,7 @@ func (s *Store) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 // MarkForwarded records that the police store has the report (or the
 // review event).
 func (s *Store) MarkForwarded(ctx context.Context, e outbox.Entry, policeRef string, at time.Time) error {
-	if e.Kind == outbox.KindEvent {
+	if e.Kind != outbox.KindReport {
 		return s.finish(ctx, e, "event", "", at, "")
 	}
 	return s.finish(ctx, e, report.StatusForwarded, policeRef, at, "")
@@ -366,7 +366,7 @@ func (s *Store) ReportForwardingStatus(ctx context.Context, e outbox.Entry) (rep
 }
 
 func (s *Store) finish(ctx context.Context, e outbox.Entry, st report.Status, ref string, at time.Time, reason string) error {
-	if e.Kind == outbox.KindEvent {
+	if e.Kind != outbox.KindReport {
 		st = "event"
 	}
 	tag := s.tags[e.Partition]

@@ -173,6 +173,7 @@ func (k ibanKeys) index() string     { return "mg:" + k.tag + ":z:" + k.pseudo }
 func (k ibanKeys) reviews() string   { return "mg:" + k.tag + ":v:" + k.pseudo }
 func (k ibanKeys) cancelled() string { return "mg:" + k.tag + ":x:" + k.pseudo }
 func (k ibanKeys) marker() string    { return "mg:" + k.tag + ":m:" + k.pseudo }
+func (k ibanKeys) threshold() string { return "mg:" + k.tag + ":t:" + k.pseudo }
 
 func (s *Store) ttlSeconds() int64 {
 	// Keys outlive the retention by a day so that trimming, not expiry,
