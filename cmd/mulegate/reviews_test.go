@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -438,5 +439,38 @@ func TestThresholdEvent(t *testing.T) {
 	report("market-a", "th-7")
 	if got := thresholds(2); len(got) != 2 {
 		t.Errorf("after re-arming and a new crossing: %d iban.threshold events, want 2", len(got))
+	}
+}
+
+// TestOverdueGauge: mulegate_reviews_overdue counts, per holder, the open
+// reviews past respond_by; a closed one no longer counts.
+func TestOverdueGauge(t *testing.T) {
+	p := mustPKI(t)
+	rds := mustRedisAddrs(t)
+	sim := mustSimProc(t).addrs["sim"]
+	gw := mustGateway(t, p, rds, "", "MULEGATE_POLICE_URL", sim, "MULEGATE_FORWARD_WORKERS", "2", "MULEGATE_REVIEW_RESPOND_WITHIN", "1s")
+	market, bankA := p.client(t, p.clients["market-a"]), p.client(t, p.clients["bank-a"])
+	mTok, aTok := p.token(t, "market-a", nil, nil), p.token(t, "bank-a", nil, nil)
+	var ids []string
+	for i := range 2 {
+		res := do(t, market, "POST", gw.api+"/v1/reports", mTok, `{"iban":"NL91ABNA0417164300","category":"phishing"}`, "Idempotency-Key", fmt.Sprint("od-", i))
+		ids = append(ids, decodeInto[accepted](t, res).ReportID)
+	}
+	if res := do(t, bankA, "POST", gw.api+"/v1/reports/"+ids[0]+"/close", aTok, `{"result":"disagreed"}`); res.status != 200 {
+		t.Fatalf("close: %d %s", res.status, res.body)
+	}
+	deadline := time.Now().Add(6 * time.Second)
+	for {
+		got := metric(t, gw.ops, `mulegate_reviews_overdue{holder="bank-a"}`)
+		if got == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mulegate_reviews_overdue{holder=\"bank-a\"} = %q, want 1", got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if got := metric(t, gw.ops, `mulegate_reviews_overdue{holder="bank-b"}`); got != "0" {
+		t.Errorf("bank-b overdue = %q, want 0", got)
 	}
 }

@@ -119,5 +119,16 @@ func (r *Registry) Get(id string) (Org, bool) {
 	return o, ok
 }
 
+// Banks lists the registered bank org ids, sorted.
+func (r *Registry) Banks() []string {
+	var out []string
+	for _, id := range (*r.p.Load()).IDs() {
+		if o, _ := r.Get(id); o.Type == report.OrgBank {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // Swap replaces the whole registry.
 func (r *Registry) Swap(orgs Orgs) { r.p.Store(&orgs) }

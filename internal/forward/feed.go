@@ -19,6 +19,7 @@ type Feed interface {
 	AppendEvent(ctx context.Context, bankOrg string, e report.Event, retention time.Duration) (bool, error)
 	ThresholdCrossing(ctx context.Context, iban string, n int64) (bool, report.Counts, error)
 	MarkThresholdCrossed(ctx context.Context, iban string) error
+	TrackDue(ctx context.Context, holder, reportID string, respondBy time.Time, open bool) error
 }
 
 // feedRelay tells the bank that holds a reported account: it reads every
@@ -111,7 +112,7 @@ func (f *feedRelay) handle(ctx context.Context, entries []outbox.Entry) {
 				f.m.eventWritten(ev.Type)
 			}
 		}
-		if !f.threshold(ctx, e) {
+		if !f.threshold(ctx, e) || !f.trackDue(ctx, e) {
 			continue // retried when the entry is taken over
 		}
 		if err := f.feed.DoneForHolders(ctx, e); err != nil {
@@ -155,6 +156,26 @@ func (f *feedRelay) threshold(ctx context.Context, e outbox.Entry) bool {
 	}
 	if err := f.feed.MarkThresholdCrossed(ctx, ibanText); err != nil {
 		f.log("holders feed: threshold mark failed; will retry", "report_id", e.ReportID, "err", err)
+		return false
+	}
+	return true
+}
+
+// trackDue keeps the holder's list of reviews it owes, for the overdue
+// gauge: a report with a deadline adds one, a close or a cancel removes
+// it. False when Redis did not take it.
+func (f *feedRelay) trackDue(ctx context.Context, e outbox.Entry) bool {
+	var err error
+	switch {
+	case e.Holder == "":
+		return true
+	case e.Kind == outbox.KindReport && !e.RespondBy.IsZero():
+		err = f.feed.TrackDue(ctx, e.Holder, e.ReportID, e.RespondBy, true)
+	case e.Kind == outbox.KindEvent && (e.Event == "closed" || e.Event == "cancelled"):
+		err = f.feed.TrackDue(ctx, e.Holder, e.ReportID, time.Time{}, false)
+	}
+	if err != nil {
+		f.log("holders feed: reviews due failed; will retry", "report_id", e.ReportID, "err", err)
 		return false
 	}
 	return true

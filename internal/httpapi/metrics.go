@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -80,5 +81,40 @@ func (m *Metrics) TokenCache(hit bool) {
 		m.tokenCache.WithLabelValues("hit").Inc()
 	} else {
 		m.tokenCache.WithLabelValues("miss").Inc()
+	}
+}
+
+// OverdueCounter counts each bank's open reviews past their deadline.
+type OverdueCounter interface {
+	OverdueReviews(ctx context.Context, banks []string) (map[string]int64, error)
+}
+
+var overdueDesc = prometheus.NewDesc("mulegate_reviews_overdue",
+	"Open reviews past respond_by, per holding bank (computed at scrape time).", []string{"holder"}, nil)
+
+// overdueCollector reads the overdue reviews of the registered banks when
+// Prometheus scrapes: one pipelined round trip per Redis node.
+type overdueCollector struct {
+	c     OverdueCounter
+	banks func() []string
+}
+
+// RegisterOverdue adds mulegate_reviews_overdue{holder} for the banks
+// banks() names (the current registry).
+func RegisterOverdue(reg prometheus.Registerer, c OverdueCounter, banks func() []string) {
+	reg.MustRegister(&overdueCollector{c: c, banks: banks})
+}
+
+func (o *overdueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- overdueDesc }
+
+func (o *overdueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := o.c.OverdueReviews(ctx, o.banks())
+	if err != nil {
+		return
+	}
+	for bank, n := range counts {
+		ch <- prometheus.MustNewConstMetric(overdueDesc, prometheus.GaugeValue, float64(n), bank)
 	}
 }

@@ -140,3 +140,47 @@ func (s *Store) MarkThresholdCrossed(ctx context.Context, raw string) error {
 	}
 	return nil
 }
+
+// dueKey is a bank's open reviews by deadline: report id -> respond_by
+// ms, kept by the holders' relay (added with report.received, removed
+// when the review is closed or the report cancelled).
+func dueKey(org string) string { return "mg:{a:" + org + "}:due" }
+
+// TrackDue records (open) or forgets a review the holder owes.
+func (s *Store) TrackDue(ctx context.Context, holder, reportID string, respondBy time.Time, open bool) error {
+	var err error
+	if open {
+		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.ZAdd(ctx, dueKey(holder), redis.Z{Score: float64(respondBy.UnixMilli()), Member: reportID})
+			p.Expire(ctx, dueKey(holder), time.Duration(s.ttlSeconds())*time.Second)
+			return nil
+		})
+	} else {
+		err = s.rdb.ZRem(ctx, dueKey(holder), reportID).Err()
+	}
+	if err != nil {
+		return s.fail(opAlerts, "reviews due: write", err)
+	}
+	return nil
+}
+
+// OverdueReviews counts, per bank, the open reviews past their deadline,
+// in one pipelined round trip per node.
+func (s *Store) OverdueReviews(ctx context.Context, banks []string) (map[string]int64, error) {
+	now := strconv.FormatInt(s.now().UnixMilli(), 10)
+	cmds := make([]*redis.IntCmd, len(banks))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for n, b := range banks {
+			cmds[n] = p.ZCount(ctx, dueKey(b), "-inf", "("+now)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(opAlerts, "reviews due: read", err)
+	}
+	out := make(map[string]int64, len(banks))
+	for n, b := range banks {
+		out[b] = cmds[n].Val()
+	}
+	return out, nil
+}
