@@ -18,7 +18,8 @@ import (
 var memIBANs = flag.Int("ibans", 0, "TestMemoryPerIBAN: how many distinct IBANs to report (0: skip)")
 
 // TestMemoryPerIBAN measures Redis memory per reported IBAN, for sizing:
-// N distinct IBANs get one report each. A measurement, not a check:
+// N distinct IBANs get one report each, held by a bank (so with an open
+// review and the holder's sealed IBAN). A measurement, not a check:
 //
 //	go test ./internal/store -run TestMemoryPerIBAN -v -args -ibans=1000000
 func TestMemoryPerIBAN(t *testing.T) {
@@ -27,7 +28,7 @@ func TestMemoryPerIBAN(t *testing.T) {
 	}
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
-	st, _ := store.New(rdb, store.Options{Secret: secret})
+	st, _ := store.New(rdb, store.Options{Secret: secret, HolderOf: func(iban.IBAN) string { return "bank-h" }})
 	ctx := context.Background()
 	used := func() int64 {
 		for _, l := range strings.Split(rdb.Info(ctx, "memory").Val(), "\r\n") {

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Lookup throughput and CPU per request of two builds side by side in one
+# run: BASE (a git revision) and the working tree. Each build runs as
+# "mulegate dev --redis" on its own redis-server (forwarders off), the IBAN
+# looked up has 5 reports from 5 orgs' keys (what users look up), and the
+# two are driven alternately (A B A B) by the same bounded mTLS load
+# generator. Everything is on 127.0.0.1 and stopped by PID at the end.
+#   scripts/lookup-ab.sh BASE_REV [DURATION_SECONDS] [CONCURRENCY]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BASE=${1:?usage: scripts/lookup-ab.sh BASE_REV [DURATION] [CONCURRENCY]}
+DUR=${2:-8}
+CONC=${3:-32}
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; git worktree remove --force "$work/base" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+freeport() { local p; while :; do p=$((20000 + RANDOM % 20000)); (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }; done; }
+cpu() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $t; }
+hz=$(getconf CLK_TCK)
+
+git worktree add -q "$work/base" "$BASE"
+(cd "$work/base" && CGO_ENABLED=0 go build -trimpath -o "$work/bin-A" ./cmd/mulegate)
+CGO_ENABLED=0 go build -trimpath -o "$work/bin-B" ./cmd/mulegate
+CGO_ENABLED=0 go build -trimpath -o "$work/load" ./cmd/mulegate-load
+
+declare -A api rpid mpid tok dir
+for v in A B; do
+  rp=$(freeport); ap=$(freeport)
+  mkdir -p "$work/$v"
+  redis-server --port "$rp" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/$v" --logfile "$work/$v/redis.log" &
+  rpid[$v]=$!; pids+=($!)
+  for _ in $(seq 50); do redis-cli -p "$rp" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  (cd "$work/$v" && MULEGATE_FORWARD_WORKERS=0 MULEGATE_LOG_LEVEL=warn exec "$work/bin-$v" dev --redis "127.0.0.1:$rp" --listen "127.0.0.1:$ap" \
+     --ops-listen "127.0.0.1:$(freeport)" --police-listen "127.0.0.1:$(freeport)" >"$work/$v/dev.out" 2>"$work/$v/dev.err") &
+  mpid[$v]=$!; pids+=($!)
+  for _ in $(seq 100); do grep -q '^api https' "$work/$v/dev.out" 2>/dev/null && break; sleep 0.1; done
+  api[$v]="https://localhost:$ap"
+  tok[$v]=$(sed -n 's/^  export MARKET_TOKEN=//p' "$work/$v/dev.out")
+  dir[$v]="$work/$v/.mulegate-dev"
+  for n in 1 2 3 4 5; do
+    curl -sS -o /dev/null --cacert "${dir[$v]}/ca.pem" --cert "${dir[$v]}/market.pem" --key "${dir[$v]}/market-key.pem" \
+      -H "Authorization: Bearer ${tok[$v]}" -H 'Content-Type: application/json' -H "Idempotency-Key: ab-$n" \
+      -X POST "${api[$v]}/v1/reports" -d '{"iban":"NL91ABNA0417164300","category":"phishing"}'
+  done
+done
+
+phase() {
+  local v=$1 c0 r0 out n c1 r1
+  c0=$(cpu "${mpid[$v]}"); r0=$(cpu "${rpid[$v]}")
+  out=$("$work/load" -cacert "${dir[$v]}/ca.pem" -cert "${dir[$v]}/market.pem" -key "${dir[$v]}/market-key.pem" \
+    -token "${tok[$v]}" -c "$CONC" -d "${DUR}s" -url "${api[$v]}/v1/ibans/NL91ABNA0417164300")
+  c1=$(cpu "${mpid[$v]}"); r1=$(cpu "${rpid[$v]}")
+  n=$(echo "$out" | sed -n 's/^ok=\([0-9]*\).*/\1/p')
+  echo "$v $out"
+  awk -v n="$n" -v c="$((c1 - c0))" -v r="$((r1 - r0))" -v hz="$hz" -v v="$v" \
+    'BEGIN { if (n > 0) printf "  %s gateway CPU %.1f us/lookup, Redis CPU %.1f us/lookup\n", v, c/hz/n*1e6, r/hz/n*1e6 }'
+}
+echo "# $(nproc) cores; A = $BASE, B = working tree; ${DUR}s per phase, $CONC connections; IBAN with 5 reports"
+for round in 1 2; do phase A; phase B; done
