@@ -324,6 +324,11 @@ it, nobody else. It is forwarded to the police store within a moment:
   police $MG$LOCATION
   bank $MG$LOCATION
 
+The holding bank heard of the report in its event feed (it can also
+long-poll with wait= or stream /v1/events/stream):
+
+  bank "$MG/v1/events?types=report.received&limit=10"
+
 The holder answers: acknowledge, then close as agreed. The lookup now
 shows the report confirmed (risk high, with its reasons), and the police
 store receives the review events after the report:

@@ -74,6 +74,7 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 		`"report_count":2,"reporter_count":2`,              // lookup after two reports
 		`"code":"invalid_iban"`,                            // the bogus batch entry
 		`"status":"forwarded"`, `"police_reference":"POL-`, // report status
+		`"type":"report.received"`,                                                                                       // the holder's feed
 		`"holder_org":"demo-bank"`, `"iban":"DE89370400440532013000","category":"phishing","reporter_org":"demo-market"`, // the holder's view
 		`"state":"closed","holder_org":"demo-bank"`, `"confirmed":1`, `"risk":"high"`, `"risk_reasons":["confirmed"]`, // the review and the lookup
 		`"event":"acknowledged"`, `"event":"closed"`, // the police store got the review events

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -425,5 +426,62 @@ func TestReportReceivedSurvivesKill(t *testing.T) {
 	}
 	if left != 0 {
 		t.Errorf("the outbox still holds %d entries once both groups are done", left)
+	}
+}
+
+// TestFaultReviewEvents: the holder acknowledges and closes a report while
+// the police store is down, and the gateway that queued the review events
+// is killed with SIGKILL while it retries them. Another gateway delivers
+// them once the store is back: after the report itself, in order, each
+// once.
+func TestFaultReviewEvents(t *testing.T) {
+	p := mustPKI(t)
+	rds := redistest.StartTopology(t)
+	sim := mustSimProc(t).addrs["sim"]
+	a := mustServeProc(t, p, rds.Addrs(), forwardEnv(sim)...)
+	setFaults(t, sim, `{"down":true}`)
+	market := p.client(t, p.clients["market-a"])
+	bank := p.client(t, p.clients["bank-a"])
+	mTok, bTok := p.token(t, "market-a", nil, nil), p.token(t, "bank-a", nil, nil)
+	res := do(t, market, "POST", a.addrs["api"]+"/v1/reports", mTok, `{"iban":"NL91ABNA0417164300","category":"phishing"}`, "Idempotency-Key", "fre-1")
+	if res.status != 202 {
+		t.Fatalf("submit: %d", res.status)
+	}
+	id := decodeInto[accepted](t, res).ReportID
+	loc := a.addrs["api"] + "/v1/reports/" + id
+	if res := do(t, bank, "POST", loc+"/acknowledge", bTok, ""); res.status != 200 {
+		t.Fatalf("acknowledge: %d %s", res.status, res.body)
+	}
+	if res := do(t, bank, "POST", loc+"/close", bTok, `{"result":"agreed","fraud_type":"mule_account"}`); res.status != 200 {
+		t.Fatalf("close: %d %s", res.status, res.body)
+	}
+	time.Sleep(1500 * time.Millisecond) // retries against the down store
+	a.kill(syscall.SIGKILL)
+	setFaults(t, sim, `{}`)
+	mustServeProc(t, p, rds.Addrs(), forwardEnv(sim)...)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var rec struct {
+			Deliveries int `json:"deliveries"`
+			Events     []struct {
+				Event string `json:"event"`
+			} `json:"events"`
+		}
+		resp, err := http.Get(sim + "/_sim/reports/" + id)
+		if err == nil {
+			_ = json.NewDecoder(resp.Body).Decode(&rec)
+			resp.Body.Close()
+		}
+		var names []string
+		for _, e := range rec.Events {
+			names = append(names, e.Event)
+		}
+		if rec.Deliveries >= 1 && strings.Join(names, ",") == "acknowledged,closed" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the police store has the report %d times and events %v, want the report then acknowledged, closed", rec.Deliveries, names)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
