@@ -96,14 +96,23 @@ func withTimeout(c *gin.Context, d time.Duration) (context.Context, context.Canc
 	return context.WithTimeout(c.Request.Context(), d)
 }
 
+// ibanParam parses the {iban} path parameter and puts its masked form in
+// the access log.
+func ibanParam(c *gin.Context) (iban.IBAN, error) {
+	i, err := report.ParseIBAN(c.Param("iban"))
+	if err == nil {
+		c.Set(ctxIBAN, i.Masked())
+	}
+	return i, err
+}
+
 func handleLookup(s lookuper, risk report.RiskPolicy, timeout time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		i, err := report.ParseIBAN(c.Param("iban"))
+		i, err := ibanParam(c)
 		if err != nil {
 			writeProblem(c, err)
 			return
 		}
-		c.Set(ctxIBAN, i.Masked())
 		ctx, cancel := withTimeout(c, timeout)
 		defer cancel()
 		counts, err := s.Lookup(ctx, i)

@@ -55,12 +55,11 @@ func (r markerRequest) marker(c report.Caller, now time.Time) (*report.Marker, e
 // IBAN, a bank for IBANs it holds; 200 with the marker.
 func handlePutMarker(d markerDeps) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		i, err := report.ParseIBAN(c.Param("iban"))
+		i, err := ibanParam(c)
 		if err != nil {
 			writeProblem(c, err)
 			return
 		}
-		c.Set(ctxIBAN, i.Masked())
 		var req markerRequest
 		if err := decode(c, d.bodyLimit, &req); err != nil {
 			writeProblem(c, err)
@@ -87,12 +86,11 @@ func handlePutMarker(d markerDeps) gin.HandlerFunc {
 // lift any marker, a bank only its own; 204.
 func handleDeleteMarker(d markerDeps) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		i, err := report.ParseIBAN(c.Param("iban"))
+		i, err := ibanParam(c)
 		if err != nil {
 			writeProblem(c, err)
 			return
 		}
-		c.Set(ctxIBAN, i.Masked())
 		ctx, cancel := withTimeout(c, d.timeout)
 		defer cancel()
 		if _, err := d.store.ChangeMarker(ctx, i, caller(c), holderOf(d.router, i), nil); err != nil {
