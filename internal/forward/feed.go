@@ -96,12 +96,16 @@ func (f *feedRelay) drain(ctx context.Context, p int) {
 }
 
 // handle writes each entry's event (if it has one) and acknowledges it.
-// An entry whose write fails stays pending and is taken over later.
+// An entry whose write fails stays pending and is taken over later. A
+// batch already read is finished even on shutdown (it is a few Redis
+// calls), so a stopping relay leaves nothing pending behind it.
 func (f *feedRelay) handle(ctx context.Context, entries []outbox.Entry) {
+	if len(entries) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishGrace)
+	defer cancel()
 	for _, e := range entries {
-		if ctx.Err() != nil {
-			return
-		}
 		if ev, ok := f.eventFor(e); ok {
 			added, err := f.feed.AppendEvent(ctx, e.Holder, ev, f.retention)
 			if err != nil {

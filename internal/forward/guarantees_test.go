@@ -149,9 +149,11 @@ func TestDeadConsumersAreRemoved(t *testing.T) {
 	consumers := func() int {
 		n := 0
 		for p := range f.st.Partitions() {
-			cs, err := rdb.XInfoConsumers(ctx, f.st.OutboxKey(p), "forwarders").Result()
-			if err == nil {
-				n += len(cs)
+			for _, g := range []string{"forwarders", "holders"} {
+				cs, err := rdb.XInfoConsumers(ctx, f.st.OutboxKey(p), g).Result()
+				if err == nil {
+					n += len(cs)
+				}
 			}
 		}
 		return n

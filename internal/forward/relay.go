@@ -164,7 +164,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		consumer := names[i]
 		wg.Go(func() { r.worker(ctx, consumer) })
 	}
-	defer r.dropOwnConsumers(names)
+	defer r.dropOwnConsumers(append(names, r.consumer+"-feed"))
 	feedWake, closeFeedWake := r.ob.WakeUps(ctx)
 	defer closeFeedWake()
 	feed := &feedRelay{feed: r.ob, r: r, consumer: r.consumer + "-feed", retention: r.cfg.EventRetention,

@@ -267,35 +267,39 @@ func (s *Store) ClaimStale(ctx context.Context, partition int, consumer, cursor 
 // that stopped.
 func (s *Store) DropIdleConsumers(ctx context.Context, partition int, minIdle time.Duration) (int, error) {
 	key := s.OutboxKey(partition)
-	cs, err := s.rdb.XInfoConsumers(ctx, key, forwarderGroup).Result()
-	if err != nil {
-		if strings.HasPrefix(err.Error(), "NOGROUP") || strings.Contains(err.Error(), "no such key") {
-			return 0, nil
-		}
-		return 0, s.fail(opOutbox, "outbox: list consumers", err)
-	}
 	dropped := 0
-	for _, c := range cs {
-		if c.Pending > 0 || c.Idle < minIdle {
-			continue
-		}
-		n, err := dropConsumerScript.Run(ctx, s.rdb, []string{key}, forwarderGroup, c.Name).Int()
+	for _, group := range []string{forwarderGroup, holderGroup} {
+		cs, err := s.rdb.XInfoConsumers(ctx, key, group).Result()
 		if err != nil {
-			return dropped, s.fail(opOutbox, "outbox: drop consumer script", err)
+			if strings.HasPrefix(err.Error(), "NOGROUP") || strings.Contains(err.Error(), "no such key") {
+				continue
+			}
+			return dropped, s.fail(opOutbox, "outbox: list consumers", err)
 		}
-		dropped += n
+		for _, c := range cs {
+			if c.Pending > 0 || c.Idle < minIdle {
+				continue
+			}
+			n, err := dropConsumerScript.Run(ctx, s.rdb, []string{key}, group, c.Name).Int()
+			if err != nil {
+				return dropped, s.fail(opOutbox, "outbox: drop consumer script", err)
+			}
+			dropped += n
+		}
 	}
 	return dropped, nil
 }
 
-// DropConsumers removes the named consumers of every partition that hold
-// nothing (a relay's own workers, at shutdown), in one pipelined round
-// trip per node.
+// DropConsumers removes the named consumers (of either group) of every
+// partition that hold nothing (a relay's own workers, at shutdown), in
+// one pipelined round trip per node.
 func (s *Store) DropConsumers(ctx context.Context, names []string) error {
 	err := s.pipelined(ctx, func(p redis.Pipeliner) error {
 		for part := range s.opt.Partitions {
 			for _, n := range names {
-				dropConsumerScript.EvalSha(ctx, p, []string{s.OutboxKey(part)}, forwarderGroup, n)
+				for _, group := range []string{forwarderGroup, holderGroup} {
+					dropConsumerScript.EvalSha(ctx, p, []string{s.OutboxKey(part)}, group, n)
+				}
 			}
 		}
 		return nil
