@@ -164,8 +164,15 @@ func (s *syncBuffer) String() string {
 // env holds MULEGATE_* overrides as name, value pairs.
 func mustGateway(t testing.TB, p *pki, redisAddrs []string, extraConfig string, env ...string) *gateway {
 	t.Helper()
+	return mustGatewayConfig(t, p.config(redisAddrs, extraConfig), env...)
+}
+
+// mustGatewayConfig starts the real server through run with this whole
+// configuration text.
+func mustGatewayConfig(t testing.TB, config string, env ...string) *gateway {
+	t.Helper()
 	cfgPath := filepath.Join(t.TempDir(), "mulegate.yaml")
-	if err := os.WriteFile(cfgPath, []byte(p.config(redisAddrs, extraConfig)), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -399,7 +399,7 @@ func orgsFrom(cfg config.Config) (auth.Orgs, *report.Router) {
 	orgs := auth.Orgs{}
 	banks := map[string]map[string][]string{}
 	for _, o := range cfg.Orgs {
-		orgs[o.ID] = auth.Org{ID: o.ID, Type: report.OrgType(o.Type), BankCodes: o.BankCodes}
+		orgs[o.ID] = auth.Org{ID: o.ID, Type: report.OrgType(o.Type), BankCodes: o.BankCodes, CertSubjects: o.CertSubjects}
 		if report.OrgType(o.Type) == report.OrgBank {
 			banks[o.ID] = o.BankCodes
 		}

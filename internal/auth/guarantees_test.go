@@ -267,3 +267,27 @@ func resign(t *testing.T, s *devenv.Signer, header, payload string) string {
 	}
 	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
+
+// TestCertSubjects: an org listing cert_subjects takes tokens only over a
+// certificate with one of those names (CN, DNS or URI SAN).
+func TestCertSubjects(t *testing.T) {
+	t.Parallel()
+	signer := mustSigner(t)
+	v := mustVerifier(t, auth.VerifierConfig{Issuer: "i", Audience: "a", Keys: auth.StaticKeys(mustKeySetOf(t, signer)), CacheSize: 100,
+		Orgs: auth.NewRegistry(auth.Orgs{"police-nl": {ID: "police-nl", Type: "police", CertSubjects: []string{"spiffe://police.example/gw", "police-gw.example"}}})})
+	tok := mustToken(t, signer, devenv.TokenSpec{Issuer: "i", Audience: "a", Subject: "s", Org: "police-nl", Scope: "alerts:write", Thumbprint: "t"}, nil)
+	for _, tc := range []struct {
+		names []string
+		ok    bool
+	}{
+		{[]string{"other", "spiffe://police.example/gw"}, true},
+		{[]string{"police-gw.example"}, true},
+		{[]string{"market-a"}, false},
+		{nil, false},
+	} {
+		_, err := v.VerifyWith(tok, auth.ClientCert{Thumbprint: "t", Names: tc.names})
+		if (err == nil) != tc.ok {
+			t.Errorf("names %v: %v, want ok=%v", tc.names, err, tc.ok)
+		}
+	}
+}

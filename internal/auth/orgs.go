@@ -87,6 +87,9 @@ type Org struct {
 	// BankCodes lists, per country code, the bank identifiers this org
 	// holds accounts under; alerts about those IBANs are routed to it.
 	BankCodes map[string][]string
+	// CertSubjects, when not empty, are the only client certificate names
+	// (subject CN, DNS or URI SAN) its tokens are accepted over.
+	CertSubjects []string
 }
 
 // Orgs is the organisation registry, keyed by org id.

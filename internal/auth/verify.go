@@ -197,6 +197,36 @@ type verified struct {
 // read from the current registry every time, so a reload that removes or
 // re-types an org takes effect on its next request.
 func (v *Verifier) Verify(token, certThumbprint string) (Principal, error) {
+	return v.VerifyWith(token, ClientCert{Thumbprint: certThumbprint})
+}
+
+// ClientCert is what the gateway knows of the verified client certificate
+// of a connection: its RFC 8705 thumbprint and its names (subject CN, DNS
+// and URI SANs), for orgs that list the certificates they own.
+type ClientCert struct {
+	Thumbprint string
+	Names      []string
+}
+
+// CertNames lists a certificate's subject CN and its DNS and URI SANs.
+func CertNames(cert *x509.Certificate) []string {
+	names := []string{}
+	if cert.Subject.CommonName != "" {
+		names = append(names, cert.Subject.CommonName)
+	}
+	names = append(names, cert.DNSNames...)
+	for _, u := range cert.URIs {
+		names = append(names, u.String())
+	}
+	return names
+}
+
+// VerifyWith is Verify with the whole client certificate identity: an org
+// that lists cert_subjects accepts its tokens only over a certificate
+// named by one of them (an identity provider that mints a token for the
+// wrong org is not enough).
+func (v *Verifier) VerifyWith(token string, cert ClientCert) (Principal, error) {
+	certThumbprint := cert.Thumbprint
 	if len(token) > MaxTokenBytes {
 		return Principal{}, fail(CodeUnauthenticated, "the token is too large")
 	}
@@ -227,6 +257,9 @@ func (v *Verifier) Verify(token, certThumbprint string) (Principal, error) {
 	org, ok := v.cfg.Orgs.Get(t.OrgID)
 	if !ok {
 		return Principal{}, fail(CodeUnauthenticated, "the token's org is not registered")
+	}
+	if len(org.CertSubjects) > 0 && !anyIn(cert.Names, org.CertSubjects) {
+		return Principal{}, fail(CodeUnauthenticated, "the client certificate does not belong to the token's org")
 	}
 	return Principal{Subject: t.Subject, Org: org, Scopes: t.Scopes & TypeScopes[org.Type],
 		Expires: t.Expires, Thumbprint: t.Thumbprint}, nil
@@ -419,4 +452,15 @@ func (v *Verifier) keyFunc(t *jwt.Token) (any, error) {
 		return nil, fail(CodeUnauthenticated, "the token's alg does not match its key")
 	}
 	return k.Pub, nil
+}
+
+func anyIn(names, allowed []string) bool {
+	for _, n := range names {
+		for _, a := range allowed {
+			if n == a {
+				return true
+			}
+		}
+	}
+	return false
 }

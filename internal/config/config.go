@@ -153,9 +153,10 @@ type Config struct {
 
 // Org is one registered organisation.
 type Org struct {
-	ID        string              `yaml:"id"`
-	Type      string              `yaml:"type"`
-	BankCodes map[string][]string `yaml:"bank_codes"`
+	ID           string              `yaml:"id"`
+	Type         string              `yaml:"type"`
+	BankCodes    map[string][]string `yaml:"bank_codes"`
+	CertSubjects []string            `yaml:"cert_subjects"`
 }
 
 // Default returns a configuration with every default filled in.

@@ -220,6 +220,11 @@ func (c *Config) validateOrgs(p *problems) {
 		if len(o.BankCodes) > 0 && report.OrgType(o.Type) != report.OrgBank {
 			p.bad(key+".bank_codes", "only bank orgs hold bank codes")
 		}
+		for _, cs := range o.CertSubjects {
+			if strings.TrimSpace(cs) == "" {
+				p.bad(key+".cert_subjects", "must not hold empty names")
+			}
+		}
 		for _, cc := range sortedKeys(o.BankCodes) {
 			if len(cc) != 2 || strings.ToUpper(cc) != cc {
 				p.bad(key+".bank_codes", "country code %q must be two upper-case letters", cc)

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -146,37 +147,41 @@ func clientCert() gin.HandlerFunc {
 			writeProblem(c, newAPIError(http.StatusUnauthorized, "unauthenticated", "a verified client certificate is required"))
 			return
 		}
-		var thumb string
+		var id *auth.ClientCert
 		if ci, ok := c.Request.Context().Value(connKey{}).(*connIdentity); ok {
-			if p := ci.thumb.Load(); p != nil {
-				thumb = *p
-			} else {
-				thumb = auth.Thumbprint(tls.VerifiedChains[0][0])
-				ci.thumb.Store(&thumb)
+			if id = ci.cert.Load(); id == nil {
+				id = identify(tls.VerifiedChains[0][0])
+				ci.cert.Store(id)
 			}
 		} else {
-			thumb = auth.Thumbprint(tls.VerifiedChains[0][0])
+			id = identify(tls.VerifiedChains[0][0])
 		}
-		c.Set(ctxThumbprint, thumb)
+		c.Set(ctxClientCert, id)
 		c.Next()
 	}
+}
+
+func identify(leaf *x509.Certificate) *auth.ClientCert {
+	return &auth.ClientCert{Thumbprint: auth.Thumbprint(leaf), Names: auth.CertNames(leaf)}
 }
 
 type connKey struct{}
 
 // connIdentity caches per-connection facts derived from the handshake.
-type connIdentity struct{ thumb atomic.Pointer[string] }
+type connIdentity struct {
+	cert atomic.Pointer[auth.ClientCert]
+}
 
 // ConnContext is for http.Server.ConnContext: it gives each connection a
-// place to cache its client certificate thumbprint.
+// place to cache its client certificate identity.
 func ConnContext(ctx context.Context, _ net.Conn) context.Context {
 	return context.WithValue(ctx, connKey{}, &connIdentity{})
 }
 
-const ctxThumbprint = "mulegate.cert_thumbprint"
+const ctxClientCert = "mulegate.client_cert"
 
 type tokenVerifier interface {
-	Verify(token, certThumbprint string) (auth.Principal, error)
+	VerifyWith(token string, cert auth.ClientCert) (auth.Principal, error)
 }
 
 // bearer verifies the Authorization: Bearer token, bound to the client
@@ -193,7 +198,12 @@ func bearer(v tokenVerifier) gin.HandlerFunc {
 			writeProblem(c, newAPIError(http.StatusUnauthorized, "unauthenticated", "an Authorization: Bearer token is required"))
 			return
 		}
-		p, err := v.Verify(strings.TrimSpace(tok), c.GetString(ctxThumbprint))
+		cert, _ := c.Get(ctxClientCert)
+		id, _ := cert.(*auth.ClientCert)
+		if id == nil {
+			id = &auth.ClientCert{}
+		}
+		p, err := v.VerifyWith(strings.TrimSpace(tok), *id)
 		if err != nil {
 			writeProblem(c, err)
 			return
