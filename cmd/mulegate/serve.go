@@ -214,6 +214,7 @@ func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, hub *s
 			Keepalive: cfg.Alerts.Keepalive.D(), ValidateID: store.ValidCursor},
 		Risk: report.RiskPolicy{Thresholds: report.RiskThresholds{Low: cfg.Risk.Low, Medium: cfg.Risk.Medium, High: cfg.Risk.High},
 			EscalateReporters: cfg.Review.EscalateReporters},
+		Views:    viewsFrom(cfg),
 		MaxBatch: cfg.API.MaxBatch, MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchBodyBytes: cfg.API.MaxBatchBodyBytes,
 		ClockSkew: cfg.Auth.Leeway.D(), RequestTimeout: cfg.API.RequestTimeout.D(),
 	})
@@ -405,6 +406,15 @@ func orgsFrom(cfg config.Config) (auth.Orgs, *report.Router) {
 		}
 	}
 	return orgs, report.NewRouter(banks)
+}
+
+// viewsFrom builds each org type's lookup view.
+func viewsFrom(cfg config.Config) map[report.OrgType]httpapi.View {
+	out := map[report.OrgType]httpapi.View{}
+	for t, v := range cfg.Views {
+		out[report.OrgType(t)] = httpapi.NewView(v.Omit)
+	}
+	return out
 }
 
 // routerHolder lets a reload swap the routing table under running requests.

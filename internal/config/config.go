@@ -138,6 +138,10 @@ type Config struct {
 		Medium int64 `yaml:"medium"`
 		High   int64 `yaml:"high"`
 	} `yaml:"risk"`
+	// Views: per org type, lookup fields left out of the answer (no
+	// tipping-off: a marketplace must not learn that the police are
+	// involved).
+	Views map[string]View `yaml:"views"`
 	Events struct {
 		Retention Duration `yaml:"retention"`
 	} `yaml:"events"`
@@ -150,6 +154,16 @@ type Config struct {
 		Level string `yaml:"level"`
 	} `yaml:"log"`
 }
+
+// View is what one org type's lookups leave out.
+type View struct {
+	Omit []string `yaml:"omit"`
+}
+
+// Omittable are the lookup fields a view may leave out.
+var Omittable = []string{"country", "bank_code", "report_count", "reporter_count", "reports_last_30_days", "by_category",
+	"by_source", "first_reported_at", "last_reported_at", "risk", "review", "cancelled_count", "stats", "marker",
+	"marker.by_type", "risk_reasons", "watermark"}
 
 // Org is one registered organisation.
 type Org struct {
@@ -207,6 +221,7 @@ func Default() Config {
 	c.Alerts.Keepalive = Duration(15 * time.Second)
 	c.Risk.Low, c.Risk.Medium, c.Risk.High = 1, 2, 5
 	c.Events.Retention = Duration(90 * 24 * time.Hour)
+	c.Views = map[string]View{"marketplace": {Omit: []string{"by_source", "marker.by_type"}}}
 	c.Review.RespondWithin = Duration(7 * 24 * time.Hour)
 	c.Review.EscalateReporters = 3
 	c.Log.Level = "info"

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -51,6 +52,7 @@ func (c *Config) Validate() error {
 	c.validateAlerts(&p)
 	c.validateRisk(&p)
 	c.validateReview(&p)
+	c.validateViews(&p)
 	c.validateOrgs(&p)
 	c.validateLog(&p)
 	return errors.Join(p...)
@@ -200,6 +202,28 @@ func (c *Config) validateReview(p *problems) {
 	if c.Review.EscalateReporters < 2 {
 		p.bad("review.escalate_reporters", "must be at least 2")
 	}
+}
+
+func (c *Config) validateViews(p *problems) {
+	for _, t := range sortedViewKeys(c.Views) {
+		if !report.OrgType(t).Valid() {
+			p.bad("views."+t, "must be bank, marketplace or police")
+		}
+		for _, f := range c.Views[t].Omit {
+			if !slices.Contains(Omittable, f) {
+				p.bad("views."+t+".omit", "%q is not a lookup field that can be left out (%s)", f, strings.Join(Omittable, ", "))
+			}
+		}
+	}
+}
+
+func sortedViewKeys(m map[string]View) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (c *Config) validateOrgs(p *problems) {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -58,8 +59,60 @@ type statJSON struct {
 
 type markerJSON struct {
 	FraudType    string `json:"fraud_type"`
-	ByType       string `json:"by_type"`
+	ByType       string `json:"by_type,omitempty"`
 	RegisteredAt string `json:"registered_at"`
+}
+
+// View leaves lookup fields out of the answers an org type gets (no
+// tipping-off: by default a marketplace does not learn by_source or who
+// set a marker). Omitted fields are absent, not null.
+type View struct {
+	omit         map[string]bool
+	markerByType bool // leave out marker.by_type
+}
+
+// NewView makes a view from field names (top-level lookup fields, or
+// "marker.by_type").
+func NewView(omit []string) View {
+	v := View{omit: map[string]bool{}}
+	for _, f := range omit {
+		if f == "marker.by_type" {
+			v.markerByType = true
+			continue
+		}
+		v.omit[f] = true
+	}
+	return v
+}
+
+// render is the lookup as this view shows it: the struct itself when
+// nothing is left out (the common, cheap case), else its fields without
+// the omitted ones.
+func (v View) render(l report.Lookup) any {
+	out := renderLookup(l)
+	if v.markerByType && out.Marker != nil {
+		out.Marker.ByType = ""
+	}
+	if len(v.omit) == 0 {
+		return out
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return out
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return out
+	}
+	for f := range v.omit {
+		delete(fields, f)
+	}
+	return fields
+}
+
+// viewFor is the caller's view.
+func viewFor(views map[report.OrgType]View, c *gin.Context) View {
+	return views[principal(c).Org.Type]
 }
 
 func renderLookup(l report.Lookup) lookupJSON {
@@ -106,7 +159,7 @@ func ibanParam(c *gin.Context) (iban.IBAN, error) {
 	return i, err
 }
 
-func handleLookup(s lookuper, risk report.RiskPolicy, timeout time.Duration) gin.HandlerFunc {
+func handleLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgType]View, timeout time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		i, err := ibanParam(c)
 		if err != nil {
@@ -120,7 +173,7 @@ func handleLookup(s lookuper, risk report.RiskPolicy, timeout time.Duration) gin
 			writeProblem(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, renderLookup(report.NewLookup(i, counts, risk)))
+		c.JSON(http.StatusOK, viewFor(views, c).render(report.NewLookup(i, counts, risk)))
 	}
 }
 
@@ -138,7 +191,7 @@ type batchInvalid struct {
 	Error batchError `json:"error"`
 }
 
-func handleBatchLookup(s lookuper, risk report.RiskPolicy, maxBatch int, bodyLimit int64, timeout time.Duration) gin.HandlerFunc {
+func handleBatchLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgType]View, maxBatch int, bodyLimit int64, timeout time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var req batchRequest
 		if err := decode(c, bodyLimit, &req); err != nil {
@@ -174,8 +227,9 @@ func handleBatchLookup(s lookuper, risk report.RiskPolicy, maxBatch int, bodyLim
 			writeProblem(c, err)
 			return
 		}
+		view := viewFor(views, c)
 		for k, i := range valid {
-			results[slots[k]] = renderLookup(report.NewLookup(i, counts[k], risk))
+			results[slots[k]] = view.render(report.NewLookup(i, counts[k], risk))
 		}
 		c.JSON(http.StatusOK, gin.H{"results": results})
 	}

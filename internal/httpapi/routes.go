@@ -33,6 +33,7 @@ type Deps struct {
 	Log               *slog.Logger
 	Metrics           *Metrics
 	Risk              report.RiskPolicy
+	Views             map[report.OrgType]View
 	MaxBatch          int
 	MaxBodyBytes      int64
 	MaxBatchBodyBytes int64
@@ -62,8 +63,8 @@ func NewAPI(d Deps) http.Handler {
 	})
 
 	v1 := r.Group("/v1", clientCert(), bearer(d.Verifier))
-	v1.GET("/ibans/:iban", requireScope(auth.ScopeIBANsRead), handleLookup(d.Store, d.Risk, d.RequestTimeout))
-	v1.POST("/ibans/lookup", requireScope(auth.ScopeIBANsRead), handleBatchLookup(d.Store, d.Risk, d.MaxBatch, d.MaxBatchBodyBytes, d.RequestTimeout))
+	v1.GET("/ibans/:iban", requireScope(auth.ScopeIBANsRead), handleLookup(d.Store, d.Risk, d.Views, d.RequestTimeout))
+	v1.POST("/ibans/lookup", requireScope(auth.ScopeIBANsRead), handleBatchLookup(d.Store, d.Risk, d.Views, d.MaxBatch, d.MaxBatchBodyBytes, d.RequestTimeout))
 	md := markerDeps{store: d.Store, router: d.Router, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
 	v1.PUT("/ibans/:iban/marker", requireScope(auth.ScopeMarkersWrite), handlePutMarker(md))
 	v1.DELETE("/ibans/:iban/marker", requireScope(auth.ScopeMarkersWrite), handleDeleteMarker(md))
