@@ -141,7 +141,7 @@ type Config struct {
 	// Views: per org type, lookup fields left out of the answer (no
 	// tipping-off: a marketplace must not learn that the police are
 	// involved).
-	Views map[string]View `yaml:"views"`
+	Views  map[string]View `yaml:"views"`
 	Events struct {
 		Retention Duration `yaml:"retention"`
 	} `yaml:"events"`
