@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -33,5 +34,78 @@ func TestCertificateBelongsToTheOrg(t *testing.T) {
 	// An org without cert_subjects is unchanged.
 	if got := do(t, market, "GET", gw.api+"/v1/ibans/NL91ABNA0417164300", p.token(t, "market-a", nil, nil), ""); got.status != 200 {
 		t.Errorf("market-a lookup: %d", got.status)
+	}
+}
+
+// TestRateLimits (issue 11): lookups and writes are limited per org, by
+// org type; a batch costs one lookup per IBAN; over the limit the answer
+// is 429 rate_limited with Retry-After and nothing is done; every
+// authenticated answer carries the RateLimit headers; another org is not
+// affected; GET /v1/limits shows what is left.
+func TestRateLimits(t *testing.T) {
+	p := mustPKI(t)
+	extra := `
+limits:
+  marketplace: {lookups_per_second: 1, lookups_burst: 10, writes_per_second: 1, writes_burst: 3}
+  bank: {lookups_per_second: 1000, lookups_burst: 1000, writes_per_second: 1000, writes_burst: 1000}
+  police: {lookups_per_second: 1000, lookups_burst: 1000, writes_per_second: 1000, writes_burst: 1000}
+`
+	gw := mustGateway(t, p, mustRedisAddrs(t), extra)
+	market, bank := p.client(t, p.clients["market-a"]), p.client(t, p.clients["bank-a"])
+	mTok, bTok := p.token(t, "market-a", nil, nil), p.token(t, "bank-a", nil, nil)
+	lookupURL := gw.api + "/v1/ibans/NL91ABNA0417164300"
+	for n := range 10 {
+		got := do(t, market, "GET", lookupURL, mTok, "")
+		if got.status != 200 || got.header.Get("RateLimit-Limit") != "10" || got.header.Get("RateLimit-Remaining") != fmt.Sprint(9-n) {
+			t.Fatalf("lookup %d: %d limit %q remaining %q", n, got.status, got.header.Get("RateLimit-Limit"), got.header.Get("RateLimit-Remaining"))
+		}
+	}
+	got := do(t, market, "GET", lookupURL, mTok, "")
+	if got.status != 429 || problemCode(t, got) != "rate_limited" || got.header.Get("Retry-After") == "" || got.header.Get("Retry-After") == "0" {
+		t.Fatalf("the 11th lookup: %d %s Retry-After %q", got.status, got.body, got.header.Get("Retry-After"))
+	}
+	if got.header.Get("RateLimit-Remaining") != "0" || got.header.Get("RateLimit-Reset") == "" {
+		t.Errorf("429 headers: %v", got.header)
+	}
+	// A batch costs one per IBAN: 20 IBANs exceed a burst of 10.
+	batch := `{"ibans":[` + strings.TrimSuffix(strings.Repeat(`"NL91ABNA0417164300",`, 20), ",") + `]}`
+	if got := do(t, market, "POST", gw.api+"/v1/ibans/lookup", mTok, batch); got.status != 429 || !strings.Contains(string(got.body), "batches") {
+		t.Errorf("a batch above the burst: %d %s", got.status, got.body)
+	}
+	// Another org is not affected.
+	if got := do(t, bank, "GET", lookupURL, bTok, ""); got.status != 200 || got.header.Get("RateLimit-Limit") != "1000" {
+		t.Errorf("bank-a while market-a is limited: %d %v", got.status, got.header.Get("RateLimit-Limit"))
+	}
+	// Writes: a burst of 3, then 429 and nothing written.
+	for n := range 4 {
+		got := do(t, market, "POST", gw.api+"/v1/reports", mTok, `{"iban":"DE89370400440532013000","category":"phishing"}`, "Idempotency-Key", fmt.Sprint("rl-", n))
+		want := 202
+		if n == 3 {
+			want = 429
+		}
+		if got.status != want {
+			t.Fatalf("report %d: %d, want %d", n, got.status, want)
+		}
+	}
+	l := decodeInto[lookup](t, do(t, bank, "GET", gw.api+"/v1/ibans/DE89370400440532013000", bTok, ""))
+	if l.ReportCount != 3 {
+		t.Errorf("report_count %d after 3 accepted and 1 refused, want 3", l.ReportCount)
+	}
+	type policies struct {
+		Org      string `json:"org"`
+		Policies []struct {
+			Name      string `json:"name"`
+			PerSecond int    `json:"per_second"`
+			Burst     int    `json:"burst"`
+			Remaining int    `json:"remaining"`
+		} `json:"policies"`
+	}
+	limits := decodeInto[policies](t, do(t, market, "GET", gw.api+"/v1/limits", mTok, ""))
+	if limits.Org != "market-a" || len(limits.Policies) != 2 || limits.Policies[0].Name != "lookups" || limits.Policies[0].Burst != 10 ||
+		limits.Policies[1].Name != "writes" || limits.Policies[1].PerSecond != 1 || limits.Policies[1].Remaining > 1 {
+		t.Errorf("limits: %+v", limits)
+	}
+	if n := metricSum(t, gw.ops, "mulegate_rate_limited_total"); n < 3 {
+		t.Errorf("mulegate_rate_limited_total = %v, want at least 3", n)
 	}
 }

@@ -79,6 +79,13 @@ func (p *pki) config(redisAddrs []string, extra string) string {
 	if !strings.Contains(extra, "log:") {
 		extra += "\nlog:\n  level: warn\n"
 	}
+	if !strings.Contains(extra, "limits:") {
+		// Tests drive one org hard; the rate limit tests set their own.
+		extra += "\nlimits:\n"
+		for _, typ := range []string{"bank", "marketplace", "police"} {
+			extra += "  " + typ + ": {lookups_per_second: 1000000, lookups_burst: 1000000, writes_per_second: 1000000, writes_burst: 1000000}\n"
+		}
+	}
 	var orgs strings.Builder
 	for id, typ := range testOrgs {
 		fmt.Fprintf(&orgs, "  - id: %s\n    type: %s\n", id, typ)

@@ -214,7 +214,7 @@ func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, hub *s
 			Keepalive: cfg.Alerts.Keepalive.D(), ValidateID: store.ValidCursor},
 		Risk: report.RiskPolicy{Thresholds: report.RiskThresholds{Low: cfg.Risk.Low, Medium: cfg.Risk.Medium, High: cfg.Risk.High},
 			EscalateReporters: cfg.Review.EscalateReporters},
-		Views:    viewsFrom(cfg),
+		Views: viewsFrom(cfg), Limiter: c.st,
 		MaxBatch: cfg.API.MaxBatch, MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchBodyBytes: cfg.API.MaxBatchBodyBytes,
 		ClockSkew: cfg.Auth.Leeway.D(), RequestTimeout: cfg.API.RequestTimeout.D(),
 	})
@@ -400,7 +400,10 @@ func orgsFrom(cfg config.Config) (auth.Orgs, *report.Router) {
 	orgs := auth.Orgs{}
 	banks := map[string]map[string][]string{}
 	for _, o := range cfg.Orgs {
-		orgs[o.ID] = auth.Org{ID: o.ID, Type: report.OrgType(o.Type), BankCodes: o.BankCodes, CertSubjects: o.CertSubjects}
+		l := cfg.OrgLimits(o)
+		orgs[o.ID] = auth.Org{ID: o.ID, Type: report.OrgType(o.Type), BankCodes: o.BankCodes, CertSubjects: o.CertSubjects,
+			Limits: report.Limits{Lookups: report.RateLimit{PerSecond: l.LookupsPerSecond, Burst: l.LookupsBurst},
+				Writes: report.RateLimit{PerSecond: l.WritesPerSecond, Burst: l.WritesBurst}}}
 		if report.OrgType(o.Type) == report.OrgBank {
 			banks[o.ID] = o.BankCodes
 		}

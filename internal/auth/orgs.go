@@ -90,6 +90,8 @@ type Org struct {
 	// CertSubjects, when not empty, are the only client certificate names
 	// (subject CN, DNS or URI SAN) its tokens are accepted over.
 	CertSubjects []string
+	// Limits are its rate limits (its type's, with its own overrides).
+	Limits report.Limits
 }
 
 // Orgs is the organisation registry, keyed by org id.

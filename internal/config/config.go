@@ -138,6 +138,9 @@ type Config struct {
 		Medium int64 `yaml:"medium"`
 		High   int64 `yaml:"high"`
 	} `yaml:"risk"`
+	// Limits: per org type (bank, marketplace, police), overridable per
+	// org (orgs[].limits).
+	Limits map[string]LimitSet `yaml:"limits"`
 	// Views: per org type, lookup fields left out of the answer (no
 	// tipping-off: a marketplace must not learn that the police are
 	// involved).
@@ -153,6 +156,35 @@ type Config struct {
 	Log  struct {
 		Level string `yaml:"level"`
 	} `yaml:"log"`
+}
+
+// LimitSet is an org type's (or one org's) rate limits. In an org's
+// override, a zero field keeps its type's value.
+type LimitSet struct {
+	LookupsPerSecond int `yaml:"lookups_per_second"`
+	LookupsBurst     int `yaml:"lookups_burst"`
+	WritesPerSecond  int `yaml:"writes_per_second"`
+	WritesBurst      int `yaml:"writes_burst"`
+}
+
+// Over is s with the non-zero fields of o.
+func (s LimitSet) Over(o LimitSet) LimitSet {
+	pick := func(a, b int) int {
+		if b != 0 {
+			return b
+		}
+		return a
+	}
+	return LimitSet{pick(s.LookupsPerSecond, o.LookupsPerSecond), pick(s.LookupsBurst, o.LookupsBurst),
+		pick(s.WritesPerSecond, o.WritesPerSecond), pick(s.WritesBurst, o.WritesBurst)}
+}
+
+// DefaultLimits are every org type's defaults.
+var DefaultLimits = LimitSet{LookupsPerSecond: 1000, LookupsBurst: 2000, WritesPerSecond: 100, WritesBurst: 500}
+
+// OrgLimits is the limits an org gets: its type's, then its own overrides.
+func (c Config) OrgLimits(o Org) LimitSet {
+	return DefaultLimits.Over(c.Limits[o.Type]).Over(o.Limits)
 }
 
 // View is what one org type's lookups leave out.
@@ -171,6 +203,7 @@ type Org struct {
 	Type         string              `yaml:"type"`
 	BankCodes    map[string][]string `yaml:"bank_codes"`
 	CertSubjects []string            `yaml:"cert_subjects"`
+	Limits       LimitSet            `yaml:"limits"`
 }
 
 // Default returns a configuration with every default filled in.

@@ -53,6 +53,7 @@ func (c *Config) Validate() error {
 	c.validateRisk(&p)
 	c.validateReview(&p)
 	c.validateViews(&p)
+	c.validateLimits(&p)
 	c.validateOrgs(&p)
 	c.validateLog(&p)
 	return errors.Join(p...)
@@ -213,6 +214,34 @@ func (c *Config) validateViews(p *problems) {
 			if !slices.Contains(Omittable, f) {
 				p.bad("views."+t+".omit", "%q is not a lookup field that can be left out (%s)", f, strings.Join(Omittable, ", "))
 			}
+		}
+	}
+}
+
+func (c *Config) validateLimits(p *problems) {
+	check := func(key string, l LimitSet) {
+		for name, v := range map[string]int{"lookups_per_second": l.LookupsPerSecond, "lookups_burst": l.LookupsBurst,
+			"writes_per_second": l.WritesPerSecond, "writes_burst": l.WritesBurst} {
+			if v < 0 {
+				p.bad(key+"."+name, "must not be negative")
+			}
+		}
+	}
+	types := make([]string, 0, len(c.Limits))
+	for t := range c.Limits {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	for _, t := range types {
+		if !report.OrgType(t).Valid() {
+			p.bad("limits."+t, "must be bank, marketplace or police")
+		}
+		check("limits."+t, c.Limits[t])
+	}
+	for n, o := range c.Orgs {
+		check(fmt.Sprintf("orgs[%d].limits", n), o.Limits)
+		if l := c.OrgLimits(o); l.LookupsBurst < l.LookupsPerSecond || l.WritesBurst < l.WritesPerSecond {
+			p.bad(fmt.Sprintf("orgs[%d].limits", n), "a burst must be at least its rate per second")
 		}
 	}
 }

@@ -191,7 +191,7 @@ type batchInvalid struct {
 	Error batchError `json:"error"`
 }
 
-func handleBatchLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgType]View, maxBatch int, bodyLimit int64, timeout time.Duration) gin.HandlerFunc {
+func handleBatchLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgType]View, rd rateDeps, maxBatch int, bodyLimit int64, timeout time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var req batchRequest
 		if err := decode(c, bodyLimit, &req); err != nil {
@@ -205,6 +205,9 @@ func handleBatchLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgT
 		raw := *req.IBANs
 		if len(raw) == 0 || len(raw) > maxBatch {
 			writeProblem(c, report.Invalid("ibans", "ibans must hold between 1 and "+itoa(int64(maxBatch))+" entries"))
+			return
+		}
+		if !charge(c, rd, report.RateLookups, len(raw)) { // one lookup token per IBAN
 			return
 		}
 		results := make([]any, len(raw))

@@ -18,6 +18,7 @@ type Metrics struct {
 	tokenCache *prometheus.CounterVec
 
 	reviews         *prometheus.CounterVec
+	rateLimited     *prometheus.CounterVec
 	alertsCreated   prometheus.Counter
 	alertsDelivered *prometheus.CounterVec
 	eventsDelivered *prometheus.CounterVec
@@ -41,6 +42,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.reviews = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mulegate_reviews_total", Help: "Review actions that changed a report, by action (acknowledge, close, cancel).",
 	}, []string{"action"})
+	m.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mulegate_rate_limited_total", Help: "Requests refused with 429, by org type and limit (lookups, writes).",
+	}, []string{"org_type", "class"})
 	m.alertsCreated = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "mulegate_alerts_created_total", Help: "Police alerts stored (replays not counted).",
 	})
@@ -53,7 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.sseOpen = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "mulegate_alert_streams_open", Help: "Open Server-Sent Events alert streams.",
 	})
-	reg.MustRegister(m.requests, m.latency, m.tokenCache, m.reviews, m.alertsCreated, m.alertsDelivered, m.eventsDelivered, m.sseOpen)
+	reg.MustRegister(m.requests, m.latency, m.tokenCache, m.reviews, m.rateLimited, m.alertsCreated, m.alertsDelivered, m.eventsDelivered, m.sseOpen)
 	return m
 }
 

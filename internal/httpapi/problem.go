@@ -114,7 +114,9 @@ func writeProblem(c *gin.Context, err error) {
 		}
 		c.Header("WWW-Authenticate", v)
 	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
-		c.Header("Retry-After", strconv.Itoa(1))
+		if c.Writer.Header().Get("Retry-After") == "" {
+			c.Header("Retry-After", strconv.Itoa(1))
+		}
 	}
 	title := titles[code]
 	if title == "" {

@@ -34,6 +34,7 @@ type Deps struct {
 	Metrics           *Metrics
 	Risk              report.RiskPolicy
 	Views             map[report.OrgType]View
+	Limiter           limiter
 	MaxBatch          int
 	MaxBodyBytes      int64
 	MaxBatchBodyBytes int64
@@ -62,30 +63,38 @@ func NewAPI(d Deps) http.Handler {
 		writeProblem(c, newAPIError(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this resource"))
 	})
 
+	// Every route is rate limited per org before its scope check, so that
+	// every authenticated answer carries the RateLimit headers: lookups
+	// (a batch costs one per IBAN, charged once it is decoded), writes
+	// (reports, reviews, cancels, alerts, markers), and a free peek at the
+	// lookups bucket for reads.
+	rd := rateDeps{l: d.Limiter, metrics: d.Metrics, timeout: d.RequestTimeout}
+	lookup, write, peek := limited(rd, report.RateLookups, 1), limited(rd, report.RateWrites, 1), limited(rd, report.RateLookups, 0)
 	v1 := r.Group("/v1", clientCert(), bearer(d.Verifier))
-	v1.GET("/ibans/:iban", requireScope(auth.ScopeIBANsRead), handleLookup(d.Store, d.Risk, d.Views, d.RequestTimeout))
-	v1.POST("/ibans/lookup", requireScope(auth.ScopeIBANsRead), handleBatchLookup(d.Store, d.Risk, d.Views, d.MaxBatch, d.MaxBatchBodyBytes, d.RequestTimeout))
+	v1.GET("/limits", peek, handleLimits(rd))
+	v1.GET("/ibans/:iban", lookup, requireScope(auth.ScopeIBANsRead), handleLookup(d.Store, d.Risk, d.Views, d.RequestTimeout))
+	v1.POST("/ibans/lookup", peek, requireScope(auth.ScopeIBANsRead), handleBatchLookup(d.Store, d.Risk, d.Views, rd, d.MaxBatch, d.MaxBatchBodyBytes, d.RequestTimeout))
 	md := markerDeps{store: d.Store, router: d.Router, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
-	v1.PUT("/ibans/:iban/marker", requireScope(auth.ScopeMarkersWrite), handlePutMarker(md))
-	v1.DELETE("/ibans/:iban/marker", requireScope(auth.ScopeMarkersWrite), handleDeleteMarker(md))
-	v1.POST("/reports", requireScope(auth.ScopeReportsWrite), handleSubmitReport(d.Store, d.MaxBodyBytes, d.ClockSkew, d.RequestTimeout, d.Now))
-	v1.GET("/reports/:id", requireScope(auth.ScopeReportsRead), handleReportStatus(d.Store, d.RequestTimeout, d.Now))
+	v1.PUT("/ibans/:iban/marker", write, requireScope(auth.ScopeMarkersWrite), handlePutMarker(md))
+	v1.DELETE("/ibans/:iban/marker", write, requireScope(auth.ScopeMarkersWrite), handleDeleteMarker(md))
+	v1.POST("/reports", write, requireScope(auth.ScopeReportsWrite), handleSubmitReport(d.Store, d.MaxBodyBytes, d.ClockSkew, d.RequestTimeout, d.Now))
+	v1.GET("/reports/:id", peek, requireScope(auth.ScopeReportsRead), handleReportStatus(d.Store, d.RequestTimeout, d.Now))
 	rv := reviewDeps{store: d.Store, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
-	v1.POST("/reports/:id/acknowledge", requireScope(auth.ScopeReportsReview), handleReview(rv, report.ActionAcknowledge))
-	v1.POST("/reports/:id/close", requireScope(auth.ScopeReportsReview), handleReview(rv, report.ActionClose))
-	v1.POST("/reports/:id/cancel", requireScope(auth.ScopeReportsWrite), handleReview(rv, report.ActionCancel))
+	v1.POST("/reports/:id/acknowledge", write, requireScope(auth.ScopeReportsReview), handleReview(rv, report.ActionAcknowledge))
+	v1.POST("/reports/:id/close", write, requireScope(auth.ScopeReportsReview), handleReview(rv, report.ActionClose))
+	v1.POST("/reports/:id/cancel", write, requireScope(auth.ScopeReportsWrite), handleReview(rv, report.ActionCancel))
 	if d.Alerts != nil {
 		ao := d.AlertOptions
-		v1.POST("/alerts", requireScope(auth.ScopeAlertsWrite), handlePostAlert(postAlertDeps{store: d.Alerts, router: d.Router,
+		v1.POST("/alerts", write, requireScope(auth.ScopeAlertsWrite), handlePostAlert(postAlertDeps{store: d.Alerts, router: d.Router,
 			metrics: d.Metrics, retention: ao.Retention, eventRetention: d.EventRetention, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}))
 		fd := feedDeps{waiter: d.AlertWaiter, opt: ao, timeout: d.RequestTimeout, done: d.Done}
 		alerts := alertFeed(d.Alerts, d.Metrics, ao)
-		v1.GET("/alerts", requireScope(auth.ScopeAlertsRead), handleFeed(alerts, fd))
-		v1.GET("/alerts/stream", requireScope(auth.ScopeAlertsRead), handleFeedStream(alerts, fd, d.Metrics))
+		v1.GET("/alerts", peek, requireScope(auth.ScopeAlertsRead), handleFeed(alerts, fd))
+		v1.GET("/alerts/stream", peek, requireScope(auth.ScopeAlertsRead), handleFeedStream(alerts, fd, d.Metrics))
 		if d.Events != nil {
 			events := eventFeed(d.Events, d.Metrics, d.EventRetention)
-			v1.GET("/events", requireScope(auth.ScopeEventsRead), handleFeed(events, fd))
-			v1.GET("/events/stream", requireScope(auth.ScopeEventsRead), handleFeedStream(events, fd, d.Metrics))
+			v1.GET("/events", peek, requireScope(auth.ScopeEventsRead), handleFeed(events, fd))
+			v1.GET("/events/stream", peek, requireScope(auth.ScopeEventsRead), handleFeedStream(events, fd, d.Metrics))
 		}
 	}
 	return r

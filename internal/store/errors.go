@@ -21,6 +21,7 @@ const (
 	opOutbox  op = "outbox"
 	opBreaker op = "breaker"
 	opPing    op = "ping"
+	opLimits  op = "limits"
 )
 
 // fail is the store's one error flow. A domain error passes through. A

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/report"
 	"github.com/redis/go-redis/v9"
@@ -54,8 +55,9 @@ type Store struct {
 	tags []string // "{p0}".."{pN-1}"
 	// macs pools keyed HMAC states: building one per lookup costs more
 	// than the rest of the pseudonym computation.
-	macs sync.Pool
-	seal *sealer // encrypts the IBAN kept for a report's holder
+	macs    sync.Pool
+	seal    *sealer // encrypts the IBAN kept for a report's holder
+	limiter *redis_rate.Limiter
 	// OnError, if set, is told about every Redis failure (for metrics).
 	OnError func(op string)
 }
@@ -83,7 +85,7 @@ func New(rdb redis.UniversalClient, opt Options) (*Store, error) {
 	if opt.RespondWithin <= 0 {
 		opt.RespondWithin = 7 * 24 * time.Hour
 	}
-	s := &Store{rdb: rdb, opt: opt, now: opt.Now}
+	s := &Store{rdb: rdb, opt: opt, now: opt.Now, limiter: redis_rate.NewLimiter(rdb)}
 	secret := opt.Secret
 	var err error
 	if s.seal, err = newSealer(secret); err != nil {

@@ -1,0 +1,108 @@
+package httpapi
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/mulegate/mulegate/internal/report"
+)
+
+// limiter checks an org's rate limits (internal/store over
+// go-redis/redis_rate: GCRA, one Redis round trip).
+type limiter interface {
+	Allow(ctx context.Context, org string, class report.RateClass, lim report.RateLimit, cost int) (report.RateDecision, error)
+}
+
+// rateDeps are what rate limiting needs.
+type rateDeps struct {
+	l       limiter
+	metrics *Metrics
+	timeout time.Duration
+}
+
+// limited charges every request of a route: cost tokens of class (0: a
+// peek, so the RateLimit headers are still on the answer). A refused
+// request gets 429 and nothing is done for it.
+func limited(d rateDeps, class report.RateClass, cost int) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !charge(c, d, class, cost) {
+			return
+		}
+		c.Next()
+	}
+}
+
+// charge spends cost tokens of the caller's class bucket and sets the
+// RateLimit-Limit, -Remaining and -Reset headers (seconds). Over the
+// limit it answers 429 rate_limited with Retry-After (whole seconds, at
+// least 1) and returns false. A Redis that cannot answer is 503: never a
+// silent pass.
+func charge(c *gin.Context, d rateDeps, class report.RateClass, cost int) bool {
+	p := principal(c)
+	lim := p.Org.Limits.Of(class)
+	ctx, cancel := withTimeout(c, d.timeout)
+	defer cancel()
+	dec, err := d.l.Allow(ctx, p.Org.ID, class, lim, cost)
+	if err != nil {
+		writeProblem(c, err)
+		return false
+	}
+	h := c.Writer.Header()
+	h.Set("RateLimit-Limit", strconv.Itoa(lim.Burst))
+	h.Set("RateLimit-Remaining", strconv.Itoa(max(dec.Remaining, 0)))
+	h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(dec.ResetAfter)))
+	if dec.Allowed {
+		return true
+	}
+	if d.metrics != nil {
+		d.metrics.rateLimited.WithLabelValues(string(p.Org.Type), string(class)).Inc()
+	}
+	h.Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(dec.RetryAfter))))
+	detail := "the " + string(class) + " rate limit of this organisation is spent; retry after Retry-After seconds"
+	if cost > lim.Burst {
+		detail = "this request costs more " + string(class) + " than the burst of this organisation allows; send smaller batches"
+	}
+	writeProblem(c, newAPIError(http.StatusTooManyRequests, "rate_limited", detail))
+	return false
+}
+
+func ceilSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int(math.Ceil(d.Seconds()))
+}
+
+type policyJSON struct {
+	Name         string `json:"name"`
+	PerSecond    int    `json:"per_second"`
+	Burst        int    `json:"burst"`
+	Remaining    int    `json:"remaining"`
+	ResetSeconds int    `json:"reset_seconds"`
+}
+
+// handleLimits serves GET /v1/limits: the caller's policies and what is
+// left of them, without spending any.
+func handleLimits(d rateDeps) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p := principal(c)
+		ctx, cancel := withTimeout(c, d.timeout)
+		defer cancel()
+		var out []policyJSON
+		for _, class := range []report.RateClass{report.RateLookups, report.RateWrites} {
+			lim := p.Org.Limits.Of(class)
+			dec, err := d.l.Allow(ctx, p.Org.ID, class, lim, 0)
+			if err != nil {
+				writeProblem(c, err)
+				return
+			}
+			out = append(out, policyJSON{Name: string(class), PerSecond: lim.PerSecond, Burst: lim.Burst,
+				Remaining: max(dec.Remaining, 0), ResetSeconds: ceilSeconds(dec.ResetAfter)})
+		}
+		c.JSON(http.StatusOK, gin.H{"org": p.Org.ID, "org_type": p.Org.Type, "policies": out})
+	}
+}

@@ -1,0 +1,42 @@
+package report
+
+import "time"
+
+// RateLimit is one rate policy: a steady rate per second and a burst (the
+// most that may be spent at once). GCRA: tokens refill continuously.
+type RateLimit struct {
+	PerSecond int
+	Burst     int
+}
+
+// Limits are an org's two policies: lookups (a batch costs one per IBAN)
+// and writes (reports, review actions, cancels, alerts, markers).
+type Limits struct {
+	Lookups RateLimit
+	Writes  RateLimit
+}
+
+// RateClass names a policy.
+type RateClass string
+
+const (
+	RateLookups RateClass = "lookups"
+	RateWrites  RateClass = "writes"
+)
+
+// Of is the policy of a class.
+func (l Limits) Of(c RateClass) RateLimit {
+	if c == RateWrites {
+		return l.Writes
+	}
+	return l.Lookups
+}
+
+// RateDecision is the limiter's answer for one request.
+type RateDecision struct {
+	Allowed    bool
+	Limit      RateLimit
+	Remaining  int
+	RetryAfter time.Duration // until the request could pass (when not allowed)
+	ResetAfter time.Duration // until the bucket is full again
+}
