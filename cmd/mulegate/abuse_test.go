@@ -1,9 +1,17 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mulegate/mulegate/internal/devenv"
 )
@@ -108,4 +116,135 @@ limits:
 	if n := metricSum(t, gw.ops, "mulegate_rate_limited_total"); n < 3 {
 		t.Errorf("mulegate_rate_limited_total = %v, want at least 3", n)
 	}
+}
+
+// TestRevocationAndRotationWithoutRestart (issue 11): SIGHUP brings a new
+// CRL and a new server certificate to new connections, open connections
+// keep going, a bad file keeps the running configuration, and requests
+// made all through a server certificate rotation all succeed.
+func TestRevocationAndRotationWithoutRestart(t *testing.T) {
+	p := mustPKI(t)
+	crlPath := filepath.Join(p.dir, "clients.crl")
+	writePEM := func(path string, b []byte, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	empty, err := p.ca.CRL(1)
+	writePEM(crlPath, empty, err)
+	cfgPath := filepath.Join(t.TempDir(), "mulegate.yaml")
+	cfg := strings.Replace(p.config(mustRedisAddrs(t), ""), "  client_ca_file: "+p.dir+"/ca.pem\n",
+		"  client_ca_file: "+p.dir+"/ca.pem\n  client_crl_files: ["+crlPath+"]\n", 1)
+	if !strings.Contains(cfg, "client_crl_files") {
+		t.Fatal("test config did not change")
+	}
+	writePEM(cfgPath, []byte(cfg), nil)
+	gw := startProc(t, []string{"serve", "--config", cfgPath}, nil, "api", "ops")
+	api := gw.addrs["api"] + "/v1/ibans/NL91ABNA0417164300"
+	hup := func() {
+		t.Helper()
+		if err := gw.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	fresh := func(org string) error { // a new connection each time
+		c := p.client(t, p.clients[org])
+		tr := c.Transport.(*specCheck).next.(*http.Transport)
+		tr.DisableKeepAlives = true
+		req, _ := http.NewRequest("GET", api, nil)
+		req.Header.Set("Authorization", "Bearer "+p.token(t, org, nil, nil))
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	if err := fresh("market-a"); err != nil {
+		t.Fatalf("market-a before revocation: %v", err)
+	}
+	// An open connection of market-a, kept alive across the reload.
+	keep := p.client(t, p.clients["market-a"])
+	mTok := p.token(t, "market-a", nil, nil)
+	if got := do(t, keep, "GET", api, mTok, ""); got.status != 200 {
+		t.Fatal(got.status)
+	}
+	revoked, err := p.ca.CRL(2, p.clients["market-a"])
+	writePEM(crlPath, revoked, err)
+	hup()
+	if err := fresh("market-a"); err == nil {
+		t.Error("a revoked certificate still completes a new handshake after SIGHUP")
+	}
+	if err := fresh("bank-a"); err != nil {
+		t.Errorf("bank-a after market-a's revocation: %v", err)
+	}
+	if got := do(t, keep, "GET", api, mTok, ""); got.status != 200 {
+		t.Errorf("the connection open before the reload: %d", got.status)
+	}
+	if m := metric(t, gw.addrs["ops"], "mulegate_crl_age_seconds"); m == "" || m == "0" {
+		t.Errorf("mulegate_crl_age_seconds = %q", m)
+	}
+	// A bad CRL keeps the running configuration (market-a stays refused).
+	writePEM(crlPath, []byte("not a CRL"), nil)
+	hup()
+	if err := fresh("market-a"); err == nil {
+		t.Error("a bad CRL file dropped the revocation")
+	}
+	if !strings.Contains(gw.stderr.String(), "keeping the running configuration") {
+		t.Errorf("the bad file was not logged:\n%s", lastLines(gw.stderr.String(), 3))
+	}
+	writePEM(crlPath, revoked, err)
+
+	// Rotate the server certificate while requests flow.
+	srv2, err := p.ca.IssueServer("localhost", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failures, total atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				total.Add(1)
+				if err := fresh("bank-a"); err != nil {
+					failures.Add(1)
+				}
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	writePEM(filepath.Join(p.dir, "server-key.pem"), srv2.KeyPEM(), nil)
+	writePEM(filepath.Join(p.dir, "server.pem"), srv2.CertPEM(), nil)
+	hup()
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if failures.Load() != 0 {
+		t.Errorf("%d of %d requests failed during the rotation", failures.Load(), total.Load())
+	}
+	// New connections see the new certificate.
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(gw.addrs["api"], "https://"), &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost",
+		Certificates: []tls.Certificate{p.clients["bank-a"].TLS()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if got := conn.ConnectionState().PeerCertificates[0].SerialNumber; got.Cmp(srv2.Cert.SerialNumber) != 0 {
+		t.Errorf("after the rotation the server presents serial %s, want the new %s", got, srv2.Cert.SerialNumber)
+	}
+	t.Logf("%d requests on new connections during the rotation, %d failed", total.Load(), failures.Load())
 }

@@ -206,7 +206,7 @@ func (c *core) newAuthn(ctx context.Context, cfg config.Config, m *httpapi.Metri
 
 // apiServer builds the /v1 API behind mTLS. stopping is closed when the
 // server shuts down: long polls answer and streams end.
-func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, hub *store.AlertHub, stopping <-chan struct{}) (*http.Server, error) {
+func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg *httpapi.ServerTLS, hub *store.AlertHub, stopping <-chan struct{}) *http.Server {
 	api := httpapi.NewAPI(httpapi.Deps{
 		Store: c.st, Verifier: a.verifier, Log: c.log, Metrics: m,
 		Alerts: c.st, Events: c.st, EventRetention: cfg.Events.Retention.D(), Router: a.router, AlertWaiter: hub, Done: stopping,
@@ -218,20 +218,35 @@ func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, hub *s
 		MaxBatch: cfg.API.MaxBatch, MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchBodyBytes: cfg.API.MaxBatchBodyBytes,
 		ClockSkew: cfg.Auth.Leeway.D(), RequestTimeout: cfg.API.RequestTimeout.D(),
 	})
-	tlsCfg, err := httpapi.TLSConfig(cfg.API.CertFile, cfg.API.KeyFile, cfg.API.ClientCAFile)
-	if err != nil {
-		return nil, err
-	}
 	return &http.Server{
 		Handler:           api,
 		ConnContext:       httpapi.ConnContext,
-		TLSConfig:         tlsCfg,
+		TLSConfig:         tlsCfg.Config(),
 		ReadHeaderTimeout: cfg.API.ReadHeaderTimeout.D(),
 		ReadTimeout:       cfg.API.ReadTimeout.D(),
 		WriteTimeout:      cfg.API.WriteTimeout.D(),
 		IdleTimeout:       cfg.API.IdleTimeout.D(),
 		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
-	}, nil
+	}
+}
+
+func tlsFiles(cfg config.Config) httpapi.TLSFiles {
+	return httpapi.TLSFiles{CertFile: cfg.API.CertFile, KeyFile: cfg.API.KeyFile, ClientCAFile: cfg.API.ClientCAFile,
+		CRLFiles: cfg.API.ClientCRLFiles}
+}
+
+// registerCRLAge is mulegate_crl_age_seconds: how old the newest loaded
+// CRL is (0 when none is configured), to alert on CRLs nobody refreshes.
+func registerCRLAge(reg prometheus.Registerer, t *httpapi.ServerTLS) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mulegate_crl_age_seconds", Help: "Age of the newest loaded client CRL (its thisUpdate), 0 when none is configured.",
+	}, func() float64 {
+		u := t.CRLUpdated.Load()
+		if u == 0 {
+			return 0
+		}
+		return time.Since(time.Unix(u, 0)).Seconds()
+	}))
 }
 
 // listenBoth binds the API and the ops listeners.
@@ -255,6 +270,7 @@ type gatewayServer struct {
 	hub      *store.AlertHub
 	api, ops *http.Server
 	stopping chan struct{} // closed on shutdown: long polls answer, streams end
+	tls      *httpapi.ServerTLS
 }
 
 func (c *core) gateway(ctx context.Context, cfg config.Config) (*gatewayServer, error) {
@@ -270,9 +286,11 @@ func (c *core) gateway(ctx context.Context, cfg config.Config) (*gatewayServer, 
 			return nil, err
 		}
 	}
-	if g.api, err = c.apiServer(cfg, g.authn, m, g.hub, g.stopping); err != nil {
+	if g.tls, err = httpapi.NewServerTLS(tlsFiles(cfg)); err != nil {
 		return nil, err
 	}
+	registerCRLAge(c.reg, g.tls)
+	g.api = c.apiServer(cfg, g.authn, m, g.tls, g.hub, g.stopping)
 	g.ops = c.opsServer(cfg, g.relay)
 	return g, nil
 }
@@ -294,7 +312,7 @@ func (g *gatewayServer) run(ctx context.Context, apiLn, opsLn net.Listener, cfgP
 		eg.Go(func() error { return extra(ctx) })
 	}
 	if cfgPath != "" {
-		eg.Go(func() error { reloadOnHUP(ctx, cfgPath, getenv, g.authn.orgs, g.authn.router, g.c.log); return nil })
+		eg.Go(func() error { g.reloadOnHUP(ctx, cfgPath, getenv); return nil })
 	}
 	eg.Go(func() error {
 		<-ctx.Done()
@@ -434,9 +452,12 @@ func (h *routerHolder) Holder(i iban.IBAN) string {
 	return org
 }
 
-// reloadOnHUP re-reads the configuration on SIGHUP and swaps in its
-// organisations and routing table. Other settings need a restart.
-func reloadOnHUP(ctx context.Context, path string, getenv func(string) string, reg *auth.Registry, router *routerHolder, log *slog.Logger) {
+// reloadOnHUP re-reads the configuration on SIGHUP and swaps in, all or
+// nothing, the server certificate, the client CA bundle and CRLs, the
+// JWKS file and the organisations (with the alert routing and the
+// holders). A bad file keeps the running configuration and logs why; open
+// connections keep going. Other settings need a restart.
+func (g *gatewayServer) reloadOnHUP(ctx context.Context, path string, getenv func(string) string) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -445,15 +466,37 @@ func reloadOnHUP(ctx context.Context, path string, getenv func(string) string, r
 		case <-ctx.Done():
 			return
 		case <-hup:
-			cfg, err := config.Load(path, getenv)
-			if err != nil {
-				log.Error("config reload failed; keeping the running configuration", "err", err)
+			if err := g.reload(ctx, path, getenv); err != nil {
+				g.c.log.Error("config reload failed; keeping the running configuration", "err", err)
 				continue
 			}
-			orgs, routes := orgsFrom(cfg)
-			reg.Swap(orgs)
-			router.p.Store(routes)
-			log.Info("config reloaded: organisations and alert routing", "orgs", len(orgs))
 		}
 	}
+}
+
+func (g *gatewayServer) reload(ctx context.Context, path string, getenv func(string) string) error {
+	cfg, err := config.Load(path, getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.Auth.JWKSFile != "" {
+		b, err := os.ReadFile(cfg.Auth.JWKSFile)
+		if err == nil {
+			_, err = auth.ParseJWKS(b)
+		}
+		if err != nil {
+			return fmt.Errorf("auth.jwks_file: %w", err)
+		}
+	}
+	if err := g.tls.Reload(tlsFiles(cfg)); err != nil { // swaps only if every file loads
+		return err
+	}
+	orgs, routes := orgsFrom(cfg)
+	g.authn.orgs.Swap(orgs)
+	g.authn.router.p.Store(routes)
+	if err := g.authn.keys.Reload(ctx); err != nil {
+		g.c.log.Warn("jwks reload: keeping the previous keys of the failing source", "err", err)
+	}
+	g.c.log.Info("config reloaded: TLS, CRLs, JWKS file, organisations and routing", "orgs", len(orgs), "crl_files", len(cfg.API.ClientCRLFiles))
+	return nil
 }

@@ -54,6 +54,7 @@ type Config struct {
 		CertFile          string   `yaml:"cert_file"`
 		KeyFile           string   `yaml:"key_file"`
 		ClientCAFile      string   `yaml:"client_ca_file"`
+		ClientCRLFiles    []string `yaml:"client_crl_files"`
 		MaxBodyBytes      int64    `yaml:"max_body_bytes"`
 		MaxBatchBodyBytes int64    `yaml:"max_batch_body_bytes"`
 		MaxBatch          int      `yaml:"max_batch"`

@@ -55,6 +55,21 @@ func NewCA(name string) (*CA, error) {
 	return &CA{Cert: cert, Key: key}, nil
 }
 
+// CRL is a PEM certificate revocation list, signed by the CA, revoking
+// the given leaves (none: an empty CRL). number must grow with each CRL.
+func (ca *CA) CRL(number int64, revoked ...*Leaf) ([]byte, error) {
+	tmpl := &x509.RevocationList{Number: big.NewInt(number), ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: time.Now().Add(24 * time.Hour)}
+	for _, l := range revoked {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,
+			x509.RevocationListEntry{SerialNumber: l.Cert.SerialNumber, RevocationTime: time.Now().Add(-time.Minute)})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Cert, ca.Key)
+	if err != nil {
+		return nil, err
+	}
+	return pemBlock("X509 CRL", der), nil
+}
+
 // Leaf is an issued certificate with its key.
 type Leaf struct {
 	Cert *x509.Certificate

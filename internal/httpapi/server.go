@@ -3,10 +3,13 @@ package httpapi
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
+	"sync/atomic"
 	"time"
 
 	"github.com/mulegate/mulegate/internal/pemfile"
@@ -15,25 +18,96 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// TLSConfig builds the API listener's TLS configuration: TLS 1.2 minimum
-// (1.3 is preferred by Go's defaults), and a client certificate that must
-// chain to the client CA bundle, verified during the handshake. A missing
-// certificate or an unknown CA fails the handshake itself.
-func TLSConfig(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
-	cert, err := pemfile.KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("api.cert_file/api.key_file: %w", err)
-	}
-	pool, err := pemfile.CertPool(clientCAFile)
-	if err != nil {
-		return nil, fmt.Errorf("api.client_ca_file: %w", err)
-	}
+// TLSFiles name what the API listener's TLS is built from.
+type TLSFiles struct {
+	CertFile, KeyFile, ClientCAFile string
+	CRLFiles                        []string
+}
+
+// ServerTLS is the API listener's TLS configuration, swappable while the
+// server runs: each new handshake takes the current one, so a SIGHUP
+// reload brings a new server certificate, client CA bundle or CRLs to new
+// connections while open connections keep going.
+type ServerTLS struct {
+	cur atomic.Pointer[tls.Config]
+	// CRLUpdated is the newest thisUpdate of the loaded CRLs (zero: none).
+	CRLUpdated atomic.Int64
+}
+
+// NewServerTLS loads the files; an error names the key that is wrong.
+func NewServerTLS(f TLSFiles) (*ServerTLS, error) {
+	s := &ServerTLS{}
+	return s, s.Reload(f)
+}
+
+// Config is for http.Server.TLSConfig: every handshake asks for the
+// current configuration.
+func (s *ServerTLS) Config() *tls.Config {
 	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return s.cur.Load(), nil },
+	}
+}
+
+// Reload builds a whole new configuration from the files and swaps it in
+// only if every file loads: a bad file keeps the running configuration.
+func (s *ServerTLS) Reload(f TLSFiles) error {
+	cfg, updated, err := buildTLS(f)
+	if err != nil {
+		return err
+	}
+	s.cur.Store(cfg)
+	s.CRLUpdated.Store(updated)
+	return nil
+}
+
+// buildTLS is the TLS 1.2+ configuration that demands a client
+// certificate chaining to the client CA bundle (verified in the
+// handshake: none, or an unknown CA, fails it) and not revoked by a CRL.
+func buildTLS(f TLSFiles) (*tls.Config, int64, error) {
+	cert, err := pemfile.KeyPair(f.CertFile, f.KeyFile)
+	if err != nil {
+		return nil, 0, fmt.Errorf("api.cert_file/api.key_file: %w", err)
+	}
+	cas, err := pemfile.Certs(f.ClientCAFile)
+	if err != nil {
+		return nil, 0, fmt.Errorf("api.client_ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	for _, c := range cas {
+		pool.AddCert(c)
+	}
+	crls, err := pemfile.CRLs(f.CRLFiles, cas)
+	if err != nil {
+		return nil, 0, fmt.Errorf("api.client_crl_files: %w", err)
+	}
+	revoked := map[string]bool{} // issuer DN + serial
+	var updated int64
+	for _, crl := range crls {
+		for _, r := range crl.RevokedCertificateEntries {
+			revoked[string(crl.RawIssuer)+"/"+r.SerialNumber.String()] = true
+		}
+		updated = max(updated, crl.ThisUpdate.Unix())
+	}
+	cfg := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    pool,
-	}, nil
+	}
+	if len(revoked) > 0 {
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			for _, chain := range cs.VerifiedChains {
+				for _, c := range chain {
+					if revoked[string(c.RawIssuer)+"/"+c.SerialNumber.String()] {
+						return errors.New("the client certificate is revoked")
+					}
+				}
+			}
+			return nil
+		}
+	}
+	return cfg, updated, nil
 }
 
 // Check is one readiness dependency: it returns the state to show ("ok",
