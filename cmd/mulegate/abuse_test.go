@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -247,4 +250,87 @@ func TestRevocationAndRotationWithoutRestart(t *testing.T) {
 		t.Errorf("after the rotation the server presents serial %s, want the new %s", got, srv2.Cert.SerialNumber)
 	}
 	t.Logf("%d requests on new connections during the rotation, %d failed", total.Load(), failures.Load())
+}
+
+// TestAuditTrail (issue 11): one record per /v1 request, refused ones
+// included, with the org, the certificate, the action, the IBAN
+// pseudonyms (a batch lists every one), the purpose and the status; never
+// a plaintext IBAN; X-Purpose outside the list is 400; "mulegate audit
+// verify" checks the chain and names the first broken record.
+func TestAuditTrail(t *testing.T) {
+	p := mustPKI(t)
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	gw := mustGateway(t, p, mustRedisAddrs(t), "audit:\n  path: "+path+"\n")
+	bank := p.client(t, p.clients["bank-a"])
+	tok := p.token(t, "bank-a", nil, nil)
+	ibans := []string{"NL91ABNA0417164300", "DE89370400440532013000", "BE68539007547034"}
+	steps := []struct {
+		method, url, tok, body, purpose string
+		status                          int
+	}{
+		{"GET", "/v1/ibans/" + ibans[0], tok, "", "payment_check", 200},
+		{"POST", "/v1/ibans/lookup", tok, `{"ibans":["` + strings.Join(ibans, `","`) + `"]}`, "", 200},
+		{"GET", "/v1/ibans/" + ibans[0], tok, "", "curiosity", 400},
+		{"GET", "/v1/ibans/" + ibans[1], "", "", "", 401},
+	}
+	for _, s := range steps {
+		var headers []string
+		if s.purpose != "" {
+			headers = []string{"X-Purpose", s.purpose}
+		}
+		if got := do(t, bank, s.method, gw.api+s.url, s.tok, s.body, headers...); got.status != s.status {
+			t.Fatalf("%s %s: %d, want %d: %s", s.method, s.url, got.status, s.status, got.body)
+		}
+	}
+	gw.stop(t) // flushes the trail
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range ibans {
+		for _, part := range []string{i, i[4:12], i[len(i)-8:]} {
+			if strings.Contains(string(raw), part) {
+				t.Errorf("the audit trail holds %q", part)
+			}
+		}
+	}
+	var recs []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	if len(recs) != len(steps) {
+		t.Fatalf("%d records for %d requests:\n%s", len(recs), len(steps), raw)
+	}
+	first := recs[0]
+	if first["org"] != "bank-a" || first["action"] != "lookup" || first["purpose"] != "payment_check" || first["status"] != float64(200) ||
+		first["cert_thumbprint"] != p.clients["bank-a"].Thumbprint() || len(first["ibans"].([]any)) != 1 {
+		t.Errorf("lookup record: %v", first)
+	}
+	if b := recs[1]; b["action"] != "lookup_batch" || len(b["ibans"].([]any)) != 3 || b["purpose"] != "unspecified" || len(b["risk"].([]any)) != 3 {
+		t.Errorf("batch record: %v", b)
+	}
+	if r := recs[2]; r["status"] != float64(400) {
+		t.Errorf("bad purpose record: %v", r)
+	}
+	if r := recs[3]; r["status"] != float64(401) || r["org"] != nil || r["cert_thumbprint"] != p.clients["bank-a"].Thumbprint() {
+		t.Errorf("401 record: %v", r)
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"audit", "verify", path}, func(string) string { return "" }, &out, &errOut); err != nil ||
+		!strings.Contains(out.String(), "4 records, chain intact") {
+		t.Fatalf("audit verify: %v %s", err, out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	tampered := filepath.Join(t.TempDir(), "tampered.jsonl")
+	if err := os.WriteFile(tampered, []byte(strings.Join(append(lines[:1], lines[2:]...), "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), []string{"audit", "verify", tampered}, func(string) string { return "" }, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("a deleted record: %v, want the break named at line 2", err)
+	}
 }

@@ -153,6 +153,7 @@ func devConfig(f devFlags, redisAddr, policeURL string, getenv func(string) stri
 	}
 	cfg.Storage.PseudonymSecret = secret
 	cfg.Police.URL = policeURL
+	cfg.Audit.Path = filepath.Join(f.dir, "audit.jsonl") // keeps the terminal for the commands
 	cfg.Forward.Workers = 2
 	cfg.Forward.SweepInterval = config.Duration(2 * time.Second)
 	cfg.Forward.VisibilityTimeout = config.Duration(10 * time.Second)

@@ -33,6 +33,7 @@ Usage:
   mulegate forward --config FILE    run outbox forwarders only (no API)
   mulegate outbox requeue --config FILE (--report ID | --all-rejected)
                                     put reports the police store rejected back in the outbox
+  mulegate audit verify FILE        check an audit trail's hash chain; names the first broken record
   mulegate policestore-sim          run the police core store simulator
   mulegate dev [--redis ADDR]       run a complete development gateway (NOT FOR PRODUCTION)
   mulegate token [flags]            mint a development token bound to a client certificate
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdServe(ctx, args[1:], getenv, stdout, stderr)
 	case "forward":
 		return cmdForward(ctx, args[1:], getenv, stdout, stderr)
+	case "audit":
+		return cmdAudit(args[1:], stdout, stderr)
 	case "outbox":
 		return cmdOutbox(ctx, args[1:], getenv, stdout, stderr)
 	case "policestore-sim":

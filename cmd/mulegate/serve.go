@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/audit"
 	"github.com/mulegate/mulegate/internal/auth"
 	"github.com/mulegate/mulegate/internal/config"
 	"github.com/mulegate/mulegate/internal/forward"
@@ -206,7 +207,7 @@ func (c *core) newAuthn(ctx context.Context, cfg config.Config, m *httpapi.Metri
 
 // apiServer builds the /v1 API behind mTLS. stopping is closed when the
 // server shuts down: long polls answer and streams end.
-func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg *httpapi.ServerTLS, hub *store.AlertHub, stopping <-chan struct{}) *http.Server {
+func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg *httpapi.ServerTLS, hub *store.AlertHub, stopping <-chan struct{}, au httpapi.Auditor) *http.Server {
 	api := httpapi.NewAPI(httpapi.Deps{
 		Store: c.st, Verifier: a.verifier, Log: c.log, Metrics: m,
 		Alerts: c.st, Events: c.st, EventRetention: cfg.Events.Retention.D(), Router: a.router, AlertWaiter: hub, Done: stopping,
@@ -215,7 +216,9 @@ func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg
 		Risk: report.RiskPolicy{Thresholds: report.RiskThresholds{Low: cfg.Risk.Low, Medium: cfg.Risk.Medium, High: cfg.Risk.High},
 			EscalateReporters: cfg.Review.EscalateReporters},
 		Views: viewsFrom(cfg), Limiter: c.st,
-		MaxBatch: cfg.API.MaxBatch, MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchBodyBytes: cfg.API.MaxBatchBodyBytes,
+		Audit: au, ValidPurpose: audit.ValidPurpose,
+		Pseudonym: func(i iban.IBAN) string { p, _ := c.st.Pseudonym(i); return p },
+		MaxBatch:  cfg.API.MaxBatch, MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchBodyBytes: cfg.API.MaxBatchBodyBytes,
 		ClockSkew: cfg.Auth.Leeway.D(), RequestTimeout: cfg.API.RequestTimeout.D(),
 	})
 	return &http.Server{
@@ -233,6 +236,29 @@ func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg
 func tlsFiles(cfg config.Config) httpapi.TLSFiles {
 	return httpapi.TLSFiles{CertFile: cfg.API.CertFile, KeyFile: cfg.API.KeyFile, ClientCAFile: cfg.API.ClientCAFile,
 		CRLFiles: cfg.API.ClientCRLFiles}
+}
+
+// auditor hands the API's audit entries to the trail's writer.
+type auditor struct{ w *audit.Writer }
+
+func (a auditor) Audit(e httpapi.AuditEntry) {
+	a.w.Write(audit.Record{Time: e.Time, RequestID: e.RequestID, Org: e.Org, OrgType: e.OrgType, Sub: e.Sub,
+		Thumbprint: e.Thumbprint, Method: e.Method, Route: e.Route, Action: e.Action, ReportID: e.ReportID,
+		Pseudonyms: e.Pseudonyms, Purpose: e.Purpose, Status: e.Status, Risk: e.Risk})
+}
+
+// registerAudit is mulegate_audit_records_total{result="written|dropped"}:
+// dropped must stay 0.
+func registerAudit(reg prometheus.Registerer, w *audit.Writer) {
+	for _, r := range []struct {
+		result string
+		n      func() int64
+	}{{"written", w.Written.Load}, {"dropped", w.Dropped.Load}} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "mulegate_audit_records_total", Help: "Audit records written to the trail, and dropped (queue full: must stay 0).",
+			ConstLabels: prometheus.Labels{"result": r.result},
+		}, func() float64 { return float64(r.n()) }))
+	}
 }
 
 // registerCRLAge is mulegate_crl_age_seconds: how old the newest loaded
@@ -271,9 +297,10 @@ type gatewayServer struct {
 	api, ops *http.Server
 	stopping chan struct{} // closed on shutdown: long polls answer, streams end
 	tls      *httpapi.ServerTLS
+	audit    *audit.Writer
 }
 
-func (c *core) gateway(ctx context.Context, cfg config.Config) (*gatewayServer, error) {
+func (c *core) gateway(ctx context.Context, cfg config.Config, stdout io.Writer) (*gatewayServer, error) {
 	g := &gatewayServer{c: c, cfg: cfg, hub: c.st.NewAlertHub(), stopping: make(chan struct{})}
 	m := httpapi.NewMetrics(c.reg)
 	httpapi.RegisterOverdue(c.reg, c.st, c.orgs.Banks)
@@ -290,7 +317,11 @@ func (c *core) gateway(ctx context.Context, cfg config.Config) (*gatewayServer, 
 		return nil, err
 	}
 	registerCRLAge(c.reg, g.tls)
-	g.api = c.apiServer(cfg, g.authn, m, g.tls, g.hub, g.stopping)
+	if g.audit, err = audit.Open(cfg.Audit.Path, stdout, 1<<16); err != nil {
+		return nil, err
+	}
+	registerAudit(c.reg, g.audit)
+	g.api = c.apiServer(cfg, g.authn, m, g.tls, g.hub, g.stopping, auditor{g.audit})
 	g.ops = c.opsServer(cfg, g.relay)
 	return g, nil
 }
@@ -323,6 +354,9 @@ func (g *gatewayServer) run(ctx context.Context, apiLn, opsLn net.Listener, cfgP
 		return errors.Join(g.api.Shutdown(sctx), g.ops.Shutdown(sctx))
 	})
 	err := eg.Wait()
+	if cerr := g.audit.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("audit: %w", cerr))
+	}
 	g.c.log.Info("stopped")
 	return err
 }
@@ -339,7 +373,7 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, getenv func(s
 		return err
 	}
 	defer c.close()
-	g, err := c.gateway(ctx, cfg)
+	g, err := c.gateway(ctx, cfg, stdout)
 	if err != nil {
 		return err
 	}

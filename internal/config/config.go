@@ -142,6 +142,11 @@ type Config struct {
 	// Limits: per org type (bank, marketplace, police), overridable per
 	// org (orgs[].limits).
 	Limits map[string]LimitSet `yaml:"limits"`
+	Audit  struct {
+		// Path is the audit trail's file (JSON lines, appended, fsync'd
+		// every second); "" or "-": stdout, each line with "log":"audit".
+		Path string `yaml:"path"`
+	} `yaml:"audit"`
 	// Views: per org type, lookup fields left out of the answer (no
 	// tipping-off: a marketplace must not learn that the police are
 	// involved).

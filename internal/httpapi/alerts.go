@@ -105,6 +105,7 @@ func handlePostAlert(d postAlertDeps) gin.HandlerFunc {
 			return
 		}
 		c.Set(ctxIBAN, sub.IBAN.Masked())
+		auditIBANs(c, sub.IBAN)
 		bank, err := d.router.Route(sub.IBAN)
 		if err != nil {
 			writeProblem(c, err)

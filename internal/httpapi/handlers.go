@@ -155,6 +155,7 @@ func ibanParam(c *gin.Context) (iban.IBAN, error) {
 	i, err := report.ParseIBAN(c.Param("iban"))
 	if err == nil {
 		c.Set(ctxIBAN, i.Masked())
+		auditIBANs(c, i)
 	}
 	return i, err
 }
@@ -173,7 +174,9 @@ func handleLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgType]V
 			writeProblem(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, viewFor(views, c).render(report.NewLookup(i, counts, risk)))
+		l := report.NewLookup(i, counts, risk)
+		c.Set(ctxAuditRisks, []string{string(l.Risk)})
+		c.JSON(http.StatusOK, viewFor(views, c).render(l))
 	}
 }
 
@@ -223,6 +226,7 @@ func handleBatchLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgT
 			valid = append(valid, i)
 			slots = append(slots, n)
 		}
+		auditIBANs(c, valid...)
 		ctx, cancel := withTimeout(c, timeout)
 		defer cancel()
 		counts, err := s.LookupMany(ctx, valid)
@@ -231,9 +235,13 @@ func handleBatchLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgT
 			return
 		}
 		view := viewFor(views, c)
+		risks := make([]string, len(valid))
 		for k, i := range valid {
-			results[slots[k]] = view.render(report.NewLookup(i, counts[k], risk))
+			l := report.NewLookup(i, counts[k], risk)
+			risks[k] = string(l.Risk)
+			results[slots[k]] = view.render(l)
 		}
+		c.Set(ctxAuditRisks, risks)
 		c.JSON(http.StatusOK, gin.H{"results": results})
 	}
 }
@@ -327,6 +335,7 @@ func handleSubmitReport(s reportAccepter, bodyLimit int64, skew, timeout time.Du
 			return
 		}
 		c.Set(ctxIBAN, sub.IBAN.Masked())
+		auditIBANs(c, sub.IBAN)
 		p := principal(c)
 		ctx, cancel := withTimeout(c, timeout)
 		defer cancel()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/mulegate/mulegate/internal/auth"
+	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/report"
 )
 
@@ -35,6 +36,9 @@ type Deps struct {
 	Risk              report.RiskPolicy
 	Views             map[report.OrgType]View
 	Limiter           limiter
+	Audit             Auditor
+	Pseudonym         func(iban.IBAN) string // the IBAN's keyed pseudonym, for the audit trail
+	ValidPurpose      func(string) bool
 	MaxBatch          int
 	MaxBodyBytes      int64
 	MaxBatchBodyBytes int64
@@ -70,7 +74,7 @@ func NewAPI(d Deps) http.Handler {
 	// lookups bucket for reads.
 	rd := rateDeps{l: d.Limiter, metrics: d.Metrics, timeout: d.RequestTimeout}
 	lookup, write, peek := limited(rd, report.RateLookups, 1), limited(rd, report.RateWrites, 1), limited(rd, report.RateLookups, 0)
-	v1 := r.Group("/v1", clientCert(), bearer(d.Verifier))
+	v1 := r.Group("/v1", auditTrail(d.Audit, d.Pseudonym), purpose(d.ValidPurpose), clientCert(), bearer(d.Verifier))
 	v1.GET("/limits", peek, handleLimits(rd))
 	v1.GET("/ibans/:iban", lookup, requireScope(auth.ScopeIBANsRead), handleLookup(d.Store, d.Risk, d.Views, d.RequestTimeout))
 	v1.POST("/ibans/lookup", peek, requireScope(auth.ScopeIBANsRead), handleBatchLookup(d.Store, d.Risk, d.Views, rd, d.MaxBatch, d.MaxBatchBodyBytes, d.RequestTimeout))

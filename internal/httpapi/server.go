@@ -94,6 +94,9 @@ func buildTLS(f TLSFiles) (*tls.Config, int64, error) {
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    pool,
+		// The per-handshake configuration must offer HTTP/2 itself: the
+		// server adds "h2" only to the outer configuration.
+		NextProtos: []string{"h2", "http/1.1"},
 	}
 	if len(revoked) > 0 {
 		cfg.VerifyConnection = func(cs tls.ConnectionState) error {

@@ -1,0 +1,257 @@
+// Package audit is mulegate's accountability trail: one record per /v1
+// request (who, with which certificate, did what, about which IBAN
+// pseudonyms, for which declared purpose, with which answer), written as
+// JSON lines to a sink of its own and chained by SHA-256 so that a removed,
+// edited or reordered record is detected (Verify). It never holds a
+// plaintext IBAN. It imports the standard library only.
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Record is one audited request. Seq, Prev and Hash are set by the
+// writer.
+type Record struct {
+	Log        string    `json:"log,omitempty"` // "audit" on stdout, to tell it from the operational log
+	Seq        uint64    `json:"seq"`
+	Time       time.Time `json:"time"`
+	RequestID  string    `json:"request_id"`
+	Org        string    `json:"org,omitempty"`
+	OrgType    string    `json:"org_type,omitempty"`
+	Sub        string    `json:"sub,omitempty"`
+	Thumbprint string    `json:"cert_thumbprint,omitempty"`
+	Method     string    `json:"method"`
+	Route      string    `json:"route"`
+	Action     string    `json:"action"`
+	ReportID   string    `json:"report_id,omitempty"`
+	Pseudonyms []string  `json:"ibans,omitempty"` // keyed pseudonyms, never IBANs
+	Purpose    string    `json:"purpose"`
+	Status     int       `json:"status"`
+	Risk       []string  `json:"risk,omitempty"` // for lookups: the risk answered, per IBAN
+	Prev       string    `json:"prev"`
+}
+
+// Purposes are the accepted X-Purpose values; absent is "unspecified".
+var Purposes = []string{"payment_check", "onboarding", "investigation", "monitoring", "other"}
+
+// ValidPurpose reports whether p is an accepted X-Purpose.
+func ValidPurpose(p string) bool {
+	for _, k := range Purposes {
+		if p == k {
+			return true
+		}
+	}
+	return false
+}
+
+// line is a record's JSON with its hash: the hash is SHA-256 over the
+// previous record's hash and the record's own bytes, so it covers the
+// exact line that is written.
+func line(r Record) ([]byte, string) {
+	body, _ := json.Marshal(r)
+	h := sha256.New()
+	h.Write([]byte(r.Prev))
+	h.Write(body)
+	sum := hex.EncodeToString(h.Sum(nil))
+	out := append(body[:len(body)-1], []byte(`,"hash":"`+sum+`"}`+"\n")...)
+	return out, sum
+}
+
+// Writer appends records to a sink from one goroutine, in order, chaining
+// each to the one before. Write never blocks a request: records wait in a
+// bounded queue, and one that does not fit is dropped and counted (a
+// metric that must stay 0). A file sink is fsync'd at least every second
+// and on Close: a crash of the process loses nothing written to the
+// kernel, a crash of the machine at most the last second.
+type Writer struct {
+	out     io.Writer
+	file    *os.File // nil for stdout
+	q       chan Record
+	stdout  bool
+	seq     uint64
+	prev    string
+	done    chan struct{}
+	Written atomic.Int64
+	Dropped atomic.Int64
+	closeMu sync.Once
+}
+
+// Open appends to path (created if needed), continuing the chain of the
+// records already there; "" or "-" writes to stdout instead.
+func Open(path string, stdout io.Writer, queue int) (*Writer, error) {
+	w := &Writer{q: make(chan Record, queue), done: make(chan struct{})}
+	if path == "" || path == "-" {
+		w.out, w.stdout = stdout, true
+	} else {
+		seq, prev, err := tail(path)
+		if err != nil {
+			return nil, fmt.Errorf("audit.path: %w", err)
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("audit.path: %w", err)
+		}
+		w.out, w.file, w.seq, w.prev = f, f, seq, prev
+	}
+	go w.run()
+	return w, nil
+}
+
+// tail reads the last record of an existing file: the chain goes on from it.
+func tail(path string) (uint64, string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	var last []byte
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) > 0 {
+			last = append(last[:0], sc.Bytes()...)
+		}
+	}
+	if err := sc.Err(); err != nil || last == nil {
+		return 0, "", err
+	}
+	var r struct {
+		Seq  uint64 `json:"seq"`
+		Hash string `json:"hash"`
+	}
+	if err := json.Unmarshal(last, &r); err != nil {
+		return 0, "", fmt.Errorf("the last record of %s is not readable: %w", path, err)
+	}
+	return r.Seq, r.Hash, nil
+}
+
+// Write queues a record; false when the queue is full (dropped).
+func (w *Writer) Write(r Record) bool {
+	select {
+	case w.q <- r:
+		return true
+	default:
+		w.Dropped.Add(1)
+		return false
+	}
+}
+
+func (w *Writer) run() {
+	defer close(w.done)
+	buf := bufio.NewWriterSize(w.out, 64<<10)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	flush := func() {
+		_ = buf.Flush()
+		if w.file != nil {
+			_ = w.file.Sync()
+		}
+	}
+	for {
+		select {
+		case r, ok := <-w.q:
+			if !ok {
+				flush()
+				return
+			}
+			w.seq++
+			r.Seq, r.Prev = w.seq, w.prev
+			if w.stdout {
+				r.Log = "audit"
+			}
+			b, sum := line(r)
+			w.prev = sum
+			_, _ = buf.Write(b)
+			w.Written.Add(1)
+			if len(w.q) == 0 && w.stdout {
+				_ = buf.Flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
+}
+
+// Close writes what is queued, syncs and closes the file.
+func (w *Writer) Close() error {
+	w.closeMu.Do(func() { close(w.q) })
+	<-w.done
+	if w.file != nil {
+		return w.file.Close()
+	}
+	return nil
+}
+
+// Broken is the first record that breaks the chain.
+type Broken struct {
+	Line int    // 1-based line number in the file
+	Seq  uint64 // the seq it carries (0 if unreadable)
+	Why  string
+}
+
+func (b *Broken) Error() string {
+	return fmt.Sprintf("line %d (seq %d): %s", b.Line, b.Seq, b.Why)
+}
+
+// Verify reads a trail and checks every record: its hash covers its own
+// bytes and the previous hash, and seq goes up by one. It returns the
+// number of records and, at the first break, a *Broken naming the line.
+// A trail may start anywhere (a rotated file): the first record's prev
+// and seq are taken as given.
+func Verify(r io.Reader) (int, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	n, lineNo := 0, 0
+	var prevHash string
+	var prevSeq uint64
+	for sc.Scan() {
+		lineNo++
+		raw := sc.Bytes()
+		if len(bytes.TrimSpace(raw)) == 0 {
+			continue
+		}
+		var head struct {
+			Seq  uint64 `json:"seq"`
+			Prev string `json:"prev"`
+			Hash string `json:"hash"`
+		}
+		if err := json.Unmarshal(raw, &head); err != nil {
+			return n, &Broken{Line: lineNo, Why: "not a JSON record"}
+		}
+		suffix := []byte(`,"hash":"` + head.Hash + `"}`)
+		if !bytes.HasSuffix(raw, suffix) || len(head.Hash) != 64 {
+			return n, &Broken{Line: lineNo, Seq: head.Seq, Why: "the hash is missing or not last"}
+		}
+		body := append(append([]byte{}, raw[:len(raw)-len(suffix)]...), '}')
+		h := sha256.New()
+		h.Write([]byte(head.Prev))
+		h.Write(body)
+		if hex.EncodeToString(h.Sum(nil)) != head.Hash {
+			return n, &Broken{Line: lineNo, Seq: head.Seq, Why: "the record was changed (its hash does not match)"}
+		}
+		if n > 0 && head.Prev != prevHash {
+			return n, &Broken{Line: lineNo, Seq: head.Seq, Why: "it does not follow the record before it (a record was removed or moved)"}
+		}
+		if n > 0 && head.Seq != prevSeq+1 {
+			return n, &Broken{Line: lineNo, Seq: head.Seq, Why: fmt.Sprintf("seq %d follows %d", head.Seq, prevSeq)}
+		}
+		prevHash, prevSeq = head.Hash, head.Seq
+		n++
+	}
+	return n, sc.Err()
+}
