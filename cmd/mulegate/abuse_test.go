@@ -334,3 +334,37 @@ func TestAuditTrail(t *testing.T) {
 		t.Errorf("a deleted record: %v, want the break named at line 2", err)
 	}
 }
+
+// TestLookupsOfAnIBAN (issue 11): the police see who looked an IBAN up,
+// by org, single and batch lookups counted; nobody else may ask.
+func TestLookupsOfAnIBAN(t *testing.T) {
+	e := mustEnv(t)
+	bank, market, police := e.p.client(t, e.p.clients["bank-a"]), e.p.client(t, e.p.clients["market-a"]), e.p.client(t, e.p.clients["police-nl"])
+	bTok, mTok, pTok := e.p.token(t, "bank-a", nil, nil), e.p.token(t, "market-a", nil, nil), e.p.token(t, "police-nl", nil, nil)
+	for range 3 {
+		do(t, bank, "GET", e.gw.api+"/v1/ibans/NL91ABNA0417164300", bTok, "")
+	}
+	do(t, market, "POST", e.gw.api+"/v1/ibans/lookup", mTok, `{"ibans":["NL91ABNA0417164300","DE89370400440532013000"]}`)
+	type orgs struct {
+		Orgs []struct {
+			Org     string `json:"org"`
+			OrgType string `json:"org_type"`
+			Lookups int    `json:"lookups"`
+		} `json:"orgs"`
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := decodeInto[orgs](t, do(t, police, "GET", e.gw.api+"/v1/ibans/NL91ABNA0417164300/lookups", pTok, ""))
+		if len(got.Orgs) == 2 && got.Orgs[0].Org == "bank-a" && got.Orgs[0].Lookups == 3 && got.Orgs[1].Org == "market-a" &&
+			got.Orgs[1].Lookups == 1 && got.Orgs[1].OrgType == "marketplace" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lookups of the IBAN: %+v", got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if got := do(t, bank, "GET", e.gw.api+"/v1/ibans/NL91ABNA0417164300/lookups", bTok, ""); got.status != 403 {
+		t.Errorf("a bank asking who looked an IBAN up: %d, want 403", got.status)
+	}
+}

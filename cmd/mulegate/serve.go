@@ -207,7 +207,7 @@ func (c *core) newAuthn(ctx context.Context, cfg config.Config, m *httpapi.Metri
 
 // apiServer builds the /v1 API behind mTLS. stopping is closed when the
 // server shuts down: long polls answer and streams end.
-func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg *httpapi.ServerTLS, hub *store.AlertHub, stopping <-chan struct{}, au httpapi.Auditor) *http.Server {
+func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg *httpapi.ServerTLS, hub *store.AlertHub, stopping <-chan struct{}, au httpapi.Auditor, looked httpapi.LookupLog) *http.Server {
 	api := httpapi.NewAPI(httpapi.Deps{
 		Store: c.st, Verifier: a.verifier, Log: c.log, Metrics: m,
 		Alerts: c.st, Events: c.st, EventRetention: cfg.Events.Retention.D(), Router: a.router, AlertWaiter: hub, Done: stopping,
@@ -216,7 +216,7 @@ func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg
 		Risk: report.RiskPolicy{Thresholds: report.RiskThresholds{Low: cfg.Risk.Low, Medium: cfg.Risk.Medium, High: cfg.Risk.High},
 			EscalateReporters: cfg.Review.EscalateReporters},
 		Views: viewsFrom(cfg), Limiter: c.st,
-		Audit: au, ValidPurpose: audit.ValidPurpose,
+		Audit: au, ValidPurpose: audit.ValidPurpose, LookupLog: looked,
 		Pseudonym: func(i iban.IBAN) string { p, _ := c.st.Pseudonym(i); return p },
 		MaxBatch:  cfg.API.MaxBatch, MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchBodyBytes: cfg.API.MaxBatchBodyBytes,
 		ClockSkew: cfg.Auth.Leeway.D(), RequestTimeout: cfg.API.RequestTimeout.D(),
@@ -298,6 +298,7 @@ type gatewayServer struct {
 	stopping chan struct{} // closed on shutdown: long polls answer, streams end
 	tls      *httpapi.ServerTLS
 	audit    *audit.Writer
+	lookups  *store.LookupLog
 }
 
 func (c *core) gateway(ctx context.Context, cfg config.Config, stdout io.Writer) (*gatewayServer, error) {
@@ -321,7 +322,8 @@ func (c *core) gateway(ctx context.Context, cfg config.Config, stdout io.Writer)
 		return nil, err
 	}
 	registerAudit(c.reg, g.audit)
-	g.api = c.apiServer(cfg, g.authn, m, g.tls, g.hub, g.stopping, auditor{g.audit})
+	g.lookups = c.st.NewLookupLog()
+	g.api = c.apiServer(cfg, g.authn, m, g.tls, g.hub, g.stopping, auditor{g.audit}, g.lookups)
 	g.ops = c.opsServer(cfg, g.relay)
 	return g, nil
 }
@@ -336,6 +338,7 @@ func (g *gatewayServer) run(ctx context.Context, apiLn, opsLn net.Listener, cfgP
 	eg.Go(func() error { return g.authn.keys.Run(ctx) })
 	eg.Go(func() error { return g.c.sink.Run(ctx) })
 	eg.Go(func() error { return g.hub.Run(ctx) })
+	eg.Go(func() error { return g.lookups.Run(ctx) })
 	if g.relay != nil {
 		eg.Go(func() error { return g.relay.Run(ctx) })
 	}

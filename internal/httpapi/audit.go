@@ -45,10 +45,17 @@ const (
 // auditIBANs records the IBANs a request was about.
 func auditIBANs(c *gin.Context, ibans ...iban.IBAN) { c.Set(ctxAuditIBANs, ibans) }
 
+// LookupLog counts who looked which IBAN up, for GET
+// /v1/ibans/{iban}/lookups (buffered; it must not block).
+type LookupLog interface {
+	Looked(org string, orgType report.OrgType, ibans []iban.IBAN, at time.Time)
+}
+
 // auditTrail writes one entry per /v1 request after it is answered,
 // refused ones included (a 401 has no org; it has the certificate
-// thumbprint when there was one).
-func auditTrail(a Auditor, pseudonym func(iban.IBAN) string) gin.HandlerFunc {
+// thumbprint when there was one), and counts answered lookups in the
+// lookup log.
+func auditTrail(a Auditor, pseudonym func(iban.IBAN) string, looked LookupLog) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
@@ -69,8 +76,12 @@ func auditTrail(a Auditor, pseudonym func(iban.IBAN) string) gin.HandlerFunc {
 			}
 		}
 		if v, ok := c.Get(ctxAuditIBANs); ok {
-			for _, i := range v.([]iban.IBAN) {
+			ibans := v.([]iban.IBAN)
+			for _, i := range ibans {
 				e.Pseudonyms = append(e.Pseudonyms, pseudonym(i))
+			}
+			if looked != nil && e.Status == http.StatusOK && (e.Action == "lookup" || e.Action == "lookup_batch") {
+				looked.Looked(p.Org.ID, p.Org.Type, ibans, start)
 			}
 		}
 		if v, ok := c.Get(ctxAuditRisks); ok {

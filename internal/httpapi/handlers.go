@@ -434,3 +434,41 @@ func strPtr(s string) *string {
 	}
 	return &s
 }
+
+type lookupsReader interface {
+	Lookups(ctx context.Context, i iban.IBAN) ([]report.OrgLookups, error)
+}
+
+type orgLookupsJSON struct {
+	Org     string `json:"org"`
+	OrgType string `json:"org_type"`
+	Lookups int64  `json:"lookups"`
+	FirstAt string `json:"first_at"`
+	LastAt  string `json:"last_at"`
+}
+
+// handleLookupsOf serves GET /v1/ibans/{iban}/lookups (police,
+// audit:read): who looked this IBAN up, by org, over the retention. It
+// may lag a second behind (lookups are counted in batches).
+func handleLookupsOf(s lookupsReader, timeout time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		i, err := ibanParam(c)
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		ctx, cancel := withTimeout(c, timeout)
+		defer cancel()
+		orgs, err := s.Lookups(ctx, i)
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		out := make([]orgLookupsJSON, len(orgs))
+		for n, o := range orgs {
+			out[n] = orgLookupsJSON{Org: o.Org, OrgType: string(o.OrgType), Lookups: o.Lookups,
+				FirstAt: o.First.Format(time.RFC3339Nano), LastAt: o.Last.Format(time.RFC3339Nano)}
+		}
+		c.JSON(http.StatusOK, gin.H{"orgs": out})
+	}
+}

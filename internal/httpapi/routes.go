@@ -18,6 +18,7 @@ type Store interface {
 	reportReader
 	reviewer
 	markerStore
+	lookupsReader
 }
 
 // Deps are the API's dependencies and limits.
@@ -39,6 +40,7 @@ type Deps struct {
 	Audit             Auditor
 	Pseudonym         func(iban.IBAN) string // the IBAN's keyed pseudonym, for the audit trail
 	ValidPurpose      func(string) bool
+	LookupLog         LookupLog
 	MaxBatch          int
 	MaxBodyBytes      int64
 	MaxBatchBodyBytes int64
@@ -74,10 +76,11 @@ func NewAPI(d Deps) http.Handler {
 	// lookups bucket for reads.
 	rd := rateDeps{l: d.Limiter, metrics: d.Metrics, timeout: d.RequestTimeout}
 	lookup, write, peek := limited(rd, report.RateLookups, 1), limited(rd, report.RateWrites, 1), limited(rd, report.RateLookups, 0)
-	v1 := r.Group("/v1", auditTrail(d.Audit, d.Pseudonym), purpose(d.ValidPurpose), clientCert(), bearer(d.Verifier))
+	v1 := r.Group("/v1", auditTrail(d.Audit, d.Pseudonym, d.LookupLog), purpose(d.ValidPurpose), clientCert(), bearer(d.Verifier))
 	v1.GET("/limits", peek, handleLimits(rd))
 	v1.GET("/ibans/:iban", lookup, requireScope(auth.ScopeIBANsRead), handleLookup(d.Store, d.Risk, d.Views, d.RequestTimeout))
 	v1.POST("/ibans/lookup", peek, requireScope(auth.ScopeIBANsRead), handleBatchLookup(d.Store, d.Risk, d.Views, rd, d.MaxBatch, d.MaxBatchBodyBytes, d.RequestTimeout))
+	v1.GET("/ibans/:iban/lookups", peek, requireScope(auth.ScopeAuditRead), handleLookupsOf(d.Store, d.RequestTimeout))
 	md := markerDeps{store: d.Store, router: d.Router, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
 	v1.PUT("/ibans/:iban/marker", write, requireScope(auth.ScopeMarkersWrite), handlePutMarker(md))
 	v1.DELETE("/ibans/:iban/marker", write, requireScope(auth.ScopeMarkersWrite), handleDeleteMarker(md))

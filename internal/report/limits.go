@@ -40,3 +40,11 @@ type RateDecision struct {
 	RetryAfter time.Duration // until the request could pass (when not allowed)
 	ResetAfter time.Duration // until the bucket is full again
 }
+
+// OrgLookups is how often one org looked an IBAN up.
+type OrgLookups struct {
+	Org         string
+	OrgType     OrgType
+	Lookups     int64
+	First, Last time.Time
+}

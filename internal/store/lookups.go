@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/report"
+	"github.com/redis/go-redis/v9"
+)
+
+// Who looked an IBAN up, for the police (GET /v1/ibans/{iban}/lookups):
+// per IBAN a hash "mg:{pK}:a:P" with, per org, the count (n:ORG), the
+// first and last time (f:ORG, l:ORG, ms) and the org type (t:ORG), kept
+// for the retention. Lookups are counted in memory and written in one
+// pipelined round trip per node every second, not one per lookup; a
+// flush that fails keeps its counts for the next one, so none is dropped
+// while Redis comes back.
+
+type lookupKey struct{ tag, pseudo string }
+
+type lookupCount struct {
+	n           int64
+	first, last int64 // ms
+	orgType     string
+}
+
+// LookupLog counts lookups until they are flushed.
+type LookupLog struct {
+	s       *Store
+	mu      sync.Mutex
+	pending map[lookupKey]map[string]*lookupCount
+}
+
+// NewLookupLog makes the log; Run flushes it.
+func (s *Store) NewLookupLog() *LookupLog {
+	return &LookupLog{s: s, pending: map[lookupKey]map[string]*lookupCount{}}
+}
+
+// Looked counts that org looked the IBANs up at t.
+func (l *LookupLog) Looked(org string, orgType report.OrgType, ibans []iban.IBAN, t time.Time) {
+	ms := t.UnixMilli()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, i := range ibans {
+		k := l.s.keysFor(i)
+		lk := lookupKey{k.tag, k.pseudo}
+		byOrg := l.pending[lk]
+		if byOrg == nil {
+			byOrg = map[string]*lookupCount{}
+			l.pending[lk] = byOrg
+		}
+		c := byOrg[org]
+		if c == nil {
+			c = &lookupCount{first: ms, orgType: string(orgType)}
+			byOrg[org] = c
+		}
+		c.n++
+		c.last = ms
+	}
+}
+
+// Run flushes every second until ctx ends, then once more.
+func (l *LookupLog) Run(ctx context.Context) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = l.Flush(fctx)
+			cancel()
+			return nil
+		case <-t.C:
+			_ = l.Flush(ctx)
+		}
+	}
+}
+
+// Flush writes the counts so far; on failure they are kept (merged with
+// what comes next) for the next flush.
+func (l *LookupLog) Flush(ctx context.Context) error {
+	l.mu.Lock()
+	batch := l.pending
+	l.pending = map[lookupKey]map[string]*lookupCount{}
+	l.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	ttl := time.Duration(l.s.ttlSeconds()) * time.Second
+	_, err := l.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k, byOrg := range batch {
+			key := "mg:" + k.tag + ":a:" + k.pseudo
+			for org, c := range byOrg {
+				p.HIncrBy(ctx, key, "n:"+org, c.n)
+				p.HSetNX(ctx, key, "f:"+org, c.first)
+				p.HSet(ctx, key, "l:"+org, c.last, "t:"+org, c.orgType)
+			}
+			p.Expire(ctx, key, ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		l.mu.Lock()
+		for k, byOrg := range batch {
+			cur := l.pending[k]
+			if cur == nil {
+				l.pending[k] = byOrg
+				continue
+			}
+			for org, c := range byOrg {
+				if n := cur[org]; n != nil {
+					n.n += c.n
+					n.first = min(n.first, c.first)
+				} else {
+					cur[org] = c
+				}
+			}
+		}
+		l.mu.Unlock()
+		return l.s.fail(opReport, "lookups log: flush", err)
+	}
+	return nil
+}
+
+// Lookups reads who looked an IBAN up, by org, most lookups first.
+func (s *Store) Lookups(ctx context.Context, i iban.IBAN) ([]report.OrgLookups, error) {
+	k := s.keysFor(i)
+	h, err := s.rdb.HGetAll(ctx, "mg:"+k.tag+":a:"+k.pseudo).Result()
+	if err != nil {
+		return nil, s.fail(opReport, "lookups log: read", err)
+	}
+	var out []report.OrgLookups
+	for f, v := range h {
+		org, ok := strings.CutPrefix(f, "n:")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		out = append(out, report.OrgLookups{Org: org, OrgType: report.OrgType(h["t:"+org]), Lookups: n,
+			First: msTime(h["f:"+org]), Last: msTime(h["l:"+org])})
+	}
+	sort.Slice(out, func(a, b int) bool {
+		if out[a].Lookups != out[b].Lookups {
+			return out[a].Lookups > out[b].Lookups
+		}
+		return out[a].Org < out[b].Org
+	})
+	return out, nil
+}
