@@ -367,25 +367,15 @@ func (r *Relay) deliver(ctx context.Context, consumer string, e outbox.Entry) {
 			r.release(consumer, e)
 			return
 		}
-		if e.Kind == outbox.KindFeed { // for the holder's feed only
+		switch r.gate(ctx, e) {
+		case skip: // nothing to send: done with it
 			r.finish(ctx, func(c context.Context) error { return r.ob.MarkForwarded(c, e, "", time.Now()) })
 			return
-		}
-		if e.Kind == outbox.KindEvent {
-			ready, drop := r.eventReady(ctx, e)
-			if drop {
-				r.finish(ctx, func(c context.Context) error { return r.ob.MarkForwarded(c, e, "", time.Now()) })
+		case later:
+			if !r.waitRetry(ctx, consumer, e, &attempt) {
 				return
 			}
-			if !ready {
-				retryAt := time.Now().Add(r.backoff(attempt))
-				if !r.holdWhile(ctx, consumer, e, func() time.Duration { return time.Until(retryAt) }) {
-					r.release(consumer, e)
-					return
-				}
-				attempt++
-				continue
-			}
+			continue
 		}
 		start := time.Now()
 		// The call is not cut by shutdown (its answer would be lost); the
@@ -413,23 +403,61 @@ func (r *Relay) deliver(ctx context.Context, consumer string, e outbox.Entry) {
 			r.finish(ctx, func(c context.Context) error { return r.ob.MarkRejected(c, e, res.Reason) })
 			return
 		}
-		reason := res.Reason
-		if e.Kind == outbox.KindEvent {
-			reason = "" // an event's failures are not the report's: only renew the claim
-		}
-		owned, err := r.ob.RecordAttempt(callCtx, e, consumer, reason)
-		if err != nil {
-			r.log.Warn("could not record a forward attempt", "err", err)
-		} else if !owned {
-			return // another worker took it over; it is theirs now
-		}
-		retryAt := time.Now().Add(r.backoff(attempt))
-		if !r.holdWhile(ctx, consumer, e, func() time.Duration { return time.Until(retryAt) }) {
-			r.release(consumer, e)
+		if !r.recordRetry(callCtx, consumer, e, res.Reason) || !r.waitRetry(ctx, consumer, e, &attempt) {
 			return
 		}
-		attempt++
 	}
+}
+
+type gateVerdict int
+
+const (
+	send  gateVerdict = iota
+	skip              // a feed-only entry, or an event whose report the store refused
+	later             // an event whose report has not reached the store yet
+)
+
+// gate decides what to do with an entry before calling the store.
+func (r *Relay) gate(ctx context.Context, e outbox.Entry) gateVerdict {
+	switch e.Kind {
+	case outbox.KindFeed: // for the holder's feed only
+		return skip
+	case outbox.KindEvent:
+		ready, drop := r.eventReady(ctx, e)
+		if drop {
+			return skip
+		}
+		if !ready {
+			return later
+		}
+	}
+	return send
+}
+
+// recordRetry notes a failed attempt and renews the claim; false when
+// another worker took the entry over (it is theirs now).
+func (r *Relay) recordRetry(ctx context.Context, consumer string, e outbox.Entry, reason string) bool {
+	if e.Kind == outbox.KindEvent {
+		reason = "" // an event's failures are not the report's: only renew the claim
+	}
+	owned, err := r.ob.RecordAttempt(ctx, e, consumer, reason)
+	if err != nil {
+		r.log.Warn("could not record a forward attempt", "err", err)
+		return true
+	}
+	return owned
+}
+
+// waitRetry holds e through the next backoff; false (with e released)
+// on shutdown or when e is no longer ours.
+func (r *Relay) waitRetry(ctx context.Context, consumer string, e outbox.Entry, attempt *int) bool {
+	retryAt := time.Now().Add(r.backoff(*attempt))
+	*attempt++
+	if !r.holdWhile(ctx, consumer, e, func() time.Duration { return time.Until(retryAt) }) {
+		r.release(consumer, e)
+		return false
+	}
+	return true
 }
 
 // eventReady says whether a review event may go to the police store: only
