@@ -85,7 +85,8 @@ type Writer struct {
 	done    chan struct{}
 	Written atomic.Int64
 	Dropped atomic.Int64
-	closeMu sync.Once
+	mu      sync.RWMutex // Write holds it for reading, Close for writing
+	closed  bool
 }
 
 // Open appends to path (created if needed), continuing the chain of the
@@ -140,8 +141,15 @@ func tail(path string) (uint64, string, error) {
 	return r.Seq, r.Hash, nil
 }
 
-// Write queues a record; false when the queue is full (dropped).
+// Write queues a record; false when the queue is full (dropped) or the
+// writer is closed (a request that outlived the shutdown).
 func (w *Writer) Write(r Record) bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		w.Dropped.Add(1)
+		return false
+	}
 	select {
 	case w.q <- r:
 		return true
@@ -189,7 +197,12 @@ func (w *Writer) run() {
 
 // Close writes what is queued, syncs and closes the file.
 func (w *Writer) Close() error {
-	w.closeMu.Do(func() { close(w.q) })
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.q)
+	}
+	w.mu.Unlock()
 	<-w.done
 	if w.file != nil {
 		return w.file.Close()

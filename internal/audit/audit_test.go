@@ -82,3 +82,19 @@ func TestFullQueueDrops(t *testing.T) {
 		t.Errorf("a full queue: dropped %d", w.Dropped.Load())
 	}
 }
+
+// TestWriteAfterClose: a request that outlives the shutdown cannot crash
+// the writer; its record is counted as dropped.
+func TestWriteAfterClose(t *testing.T) {
+	t.Parallel()
+	w, err := Open(filepath.Join(t.TempDir(), "a.jsonl"), nil, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w.Write(Record{}) || w.Dropped.Load() != 1 {
+		t.Errorf("write after close: dropped %d", w.Dropped.Load())
+	}
+}
