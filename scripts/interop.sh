@@ -49,11 +49,13 @@ ops: {listen: "127.0.0.1:$oport"}
 auth: {issuer: "https://idp.interop", audience: mulegate, jwks_file: jwks.json}
 redis: {addrs: ["127.0.0.1:$rport"]}
 storage: {pseudonym_secret: interop-secret-0123456789}
+forward: {workers: 0}
 orgs: [{id: bank-a, type: bank, bank_codes: {NL: [ABNA]}}]
 CFG
 go build -C "$OLDPWD" -o "$w/mulegate" ./cmd/mulegate
 ./mulegate serve --config mulegate.yaml > serve.out 2> serve.err & pids+=($!)
-for _ in $(seq 100); do grep -q '^api https' serve.out 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q "^api https" serve.out 2>/dev/null && break; sleep 0.1; done
+grep -q "^api https" serve.out || { echo "mulegate serve did not start:" >&2; cat serve.err >&2; exit 1; }
 
 c() { curl -sS --cacert ca.pem --cert client.pem --key client.key -H "Authorization: Bearer $TOKEN" "$@"; echo; }
 M=https://localhost:$aport
