@@ -74,7 +74,7 @@ func NewAPI(d Deps) http.Handler {
 	// (a batch costs one per IBAN, charged once it is decoded), writes
 	// (reports, reviews, cancels, alerts, markers), and a free peek at the
 	// lookups bucket for reads.
-	rd := rateDeps{l: d.Limiter, metrics: d.Metrics, timeout: d.RequestTimeout}
+	rd := rateDeps{l: newLocalGate(d.Limiter), metrics: d.Metrics, timeout: d.RequestTimeout}
 	lookup, write, peek := limited(rd, report.RateLookups, 1), limited(rd, report.RateWrites, 1), limited(rd, report.RateLookups, 0)
 	v1 := r.Group("/v1", auditTrail(d.Audit, d.Pseudonym, d.LookupLog), purpose(d.ValidPurpose), clientCert(), bearer(d.Verifier))
 	v1.GET("/limits", peek, handleLimits(rd))
