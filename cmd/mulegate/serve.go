@@ -217,7 +217,7 @@ func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg
 			EscalateReporters: cfg.Review.EscalateReporters},
 		Views: viewsFrom(cfg), Limiter: c.st,
 		Audit: au, ValidPurpose: audit.ValidPurpose, LookupLog: looked,
-		Pseudonym: func(i iban.IBAN) string { p, _ := c.st.Pseudonym(i); return p },
+		Pseudonym: c.st.Pseudonym,
 		MaxBatch:  cfg.API.MaxBatch, MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchBodyBytes: cfg.API.MaxBatchBodyBytes,
 		ClockSkew: cfg.Auth.Leeway.D(), RequestTimeout: cfg.API.RequestTimeout.D(),
 	})
@@ -481,13 +481,7 @@ type routerHolder struct{ p atomic.Pointer[report.Router] }
 func (h *routerHolder) Route(i iban.IBAN) (string, error) { return h.p.Load().Route(i) }
 
 // Holder is the bank org that holds i now, "" when none does.
-func (h *routerHolder) Holder(i iban.IBAN) string {
-	org, err := h.Route(i)
-	if err != nil {
-		return ""
-	}
-	return org
-}
+func (h *routerHolder) Holder(i iban.IBAN) string { return h.p.Load().Holder(i) }
 
 // reloadOnHUP re-reads the configuration on SIGHUP and swaps in, all or
 // nothing, the server certificate, the client CA bundle and CRLs, the

@@ -3,9 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -206,7 +206,7 @@ func (c *Config) validateReview(p *problems) {
 }
 
 func (c *Config) validateViews(p *problems) {
-	for _, t := range sortedViewKeys(c.Views) {
+	for _, t := range slices.Sorted(maps.Keys(c.Views)) {
 		if !report.OrgType(t).Valid() {
 			p.bad("views."+t, "must be bank, marketplace or police")
 		}
@@ -227,12 +227,7 @@ func (c *Config) validateLimits(p *problems) {
 			}
 		}
 	}
-	types := make([]string, 0, len(c.Limits))
-	for t := range c.Limits {
-		types = append(types, t)
-	}
-	sort.Strings(types)
-	for _, t := range types {
+	for _, t := range slices.Sorted(maps.Keys(c.Limits)) {
 		if !report.OrgType(t).Valid() {
 			p.bad("limits."+t, "must be bank, marketplace or police")
 		}
@@ -244,15 +239,6 @@ func (c *Config) validateLimits(p *problems) {
 			p.bad(fmt.Sprintf("orgs[%d].limits", n), "a burst must be at least its rate per second")
 		}
 	}
-}
-
-func sortedViewKeys(m map[string]View) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func (c *Config) validateOrgs(p *problems) {
@@ -278,7 +264,7 @@ func (c *Config) validateOrgs(p *problems) {
 				p.bad(key+".cert_subjects", "must not hold empty names")
 			}
 		}
-		for _, cc := range sortedKeys(o.BankCodes) {
+		for _, cc := range slices.Sorted(maps.Keys(o.BankCodes)) {
 			if len(cc) != 2 || strings.ToUpper(cc) != cc {
 				p.bad(key+".bank_codes", "country code %q must be two upper-case letters", cc)
 			}
@@ -292,13 +278,4 @@ func (c *Config) validateLog(p *problems) {
 	default:
 		p.bad("log.level", "must be debug, info, warn or error")
 	}
-}
-
-func sortedKeys(m map[string][]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

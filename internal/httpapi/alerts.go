@@ -18,6 +18,7 @@ type alertStore interface {
 
 type alertRouter interface {
 	Route(i iban.IBAN) (string, error)
+	Holder(i iban.IBAN) string // "" when no registered bank holds i
 }
 
 // alertWaiter wakes long polls and streams when a bank has a new alert.

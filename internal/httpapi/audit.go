@@ -48,21 +48,18 @@ func auditIBANs(c *gin.Context, ibans ...iban.IBAN) { c.Set(ctxAuditIBANs, ibans
 // LookupLog counts who looked which IBAN up, for GET
 // /v1/ibans/{iban}/lookups (buffered; it must not block).
 type LookupLog interface {
-	Looked(org string, orgType report.OrgType, ibans []iban.IBAN, at time.Time)
+	Looked(org string, orgType report.OrgType, ibans []report.IBANKey, at time.Time)
 }
 
 // auditTrail writes one entry per /v1 request after it is answered,
 // refused ones included (a 401 has no org; it has the certificate
 // thumbprint when there was one), and counts answered lookups in the
 // lookup log.
-func auditTrail(a Auditor, pseudonym func(iban.IBAN) string, looked LookupLog) gin.HandlerFunc {
+func auditTrail(a Auditor, pseudonym func(iban.IBAN) (string, int), looked LookupLog) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
+		route := routeOf(c)
 		p := principal(c)
 		e := AuditEntry{Time: start.UTC(), RequestID: requestID(c), Org: p.Org.ID, OrgType: string(p.Org.Type), Sub: p.Subject,
 			Method: methodLabel(c.Request.Method), Route: route, Action: auditAction(c.Request.Method, route),
@@ -77,11 +74,14 @@ func auditTrail(a Auditor, pseudonym func(iban.IBAN) string, looked LookupLog) g
 		}
 		if v, ok := c.Get(ctxAuditIBANs); ok {
 			ibans := v.([]iban.IBAN)
-			for _, i := range ibans {
-				e.Pseudonyms = append(e.Pseudonyms, pseudonym(i))
+			keys := make([]report.IBANKey, len(ibans))
+			e.Pseudonyms = make([]string, len(ibans))
+			for n, i := range ibans {
+				keys[n].Pseudonym, keys[n].Partition = pseudonym(i)
+				e.Pseudonyms[n] = keys[n].Pseudonym
 			}
 			if looked != nil && e.Status == http.StatusOK && (e.Action == "lookup" || e.Action == "lookup_batch") {
-				looked.Looked(p.Org.ID, p.Org.Type, ibans, start)
+				looked.Looked(p.Org.ID, p.Org.Type, keys, start)
 			}
 		}
 		if v, ok := c.Get(ctxAuditRisks); ok {

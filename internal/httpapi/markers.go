@@ -73,7 +73,7 @@ func handlePutMarker(d markerDeps) gin.HandlerFunc {
 		}
 		ctx, cancel := withTimeout(c, d.timeout)
 		defer cancel()
-		if _, err := d.store.ChangeMarker(ctx, i, who, holderOf(d.router, i), m); err != nil {
+		if _, err := d.store.ChangeMarker(ctx, i, who, d.router.Holder(i), m); err != nil {
 			writeProblem(c, err)
 			return
 		}
@@ -93,18 +93,10 @@ func handleDeleteMarker(d markerDeps) gin.HandlerFunc {
 		}
 		ctx, cancel := withTimeout(c, d.timeout)
 		defer cancel()
-		if _, err := d.store.ChangeMarker(ctx, i, caller(c), holderOf(d.router, i), nil); err != nil {
+		if _, err := d.store.ChangeMarker(ctx, i, caller(c), d.router.Holder(i), nil); err != nil {
 			writeProblem(c, err)
 			return
 		}
 		c.Status(http.StatusNoContent)
 	}
-}
-
-func holderOf(r alertRouter, i iban.IBAN) string {
-	org, err := r.Route(i)
-	if err != nil {
-		return ""
-	}
-	return org
 }

@@ -103,10 +103,7 @@ func accessLog(m *Metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
+		route := routeOf(c)
 		status := c.Writer.Status()
 		elapsed := time.Since(start)
 		if m != nil {
@@ -226,6 +223,15 @@ func requireScope(want auth.Scope) gin.HandlerFunc {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// routeOf is the request's route template (a closed set, never the raw
+// path, which may hold an IBAN), "unmatched" for no route.
+func routeOf(c *gin.Context) string {
+	if r := c.FullPath(); r != "" {
+		return r
+	}
+	return "unmatched"
+}
 
 // singleHeader returns a header that may appear at most once: two
 // Authorization or Idempotency-Key headers could mean two things to two

@@ -85,10 +85,11 @@ func problemFor(err error) (status int, code, detail string) {
 	var de *report.Error
 	if errors.As(err, &de) {
 		m, ok := domainStatus[de.Code]
-		if !ok || m.status >= 500 && de.Code != report.CodeUnavailable {
-			// An unknown code is a bug: answer as internal, and say nothing.
+		if !ok { // an unknown code is a bug: answer as internal
 			m = domainStatus[report.CodeInternal]
-			return m.status, m.code, internalDetail
+		}
+		if m.code == "internal" {
+			return m.status, m.code, internalDetail // the message may hold the cause
 		}
 		return m.status, m.code, de.Msg
 	}

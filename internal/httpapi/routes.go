@@ -38,7 +38,7 @@ type Deps struct {
 	Views             map[report.OrgType]View
 	Limiter           limiter
 	Audit             Auditor
-	Pseudonym         func(iban.IBAN) string // the IBAN's keyed pseudonym, for the audit trail
+	Pseudonym         func(iban.IBAN) (string, int) // the IBAN's keyed pseudonym and partition, for the audit trail
 	ValidPurpose      func(string) bool
 	LookupLog         LookupLog
 	MaxBatch          int

@@ -107,6 +107,9 @@ func NewRouter(bankCodes map[string]map[string][]string) *Router {
 	return r
 }
 
+// Holder is the bank org holding i, "" when no registered bank does.
+func (r *Router) Holder(i iban.IBAN) string { return r.byCode[i.Country()+"/"+i.BankCode()] }
+
 // Route returns the bank org holding i, or a CodeUnroutable error.
 func (r *Router) Route(i iban.IBAN) (string, error) {
 	if org, ok := r.byCode[i.Country()+"/"+i.BankCode()]; ok {

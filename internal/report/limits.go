@@ -41,6 +41,14 @@ type RateDecision struct {
 	ResetAfter time.Duration // until the bucket is full again
 }
 
+// IBANKey is how the store knows an IBAN: its keyed pseudonym and its
+// partition. Computed once per request, it serves the audit record and the
+// lookup log alike.
+type IBANKey struct {
+	Pseudonym string
+	Partition int
+}
+
 // OrgLookups is how often one org looked an IBAN up.
 type OrgLookups struct {
 	Org         string

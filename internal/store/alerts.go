@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,7 +91,7 @@ func (s *Store) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey strin
 	}
 	out, _ := v.([]any)
 	if len(out) != 2 {
-		return report.Alert{}, false, report.Internal("post alert: parse", fmt.Errorf("unexpected reply %v", v))
+		return report.Alert{}, false, report.Internal("post alert: parse", errUnexpected(v))
 	}
 	fresh, _ := out[0].(int64)
 	cursor, _ := out[1].(string)

@@ -42,13 +42,12 @@ func (s *Store) NewLookupLog() *LookupLog {
 }
 
 // Looked counts that org looked the IBANs up at t.
-func (l *LookupLog) Looked(org string, orgType report.OrgType, ibans []iban.IBAN, t time.Time) {
+func (l *LookupLog) Looked(org string, orgType report.OrgType, ibans []report.IBANKey, t time.Time) {
 	ms := t.UnixMilli()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, i := range ibans {
-		k := l.s.keysFor(i)
-		lk := lookupKey{k.tag, k.pseudo}
+		lk := lookupKey{l.s.tags[i.Partition], i.Pseudonym}
 		byOrg := l.pending[lk]
 		if byOrg == nil {
 			byOrg = map[string]*lookupCount{}

@@ -321,10 +321,7 @@ func (s *Store) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 			continue
 		}
 		kind, _ := m.Values["kind"].(string)
-		key, _ := m.Values["key"].(string)
-		if key == "" {
-			key = id
-		}
+		key, _ := m.Values["key"].(string) // "" for a report: its id (the client's default)
 		e := outbox.Entry{Partition: partition, StreamID: m.ID, ReportID: id, Kind: outbox.Kind(kind), Key: key, Body: []byte(body)}
 		e.Holder, _ = m.Values["h"].(string)
 		e.Event, _ = m.Values["ev"].(string)
@@ -340,18 +337,12 @@ func (s *Store) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 // MarkForwarded records that the police store has the report (or the
 // review event).
 func (s *Store) MarkForwarded(ctx context.Context, e outbox.Entry, policeRef string, at time.Time) error {
-	if e.Kind != outbox.KindReport {
-		return s.finish(ctx, e, "event", "", at, "")
-	}
 	return s.finish(ctx, e, report.StatusForwarded, policeRef, at, "")
 }
 
 // MarkRejected records that the police store refused the report for good.
 // A refused review event is only removed: the report keeps its status.
 func (s *Store) MarkRejected(ctx context.Context, e outbox.Entry, reason string) error {
-	if e.Kind == outbox.KindEvent {
-		return s.finish(ctx, e, "event", "", time.Time{}, reason)
-	}
 	return s.finish(ctx, e, report.StatusRejected, "", time.Time{}, reason)
 }
 
@@ -371,7 +362,7 @@ func (s *Store) ReportForwardingStatus(ctx context.Context, e outbox.Entry) (rep
 
 func (s *Store) finish(ctx context.Context, e outbox.Entry, st report.Status, ref string, at time.Time, reason string) error {
 	if e.Kind != outbox.KindReport {
-		st = "event"
+		st = "event" // a review event or a feed entry: only leaves the outbox
 	}
 	tag := s.tags[e.Partition]
 	body := ""

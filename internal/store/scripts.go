@@ -134,18 +134,24 @@ if #old > 0 then
   end
 end
 local out = {n, reporters, first[2], last[2], counts, cancelled, wm, marker}
+-- One pass over the last 365 days: each member is parsed once and
+-- counted in every window (7, 30, 90, 365 days) it falls in.
+local starts, c, seen, distinct = {}, {0, 0, 0, 0}, {{}, {}, {}, {}}, {0, 0, 0, 0}
+for w = 1, 4 do starts[w] = tonumber(ARGV[w + 1]) end
 local recent = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[5], '+inf', 'WITHSCORES')
-for w = 2, 5 do
-  local start, c, seen, distinct = tonumber(ARGV[w]), 0, {}, 0
-  for j = 1, #recent, 2 do
-    if tonumber(recent[j + 1]) >= start then
-      c = c + 1
-      local org = string.match(recent[j], '^[^|]*|[^|]*|[^|]*|(.*)$')
-      if org and not seen[org] then seen[org] = true; distinct = distinct + 1 end
+for j = 1, #recent, 2 do
+  local score = tonumber(recent[j + 1])
+  local org = string.match(recent[j], '^[^|]*|[^|]*|[^|]*|(.*)$')
+  for w = 1, 4 do
+    if score >= starts[w] then
+      c[w] = c[w] + 1
+      if org and not seen[w][org] then seen[w][org] = true; distinct[w] = distinct[w] + 1 end
     end
   end
-  out[#out + 1] = c
-  out[#out + 1] = distinct
+end
+for w = 1, 4 do
+  out[#out + 1] = c[w]
+  out[#out + 1] = distinct[w]
 end
 return out
 `)

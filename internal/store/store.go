@@ -230,7 +230,7 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 	}
 	out, err := redis.NewCmdResult(v, nil).Int64Slice()
 	if err != nil || len(out) != 2 {
-		return report.Accepted{}, report.Internal("accept report: parse", fmt.Errorf("unexpected reply %v", v))
+		return report.Accepted{}, report.Internal("accept report: parse", errUnexpected(v))
 	}
 	return report.Accepted{ID: id, IBAN: sub.IBAN, ReportCount: out[1], Replayed: out[0] == 0}, nil
 }
@@ -418,7 +418,7 @@ func (s *Store) LoadScripts(ctx context.Context) error {
 func parseCounts(v []any) (report.Counts, error) {
 	c := report.Counts{ByCategory: map[string]int64{}, BySource: map[string]int64{}}
 	bad := func() (report.Counts, error) {
-		return report.Counts{}, report.Internal("lookup: parse", fmt.Errorf("unexpected reply %v", v))
+		return report.Counts{}, report.Internal("lookup: parse", errUnexpected(v))
 	}
 	if len(v) < 4 {
 		return bad()
@@ -628,7 +628,7 @@ func (s *Store) Review(ctx context.Context, id string, caller report.Caller, req
 	return st, false, report.Unavailable("review", errTooManyChanges)
 }
 
-func errUnexpected(v any) error { return fmt.Errorf("unexpected reply %v", v) }
+func errUnexpected(v any) error { return errUnexpected(v) }
 
 var errTooManyChanges = errors.New("the record changed five times while applying one action")
 
