@@ -61,7 +61,12 @@ limits:
   bank: {lookups_per_second: 1000, lookups_burst: 1000, writes_per_second: 1000, writes_burst: 1000}
   police: {lookups_per_second: 1000, lookups_burst: 1000, writes_per_second: 1000, writes_burst: 1000}
 `
-	gw := mustGateway(t, p, mustRedisAddrs(t), extra)
+	cfg := p.config(mustRedisAddrs(t), extra)
+	withOverride := strings.Replace(cfg, "- id: bank-b\n    type: bank\n", "- id: bank-b\n    type: bank\n    limits: {lookups_per_second: 1, lookups_burst: 5}\n", 1)
+	if withOverride == cfg {
+		t.Fatal("test config did not change")
+	}
+	gw := mustGatewayConfig(t, withOverride)
 	market, bank := p.client(t, p.clients["market-a"]), p.client(t, p.clients["bank-a"])
 	mTok, bTok := p.token(t, "market-a", nil, nil), p.token(t, "bank-a", nil, nil)
 	lookupURL := gw.api + "/v1/ibans/NL91ABNA0417164300"
@@ -82,6 +87,17 @@ limits:
 	batch := `{"ibans":[` + strings.TrimSuffix(strings.Repeat(`"NL91ABNA0417164300",`, 20), ",") + `]}`
 	if got := do(t, market, "POST", gw.api+"/v1/ibans/lookup", mTok, batch); got.status != 429 || !strings.Contains(string(got.body), "batches") {
 		t.Errorf("a batch above the burst: %d %s", got.status, got.body)
+	}
+	// A per-org override (bank-b: burst 5), and a batch spends one token
+	// per IBAN: 3 leave 2, the next 3 do not fit.
+	bankB, bbTok := p.client(t, p.clients["bank-b"]), p.token(t, "bank-b", nil, nil)
+	three := `{"ibans":["NL91ABNA0417164300","DE89370400440532013000","BE68539007547034"]}`
+	if got := do(t, bankB, "POST", gw.api+"/v1/ibans/lookup", bbTok, three); got.status != 200 ||
+		got.header.Get("RateLimit-Limit") != "5" || got.header.Get("RateLimit-Remaining") != "2" {
+		t.Errorf("bank-b's first batch of 3: %d limit %q remaining %q", got.status, got.header.Get("RateLimit-Limit"), got.header.Get("RateLimit-Remaining"))
+	}
+	if got := do(t, bankB, "POST", gw.api+"/v1/ibans/lookup", bbTok, three); got.status != 429 {
+		t.Errorf("bank-b's second batch of 3 with 2 left: %d, want 429", got.status)
 	}
 	// Another org is not affected.
 	if got := do(t, bank, "GET", lookupURL, bTok, ""); got.status != 200 || got.header.Get("RateLimit-Limit") != "1000" {
@@ -205,6 +221,23 @@ func TestRevocationAndRotationWithoutRestart(t *testing.T) {
 		t.Errorf("the bad file was not logged:\n%s", lastLines(gw.stderr.String(), 3))
 	}
 	writePEM(crlPath, revoked, err)
+
+	// SIGHUP reloads the JWKS file: a key taken out stops verifying, cached
+	// tokens included (the refresh period is minutes; the reload is now).
+	signer2, err := devenv.NewSigner("test-key-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh("bank-a"); err != nil {
+		t.Fatalf("bank-a before the key rotation: %v", err)
+	}
+	writePEM(filepath.Join(p.dir, "jwks.json"), devenv.JWKS(signer2), nil)
+	hup()
+	if err := fresh("bank-a"); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("a token signed by a key removed from the JWKS file, after SIGHUP: %v, want 401", err)
+	}
+	writePEM(filepath.Join(p.dir, "jwks.json"), devenv.JWKS(p.signer), nil)
+	hup()
 
 	// Rotate the server certificate while requests flow.
 	srv2, err := p.ca.IssueServer("localhost", "127.0.0.1")

@@ -71,7 +71,7 @@ func StartCluster(t testing.TB, masters, replicasPer int, args ...string) *Clust
 	for i := range n {
 		ids[i] = clients[i].Do(ctx, "CLUSTER", "MYID").Val().(string)
 	}
-	waitUntil(t, 15*time.Second, "every node to know every other", func() bool {
+	waitUntil(t, 30*time.Second, "every node to know every other", func() bool {
 		for _, cl := range clients {
 			if strings.Count(cl.ClusterNodes(ctx).Val(), "\n") < n {
 				return false
