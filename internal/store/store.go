@@ -628,7 +628,8 @@ func (s *Store) Review(ctx context.Context, id string, caller report.Caller, req
 	return st, false, report.Unavailable("review", errTooManyChanges)
 }
 
-func errUnexpected(v any) error { return errUnexpected(v) }
+// errUnexpected describes a script reply of a shape we did not expect.
+func errUnexpected(v any) error { return fmt.Errorf("unexpected reply %T", v) }
 
 var errTooManyChanges = errors.New("the record changed five times while applying one action")
 
