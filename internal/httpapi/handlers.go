@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -25,114 +24,12 @@ type reportReader interface {
 	ReportStatus(ctx context.Context, id string) (report.ReportStatus, error)
 }
 
-// lookupJSON is the answer for one IBAN.
-type lookupJSON struct {
-	IBAN            string              `json:"iban"`
-	Country         string              `json:"country"`
-	BankCode        string              `json:"bank_code"`
-	ReportCount     int64               `json:"report_count"`
-	ReporterCount   int64               `json:"reporter_count"`
-	Last30Days      int64               `json:"reports_last_30_days"`
-	ByCategory      map[string]int64    `json:"by_category"`
-	BySource        map[string]int64    `json:"by_source"`
-	FirstReportedAt *string             `json:"first_reported_at"`
-	LastReportedAt  *string             `json:"last_reported_at"`
-	Risk            report.Risk         `json:"risk"`
-	Review          reviewCountsJSON    `json:"review"`
-	CancelledCount  int64               `json:"cancelled_count"`
-	Stats           map[string]statJSON `json:"stats"`
-	Marker          *markerJSON         `json:"marker"`
-	RiskReasons     []string            `json:"risk_reasons"`
-	Watermark       *string             `json:"watermark"`
-}
-
-type reviewCountsJSON struct {
-	Open      int64 `json:"open"`
-	Confirmed int64 `json:"confirmed"`
-	Disputed  int64 `json:"disputed"`
-}
-
-type statJSON struct {
-	Reports   int64 `json:"reports"`
-	Reporters int64 `json:"reporters"`
-}
-
-type markerJSON struct {
-	FraudType    string `json:"fraud_type"`
-	ByType       string `json:"by_type,omitempty"`
-	RegisteredAt string `json:"registered_at"`
-}
-
-// View leaves lookup fields out of the answers an org type gets (no
-// tipping-off: by default a marketplace does not learn by_source or who
-// set a marker). Omitted fields are absent, not null.
-type View struct {
-	omit         map[string]bool
-	markerByType bool // leave out marker.by_type
-}
-
-// NewView makes a view from field names (top-level lookup fields, or
-// "marker.by_type").
-func NewView(omit []string) View {
-	v := View{omit: map[string]bool{}}
-	for _, f := range omit {
-		if f == "marker.by_type" {
-			v.markerByType = true
-			continue
-		}
-		v.omit[f] = true
-	}
-	return v
-}
-
-// render is the lookup as this view shows it: the struct itself when
-// nothing is left out (the common, cheap case), else its fields without
-// the omitted ones.
-func (v View) render(l report.Lookup) any {
-	out := renderLookup(l)
-	if v.markerByType && out.Marker != nil {
-		out.Marker.ByType = ""
-	}
-	if len(v.omit) == 0 {
-		return out
-	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		return out
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(b, &fields); err != nil {
-		return out
-	}
-	for f := range v.omit {
-		delete(fields, f)
-	}
-	return fields
-}
+// jsonContentType is what gin's c.JSON sends.
+const jsonContentType = "application/json; charset=utf-8"
 
 // viewFor is the caller's view.
 func viewFor(views map[report.OrgType]View, c *gin.Context) View {
 	return views[principal(c).Org.Type]
-}
-
-func renderLookup(l report.Lookup) lookupJSON {
-	out := lookupJSON{
-		IBAN: l.IBAN.String(), Country: l.IBAN.Country(), BankCode: l.IBAN.BankCode(),
-		ReportCount: l.ReportCount, ReporterCount: l.ReporterCount, Last30Days: l.Last30Days,
-		ByCategory: l.ByCategory, BySource: l.BySource, Risk: l.Risk,
-		Review:         reviewCountsJSON{Open: l.Review.Open, Confirmed: l.Review.Confirmed, Disputed: l.Review.Disputed},
-		CancelledCount: l.Cancelled, Stats: make(map[string]statJSON, len(l.Windows)), RiskReasons: l.Reasons,
-	}
-	out.FirstReportedAt = timePtr(l.First)
-	out.LastReportedAt = timePtr(l.Last)
-	out.Watermark = timePtr(l.Watermark)
-	for _, w := range l.Windows {
-		out.Stats["d"+strconv.Itoa(w.Days)] = statJSON{Reports: w.Reports, Reporters: w.Reporters}
-	}
-	if m := l.Marker; m != nil {
-		out.Marker = &markerJSON{FraudType: string(m.FraudType), ByType: string(m.ByType), RegisteredAt: m.RegisteredAt.Format(time.RFC3339Nano)}
-	}
-	return out
 }
 
 func timePtr(t time.Time) *string {
@@ -176,7 +73,7 @@ func handleLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgType]V
 		}
 		l := report.NewLookup(i, counts, risk)
 		c.Set(ctxAuditRisks, []string{string(l.Risk)})
-		c.JSON(http.StatusOK, viewFor(views, c).render(l))
+		c.Data(http.StatusOK, jsonContentType, viewFor(views, c).appendLookup(make([]byte, 0, 1024), l))
 	}
 }
 
@@ -213,18 +110,16 @@ func handleBatchLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgT
 		if !charge(c, rd, report.RateLookups, len(raw)) { // one lookup token per IBAN
 			return
 		}
-		results := make([]any, len(raw))
+		invalid := make([][]byte, len(raw))
 		valid := make([]iban.IBAN, 0, len(raw))
-		slots := make([]int, 0, len(raw))
 		for n, r := range raw {
 			i, err := report.ParseIBAN(r)
 			if err != nil {
 				_, code, detail := problemFor(err)
-				results[n] = batchInvalid{IBAN: r, Error: batchError{Code: code, Detail: detail}}
+				invalid[n], _ = json.Marshal(batchInvalid{IBAN: r, Error: batchError{Code: code, Detail: detail}})
 				continue
 			}
 			valid = append(valid, i)
-			slots = append(slots, n)
 		}
 		auditIBANs(c, valid...)
 		ctx, cancel := withTimeout(c, timeout)
@@ -236,13 +131,23 @@ func handleBatchLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgT
 		}
 		view := viewFor(views, c)
 		risks := make([]string, len(valid))
-		for k, i := range valid {
-			l := report.NewLookup(i, counts[k], risk)
+		body := append(make([]byte, 0, 64+900*len(raw)), `{"results":[`...)
+		k := 0
+		for n := range raw {
+			if n > 0 {
+				body = append(body, ',')
+			}
+			if invalid[n] != nil {
+				body = append(body, invalid[n]...)
+				continue
+			}
+			l := report.NewLookup(valid[k], counts[k], risk)
 			risks[k] = string(l.Risk)
-			results[slots[k]] = view.render(l)
+			body = view.appendLookup(body, l)
+			k++
 		}
 		c.Set(ctxAuditRisks, risks)
-		c.JSON(http.StatusOK, gin.H{"results": results})
+		c.Data(http.StatusOK, jsonContentType, append(body, ']', '}'))
 	}
 }
 

@@ -8,47 +8,158 @@ import (
 	"github.com/mulegate/mulegate/internal/report"
 )
 
-// localGate refuses, without a Redis round trip, what the shared limit
-// would refuse anyway: each process keeps, per org and class, a GCRA
-// bucket with the org's own limit, spent only by requests the shared
-// limit (Redis) let through. This process alone has then served at least
-// as much as its bucket shows, so when it is empty the shared bucket,
-// which counts every process, is empty too. A flood is turned away at
-// the cost of a map lookup instead of a Redis call.
+// localGate sits in front of the shared limit (Redis) and saves it most
+// round trips, without ever letting through more than it allows:
+//
+//   - Leases. For an org with a high limit, a request that finds no
+//     leased tokens takes a few more than it needs from the shared
+//     bucket in the same call (a lease: 1 % of the per-second rate, at
+//     most 64 and a twentieth of the burst) and the next requests spend
+//     those locally. The shared bucket has already counted every leased
+//     token, so every process together still spends at most the org's
+//     limit; a lease this process does not use within a second is given
+//     up (those tokens stay spent, so it errs towards refusing). When the
+//     shared bucket cannot give a whole lease, the request asks for its
+//     own cost only, so near the limit every token is asked for exactly.
+//     Orgs under 100 per second get no leases.
+//   - Floods. Each process keeps, per org and class, a GCRA bucket with
+//     the org's own limit, spent only by requests the shared limit let
+//     through. This process alone has then served at least as much as its
+//     bucket shows, so when it is empty the shared bucket, which counts
+//     every process, is empty too: a flood is turned away at the cost of
+//     a map lookup.
+//   - Peeks (reads that show the lookups bucket without spending it)
+//     reuse an answer of the last 200 ms.
 type localGate struct {
-	next limiter
-	mu   sync.Mutex
-	tat  map[string]time.Time // theoretical arrival time per org/class
-	now  func() time.Time
+	next  limiter
+	mu    sync.Mutex
+	state map[string]*gateState // per org/class
+	now   func() time.Time
 }
+
+type gateState struct {
+	tat       time.Time // theoretical arrival time of the local bucket
+	leased    int       // tokens taken from the shared bucket, not spent yet
+	leaseEnds time.Time
+	last      report.RateDecision // the shared bucket's last answer
+	lastAt    time.Time
+}
+
+const (
+	leaseLife = time.Second
+	peekReuse = 200 * time.Millisecond
+)
 
 func newLocalGate(next limiter) *localGate {
-	return &localGate{next: next, tat: map[string]time.Time{}, now: time.Now}
+	return &localGate{next: next, state: map[string]*gateState{}, now: time.Now}
 }
 
-// Allow answers from the local bucket when it is empty, else asks the
-// shared limit and, when that allows, spends the local bucket too.
+// leaseSize is how many tokens a lease takes for lim (1: no lease).
+func leaseSize(lim report.RateLimit) int {
+	return max(1, min(lim.PerSecond/100, 64, lim.Burst/20))
+}
+
+// Allow spends cost tokens (a lease, the local bucket, or the shared
+// limit), or peeks when cost is 0.
 func (g *localGate) Allow(ctx context.Context, org string, class report.RateClass, lim report.RateLimit, cost int) (report.RateDecision, error) {
-	if cost > 0 && lim.PerSecond > 0 {
-		if wait, ok := g.check(org+"/"+string(class), lim, cost, false); !ok {
-			return report.RateDecision{Limit: lim, RetryAfter: wait, ResetAfter: time.Duration(lim.Burst) * time.Second / time.Duration(lim.PerSecond)}, nil
-		}
+	key := org + "/" + string(class)
+	if lim.PerSecond <= 0 {
+		return g.next.Allow(ctx, org, class, lim, cost)
 	}
-	dec, err := g.next.Allow(ctx, org, class, lim, cost)
-	if err == nil && dec.Allowed && cost > 0 && lim.PerSecond > 0 {
-		g.check(org+"/"+string(class), lim, cost, true)
+	if dec, ok := g.local(key, lim, cost); ok {
+		return dec, nil
 	}
-	return dec, err
+	want := cost
+	if size := leaseSize(lim); cost > 0 && size > 1 && cost+size-1 <= lim.Burst && !g.scarce(key, size) {
+		want = cost + size - 1
+	}
+	dec, err := g.next.Allow(ctx, org, class, lim, want)
+	if err == nil && !dec.Allowed && want > cost {
+		want = cost
+		dec, err = g.next.Allow(ctx, org, class, lim, want)
+	}
+	if err != nil {
+		return dec, err
+	}
+	return g.record(key, lim, cost, want, dec), nil
 }
 
-// check runs GCRA on the local bucket: whether cost tokens are there now
-// (and how long until they would be), spending them when spend is set.
-func (g *localGate) check(key string, lim report.RateLimit, cost int, spend bool) (time.Duration, bool) {
+// scarce tells whether the shared bucket had fewer than two leases left
+// when it last answered (within a lease's life): then requests ask for
+// their own cost only.
+func (g *localGate) scarce(key string, size int) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st := g.state[key]
+	return st != nil && !st.lastAt.IsZero() && g.now().Sub(st.lastAt) < leaseLife && st.last.Remaining < 2*size
+}
+
+// local answers without the shared limit when it can: a refusal from the
+// local bucket, a spend from the lease, or a recent answer for a peek.
+func (g *localGate) local(key string, lim report.RateLimit, cost int) (report.RateDecision, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
+	st := g.state[key]
+	if st == nil {
+		st = &gateState{}
+		g.state[key] = st
+	}
+	if cost == 0 {
+		if !st.lastAt.IsZero() && now.Sub(st.lastAt) < peekReuse {
+			dec := st.last
+			dec.Allowed, dec.Remaining = true, st.last.Remaining+st.leasedNow(now)
+			return dec, true
+		}
+		return report.RateDecision{}, false
+	}
+	if wait, ok := st.gcra(now, lim, cost, false); !ok {
+		return report.RateDecision{Limit: lim, RetryAfter: wait, ResetAfter: time.Duration(lim.Burst) * time.Second / time.Duration(lim.PerSecond)}, true
+	}
+	if st.leasedNow(now) >= cost {
+		st.leased -= cost
+		st.gcra(now, lim, cost, true)
+		dec := st.last
+		dec.Allowed, dec.Remaining = true, st.last.Remaining+st.leased
+		return dec, true
+	}
+	return report.RateDecision{}, false
+}
+
+// record keeps what the shared limit answered: spent tokens go on the
+// local bucket, the tokens taken beyond cost become the lease (and are
+// still this org's to spend, so they count as remaining).
+func (g *localGate) record(key string, lim report.RateLimit, cost, took int, dec report.RateDecision) report.RateDecision {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.now()
+	st := g.state[key]
+	st.last, st.lastAt = dec, now
+	if !dec.Allowed || cost == 0 {
+		return dec
+	}
+	st.gcra(now, lim, cost, true)
+	if extra := took - cost; extra > 0 {
+		st.leased = st.leasedNow(now) + extra
+		st.leaseEnds = now.Add(leaseLife)
+	}
+	dec.Remaining += st.leased
+	return dec
+}
+
+// leasedNow is the lease still usable at now.
+func (st *gateState) leasedNow(now time.Time) int {
+	if now.After(st.leaseEnds) {
+		st.leased = 0
+	}
+	return st.leased
+}
+
+// gcra runs GCRA on the local bucket: whether cost tokens are there now
+// (and how long until they would be), spending them when spend is set.
+func (st *gateState) gcra(now time.Time, lim report.RateLimit, cost int, spend bool) (time.Duration, bool) {
 	interval := time.Second / time.Duration(lim.PerSecond)
-	tat := g.tat[key]
+	tat := st.tat
 	if tat.Before(now) {
 		tat = now
 	}
@@ -58,7 +169,7 @@ func (g *localGate) check(key string, lim report.RateLimit, cost int, spend bool
 		return allowAt.Sub(now), false
 	}
 	if spend {
-		g.tat[key] = next
+		st.tat = next
 	}
 	return 0, true
 }

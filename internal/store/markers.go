@@ -38,6 +38,7 @@ if #ARGV > 9 then
   redis.call('EXPIRE', KEYS[1], ARGV[3])
 end
 redis.call('HSET', KEYS[2], 'wm', ARGV[2])
+redis.call('HINCRBY', KEYS[2], 'ver', 1)
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
 `)
@@ -48,11 +49,7 @@ func (s *Store) Marker(ctx context.Context, i iban.IBAN) (*report.Marker, error)
 	if err != nil {
 		return nil, s.fail(opReport, "marker: read", err)
 	}
-	if len(h) == 0 {
-		return nil, nil
-	}
-	return &report.Marker{FraudType: report.FraudType(h["ft"]), ByType: report.OrgType(h["bt"]), ByOrg: h["by"],
-		RegisteredAt: msTime(h["at"]), Details: h["det"]}, nil
+	return markerFrom(h), nil
 }
 
 // ChangeMarker sets (m != nil) or lifts (m == nil) an IBAN's marker for

@@ -75,6 +75,7 @@ local n = redis.call('ZCOUNT', KEYS[3], ARGV[5], '+inf')
 redis.call('HINCRBY', KEYS[1], 'c:' .. ARGV[7], 1)
 redis.call('HINCRBY', KEYS[1], 's:' .. ARGV[8], 1)
 redis.call('HSET', KEYS[1], 'wm', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'ver', 1)
 redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
 if ARGV[14] == 'open' then
   redis.call('HINCRBY', KEYS[1], 'v:open', 1)
@@ -192,6 +193,7 @@ if counted and ARGV[4] == '1' then
   redis.call('ZADD', KEYS[6], ARGV[6], ARGV[1])
 end
 redis.call('HSET', KEYS[2], 'wm', ARGV[7])
+redis.call('HINCRBY', KEYS[2], 'ver', 1)
 if ARGV[9] ~= '' then
   redis.call('XADD', KEYS[7], '*', 'id', ARGV[1], 'kind', 'event', 'key', ARGV[8], 'body', ARGV[9],
     'h', ARGV[12], 'ev', ARGV[13], 'ib', ARGV[14])

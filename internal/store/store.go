@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"hash"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -44,7 +43,12 @@ type Options struct {
 	HolderOf func(iban.IBAN) string
 	// RespondWithin is the holder's deadline after acceptance (default 7 days).
 	RespondWithin time.Duration
-	Now           func() time.Time
+	// Reads is the client lookups read through: a cluster client with
+	// ReadOnly set sends them to replicas. Nil: the main client. Reports'
+	// own reads (GET /v1/reports/{id}, reviews) always use the main
+	// client, so they see the master.
+	Reads redis.UniversalClient
+	Now   func() time.Time
 }
 
 // Store is the Redis-backed report store.
@@ -58,6 +62,11 @@ type Store struct {
 	macs    sync.Pool
 	seal    *sealer // encrypts the IBAN kept for a report's holder
 	limiter *redis_rate.Limiter
+	// reads runs lookups: go-redis' autopipeliner over the read client,
+	// so concurrent lookups share round trips; readsPipe makes a batch's
+	// pipeline on the same client.
+	reads     redis.Cmdable
+	readsPipe redis.UniversalClient
 	// OnError, if set, is told about every Redis failure (for metrics).
 	OnError func(op string)
 }
@@ -85,7 +94,17 @@ func New(rdb redis.UniversalClient, opt Options) (*Store, error) {
 	if opt.RespondWithin <= 0 {
 		opt.RespondWithin = 7 * 24 * time.Hour
 	}
-	s := &Store{rdb: rdb, opt: opt, now: opt.Now, limiter: redis_rate.NewLimiter(rdb)}
+	if opt.Reads == nil {
+		opt.Reads = rdb
+	}
+	s := &Store{rdb: rdb, opt: opt, now: opt.Now, limiter: redis_rate.NewLimiter(rdb), reads: opt.Reads, readsPipe: opt.Reads}
+	// The deferred face: a lookup queues its commands without waiting and
+	// reads the answers, so its commands go out together, batched with
+	// those of concurrent lookups. A client type without it (a Ring) reads
+	// directly.
+	if ap, err := opt.Reads.AsyncAutoPipeline(); err == nil {
+		s.reads = ap
+	}
 	secret := opt.Secret
 	var err error
 	if s.seal, err = newSealer(secret); err != nil {
@@ -312,17 +331,6 @@ func (s *Store) runReplicated(ctx context.Context, sc *redis.Script, keys []stri
 	return res.Result()
 }
 
-// Lookup returns the counts for one IBAN in one round trip.
-func (s *Store) Lookup(ctx context.Context, i iban.IBAN) (report.Counts, error) {
-	k := s.keysFor(i)
-	keys, args := s.lookupArgs(k)
-	v, err := lookupScript.Run(ctx, s.rdb, keys, args...).Slice()
-	if err != nil {
-		return report.Counts{}, s.fail(opLookup, "lookup script "+i.Masked(), err)
-	}
-	return parseCounts(v)
-}
-
 func (s *Store) lookupArgs(k ibanKeys) ([]string, []any) {
 	now := s.now()
 	cutoff := now.Add(-s.opt.Retention).UnixMilli()
@@ -331,37 +339,6 @@ func (s *Store) lookupArgs(k ibanKeys) ([]string, []any) {
 		args = append(args, max(cutoff, now.Add(-time.Duration(d)*24*time.Hour).UnixMilli()))
 	}
 	return []string{k.counters(), k.reporters(), k.index(), k.reviews(), k.cancelled(), k.marker()}, args
-}
-
-// LookupMany returns counts for many IBANs with one pipelined round trip
-// per Redis node (go-redis splits a cluster pipeline by node), not one
-// call per IBAN.
-func (s *Store) LookupMany(ctx context.Context, ibans []iban.IBAN) ([]report.Counts, error) {
-	out := make([]report.Counts, len(ibans))
-	if len(ibans) == 0 {
-		return out, nil
-	}
-	cmds := make([]*redis.Cmd, len(ibans))
-	err := s.pipelined(ctx, func(p redis.Pipeliner) error {
-		for n, i := range ibans {
-			keys, args := s.lookupArgs(s.keysFor(i))
-			cmds[n] = lookupScript.EvalSha(ctx, p, keys, args...)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, s.fail(opLookup, "lookup batch script", err)
-	}
-	for n, c := range cmds {
-		v, err := c.Slice()
-		if err != nil {
-			return nil, s.fail(opLookup, "lookup batch script", err)
-		}
-		if out[n], err = parseCounts(v); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // pipelined runs fill in one pipeline. Pipelined scripts go as EVALSHA
@@ -443,21 +420,7 @@ func parseCounts(v []any) (report.Counts, error) {
 	for j := 0; j+1 < len(fields); j += 2 {
 		name, _ := fields[j].(string)
 		val, _ := strconv.ParseInt(fmt.Sprint(fields[j+1]), 10, 64)
-		if val <= 0 {
-			continue
-		}
-		switch {
-		case strings.HasPrefix(name, "c:"):
-			c.ByCategory[name[2:]] = val
-		case strings.HasPrefix(name, "s:"):
-			c.BySource[name[2:]] = val
-		case name == "v:open":
-			c.Review.Open = val
-		case name == "v:confirmed":
-			c.Review.Confirmed = val
-		case name == "v:disputed":
-			c.Review.Disputed = val
-		}
+		(*countsBuilder)(&c).addCounter(name, val)
 	}
 	c.Cancelled, _ = v[5].(int64)
 	c.Watermark = msTime(v[6])

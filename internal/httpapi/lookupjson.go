@@ -1,0 +1,229 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mulegate/mulegate/internal/report"
+)
+
+// The lookup answer is the hottest body the gateway writes, so it is
+// appended by hand instead of through encoding/json's reflection (and,
+// for a view that omits fields, instead of a marshal, unmarshal and
+// marshal again). The output is what encoding/json writes for lookupJSON
+// (fields in struct order, map keys sorted, <, > and & escaped), minus
+// the fields the view omits; TestAppendLookupMatchesEncodingJSON holds
+// it to that.
+
+// View leaves lookup fields out of the answers an org type gets (no
+// tipping-off: by default a marketplace does not learn by_source or who
+// set a marker). Omitted fields are absent, not null.
+type View struct {
+	omit         map[string]bool
+	markerByType bool // leave out marker.by_type
+}
+
+// NewView makes a view from field names (top-level lookup fields, or
+// "marker.by_type").
+func NewView(omit []string) View {
+	v := View{omit: map[string]bool{}}
+	for _, f := range omit {
+		if f == "marker.by_type" {
+			v.markerByType = true
+			continue
+		}
+		v.omit[f] = true
+	}
+	return v
+}
+
+// appendLookup appends l as this view shows it.
+func (v View) appendLookup(b []byte, l report.Lookup) []byte {
+	w := objWriter{b: append(b, '{'), omit: v.omit}
+	if w.field("iban") {
+		w.b = appendString(w.b, l.IBAN.String())
+	}
+	if w.field("country") {
+		w.b = appendString(w.b, l.IBAN.Country())
+	}
+	if w.field("bank_code") {
+		w.b = appendString(w.b, l.IBAN.BankCode())
+	}
+	w.int("report_count", l.ReportCount)
+	w.int("reporter_count", l.ReporterCount)
+	w.int("reports_last_30_days", l.Last30Days)
+	if w.field("by_category") {
+		w.b = appendCounts(w.b, l.ByCategory)
+	}
+	if w.field("by_source") {
+		w.b = appendCounts(w.b, l.BySource)
+	}
+	w.time("first_reported_at", l.First)
+	w.time("last_reported_at", l.Last)
+	if w.field("risk") {
+		w.b = appendString(w.b, string(l.Risk))
+	}
+	if w.field("review") {
+		w.b = append(w.b, `{"open":`...)
+		w.b = strconv.AppendInt(w.b, l.Review.Open, 10)
+		w.b = append(w.b, `,"confirmed":`...)
+		w.b = strconv.AppendInt(w.b, l.Review.Confirmed, 10)
+		w.b = append(w.b, `,"disputed":`...)
+		w.b = strconv.AppendInt(w.b, l.Review.Disputed, 10)
+		w.b = append(w.b, '}')
+	}
+	w.int("cancelled_count", l.Cancelled)
+	if w.field("stats") {
+		w.b = appendStats(w.b, l.Windows)
+	}
+	if w.field("marker") {
+		w.b = v.appendMarker(w.b, l.Marker)
+	}
+	if w.field("risk_reasons") {
+		if l.Reasons == nil {
+			w.b = append(w.b, "null"...)
+		} else {
+			w.b = append(w.b, '[')
+			for n, r := range l.Reasons {
+				if n > 0 {
+					w.b = append(w.b, ',')
+				}
+				w.b = appendString(w.b, r)
+			}
+			w.b = append(w.b, ']')
+		}
+	}
+	w.time("watermark", l.Watermark)
+	return append(w.b, '}')
+}
+
+func (v View) appendMarker(b []byte, m *report.Marker) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, `{"fraud_type":`...)
+	b = appendString(b, string(m.FraudType))
+	if m.ByType != "" && !v.markerByType {
+		b = append(b, `,"by_type":`...)
+		b = appendString(b, string(m.ByType))
+	}
+	b = append(b, `,"registered_at":`...)
+	b = appendString(b, m.RegisteredAt.Format(time.RFC3339Nano))
+	return append(b, '}')
+}
+
+// objWriter writes the members of one object, skipping omitted ones.
+type objWriter struct {
+	b     []byte
+	omit  map[string]bool
+	count int
+}
+
+// field writes the name of the next member and reports whether to write
+// its value (false: the view omits it).
+func (w *objWriter) field(name string) bool {
+	if w.omit[name] {
+		return false
+	}
+	if w.count > 0 {
+		w.b = append(w.b, ',')
+	}
+	w.count++
+	w.b = append(w.b, '"')
+	w.b = append(w.b, name...)
+	w.b = append(w.b, '"', ':')
+	return true
+}
+
+func (w *objWriter) int(name string, n int64) {
+	if w.field(name) {
+		w.b = strconv.AppendInt(w.b, n, 10)
+	}
+}
+
+// time writes an RFC 3339 time, or null for the zero time.
+func (w *objWriter) time(name string, t time.Time) {
+	if !w.field(name) {
+		return
+	}
+	if t.IsZero() {
+		w.b = append(w.b, "null"...)
+		return
+	}
+	w.b = append(w.b, '"')
+	w.b = t.UTC().AppendFormat(w.b, time.RFC3339Nano)
+	w.b = append(w.b, '"')
+}
+
+func appendCounts(b []byte, m map[string]int64) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '{')
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for n, k := range keys {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, m[k], 10)
+	}
+	return append(b, '}')
+}
+
+// appendStats writes the windows keyed "d7", "d30"…, in the order
+// encoding/json sorts those keys.
+func appendStats(b []byte, ws [len(report.WindowDays)]report.Window) []byte {
+	keys := make([]string, len(ws))
+	order := make([]int, len(ws))
+	for n, w := range ws {
+		keys[n] = "d" + strconv.Itoa(w.Days)
+		order[n] = n
+	}
+	slices.SortFunc(order, func(a, c int) int {
+		if keys[a] < keys[c] {
+			return -1
+		}
+		if keys[a] > keys[c] {
+			return 1
+		}
+		return 0
+	})
+	b = append(b, '{')
+	for n, j := range order {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, keys[j])
+		b = append(b, `:{"reports":`...)
+		b = strconv.AppendInt(b, ws[j].Reports, 10)
+		b = append(b, `,"reporters":`...)
+		b = strconv.AppendInt(b, ws[j].Reporters, 10)
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string the way encoding/json does
+// (HTML characters escaped); anything but plain printable ASCII goes
+// through encoding/json itself.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

@@ -1,0 +1,225 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/report"
+	"github.com/redis/go-redis/v9"
+)
+
+// The lookup read path. A lookup is a handful of plain read commands on
+// the IBAN's own keys, queued together (concurrent lookups share round
+// trips through go-redis' autopipeliner, a batch is one pipeline per
+// node), so it never writes, needs no script and may be answered by a
+// replica. Two guards keep it exact:
+//
+//   - Every write to an IBAN's counted keys (intake, a review, a marker)
+//     bumps the "ver" field of its counters; the first and the last
+//     command read it. If they differ, a write landed between the reads
+//     and the answer could mix two states.
+//   - The counters include reports past retention that no write has
+//     trimmed yet; the read counts them (ZCOUNT up to the cutoff).
+//
+// Either guard failing sends this one lookup to lookupScript on the
+// master (one atomic, read-only script that takes expired reports off
+// every count). Both are rare: writes are few next to lookups, and intake
+// trims whatever expired before it counts a new report.
+
+// readCmds are the queued commands of one lookup.
+type readCmds struct {
+	counters, marker                    *redis.MapStringStringCmd
+	reporters, live, expired, cancelled *redis.IntCmd
+	first, last, recent                 *redis.ZSliceCmd
+	ver                                 *redis.StringCmd
+	k                                   ibanKeys
+	cutoff                              int64
+	starts                              [len(report.WindowDays)]int64
+	windowsFrom                         string
+}
+
+// queueRead queues one IBAN's lookup on c (a pipeline or the
+// autopipeliner); the answers are read with counts once c has run them.
+func (s *Store) queueRead(ctx context.Context, c redis.Cmdable, k ibanKeys, now time.Time) *readCmds {
+	r := &readCmds{k: k, cutoff: now.Add(-s.opt.Retention).UnixMilli()}
+	for w, d := range report.WindowDays {
+		r.starts[w] = max(r.cutoff, now.Add(-time.Duration(d)*24*time.Hour).UnixMilli())
+	}
+	cut := strconv.FormatInt(r.cutoff, 10)
+	r.counters = c.HGetAll(ctx, k.counters())
+	r.reporters = c.HLen(ctx, k.reporters())
+	r.live = c.ZCount(ctx, k.index(), cut, "+inf")
+	r.expired = c.ZCount(ctx, k.index(), "-inf", "("+cut)
+	r.first = c.ZRangeByScoreWithScores(ctx, k.index(), &redis.ZRangeBy{Min: cut, Max: "+inf", Count: 1})
+	r.last = c.ZRevRangeByScoreWithScores(ctx, k.index(), &redis.ZRangeBy{Min: cut, Max: "+inf", Count: 1})
+	r.recent = c.ZRangeByScoreWithScores(ctx, k.index(), &redis.ZRangeBy{Min: strconv.FormatInt(r.starts[len(r.starts)-1], 10), Max: "+inf"})
+	r.cancelled = c.ZCount(ctx, k.cancelled(), cut, "+inf")
+	r.marker = c.HGetAll(ctx, k.marker())
+	r.ver = c.HGet(ctx, k.counters(), "ver")
+	return r
+}
+
+// err is the first Redis error among the answers.
+func (r *readCmds) err() error {
+	for _, c := range []redis.Cmder{r.counters, r.reporters, r.live, r.expired, r.first, r.last, r.recent, r.cancelled, r.marker} {
+		if err := c.Err(); err != nil {
+			return err
+		}
+	}
+	if err := r.ver.Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	return nil
+}
+
+// counts builds the answer; exact is false when a guard failed and the
+// lookup must be read again atomically.
+func (r *readCmds) counts() (c report.Counts, exact bool) {
+	h := r.counters.Val()
+	if h["ver"] != r.ver.Val() || r.expired.Val() > 0 {
+		return report.Counts{}, false
+	}
+	c = report.Counts{ByCategory: map[string]int64{}, BySource: map[string]int64{},
+		Cancelled: r.cancelled.Val(), Watermark: msTime(h["wm"]), Marker: markerFrom(r.marker.Val())}
+	n := r.live.Val()
+	if n == 0 {
+		return c, true
+	}
+	c.ReportCount, c.ReporterCount = n, r.reporters.Val()
+	if f := r.first.Val(); len(f) == 1 {
+		c.First = time.UnixMilli(int64(f[0].Score)).UTC()
+	}
+	if l := r.last.Val(); len(l) == 1 {
+		c.Last = time.UnixMilli(int64(l[0].Score)).UTC()
+	}
+	for name, v := range h {
+		val, _ := strconv.ParseInt(v, 10, 64)
+		(*countsBuilder)(&c).addCounter(name, val)
+	}
+	var seen [len(report.WindowDays)]map[string]bool
+	for _, z := range r.recent.Val() {
+		m, _ := z.Member.(string)
+		org := memberOrg(m)
+		for w, start := range r.starts {
+			if int64(z.Score) < start {
+				continue
+			}
+			c.Windows[w].Reports++
+			if seen[w] == nil {
+				seen[w] = map[string]bool{}
+			}
+			if !seen[w][org] {
+				seen[w][org] = true
+				c.Windows[w].Reporters++
+			}
+		}
+	}
+	c.Last30Days = c.Windows[1].Reports
+	return c, true
+}
+
+// addCounter puts one counter field of an IBAN's counters hash (c:CAT,
+// s:SOURCE, v:BUCKET) on the counts; others (wm, ver) are not counts.
+func (c *countsBuilder) addCounter(name string, val int64) {
+	if val <= 0 {
+		return
+	}
+	switch {
+	case strings.HasPrefix(name, "c:"):
+		c.ByCategory[name[2:]] = val
+	case strings.HasPrefix(name, "s:"):
+		c.BySource[name[2:]] = val
+	case name == "v:open":
+		c.Review.Open = val
+	case name == "v:confirmed":
+		c.Review.Confirmed = val
+	case name == "v:disputed":
+		c.Review.Disputed = val
+	}
+}
+
+// memberOrg is the reporting org of a time-index member (id|cat|src|org).
+func memberOrg(m string) string {
+	for n := 0; n < 3; n++ {
+		j := strings.IndexByte(m, '|')
+		if j < 0 {
+			return ""
+		}
+		m = m[j+1:]
+	}
+	return m
+}
+
+// markerFrom reads a marker hash (nil when there is none).
+func markerFrom(h map[string]string) *report.Marker {
+	if len(h) == 0 {
+		return nil
+	}
+	return &report.Marker{FraudType: report.FraudType(h["ft"]), ByType: report.OrgType(h["bt"]), ByOrg: h["by"],
+		RegisteredAt: msTime(h["at"]), Details: h["det"]}
+}
+
+// Lookup returns the counts for one IBAN: its reads ride a shared round
+// trip with concurrent lookups (and may be served by a replica).
+func (s *Store) Lookup(ctx context.Context, i iban.IBAN) (report.Counts, error) {
+	k := s.keysFor(i)
+	r := s.queueRead(ctx, s.reads, k, s.now())
+	if err := r.err(); err != nil {
+		return report.Counts{}, s.fail(opLookup, "lookup "+i.Masked(), err)
+	}
+	if c, ok := r.counts(); ok {
+		return c, nil
+	}
+	return s.lookupAtomic(ctx, k)
+}
+
+// lookupAtomic reads one IBAN with lookupScript on its master: the exact
+// answer when the plain reads saw a write in between or expired reports.
+func (s *Store) lookupAtomic(ctx context.Context, k ibanKeys) (report.Counts, error) {
+	keys, args := s.lookupArgs(k)
+	v, err := lookupScript.Run(ctx, s.rdb, keys, args...).Slice()
+	if err != nil {
+		return report.Counts{}, s.fail(opLookup, "lookup script", err)
+	}
+	return parseCounts(v)
+}
+
+// LookupMany returns counts for many IBANs with one pipelined round trip
+// per Redis node (go-redis splits a cluster pipeline by node), plus one
+// script call for each IBAN whose plain reads were not exact.
+func (s *Store) LookupMany(ctx context.Context, ibans []iban.IBAN) ([]report.Counts, error) {
+	out := make([]report.Counts, len(ibans))
+	if len(ibans) == 0 {
+		return out, nil
+	}
+	now := s.now()
+	reads := make([]*readCmds, len(ibans))
+	p := s.readsPipe.Pipeline()
+	for n, i := range ibans {
+		reads[n] = s.queueRead(ctx, p, s.keysFor(i), now)
+	}
+	// Exec reports the first failed command, and an absent "ver" field
+	// is a nil answer, not a failure: each read's own answers say.
+	_, _ = p.Exec(ctx)
+	for n, r := range reads {
+		if err := r.err(); err != nil {
+			return nil, s.fail(opLookup, "lookup batch", err)
+		}
+		c, ok := r.counts()
+		if !ok {
+			var err error
+			if c, err = s.lookupAtomic(ctx, r.k); err != nil {
+				return nil, err
+			}
+		}
+		out[n] = c
+	}
+	return out, nil
+}
+
+// countsBuilder adds the methods that fill report.Counts from storage.
+type countsBuilder report.Counts
