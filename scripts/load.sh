@@ -7,6 +7,13 @@
 # is stopped by PID at the end.
 #   scripts/load.sh [DURATION_SECONDS] [CONCURRENCY]
 #   TOPOLOGY=cluster scripts/load.sh …   (a 3-master Redis Cluster instead of one redis-server)
+#   TOPOLOGY=cluster REPLICAS=1 scripts/load.sh …  (3 masters + 3 replicas, lookups read from the replicas:
+#                                          redis.read_from_replicas; READS=masters keeps them on the masters)
+#   AOF=no scripts/load.sh …             (Redis without persistence; default: AOF, fsync every second)
+# On one redis-server it first runs redis-benchmark XADD (c50) on the same
+# Redis, so intake can be read as a ratio of it from the same run. The
+# lookup phases ask for an IBAN with 5 reports from 2 orgs. The side-by-side
+# comparison with nginx and a naive Go handler is ../shared/perf/mulegate.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-10}
@@ -24,6 +31,8 @@ freeport() {
   done
 }
 
+persist=(--appendonly yes --appendfsync everysec)
+[ "${AOF:-yes}" = no ] && persist=(--appendonly no)
 command -v redis-server >/dev/null || { echo "redis-server is needed (apt-get install -y redis-server)" >&2; exit 1; }
 CGO_ENABLED=0 go build -trimpath -o "$work/mulegate" ./cmd/mulegate
 CGO_ENABLED=0 go build -trimpath -o "$work/mulegate-load" ./cmd/mulegate-load
@@ -32,20 +41,32 @@ rport=$(freeport); aport=$(freeport); oport=$(freeport)
 redis_addrs="127.0.0.1:$rport"
 if [ "${TOPOLOGY:-single}" = cluster ]; then
   ports=("$rport" "$(freeport)" "$(freeport)")
+  [ "${REPLICAS:-0}" = 1 ] && ports+=("$(freeport)" "$(freeport)" "$(freeport)")
   redis_addrs=""
   for p in "${ports[@]}"; do
     mkdir -p "$work/r$p"
-    redis-server --port "$p" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/r$p" --logfile "$work/r$p/redis.log" \
+    redis-server --port "$p" --bind 127.0.0.1 --save "" "${persist[@]}" --dir "$work/r$p" --logfile "$work/r$p/redis.log" \
       --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 &
     pids+=($!)
     rpids+=($!)
     redis_addrs="$redis_addrs${redis_addrs:+,}127.0.0.1:$p"
   done
   for p in "${ports[@]}"; do for _ in $(seq 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done; done
-  redis-cli --cluster create $(echo "$redis_addrs" | tr , ' ') --cluster-yes >/dev/null
+  redis-cli --cluster create $(echo "$redis_addrs" | tr , ' ') --cluster-replicas "${REPLICAS:-0}" --cluster-yes >/dev/null
   for _ in $(seq 100); do redis-cli -p "$rport" cluster info | grep -q cluster_state:ok && break; sleep 0.1; done
+  if [ "${REPLICAS:-0}" = 1 ]; then # every replica in sync before load
+    for p in "${ports[@]}"; do
+      for _ in $(seq 100); do
+        r=$(redis-cli -p "$p" info replication | tr -d '\r')
+        echo "$r" | grep -q role:master && break
+        echo "$r" | grep -q master_link_status:up && break
+        sleep 0.1
+      done
+    done
+    [ "${READS:-replicas}" = replicas ] && export MULEGATE_REDIS_READ_FROM_REPLICAS=true
+  fi
 else
-  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --logfile "$work/redis.log" &
+  redis-server --port "$rport" --bind 127.0.0.1 --save "" "${persist[@]}" --dir "$work" --logfile "$work/redis.log" &
   rpids+=($!)
   pids+=($!)
   for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
@@ -76,24 +97,32 @@ phase() {
 }
 load() { "$work/mulegate-load" -cacert "$dev/ca.pem" -cert "$dev/bank.pem" -key "$dev/bank-key.pem" -token "$TOKEN" -c "$CONC" -d "${DUR}s" "$@"; }
 
-echo "# $(nproc) cores; client, server and Redis (${TOPOLOGY:-single}: $redis_addrs) share them; ${DUR}s per phase, $CONC connections"
-echo "## mulegate GET /v1/ibans/{iban} (token cache warm, one Redis round trip)"
+echo "# $(nproc) cores; client, server and Redis (${TOPOLOGY:-single}: $redis_addrs, ${persist[*]}) share them; ${DUR}s per phase, $CONC connections"
+xadd=""
+if [ "${TOPOLOGY:-single}" != cluster ] && command -v redis-benchmark >/dev/null; then
+  xadd=$(redis-benchmark -p "$rport" -c 50 -n 200000 -t xadd --csv | awk -F'"' '/XADD/{print $4}')
+  echo "## redis-benchmark XADD on the same Redis (c50, 200000): $xadd requests/s"
+  redis-cli -p "$rport" del mystream >/dev/null
+fi
+# The looked-up IBAN has reports from two orgs, as a real hit would.
+curl_dev() { curl -sS -o /dev/null -w '%{http_code} ' --cacert "$dev/ca.pem" --cert "$dev/$1.pem" --key "$dev/$1-key.pem" "${@:2}"; }
+mtoken=$(sed -n 's/^  export MARKET_TOKEN=//p' "$work/dev.out")
+for k in 1 2 3 4 5; do
+  who=bank; tok=$TOKEN
+  [ $k -gt 3 ] && who=market && tok=$mtoken
+  curl_dev "$who" -X POST "https://localhost:$aport/v1/reports" -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
+    -H "Idempotency-Key: seed-$k" -d '{"iban":"NL91ABNA0417164300","category":"phishing"}'
+done; echo "(seed reports)"
+echo "## mulegate GET /v1/ibans/{iban} (an IBAN with 5 reports from 2 orgs, token cache warm)"
 phase mulegate "$mpid" -- --url "https://localhost:$aport/v1/ibans/NL91ABNA0417164300"
 echo "## mulegate POST /v1/reports (unique Idempotency-Key per request)"
-phase mulegate "$mpid" -- --url "https://localhost:$aport/v1/reports" --method POST --idempotency \
-  --body '{"iban":"NL91ABNA0417164300","category":"phishing","reference":"load"}'
-echo "## mulegate GET /v1/ibans/{iban} after the intake phase (IBAN now has many reports)"
-phase mulegate "$mpid" -- --url "https://localhost:$aport/v1/ibans/NL91ABNA0417164300"
-
-# The same gateway with the token cache switched off: an ES256 signature
-# check on every request, as a naive handler would do.
-aport2=$(freeport); oport2=$(freeport)
-(cd "$work" && MULEGATE_FORWARD_WORKERS=0 MULEGATE_AUTH_TOKEN_CACHE_SIZE=-1 exec ./mulegate dev --redis "$redis_addrs" --listen "127.0.0.1:$aport2" --ops-listen "127.0.0.1:$oport2" --police-listen "127.0.0.1:$(freeport)" >"$work/dev2.out" 2>"$work/dev2.err") &
-mpid2=$!
-pids+=($mpid2)
-for _ in $(seq 100); do grep -q '^api https' "$work/dev2.out" 2>/dev/null && break; sleep 0.1; done
-echo "## mulegate GET /v1/ibans/{iban} with the token cache OFF (signature check per request)"
-phase mulegate-nocache "$mpid2" -- --url "https://localhost:$aport2/v1/ibans/NL91ABNA0417164300"
+intake=$(phase mulegate "$mpid" -- --url "https://localhost:$aport/v1/reports" --method POST --idempotency \
+  --body '{"iban":"DE89370400440532013000","category":"phishing","reference":"load"}')
+echo "$intake"
+if [ -n "$xadd" ]; then
+  rate=$(echo "$intake" | sed -n 's/.* rate_2xx=\([0-9.]*\).*/\1/p' | head -1)
+  [ -n "$rate" ] && awk -v a="$rate" -v x="$xadd" 'BEGIN { printf "   intake / redis-benchmark XADD: %.3f\n", a/x }'
+fi
 
 if command -v nginx >/dev/null; then
   nport=$(freeport)

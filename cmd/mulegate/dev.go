@@ -147,6 +147,7 @@ func devConfig(f devFlags, redisAddr, policeURL string, getenv func(string) stri
 	cfg.Auth.JWKSFile = filepath.Join(f.dir, "jwks.json")
 	cfg.Auth.JWKSRefresh = config.Duration(10 * time.Second)
 	cfg.Redis.Addrs = strings.Split(redisAddr, ",")
+	cfg.Redis.Cluster = len(cfg.Redis.Addrs) > 1
 	secret, err := devSecret(f.dir)
 	if err != nil {
 		return cfg, err

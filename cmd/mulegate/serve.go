@@ -49,8 +49,12 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-func newRedis(cfg config.Config) redis.UniversalClient {
+// newRedis is the client everything uses; with readOnly (and
+// redis.read_from_replicas on a cluster) it is the lookups' client, which
+// reads from replicas.
+func newRedis(cfg config.Config, readOnly bool) redis.UniversalClient {
 	return redis.NewUniversalClient(&redis.UniversalOptions{
+		ReadOnly:      readOnly,
 		Addrs:         cfg.Redis.Addrs,
 		IsClusterMode: cfg.Redis.Cluster,
 		Username:      cfg.Redis.Username,
@@ -78,6 +82,7 @@ type core struct {
 	sink   *logSink
 	reg    *prometheus.Registry
 	rdb    redis.UniversalClient
+	reads  redis.UniversalClient // lookups' client: rdb, or a replica-reading one
 	st     *store.Store
 	orgs   *auth.Registry
 	router *routerHolder // the holder of an IBAN, from the orgs; swapped on SIGHUP
@@ -89,7 +94,11 @@ func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, e
 	redis.SetLogger(redisLog{log})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	rdb := newRedis(cfg)
+	rdb := newRedis(cfg, false)
+	reads := rdb
+	if cfg.Redis.ReadFromReplicas {
+		reads = newRedis(cfg, true)
+	}
 	orgs, routes := orgsFrom(cfg)
 	router := &routerHolder{}
 	router.p.Store(routes)
@@ -102,9 +111,10 @@ func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, e
 		IdempotencyTTL: cfg.Storage.IdempotencyTTL.D(),
 		WaitReplicas:   cfg.Redis.WaitReplicas,
 		WaitTimeout:    cfg.Redis.WaitTimeout.D(),
+		Reads:          reads,
 	})
 	if err != nil {
-		rdb.Close()
+		closeRedis(rdb, reads)
 		return nil, err
 	}
 	st.OnError = redisErrorCounter(reg)
@@ -114,7 +124,7 @@ func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, e
 		// Not fatal: Redis may come up later; scripts load on first use.
 		log.Warn("redis not reachable at start; will keep trying", "err", err)
 	}
-	return &core{log: log, sink: sink, reg: reg, rdb: rdb, st: st, orgs: auth.NewRegistry(orgs), router: router}, nil
+	return &core{log: log, sink: sink, reg: reg, rdb: rdb, reads: reads, st: st, orgs: auth.NewRegistry(orgs), router: router}, nil
 }
 
 // redisErrorCounter is mulegate_redis_errors_total{op}; op comes from the
@@ -128,8 +138,15 @@ func redisErrorCounter(reg prometheus.Registerer) func(op string) {
 }
 
 func (c *core) close() {
-	c.rdb.Close()
+	closeRedis(c.rdb, c.reads)
 	c.sink.Flush()
+}
+
+func closeRedis(rdb, reads redis.UniversalClient) {
+	rdb.Close()
+	if reads != rdb {
+		reads.Close()
+	}
 }
 
 // relay builds the outbox relay; callers check forward.workers first.

@@ -101,6 +101,9 @@ type Config struct {
 		WriteTimeout Duration `yaml:"write_timeout"`
 		WaitReplicas int      `yaml:"wait_replicas"`
 		WaitTimeout  Duration `yaml:"wait_timeout"`
+		// ReadFromReplicas sends lookups to the replicas of a Redis
+		// Cluster (redis.cluster must be true).
+		ReadFromReplicas bool `yaml:"read_from_replicas"`
 	} `yaml:"redis"`
 	Storage struct {
 		PseudonymSecret     string   `yaml:"pseudonym_secret"`

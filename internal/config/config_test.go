@@ -88,12 +88,7 @@ func TestBadEnvNamesVariable(t *testing.T) {
 // refused at start, naming the key.
 func TestVisibilityMustCoverCallAndBackoff(t *testing.T) {
 	t.Parallel()
-	c := Default()
-	c.API.CertFile, c.API.KeyFile, c.API.ClientCAFile = "c", "k", "ca"
-	c.Auth.Issuer, c.Auth.Audience, c.Auth.JWKSFile = "i", "a", "j"
-	c.Storage.PseudonymSecret = "0123456789abcdef"
-	c.Police.URL = "http://127.0.0.1:9200"
-	c.Orgs = []Org{{ID: "b", Type: "bank"}}
+	c := minimalValid()
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
@@ -127,4 +122,30 @@ func TestValidateOrderIsStable(t *testing.T) {
 	if i, j := strings.Index(first, "api.listen"), strings.Index(first, "orgs[0]"); i < 0 || j < i {
 		t.Errorf("sections out of order:\n%s", first)
 	}
+}
+
+// TestReplicaReadsNeedACluster: redis.read_from_replicas is refused on a
+// single Redis (not supported) and accepted on a cluster.
+func TestReplicaReadsNeedACluster(t *testing.T) {
+	t.Parallel()
+	c := minimalValid()
+	c.Redis.ReadFromReplicas = true
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "redis.read_from_replicas") {
+		t.Errorf("replica reads on one Redis: %v, want an error naming redis.read_from_replicas", err)
+	}
+	c.Redis.Cluster = true
+	if err := c.Validate(); err != nil {
+		t.Errorf("replica reads on a cluster: %v", err)
+	}
+}
+
+// minimalValid is the defaults with what they leave unset filled in.
+func minimalValid() Config {
+	c := Default()
+	c.API.CertFile, c.API.KeyFile, c.API.ClientCAFile = "c", "k", "ca"
+	c.Auth.Issuer, c.Auth.Audience, c.Auth.JWKSFile = "i", "a", "j"
+	c.Storage.PseudonymSecret = "0123456789abcdef"
+	c.Police.URL = "http://127.0.0.1:9200"
+	c.Orgs = []Org{{ID: "b", Type: "bank"}}
+	return c
 }

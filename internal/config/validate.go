@@ -129,6 +129,10 @@ func (c *Config) validateRedis(p *problems) {
 	if c.Redis.WaitReplicas > 0 && (c.Redis.WaitTimeout <= 0 || c.Redis.WaitTimeout >= c.API.RequestTimeout) {
 		p.bad("redis.wait_timeout", "must be positive and below api.request_timeout")
 	}
+	// As go-redis decides: several addresses are a cluster too.
+	if c.Redis.ReadFromReplicas && !c.Redis.Cluster && len(c.Redis.Addrs) < 2 {
+		p.bad("redis.read_from_replicas", "needs a Redis Cluster (redis.cluster: true); a single Redis with replicas is not supported")
+	}
 }
 
 func (c *Config) validateStorage(p *problems) {

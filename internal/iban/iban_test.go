@@ -184,3 +184,17 @@ func BenchmarkParseWithSpaces(b *testing.B) {
 		}
 	}
 }
+
+// TestFromBBAN: the check digits FromBBAN computes are the published
+// ones, and a BBAN of the wrong shape is refused like Parse refuses it.
+func TestFromBBAN(t *testing.T) {
+	for _, want := range []string{"NL91ABNA0417164300", "DE89370400440532013000", "BE68539007547034", "GB29NWBK60161331926819"} {
+		got, err := FromBBAN(want[:2], want[4:])
+		if err != nil || got.String() != want {
+			t.Errorf("FromBBAN(%s, %s) = %v, %v; want %s", want[:2], want[4:], got, err, want)
+		}
+	}
+	if _, err := FromBBAN("NL", "ABNA04171643"); err == nil {
+		t.Error("a Dutch BBAN of the wrong length was accepted")
+	}
+}

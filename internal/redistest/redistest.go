@@ -3,12 +3,14 @@ package redistest
 import (
 	"context"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,12 +39,28 @@ func Binary(t testing.TB) string {
 // FreePort returns a loopback port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// Below the kernel's ephemeral range (32768 and up by default), and
+	// so is the cluster bus port (+10000): a port picked here cannot be
+	// taken, while its server is down for a restart, by the source port
+	// of some client's outgoing connection (the gateway redials while
+	// Redis is away).
+	for range 200 {
+		port := 10000 + mathrand.IntN(12000)
+		if free(port) && free(port+10000) {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port pair below the ephemeral range")
+	return 0
+}
+
+func free(port int) bool {
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }
 
 // Start starts a redis-server with persistence off unless args turn it on.
@@ -117,6 +135,20 @@ func (s *Server) kill() {
 		_ = s.cmd.Process.Kill()
 		_, _ = s.cmd.Process.Wait()
 	}
+}
+
+// Freeze stops the server process (SIGSTOP) until the returned function
+// resumes it (SIGCONT, also at cleanup): a Redis that accepts connections
+// and never answers.
+func (s *Server) Freeze(t testing.TB) (resume func()) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	resume = func() { once.Do(func() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }) }
+	t.Cleanup(resume)
+	return resume
 }
 
 // Stop kills the server process this helper started.

@@ -42,36 +42,44 @@ type readCmds struct {
 	windowsFrom                         string
 }
 
-// queueRead queues one IBAN's lookup on c (a pipeline or the
-// autopipeliner); the answers are read with counts once c has run them.
-func (s *Store) queueRead(ctx context.Context, c redis.Cmdable, k ibanKeys, now time.Time) *readCmds {
+// queueRead builds one IBAN's lookup commands and hands each to queue
+// (a pipeline's, or the autopipeliner's); their answers are read with
+// counts once they have run.
+func (s *Store) queueRead(ctx context.Context, queue func(redis.Cmder), k ibanKeys, now time.Time) *readCmds {
 	r := &readCmds{k: k, cutoff: now.Add(-s.opt.Retention).UnixMilli()}
 	for w, d := range report.WindowDays {
 		r.starts[w] = max(r.cutoff, now.Add(-time.Duration(d)*24*time.Hour).UnixMilli())
 	}
 	cut := strconv.FormatInt(r.cutoff, 10)
-	r.counters = c.HGetAll(ctx, k.counters())
-	r.reporters = c.HLen(ctx, k.reporters())
-	r.live = c.ZCount(ctx, k.index(), cut, "+inf")
-	r.expired = c.ZCount(ctx, k.index(), "-inf", "("+cut)
-	r.first = c.ZRangeByScoreWithScores(ctx, k.index(), &redis.ZRangeBy{Min: cut, Max: "+inf", Count: 1})
-	r.last = c.ZRevRangeByScoreWithScores(ctx, k.index(), &redis.ZRangeBy{Min: cut, Max: "+inf", Count: 1})
-	r.recent = c.ZRangeByScoreWithScores(ctx, k.index(), &redis.ZRangeBy{Min: strconv.FormatInt(r.starts[len(r.starts)-1], 10), Max: "+inf"})
-	r.cancelled = c.ZCount(ctx, k.cancelled(), cut, "+inf")
-	r.marker = c.HGetAll(ctx, k.marker())
-	r.ver = c.HGet(ctx, k.counters(), "ver")
+	i, z := k.counters(), k.index()
+	r.counters = redis.NewMapStringStringCmd(ctx, "hgetall", i)
+	r.reporters = redis.NewIntCmd(ctx, "hlen", k.reporters())
+	r.live = redis.NewIntCmd(ctx, "zcount", z, cut, "+inf")
+	r.expired = redis.NewIntCmd(ctx, "zcount", z, "-inf", "("+cut)
+	r.first = redis.NewZSliceCmd(ctx, "zrangebyscore", z, cut, "+inf", "withscores", "limit", 0, 1)
+	r.last = redis.NewZSliceCmd(ctx, "zrevrangebyscore", z, "+inf", cut, "withscores", "limit", 0, 1)
+	r.recent = redis.NewZSliceCmd(ctx, "zrangebyscore", z, r.starts[len(r.starts)-1], "+inf", "withscores")
+	r.cancelled = redis.NewIntCmd(ctx, "zcount", k.cancelled(), cut, "+inf")
+	r.marker = redis.NewMapStringStringCmd(ctx, "hgetall", k.marker())
+	r.ver = redis.NewStringCmd(ctx, "hget", i, "ver")
+	for _, c := range r.all() {
+		queue(c)
+	}
 	return r
+}
+
+// all are the commands in the order they are sent: the version read
+// first (in the counters) and last.
+func (r *readCmds) all() []redis.Cmder {
+	return []redis.Cmder{r.counters, r.reporters, r.live, r.expired, r.first, r.last, r.recent, r.cancelled, r.marker, r.ver}
 }
 
 // err is the first Redis error among the answers.
 func (r *readCmds) err() error {
-	for _, c := range []redis.Cmder{r.counters, r.reporters, r.live, r.expired, r.first, r.last, r.recent, r.cancelled, r.marker} {
-		if err := c.Err(); err != nil {
+	for _, c := range r.all() {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) { // no "ver" yet is nil
 			return err
 		}
-	}
-	if err := r.ver.Err(); err != nil && !errors.Is(err, redis.Nil) {
-		return err
 	}
 	return nil
 }
@@ -164,10 +172,30 @@ func markerFrom(h map[string]string) *report.Marker {
 }
 
 // Lookup returns the counts for one IBAN: its reads ride a shared round
-// trip with concurrent lookups (and may be served by a replica).
+// trip with concurrent lookups (and may be served by a replica). The
+// autopipeliner runs a queued command on its own context, so the wait
+// for the answers is what honours ctx: past it the lookup is
+// unavailable, whatever the batch does later.
 func (s *Store) Lookup(ctx context.Context, i iban.IBAN) (report.Counts, error) {
 	k := s.keysFor(i)
-	r := s.queueRead(ctx, s.reads, k, s.now())
+	var futures []redis.AutoFuture
+	var p redis.Pipeliner
+	queue := func(c redis.Cmder) { _ = p.Process(ctx, c) }
+	if s.ap == nil {
+		p = s.reads.Pipeline()
+	} else {
+		futures = make([]redis.AutoFuture, 0, 10)
+		queue = func(c redis.Cmder) { futures = append(futures, s.ap.Submit(ctx, c)) }
+	}
+	r := s.queueRead(ctx, queue, k, s.now())
+	if p != nil {
+		_, _ = p.Exec(ctx) // each command's own answer says how it went
+	}
+	for _, f := range futures {
+		if err := f.WaitContext(ctx); err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+			return report.Counts{}, s.fail(opLookup, "lookup "+i.Masked(), err)
+		}
+	}
 	if err := r.err(); err != nil {
 		return report.Counts{}, s.fail(opLookup, "lookup "+i.Masked(), err)
 	}
@@ -198,9 +226,10 @@ func (s *Store) LookupMany(ctx context.Context, ibans []iban.IBAN) ([]report.Cou
 	}
 	now := s.now()
 	reads := make([]*readCmds, len(ibans))
-	p := s.readsPipe.Pipeline()
+	p := s.reads.Pipeline()
+	queue := func(c redis.Cmder) { _ = p.Process(ctx, c) }
 	for n, i := range ibans {
-		reads[n] = s.queueRead(ctx, p, s.keysFor(i), now)
+		reads[n] = s.queueRead(ctx, queue, s.keysFor(i), now)
 	}
 	// Exec reports the first failed command, and an absent "ver" field
 	// is a nil answer, not a failure: each read's own answers say.

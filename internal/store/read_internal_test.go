@@ -1,8 +1,13 @@
 package store
 
 import (
+	"context"
 	"testing"
+	"time"
 
+	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/redistest"
+	"github.com/mulegate/mulegate/internal/report"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -33,5 +38,30 @@ func TestPlainReadGuards(t *testing.T) {
 	}
 	if _, ok := reads("3", "3", 1).counts(); ok {
 		t.Error("an expired report still in the counters was taken as an answer")
+	}
+}
+
+// TestLookupHonoursTheDeadline: the autopipeliner runs queued commands
+// on its own context, so a Redis that accepts and never answers must
+// still give the caller an unavailable lookup when its deadline passes,
+// not after the client's read timeout.
+func TestLookupHonoursTheDeadline(t *testing.T) {
+	srv := redistest.Start(t)
+	st, err := New(srv.Client(t), Options{Secret: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, _ := iban.Parse("NL91ABNA0417164300")
+	if _, err := st.Lookup(context.Background(), i); err != nil {
+		t.Fatal(err)
+	}
+	resume := srv.Freeze(t)
+	defer resume()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = st.Lookup(ctx, i)
+	if took := time.Since(start); report.ErrorCode(err) != report.CodeUnavailable || took > 2*time.Second {
+		t.Errorf("lookup on a frozen Redis: %v after %v, want unavailable at the 300 ms deadline", err, took)
 	}
 }

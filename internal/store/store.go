@@ -62,11 +62,10 @@ type Store struct {
 	macs    sync.Pool
 	seal    *sealer // encrypts the IBAN kept for a report's holder
 	limiter *redis_rate.Limiter
-	// reads runs lookups: go-redis' autopipeliner over the read client,
-	// so concurrent lookups share round trips; readsPipe makes a batch's
-	// pipeline on the same client.
-	reads     redis.Cmdable
-	readsPipe redis.UniversalClient
+	// reads is the lookups' client; ap its deferred autopipeliner, so
+	// concurrent lookups share round trips (nil for a client without one).
+	reads redis.UniversalClient
+	ap    *redis.AutoPipeliner
 	// OnError, if set, is told about every Redis failure (for metrics).
 	OnError func(op string)
 }
@@ -97,13 +96,13 @@ func New(rdb redis.UniversalClient, opt Options) (*Store, error) {
 	if opt.Reads == nil {
 		opt.Reads = rdb
 	}
-	s := &Store{rdb: rdb, opt: opt, now: opt.Now, limiter: redis_rate.NewLimiter(rdb), reads: opt.Reads, readsPipe: opt.Reads}
+	s := &Store{rdb: rdb, opt: opt, now: opt.Now, limiter: redis_rate.NewLimiter(rdb), reads: opt.Reads}
 	// The deferred face: a lookup queues its commands without waiting and
 	// reads the answers, so its commands go out together, batched with
 	// those of concurrent lookups. A client type without it (a Ring) reads
 	// directly.
 	if ap, err := opt.Reads.AsyncAutoPipeline(); err == nil {
-		s.reads = ap
+		s.ap = ap
 	}
 	secret := opt.Secret
 	var err error
