@@ -100,9 +100,9 @@ load() { "$work/mulegate-load" -cacert "$dev/ca.pem" -cert "$dev/bank.pem" -key 
 echo "# $(nproc) cores; client, server and Redis (${TOPOLOGY:-single}: $redis_addrs, ${persist[*]}) share them; ${DUR}s per phase, $CONC connections"
 xadd=""
 if [ "${TOPOLOGY:-single}" != cluster ] && command -v redis-benchmark >/dev/null; then
-  xadd=$(redis-benchmark -p "$rport" -c 50 -n 200000 -t xadd --csv | awk -F'"' '/XADD/{print $4}')
-  echo "## redis-benchmark XADD on the same Redis (c50, 200000): $xadd requests/s"
-  redis-cli -p "$rport" del mystream >/dev/null
+  xadd=$(redis-benchmark -p "$rport" -c 50 -n 200000 --csv XADD benchstream MAXLEN '~' 10000 '*' f v | awk -F'"' '/XADD/{print $4}')
+  echo "## redis-benchmark XADD on the same Redis (c50, 200000, as ../shared/perf does): $xadd requests/s"
+  redis-cli -p "$rport" del benchstream >/dev/null
 fi
 # The looked-up IBAN has reports from two orgs, as a real hit would.
 curl_dev() { curl -sS -o /dev/null -w '%{http_code} ' --cacert "$dev/ca.pem" --cert "$dev/$1.pem" --key "$dev/$1-key.pem" "${@:2}"; }
@@ -115,9 +115,9 @@ for k in 1 2 3 4 5; do
 done; echo "(seed reports)"
 echo "## mulegate GET /v1/ibans/{iban} (an IBAN with 5 reports from 2 orgs, token cache warm)"
 phase mulegate "$mpid" -- --url "https://localhost:$aport/v1/ibans/NL91ABNA0417164300"
-echo "## mulegate POST /v1/reports (unique Idempotency-Key per request)"
-intake=$(phase mulegate "$mpid" -- --url "https://localhost:$aport/v1/reports" --method POST --idempotency \
-  --body '{"iban":"DE89370400440532013000","category":"phishing","reference":"load"}')
+echo "## mulegate POST /v1/reports (unique Idempotency-Key per request, over 100,000 distinct IBANs)"
+intake=$(phase mulegate "$mpid" -- --url "https://localhost:$aport/v1/reports" --method POST --idempotency --ibans 100000 \
+  --body '{"iban":"{{IBAN}}","category":"phishing","reference":"load"}')
 echo "$intake"
 if [ -n "$xadd" ]; then
   rate=$(echo "$intake" | sed -n 's/.* rate_2xx=\([0-9.]*\).*/\1/p' | head -1)

@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/iban"
+
 	"github.com/mulegate/mulegate/internal/pemfile"
 )
 
@@ -46,6 +48,7 @@ var errUsage = errors.New("usage")
 type options struct {
 	target, method, body      string
 	uniqueKey                 bool
+	ibans                     int // > 0: {{IBAN}} in the body cycles through this many distinct IBANs
 	caFile, certFile, keyFile string
 	token                     string
 	concurrency               int
@@ -76,6 +79,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.method, "method", "GET", "HTTP method")
 	fs.StringVar(&o.body, "body", "", "request body (sent as application/json)")
 	fs.BoolVar(&o.uniqueKey, "idempotency", false, "send a fresh Idempotency-Key with every request")
+	fs.IntVar(&o.ibans, "ibans", 0, "replace {{IBAN}} in the body with one of this many distinct valid Dutch IBANs, in turn (spreads reports over partitions)")
 	fs.StringVar(&o.caFile, "cacert", ".mulegate-dev/ca.pem", "CA that signed the server certificate")
 	fs.StringVar(&o.certFile, "cert", ".mulegate-dev/bank.pem", "client certificate")
 	fs.StringVar(&o.keyFile, "key", ".mulegate-dev/bank-key.pem", "client key")
@@ -155,6 +159,11 @@ func attack(ctx context.Context, client *http.Client, o options) result {
 	statuses := map[int]int64{}
 	var latencies []time.Duration
 	var errCount atomic.Int64
+	ibans := make([]string, o.ibans)
+	for n := range ibans {
+		i, _ := iban.FromBBAN("NL", fmt.Sprintf("ABNA%010d", n))
+		ibans[n] = i.String()
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := range o.concurrency {
@@ -176,7 +185,11 @@ func attack(ctx context.Context, client *http.Client, o options) result {
 				}
 				var rb io.Reader
 				if o.body != "" {
-					rb = strings.NewReader(o.body)
+					body := o.body
+					if len(ibans) > 0 {
+						body = strings.ReplaceAll(body, "{{IBAN}}", ibans[n%int64(len(ibans))])
+					}
+					rb = strings.NewReader(body)
 				}
 				req, err := http.NewRequestWithContext(ctx, o.method, o.target, rb)
 				if err != nil {
