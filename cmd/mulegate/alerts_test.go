@@ -391,14 +391,7 @@ func TestAlertStreamKeepAlive(t *testing.T) {
 // TestSIGHUPReloadsRouting: a bank code added to the config file routes
 // alerts after SIGHUP, without a restart.
 func TestSIGHUPReloadsRouting(t *testing.T) {
-	p := mustPKI(t)
-	rds := redistest.StartTopology(t)
-	cfgPath := t.TempDir() + "/mulegate.yaml"
-	base := p.config(rds.Addrs(), "")
-	if err := writeFile(cfgPath, base); err != nil {
-		t.Fatal(err)
-	}
-	gw := startProc(t, []string{"serve", "--config", cfgPath}, nil, "api", "ops")
+	p, cfgPath, base, gw := startReloadable(t)
 	police := p.client(t, p.clients["police-nl"])
 	tok := p.token(t, "police-nl", nil, nil)
 	body := `{"iban":"IT60X0542811101000000123456","severity":"info","message":"m","reference":"r"}`
@@ -426,6 +419,21 @@ func TestSIGHUPReloadsRouting(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// startReloadable starts "mulegate serve" as its own process on the test
+// configuration written to cfgPath (base), so that a test can rewrite
+// the file and send SIGHUP.
+func startReloadable(t *testing.T) (p *pki, cfgPath, base string, gw *proc) {
+	t.Helper()
+	p = mustPKI(t)
+	rds := redistest.StartTopology(t)
+	cfgPath = t.TempDir() + "/mulegate.yaml"
+	base = p.config(rds.Addrs(), "")
+	if err := writeFile(cfgPath, base); err != nil {
+		t.Fatal(err)
+	}
+	return p, cfgPath, base, startProc(t, []string{"serve", "--config", cfgPath}, nil, "api", "ops")
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }

@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/mulegate/mulegate/internal/redistest"
 )
 
 // TestExpiredAlertsDoNotStallTheFeed (issue 8.7): behind 25 expired
@@ -260,14 +258,7 @@ func TestOneMeaningPerRequest(t *testing.T) {
 // the police org to a marketplace and removes a bank, their cached tokens
 // lose that access on the next request.
 func TestSIGHUPRevokesCachedAccess(t *testing.T) {
-	p := mustPKI(t)
-	rds := redistest.StartTopology(t)
-	cfgPath := t.TempDir() + "/mulegate.yaml"
-	base := p.config(rds.Addrs(), "")
-	if err := writeFile(cfgPath, base); err != nil {
-		t.Fatal(err)
-	}
-	gw := startProc(t, []string{"serve", "--config", cfgPath}, nil, "api", "ops")
+	p, cfgPath, base, gw := startReloadable(t)
 	police := p.client(t, p.clients["police-nl"])
 	bankB := p.client(t, p.clients["bank-b"])
 	pTok, bTok := p.token(t, "police-nl", nil, nil), p.token(t, "bank-b", nil, nil)

@@ -234,8 +234,8 @@ func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg
 			EscalateReporters: cfg.Review.EscalateReporters},
 		Views: viewsFrom(cfg), Limiter: c.st,
 		Audit: au, ValidPurpose: audit.ValidPurpose, LookupLog: looked,
-		Pseudonym: c.st.Pseudonym,
-		MaxBatch:  cfg.API.MaxBatch, MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchBodyBytes: cfg.API.MaxBatchBodyBytes,
+		KeyOf:    c.st.KeyOf,
+		MaxBatch: cfg.API.MaxBatch, MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchBodyBytes: cfg.API.MaxBatchBodyBytes,
 		ClockSkew: cfg.Auth.Leeway.D(), RequestTimeout: cfg.API.RequestTimeout.D(),
 	})
 	return &http.Server{

@@ -140,19 +140,7 @@ func TestStrictTokens(t *testing.T) {
 // key removed from the file still stops verifying at the next reload.
 func TestJWKSFailingURLDoesNotBlockFile(t *testing.T) {
 	t.Parallel()
-	fileSigner, urlSigner := mustSigner(t), mustSigner(t)
-	urlSigner.Kid = "url-key"
-	var down atomic.Bool
-	hs := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down.Load() {
-			http.Error(w, "down", 503)
-			return
-		}
-		w.Write(devenv.JWKS(urlSigner))
-	}))
-	defer hs.Close()
-	path := filepath.Join(t.TempDir(), "jwks.json")
-	mustWrite(t, path, devenv.JWKS(fileSigner))
+	fileSigner, urlSigner, path, hs, down := jwksFileAndURL(t)
 	keys, err := auth.NewJWKSSource(t.Context(), auth.JWKSOptions{File: path, URL: hs.URL, Client: hs.Client()})
 	if err != nil {
 		t.Fatal(err)
@@ -185,19 +173,7 @@ func TestJWKSFailingURLDoesNotBlockFile(t *testing.T) {
 // auth.jwks_max_stale without a successful fetch; the file's stay.
 func TestJWKSURLKeysExpire(t *testing.T) {
 	t.Parallel()
-	fileSigner, urlSigner := mustSigner(t), mustSigner(t)
-	urlSigner.Kid = "url-key"
-	var down atomic.Bool
-	hs := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down.Load() {
-			http.Error(w, "down", 503)
-			return
-		}
-		w.Write(devenv.JWKS(urlSigner))
-	}))
-	defer hs.Close()
-	path := filepath.Join(t.TempDir(), "jwks.json")
-	mustWrite(t, path, devenv.JWKS(fileSigner))
+	fileSigner, urlSigner, path, hs, down := jwksFileAndURL(t)
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixMilli())
 	keys, err := auth.NewJWKSSource(t.Context(), auth.JWKSOptions{File: path, URL: hs.URL, Client: hs.Client(),
@@ -290,4 +266,24 @@ func TestCertSubjects(t *testing.T) {
 			t.Errorf("names %v: %v, want ok=%v", tc.names, err, tc.ok)
 		}
 	}
+}
+
+// jwksFileAndURL is a JWKS file with one key and a JWKS URL with another
+// ("url-key") that answers 503 while down is set.
+func jwksFileAndURL(t *testing.T) (fileSigner, urlSigner *devenv.Signer, path string, hs *httptest.Server, down *atomic.Bool) {
+	t.Helper()
+	fileSigner, urlSigner = mustSigner(t), mustSigner(t)
+	urlSigner.Kid = "url-key"
+	down = &atomic.Bool{}
+	hs = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", 503)
+			return
+		}
+		w.Write(devenv.JWKS(urlSigner))
+	}))
+	t.Cleanup(hs.Close)
+	path = filepath.Join(t.TempDir(), "jwks.json")
+	mustWrite(t, path, devenv.JWKS(fileSigner))
+	return
 }

@@ -34,18 +34,7 @@ func TestBreakerOpensAndProbes(t *testing.T) {
 	if b.State() != "half_open" {
 		t.Fatalf("after open_for: %s, want half_open", b.State())
 	}
-	// One probe at a time: a second call while the first runs is refused.
-	started, release := make(chan struct{}), make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		_, _ = b.do(func() Result { close(started); <-release; return failing() })
-	})
-	<-started
-	if _, err := b.do(working); err != errNotNow {
-		t.Errorf("a second call during the probe: %v, want errNotNow", err)
-	}
-	close(release)
-	wg.Wait()
+	failingProbeIsAlone(t, b)
 	if b.State() != "open" || trips != 2 {
 		t.Fatalf("after a failed probe: %s, %d trips; want open again", b.State(), trips)
 	}
@@ -80,6 +69,23 @@ func TestSharedTripProbesOneAtATime(t *testing.T) {
 	if b.State() != "half_open" {
 		t.Fatalf("after the shared pause: %s, want half_open", b.State())
 	}
+	failingProbeIsAlone(t, b)
+	if b.pausedFor() <= 0 {
+		t.Fatal("a failed probe did not pause again")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, err := b.do(working); err != nil {
+		t.Fatal(err)
+	}
+	if b.State() != "closed" {
+		t.Errorf("after a good probe: %s, want closed", b.State())
+	}
+}
+
+// failingProbeIsAlone runs one probe that fails and checks that a second
+// call while it runs is refused: one probe at a time.
+func failingProbeIsAlone(t *testing.T, b *breaker) {
+	t.Helper()
 	started, release := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -91,14 +97,4 @@ func TestSharedTripProbesOneAtATime(t *testing.T) {
 	}
 	close(release)
 	wg.Wait()
-	if b.pausedFor() <= 0 {
-		t.Fatal("a failed probe did not pause again")
-	}
-	time.Sleep(200 * time.Millisecond)
-	if _, err := b.do(working); err != nil {
-		t.Fatal(err)
-	}
-	if b.State() != "closed" {
-		t.Errorf("after a good probe: %s, want closed", b.State())
-	}
 }

@@ -37,13 +37,28 @@ type Auditor interface {
 
 // Request-scoped values the handlers leave for the audit trail.
 const (
-	ctxAuditIBANs = "mulegate.audit_ibans"
+	ctxAuditKeys  = "mulegate.audit_keys"
 	ctxAuditRisks = "mulegate.audit_risks"
 	ctxPurpose    = "mulegate.purpose"
+	ctxKeyOf      = "mulegate.key_of"
 )
 
-// auditIBANs records the IBANs a request was about.
-func auditIBANs(c *gin.Context, ibans ...iban.IBAN) { c.Set(ctxAuditIBANs, ibans) }
+// keyOf is how the store knows an IBAN (its keyed pseudonym and
+// partition).
+type keyOf func(iban.IBAN) report.IBANKey
+
+// auditIBANs records the IBANs a request was about and returns their
+// keys, computed here once for the audit record, the lookup log and the
+// store's reads (a pseudonym is an HMAC: a batch holds up to 1000).
+func auditIBANs(c *gin.Context, ibans ...iban.IBAN) []report.IBANKey {
+	key := c.MustGet(ctxKeyOf).(keyOf) // set by auditTrail on every /v1 request
+	keys := make([]report.IBANKey, len(ibans))
+	for n, i := range ibans {
+		keys[n] = key(i)
+	}
+	c.Set(ctxAuditKeys, keys)
+	return keys
+}
 
 // LookupLog counts who looked which IBAN up, for GET
 // /v1/ibans/{iban}/lookups (buffered; it must not block).
@@ -55,15 +70,19 @@ type LookupLog interface {
 // refused ones included (a 401 has no org; it has the certificate
 // thumbprint when there was one), and counts answered lookups in the
 // lookup log.
-func auditTrail(a Auditor, pseudonym func(iban.IBAN) (string, int), looked LookupLog) gin.HandlerFunc {
+func auditTrail(a Auditor, key keyOf, looked LookupLog, actions map[routeKey]string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
+		c.Set(ctxKeyOf, key)
 		c.Next()
 		route := routeOf(c)
 		p := principal(c)
 		e := AuditEntry{Time: start.UTC(), RequestID: requestID(c), Org: p.Org.ID, OrgType: string(p.Org.Type), Sub: p.Subject,
-			Method: methodLabel(c.Request.Method), Route: route, Action: auditAction(c.Request.Method, route),
+			Method: methodLabel(c.Request.Method), Route: route, Action: actions[routeKey{c.Request.Method, route}],
 			ReportID: c.Param("id"), Purpose: c.GetString(ctxPurpose), Status: c.Writer.Status()}
+		if e.Action == "" {
+			e.Action = "other"
+		}
 		if e.Purpose == "" {
 			e.Purpose = "unspecified"
 		}
@@ -72,13 +91,11 @@ func auditTrail(a Auditor, pseudonym func(iban.IBAN) (string, int), looked Looku
 				e.Thumbprint = cert.Thumbprint
 			}
 		}
-		if v, ok := c.Get(ctxAuditIBANs); ok {
-			ibans := v.([]iban.IBAN)
-			keys := make([]report.IBANKey, len(ibans))
-			e.Pseudonyms = make([]string, len(ibans))
-			for n, i := range ibans {
-				keys[n].Pseudonym, keys[n].Partition = pseudonym(i)
-				e.Pseudonyms[n] = keys[n].Pseudonym
+		if v, ok := c.Get(ctxAuditKeys); ok {
+			keys := v.([]report.IBANKey)
+			e.Pseudonyms = make([]string, len(keys))
+			for n, k := range keys {
+				e.Pseudonyms[n] = k.Pseudonym
 			}
 			if looked != nil && e.Status == http.StatusOK && (e.Action == "lookup" || e.Action == "lookup_batch") {
 				looked.Looked(p.Org.ID, p.Org.Type, keys, start)
@@ -108,39 +125,4 @@ func purpose(valid func(string) bool) gin.HandlerFunc {
 		}
 		c.Next()
 	}
-}
-
-// auditAction names what a route does, for the trail.
-func auditAction(method, route string) string {
-	switch method + " " + route {
-	case http.MethodGet + " /v1/ibans/:iban":
-		return "lookup"
-	case http.MethodPost + " /v1/ibans/lookup":
-		return "lookup_batch"
-	case http.MethodGet + " /v1/ibans/:iban/lookups":
-		return "lookups_read"
-	case http.MethodPut + " /v1/ibans/:iban/marker":
-		return "marker_set"
-	case http.MethodDelete + " /v1/ibans/:iban/marker":
-		return "marker_lift"
-	case http.MethodPost + " /v1/reports":
-		return "report"
-	case http.MethodGet + " /v1/reports/:id":
-		return "report_read"
-	case http.MethodPost + " /v1/reports/:id/acknowledge":
-		return "acknowledge"
-	case http.MethodPost + " /v1/reports/:id/close":
-		return "close"
-	case http.MethodPost + " /v1/reports/:id/cancel":
-		return "cancel"
-	case http.MethodPost + " /v1/alerts":
-		return "alert"
-	case http.MethodGet + " /v1/alerts", http.MethodGet + " /v1/alerts/stream":
-		return "alerts_read"
-	case http.MethodGet + " /v1/events", http.MethodGet + " /v1/events/stream":
-		return "events_read"
-	case http.MethodGet + " /v1/limits":
-		return "limits_read"
-	}
-	return "other"
 }

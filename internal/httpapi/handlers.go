@@ -12,8 +12,8 @@ import (
 )
 
 type lookuper interface {
-	Lookup(ctx context.Context, i iban.IBAN) (report.Counts, error)
-	LookupMany(ctx context.Context, ibans []iban.IBAN) ([]report.Counts, error)
+	LookupKey(ctx context.Context, k report.IBANKey) (report.Counts, error)
+	LookupKeys(ctx context.Context, keys []report.IBANKey) ([]report.Counts, error)
 }
 
 type reportAccepter interface {
@@ -48,25 +48,25 @@ func withTimeout(c *gin.Context, d time.Duration) (context.Context, context.Canc
 
 // ibanParam parses the {iban} path parameter and puts its masked form in
 // the access log.
-func ibanParam(c *gin.Context) (iban.IBAN, error) {
+func ibanParam(c *gin.Context) (iban.IBAN, report.IBANKey, error) {
 	i, err := report.ParseIBAN(c.Param("iban"))
-	if err == nil {
-		c.Set(ctxIBAN, i.Masked())
-		auditIBANs(c, i)
+	if err != nil {
+		return i, report.IBANKey{}, err
 	}
-	return i, err
+	c.Set(ctxIBAN, i.Masked())
+	return i, auditIBANs(c, i)[0], nil
 }
 
 func handleLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgType]View, timeout time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		i, err := ibanParam(c)
+		i, key, err := ibanParam(c)
 		if err != nil {
 			writeProblem(c, err)
 			return
 		}
 		ctx, cancel := withTimeout(c, timeout)
 		defer cancel()
-		counts, err := s.Lookup(ctx, i)
+		counts, err := s.LookupKey(ctx, key)
 		if err != nil {
 			writeProblem(c, err)
 			return
@@ -121,10 +121,10 @@ func handleBatchLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgT
 			}
 			valid = append(valid, i)
 		}
-		auditIBANs(c, valid...)
+		keys := auditIBANs(c, valid...)
 		ctx, cancel := withTimeout(c, timeout)
 		defer cancel()
-		counts, err := s.LookupMany(ctx, valid)
+		counts, err := s.LookupKeys(ctx, keys)
 		if err != nil {
 			writeProblem(c, err)
 			return
@@ -357,7 +357,7 @@ type orgLookupsJSON struct {
 // may lag a second behind (lookups are counted in batches).
 func handleLookupsOf(s lookupsReader, timeout time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		i, err := ibanParam(c)
+		i, _, err := ibanParam(c)
 		if err != nil {
 			writeProblem(c, err)
 			return

@@ -33,8 +33,13 @@ import (
 type localGate struct {
 	next  limiter
 	mu    sync.Mutex
-	state map[string]*gateState // per org/class
+	state map[gateKey]*gateState
 	now   func() time.Time
+}
+
+type gateKey struct {
+	org   string
+	class report.RateClass
 }
 
 type gateState struct {
@@ -51,7 +56,7 @@ const (
 )
 
 func newLocalGate(next limiter) *localGate {
-	return &localGate{next: next, state: map[string]*gateState{}, now: time.Now}
+	return &localGate{next: next, state: map[gateKey]*gateState{}, now: time.Now}
 }
 
 // leaseSize is how many tokens a lease takes for lim (1: no lease).
@@ -62,16 +67,13 @@ func leaseSize(lim report.RateLimit) int {
 // Allow spends cost tokens (a lease, the local bucket, or the shared
 // limit), or peeks when cost is 0.
 func (g *localGate) Allow(ctx context.Context, org string, class report.RateClass, lim report.RateLimit, cost int) (report.RateDecision, error) {
-	key := org + "/" + string(class)
 	if lim.PerSecond <= 0 {
 		return g.next.Allow(ctx, org, class, lim, cost)
 	}
-	if dec, ok := g.local(key, lim, cost); ok {
+	key := gateKey{org, class}
+	dec, want, answered := g.local(key, lim, cost)
+	if answered {
 		return dec, nil
-	}
-	want := cost
-	if size := leaseSize(lim); cost > 0 && size > 1 && cost+size-1 <= lim.Burst && !g.scarce(key, size) {
-		want = cost + size - 1
 	}
 	dec, err := g.next.Allow(ctx, org, class, lim, want)
 	if err == nil && !dec.Allowed && want > cost {
@@ -84,19 +86,12 @@ func (g *localGate) Allow(ctx context.Context, org string, class report.RateClas
 	return g.record(key, lim, cost, want, dec), nil
 }
 
-// scarce tells whether the shared bucket had fewer than two leases left
-// when it last answered (within a lease's life): then requests ask for
-// their own cost only.
-func (g *localGate) scarce(key string, size int) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	st := g.state[key]
-	return st != nil && !st.lastAt.IsZero() && g.now().Sub(st.lastAt) < leaseLife && st.last.Remaining < 2*size
-}
-
 // local answers without the shared limit when it can: a refusal from the
 // local bucket, a spend from the lease, or a recent answer for a peek.
-func (g *localGate) local(key string, lim report.RateLimit, cost int) (report.RateDecision, bool) {
+// Otherwise it says how many tokens to ask the shared limit for: cost and
+// a lease, unless leases are off for lim or the shared bucket had fewer
+// than two leases left when it last answered (within a lease's life).
+func (g *localGate) local(key gateKey, lim report.RateLimit, cost int) (dec report.RateDecision, want int, answered bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
@@ -105,31 +100,36 @@ func (g *localGate) local(key string, lim report.RateLimit, cost int) (report.Ra
 		st = &gateState{}
 		g.state[key] = st
 	}
+	recent := !st.lastAt.IsZero() && now.Sub(st.lastAt) < leaseLife
 	if cost == 0 {
-		if !st.lastAt.IsZero() && now.Sub(st.lastAt) < peekReuse {
-			dec := st.last
+		if recent && now.Sub(st.lastAt) < peekReuse {
+			dec = st.last
 			dec.Allowed, dec.Remaining = true, st.last.Remaining+st.leasedNow(now)
-			return dec, true
+			return dec, 0, true
 		}
-		return report.RateDecision{}, false
+		return dec, 0, false
 	}
 	if wait, ok := st.gcra(now, lim, cost, false); !ok {
-		return report.RateDecision{Limit: lim, RetryAfter: wait, ResetAfter: time.Duration(lim.Burst) * time.Second / time.Duration(lim.PerSecond)}, true
+		return report.RateDecision{Limit: lim, RetryAfter: wait, ResetAfter: time.Duration(lim.Burst) * time.Second / time.Duration(lim.PerSecond)}, 0, true
 	}
 	if st.leasedNow(now) >= cost {
 		st.leased -= cost
 		st.gcra(now, lim, cost, true)
-		dec := st.last
+		dec = st.last
 		dec.Allowed, dec.Remaining = true, st.last.Remaining+st.leased
-		return dec, true
+		return dec, 0, true
 	}
-	return report.RateDecision{}, false
+	want = cost
+	if size := leaseSize(lim); size > 1 && cost+size-1 <= lim.Burst && !(recent && st.last.Remaining < 2*size) {
+		want = cost + size - 1
+	}
+	return dec, want, false
 }
 
 // record keeps what the shared limit answered: spent tokens go on the
 // local bucket, the tokens taken beyond cost become the lease (and are
 // still this org's to spend, so they count as remaining).
-func (g *localGate) record(key string, lim report.RateLimit, cost, took int, dec report.RateDecision) report.RateDecision {
+func (g *localGate) record(key gateKey, lim report.RateLimit, cost, took int, dec report.RateDecision) report.RateDecision {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()

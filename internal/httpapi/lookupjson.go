@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -179,34 +180,34 @@ func appendCounts(b []byte, m map[string]int64) []byte {
 	return append(b, '}')
 }
 
-// appendStats writes the windows keyed "d7", "d30"…, in the order
-// encoding/json sorts those keys.
-func appendStats(b []byte, ws [len(report.WindowDays)]report.Window) []byte {
-	keys := make([]string, len(ws))
-	order := make([]int, len(ws))
-	for n, w := range ws {
-		keys[n] = "d" + strconv.Itoa(w.Days)
-		order[n] = n
+// statsOrder lists the windows in the order encoding/json sorts their
+// keys ("d30" < "d365" < "d7" < "d90"), with each window's key.
+var statsOrder = func() []statKey {
+	out := make([]statKey, len(report.WindowDays))
+	for w, d := range report.WindowDays {
+		out[w] = statKey{key: "d" + strconv.Itoa(d), w: w}
 	}
-	slices.SortFunc(order, func(a, c int) int {
-		if keys[a] < keys[c] {
-			return -1
-		}
-		if keys[a] > keys[c] {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b statKey) int { return strings.Compare(a.key, b.key) })
+	return out
+}()
+
+type statKey struct {
+	key string // "d7"…
+	w   int    // index in report.WindowDays
+}
+
+// appendStats writes the windows keyed "d7", "d30"….
+func appendStats(b []byte, ws [len(report.WindowDays)]report.Window) []byte {
 	b = append(b, '{')
-	for n, j := range order {
+	for n, o := range statsOrder {
 		if n > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, keys[j])
+		b = appendString(b, o.key)
 		b = append(b, `:{"reports":`...)
-		b = strconv.AppendInt(b, ws[j].Reports, 10)
+		b = strconv.AppendInt(b, ws[o.w].Reports, 10)
 		b = append(b, `,"reporters":`...)
-		b = strconv.AppendInt(b, ws[j].Reporters, 10)
+		b = strconv.AppendInt(b, ws[o.w].Reporters, 10)
 		b = append(b, '}')
 	}
 	return append(b, '}')

@@ -55,7 +55,7 @@ func (r markerRequest) marker(c report.Caller, now time.Time) (*report.Marker, e
 // IBAN, a bank for IBANs it holds; 200 with the marker.
 func handlePutMarker(d markerDeps) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		i, err := ibanParam(c)
+		i, _, err := ibanParam(c)
 		if err != nil {
 			writeProblem(c, err)
 			return
@@ -86,7 +86,7 @@ func handlePutMarker(d markerDeps) gin.HandlerFunc {
 // lift any marker, a bank only its own; 204.
 func handleDeleteMarker(d markerDeps) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		i, err := ibanParam(c)
+		i, _, err := ibanParam(c)
 		if err != nil {
 			writeProblem(c, err)
 			return

@@ -38,7 +38,7 @@ type Deps struct {
 	Views             map[report.OrgType]View
 	Limiter           limiter
 	Audit             Auditor
-	Pseudonym         func(iban.IBAN) (string, int) // the IBAN's keyed pseudonym and partition, for the audit trail
+	KeyOf             func(iban.IBAN) report.IBANKey // the IBAN's keyed pseudonym and partition (the store's KeyOf)
 	ValidPurpose      func(string) bool
 	LookupLog         LookupLog
 	MaxBatch          int
@@ -56,6 +56,9 @@ func NewAPI(d Deps) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.KeyOf == nil {
+		panic("httpapi: Deps.KeyOf is required (the store's reads and the audit trail use it)")
 	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -76,33 +79,50 @@ func NewAPI(d Deps) http.Handler {
 	// lookups bucket for reads.
 	rd := rateDeps{l: newLocalGate(d.Limiter), metrics: d.Metrics, timeout: d.RequestTimeout}
 	lookup, write, peek := limited(rd, report.RateLookups, 1), limited(rd, report.RateWrites, 1), limited(rd, report.RateLookups, 0)
-	v1 := r.Group("/v1", auditTrail(d.Audit, d.Pseudonym, d.LookupLog), purpose(d.ValidPurpose), clientCert(), bearer(d.Verifier))
-	v1.GET("/limits", peek, handleLimits(rd))
-	v1.GET("/ibans/:iban", lookup, requireScope(auth.ScopeIBANsRead), handleLookup(d.Store, d.Risk, d.Views, d.RequestTimeout))
-	v1.POST("/ibans/lookup", peek, requireScope(auth.ScopeIBANsRead), handleBatchLookup(d.Store, d.Risk, d.Views, rd, d.MaxBatch, d.MaxBatchBodyBytes, d.RequestTimeout))
-	v1.GET("/ibans/:iban/lookups", peek, requireScope(auth.ScopeAuditRead), handleLookupsOf(d.Store, d.RequestTimeout))
+	actions := map[routeKey]string{} // filled below, read-only once serving
+	v1 := v1Routes{g: r.Group("/v1", auditTrail(d.Audit, d.KeyOf, d.LookupLog, actions), purpose(d.ValidPurpose), clientCert(), bearer(d.Verifier)),
+		actions: actions}
+	v1.handle(http.MethodGet, "/limits", "limits_read", peek, handleLimits(rd))
+	v1.handle(http.MethodGet, "/ibans/:iban", "lookup", lookup, requireScope(auth.ScopeIBANsRead), handleLookup(d.Store, d.Risk, d.Views, d.RequestTimeout))
+	v1.handle(http.MethodPost, "/ibans/lookup", "lookup_batch", peek, requireScope(auth.ScopeIBANsRead), handleBatchLookup(d.Store, d.Risk, d.Views, rd, d.MaxBatch, d.MaxBatchBodyBytes, d.RequestTimeout))
+	v1.handle(http.MethodGet, "/ibans/:iban/lookups", "lookups_read", peek, requireScope(auth.ScopeAuditRead), handleLookupsOf(d.Store, d.RequestTimeout))
 	md := markerDeps{store: d.Store, router: d.Router, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
-	v1.PUT("/ibans/:iban/marker", write, requireScope(auth.ScopeMarkersWrite), handlePutMarker(md))
-	v1.DELETE("/ibans/:iban/marker", write, requireScope(auth.ScopeMarkersWrite), handleDeleteMarker(md))
-	v1.POST("/reports", write, requireScope(auth.ScopeReportsWrite), handleSubmitReport(d.Store, d.MaxBodyBytes, d.ClockSkew, d.RequestTimeout, d.Now))
-	v1.GET("/reports/:id", peek, requireScope(auth.ScopeReportsRead), handleReportStatus(d.Store, d.RequestTimeout, d.Now))
+	v1.handle(http.MethodPut, "/ibans/:iban/marker", "marker_set", write, requireScope(auth.ScopeMarkersWrite), handlePutMarker(md))
+	v1.handle(http.MethodDelete, "/ibans/:iban/marker", "marker_lift", write, requireScope(auth.ScopeMarkersWrite), handleDeleteMarker(md))
+	v1.handle(http.MethodPost, "/reports", "report", write, requireScope(auth.ScopeReportsWrite), handleSubmitReport(d.Store, d.MaxBodyBytes, d.ClockSkew, d.RequestTimeout, d.Now))
+	v1.handle(http.MethodGet, "/reports/:id", "report_read", peek, requireScope(auth.ScopeReportsRead), handleReportStatus(d.Store, d.RequestTimeout, d.Now))
 	rv := reviewDeps{store: d.Store, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
-	v1.POST("/reports/:id/acknowledge", write, requireScope(auth.ScopeReportsReview), handleReview(rv, report.ActionAcknowledge))
-	v1.POST("/reports/:id/close", write, requireScope(auth.ScopeReportsReview), handleReview(rv, report.ActionClose))
-	v1.POST("/reports/:id/cancel", write, requireScope(auth.ScopeReportsWrite), handleReview(rv, report.ActionCancel))
+	v1.handle(http.MethodPost, "/reports/:id/acknowledge", "acknowledge", write, requireScope(auth.ScopeReportsReview), handleReview(rv, report.ActionAcknowledge))
+	v1.handle(http.MethodPost, "/reports/:id/close", "close", write, requireScope(auth.ScopeReportsReview), handleReview(rv, report.ActionClose))
+	v1.handle(http.MethodPost, "/reports/:id/cancel", "cancel", write, requireScope(auth.ScopeReportsWrite), handleReview(rv, report.ActionCancel))
 	if d.Alerts != nil {
 		ao := d.AlertOptions
-		v1.POST("/alerts", write, requireScope(auth.ScopeAlertsWrite), handlePostAlert(postAlertDeps{store: d.Alerts, router: d.Router,
+		v1.handle(http.MethodPost, "/alerts", "alert", write, requireScope(auth.ScopeAlertsWrite), handlePostAlert(postAlertDeps{store: d.Alerts, router: d.Router,
 			metrics: d.Metrics, retention: ao.Retention, eventRetention: d.EventRetention, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}))
 		fd := feedDeps{waiter: d.AlertWaiter, opt: ao, timeout: d.RequestTimeout, done: d.Done}
 		alerts := alertFeed(d.Alerts, d.Metrics, ao)
-		v1.GET("/alerts", peek, requireScope(auth.ScopeAlertsRead), handleFeed(alerts, fd))
-		v1.GET("/alerts/stream", peek, requireScope(auth.ScopeAlertsRead), handleFeedStream(alerts, fd, d.Metrics))
+		v1.handle(http.MethodGet, "/alerts", "alerts_read", peek, requireScope(auth.ScopeAlertsRead), handleFeed(alerts, fd))
+		v1.handle(http.MethodGet, "/alerts/stream", "alerts_read", peek, requireScope(auth.ScopeAlertsRead), handleFeedStream(alerts, fd, d.Metrics))
 		if d.Events != nil {
 			events := eventFeed(d.Events, d.Metrics, d.EventRetention)
-			v1.GET("/events", peek, requireScope(auth.ScopeEventsRead), handleFeed(events, fd))
-			v1.GET("/events/stream", peek, requireScope(auth.ScopeEventsRead), handleFeedStream(events, fd, d.Metrics))
+			v1.handle(http.MethodGet, "/events", "events_read", peek, requireScope(auth.ScopeEventsRead), handleFeed(events, fd))
+			v1.handle(http.MethodGet, "/events/stream", "events_read", peek, requireScope(auth.ScopeEventsRead), handleFeedStream(events, fd, d.Metrics))
 		}
 	}
 	return r
+}
+
+// routeKey is a route by method and template.
+type routeKey struct{ method, route string }
+
+// v1Routes registers the /v1 routes, each with the action its audit
+// record names (auditTrail reads them; anything else is "other").
+type v1Routes struct {
+	g       *gin.RouterGroup
+	actions map[routeKey]string
+}
+
+func (r v1Routes) handle(method, path, action string, h ...gin.HandlerFunc) {
+	r.g.Handle(method, path, h...)
+	r.actions[routeKey{method, r.g.BasePath() + path}] = action
 }

@@ -86,6 +86,23 @@ func StartCluster(t testing.TB, masters, replicasPer int, args ...string) *Clust
 		}
 	}
 	c.WaitOK(t)
+	// A replica's role reaches the other nodes by gossip: until every node
+	// lists it in CLUSTER SLOTS, a client that asks that node for the
+	// topology sees no replica (and a READONLY client reads masters).
+	waitUntil(t, 30*time.Second, "every node to list every replica in CLUSTER SLOTS", func() bool {
+		for _, cl := range clients {
+			slots, err := cl.ClusterSlots(ctx).Result()
+			if err != nil || len(slots) != masters {
+				return false
+			}
+			for _, r := range slots {
+				if len(r.Nodes) != 1+replicasPer {
+					return false
+				}
+			}
+		}
+		return true
+	})
 	return c
 }
 

@@ -42,8 +42,8 @@ type RateDecision struct {
 }
 
 // IBANKey is how the store knows an IBAN: its keyed pseudonym and its
-// partition. Computed once per request, it serves the audit record and the
-// lookup log alike.
+// partition. Computed once per request, it serves the store's reads, the
+// audit record and the lookup log alike.
 type IBANKey struct {
 	Pseudonym string
 	Partition int

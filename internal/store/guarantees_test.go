@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,9 +91,7 @@ func TestDumpRevealsNoIBAN(t *testing.T) {
 // one trim takes, and the counts are still exact, on a lookup that writes
 // nothing and on the count a new report is answered with.
 func TestCountsExactPastTheTrimCap(t *testing.T) {
-	var clock atomic.Int64
-	clock.Store(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
-	now := func() time.Time { return time.UnixMilli(clock.Load()) }
+	clock, now := testClock(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
 	st, _ := mustStore(t, now)
 	ctx := context.Background()
 	sub := mustSub(t, "NL91ABNA0417164300", "phishing", "")
@@ -141,9 +138,7 @@ func TestCountsExactPastTheTrimCap(t *testing.T) {
 // TestLookupWritesNothing: a lookup leaves Redis as it found it, so it can
 // be served by a replica (and never races a write).
 func TestLookupWritesNothing(t *testing.T) {
-	var clock atomic.Int64
-	clock.Store(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
-	now := func() time.Time { return time.UnixMilli(clock.Load()) }
+	clock, now := testClock(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
 	st, srv := mustStore(t, now)
 	ctx := context.Background()
 	sub := mustSub(t, "NL91ABNA0417164300", "phishing", "")

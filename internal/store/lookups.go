@@ -93,7 +93,7 @@ func (l *LookupLog) Flush(ctx context.Context) error {
 	ttl := time.Duration(l.s.ttlSeconds()) * time.Second
 	_, err := l.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for k, byOrg := range batch {
-			key := "mg:" + k.tag + ":a:" + k.pseudo
+			key := ibanKeys{tag: k.tag, pseudo: k.pseudo}.lookupLog()
 			for org, c := range byOrg {
 				p.HIncrBy(ctx, key, "n:"+org, c.n)
 				p.HSetNX(ctx, key, "f:"+org, c.first)
@@ -129,7 +129,7 @@ func (l *LookupLog) Flush(ctx context.Context) error {
 // Lookups reads who looked an IBAN up, by org, most lookups first.
 func (s *Store) Lookups(ctx context.Context, i iban.IBAN) ([]report.OrgLookups, error) {
 	k := s.keysFor(i)
-	h, err := s.rdb.HGetAll(ctx, "mg:"+k.tag+":a:"+k.pseudo).Result()
+	h, err := s.rdb.HGetAll(ctx, k.lookupLog()).Result()
 	if err != nil {
 		return nil, s.fail(opReport, "lookups log: read", err)
 	}

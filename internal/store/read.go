@@ -37,20 +37,17 @@ type readCmds struct {
 	first, last, recent                 *redis.ZSliceCmd
 	ver                                 *redis.StringCmd
 	k                                   ibanKeys
-	cutoff                              int64
 	starts                              [len(report.WindowDays)]int64
-	windowsFrom                         string
 }
 
 // queueRead builds one IBAN's lookup commands and hands each to queue
 // (a pipeline's, or the autopipeliner's); their answers are read with
 // counts once they have run.
 func (s *Store) queueRead(ctx context.Context, queue func(redis.Cmder), k ibanKeys, now time.Time) *readCmds {
-	r := &readCmds{k: k, cutoff: now.Add(-s.opt.Retention).UnixMilli()}
-	for w, d := range report.WindowDays {
-		r.starts[w] = max(r.cutoff, now.Add(-time.Duration(d)*24*time.Hour).UnixMilli())
-	}
-	cut := strconv.FormatInt(r.cutoff, 10)
+	r := &readCmds{k: k}
+	cutoff, starts := s.windows(now)
+	r.starts = starts
+	cut := strconv.FormatInt(cutoff, 10)
 	i, z := k.counters(), k.index()
 	r.counters = redis.NewMapStringStringCmd(ctx, "hgetall", i)
 	r.reporters = redis.NewIntCmd(ctx, "hlen", k.reporters())
@@ -70,8 +67,8 @@ func (s *Store) queueRead(ctx context.Context, queue func(redis.Cmder), k ibanKe
 
 // all are the commands in the order they are sent: the version read
 // first (in the counters) and last.
-func (r *readCmds) all() []redis.Cmder {
-	return []redis.Cmder{r.counters, r.reporters, r.live, r.expired, r.first, r.last, r.recent, r.cancelled, r.marker, r.ver}
+func (r *readCmds) all() [10]redis.Cmder {
+	return [10]redis.Cmder{r.counters, r.reporters, r.live, r.expired, r.first, r.last, r.recent, r.cancelled, r.marker, r.ver}
 }
 
 // err is the first Redis error among the answers.
@@ -106,22 +103,24 @@ func (r *readCmds) counts() (c report.Counts, exact bool) {
 	}
 	for name, v := range h {
 		val, _ := strconv.ParseInt(v, 10, 64)
-		(*countsBuilder)(&c).addCounter(name, val)
+		addCounter(&c, name, val)
 	}
-	var seen [len(report.WindowDays)]map[string]bool
+	// A window's reporters are the orgs whose newest report falls in it
+	// (the scan is oldest first, so the last score seen is the newest).
+	newest := map[string]int64{}
 	for _, z := range r.recent.Val() {
 		m, _ := z.Member.(string)
-		org := memberOrg(m)
+		at := int64(z.Score)
+		newest[memberOrg(m)] = at
 		for w, start := range r.starts {
-			if int64(z.Score) < start {
-				continue
+			if at >= start {
+				c.Windows[w].Reports++
 			}
-			c.Windows[w].Reports++
-			if seen[w] == nil {
-				seen[w] = map[string]bool{}
-			}
-			if !seen[w][org] {
-				seen[w][org] = true
+		}
+	}
+	for _, at := range newest {
+		for w, start := range r.starts {
+			if at >= start {
 				c.Windows[w].Reporters++
 			}
 		}
@@ -132,7 +131,7 @@ func (r *readCmds) counts() (c report.Counts, exact bool) {
 
 // addCounter puts one counter field of an IBAN's counters hash (c:CAT,
 // s:SOURCE, v:BUCKET) on the counts; others (wm, ver) are not counts.
-func (c *countsBuilder) addCounter(name string, val int64) {
+func addCounter(c *report.Counts, name string, val int64) {
 	if val <= 0 {
 		return
 	}
@@ -171,33 +170,36 @@ func markerFrom(h map[string]string) *report.Marker {
 		RegisteredAt: msTime(h["at"]), Details: h["det"]}
 }
 
-// Lookup returns the counts for one IBAN: its reads ride a shared round
-// trip with concurrent lookups (and may be served by a replica). The
-// autopipeliner runs a queued command on its own context, so the wait
-// for the answers is what honours ctx: past it the lookup is
-// unavailable, whatever the batch does later.
+// Lookup returns the counts for one IBAN.
 func (s *Store) Lookup(ctx context.Context, i iban.IBAN) (report.Counts, error) {
-	k := s.keysFor(i)
-	var futures []redis.AutoFuture
-	var p redis.Pipeliner
-	queue := func(c redis.Cmder) { _ = p.Process(ctx, c) }
-	if s.ap == nil {
-		p = s.reads.Pipeline()
-	} else {
-		futures = make([]redis.AutoFuture, 0, 10)
-		queue = func(c redis.Cmder) { futures = append(futures, s.ap.Submit(ctx, c)) }
+	return s.LookupKey(ctx, s.KeyOf(i))
+}
+
+// LookupKey returns the counts for one IBAN known by its key (the
+// request already computed it for the audit trail): its reads ride a
+// shared round trip with concurrent lookups, and may be served by a
+// replica. The autopipeliner runs a queued command on its own context,
+// so the wait for the answers is what honours ctx: past it the lookup is
+// unavailable, whatever the batch does later.
+func (s *Store) LookupKey(ctx context.Context, key report.IBANKey) (report.Counts, error) {
+	if s.ap == nil { // a client without an autopipeliner: a batch of one
+		out, err := s.LookupKeys(ctx, []report.IBANKey{key})
+		if err != nil {
+			return report.Counts{}, err
+		}
+		return out[0], nil
 	}
-	r := s.queueRead(ctx, queue, k, s.now())
-	if p != nil {
-		_, _ = p.Exec(ctx) // each command's own answer says how it went
-	}
-	for _, f := range futures {
+	k := s.keysOf(key)
+	var futures [10]redis.AutoFuture
+	n := 0
+	r := s.queueRead(ctx, func(c redis.Cmder) { futures[n] = s.ap.Submit(ctx, c); n++ }, k, s.now())
+	for _, f := range futures[:n] {
 		if err := f.WaitContext(ctx); err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
-			return report.Counts{}, s.fail(opLookup, "lookup "+i.Masked(), err)
+			return report.Counts{}, s.fail(opLookup, "lookup", err)
 		}
 	}
 	if err := r.err(); err != nil {
-		return report.Counts{}, s.fail(opLookup, "lookup "+i.Masked(), err)
+		return report.Counts{}, s.fail(opLookup, "lookup", err)
 	}
 	if c, ok := r.counts(); ok {
 		return c, nil
@@ -216,39 +218,71 @@ func (s *Store) lookupAtomic(ctx context.Context, k ibanKeys) (report.Counts, er
 	return parseCounts(v)
 }
 
-// LookupMany returns counts for many IBANs with one pipelined round trip
-// per Redis node (go-redis splits a cluster pipeline by node), plus one
-// script call for each IBAN whose plain reads were not exact.
+// LookupMany returns counts for many IBANs.
 func (s *Store) LookupMany(ctx context.Context, ibans []iban.IBAN) ([]report.Counts, error) {
-	out := make([]report.Counts, len(ibans))
-	if len(ibans) == 0 {
+	keys := make([]report.IBANKey, len(ibans))
+	for n, i := range ibans {
+		keys[n] = s.KeyOf(i)
+	}
+	return s.LookupKeys(ctx, keys)
+}
+
+// LookupKeys returns counts for many IBANs known by their keys with one
+// pipelined round trip per Redis node (go-redis splits a cluster
+// pipeline by node), plus one more for the IBANs whose plain reads were
+// not exact.
+func (s *Store) LookupKeys(ctx context.Context, keys []report.IBANKey) ([]report.Counts, error) {
+	out := make([]report.Counts, len(keys))
+	if len(keys) == 0 {
 		return out, nil
 	}
 	now := s.now()
-	reads := make([]*readCmds, len(ibans))
+	reads := make([]*readCmds, len(keys))
 	p := s.reads.Pipeline()
 	queue := func(c redis.Cmder) { _ = p.Process(ctx, c) }
-	for n, i := range ibans {
-		reads[n] = s.queueRead(ctx, queue, s.keysFor(i), now)
+	for n, key := range keys {
+		reads[n] = s.queueRead(ctx, queue, s.keysOf(key), now)
 	}
 	// Exec reports the first failed command, and an absent "ver" field
 	// is a nil answer, not a failure: each read's own answers say.
 	_, _ = p.Exec(ctx)
+	var redo []int
 	for n, r := range reads {
 		if err := r.err(); err != nil {
 			return nil, s.fail(opLookup, "lookup batch", err)
 		}
 		c, ok := r.counts()
 		if !ok {
-			var err error
-			if c, err = s.lookupAtomic(ctx, r.k); err != nil {
-				return nil, err
-			}
+			redo = append(redo, n)
+			continue
 		}
 		out[n] = c
 	}
+	if len(redo) == 0 {
+		return out, nil
+	}
+	// The inexact ones again, atomically, in one more pipelined round
+	// trip per master: a batch stays within two round trips per node
+	// even when every IBAN in it has expired reports left to trim.
+	scripts := make([]*redis.Cmd, len(redo))
+	err := s.pipelined(ctx, func(pp redis.Pipeliner) error {
+		for j, n := range redo {
+			keys, args := s.lookupArgs(reads[n].k)
+			scripts[j] = lookupScript.EvalSha(ctx, pp, keys, args...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(opLookup, "lookup batch script", err)
+	}
+	for j, n := range redo {
+		v, err := scripts[j].Slice()
+		if err != nil {
+			return nil, s.fail(opLookup, "lookup batch script", err)
+		}
+		if out[n], err = parseCounts(v); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
-
-// countsBuilder adds the methods that fill report.Counts from storage.
-type countsBuilder report.Counts

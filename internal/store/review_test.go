@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,10 +18,8 @@ import (
 // cancelled report that leaves every count but cancelled_count, until
 // retention takes that too.
 func TestProvenanceCounts(t *testing.T) {
-	var clock atomic.Int64
 	t0 := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	clock.Store(t0.UnixMilli())
-	now := func() time.Time { return time.UnixMilli(clock.Load()).UTC() }
+	clock, now := testClock(t0)
 	srv := redistest.StartTopology(t)
 	st, err := store.New(srv.Client(t), store.Options{Secret: secret, Now: now,
 		HolderOf: func(i iban.IBAN) string { return "bank-h" }})

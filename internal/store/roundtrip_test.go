@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/redistest"
@@ -25,15 +26,15 @@ func (h *pipelineCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) re
 	return func(ctx context.Context, cmds []redis.Cmder) error { h.trips.Add(1); return next(ctx, cmds) }
 }
 
-// TestBatchLookupRoundTrips: a batch of 1,000 IBANs costs one pipelined
-// round trip per Redis node (1 on a single Redis, at most 3 on the 3-master
-// cluster), not one per IBAN.
-func TestBatchLookupRoundTrips(t *testing.T) {
-	d := redistest.StartTopology(t)
-	h := &pipelineCounter{}
-	rdb := d.NewClient()
-	defer rdb.Close()
-	nodes := 1
+// countedClient is a client of the test topology that counts its round
+// trips, and how many masters it has.
+func countedClient(t *testing.T) (d *redistest.Deployment, rdb redis.UniversalClient, h *pipelineCounter, nodes int) {
+	t.Helper()
+	d = redistest.StartTopology(t)
+	h = &pipelineCounter{}
+	rdb = d.NewClient()
+	t.Cleanup(func() { rdb.Close() })
+	nodes = 1
 	switch c := rdb.(type) {
 	case *redis.ClusterClient:
 		c.OnNewNode(func(n *redis.Client) { n.AddHook(h) })
@@ -41,6 +42,14 @@ func TestBatchLookupRoundTrips(t *testing.T) {
 	case *redis.Client:
 		c.AddHook(h)
 	}
+	return d, rdb, h, nodes
+}
+
+// TestBatchLookupRoundTrips: a batch of 1,000 IBANs costs one pipelined
+// round trip per Redis node (1 on a single Redis, at most 3 on the 3-master
+// cluster), not one per IBAN.
+func TestBatchLookupRoundTrips(t *testing.T) {
+	d, rdb, h, nodes := countedClient(t)
 	st, _ := store.New(rdb, store.Options{Secret: secret})
 	ctx := context.Background()
 	if err := st.LoadScripts(ctx); err != nil {
@@ -84,6 +93,54 @@ func TestBatchLookupRoundTrips(t *testing.T) {
 	for n, c := range got {
 		if c.ReportCount != 2 || c.ReporterCount != 2 || c.Windows[1].Reporters != 2 {
 			t.Fatalf("IBAN %d: %+v, want 2 reports from 2 orgs", n, c)
+		}
+	}
+}
+
+// TestBatchLookupRoundTripsWithExpiredReports: when every IBAN of a
+// batch still holds a report past retention that no write has trimmed
+// (so none of the plain reads is exact), the batch takes one more round
+// trip per node, not one per IBAN, and the counts leave the expired
+// reports out.
+func TestBatchLookupRoundTripsWithExpiredReports(t *testing.T) {
+	_, rdb, h, nodes := countedClient(t)
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock, now := testClock(t0)
+	st, _ := store.New(rdb, store.Options{Secret: secret, Now: now, Retention: 30 * 24 * time.Hour})
+	ctx := context.Background()
+	if err := st.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ibans []iban.IBAN
+	for _, code := range iban.Countries() {
+		i, _ := iban.Parse(iban.Example(code))
+		ibans = append(ibans, i)
+	}
+	accept := func(key string, at time.Time) {
+		clock.Store(at.UnixMilli())
+		for n, i := range ibans {
+			if _, err := st.Accept(ctx, "bank-a", report.OrgBank, fmt.Sprint(key, n), report.Submission{IBAN: i, Category: "other"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	accept("old-", t0)
+	accept("new-", t0.Add(20*24*time.Hour))
+	clock.Store(t0.Add(40 * 24 * time.Hour).UnixMilli()) // the old ones expired, nothing trimmed them
+	if _, err := st.LookupMany(ctx, ibans); err != nil { // warm up the connections
+		t.Fatal(err)
+	}
+	h.trips.Store(0)
+	got, err := st.LookupMany(ctx, ibans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if trips := h.trips.Load(); trips > int64(2*nodes) {
+		t.Errorf("%d IBANs with expired reports took %d round trips on %d node(s), want at most %d", len(ibans), trips, nodes, 2*nodes)
+	}
+	for n, c := range got {
+		if c.ReportCount != 1 {
+			t.Fatalf("IBAN %d: %d reports, want 1 (the expired one left out)", n, c.ReportCount)
 		}
 	}
 }

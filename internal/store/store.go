@@ -182,9 +182,17 @@ type ibanKeys struct {
 	part        int
 }
 
-func (s *Store) keysFor(i iban.IBAN) ibanKeys {
+func (s *Store) keysFor(i iban.IBAN) ibanKeys { return s.keysOf(s.KeyOf(i)) }
+
+// keysOf names the keys of an IBAN known by its key.
+func (s *Store) keysOf(k report.IBANKey) ibanKeys {
+	return ibanKeys{tag: s.tags[k.Partition], pseudo: k.Pseudonym, part: k.Partition}
+}
+
+// KeyOf is how the store knows an IBAN: its pseudonym and partition.
+func (s *Store) KeyOf(i iban.IBAN) report.IBANKey {
 	p, part := s.Pseudonym(i)
-	return ibanKeys{tag: s.tags[part], pseudo: p, part: part}
+	return report.IBANKey{Pseudonym: p, Partition: part}
 }
 
 func (k ibanKeys) counters() string  { return "mg:" + k.tag + ":i:" + k.pseudo }
@@ -194,6 +202,7 @@ func (k ibanKeys) reviews() string   { return "mg:" + k.tag + ":v:" + k.pseudo }
 func (k ibanKeys) cancelled() string { return "mg:" + k.tag + ":x:" + k.pseudo }
 func (k ibanKeys) marker() string    { return "mg:" + k.tag + ":m:" + k.pseudo }
 func (k ibanKeys) threshold() string { return "mg:" + k.tag + ":t:" + k.pseudo }
+func (k ibanKeys) lookupLog() string { return "mg:" + k.tag + ":a:" + k.pseudo }
 
 func (s *Store) ttlSeconds() int64 {
 	// Keys outlive the retention by a day so that trimming, not expiry,
@@ -330,12 +339,22 @@ func (s *Store) runReplicated(ctx context.Context, sc *redis.Script, keys []stri
 	return res.Result()
 }
 
+// windows are the retention cutoff at now and the starts of the
+// statistics windows (never before the cutoff), in ms.
+func (s *Store) windows(now time.Time) (cutoff int64, starts [len(report.WindowDays)]int64) {
+	cutoff = now.Add(-s.opt.Retention).UnixMilli()
+	for w, d := range report.WindowDays {
+		starts[w] = max(cutoff, now.Add(-time.Duration(d)*24*time.Hour).UnixMilli())
+	}
+	return cutoff, starts
+}
+
+// lookupArgs are lookupScript's keys and arguments.
 func (s *Store) lookupArgs(k ibanKeys) ([]string, []any) {
-	now := s.now()
-	cutoff := now.Add(-s.opt.Retention).UnixMilli()
+	cutoff, starts := s.windows(s.now())
 	args := []any{cutoff}
-	for _, d := range report.WindowDays {
-		args = append(args, max(cutoff, now.Add(-time.Duration(d)*24*time.Hour).UnixMilli()))
+	for _, st := range starts {
+		args = append(args, st)
 	}
 	return []string{k.counters(), k.reporters(), k.index(), k.reviews(), k.cancelled(), k.marker()}, args
 }
@@ -419,7 +438,7 @@ func parseCounts(v []any) (report.Counts, error) {
 	for j := 0; j+1 < len(fields); j += 2 {
 		name, _ := fields[j].(string)
 		val, _ := strconv.ParseInt(fmt.Sprint(fields[j+1]), 10, 64)
-		(*countsBuilder)(&c).addCounter(name, val)
+		addCounter(&c, name, val)
 	}
 	c.Cancelled, _ = v[5].(int64)
 	c.Watermark = msTime(v[6])
@@ -432,20 +451,17 @@ func parseCounts(v []any) (report.Counts, error) {
 	return c, nil
 }
 
-// parseMarker reads a marker hash (nil when there is none).
+// parseMarker reads a marker hash from a script reply (nil when there
+// is none).
 func parseMarker(v any) *report.Marker {
 	fields, _ := v.([]any)
-	if len(fields) == 0 {
-		return nil
-	}
-	h := map[string]string{}
+	h := make(map[string]string, len(fields)/2)
 	for j := 0; j+1 < len(fields); j += 2 {
 		k, _ := fields[j].(string)
 		val, _ := fields[j+1].(string)
 		h[k] = val
 	}
-	return &report.Marker{FraudType: report.FraudType(h["ft"]), ByType: report.OrgType(h["bt"]), ByOrg: h["by"],
-		RegisteredAt: msTime(h["at"]), Details: h["det"]}
+	return markerFrom(h)
 }
 
 func msTime(v any) time.Time {

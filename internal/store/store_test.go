@@ -119,9 +119,7 @@ func TestNoPlaintextIBANInKeys(t *testing.T) {
 }
 
 func TestRetentionTrimsCounts(t *testing.T) {
-	var clock atomic.Int64
-	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
-	now := func() time.Time { return time.UnixMilli(clock.Load()) }
+	clock, now := testClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	st, _ := mustStore(t, now)
 	ctx := context.Background()
 	i := mustSub(t, "NL91ABNA0417164300", "phishing", "")
@@ -256,4 +254,11 @@ func TestErrorsAreClassified(t *testing.T) {
 	if len(labels) != 2 || labels[0] != "accept" || labels[1] != "lookup" {
 		t.Errorf("labels %v, want [accept lookup]", labels)
 	}
+}
+
+// testClock is a clock the test moves: clock holds the time in ms.
+func testClock(start time.Time) (clock *atomic.Int64, now func() time.Time) {
+	clock = &atomic.Int64{}
+	clock.Store(start.UnixMilli())
+	return clock, func() time.Time { return time.UnixMilli(clock.Load()).UTC() }
 }
