@@ -12,6 +12,9 @@ type Entry struct {
 	Partition int
 	StreamID  string // the stream entry id; its time part is when it was queued
 	ReportID  string
+	// Pseudonym names the book of the report's IBAN (hex; "" for an entry
+	// queued before books existed: the store finds it by the report id).
+	Pseudonym string
 	Kind      Kind
 	Key       string // the Idempotency-Key for the police store: the report id, or <report id>:<event>
 	Body      []byte // the police wire body, ready to send

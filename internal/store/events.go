@@ -115,19 +115,25 @@ func (s *Store) ThresholdCrossing(ctx context.Context, raw string, n int64) (boo
 	if err != nil {
 		return false, c, err
 	}
-	flag := s.keysFor(i).threshold()
+	book := s.keysFor(i).book()
 	if c.Windows[1].Reporters < n {
-		if err := s.rdb.Del(ctx, flag).Err(); err != nil {
+		if err := s.rdb.HDel(ctx, book, "t").Err(); err != nil {
 			return false, c, s.fail(opAlerts, "threshold: re-arm", err)
 		}
 		return false, c, nil
 	}
-	exists, err := s.rdb.Exists(ctx, flag).Result()
+	exists, err := s.rdb.HExists(ctx, book, "t").Result()
 	if err != nil {
 		return false, c, s.fail(opAlerts, "threshold: read", err)
 	}
-	return exists == 0, c, nil
+	return !exists, c, nil
 }
+
+// thresholdScript sets the book's threshold flag if the book exists.
+var thresholdScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 't', '1') end
+return 1
+`)
 
 // MarkThresholdCrossed records that the crossing was announced.
 func (s *Store) MarkThresholdCrossed(ctx context.Context, raw string) error {
@@ -135,7 +141,9 @@ func (s *Store) MarkThresholdCrossed(ctx context.Context, raw string) error {
 	if err != nil {
 		return report.Internal("threshold: parse", err)
 	}
-	if err := s.rdb.Set(ctx, s.keysFor(i).threshold(), 1, time.Duration(s.ttlSeconds())*time.Second).Err(); err != nil {
+	// The flag lives in the book, so it goes with the IBAN's reports; a
+	// book that expired meanwhile is not made again (it would have no TTL).
+	if err := thresholdScript.Run(ctx, s.rdb, []string{s.keysFor(i).book()}).Err(); err != nil {
 		return s.fail(opAlerts, "threshold: mark", err)
 	}
 	return nil

@@ -92,7 +92,7 @@ func TestDumpRevealsNoIBAN(t *testing.T) {
 // nothing and on the count a new report is answered with.
 func TestCountsExactPastTheTrimCap(t *testing.T) {
 	clock, now := testClock(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
-	st, _ := mustStore(t, now)
+	st, srv := mustStore(t, now)
 	ctx := context.Background()
 	sub := mustSub(t, "NL91ABNA0417164300", "phishing", "")
 	const n = 2500
@@ -120,6 +120,16 @@ func TestCountsExactPastTheTrimCap(t *testing.T) {
 	}
 	if a.ReportCount != 1 {
 		t.Errorf("a new report after %d expired ones is answered with report_count %d, want 1", n, a.ReportCount)
+	}
+	// Intake trimmed the expired records out of the book.
+	records := 0
+	for f := range srv.Client(t).HGetAll(ctx, st.BookKey(sub.IBAN)).Val() {
+		if len(f) == 16 {
+			records++
+		}
+	}
+	if records != 1 {
+		t.Errorf("the book holds %d records after the trim, want 1", records)
 	}
 	c, err = st.Lookup(ctx, sub.IBAN)
 	if err != nil {
@@ -176,7 +186,7 @@ func TestReportFoundWithoutIdempotencyRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Client(t).Del(ctx, "mg:idem:"+a.ID).Err(); err != nil {
+	if err := srv.Client(t).HDel(ctx, store.IdemBucketOf(a.ID), store.RawID(a.ID)).Err(); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.ReportStatus(ctx, a.ID)
@@ -222,12 +232,11 @@ func TestWaitCoversTheIdempotencyClaim(t *testing.T) {
 		return -1
 	}
 	key := "wait-claim"
-	idemMaster := masterOf("mg:idem:" + st.ReportID("bank-a", key))
+	idemMaster := masterOf(store.IdemBucketOf(st.ReportID("bank-a", key)))
 	var sub report.Submission
 	for _, raw := range victims {
 		s := mustSub(t, raw, "phishing", "")
-		pseudo, part := st.Pseudonym(s.IBAN)
-		if masterOf(fmt.Sprintf("mg:{p%d}:z:%s", part, pseudo)) != idemMaster {
+		if masterOf(st.BookKey(s.IBAN)) != idemMaster {
 			sub = s
 			break
 		}

@@ -11,43 +11,49 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// markerScript sets or lifts an IBAN's marker if it is still the one the
-// domain decided on (compare and set on its registration time), and moves
-// the IBAN's watermark.
+// markerScript sets or lifts an IBAN's marker (the m:* fields of its
+// book) if it is still the one the domain decided on (compare and set on
+// its registration time), and moves the IBAN's watermark.
 //
 // When the police act on an IBAN a bank holds, the same step queues a
 // feed entry on the IBAN's outbox partition, from which the holders'
 // relay writes marker.registered or marker.cancelled into that bank's
 // feed: the bank hears of it even if this process dies right after.
 //
-// KEYS: m, i, outbox
+// KEYS: book, outbox
 // ARGV: expected registration ms ("" for none), now ms, ttl s, holder
 // ("" for no feed entry), event type, event subject, event data, wake
 // channel, partition, then field/value pairs to set (none: lift)
 // Returns 1 when applied, 0 when the marker changed meanwhile.
-var markerScript = redis.NewScript(`
-local at = redis.call('HGET', KEYS[1], 'at') or ''
+var markerScript = redis.NewScript(recordLua + `
+local b = KEYS[1]
+local at = redis.call('HGET', b, 'm:at') or ''
 if at ~= ARGV[1] then return 0 end
 if ARGV[4] ~= '' then
-  redis.call('XADD', KEYS[3], '*', 'id', ARGV[6], 'kind', 'feed', 'h', ARGV[4], 'ev', ARGV[5], 'body', ARGV[7])
+  redis.call('XADD', KEYS[2], '*', 'id', ARGV[6], 'kind', 'feed', 'h', ARGV[4], 'ev', ARGV[5], 'body', ARGV[7])
   redis.call('PUBLISH', ARGV[8], ARGV[9])
 end
-redis.call('DEL', KEYS[1])
-if #ARGV > 9 then
-  for k = 10, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[k], ARGV[k + 1]) end
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('HDEL', b, 'm:ft', 'm:bt', 'm:by', 'm:at', 'm:det')
+for k = 10, #ARGV, 2 do
+  if ARGV[k + 1] ~= '' then redis.call('HSET', b, ARGV[k], ARGV[k + 1]) end
 end
-redis.call('HSET', KEYS[2], 'wm', ARGV[2])
-redis.call('HINCRBY', KEYS[2], 'ver', 1)
-redis.call('EXPIRE', KEYS[2], ARGV[3])
+local wm, lo, nc = getw(b)
+setw(b, tonumber(ARGV[2]), lo, nc)
+redis.call('EXPIRE', b, ARGV[3])
 return 1
 `)
 
 // Marker returns an IBAN's marker, nil when there is none.
 func (s *Store) Marker(ctx context.Context, i iban.IBAN) (*report.Marker, error) {
-	h, err := s.rdb.HGetAll(ctx, s.keysFor(i).marker()).Result()
+	vals, err := s.rdb.HMGet(ctx, s.keysFor(i).book(), "m:ft", "m:bt", "m:by", "m:at", "m:det").Result()
 	if err != nil {
 		return nil, s.fail(opReport, "marker: read", err)
+	}
+	h := map[string]string{}
+	for n, f := range []string{"m:ft", "m:bt", "m:by", "m:at", "m:det"} {
+		if v, ok := vals[n].(string); ok {
+			h[f] = v
+		}
 	}
 	return markerFrom(h), nil
 }
@@ -87,10 +93,10 @@ func (s *Store) ChangeMarker(ctx context.Context, i iban.IBAN, c report.Caller, 
 		subject := k.pseudo + ":" + strconv.FormatInt(now.UnixMilli(), 10)
 		args := []any{expected, now.UnixMilli(), s.ttlSeconds(), feedHolder, string(typ), subject, data, WakeChannel, k.part}
 		if m != nil {
-			args = append(args, "ft", string(m.FraudType), "bt", string(m.ByType), "by", m.ByOrg,
-				"at", m.RegisteredAt.UnixMilli(), "det", m.Details)
+			args = append(args, "m:ft", string(m.FraudType), "m:bt", string(m.ByType), "m:by", m.ByOrg,
+				"m:at", m.RegisteredAt.UnixMilli(), "m:det", m.Details)
 		}
-		v, err := s.runReplicated(ctx, markerScript, []string{k.marker(), k.counters(), s.OutboxKey(k.part)}, args...)
+		v, err := s.runReplicated(ctx, markerScript, []string{k.book(), s.OutboxKey(k.part)}, args...)
 		if err != nil {
 			return old, s.fail(opReport, "marker script", err)
 		}

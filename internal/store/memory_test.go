@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/redistest"
@@ -19,9 +21,12 @@ var memIBANs = flag.Int("ibans", 0, "TestMemoryPerIBAN: how many distinct IBANs 
 
 // TestMemoryPerIBAN measures Redis memory per reported IBAN, for sizing:
 // N distinct IBANs get one report each, held by a bank (so with an open
-// review and the holder's sealed IBAN). A measurement, not a check:
+// review and the holder's sealed IBAN), forwarded to the police (status,
+// time and a police reference on the record, the outbox entry gone);
+// then a tenth of them get a second report from another org, forwarded
+// too. A measurement, not a check:
 //
-//	go test ./internal/store -run TestMemoryPerIBAN -v -args -ibans=1000000
+//	go test ./internal/store -run TestMemoryPerIBAN -v -timeout 30m -args -ibans=1000000
 func TestMemoryPerIBAN(t *testing.T) {
 	if *memIBANs == 0 {
 		t.Skip("measurement only: pass -ibans N")
@@ -30,6 +35,9 @@ func TestMemoryPerIBAN(t *testing.T) {
 	rdb := srv.Client(t)
 	st, _ := store.New(rdb, store.Options{Secret: secret, HolderOf: func(iban.IBAN) string { return "bank-h" }})
 	ctx := context.Background()
+	if err := st.EnsureGroups(ctx); err != nil {
+		t.Fatal(err)
+	}
 	used := func() int64 {
 		for _, l := range strings.Split(rdb.Info(ctx, "memory").Val(), "\r\n") {
 			if v, ok := strings.CutPrefix(l, "used_memory:"); ok {
@@ -39,29 +47,69 @@ func TestMemoryPerIBAN(t *testing.T) {
 		}
 		return 0
 	}
-	before := used()
-	var wg sync.WaitGroup
-	for w := range 16 {
-		wg.Go(func() {
-			for n := w; n < *memIBANs; n += 16 {
-				i := nlIBAN(n)
-				if _, err := st.Accept(ctx, "bank-a", report.OrgBank, fmt.Sprint("m", n), report.Submission{IBAN: i, Category: "phishing"}); err != nil {
-					t.Error(err)
-					return
+	submit := func(org string, every int) {
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Go(func() {
+				for n := w * every; n < *memIBANs; n += 16 * every {
+					sub := report.Submission{IBAN: nlIBAN(n), Category: "phishing"}
+					if _, err := st.Accept(ctx, org, report.OrgBank, fmt.Sprint("m", n), sub); err != nil {
+						t.Error(err)
+						return
+					}
 				}
-			}
-		})
+			})
+		}
+		wg.Wait()
 	}
-	wg.Wait()
-	withOutbox := used()
-	// Forwarded reports leave the outbox: measure the steady state too.
-	for p := range st.Partitions() {
-		rdb.Del(ctx, st.OutboxKey(p))
+	var ref atomic.Int64
+	forward := func() {
+		var wg sync.WaitGroup
+		for p := range st.Partitions() {
+			wg.Go(func() {
+				// The holders' relay and the forwarders both take each
+				// entry; it leaves the outbox once both are done.
+				for {
+					es, err := st.ReadForHolders(ctx, p, "mem", 500)
+					if err != nil || len(es) == 0 {
+						break
+					}
+					for _, e := range es {
+						if err := st.DoneForHolders(ctx, e); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}
+				for {
+					es, err := st.ReadOutbox(ctx, p, "mem", 500)
+					if err != nil || len(es) == 0 {
+						return
+					}
+					for _, e := range es {
+						if err := st.MarkForwarded(ctx, e, fmt.Sprintf("POL-%08d", ref.Add(1)), time.Now()); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
 	}
-	steady := used()
+	before := used()
+	submit("bank-a", 1)
+	queued := used()
+	forward()
+	one := used()
+	submit("bank-b", 10)
+	forward()
+	two := used()
 	n := float64(*memIBANs)
-	t.Logf("%d IBANs, one report each: %.0f bytes per IBAN with the report still in the outbox, %.0f bytes per IBAN once forwarded (used_memory %d -> %d -> %d)",
-		*memIBANs, float64(withOutbox-before)/n, float64(steady-before)/n, before, withOutbox, steady)
+	t.Logf("%d IBANs, one report each: %.0f bytes per IBAN with the report still in the outbox, %.0f once forwarded; "+
+		"a second report on every tenth: %.0f bytes per further report (used_memory %d -> %d -> %d -> %d)",
+		*memIBANs, float64(queued-before)/n, float64(one-before)/n, float64(two-one)/float64((*memIBANs+9)/10),
+		before, queued, one, two)
 }
 
 // nlIBAN makes the n-th valid Dutch IBAN (bank ABNA, account n).

@@ -61,25 +61,40 @@ end
 `
 
 // finishScript records a final outcome (forwarded or rejected) on the
-// report and removes the entry from the outbox, atomically, on one slot.
-// For a review event ("event") it only removes the entry.
+// report's record and removes the entry from the outbox, atomically, on
+// one slot. For a review event ("event") it only removes the entry.
 // A rejected report's police body moves to the partition's rejected hash,
-// so that "mulegate outbox requeue" can put it back.
+// so that "mulegate outbox requeue" can put it back. A police reference
+// that would make the record too long for the book's compact encoding
+// (or holds the separator) goes in its own field.
 //
-// KEYS: stream, report, rejected hash
-// ARGV: group, entry id, status, police reference, forwarded at ms, error,
-// report id, body, ttl s, the other group
-var finishScript = redis.NewScript(consumedLua + `
-if ARGV[3] ~= 'event' and redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('HINCRBY', KEYS[2], 'at', 1)
-  if ARGV[3] == 'forwarded' then
-    redis.call('HSET', KEYS[2], 'st', 'forwarded', 'pref', ARGV[4], 'fwd', ARGV[5])
-    redis.call('HDEL', KEYS[2], 'err')
+// KEYS: stream, book, rejected hash
+// ARGV: group, entry id, status code (f, r or "event"), police reference,
+// forwarded at ms, error, report id, body, ttl s, the other group, raw id
+var finishScript = redis.NewScript(consumedLua + recordLua + `
+local raw = ARGV[11]
+local rec = nil
+if ARGV[3] ~= 'event' then rec = redis.call('HGET', KEYS[2], raw) end
+if rec then
+  local t = fields(rec)
+  t[7] = tostring((tonumber(t[7]) or 0) + 1)
+  t[6] = ARGV[3]
+  if ARGV[3] == 'f' then
+    t[12] = b36(math.max(0, tonumber(ARGV[5]) - tonumber(t[1], 36)))
+    t[13] = ARGV[4]
+    redis.call('HDEL', KEYS[2], 'e:' .. raw, 'p:' .. raw)
+    local packed = pack(t)
+    if #packed > 64 or ARGV[4] == '~' or string.find(ARGV[4], SEP, 1, true) then
+      t[13] = '~'
+      packed = pack(t)
+      redis.call('HSET', KEYS[2], 'p:' .. raw, ARGV[4])
+    end
+    redis.call('HSET', KEYS[2], raw, packed)
   else
-    redis.call('HSET', KEYS[2], 'st', ARGV[3], 'err', ARGV[6])
+    redis.call('HSET', KEYS[2], raw, pack(t), 'e:' .. raw, ARGV[6])
   end
 end
-if ARGV[3] == 'rejected' then
+if ARGV[3] == 'r' then
   redis.call('HSET', KEYS[3], ARGV[7], ARGV[8])
   redis.call('EXPIRE', KEYS[3], ARGV[9])
 end
@@ -100,20 +115,25 @@ return 1
 
 // holdScript renews a consumer's claim on an entry it is still working on
 // (retrying, or waiting for the breaker), so that XAUTOCLAIM never takes
-// it for abandoned, and with an error also records a failed attempt. It
-// only acts while the consumer still owns the entry: a worker that was
-// too slow and lost the entry to another must not take it back (two
-// workers would then both deliver it), nor count attempts it did not own.
+// it for abandoned, and with an error also records a failed attempt on
+// the report's record. It only acts while the consumer still owns the
+// entry: a worker that was too slow and lost the entry to another must
+// not take it back (two workers would then both deliver it), nor count
+// attempts it did not own.
 //
-// KEYS: stream, report
-// ARGV: group, entry id, consumer, error ("" to only renew the claim)
+// KEYS: stream, book
+// ARGV: group, entry id, consumer, error ("" to only renew the claim), raw id
 // Returns 1 while the consumer owns the entry, 0 otherwise.
-var holdScript = redis.NewScript(`
+var holdScript = redis.NewScript(recordLua + `
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
 if #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
-if ARGV[4] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('HINCRBY', KEYS[2], 'at', 1)
-  redis.call('HSET', KEYS[2], 'err', ARGV[4])
+if ARGV[4] ~= '' then
+  local rec = redis.call('HGET', KEYS[2], ARGV[5])
+  if rec then
+    local t = fields(rec)
+    t[7] = tostring((tonumber(t[7]) or 0) + 1)
+    redis.call('HSET', KEYS[2], ARGV[5], pack(t), 'e:' .. ARGV[5], ARGV[4])
+  end
 end
 redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
 return 1
@@ -136,17 +156,20 @@ return 1
 
 // requeueScript puts a rejected report back in its outbox partition.
 //
-// KEYS: stream, report, rejected hash
-// ARGV: report id, wake channel, partition
+// KEYS: stream, book, rejected hash
+// ARGV: report id, wake channel, partition, raw id, pseudonym (hex)
 // Returns 1 if requeued, 0 if the report is not rejected.
-var requeueScript = redis.NewScript(`
+var requeueScript = redis.NewScript(recordLua + `
 local body = redis.call('HGET', KEYS[3], ARGV[1])
 if not body then return 0 end
-redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], 'body', body)
+redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], 'ps', ARGV[5], 'body', body)
 redis.call('HDEL', KEYS[3], ARGV[1])
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('HSET', KEYS[2], 'st', 'queued')
-  redis.call('HDEL', KEYS[2], 'err')
+local rec = redis.call('HGET', KEYS[2], ARGV[4])
+if rec then
+  local t = fields(rec)
+  t[6] = 'q'
+  redis.call('HSET', KEYS[2], ARGV[4], pack(t))
+  redis.call('HDEL', KEYS[2], 'e:' .. ARGV[4])
 end
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
@@ -323,6 +346,7 @@ func (s *Store) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 		kind, _ := m.Values["kind"].(string)
 		key, _ := m.Values["key"].(string) // "" for a report: its id (the client's default)
 		e := outbox.Entry{Partition: partition, StreamID: m.ID, ReportID: id, Kind: outbox.Kind(kind), Key: key, Body: []byte(body)}
+		e.Pseudonym, _ = m.Values["ps"].(string)
 		e.Holder, _ = m.Values["h"].(string)
 		e.Event, _ = m.Values["ev"].(string)
 		e.IBAN, _ = m.Values["ib"].(string)
@@ -350,27 +374,54 @@ func (s *Store) MarkRejected(ctx context.Context, e outbox.Entry, reason string)
 // belongs to (queued, forwarded, rejected); a review event waits until its
 // report is no longer queued.
 func (s *Store) ReportForwardingStatus(ctx context.Context, e outbox.Entry) (report.Status, error) {
-	st, err := s.rdb.HGet(ctx, reportKey(s.tags[e.Partition], e.ReportID), "st").Result()
-	if errors.Is(err, redis.Nil) {
+	k, err := s.entryBook(ctx, e)
+	if report.ErrorCode(err) == report.CodeNotFound {
 		return report.StatusRejected, nil // the report is gone (expired): nothing to attach the event to
+	}
+	if err != nil {
+		return "", err
+	}
+	rec, err := s.rdb.HGet(ctx, k.book(), rawID(e.ReportID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return report.StatusRejected, nil
 	}
 	if err != nil {
 		return "", s.fail(opOutbox, "outbox: report status", err)
 	}
-	return report.Status(st), nil
+	r, err := decodeRecord(rec, "", "")
+	if err != nil {
+		return "", report.Internal("outbox: report status", err)
+	}
+	return r.Status, nil
+}
+
+// entryBook names the book of an entry's report.
+func (s *Store) entryBook(ctx context.Context, e outbox.Entry) (ibanKeys, error) {
+	if e.Pseudonym != "" {
+		return ibanKeys{tag: s.tags[e.Partition], part: e.Partition, pseudo: e.Pseudonym}, nil
+	}
+	return s.locate(ctx, e.ReportID)
 }
 
 func (s *Store) finish(ctx context.Context, e outbox.Entry, st report.Status, ref string, at time.Time, reason string) error {
+	code := statusCodes.code(string(st))
+	k := ibanKeys{tag: s.tags[e.Partition], part: e.Partition}
 	if e.Kind != outbox.KindReport {
-		st = "event" // a review event or a feed entry: only leaves the outbox
+		code = "event" // a review event or a feed entry: only leaves the outbox
+	} else {
+		var err error
+		if k, err = s.entryBook(ctx, e); err != nil && report.ErrorCode(err) != report.CodeNotFound {
+			return err
+		}
+		k.tag, k.part = s.tags[e.Partition], e.Partition // the stream's slot, also for a report gone
 	}
-	tag := s.tags[e.Partition]
 	body := ""
 	if st == report.StatusRejected {
 		body = string(e.Body)
 	}
-	err := finishScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), reportKey(tag, e.ReportID), rejectedKey(tag)},
-		forwarderGroup, e.StreamID, string(st), ref, at.UnixMilli(), reason, e.ReportID, body, s.ttlSeconds(), holderGroup).Err()
+	err := finishScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), k.book(), rejectedKey(k.tag)},
+		forwarderGroup, e.StreamID, code, ref, at.UnixMilli(), reason, e.ReportID, body, s.ttlSeconds(), holderGroup,
+		rawID(e.ReportID)).Err()
 	if err != nil {
 		return s.fail(opOutbox, "outbox: finish script", err)
 	}
@@ -391,9 +442,13 @@ func (s *Store) Hold(ctx context.Context, e outbox.Entry, consumer string) (owne
 }
 
 func (s *Store) hold(ctx context.Context, e outbox.Entry, consumer, reason string) (bool, error) {
-	tag := s.tags[e.Partition]
-	n, err := holdScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), reportKey(tag, e.ReportID)},
-		forwarderGroup, e.StreamID, consumer, reason).Int()
+	k, err := s.entryBook(ctx, e)
+	if err != nil && report.ErrorCode(err) != report.CodeNotFound {
+		return false, err
+	}
+	k.tag, k.part = s.tags[e.Partition], e.Partition
+	n, err := holdScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), k.book()},
+		forwarderGroup, e.StreamID, consumer, reason, rawID(e.ReportID)).Int()
 	if err != nil {
 		return false, s.fail(opOutbox, "outbox: hold script", err)
 	}
@@ -403,12 +458,16 @@ func (s *Store) hold(ctx context.Context, e outbox.Entry, consumer, reason strin
 // Requeue puts a rejected report back in the outbox; false if the report
 // is not (or no longer) rejected.
 func (s *Store) Requeue(ctx context.Context, id string) (bool, error) {
-	tag, part, err := s.reportPartition(ctx, id)
+	k, err := s.locate(ctx, id)
 	if err != nil {
 		return false, err
 	}
-	n, err := requeueScript.Run(ctx, s.rdb, []string{s.OutboxKey(part), reportKey(tag, id), rejectedKey(tag)},
-		id, WakeChannel, part).Int()
+	return s.requeue(ctx, k, id)
+}
+
+func (s *Store) requeue(ctx context.Context, k ibanKeys, id string) (bool, error) {
+	n, err := requeueScript.Run(ctx, s.rdb, []string{s.OutboxKey(k.part), k.book(), rejectedKey(k.tag)},
+		id, WakeChannel, k.part, rawID(id), k.pseudo).Int()
 	if err != nil {
 		return false, s.fail(opOutbox, "outbox: requeue script", err)
 	}
@@ -425,12 +484,19 @@ func (s *Store) RequeueAllRejected(ctx context.Context) ([]string, error) {
 			return out, s.fail(opOutbox, "outbox: list rejected", err)
 		}
 		for _, id := range ids {
-			n, err := requeueScript.Run(ctx, s.rdb, []string{s.OutboxKey(part), reportKey(tag, id), rejectedKey(tag)},
-				id, WakeChannel, part).Int()
-			if err != nil {
-				return out, s.fail(opOutbox, "outbox: requeue script", err)
+			k, err := s.locate(ctx, id)
+			if report.ErrorCode(err) == report.CodeNotFound {
+				// The report expired: its body still goes back to the police.
+				k, err = ibanKeys{tag: tag, part: part}, nil
 			}
-			if n == 1 {
+			if err != nil {
+				return out, err
+			}
+			ok, err := s.requeue(ctx, k, id)
+			if err != nil {
+				return out, err
+			}
+			if ok {
 				out = append(out, id)
 			}
 		}

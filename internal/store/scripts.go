@@ -2,43 +2,74 @@ package store
 
 import "github.com/redis/go-redis/v9"
 
-// trimLua drops reports older than the retention cutoff from an IBAN's
-// time index and takes them off the category, source, reporter and review
-// counts, and drops cancelled reports past retention from the cancelled
-// index. Each index member carries its own category, source and org, and
-// the review bucket of each counted report is in the v hash, so trimming
-// never depends on the report's own hash still existing. It takes at most
-// 1000 per call to keep a script short; whatever it leaves is still
-// excluded from every count (see lookupScript and acceptScript), so the
-// bound can never make a count wrong.
-//
-// Arguments: i, o, z, v, x keys and the cutoff in ms.
-const trimLua = `
-local function trim(i, o, z, v, x, cutoff)
-  local old = redis.call('ZRANGEBYSCORE', z, '-inf', '(' .. cutoff, 'LIMIT', 0, 1000)
-  for _, m in ipairs(old) do
-    local id, cat, src, org = string.match(m, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
-    if cat then
-      redis.call('HINCRBY', i, 'c:' .. cat, -1)
-      redis.call('HINCRBY', i, 's:' .. src, -1)
-      if redis.call('HINCRBY', o, org, -1) <= 0 then redis.call('HDEL', o, org) end
-      local b = redis.call('HGET', v, id)
-      if b then
-        redis.call('HINCRBY', i, 'v:' .. b, -1)
-        redis.call('HDEL', v, id)
+// recordLua are the Lua helpers for a report record (record.go): split
+// into fields, join without trailing empty fields, base 36, the book's
+// "w" field, and the day-stamped buckets.
+const recordLua = `
+local SEP = '\31'
+local function fields(rec)
+  local t = {}
+  for f in string.gmatch(rec .. SEP, '([^\31]*)\31') do t[#t + 1] = f end
+  for k = #t + 1, 17 do t[k] = '' end
+  return t
+end
+local function pack(t)
+  local n = 17
+  while n > 0 and (t[n] == nil or t[n] == '') do n = n - 1 end
+  return table.concat(t, SEP, 1, n)
+end
+local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
+local function b36(n)
+  n = math.floor(n)
+  if n <= 0 then return '0' end
+  local s = ''
+  while n > 0 do
+    local r = n % 36
+    s = string.sub(DIGITS, r + 1, r + 1) .. s
+    n = math.floor(n / 36)
+  end
+  return s
+end
+local function getw(b)
+  local w = redis.call('HGET', b, 'w') or '::'
+  local wm, lo, nc = string.match(w, '^([^:]*):([^:]*):([^:]*)$')
+  wm, lo = tonumber(wm or '', 36) or 0, tonumber(lo or '', 36)
+  if lo then lo = wm - lo end
+  return wm, lo, tonumber(nc or '', 36) or 0
+end
+local function setw(b, wm, lo, nc)
+  local l = ''
+  if lo then l = b36(math.max(0, wm - lo)) end
+  redis.call('HSET', b, 'w', b36(wm) .. ':' .. l .. ':' .. b36(nc))
+end
+local function bday(v) return string.byte(v, 1) * 256 + string.byte(v, 2) end
+-- dayput writes field f = v (v starts with its 2-byte day) into a
+-- day-stamped bucket, first dropping the entries older than day
+-- "before" if the bucket's oldest entry is.
+local function dayput(k, f, v, before, ttl)
+  local lo = tonumber(redis.call('HGET', k, 'lo') or '')
+  if lo and lo < before then
+    lo = nil
+    local all = redis.call('HGETALL', k)
+    for j = 1, #all, 2 do
+      if all[j] ~= 'lo' then
+        local d = bday(all[j + 1])
+        if d < before then redis.call('HDEL', k, all[j]) elseif not lo or d < lo then lo = d end
       end
     end
-    redis.call('ZREM', z, m)
   end
-  redis.call('ZREMRANGEBYSCORE', x, '-inf', '(' .. cutoff)
+  local today = bday(v)
+  if not lo or today < lo then lo = today end
+  redis.call('HSET', k, f, v, 'lo', lo)
+  redis.call('EXPIRE', k, ttl)
 end
 `
 
-// claimScript is the first step of an idempotent write (a report, or an
-// alert with an Idempotency-Key), on the idempotency record's own slot:
-// remember (org, key) with the request's fingerprint and a value (the
-// report's partition tag, the alert's bank), or say that the key was used
-// before with the same ("seen") or with another request ("conflict").
+// claimScript is the first step of an idempotent alert (an alert with an
+// Idempotency-Key), on the idempotency record's own slot: remember (org,
+// key) with the request's fingerprint and a value (the alert's bank), or
+// say that the key was used before with the same ("seen") or with another
+// request ("conflict").
 //
 // KEYS: idempotency record; ARGV: fingerprint, value, ttl s
 var claimScript = redis.NewScript(`
@@ -52,154 +83,116 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 'new'
 `)
 
-// acceptScript is the second step of intake and the one that counts: on
-// the IBAN's slot, in one atomic step, it records the report with its
-// holder and review, updates the counters, the review counts and the time
-// index, and appends the outbox entry. It refuses a report id it has
-// already counted, so repeating it after a crash (or a concurrent replay)
-// never counts twice. The report hash holds no plaintext IBAN: only the
-// outbox entry carries it, until it is forwarded, and the report hash an
-// AES-GCM encryption of it for its holder.
+// claimReportScript is the first step of intake, on the idempotency
+// bucket's own slot: remember the report id with the request's
+// fingerprint and the IBAN's partition, or say that it was claimed before
+// with the same ("seen") or another request ("conflict"). An entry older
+// than the idempotency TTL counts as absent.
 //
-// KEYS: i, o, z, v, x, r, outbox
-// ARGV: id, now_ms, member, org, cutoff_ms, ttl_s, category, source, body,
-// wake channel, partition, holder, respond_by_ms, review state, pseudonym,
-// encrypted iban
-var acceptScript = redis.NewScript(trimLua + `
-if redis.call('EXISTS', KEYS[6]) == 1 then
-  return {0, tonumber(redis.call('HGET', KEYS[6], 'n'))}
+// KEYS: idempotency bucket
+// ARGV: raw report id, value (day, 10-byte fingerprint, 2-byte
+// partition), the first day still remembered, bucket ttl s
+var claimReportScript = redis.NewScript(recordLua + `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v and bday(v) >= tonumber(ARGV[3]) then
+  if string.sub(v, 3, 12) ~= string.sub(ARGV[2], 3, 12) then return 'conflict' end
+  return 'seen'
 end
-trim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[5])
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
-local n = redis.call('ZCOUNT', KEYS[3], ARGV[5], '+inf')
-redis.call('HINCRBY', KEYS[1], 'c:' .. ARGV[7], 1)
-redis.call('HINCRBY', KEYS[1], 's:' .. ARGV[8], 1)
-redis.call('HSET', KEYS[1], 'wm', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'ver', 1)
-redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
-if ARGV[14] == 'open' then
-  redis.call('HINCRBY', KEYS[1], 'v:open', 1)
-  redis.call('HSET', KEYS[4], ARGV[1], 'open')
-end
-redis.call('HSET', KEYS[6], 'st', 'queued', 'at', 0, 'org', ARGV[4], 'src', ARGV[8],
-  'cat', ARGV[7], 'rcv', ARGV[2], 'n', n, 'h', ARGV[12], 'rb', ARGV[13], 'rv', ARGV[14],
-  'ps', ARGV[15], 'ie', ARGV[16])
-redis.call('XADD', KEYS[7], '*', 'id', ARGV[1], 'body', ARGV[9], 'h', ARGV[12], 'rb', ARGV[13])
-redis.call('PUBLISH', ARGV[10], ARGV[11])
-for k = 1, 6 do redis.call('EXPIRE', KEYS[k], ARGV[6]) end
-return {1, n}
+dayput(KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4])
+return 'new'
 `)
 
-// lookupScript reads everything about one IBAN in one round trip and
-// writes nothing, so it may run on a replica. Reports past retention that
-// no write has trimmed yet are taken off every count here, so counts are
-// exact at any size.
+// trimLua drops the records past retention from a book (with their own
+// fields) and returns the oldest remaining record's time and the number
+// of remaining records not cancelled.
+const trimLua = `
+local function trim(b, cutoff, nc)
+  local all = redis.call('HGETALL', b)
+  local lo = nil
+  for j = 1, #all, 2 do
+    local f = all[j]
+    if #f == 16 then
+      local t = fields(all[j + 1])
+      local rcv = tonumber(t[1], 36)
+      if rcv < cutoff then
+        redis.call('HDEL', b, f, 'd:' .. f, 'c:' .. f, 'e:' .. f, 'p:' .. f, 'x:' .. f)
+        if t[10] ~= 'x' then nc = nc - 1 end
+      elseif not lo or rcv < lo then lo = rcv end
+    end
+  end
+  return lo, nc
+end
+`
+
+// acceptScript is the second step of intake and the one that counts: on
+// the IBAN's slot, in one atomic step, it adds the report's record to the
+// IBAN's book (first dropping records past retention), indexes it in the
+// partition's report index, and appends the outbox entry. It refuses a
+// report id it has already recorded, so repeating it after a crash (or a
+// concurrent replay) never counts twice. The book holds no plaintext IBAN:
+// only the outbox entry carries it, until it is forwarded, and the book
+// an AES-GCM encryption of it for the holder.
 //
-// KEYS: i, o, z, v, x, m
-// ARGV: cutoff_ms, then the starts of the 7, 30, 90 and 365 day windows
-// (each at least the cutoff)
-// Returns {0, cancelled, watermark, marker} or {count, reporters, first
-// ms, last ms, counters (HGETALL of i with expired reports taken off),
-// cancelled, watermark, marker (HGETALL of m), then reports and
-// reporters per window}.
-var lookupScript = redis.NewScript(`
-local cutoff = ARGV[1]
-local cancelled = redis.call('ZCOUNT', KEYS[5], cutoff, '+inf')
-local marker = redis.call('HGETALL', KEYS[6])
-local wm = redis.call('HGET', KEYS[1], 'wm') or '0'
-local n = redis.call('ZCOUNT', KEYS[3], cutoff, '+inf')
-if n == 0 then return {0, cancelled, wm, marker} end
-local first = redis.call('ZRANGEBYSCORE', KEYS[3], cutoff, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-local last = redis.call('ZREVRANGEBYSCORE', KEYS[3], '+inf', cutoff, 'WITHSCORES', 'LIMIT', 0, 1)
-local counts = redis.call('HGETALL', KEYS[1])
-local reporters = redis.call('HLEN', KEYS[2])
-local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. cutoff)
-if #old > 0 then
-  local minus, orgs = {}, {}
-  for _, m in ipairs(old) do
-    local id, cat, src, org = string.match(m, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
-    if cat then
-      minus['c:' .. cat] = (minus['c:' .. cat] or 0) + 1
-      minus['s:' .. src] = (minus['s:' .. src] or 0) + 1
-      orgs[org] = (orgs[org] or 0) + 1
-      local b = redis.call('HGET', KEYS[4], id)
-      if b then minus['v:' .. b] = (minus['v:' .. b] or 0) + 1 end
-    end
-  end
-  for org, k in pairs(orgs) do
-    if tonumber(redis.call('HGET', KEYS[2], org) or '0') - k <= 0 then reporters = reporters - 1 end
-  end
-  for j = 1, #counts, 2 do
-    local d = minus[counts[j]]
-    if d then counts[j + 1] = tostring(tonumber(counts[j + 1]) - d) end
-  end
+// KEYS: book, report index bucket, outbox
+// ARGV: raw id, record head (fields before n), record tail (fields after
+// n), now ms, cutoff ms, ttl s, sealed iban, police body, wake channel,
+// partition, holder, respond_by ms, index value, first index day kept,
+// pseudonym (hex), report id (hex)
+// Returns {1, n} when recorded, {0, n at the time} for a replay.
+var acceptScript = redis.NewScript(recordLua + trimLua + `
+local b = KEYS[1]
+local rec = redis.call('HGET', b, ARGV[1])
+if rec then return {0, tonumber(fields(rec)[5], 36)} end
+local wm, lo, nc = getw(b)
+local now, cutoff = tonumber(ARGV[4]), tonumber(ARGV[5])
+if lo and lo < cutoff then lo, nc = trim(b, cutoff, nc) end
+nc = nc + 1
+if not lo or now < lo then lo = now end
+local t = fields(ARGV[2] .. SEP .. b36(nc) .. SEP .. ARGV[3])
+if t[8] ~= '' then
+  -- The holder's name is kept once, in the book's h field.
+  local bh = redis.call('HGET', b, 'h')
+  if not bh then redis.call('HSET', b, 'h', t[8]); bh = t[8] end
+  if bh == t[8] then t[8] = '=' end
 end
-local out = {n, reporters, first[2], last[2], counts, cancelled, wm, marker}
--- One pass over the last 365 days: each member is parsed once and
--- counted in every window (7, 30, 90, 365 days) it falls in.
-local starts, c, seen, distinct = {}, {0, 0, 0, 0}, {{}, {}, {}, {}}, {0, 0, 0, 0}
-for w = 1, 4 do starts[w] = tonumber(ARGV[w + 1]) end
-local recent = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[5], '+inf', 'WITHSCORES')
-for j = 1, #recent, 2 do
-  local score = tonumber(recent[j + 1])
-  local org = string.match(recent[j], '^[^|]*|[^|]*|[^|]*|(.*)$')
-  for w = 1, 4 do
-    if score >= starts[w] then
-      c[w] = c[w] + 1
-      if org and not seen[w][org] then seen[w][org] = true; distinct[w] = distinct[w] + 1 end
-    end
-  end
-end
-for w = 1, 4 do
-  out[#out + 1] = c[w]
-  out[#out + 1] = distinct[w]
-end
-return out
+redis.call('HSET', b, ARGV[1], pack(t))
+redis.call('HSETNX', b, 'ie', ARGV[7])
+setw(b, now, lo, nc)
+redis.call('EXPIRE', b, ARGV[6])
+dayput(KEYS[2], ARGV[1], ARGV[13], tonumber(ARGV[14]), ARGV[6])
+redis.call('XADD', KEYS[3], '*', 'id', ARGV[16], 'ps', ARGV[15], 'body', ARGV[8], 'h', ARGV[11], 'rb', ARGV[12])
+redis.call('PUBLISH', ARGV[9], ARGV[10])
+return {1, nc}
 `)
 
 // reviewScript applies a review transition that the domain computed, if
-// the report is still in the state the transition was computed from
-// (compare and set: a concurrent action makes the caller read again). It
-// moves the report between the review counts, and a cancellation takes it
-// off every count (into the cancelled index), unless retention already
-// did. It also queues the review event for the police store on the same
-// outbox partition, after the report's own entry.
+// the record is still the one the transition was computed from (compare
+// and set on the whole record: a concurrent action, or the forwarder,
+// makes the caller read again). A cancellation takes the report off the
+// "not cancelled" count. It also queues the review event for the police
+// store on the same outbox partition, after the report's own entry.
 //
-// KEYS: r, i, o, z, v, x, outbox
-// ARGV: id, expected state, new bucket ("" for none), cancel (1/0), member,
-// accepted ms, now ms, event key, event body ("" for none), wake channel,
-// partition, holder, event name, iban, then field/value pairs for the
-// report hash
-// Returns 1 when applied, 0 when the state changed meanwhile.
-var reviewScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'rv') ~= ARGV[2] then return 0 end
-for k = 15, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[k], ARGV[k + 1]) end
-local counted = redis.call('ZSCORE', KEYS[4], ARGV[5])
-local old = redis.call('HGET', KEYS[5], ARGV[1])
-if old then
-  redis.call('HINCRBY', KEYS[2], 'v:' .. old, -1)
-  redis.call('HDEL', KEYS[5], ARGV[1])
+// KEYS: book, outbox
+// ARGV: raw id, expected record, new record, change of the not-cancelled
+// count, now ms, event key, event body ("" for none), wake channel,
+// partition, holder, event name, iban, report id (hex), pseudonym (hex),
+// then field/value pairs of the report's own fields ("" deletes)
+// Returns 1 when applied, 0 when the record changed meanwhile.
+var reviewScript = redis.NewScript(recordLua + `
+local b = KEYS[1]
+if redis.call('HGET', b, ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', b, ARGV[1], ARGV[3])
+for k = 15, #ARGV, 2 do
+  if ARGV[k + 1] == '' then redis.call('HDEL', b, ARGV[k]) else redis.call('HSET', b, ARGV[k], ARGV[k + 1]) end
 end
-if counted and ARGV[3] ~= '' then
-  redis.call('HINCRBY', KEYS[2], 'v:' .. ARGV[3], 1)
-  redis.call('HSET', KEYS[5], ARGV[1], ARGV[3])
-end
-if counted and ARGV[4] == '1' then
-  local id, cat, src, org = string.match(ARGV[5], '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
-  redis.call('ZREM', KEYS[4], ARGV[5])
-  redis.call('HINCRBY', KEYS[2], 'c:' .. cat, -1)
-  redis.call('HINCRBY', KEYS[2], 's:' .. src, -1)
-  if redis.call('HINCRBY', KEYS[3], org, -1) <= 0 then redis.call('HDEL', KEYS[3], org) end
-  redis.call('ZADD', KEYS[6], ARGV[6], ARGV[1])
-end
-redis.call('HSET', KEYS[2], 'wm', ARGV[7])
-redis.call('HINCRBY', KEYS[2], 'ver', 1)
-if ARGV[9] ~= '' then
-  redis.call('XADD', KEYS[7], '*', 'id', ARGV[1], 'kind', 'event', 'key', ARGV[8], 'body', ARGV[9],
-    'h', ARGV[12], 'ev', ARGV[13], 'ib', ARGV[14])
-  redis.call('PUBLISH', ARGV[10], ARGV[11])
+local wm, lo, nc = getw(b)
+setw(b, tonumber(ARGV[5]), lo, nc + tonumber(ARGV[4]))
+if ARGV[7] ~= '' then
+  redis.call('XADD', KEYS[2], '*', 'id', ARGV[13], 'ps', ARGV[14], 'kind', 'event', 'key', ARGV[6], 'body', ARGV[7],
+    'h', ARGV[10], 'ev', ARGV[11], 'ib', ARGV[12])
+  redis.call('PUBLISH', ARGV[8], ARGV[9])
 end
 return 1
 `)
 
-var allScripts = []*redis.Script{appendEventScript, doneScript, claimScript, acceptScript, lookupScript, reviewScript, markerScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript}
+var allScripts = []*redis.Script{appendEventScript, doneScript, claimScript, claimReportScript, acceptScript, reviewScript, markerScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript, thresholdScript}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -122,9 +123,6 @@ func (s *Store) Partitions() int { return s.opt.Partitions }
 // OutboxKey names the outbox stream of partition p.
 func (s *Store) OutboxKey(p int) string { return "mg:" + s.tags[p] + ":outbox" }
 
-// ReportKey names the report hash in partition tag.
-func reportKey(tag, id string) string { return "mg:" + tag + ":r:" + id }
-
 func idemKey(id string) string { return "mg:idem:" + id }
 
 // Pseudonym returns the keyed pseudonym of an IBAN and its partition.
@@ -178,7 +176,7 @@ func ValidReportID(id string) bool {
 }
 
 type ibanKeys struct {
-	tag, pseudo string
+	tag, pseudo string // pseudo in hex, as report.IBANKey has it
 	part        int
 }
 
@@ -195,13 +193,19 @@ func (s *Store) KeyOf(i iban.IBAN) report.IBANKey {
 	return report.IBANKey{Pseudonym: p, Partition: part}
 }
 
-func (k ibanKeys) counters() string  { return "mg:" + k.tag + ":i:" + k.pseudo }
-func (k ibanKeys) reporters() string { return "mg:" + k.tag + ":o:" + k.pseudo }
-func (k ibanKeys) index() string     { return "mg:" + k.tag + ":z:" + k.pseudo }
-func (k ibanKeys) reviews() string   { return "mg:" + k.tag + ":v:" + k.pseudo }
-func (k ibanKeys) cancelled() string { return "mg:" + k.tag + ":x:" + k.pseudo }
-func (k ibanKeys) marker() string    { return "mg:" + k.tag + ":m:" + k.pseudo }
-func (k ibanKeys) threshold() string { return "mg:" + k.tag + ":t:" + k.pseudo }
+// book names the IBAN's book (record.go): its 16-byte pseudonym, not the
+// hex, in the key name.
+func (k ibanKeys) book() string {
+	raw, _ := hex.DecodeString(k.pseudo)
+	return "mg:" + k.tag + ":b:" + string(raw)
+}
+
+// rawPseudo is the pseudonym's 16 bytes.
+func (k ibanKeys) rawPseudo() string {
+	raw, _ := hex.DecodeString(k.pseudo)
+	return string(raw)
+}
+
 func (k ibanKeys) lookupLog() string { return "mg:" + k.tag + ":a:" + k.pseudo }
 
 func (s *Store) ttlSeconds() int64 {
@@ -228,29 +232,34 @@ func (s *Store) fingerprint(canonical []byte) string {
 // (and, with WaitReplicas, after replicas did).
 func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, idemKeyValue string, sub report.Submission) (report.Accepted, error) {
 	id := s.ReportID(org, idemKeyValue)
+	raw := rawID(id)
 	k := s.keysFor(sub.IBAN)
-	idemTTL := max(s.opt.IdempotencyTTL, s.opt.Retention+24*time.Hour)
-
-	if err := s.claim(ctx, opAccept, idemKey(id), sub.Canonical(), k.tag, idemTTL); err != nil {
+	now := s.now()
+	if err := s.claimReport(ctx, raw, sub.Canonical(), k.part, now); err != nil {
 		return report.Accepted{}, err
 	}
 
-	now := s.now()
 	body, err := json.Marshal(newPoliceReport(sub, id, org, orgType, now))
 	if err != nil {
 		return report.Accepted{}, report.Internal("accept report: encode", err)
 	}
-	member := indexMember(id, string(sub.Category), string(orgType), org)
-	cutoff := now.Add(-s.opt.Retention).UnixMilli()
 	rv := report.NewReview(s.opt.HolderOf(sub.IBAN), now, s.opt.RespondWithin)
-	sealed, err := s.seal.seal(id, sub.IBAN.String())
+	rec, _, err := record{Received: now, Category: sub.Category, Source: orgType, Org: org, Status: report.StatusQueued,
+		Holder: rv.Holder, RespondBy: rv.RespondBy, Review: rv.State}.encode()
+	if err != nil {
+		return report.Accepted{}, report.Internal("accept report: record", err)
+	}
+	head, tail := splitAtN(rec)
+	sealed, err := s.seal.seal(k.rawPseudo(), sub.IBAN.String())
 	if err != nil {
 		return report.Accepted{}, report.Internal("accept report: encrypt", err)
 	}
+	cutoff := now.Add(-s.opt.Retention).UnixMilli()
 	v, err := s.runReplicated(ctx, acceptScript,
-		[]string{k.counters(), k.reporters(), k.index(), k.reviews(), k.cancelled(), reportKey(k.tag, id), s.OutboxKey(k.part)},
-		id, now.UnixMilli(), member, org, cutoff, s.ttlSeconds(), string(sub.Category), string(orgType), body,
-		WakeChannel, k.part, rv.Holder, msOrZero(rv.RespondBy), string(rv.State), k.pseudo, sealed,
+		[]string{k.book(), indexBucket(k.tag, raw), s.OutboxKey(k.part)},
+		raw, head, tail, now.UnixMilli(), cutoff, s.ttlSeconds(), sealed, body,
+		WakeChannel, k.part, rv.Holder, msOrZero(rv.RespondBy), dayBytes(day(now))+k.rawPseudo(),
+		day(now)-s.ttlDays(), k.pseudo, id,
 	)
 	if err != nil {
 		return report.Accepted{}, s.fail(opAccept, "accept report script "+sub.IBAN.Masked(), err)
@@ -262,10 +271,15 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 	return report.Accepted{ID: id, IBAN: sub.IBAN, ReportCount: out[1], Replayed: out[0] == 0}, nil
 }
 
-// indexMember is a report's member in its IBAN's time index: it carries
-// what trimming and cancelling need to take it off the counts.
-func indexMember(id, category, source, org string) string {
-	return id + "|" + category + "|" + source + "|" + org
+// splitAtN splits an encoded record around its n field, which the accept
+// script fills in.
+func splitAtN(rec string) (head, tail string) {
+	at := 0
+	for n := 0; n < fN; n++ {
+		at += strings.IndexByte(rec[at:], sep[0]) + 1
+	}
+	end := at + strings.IndexByte(rec[at:], sep[0])
+	return rec[:at-1], rec[end+1:]
 }
 
 func msOrZero(t time.Time) int64 {
@@ -273,6 +287,39 @@ func msOrZero(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixMilli()
+}
+
+// ttlDays is the book's TTL in whole days, rounded up: how long the
+// report index keeps an entry.
+func (s *Store) ttlDays() int64 { return (s.ttlSeconds() + 86399) / 86400 }
+
+// idemDays is how long, in whole days, a report's idempotency entry is
+// kept: the idempotency TTL, and never less than the report lives.
+func (s *Store) idemDays() int64 {
+	ttl := max(s.opt.IdempotencyTTL, s.opt.Retention+24*time.Hour)
+	return int64((ttl + 24*time.Hour - 1) / (24 * time.Hour))
+}
+
+// claimReport is intake's first step: it records the report id in its
+// idempotency bucket with the request's keyed fingerprint (10 bytes) and
+// the IBAN's partition, or finds it recorded before. The same request
+// again passes (the second step is itself safe to repeat); another
+// request under the same key is a conflict.
+func (s *Store) claimReport(ctx context.Context, raw string, canonical []byte, part int, now time.Time) error {
+	fp, _ := hex.DecodeString(s.fingerprint(canonical))
+	var p [2]byte
+	binary.BigEndian.PutUint16(p[:], uint16(part))
+	value := dayBytes(day(now)) + string(fp[:10]) + string(p[:])
+	res, err := s.runReplicated(ctx, claimReportScript, []string{idemBucket(raw)},
+		raw, value, day(now)-s.idemDays(), (s.idemDays()+1)*86400)
+	if err != nil {
+		return s.fail(opAccept, "idempotency claim script", err)
+	}
+	if res == "conflict" {
+		return &report.Error{Code: report.CodeConflict, Field: "Idempotency-Key",
+			Msg: "this Idempotency-Key was already used with a different request"}
+	}
+	return nil
 }
 
 // claim is the first step of every idempotent write: it records (org,
@@ -349,16 +396,6 @@ func (s *Store) windows(now time.Time) (cutoff int64, starts [len(report.WindowD
 	return cutoff, starts
 }
 
-// lookupArgs are lookupScript's keys and arguments.
-func (s *Store) lookupArgs(k ibanKeys) ([]string, []any) {
-	cutoff, starts := s.windows(s.now())
-	args := []any{cutoff}
-	for _, st := range starts {
-		args = append(args, st)
-	}
-	return []string{k.counters(), k.reporters(), k.index(), k.reviews(), k.cancelled(), k.marker()}, args
-}
-
 // pipelined runs fill in one pipeline. Pipelined scripts go as EVALSHA
 // only, so if Redis lost its script cache (a restart, a failover to a
 // fresh replica) it loads every script and runs the pipeline once more;
@@ -410,60 +447,6 @@ func (s *Store) LoadScripts(ctx context.Context) error {
 	}
 }
 
-func parseCounts(v []any) (report.Counts, error) {
-	c := report.Counts{ByCategory: map[string]int64{}, BySource: map[string]int64{}}
-	bad := func() (report.Counts, error) {
-		return report.Counts{}, report.Internal("lookup: parse", errUnexpected(v))
-	}
-	if len(v) < 4 {
-		return bad()
-	}
-	n, ok := v[0].(int64)
-	if !ok {
-		return bad()
-	}
-	if n == 0 {
-		c.Cancelled, _ = v[1].(int64)
-		c.Watermark = msTime(v[2])
-		c.Marker = parseMarker(v[3])
-		return c, nil
-	}
-	if len(v) != 16 {
-		return bad()
-	}
-	c.ReportCount = n
-	c.ReporterCount, _ = v[1].(int64)
-	c.First, c.Last = msTime(v[2]), msTime(v[3])
-	fields, _ := v[4].([]any)
-	for j := 0; j+1 < len(fields); j += 2 {
-		name, _ := fields[j].(string)
-		val, _ := strconv.ParseInt(fmt.Sprint(fields[j+1]), 10, 64)
-		addCounter(&c, name, val)
-	}
-	c.Cancelled, _ = v[5].(int64)
-	c.Watermark = msTime(v[6])
-	c.Marker = parseMarker(v[7])
-	for w := range c.Windows {
-		c.Windows[w].Reports, _ = v[8+2*w].(int64)
-		c.Windows[w].Reporters, _ = v[9+2*w].(int64)
-	}
-	c.Last30Days = c.Windows[1].Reports
-	return c, nil
-}
-
-// parseMarker reads a marker hash from a script reply (nil when there
-// is none).
-func parseMarker(v any) *report.Marker {
-	fields, _ := v.([]any)
-	h := make(map[string]string, len(fields)/2)
-	for j := 0; j+1 < len(fields); j += 2 {
-		k, _ := fields[j].(string)
-		val, _ := fields[j+1].(string)
-		h[k] = val
-	}
-	return markerFrom(h)
-}
-
 func msTime(v any) time.Time {
 	s, _ := v.(string)
 	f, err := strconv.ParseFloat(s, 64)
@@ -473,111 +456,134 @@ func msTime(v any) time.Time {
 	return time.UnixMilli(int64(f)).UTC()
 }
 
-// reportPartition finds the partition that holds a report: the
-// idempotency record names it, and if that record is gone (a failover
-// lost it, or it expired) every partition is asked, in one pipelined
-// round trip per node, whether it holds the report's hash. The report's
-// own keys are the truth; the idempotency record is only a shortcut.
-func (s *Store) reportPartition(ctx context.Context, id string) (string, int, error) {
+// locate finds the book that holds a report: the idempotency entry names
+// its partition and the partition's report index its IBAN. If the
+// idempotency entry is gone (a failover lost it) every partition's index
+// is asked, in one pipelined round trip per node: the IBAN's own keys
+// are the truth, the idempotency entry is only a shortcut.
+func (s *Store) locate(ctx context.Context, id string) (ibanKeys, error) {
 	notFound := &report.Error{Code: report.CodeNotFound, Msg: "no such report"}
-	if !ValidReportID(id) {
-		return "", 0, notFound
+	raw := rawID(id)
+	if !ValidReportID(id) || raw == "" {
+		return ibanKeys{}, notFound
 	}
-	tag, err := s.rdb.HGet(ctx, idemKey(id), "v").Result()
+	parts := make([]int, 0, len(s.tags))
+	v, err := s.rdb.HGet(ctx, idemBucket(raw), raw).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return "", 0, s.fail(opReport, "report: find", err)
+		return ibanKeys{}, s.fail(opReport, "report: find", err)
 	}
-	if err == nil {
-		for p, t := range s.tags {
-			if t == tag {
-				return tag, p, nil
+	if len(v) == 14 {
+		if p := int(binary.BigEndian.Uint16([]byte(v[12:14]))); p < len(s.tags) {
+			parts = append(parts, p)
+		}
+	}
+	for try := 0; try < 2; try++ {
+		if try == 1 {
+			parts = parts[:0]
+			for p := range s.tags {
+				parts = append(parts, p)
+			}
+		}
+		cmds := make([]*redis.StringCmd, len(parts))
+		_, err = s.rdb.Pipelined(ctx, func(pp redis.Pipeliner) error {
+			for n, p := range parts {
+				cmds[n] = pp.HGet(ctx, indexBucket(s.tags[p], raw), raw)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return ibanKeys{}, s.fail(opReport, "report: find", err)
+		}
+		for n, c := range cmds {
+			if v := c.Val(); len(v) == 18 {
+				return ibanKeys{tag: s.tags[parts[n]], part: parts[n], pseudo: hex.EncodeToString([]byte(v[2:]))}, nil
 			}
 		}
 	}
-	cmds := make([]*redis.IntCmd, len(s.tags))
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for n, t := range s.tags {
-			cmds[n] = p.Exists(ctx, reportKey(t, id))
-		}
-		return nil
-	})
-	if err != nil {
-		return "", 0, s.fail(opReport, "report: find", err)
-	}
-	for n, c := range cmds {
-		if c.Val() == 1 {
-			return s.tags[n], n, nil
-		}
-	}
-	return "", 0, notFound
+	return ibanKeys{}, notFound
 }
 
 // ReportStatus reads a report: its forwarding status and its review.
 func (s *Store) ReportStatus(ctx context.Context, id string) (report.ReportStatus, error) {
-	st, _, err := s.readReport(ctx, id)
+	st, _, _, err := s.readReport(ctx, id)
 	return st, err
 }
 
-// readReport reads a report's hash into its status and the keys of its
-// IBAN (for the review script).
-func (s *Store) readReport(ctx context.Context, id string) (report.ReportStatus, ibanKeys, error) {
-	tag, part, err := s.reportPartition(ctx, id)
+// readReport reads a report's record and own fields into its status, and
+// returns the keys of its IBAN and the record as read (for the review
+// script's compare and set).
+func (s *Store) readReport(ctx context.Context, id string) (report.ReportStatus, ibanKeys, bookRecord, error) {
+	k, err := s.locate(ctx, id)
 	if err != nil {
-		return report.ReportStatus{}, ibanKeys{}, err
+		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, err
 	}
-	h, err := s.rdb.HGetAll(ctx, reportKey(tag, id)).Result()
+	raw := rawID(id)
+	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "ie", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw, "h").Result()
 	if err != nil {
-		return report.ReportStatus{}, ibanKeys{}, s.fail(opReport, "report status", err)
+		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, s.fail(opReport, "report status", err)
 	}
-	if len(h) == 0 {
-		// Claimed but never counted (a crash between the two steps): the
-		// client never got a 202 for it, so it does not exist yet.
-		return report.ReportStatus{}, ibanKeys{}, &report.Error{Code: report.CodeNotFound, Msg: "no such report"}
+	str := func(n int) string { v, _ := vals[n].(string); return v }
+	if str(0) == "" {
+		// Indexed but never recorded, or trimmed past retention: the
+		// client has no report to see.
+		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, &report.Error{Code: report.CodeNotFound, Msg: "no such report"}
 	}
-	st := report.ReportStatus{
-		ID: id, Status: report.Status(h["st"]), ReporterOrg: h["org"], ReporterType: report.OrgType(h["src"]), Category: report.Category(h["cat"]),
-		PoliceReference: h["pref"], LastError: h["err"], ReceivedAt: msTime(h["rcv"]),
+	r, err := decodeRecord(str(0), str(6), str(7))
+	if err != nil {
+		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, report.Internal("report status: "+id, err)
 	}
-	st.Attempts, _ = strconv.ParseInt(h["at"], 10, 64)
-	if t := msTime(h["fwd"]); !t.IsZero() {
-		st.ForwardedAt = &t
+	st := r.status(id)
+	st.LastError = str(2)
+	if r.RefSpilled {
+		st.PoliceReference = str(3)
 	}
-	if h["ie"] != "" {
-		if st.IBAN, err = s.seal.open(id, h["ie"]); err != nil {
-			return report.ReportStatus{}, ibanKeys{}, report.Internal("report status: "+id, err)
+	st.Review.Details, st.Review.CancelReason = str(4), str(5)
+	if ie := str(1); ie != "" {
+		if st.IBAN, err = s.seal.open(k.rawPseudo(), ie); err != nil {
+			return report.ReportStatus{}, ibanKeys{}, bookRecord{}, report.Internal("report status: "+id, err)
 		}
 	}
-	st.Review = reviewFrom(h, st.ReceivedAt)
-	return st, ibanKeys{tag: tag, pseudo: h["ps"], part: part}, nil
+	return st, k, bookRecord{core: str(0), rec: r}, nil
 }
 
-// reviewFrom reads the review fields of a report hash. A report accepted
-// before reviews existed has no state: it is treated as unrouted.
-func reviewFrom(h map[string]string, received time.Time) report.Review {
-	r := report.Review{
-		State: report.ReviewState(h["rv"]), Holder: h["h"], ReceivedAt: received, RespondBy: msTime(h["rb"]),
-		AcknowledgedAt: msTime(h["ack"]), ClosedAt: msTime(h["cls"]), CancelledAt: msTime(h["can"]),
-		Result: report.Result(h["res"]), FraudType: report.FraudType(h["ft"]), Details: h["det"], CancelReason: h["cr"],
+// bookRecord is a record as read: its core as stored (for compare and
+// set) and decoded.
+type bookRecord struct {
+	core string
+	rec  record
+}
+
+// status is what GET /v1/reports/{id} shows of a record (the free texts
+// are the caller's to add).
+func (r record) status(id string) report.ReportStatus {
+	st := report.ReportStatus{
+		ID: id, Status: r.Status, Attempts: r.Attempts, ReceivedAt: r.Received, PoliceReference: r.PoliceRef,
+		ReporterOrg: r.Org, ReporterType: r.Source, Category: r.Category,
+		Review: report.Review{State: r.Review, Holder: r.Holder, ReceivedAt: r.Received, RespondBy: r.RespondBy,
+			AcknowledgedAt: r.Ack, ClosedAt: r.Closed, CancelledAt: r.Cancels, Result: r.Result, FraudType: r.FraudType},
 	}
-	if r.State == "" {
-		r.State = report.ReviewUnrouted
+	if !r.Forwarded.IsZero() {
+		t := r.Forwarded
+		st.ForwardedAt = &t
 	}
-	return r
+	if st.Review.State == "" {
+		st.Review.State = report.ReviewUnrouted
+	}
+	return st
 }
 
 // Review applies a review action (acknowledge, close, cancel) for caller.
 // The domain decides (report.Review.Apply); the store applies the result
-// atomically on the IBAN's slot if nobody changed the review meanwhile,
+// atomically on the IBAN's slot if nobody changed the record meanwhile,
 // and otherwise reads it again and decides again. changed is false for a
 // repeat of an action already applied.
 func (s *Store) Review(ctx context.Context, id string, caller report.Caller, req report.Request) (st report.ReportStatus, changed bool, err error) {
+	raw := rawID(id)
 	for attempt := 0; attempt < 5; attempt++ {
 		var k ibanKeys
-		if st, k, err = s.readReport(ctx, id); err != nil {
+		var old bookRecord
+		if st, k, old, err = s.readReport(ctx, id); err != nil {
 			return st, false, err
-		}
-		if k.pseudo == "" { // accepted before reviews existed: not reviewable
-			return st, false, &report.Error{Code: report.CodeInvalidState, Field: "state", Msg: "the report's review is unrouted"}
 		}
 		now := s.now()
 		next, changed, err := st.Review.Apply(st.PartiesOf(caller), req, now)
@@ -588,13 +594,21 @@ func (s *Store) Review(ctx context.Context, id string, caller report.Caller, req
 		if err != nil {
 			return st, false, report.Internal("review: encode", err)
 		}
-		args := []any{id, string(st.Review.State), next.Bucket(), boolArg(req.Action == report.ActionCancel),
-			indexMember(id, string(st.Category), string(st.ReporterType), st.ReporterOrg), st.ReceivedAt.UnixMilli(),
-			now.UnixMilli(), id + ":" + policeEventName(req.Action), event, WakeChannel, k.part,
-			st.Review.Holder, policeEventName(req.Action), st.IBAN}
-		args = append(args, reviewFields(next)...)
-		v, err := s.runReplicated(ctx, reviewScript,
-			[]string{reportKey(k.tag, id), k.counters(), k.reporters(), k.index(), k.reviews(), k.cancelled(), s.OutboxKey(k.part)}, args...)
+		r := old.rec
+		r.Review, r.Ack, r.Closed, r.Cancels, r.Result, r.FraudType =
+			next.State, next.AcknowledgedAt, next.ClosedAt, next.CancelledAt, next.Result, next.FraudType
+		core, rest, err := r.encode()
+		if err != nil {
+			return st, false, report.Internal("review: record", err)
+		}
+		uncounted := 0
+		if st.Review.State != report.ReviewCancelled && next.State == report.ReviewCancelled {
+			uncounted = -1
+		}
+		v, err := s.runReplicated(ctx, reviewScript, []string{k.book(), s.OutboxKey(k.part)},
+			raw, old.core, core, uncounted, now.UnixMilli(), id+":"+policeEventName(req.Action), event, WakeChannel, k.part,
+			st.Review.Holder, policeEventName(req.Action), st.IBAN, id, k.pseudo,
+			"d:"+raw, next.Details, "c:"+raw, next.CancelReason, "x:"+raw, rest)
 		if err != nil {
 			return st, false, s.fail(opReport, "review script", err)
 		}
@@ -616,19 +630,6 @@ func formatMs(t time.Time) string {
 		return ""
 	}
 	return strconv.FormatInt(t.UnixMilli(), 10)
-}
-
-func boolArg(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
-}
-
-// reviewFields are the report hash fields of a review.
-func reviewFields(r report.Review) []any {
-	return []any{"rv", string(r.State), "ack", msOrZero(r.AcknowledgedAt), "cls", msOrZero(r.ClosedAt),
-		"can", msOrZero(r.CancelledAt), "res", string(r.Result), "ft", string(r.FraudType), "det", r.Details, "cr", r.CancelReason}
 }
 
 // Ping checks that Redis answers.

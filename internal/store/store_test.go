@@ -237,7 +237,7 @@ func TestErrorsAreClassified(t *testing.T) {
 	st.OnError = func(op string) { mu.Lock(); labels = append(labels, op); mu.Unlock() }
 	ctx := context.Background()
 	sub := mustSub(t, "NL91ABNA0417164300", "phishing", "")
-	if err := srv.Client(t).Set(ctx, "mg:idem:"+st.ReportID("bank-a", "wrongtype"), "x", 0).Err(); err != nil {
+	if err := srv.Client(t).Set(ctx, store.IdemBucketOf(st.ReportID("bank-a", "wrongtype")), "x", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	_, err := st.Accept(ctx, "bank-a", report.OrgBank, "wrongtype", sub)

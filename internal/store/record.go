@@ -1,0 +1,298 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/report"
+)
+
+// The book: everything about one IBAN in one hash, so that a lookup is a
+// single HGETALL (atomic, read-only, exact on any replica) and a reported
+// IBAN costs one key. Its fields:
+//
+//	<16-byte report id>  the report's record (below), one per report
+//	w                    "wm:lo:nc" in base 36: the newest change (ms), how
+//	                     long before it the oldest record was received (ms;
+//	                     "" for none) and the number of records not cancelled
+//	h                    the holding bank's name, which records cite as "="
+//	ie                   the IBAN, sealed (AES-GCM, additional data: the
+//	                     book's pseudonym), for the holder's eyes
+//	t                    present while the IBAN is past the iban.threshold event
+//	m:ft m:bt m:by m:at m:det   the IBAN's marker
+//	d:<id> c:<id>        a report's review details and cancel reason
+//	e:<id> p:<id>        a report's last forwarding error; its police
+//	                     reference when it does not fit in the record
+//
+// A record is its fields joined by the unit separator (0x1F), trailing
+// empty fields left off, short codes for the closed sets. The free texts
+// (details, reasons, errors) live in their own fields, only while there
+// is one, so a record stays under 64 bytes and the book keeps Redis'
+// compact listpack encoding.
+const sep = "\x1f"
+
+// Record field positions (0-based; the Lua scripts use these plus one).
+const (
+	fRcv       = iota // received, ms, base 36
+	fCat              // category code
+	fSrc              // reporter type code
+	fOrg              // reporter org
+	fN                // reports counted at acceptance, base 36
+	fSt               // forwarding status code
+	fAt               // forwarding attempts, decimal
+	fHolder           // holding bank org
+	fRespondBy        // holder's deadline, ms after received, base 36
+	fReview           // review state code
+	fRes              // result code
+	fFwd              // forwarded, ms after received, base 36
+	fRef              // police reference ("~": in the p:<id> field)
+	fAck              // acknowledged, ms after received, base 36 (may be in x:<id>)
+	fCls              // closed
+	fCan              // cancelled
+	fFT               // fraud type code
+	nFields
+)
+
+// nCore are the fields a record keeps in itself; the rest (review times
+// and fraud type) go to the x:<id> field when the whole would pass 64
+// bytes. Lookups and the scripts need only the core.
+const nCore = fAck
+
+// sameHolder in the holder field means the book's holder (its h field):
+// the bank that holds an IBAN is nearly always the same for all its
+// reports, so its name is kept once.
+const sameHolder = "="
+
+// spilled marks a police reference kept in its own field.
+const spilled = "~"
+
+// record is one report as its IBAN's book holds it.
+type record struct {
+	Received             time.Time
+	Category             report.Category
+	Source               report.OrgType
+	Org                  string
+	N                    int64
+	Status               report.Status
+	Attempts             int64
+	Holder               string
+	RespondBy            time.Time
+	Review               report.ReviewState
+	Forwarded            time.Time
+	PoliceRef            string
+	RefSpilled           bool
+	BookHolder           bool // Holder is the book's (stored as sameHolder)
+	Ack, Closed, Cancels time.Time
+	Result               report.Result
+	FraudType            report.FraudType
+}
+
+// Codes for the closed sets. A value not in its table (a later version's)
+// is stored as itself: every value in a table is longer than one byte.
+var (
+	catCodes = codes{"helpdesk_fraud": "h", "marketplace_fraud": "m", "phishing": "p", "investment_fraud": "i",
+		"romance_fraud": "r", "ransomware": "w", "money_mule": "u", "other": "o"}
+	srcCodes    = codes{"bank": "b", "marketplace": "m", "police": "p"}
+	reviewCodes = codes{"open": "o", "acknowledged": "a", "closed": "c", "cancelled": "x", "unrouted": "u"}
+	statusCodes = codes{"queued": "q", "forwarded": "f", "rejected": "r"}
+	resultCodes = codes{"agreed": "a", "disagreed": "d"}
+	ftCodes     = codes{"mule_account": "m", "scammer_account": "s", "account_takeover": "t", "other": "o"}
+)
+
+type codes map[string]string
+
+func (c codes) code(v string) string {
+	if k, ok := c[v]; ok {
+		return k
+	}
+	return v
+}
+
+func (c codes) value(k string) string {
+	if len(k) != 1 {
+		return k
+	}
+	for v, kk := range c {
+		if kk == k {
+			return v
+		}
+	}
+	return k
+}
+
+func b36(n int64) string { return strconv.FormatInt(n, 36) }
+
+func unb36(s string) int64 {
+	n, _ := strconv.ParseInt(s, 36, 64)
+	return n
+}
+
+// after is t as ms after base in base 36 ("" for a zero t).
+func after(base, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return b36(max(0, t.UnixMilli()-base.UnixMilli()))
+}
+
+func since(base time.Time, s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	return time.UnixMilli(base.UnixMilli() + unb36(s)).UTC()
+}
+
+// errBadRecord is a record that does not parse: never written by us.
+var errBadRecord = errors.New("store: malformed report record")
+
+// encode packs the record into its core and, when the whole would not
+// fit in 64 bytes, the rest for its x:<id> field (else ""). It refuses an
+// org name holding the separator (configuration never has one).
+func (r record) encode() (core, rest string, err error) {
+	if strings.Contains(r.Org, sep) || strings.Contains(r.Holder, sep) {
+		return "", "", errors.New("store: an org name holds a control character")
+	}
+	var f [nFields]string
+	f[fRcv] = b36(r.Received.UnixMilli())
+	f[fCat] = catCodes.code(string(r.Category))
+	f[fSrc] = srcCodes.code(string(r.Source))
+	f[fOrg] = r.Org
+	f[fN] = b36(r.N)
+	f[fSt] = statusCodes.code(string(r.Status))
+	if r.Attempts > 0 {
+		f[fAt] = strconv.FormatInt(r.Attempts, 10)
+	}
+	f[fHolder] = r.Holder
+	if r.BookHolder {
+		f[fHolder] = sameHolder
+	}
+	f[fRespondBy] = after(r.Received, r.RespondBy)
+	f[fReview] = reviewCodes.code(string(r.Review))
+	f[fFwd] = after(r.Received, r.Forwarded)
+	f[fRef] = r.PoliceRef
+	if r.RefSpilled {
+		f[fRef] = spilled
+	}
+	f[fAck] = after(r.Received, r.Ack)
+	f[fCls] = after(r.Received, r.Closed)
+	f[fCan] = after(r.Received, r.Cancels)
+	f[fRes] = resultCodes.code(string(r.Result))
+	f[fFT] = ftCodes.code(string(r.FraudType))
+	if all := join(f[:]); len(all) <= 64 {
+		return all, "", nil
+	}
+	return join(f[:nCore]), join(f[nCore:]), nil
+}
+
+// join joins fields, trailing empty ones left off.
+func join(f []string) string {
+	n := len(f)
+	for n > 0 && f[n-1] == "" {
+		n--
+	}
+	return strings.Join(f[:n], sep)
+}
+
+// decodeRecord unpacks a record: its core, its x:<id> field and the
+// book's holder.
+func decodeRecord(core, rest, bookHolder string) (record, error) {
+	var f [nFields]string
+	split(core, f[:])
+	if rest != "" {
+		split(rest, f[nCore:])
+	}
+	if f[fRcv] == "" {
+		return record{}, errBadRecord
+	}
+	rcv := time.UnixMilli(unb36(f[fRcv])).UTC()
+	r := record{
+		Received: rcv, Category: report.Category(catCodes.value(f[fCat])), Source: report.OrgType(srcCodes.value(f[fSrc])),
+		Org: f[fOrg], N: unb36(f[fN]), Status: report.Status(statusCodes.value(f[fSt])), Holder: f[fHolder],
+		RespondBy: since(rcv, f[fRespondBy]), Review: report.ReviewState(reviewCodes.value(f[fReview])),
+		Forwarded: since(rcv, f[fFwd]), PoliceRef: f[fRef], RefSpilled: f[fRef] == spilled,
+		Ack: since(rcv, f[fAck]), Closed: since(rcv, f[fCls]), Cancels: since(rcv, f[fCan]),
+		Result: report.Result(resultCodes.value(f[fRes])), FraudType: report.FraudType(ftCodes.value(f[fFT])),
+	}
+	if r.RefSpilled {
+		r.PoliceRef = ""
+	}
+	if r.Holder == sameHolder {
+		r.Holder, r.BookHolder = bookHolder, true
+	}
+	r.Attempts, _ = strconv.ParseInt(f[fAt], 10, 64)
+	return r, nil
+}
+
+// split fills f with s's fields.
+func split(s string, f []string) {
+	for n := 0; n < len(f); n++ {
+		j := strings.IndexByte(s, sep[0])
+		if j < 0 {
+			f[n] = s
+			break
+		}
+		f[n], s = s[:j], s[j+1:]
+	}
+}
+
+// receivedMs is a record's received time without decoding the rest.
+func receivedMs(s string) int64 {
+	if j := strings.IndexByte(s, sep[0]); j >= 0 {
+		s = s[:j]
+	}
+	return unb36(s)
+}
+
+// parseW reads the book's "w" field.
+func parseW(w string) (wm, lo, nc int64) {
+	a, rest, _ := strings.Cut(w, ":")
+	b, c, _ := strings.Cut(rest, ":")
+	wm = unb36(a)
+	return wm, wm - unb36(b), unb36(c)
+}
+
+// rawID is a report id's 16 bytes, its field name in the book.
+func rawID(id string) string {
+	b, err := hex.DecodeString(id)
+	if err != nil || len(b) != 16 {
+		return ""
+	}
+	return string(b)
+}
+
+// Day-stamped buckets: the idempotency index (report id -> fingerprint
+// and partition, on a slot of its own as the SPEC's two-step intake
+// needs) and each partition's report index (report id -> the IBAN's
+// pseudonym, on the IBAN's slot, so a report is found from the IBAN's own
+// keys when its idempotency record is lost). Each value starts with the
+// day it was written (2 bytes); a write into a bucket whose oldest entry
+// has aged out drops the aged-out entries first (at most once a day per
+// bucket), and every write renews the bucket's TTL.
+const (
+	idemBuckets  = 1 << 14 // ~60 per bucket at a million reports
+	indexBuckets = 256     // per partition
+)
+
+func day(t time.Time) int64 { return t.Unix() / 86400 }
+
+func dayBytes(d int64) string {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], uint16(d))
+	return string(b[:])
+}
+
+// idemBucket names the idempotency bucket of a raw report id.
+func idemBucket(raw string) string {
+	n := binary.BigEndian.Uint16([]byte(raw[:2])) % idemBuckets
+	return "mg:{d:" + strconv.FormatUint(uint64(n), 16) + "}"
+}
+
+// indexBucket names the report index bucket of a raw report id in a
+// partition.
+func indexBucket(tag, raw string) string {
+	return "mg:" + tag + ":ix:" + hex.EncodeToString([]byte(raw[:1]))
+}
