@@ -296,6 +296,10 @@ func TestFaultRejection(t *testing.T) {
 	if out, err := exec.Command(mustBinary(t), "outbox", "requeue", "--config", cfgPath, "--report", rejectedIDs[0]).CombinedOutput(); err == nil {
 		t.Errorf("requeueing a forwarded report succeeded:\n%s", out)
 	}
+	// migrate on a Redis already in the current layout finds nothing to do.
+	if out, err := exec.Command(mustBinary(t), "migrate", "--config", cfgPath).CombinedOutput(); err != nil || !strings.Contains(string(out), "migrated 0 IBANs") {
+		t.Errorf("migrate on the current layout: %v\n%s", err, out)
+	}
 }
 
 // TestSeparateForwardersShareTrips: the API process runs no forwarders;

@@ -33,6 +33,7 @@ Usage:
   mulegate forward --config FILE    run outbox forwarders only (no API)
   mulegate outbox requeue --config FILE (--report ID | --all-rejected)
                                     put reports the police store rejected back in the outbox
+  mulegate migrate --config FILE    rewrite a Redis of a mulegate before books (stop serve first)
   mulegate audit verify FILE        check an audit trail's hash chain; names the first broken record
   mulegate policestore-sim          run the police core store simulator
   mulegate dev [--redis ADDR]       run a complete development gateway (NOT FOR PRODUCTION)
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdAudit(args[1:], stdout, stderr)
 	case "outbox":
 		return cmdOutbox(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, args[1:], getenv, stdout, stderr)
 	case "policestore-sim":
 		return cmdPoliceSim(ctx, args[1:], stdout, stderr)
 	case "dev":

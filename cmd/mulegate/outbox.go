@@ -34,11 +34,7 @@ func cmdOutbox(ctx context.Context, args []string, getenv func(string) string, s
 		fmt.Fprintln(stderr, "outbox requeue: give exactly one of --report ID or --all-rejected")
 		return errUsage
 	}
-	cfg, err := config.Load(*path, getenv)
-	if err != nil {
-		return err
-	}
-	c, err := newCore(ctx, cfg, stderr)
+	c, err := loadCore(ctx, *path, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -66,4 +62,35 @@ func cmdOutbox(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	fmt.Fprintln(stdout, "requeued", *id)
 	return nil
+}
+
+// cmdMigrate is "mulegate migrate --config FILE": it rewrites a Redis
+// written by a mulegate before books (one hash per IBAN) into books, and
+// deletes the old keys. Stop every "mulegate serve" first; "mulegate
+// forward" may keep running. Safe to run again.
+func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", getenv("MULEGATE_CONFIG"), "YAML configuration file (or MULEGATE_CONFIG); only redis and storage are used")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	c, err := loadCore(ctx, *path, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	st, err := c.st.Migrate(ctx)
+	fmt.Fprintf(stdout, "migrated %d IBANs: %d reports, %d markers; %d reports past retention dropped\n", st.IBANs, st.Reports, st.Markers, st.Expired)
+	return err
+}
+
+// loadCore builds the store of the configuration at path, for the
+// operator commands that use only redis and storage.
+func loadCore(ctx context.Context, path string, getenv func(string) string, stderr io.Writer) (*core, error) {
+	cfg, err := config.Load(path, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return newCore(ctx, cfg, stderr)
 }

@@ -1,0 +1,343 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/report"
+	"github.com/redis/go-redis/v9"
+)
+
+// MigrateStats say what Migrate did.
+type MigrateStats struct {
+	IBANs, Reports, Expired, Markers int
+}
+
+// Migrate rewrites the layout before books (counters, reporters, time
+// index, review buckets, cancelled index, marker and threshold keys per
+// IBAN; a hash per report; an idempotency key per report) into books,
+// report index and idempotency buckets, and deletes the old keys. Run it
+// with intake stopped. It is safe to run again (a record already in its
+// book is kept as it is) and safe to interrupt: an IBAN's old keys are
+// deleted only after its book was written. Reports past retention are
+// dropped. Outbox entries queued before stay where they are; the
+// forwarders find their report through the report index.
+func (s *Store) Migrate(ctx context.Context) (MigrateStats, error) {
+	var st MigrateStats
+	scan := func(ctx context.Context, c redis.UniversalClient) error {
+		// Every old report hash names its IBAN's pseudonym (ps), except
+		// those accepted before reviews existed: their IBAN is found
+		// from the time index and cancelled index members.
+		owner := map[string]string{} // report id -> old key prefix "mg:{pK}:" + hex P
+		for _, pat := range []string{"mg:{p*}:z:*", "mg:{p*}:x:*"} {
+			err := scanKeys(ctx, c, pat, func(key string) error {
+				members, err := c.ZRange(ctx, key, 0, -1).Result()
+				if err != nil {
+					return err
+				}
+				tag, pseudo, ok := oldKeyParts(key)
+				if !ok {
+					return nil
+				}
+				for _, m := range members {
+					id, _, _ := strings.Cut(m, "|")
+					owner[id] = "mg:" + tag + ":" + pseudo
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		books := map[string][]string{} // "mg:{pK}:" + hex P -> report ids
+		err := scanKeys(ctx, c, "mg:{p*}:r:*", func(key string) error {
+			i := strings.LastIndex(key, ":r:")
+			id := key[i+3:]
+			if !ValidReportID(id) {
+				return nil
+			}
+			ps, err := c.HGet(ctx, key, "ps").Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+			prefix := owner[id]
+			if ps != "" {
+				prefix = key[:i] + ":" + ps
+			}
+			if prefix != "" {
+				books[prefix] = append(books[prefix], id)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// IBANs with a marker or a threshold flag but no report hash left.
+		for _, pat := range []string{"mg:{p*}:m:*", "mg:{p*}:t:*"} {
+			err := scanKeys(ctx, c, pat, func(key string) error {
+				if tag, pseudo, ok := oldKeyParts(key); ok {
+					prefix := "mg:" + tag + ":" + pseudo
+					if _, seen := books[prefix]; !seen {
+						books[prefix] = nil
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		for prefix, ids := range books {
+			if err := s.migrateIBAN(ctx, prefix, ids, &st); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var err error
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		// Each master's keys are scanned on it; writes go through the
+		// cluster client.
+		err = c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return scan(ctx, &scanOn{m, s.rdb}) })
+	default:
+		err = scan(ctx, s.rdb)
+	}
+	return st, err
+}
+
+// scanOn scans one node and reads and writes through the whole client.
+type scanOn struct {
+	node *redis.Client
+	redis.UniversalClient
+}
+
+func (c *scanOn) Scan(ctx context.Context, cursor uint64, match string, count int64) *redis.ScanCmd {
+	return c.node.Scan(ctx, cursor, match, count)
+}
+
+func scanKeys(ctx context.Context, c redis.UniversalClient, match string, each func(string) error) error {
+	var cursor uint64
+	for {
+		keys, next, err := c.Scan(ctx, cursor, match, 1000).Result()
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := each(k); err != nil {
+				return err
+			}
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// oldKeyParts splits an old per-IBAN key "mg:{pK}:X:HEX".
+func oldKeyParts(key string) (tag, pseudo string, ok bool) {
+	parts := strings.Split(key, ":")
+	if len(parts) != 4 || len(parts[3]) != 32 {
+		return "", "", false
+	}
+	if _, err := hex.DecodeString(parts[3]); err != nil {
+		return "", "", false
+	}
+	return parts[1], parts[3], true
+}
+
+func (s *Store) migrateIBAN(ctx context.Context, prefix string, ids []string, st *MigrateStats) error {
+	pseudo := prefix[strings.LastIndex(prefix, ":")+1:]
+	tag := prefix[3:strings.LastIndex(prefix, ":")]
+	part := -1
+	for p, t := range s.tags {
+		if t == tag {
+			part = p
+		}
+	}
+	if part < 0 {
+		return errors.New("migrate: partition " + tag + " is not configured here (storage.partitions must not change)")
+	}
+	k := ibanKeys{tag: tag, pseudo: pseudo, part: part}
+	book := k.book()
+	now := s.now()
+	cutoff := now.Add(-s.opt.Retention)
+	holder, _ := s.rdb.HGet(ctx, book, "h").Result()
+	var sealed string
+	fields := map[string]any{}
+	var oldKeys []string
+	for _, x := range []string{"i", "o", "z", "v", "x", "m", "t"} {
+		oldKeys = append(oldKeys, "mg:"+tag+":"+x+":"+pseudo)
+	}
+	type idem struct{ raw, value string }
+	var idems []idem
+	var index []string
+	for _, id := range ids {
+		h, err := s.rdb.HGetAll(ctx, "mg:"+tag+":r:"+id).Result()
+		if err != nil {
+			return err
+		}
+		oldKeys = append(oldKeys, "mg:"+tag+":r:"+id, idemKey(id))
+		if len(h) == 0 {
+			continue
+		}
+		rcv := msTime(h["rcv"])
+		if rcv.Before(cutoff) {
+			st.Expired++
+			continue
+		}
+		raw := rawID(id)
+		if holder == "" {
+			holder = h["h"]
+		}
+		r := record{Received: rcv, Category: report.Category(h["cat"]), Source: report.OrgType(h["src"]), Org: h["org"],
+			Status: report.Status(h["st"]), Holder: h["h"], RespondBy: msTime(h["rb"]), Review: report.ReviewState(h["rv"]),
+			Forwarded: msTime(h["fwd"]), PoliceRef: h["pref"], Ack: msTime(h["ack"]), Closed: msTime(h["cls"]),
+			Cancels: msTime(h["can"]), Result: report.Result(h["res"]), FraudType: report.FraudType(h["ft"])}
+		if r.Review == "" {
+			r.Review = report.ReviewUnrouted // accepted before reviews existed
+		}
+		r.N, _ = strconv.ParseInt(h["n"], 10, 64)
+		r.Attempts, _ = strconv.ParseInt(h["at"], 10, 64)
+		r.BookHolder = r.Holder != "" && r.Holder == holder
+		core, rest, err := r.encode()
+		if err != nil {
+			return err
+		}
+		if len(core) > 64 && r.PoliceRef != "" {
+			fields["p:"+raw] = r.PoliceRef
+			r.PoliceRef, r.RefSpilled = "", true
+			core, rest, _ = r.encode()
+		}
+		fields[raw] = core
+		for f, v := range map[string]string{"x:": rest, "e:": h["err"], "d:": h["det"], "c:": h["cr"]} {
+			if v != "" {
+				fields[f+raw] = v
+			}
+		}
+		if sealed == "" && h["ie"] != "" {
+			plain, err := s.seal.openLegacy(id, h["ie"])
+			if err != nil {
+				return errors.New("migrate: report " + id + ": " + err.Error())
+			}
+			if sealed, err = s.seal.seal(k.rawPseudo(), plain); err != nil {
+				return err
+			}
+		}
+		index = append(index, raw)
+		// The idempotency record moves to its bucket.
+		ih, err := s.rdb.HGetAll(ctx, idemKey(id)).Result()
+		if err != nil {
+			return err
+		}
+		if fp, err := hex.DecodeString(ih["h"]); err == nil && len(fp) >= 10 {
+			var p [2]byte
+			binary.BigEndian.PutUint16(p[:], uint16(part))
+			idems = append(idems, idem{raw, dayBytes(day(rcv)) + string(fp[:10]) + string(p[:])})
+		}
+		st.Reports++
+	}
+	m, err := s.rdb.HGetAll(ctx, "mg:"+tag+":m:"+pseudo).Result()
+	if err != nil {
+		return err
+	}
+	if m["at"] != "" {
+		st.Markers++
+		for _, f := range []string{"ft", "bt", "by", "at", "det"} {
+			if m[f] != "" {
+				fields["m:"+f] = m[f]
+			}
+		}
+	}
+	if n, _ := s.rdb.Exists(ctx, "mg:"+tag+":t:"+pseudo).Result(); n == 1 {
+		fields["t"] = "1"
+	}
+	if holder != "" {
+		fields["h"] = holder
+	}
+	if sealed != "" {
+		fields["ie"] = sealed
+	}
+	if len(fields) > 0 {
+		// HSETNX per field: a record the new layout already holds wins.
+		_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for f, v := range fields {
+				p.HSetNX(ctx, book, f, v)
+			}
+			p.Expire(ctx, book, time.Duration(s.ttlSeconds())*time.Second)
+			for _, raw := range index {
+				p.HSetNX(ctx, indexBucket(tag, raw), raw, dayBytes(day(now))+k.rawPseudo())
+				p.HSetNX(ctx, indexBucket(tag, raw), "lo", day(now))
+				p.Expire(ctx, indexBucket(tag, raw), time.Duration(s.ttlSeconds())*time.Second)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := s.recomputeW(ctx, book); err != nil {
+			return err
+		}
+		for _, e := range idems {
+			b := idemBucket(e.raw)
+			_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.HSetNX(ctx, b, e.raw, e.value)
+				p.HSetNX(ctx, b, "lo", day(now)-s.idemDays())
+				p.Expire(ctx, b, time.Duration(s.idemDays()+1)*24*time.Hour)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	st.IBANs++
+	for _, key := range oldKeys {
+		if err := s.rdb.Del(ctx, key).Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recomputeW sets a book's w field from its records.
+func (s *Store) recomputeW(ctx context.Context, book string) error {
+	h, err := s.rdb.HGetAll(ctx, book).Result()
+	if err != nil {
+		return err
+	}
+	var wm, lo, nc int64
+	for f, v := range h {
+		if len(f) != 16 {
+			continue
+		}
+		r, err := decodeRecord(v, h["x:"+f], h["h"])
+		if err != nil {
+			continue
+		}
+		at := r.Received.UnixMilli()
+		if lo == 0 || at < lo {
+			lo = at
+		}
+		for _, t := range []time.Time{r.Received, r.Ack, r.Closed, r.Cancels} {
+			wm = max(wm, msOrZero(t))
+		}
+		if r.Review != report.ReviewCancelled {
+			nc++
+		}
+	}
+	if m := msTime(h["m:at"]); !m.IsZero() {
+		wm = max(wm, m.UnixMilli())
+	}
+	w := b36(wm) + ":"
+	if lo > 0 {
+		w += b36(wm - lo)
+	}
+	return s.rdb.HSet(ctx, book, "w", w+":"+b36(nc)).Err()
+}

@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/redistest"
+	"github.com/mulegate/mulegate/internal/report"
+	"github.com/redis/go-redis/v9"
+)
+
+// TestMigrate writes an IBAN in the layout before books, as that
+// version's scripts left it (a forwarded report with an open review, a
+// cancelled one, one past retention, a marker, the threshold flag and
+// their idempotency records), and checks that after Migrate the counts,
+// the report's status, its IBAN for the holder, replays and conflicts are
+// what they were, and that no old key is left.
+func TestMigrate(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	s, err := New(rdb, Options{Secret: []byte("0123456789abcdef0123456789abcdef"), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	i, _ := iban.Parse("NL91ABNA0417164300")
+	sub := report.Submission{IBAN: i, Category: "phishing"}
+	pseudo, part := s.Pseudonym(i)
+	tag := s.tags[part]
+	key := func(x string) string { return "mg:" + tag + ":" + x + ":" + pseudo }
+	ms := func(t time.Time) string { return fmt.Sprint(t.UnixMilli()) }
+	old := func(org, idem string, rcv time.Time, extra ...any) string {
+		id := s.ReportID(org, idem)
+		sealed, _ := s.seal.seal(id, i.String())
+		f := []any{"st", "forwarded", "at", 1, "org", org, "src", "bank", "cat", "phishing", "rcv", ms(rcv), "n", 1,
+			"h", "bank-h", "rb", ms(rcv.Add(7 * 24 * time.Hour)), "rv", "open", "ps", pseudo,
+			"ie", base64.RawStdEncoding.EncodeToString([]byte(sealed)), "pref", "POL-1", "fwd", ms(rcv.Add(time.Second))}
+		rdb.HSet(ctx, "mg:"+tag+":r:"+id, append(f, extra...)...)
+		rdb.HSet(ctx, "mg:idem:"+id, "h", s.fingerprint(sub.Canonical()), "v", tag)
+		return id
+	}
+	rcv := now.Add(-time.Hour)
+	a := old("bank-a", "k1", rcv)
+	rdb.ZAdd(ctx, key("z"), redisZ(rcv, a+"|phishing|bank|bank-a"))
+	b := old("bank-b", "k2", rcv, "rv", "cancelled", "can", ms(rcv.Add(time.Minute)), "cr", "filed by mistake")
+	rdb.ZAdd(ctx, key("x"), redisZ(rcv, b))
+	c := old("bank-c", "k3", now.Add(-800*24*time.Hour))
+	rdb.HSet(ctx, key("i"), "c:phishing", 1, "s:bank", 1, "v:open", 1, "wm", ms(rcv))
+	rdb.HSet(ctx, key("m"), "ft", "mule_account", "bt", "police", "by", "police", "at", ms(rcv), "det", "seen before")
+	rdb.Set(ctx, key("t"), 1, 0)
+
+	stats, err := s.Migrate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats != (MigrateStats{IBANs: 1, Reports: 2, Expired: 1, Markers: 1}) {
+		t.Errorf("stats %+v", stats)
+	}
+	cnt, err := s.Lookup(ctx, i)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cnt.ReportCount != 1 || cnt.Cancelled != 1 || cnt.ReporterCount != 1 || cnt.Review.Open != 1 || cnt.Marker == nil || cnt.Marker.Details != "seen before" {
+		t.Errorf("counts after migrating: %+v (marker %+v)", cnt, cnt.Marker)
+	}
+	st, err := s.ReportStatus(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != report.StatusForwarded || st.PoliceReference != "POL-1" || st.IBAN != i.String() || st.Review.Holder != "bank-h" ||
+		st.Review.State != report.ReviewOpen || !st.Review.RespondBy.Equal(rcv.Add(7*24*time.Hour)) || st.Attempts != 1 {
+		t.Errorf("report after migrating: %+v", st)
+	}
+	if st, _ := s.ReportStatus(ctx, b); st.Review.CancelReason != "filed by mistake" {
+		t.Errorf("cancelled report after migrating: %+v", st)
+	}
+	if _, err := s.ReportStatus(ctx, c); report.ErrorCode(err) != report.CodeNotFound {
+		t.Errorf("the report past retention: %v, want not found", err)
+	}
+	if acc, err := s.Accept(ctx, "bank-a", report.OrgBank, "k1", sub); err != nil || !acc.Replayed || acc.ID != a {
+		t.Errorf("replay after migrating: %+v %v", acc, err)
+	}
+	other := report.Submission{IBAN: i, Category: "other"}
+	if _, err := s.Accept(ctx, "bank-a", report.OrgBank, "k1", other); report.ErrorCode(err) != report.CodeConflict {
+		t.Errorf("another request under a migrated key: %v, want a conflict", err)
+	}
+	crossed, _, err := s.ThresholdCrossing(ctx, i.String(), 1)
+	if err != nil || crossed {
+		t.Errorf("threshold flag after migrating: crossed %v %v, want already announced", crossed, err)
+	}
+	for _, pat := range []string{"mg:{p*}:[iozvxmt]:*", "mg:{p*}:r:*", "mg:idem:*"} {
+		if keys := rdb.Keys(ctx, pat).Val(); len(keys) > 0 {
+			t.Errorf("old keys left: %q", keys)
+		}
+	}
+	again, err := s.Migrate(ctx)
+	if err != nil || again.Reports != 0 {
+		t.Errorf("a second run: %+v %v", again, err)
+	}
+}
+
+func redisZ(t time.Time, m string) redis.Z { return redis.Z{Score: float64(t.UnixMilli()), Member: m} }
