@@ -36,22 +36,23 @@ func (s *Store) countBook(h map[string]string, now time.Time) report.Counts {
 		if len(f) != 16 {
 			continue
 		}
-		at := receivedMs(v)
-		if at < cutoff {
+		// Only the fields the counts need are read; no time but the
+		// received one is parsed.
+		var f [nCore]string
+		split(v, f[:])
+		at := unb36(f[fRcv])
+		if at < cutoff || f[fRcv] == "" {
 			continue
 		}
-		r, err := decodeRecord(v, "", "")
-		if err != nil {
-			continue
-		}
-		if r.Review == report.ReviewCancelled {
+		review := report.ReviewState(reviewCodes.valueOf(f[fReview]))
+		if review == report.ReviewCancelled {
 			c.Cancelled++
 			continue
 		}
 		c.ReportCount++
-		c.ByCategory[string(r.Category)]++
-		c.BySource[string(r.Source)]++
-		switch (report.Review{State: r.Review, Result: r.Result}).Bucket() {
+		c.ByCategory[catCodes.valueOf(f[fCat])]++
+		c.BySource[srcCodes.valueOf(f[fSrc])]++
+		switch (report.Review{State: review, Result: report.Result(resultCodes.valueOf(f[fRes]))}).Bucket() {
 		case "open":
 			c.Review.Open++
 		case "confirmed":
@@ -59,6 +60,7 @@ func (s *Store) countBook(h map[string]string, now time.Time) report.Counts {
 		case "disputed":
 			c.Review.Disputed++
 		}
+		org := f[fOrg]
 		if first == 0 || at < first {
 			first = at
 		}
@@ -66,7 +68,7 @@ func (s *Store) countBook(h map[string]string, now time.Time) report.Counts {
 		if newest == nil {
 			newest = map[string]int64{}
 		}
-		newest[r.Org] = max(newest[r.Org], at)
+		newest[org] = max(newest[org], at)
 		for w, start := range starts {
 			if at >= start {
 				c.Windows[w].Reports++

@@ -94,32 +94,40 @@ type record struct {
 // Codes for the closed sets. A value not in its table (a later version's)
 // is stored as itself: every value in a table is longer than one byte.
 var (
-	catCodes = codes{"helpdesk_fraud": "h", "marketplace_fraud": "m", "phishing": "p", "investment_fraud": "i",
-		"romance_fraud": "r", "ransomware": "w", "money_mule": "u", "other": "o"}
-	srcCodes    = codes{"bank": "b", "marketplace": "m", "police": "p"}
-	reviewCodes = codes{"open": "o", "acknowledged": "a", "closed": "c", "cancelled": "x", "unrouted": "u"}
-	statusCodes = codes{"queued": "q", "forwarded": "f", "rejected": "r"}
-	resultCodes = codes{"agreed": "a", "disagreed": "d"}
-	ftCodes     = codes{"mule_account": "m", "scammer_account": "s", "account_takeover": "t", "other": "o"}
+	catCodes = newCodes(map[string]byte{"helpdesk_fraud": 'h', "marketplace_fraud": 'm', "phishing": 'p', "investment_fraud": 'i',
+		"romance_fraud": 'r', "ransomware": 'w', "money_mule": 'u', "other": 'o'})
+	srcCodes    = newCodes(map[string]byte{"bank": 'b', "marketplace": 'm', "police": 'p'})
+	reviewCodes = newCodes(map[string]byte{"open": 'o', "acknowledged": 'a', "closed": 'c', "cancelled": 'x', "unrouted": 'u'})
+	statusCodes = newCodes(map[string]byte{"queued": 'q', "forwarded": 'f', "rejected": 'r'})
+	resultCodes = newCodes(map[string]byte{"agreed": 'a', "disagreed": 'd'})
+	ftCodes     = newCodes(map[string]byte{"mule_account": 'm', "scammer_account": 's', "account_takeover": 't', "other": 'o'})
 )
 
-type codes map[string]string
+// codes map a closed set's values to one-byte codes and back.
+type codes struct {
+	of    map[string]string
+	value [256]string
+}
 
-func (c codes) code(v string) string {
-	if k, ok := c[v]; ok {
+func newCodes(m map[string]byte) *codes {
+	c := &codes{of: map[string]string{}}
+	for v, k := range m {
+		c.of[v] = string([]byte{k})
+		c.value[k] = v
+	}
+	return c
+}
+
+func (c *codes) code(v string) string {
+	if k, ok := c.of[v]; ok {
 		return k
 	}
 	return v
 }
 
-func (c codes) value(k string) string {
-	if len(k) != 1 {
-		return k
-	}
-	for v, kk := range c {
-		if kk == k {
-			return v
-		}
+func (c *codes) valueOf(k string) string {
+	if len(k) == 1 && c.value[k[0]] != "" {
+		return c.value[k[0]]
 	}
 	return k
 }
@@ -210,12 +218,12 @@ func decodeRecord(core, rest, bookHolder string) (record, error) {
 	}
 	rcv := time.UnixMilli(unb36(f[fRcv])).UTC()
 	r := record{
-		Received: rcv, Category: report.Category(catCodes.value(f[fCat])), Source: report.OrgType(srcCodes.value(f[fSrc])),
-		Org: f[fOrg], N: unb36(f[fN]), Status: report.Status(statusCodes.value(f[fSt])), Holder: f[fHolder],
-		RespondBy: since(rcv, f[fRespondBy]), Review: report.ReviewState(reviewCodes.value(f[fReview])),
+		Received: rcv, Category: report.Category(catCodes.valueOf(f[fCat])), Source: report.OrgType(srcCodes.valueOf(f[fSrc])),
+		Org: f[fOrg], N: unb36(f[fN]), Status: report.Status(statusCodes.valueOf(f[fSt])), Holder: f[fHolder],
+		RespondBy: since(rcv, f[fRespondBy]), Review: report.ReviewState(reviewCodes.valueOf(f[fReview])),
 		Forwarded: since(rcv, f[fFwd]), PoliceRef: f[fRef], RefSpilled: f[fRef] == spilled,
 		Ack: since(rcv, f[fAck]), Closed: since(rcv, f[fCls]), Cancels: since(rcv, f[fCan]),
-		Result: report.Result(resultCodes.value(f[fRes])), FraudType: report.FraudType(ftCodes.value(f[fFT])),
+		Result: report.Result(resultCodes.valueOf(f[fRes])), FraudType: report.FraudType(ftCodes.valueOf(f[fFT])),
 	}
 	if r.RefSpilled {
 		r.PoliceRef = ""
