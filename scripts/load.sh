@@ -116,12 +116,18 @@ done; echo "(seed reports)"
 echo "## mulegate GET /v1/ibans/{iban} (an IBAN with 5 reports from 2 orgs, token cache warm)"
 phase mulegate "$mpid" -- --url "https://localhost:$aport/v1/ibans/NL91ABNA0417164300"
 echo "## mulegate POST /v1/reports (unique Idempotency-Key per request, over 100,000 distinct IBANs)"
+[ "${TOPOLOGY:-single}" = single ] && redis-cli -p "$rport" config resetstat >/dev/null
 intake=$(phase mulegate "$mpid" -- --url "https://localhost:$aport/v1/reports" --method POST --idempotency --ibans 100000 \
   --body '{"iban":"{{IBAN}}","category":"phishing","reference":"load"}')
 echo "$intake"
 if [ -n "$xadd" ]; then
   rate=$(echo "$intake" | sed -n 's/.* rate_2xx=\([0-9.]*\).*/\1/p' | head -1)
   [ -n "$rate" ] && awk -v a="$rate" -v x="$xadd" 'BEGIN { printf "   intake / redis-benchmark XADD: %.3f\n", a/x }'
+fi
+if [ "${TOPOLOGY:-single}" = single ]; then # where intake's Redis time goes
+  echo "   Redis commands during intake (calls, usec per call):"
+  redis-cli -p "$rport" info commandstats | tr -d '\r' | sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),usec=[0-9]*,usec_per_call=\([0-9.]*\).*/\2 \1 \3/p' |
+    sort -rn | head -8 | awk '{ printf "     %-12s %9d calls  %7.2f us/call\n", $2, $1, $3 }'
 fi
 
 if command -v nginx >/dev/null; then

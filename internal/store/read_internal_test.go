@@ -74,9 +74,11 @@ return pack(t)`)
 	if got != want {
 		t.Errorf("after Lua: %+v, want %+v", got, want)
 	}
-	head, tail := splitAtN(enc)
-	if head+sep+"1"+sep+tail != enc {
-		t.Errorf("splitAtN(%q) = %q, %q", enc, head, tail)
+	r.N, r.Holder, r.BookHolder = 0, "", false
+	bare, _, _ := r.encode()
+	head, mid, tail := splitRecord(bare)
+	if head+sep+"1"+sep+mid+sep+"bank-b"+sep+tail != enc {
+		t.Errorf("splitRecord(%q) = %q, %q, %q; does not rebuild %q", bare, head, mid, tail, enc)
 	}
 }
 

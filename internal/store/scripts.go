@@ -134,12 +134,15 @@ end
 // an AES-GCM encryption of it for the holder.
 //
 // KEYS: book, report index bucket, outbox
-// ARGV: raw id, record head (fields before n), record tail (fields after
-// n), now ms, cutoff ms, ttl s, sealed iban, police body, wake channel,
-// partition, holder, respond_by ms, index value, first index day kept,
-// pseudonym (hex), report id (hex)
+// ARGV: raw id, record head (fields before n), record middle (between n
+// and the holder), now ms, cutoff ms, ttl s, sealed iban, police body,
+// wake channel, partition, holder, respond_by ms, index value, first
+// index day kept, pseudonym (hex), report id (hex), the record's holder
+// field, record tail (after the holder)
 // Returns {1, n} when recorded, {0, n at the time} for a replay.
-var acceptScript = redis.NewScript(recordLua + trimLua + `
+var acceptScript = redis.NewScript(recordLua + trimLua + acceptLua)
+
+const acceptLua = `
 local b = KEYS[1]
 local rec = redis.call('HGET', b, ARGV[1])
 if rec then return {0, tonumber(fields(rec)[5], 36)} end
@@ -148,14 +151,17 @@ local now, cutoff = tonumber(ARGV[4]), tonumber(ARGV[5])
 if lo and lo < cutoff then lo, nc = trim(b, cutoff, nc) end
 nc = nc + 1
 if not lo or now < lo then lo = now end
-local t = fields(ARGV[2] .. SEP .. b36(nc) .. SEP .. ARGV[3])
-if t[8] ~= '' then
-  -- The holder's name is kept once, in the book's h field.
+-- The holder's name is kept once, in the book's h field (no table is
+-- built: the record's parts are joined around n and the holder).
+local holder = ARGV[17]
+if holder ~= '' then
   local bh = redis.call('HGET', b, 'h')
-  if not bh then redis.call('HSET', b, 'h', t[8]); bh = t[8] end
-  if bh == t[8] then t[8] = '=' end
+  if not bh then redis.call('HSET', b, 'h', holder); bh = holder end
+  if bh == holder then holder = '=' end
 end
-redis.call('HSET', b, ARGV[1], pack(t))
+local rec = ARGV[2] .. SEP .. b36(nc) .. SEP .. ARGV[3] .. SEP .. holder
+if ARGV[18] ~= '' then rec = rec .. SEP .. ARGV[18] end
+redis.call('HSET', b, ARGV[1], rec)
 redis.call('HSETNX', b, 'ie', ARGV[7])
 setw(b, now, lo, nc)
 redis.call('EXPIRE', b, ARGV[6])
@@ -163,7 +169,7 @@ dayput(KEYS[2], ARGV[1], ARGV[13], tonumber(ARGV[14]), ARGV[6])
 redis.call('XADD', KEYS[3], '*', 'id', ARGV[16], 'ps', ARGV[15], 'body', ARGV[8], 'h', ARGV[11], 'rb', ARGV[12])
 redis.call('PUBLISH', ARGV[9], ARGV[10])
 return {1, nc}
-`)
+`
 
 // reviewScript applies a review transition that the domain computed, if
 // the record is still the one the transition was computed from (compare

@@ -262,3 +262,37 @@ func testClock(start time.Time) (clock *atomic.Int64, now func() time.Time) {
 	clock.Store(start.UnixMilli())
 	return clock, func() time.Time { return time.UnixMilli(clock.Load()).UTC() }
 }
+
+// TestIdempotencyKeyAgesOut: an Idempotency-Key is remembered for its TTL
+// (never less than a report lives); after that the same key starts a new
+// report, even with another body, and the aged-out entry is dropped from
+// its bucket.
+func TestIdempotencyKeyAgesOut(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock, now := testClock(t0)
+	srv := redistest.StartTopology(t)
+	st, err := store.New(srv.Client(t), store.Options{Secret: secret, Now: now, Retention: 30 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	first, err := st.Accept(ctx, "bank-a", report.OrgBank, "k", mustSub(t, "NL91ABNA0417164300", "phishing", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Add((20 * 24 * time.Hour).Milliseconds())
+	if _, err := st.Accept(ctx, "bank-a", report.OrgBank, "k", mustSub(t, "NL91ABNA0417164300", "other", "")); report.ErrorCode(err) != report.CodeConflict {
+		t.Fatalf("the key reused with another body within its TTL: %v, want a conflict", err)
+	}
+	clock.Add((20 * 24 * time.Hour).Milliseconds()) // 40 days: past retention and the key's TTL
+	again, err := st.Accept(ctx, "bank-a", report.OrgBank, "k", mustSub(t, "DE89370400440532013000", "other", ""))
+	if err != nil || again.Replayed || again.ReportCount != 1 {
+		t.Fatalf("the key after its TTL: %+v %v, want a new report", again, err)
+	}
+	if again.ID != first.ID {
+		t.Errorf("the report id changed: %s, was %s", again.ID, first.ID)
+	}
+	if _, err := st.ReportStatus(ctx, again.ID); err != nil {
+		t.Errorf("the new report: %v", err)
+	}
+}
