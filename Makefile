@@ -2,9 +2,9 @@
 # root, and otherwise says exactly what to install.
 GO ?= go
 
-.PHONY: test deps tidy-check vet fmt-check race build bench fuzz load clean
+.PHONY: test deps tidy-check vet fmt-check race rules build bench fuzz load clean
 
-test: deps tidy-check fmt-check vet race
+test: deps tidy-check fmt-check vet rules race
 
 deps:
 	@if ! command -v redis-server >/dev/null 2>&1; then \
@@ -18,6 +18,23 @@ deps:
 	  fi; \
 	fi
 	@redis-server --version
+
+# The Prometheus alert rules and their unit tests (Debian's prometheus
+# package ships promtool; installed like redis-server when root).
+rules:
+	@if ! command -v promtool >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing promtool (Debian package prometheus)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  fi; \
+	fi
+	@if command -v promtool >/dev/null 2>&1; then \
+	  promtool check rules deploy/prometheus/mulegate.rules.yaml && \
+	  (cd deploy/prometheus && promtool test rules mulegate.rules.test.yaml); \
+	else \
+	  echo "make: SKIPPING the alert rule tests: promtool is missing (not root, so not installed). Install it with 'sudo apt-get install -y prometheus' (Debian/Ubuntu) and run 'make test' again." >&2; \
+	fi
 
 # go.mod and go.sum must be exactly what the code needs.
 tidy-check:

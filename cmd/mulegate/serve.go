@@ -134,6 +134,9 @@ func redisErrorCounter(reg prometheus.Registerer) func(op string) {
 		Name: "mulegate_redis_errors_total", Help: "Redis operations that failed, by operation.",
 	}, []string{"op"})
 	reg.MustRegister(c)
+	for _, op := range store.Ops {
+		c.WithLabelValues(op) // every operation's series exists from the start
+	}
 	return func(op string) { c.WithLabelValues(op).Inc() }
 }
 

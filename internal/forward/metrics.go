@@ -39,6 +39,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "mulegate_events_written_total", Help: "Events written into the banks' feeds by the holders' relay, by type.",
 	}, []string{"type"})
 	reg.MustRegister(m.attempts, m.latency, m.trips, m.events)
+	// Closed label sets exist from the start at 0.
+	for _, o := range []Outcome{Delivered, Rejected, Retry} {
+		m.attempts.WithLabelValues(o.String())
+	}
+	for _, src := range []string{"local", "shared"} {
+		m.trips.WithLabelValues(src)
+	}
+	for _, t := range report.EventTypes {
+		m.events.WithLabelValues(string(t))
+	}
 	return m
 }
 

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/report"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -16,6 +17,9 @@ type Metrics struct {
 	requests   *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	tokenCache *prometheus.CounterVec
+	// authFailures are 401 and 403 answers by status and problem code
+	// (a closed set: the codes writeProblem gives).
+	authFailures *prometheus.CounterVec
 
 	reviews         *prometheus.CounterVec
 	rateLimited     *prometheus.CounterVec
@@ -39,6 +43,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "mulegate_token_cache_total", Help: "Verified-token cache lookups by result (hit or miss).",
 		}, []string{"result"}),
 	}
+	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mulegate_auth_failures_total", Help: "Requests refused with 401 or 403, by status and problem code.",
+	}, []string{"status", "code"})
 	m.reviews = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mulegate_reviews_total", Help: "Review actions that changed a report, by action (acknowledge, close, cancel).",
 	}, []string{"action"})
@@ -57,7 +64,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.sseOpen = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "mulegate_alert_streams_open", Help: "Open Server-Sent Events alert streams.",
 	})
-	reg.MustRegister(m.requests, m.latency, m.tokenCache, m.reviews, m.rateLimited, m.alertsCreated, m.alertsDelivered, m.eventsDelivered, m.sseOpen)
+	reg.MustRegister(m.requests, m.latency, m.tokenCache, m.authFailures, m.reviews, m.rateLimited, m.alertsCreated, m.alertsDelivered, m.eventsDelivered, m.sseOpen)
+	// Every series of a closed label set exists from the start at 0, so
+	// rates and alert rules see it before its first event.
+	for _, r := range []string{"hit", "miss"} {
+		m.tokenCache.WithLabelValues(r)
+	}
+	for _, a := range []report.Action{report.ActionAcknowledge, report.ActionClose, report.ActionCancel} {
+		m.reviews.WithLabelValues(string(a))
+	}
+	for _, t := range []report.OrgType{report.OrgBank, report.OrgMarketplace, report.OrgPolice} {
+		for _, c := range []report.RateClass{report.RateLookups, report.RateWrites} {
+			m.rateLimited.WithLabelValues(string(t), string(c))
+		}
+	}
+	for _, via := range []string{"feed", "stream"} {
+		m.alertsDelivered.WithLabelValues(via)
+		for _, t := range report.EventTypes {
+			m.eventsDelivered.WithLabelValues(string(t), via)
+		}
+	}
 	return m
 }
 

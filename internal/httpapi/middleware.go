@@ -108,6 +108,9 @@ func accessLog(m *Metrics) gin.HandlerFunc {
 		elapsed := time.Since(start)
 		if m != nil {
 			m.observe(route, c.Request.Method, status, elapsed)
+			if status == 401 || status == 403 {
+				m.authFailures.WithLabelValues(strconv.Itoa(status), c.GetString(ctxProblemCode)).Inc()
+			}
 		}
 		l := logger(c)
 		if !l.Enabled(c.Request.Context(), slog.LevelInfo) {

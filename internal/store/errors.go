@@ -13,6 +13,10 @@ import (
 // bounded whatever the error text.
 type op string
 
+// Ops are the operation labels OnError is called with.
+var Ops = []string{string(opAccept), string(opLookup), string(opReport), string(opAlerts), string(opOutbox),
+	string(opBreaker), string(opPing), string(opLimits)}
+
 const (
 	opAccept  op = "accept"
 	opLookup  op = "lookup"
