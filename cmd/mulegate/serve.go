@@ -23,8 +23,10 @@ import (
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
+	"github.com/mulegate/mulegate/internal/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 )
@@ -118,6 +120,20 @@ func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, e
 		return nil, err
 	}
 	st.OnError = redisErrorCounter(reg)
+	if telemetry.Active() {
+		// Redis spans for the calls made on a request's context (the
+		// autopipelined reads and intake have the store's own spans);
+		// never the command's arguments: they hold pseudonyms and bodies.
+		for _, c := range []redis.UniversalClient{rdb, reads} {
+			if err := redisotel.InstrumentTracing(c, redisotel.WithDBStatement(false)); err != nil {
+				closeRedis(rdb, reads)
+				return nil, err
+			}
+			if reads == rdb {
+				break
+			}
+		}
+	}
 	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := st.LoadScripts(lctx); err != nil {
@@ -125,6 +141,20 @@ func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, e
 		log.Warn("redis not reachable at start; will keep trying", "err", err)
 	}
 	return &core{log: log, sink: sink, reg: reg, rdb: rdb, reads: reads, st: st, orgs: auth.NewRegistry(orgs), router: router}, nil
+}
+
+// startTracing sets OpenTelemetry tracing up from the OTEL_* variables
+// (off unless they ask for it) and returns what flushes it at exit.
+func startTracing(ctx context.Context, getenv func(string) string) (func(), error) {
+	shutdown, err := telemetry.Setup(ctx, getenv, "mulegate")
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdown(ctx)
+	}, nil
 }
 
 // redisErrorCounter is mulegate_redis_errors_total{op}; op comes from the
@@ -391,6 +421,11 @@ func (g *gatewayServer) run(ctx context.Context, apiLn, opsLn net.Listener, cfgP
 // reloads the organisations (and with them the alert routing table) from
 // it; a bad file is logged and changes nothing.
 func serve(ctx context.Context, cfg config.Config, cfgPath string, getenv func(string) string, stdout, stderr io.Writer, extra func(ctx context.Context) error) error {
+	stopTracing, err := startTracing(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	c, err := newCore(ctx, cfg, stderr)
 	if err != nil {
 		return err
@@ -426,6 +461,11 @@ func cmdForward(ctx context.Context, args []string, getenv func(string) string, 
 	if cfg.Forward.Workers == 0 {
 		return errors.New("forward.workers: must be at least 1 for 'mulegate forward'")
 	}
+	stopTracing, err := startTracing(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	c, err := newCore(ctx, cfg, stderr)
 	if err != nil {
 		return err

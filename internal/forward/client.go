@@ -17,6 +17,11 @@ import (
 	"time"
 
 	"github.com/mulegate/mulegate/internal/outbox"
+	"github.com/mulegate/mulegate/internal/telemetry"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mulegate/mulegate/internal/pemfile"
 )
@@ -101,16 +106,34 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}}, nil
 }
 
-// Send makes one delivery attempt.
-func (c *Client) Send(ctx context.Context, e outbox.Entry) Result {
-	target := c.url
+// Send makes one delivery attempt. It continues the trace of the request
+// that queued the entry (its traceparent was kept with it) with a client
+// span, and sends the W3C traceparent to the police store.
+func (c *Client) Send(ctx context.Context, e outbox.Entry) (res Result) {
+	target, tmpl := c.url, "/reports"
 	if e.Kind == outbox.KindEvent {
 		target += "/" + url.PathEscape(e.ReportID) + "/events"
+		tmpl = "/reports/{report_id}/events"
 	}
+	if e.TraceParent != "" {
+		ctx = telemetry.Propagator.Extract(ctx, propagation.MapCarrier{"traceparent": e.TraceParent})
+	}
+	ctx, span := telemetry.Tracer().Start(ctx, "POST "+tmpl, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("http.request.method", "POST"), attribute.String("url.template", tmpl)))
+	defer func() {
+		if res.Status != 0 {
+			span.SetAttributes(attribute.Int("http.response.status_code", res.Status))
+		}
+		if res.Outcome != Delivered {
+			span.SetStatus(codes.Error, "")
+		}
+		span.End()
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(e.Body))
 	if err != nil {
 		return Result{Outcome: Retry, Reason: "cannot build the request"}
 	}
+	telemetry.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	key := e.Key

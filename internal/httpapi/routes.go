@@ -64,7 +64,7 @@ func NewAPI(d Deps) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(withRequestID(d.Log), recovery(), accessLog(d.Metrics))
+	r.Use(tracing(), withRequestID(d.Log), recovery(), accessLog(d.Metrics))
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, newAPIError(http.StatusNotFound, "not_found", "no such resource"))
 	})

@@ -15,9 +15,12 @@ type Entry struct {
 	// Pseudonym names the book of the report's IBAN (hex; "" for an entry
 	// queued before books existed: the store finds it by the report id).
 	Pseudonym string
-	Kind      Kind
-	Key       string // the Idempotency-Key for the police store: the report id, or <report id>:<event>
-	Body      []byte // the police wire body, ready to send
+	// TraceParent is the W3C traceparent of the request that queued the
+	// entry ("" without tracing): the forwarding call continues its trace.
+	TraceParent string
+	Kind        Kind
+	Key         string // the Idempotency-Key for the police store: the report id, or <report id>:<event>
+	Body        []byte // the police wire body, ready to send
 	// For the holder's feed: the bank that holds the IBAN ("" for none),
 	// the holder's deadline (reports), the event name and the IBAN
 	// (review events).

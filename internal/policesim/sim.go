@@ -44,6 +44,9 @@ type Record struct {
 	Events          []json.RawMessage `json:"events"`     // review events, in the order received, once per event
 	FirstReceivedAt time.Time         `json:"first_received_at"`
 	Body            json.RawMessage   `json:"body"`
+	// TraceParent is the W3C traceparent header of the first delivery
+	// ("" when the caller sent none).
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // Stats counts everything the store saw.
@@ -208,7 +211,7 @@ func (s *Sim) postReport(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ref, seen := s.record(key, body)
+	ref, seen := s.record(key, body, r.Header.Get("traceparent"))
 	s.deliveries.Add(1)
 	status := http.StatusCreated
 	if seen {
@@ -304,13 +307,14 @@ func (s *Sim) checkContract(w http.ResponseWriter, r *http.Request, key string) 
 }
 
 // record keeps a report once per id; seen says it was known before.
-func (s *Sim) record(key string, body []byte) (ref string, seen bool) {
+func (s *Sim) record(key string, body []byte, traceParent string) (ref string, seen bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec, seen := s.records[key]
 	if !seen {
 		s.next++
-		rec = &Record{ReportID: key, PoliceReference: fmt.Sprintf("POL-%08d", s.next), FirstReceivedAt: time.Now().UTC(), Body: body}
+		rec = &Record{ReportID: key, PoliceReference: fmt.Sprintf("POL-%08d", s.next), FirstReceivedAt: time.Now().UTC(), Body: body,
+			TraceParent: traceParent}
 		s.records[key] = rec
 	}
 	rec.Deliveries++

@@ -347,6 +347,7 @@ func (s *Store) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 		key, _ := m.Values["key"].(string) // "" for a report: its id (the client's default)
 		e := outbox.Entry{Partition: partition, StreamID: m.ID, ReportID: id, Kind: outbox.Kind(kind), Key: key, Body: []byte(body)}
 		e.Pseudonym, _ = m.Values["ps"].(string)
+		e.TraceParent, _ = m.Values["tp"].(string)
 		e.Holder, _ = m.Values["h"].(string)
 		e.Event, _ = m.Values["ev"].(string)
 		e.IBAN, _ = m.Values["ib"].(string)

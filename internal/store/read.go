@@ -118,11 +118,14 @@ func (s *Store) LookupKey(ctx context.Context, key report.IBANKey) (report.Count
 		}
 		return out[0], nil
 	}
+	ctx, end := span(ctx, "lookup")
 	cmd := redis.NewMapStringStringCmd(ctx, "hgetall", s.keysOf(key).book())
-	if err := s.ap.Submit(ctx, cmd).WaitContext(ctx); err != nil {
-		return report.Counts{}, s.fail(opLookup, "lookup", err)
+	err := s.ap.Submit(ctx, cmd).WaitContext(ctx)
+	if err == nil {
+		err = cmd.Err()
 	}
-	if err := cmd.Err(); err != nil {
+	end(err)
+	if err != nil {
 		return report.Counts{}, s.fail(opLookup, "lookup", err)
 	}
 	return s.countBook(cmd.Val(), s.now()), nil
@@ -146,12 +149,14 @@ func (s *Store) LookupKeys(ctx context.Context, keys []report.IBANKey) ([]report
 		return out, nil
 	}
 	cmds := make([]*redis.MapStringStringCmd, len(keys))
+	ctx, end := span(ctx, "lookup batch")
 	_, err := s.reads.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for n, key := range keys {
 			cmds[n] = p.HGetAll(ctx, s.keysOf(key).book())
 		}
 		return nil
 	})
+	end(err)
 	if err != nil {
 		return nil, s.fail(opLookup, "lookup batch", err)
 	}

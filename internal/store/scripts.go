@@ -138,7 +138,7 @@ end
 // and the holder), now ms, cutoff ms, ttl s, sealed iban, police body,
 // wake channel, partition, holder, respond_by ms, index value, first
 // index day kept, pseudonym (hex), report id (hex), the record's holder
-// field, record tail (after the holder)
+// field, record tail (after the holder), the request's traceparent ("")
 // Returns {1, n} when recorded, {0, n at the time} for a replay.
 var acceptScript = redis.NewScript(recordLua + trimLua + acceptLua)
 
@@ -166,7 +166,7 @@ redis.call('HSETNX', b, 'ie', ARGV[7])
 setw(b, now, lo, nc)
 redis.call('EXPIRE', b, ARGV[6])
 dayput(KEYS[2], ARGV[1], ARGV[13], tonumber(ARGV[14]), ARGV[6])
-redis.call('XADD', KEYS[3], '*', 'id', ARGV[16], 'ps', ARGV[15], 'body', ARGV[8], 'h', ARGV[11], 'rb', ARGV[12])
+redis.call('XADD', KEYS[3], '*', 'id', ARGV[16], 'ps', ARGV[15], 'body', ARGV[8], 'h', ARGV[11], 'rb', ARGV[12], 'tp', ARGV[19])
 redis.call('PUBLISH', ARGV[9], ARGV[10])
 return {1, nc}
 `

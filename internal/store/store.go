@@ -67,9 +67,6 @@ type Store struct {
 	// concurrent lookups share round trips (nil for a client without one).
 	reads redis.UniversalClient
 	ap    *redis.AutoPipeliner
-	// wap is the main client's deferred autopipeliner: concurrent writes'
-	// scripts share round trips too.
-	wap *redis.AutoPipeliner
 	// OnError, if set, is told about every Redis failure (for metrics).
 	OnError func(op string)
 }
@@ -107,9 +104,6 @@ func New(rdb redis.UniversalClient, opt Options) (*Store, error) {
 	// directly.
 	if ap, err := opt.Reads.AsyncAutoPipeline(); err == nil {
 		s.ap = ap
-	}
-	if ap, err := rdb.AsyncAutoPipeline(); err == nil {
-		s.wap = ap
 	}
 	secret := opt.Secret
 	var err error
@@ -241,7 +235,10 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 	raw := rawID(id)
 	k := s.keysFor(sub.IBAN)
 	now := s.now()
-	if err := s.claimReport(ctx, raw, sub.Canonical(), k.part, now); err != nil {
+	cctx, end := span(ctx, "idempotency claim")
+	err := s.claimReport(cctx, raw, sub.Canonical(), k.part, now)
+	end(err)
+	if err != nil {
 		return report.Accepted{}, err
 	}
 
@@ -261,12 +258,14 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 		return report.Accepted{}, report.Internal("accept report: encrypt", err)
 	}
 	cutoff := now.Add(-s.opt.Retention).UnixMilli()
-	v, err := s.runReplicated(ctx, acceptScript,
+	actx, end := span(ctx, "accept")
+	v, err := s.runReplicated(actx, acceptScript,
 		[]string{k.book(), indexBucket(k.tag, raw), s.OutboxKey(k.part)},
 		raw, head, mid, now.UnixMilli(), cutoff, s.ttlSeconds(), sealed, body,
 		WakeChannel, k.part, rv.Holder, msOrZero(rv.RespondBy), dayBytes(day(now))+k.rawPseudo(),
-		day(now)-s.ttlDays(), k.pseudo, id, rv.Holder, tail,
+		day(now)-s.ttlDays(), k.pseudo, id, rv.Holder, tail, traceParent(ctx),
 	)
+	end(err)
 	if err != nil {
 		return report.Accepted{}, s.fail(opAccept, "accept report script "+sub.IBAN.Masked(), err)
 	}
@@ -304,16 +303,17 @@ func (s *Store) idemDays() int64 {
 	return int64((ttl + 24*time.Hour - 1) / (24 * time.Hour))
 }
 
-// claimPlain is the claim in plain commands, sharing round trips with
-// concurrent requests and costing Redis a fraction of a script: HSETNX
-// decides who claimed first (the HGET after it, in the same ordered
-// stream, reads the winner's value). It answers "" when the script must
+// claimPlain is the claim in plain commands, one pipelined round trip on
+// a connection of its own (not the shared autopipeliner: intake must fail
+// fast when a master is down, not wait behind other callers' commands),
+// costing Redis a fraction of a script: HSETNX decides who claimed first
+// (the HGET after it, in the same pipeline, reads the winner's value). It answers "" when the script must
 // decide instead: with wait_replicas (the script's WAIT covers it), when
 // the bucket has entries past the idempotency TTL to drop (at most once
 // a day per bucket), or when the id was claimed so long ago that its
 // entry counts as absent.
 func (s *Store) claimPlain(ctx context.Context, raw, value string, now time.Time) (string, error) {
-	if s.opt.WaitReplicas > 0 || s.wap == nil {
+	if s.opt.WaitReplicas > 0 {
 		return "", nil
 	}
 	b := idemBucket(raw)
@@ -324,17 +324,14 @@ func (s *Store) claimPlain(ctx context.Context, raw, value string, now time.Time
 	cmds := []redis.Cmder{set, got, lo,
 		redis.NewBoolCmd(ctx, "hsetnx", b, "lo", day(now)),
 		redis.NewBoolCmd(ctx, "expire", b, (s.idemDays()+1)*86400)}
-	futures := make([]redis.AutoFuture, len(cmds))
-	for n, c := range cmds {
-		futures[n] = s.wap.Submit(ctx, c)
-	}
-	for n, f := range futures {
-		if err := f.WaitContext(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return "", err
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, c := range cmds {
+			_ = p.Process(ctx, c)
 		}
-		if err := cmds[n].Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return "", err
-		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", err
 	}
 	if l, err := strconv.ParseInt(lo.Val(), 10, 64); err == nil && l < before {
 		return "", nil // aged-out entries to drop: the script does
@@ -404,7 +401,7 @@ func (s *Store) claim(ctx context.Context, label op, key string, canonical []byt
 // counts nothing twice.
 func (s *Store) runReplicated(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
 	if s.opt.WaitReplicas <= 0 {
-		return s.runShared(ctx, sc, keys, args...)
+		return sc.Run(ctx, s.rdb, keys, args...).Result()
 	}
 	var node *redis.Client
 	switch c := s.rdb.(type) {
@@ -441,29 +438,6 @@ func (s *Store) runReplicated(ctx context.Context, sc *redis.Script, keys []stri
 			Err: fmt.Errorf("WAIT: %d of %d replicas acknowledged", n, s.opt.WaitReplicas)}
 	}
 	return res.Result()
-}
-
-// runShared runs a script through the autopipeliner, so concurrent
-// requests' scripts share round trips; the wait honours ctx. A Redis that
-// lost its script cache gets the script once more the usual way.
-func (s *Store) runShared(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
-	if s.wap == nil {
-		return sc.Run(ctx, s.rdb, keys, args...).Result()
-	}
-	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
-	cmdArgs = append(cmdArgs, "evalsha", sc.Hash(), len(keys))
-	for _, k := range keys {
-		cmdArgs = append(cmdArgs, k)
-	}
-	cmd := redis.NewCmd(ctx, append(cmdArgs, args...)...)
-	err := s.wap.Submit(ctx, cmd).WaitContext(ctx)
-	if isNoScript(err) || isNoScript(cmd.Err()) {
-		return sc.Run(ctx, s.rdb, keys, args...).Result()
-	}
-	if err != nil {
-		return nil, err
-	}
-	return cmd.Result()
 }
 
 // windows are the retention cutoff at now and the starts of the
