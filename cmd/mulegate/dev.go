@@ -298,6 +298,14 @@ Paste into a shell in this folder:
   market() { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/market.pem --key {{.Dir}}/market-key.pem -H "Authorization: Bearer $MARKET_TOKEN" "$@"; echo; }
   police() { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/police.pem --key {{.Dir}}/police-key.pem -H "Authorization: Bearer $POLICE_TOKEN" "$@"; echo; }
 
+Or the mulegate CLI, as the bank (built on the Go client package
+github.com/mulegate/mulegate/client; one JSON object per line):
+
+  export MULEGATE_CLIENT_URL=$MG MULEGATE_CLIENT_CA={{.Dir}}/ca.pem MULEGATE_CLIENT_TOKEN=$BANK_TOKEN
+  export MULEGATE_CLIENT_CERT={{.Dir}}/bank.pem MULEGATE_CLIENT_KEY={{.Dir}}/bank-key.pem
+  mulegate lookup NL91ABNA0417164300 DE89370400440532013000
+  # mulegate events --follow   (the bank's feed as it comes; Ctrl-C stops, --after CURSOR resumes)
+
 Look up an IBAN (a never-reported IBAN answers with counts 0, risk "none"):
 
   bank $MG/v1/ibans/NL91ABNA0417164300

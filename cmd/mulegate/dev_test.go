@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -64,12 +66,15 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 	}
 	cmd := exec.Command("bash", "-e", "-c", script.String())
 	cmd.Dir = dir
+	// The banner's CLI lines run the mulegate binary, as an installed one would.
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(mustBinary(t))+string(os.PathListSeparator)+os.Getenv("PATH"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("printed commands failed: %v\n%s", err, out)
 	}
 	for _, want := range []string{
 		`"report_count":0`, `"risk":"none"`, // first lookup
+		`{"iban":"DE89370400440532013000","country":"DE"`, // the CLI's batch lookup
 		"HTTP/2 202", "location: /v1/reports/", // the marketplace report
 		`"report_count":2,"reporter_count":2`,              // lookup after two reports
 		`"code":"invalid_iban"`,                            // the bogus batch entry

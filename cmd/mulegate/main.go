@@ -39,6 +39,13 @@ Usage:
   mulegate dev [--redis ADDR]       run a complete development gateway (NOT FOR PRODUCTION)
   mulegate token [flags]            mint a development token bound to a client certificate
   mulegate iban IBAN...             validate IBANs offline
+
+For integrators (flags or MULEGATE_CLIENT_URL, _CERT, _KEY, _CA, _TOKEN; one JSON object per line):
+  mulegate lookup IBAN...           look IBANs up (one: GET, more: one batch)
+  mulegate report --iban I --category C [...]   report an IBAN (retried with the same Idempotency-Key)
+  mulegate report show ID           a report's status and review
+  mulegate events [--follow]        the bank's event feed, resumable with --after CURSOR
+  mulegate review acknowledge|close|cancel ID [...]   answer or withdraw a report
   mulegate help                     show this help
 
 Run 'mulegate COMMAND -h' for the flags of a command.
@@ -68,6 +75,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdToken(args[1:], stdout, stderr)
 	case "iban":
 		return cmdIBAN(args[1:], stdout)
+	case "lookup":
+		return cmdLookup(ctx, args[1:], getenv, stdout, stderr)
+	case "report":
+		return cmdReport(ctx, args[1:], getenv, stdout, stderr)
+	case "events":
+		return cmdEvents(ctx, args[1:], getenv, stdout, stderr)
+	case "review":
+		return cmdReview(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/mulegate/mulegate/client"
+)
+
+// The integrator commands: lookup, report, events, review. They are built
+// on the client package (the same retries and types a bank's own Go code
+// gets) and print one JSON object per line, for scripts and jq.
+
+// clientFlags are the connection flags every client command takes, each
+// with a MULEGATE_CLIENT_* default.
+type clientFlags struct{ url, cert, key, ca, token *string }
+
+func addClientFlags(fs *flag.FlagSet, getenv func(string) string) clientFlags {
+	return clientFlags{
+		url:   fs.String("url", getenv("MULEGATE_CLIENT_URL"), "gateway API, e.g. https://localhost:8443 (MULEGATE_CLIENT_URL)"),
+		cert:  fs.String("cert", getenv("MULEGATE_CLIENT_CERT"), "client certificate, PEM (MULEGATE_CLIENT_CERT)"),
+		key:   fs.String("key", getenv("MULEGATE_CLIENT_KEY"), "client key, PEM (MULEGATE_CLIENT_KEY)"),
+		ca:    fs.String("ca", getenv("MULEGATE_CLIENT_CA"), "CA of the gateway's certificate, PEM; empty for the system roots (MULEGATE_CLIENT_CA)"),
+		token: fs.String("token", getenv("MULEGATE_CLIENT_TOKEN"), "bearer token bound to the certificate (MULEGATE_CLIENT_TOKEN)"),
+	}
+}
+
+func (f clientFlags) client() (*client.Client, error) {
+	if *f.url == "" || *f.token == "" {
+		return nil, errors.New("give --url and --token (or MULEGATE_CLIENT_URL and MULEGATE_CLIENT_TOKEN); 'mulegate dev' prints them")
+	}
+	return client.New(client.Config{BaseURL: *f.url, CertFile: *f.cert, KeyFile: *f.key, CAFile: *f.ca, Token: client.StaticToken(*f.token)})
+}
+
+func printJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// cmdLookup is "mulegate lookup IBAN…": one IBAN with GET, more in one batch.
+func cmdLookup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("lookup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := addClientFlags(fs, getenv)
+	fs.Usage = func() { fmt.Fprintln(stderr, "usage: mulegate lookup [flags] IBAN…"); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	if fs.NArg() == 1 {
+		l, err := c.Lookup(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, l)
+	}
+	res, err := c.LookupMany(ctx, fs.Args())
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		var v any = r.Lookup
+		if r.Error != nil {
+			v = r.Error
+		}
+		if err := printJSON(stdout, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cmdReport is "mulegate report --iban … --category …" (submit) and
+// "mulegate report show ID".
+func cmdReport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "show" {
+		fs := flag.NewFlagSet("report show", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		cf := addClientFlags(fs, getenv)
+		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {
+			fmt.Fprintln(stderr, "usage: mulegate report show [flags] REPORT_ID")
+			return errUsage
+		}
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		st, err := c.Report(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, st)
+	}
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := addClientFlags(fs, getenv)
+	ib := fs.String("iban", "", "the IBAN paid to (required)")
+	cat := fs.String("category", "", "helpdesk_fraud, marketplace_fraud, phishing, investment_fraud, romance_fraud, ransomware, money_mule or other (required)")
+	ref := fs.String("reference", "", "your own case id")
+	desc := fs.String("description", "", "free text")
+	occurred := fs.String("occurred-at", "", "when the fraud happened, RFC 3339")
+	amount := fs.String("amount", "", "amount paid, e.g. 249.95")
+	currency := fs.String("currency", "EUR", "currency of --amount")
+	key := fs.String("idempotency-key", "", "Idempotency-Key (default: a new random one, printed; give it again to repeat the same report)")
+	if err := fs.Parse(args); err != nil || *ib == "" || *cat == "" || fs.NArg() != 0 {
+		fmt.Fprintln(stderr, "usage: mulegate report [flags] --iban IBAN --category CATEGORY   |   mulegate report show REPORT_ID")
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	r := client.ReportRequest{Iban: *ib, Category: client.Category(*cat)}
+	if *ref != "" {
+		r.Reference = ref
+	}
+	if *desc != "" {
+		r.Description = desc
+	}
+	if *occurred != "" {
+		t, err := time.Parse(time.RFC3339, *occurred)
+		if err != nil {
+			return fmt.Errorf("--occurred-at: %w", err)
+		}
+		r.OccurredAt = &t
+	}
+	if *amount != "" {
+		r.Amount = &struct {
+			Currency string `json:"currency"`
+			Value    string `json:"value"`
+		}{Currency: *currency, Value: *amount}
+	}
+	if *key == "" {
+		*key = client.NewIdempotencyKey()
+	}
+	a, replayed, err := c.SubmitReport(ctx, *key, r)
+	if err != nil {
+		return fmt.Errorf("%w (Idempotency-Key %s: retry with the same key)", err, *key)
+	}
+	return printJSON(stdout, struct {
+		*client.Accepted
+		IdempotencyKey string `json:"idempotency_key"`
+		Replayed       bool   `json:"replayed"`
+	}{a, *key, replayed})
+}
+
+// cmdEvents is "mulegate events [--after C] [--types …] [--follow]": the
+// bank's event feed, one event per line with the cursor to resume from.
+func cmdEvents(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("events", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := addClientFlags(fs, getenv)
+	after := fs.String("after", "", "cursor to resume from (the last line's cursor)")
+	types := fs.String("types", "", "comma-separated event types, e.g. report.received,report.cancelled")
+	follow := fs.Bool("follow", false, "keep waiting for new events (long poll) until interrupted")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	o := client.FeedOptions{After: *after, Follow: *follow}
+	if *types != "" {
+		o.Types = strings.Split(*types, ",")
+	}
+	for it, err := range c.Events(ctx, o) {
+		if err != nil {
+			if ctx.Err() != nil { // interrupted while following: a clean stop
+				return nil
+			}
+			return err
+		}
+		if err := printJSON(stdout, it.Item); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cmdReview is "mulegate review acknowledge|close|cancel ID [flags]".
+func cmdReview(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	usage := "usage: mulegate review acknowledge ID | close ID --result agreed|disagreed [--fraud-type T] [--details D] | cancel ID [--reason R]"
+	if len(args) < 2 {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	action, id := args[0], args[1]
+	fs := flag.NewFlagSet("review "+action, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := addClientFlags(fs, getenv)
+	result := fs.String("result", "", "close: agreed or disagreed")
+	ft := fs.String("fraud-type", "", "close, agreed: mule_account, scammer_account, account_takeover or other")
+	details := fs.String("details", "", "close: what the bank found")
+	reason := fs.String("reason", "", "cancel: why the report is withdrawn")
+	if err := fs.Parse(args[2:]); err != nil || fs.NArg() != 0 {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var st *client.ReportStatus
+	switch action {
+	case "acknowledge":
+		st, err = c.AcknowledgeReport(ctx, id)
+	case "close":
+		r := client.CloseRequest{Result: client.CloseRequestResult(*result)}
+		if *ft != "" {
+			f := client.CloseRequestFraudType(*ft)
+			r.FraudType = &f
+		}
+		if *details != "" {
+			r.Details = details
+		}
+		st, err = c.CloseReport(ctx, id, r)
+	case "cancel":
+		var r client.CancelRequest
+		if *reason != "" {
+			r.Reason = reason
+		}
+		st, err = c.CancelReport(ctx, id, r)
+	default:
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	if err != nil {
+		return err
+	}
+	return printJSON(stdout, st)
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestClientCommands drives the integrator commands (the built binary,
+// configured by MULEGATE_CLIENT_* as an integrator's shell would be)
+// against a running gateway: a marketplace reports (and repeats the
+// report with the same key), the holding bank looks it up, reads its
+// event feed (also following it) and answers the report.
+func TestClientCommands(t *testing.T) {
+	sim := mustSimProc(t).addrs["sim"]
+	e := mustEnv(t, "MULEGATE_POLICE_URL", sim, "MULEGATE_FORWARD_WORKERS", "1")
+	bin := mustBinary(t)
+	dir := t.TempDir()
+	envFor := func(org string) []string {
+		leaf := e.p.clients[org]
+		cert, key := filepath.Join(dir, org+".pem"), filepath.Join(dir, org+"-key.pem")
+		if err := os.WriteFile(cert, leaf.CertPEM(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(key, leaf.KeyPEM(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return append(os.Environ(), "MULEGATE_CLIENT_URL="+e.gw.api, "MULEGATE_CLIENT_CERT="+cert, "MULEGATE_CLIENT_KEY="+key,
+			"MULEGATE_CLIENT_CA="+filepath.Join(e.p.dir, "ca.pem"), "MULEGATE_CLIENT_TOKEN="+e.p.token(t, org, nil, nil))
+	}
+	market, bank := envFor("market-a"), envFor("bank-a")
+	run := func(env []string, args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		out, err := cmd.Output()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return string(out) + string(ee.Stderr), err
+		}
+		return string(out), err
+	}
+	mustJSON := func(out string, v any) {
+		t.Helper()
+		if err := json.Unmarshal([]byte(out), v); err != nil {
+			t.Fatalf("not JSON: %q: %v", out, err)
+		}
+	}
+
+	out, err := run(market, "report", "--iban", ibanNL, "--category", "marketplace_fraud", "--amount", "249.95", "--reference", "cli-1")
+	if err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	var acc struct {
+		ReportID       string `json:"report_id"`
+		IdempotencyKey string `json:"idempotency_key"`
+		Replayed       bool   `json:"replayed"`
+		ReportCount    int    `json:"report_count"`
+	}
+	mustJSON(out, &acc)
+	if acc.ReportID == "" || acc.Replayed || acc.ReportCount != 1 {
+		t.Fatalf("report: %s", out)
+	}
+	out, err = run(market, "report", "--iban", ibanNL, "--category", "marketplace_fraud", "--amount", "249.95", "--reference", "cli-1",
+		"--idempotency-key", acc.IdempotencyKey)
+	var again struct {
+		ReportID string `json:"report_id"`
+		Replayed bool   `json:"replayed"`
+	}
+	if mustJSON(out, &again); err != nil || !again.Replayed || again.ReportID != acc.ReportID {
+		t.Fatalf("the same report again: %v %s", err, out)
+	}
+
+	out, err = run(bank, "lookup", ibanNL)
+	var l struct {
+		ReportCount int `json:"report_count"`
+	}
+	if mustJSON(out, &l); err != nil || l.ReportCount != 1 {
+		t.Fatalf("lookup: %v %s", err, out)
+	}
+	out, err = run(bank, "lookup", ibanNL, "DE89370400440532013000", "NL00BOGUS")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if err != nil || len(lines) != 3 || !strings.Contains(lines[2], `"error"`) {
+		t.Fatalf("batch lookup: %v\n%s", err, out)
+	}
+	if out, err := run(bank, "lookup", "NL00BOGUS"); err == nil || !strings.Contains(out, "422") {
+		t.Errorf("an invalid IBAN: %v %q, want a failing exit with the 422", err, out)
+	}
+
+	// The holders' relay writes report.received into the bank's feed
+	// within moments of the 202.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out, err = run(bank, "events", "--types", "report.received")
+		if err == nil && strings.Contains(out, acc.ReportID) {
+			break
+		}
+		if err != nil || time.Now().After(deadline) {
+			t.Fatalf("events: %v\n%s", err, out)
+		}
+	}
+	// --follow prints what is there and waits; an interrupt ends it cleanly.
+	follow := exec.Command(bin, "events", "--follow", "--types", "report.received")
+	follow.Env = bank
+	stdout, _ := follow.StdoutPipe()
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		first <- line
+	}()
+	select {
+	case line := <-first:
+		if !strings.Contains(line, acc.ReportID) {
+			t.Errorf("events --follow printed %q", line)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("events --follow printed nothing")
+	}
+	_ = follow.Process.Signal(os.Interrupt)
+	if err := follow.Wait(); err != nil {
+		t.Errorf("events --follow after an interrupt: %v, want exit 0", err)
+	}
+
+	for _, step := range [][]string{
+		{"review", "acknowledge", acc.ReportID},
+		{"review", "close", acc.ReportID, "--result", "agreed", "--fraud-type", "mule_account", "--details", "account frozen"},
+	} {
+		if out, err := run(bank, step...); err != nil {
+			t.Fatalf("%v: %v\n%s", step, err, out)
+		}
+	}
+	out, err = run(market, "report", "show", acc.ReportID)
+	var st struct {
+		Review struct {
+			State  string `json:"state"`
+			Result string `json:"result"`
+		} `json:"review"`
+	}
+	if mustJSON(out, &st); err != nil || st.Review.State != "closed" || st.Review.Result != "agreed" {
+		t.Fatalf("report show after the close: %v %s", err, out)
+	}
+}
