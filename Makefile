@@ -2,9 +2,9 @@
 # root, and otherwise says exactly what to install.
 GO ?= go
 
-.PHONY: test deps tidy-check vet fmt-check race rules build bench fuzz load clean
+.PHONY: test deps tidy-check vet fmt-check race rules openapi-lint build bench fuzz load clean
 
-test: deps tidy-check fmt-check vet rules race
+test: deps tidy-check fmt-check vet rules openapi-lint race
 
 deps:
 	@if ! command -v redis-server >/dev/null 2>&1; then \
@@ -34,6 +34,16 @@ rules:
 	  (cd deploy/prometheus && promtool test rules mulegate.rules.test.yaml); \
 	else \
 	  echo "make: SKIPPING the alert rule tests: promtool is missing (not root, so not installed). Install it with 'sudo apt-get install -y prometheus' (Debian/Ubuntu) and run 'make test' again." >&2; \
+	fi
+
+# The OpenAPI contract, linted with Redocly's CLI (pinned) when node is
+# there: recommended rules, every example checked against its schema.
+REDOCLY = @redocly/cli@1.34.3
+openapi-lint:
+	@if command -v npx >/dev/null 2>&1; then \
+	  (cd api && npx --yes $(REDOCLY) lint openapi.yaml --config redocly.yaml); \
+	else \
+	  echo "make: SKIPPING the OpenAPI lint: node/npx is missing (install nodejs and npm to run it)." >&2; \
 	fi
 
 # go.mod and go.sum must be exactly what the code needs.

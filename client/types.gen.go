@@ -535,7 +535,7 @@ func (e GetLimits200JSONResponseBodyPoliciesName) Valid() bool {
 	}
 }
 
-// Accepted defines model for Accepted.
+// Accepted Example: {"iban":"DE89370400440532013000","report_count":1,"report_id":"d02a96b956f1645aad6abb910bc6ad31","status":"queued"}
 type Accepted struct {
 	// Iban The normalised IBAN.
 	Iban string `json:"iban"`
@@ -549,7 +549,7 @@ type Accepted struct {
 // AcceptedStatus defines model for Accepted.Status.
 type AcceptedStatus string
 
-// Alert defines model for Alert.
+// Alert Example: {"alert_id":"4259109f0b53f3487be6ca1c513aba08","created_at":"2026-12-02T01:16:40.296Z","cursor":"1796174200296-0","iban":"DE89370400440532013000","message":"account used in helpdesk fraud","reference":"PZ-2026-118","severity":"critical"}
 type Alert struct {
 	AlertId   string    `json:"alert_id"`
 	CreatedAt time.Time `json:"created_at"`
@@ -566,7 +566,7 @@ type Alert struct {
 // AlertSeverity defines model for Alert.Severity.
 type AlertSeverity string
 
-// AlertRequest defines model for AlertRequest.
+// AlertRequest Example: {"iban":"DE89370400440532013000","message":"account used in helpdesk fraud","reference":"PZ-2026-118","severity":"critical"}
 type AlertRequest struct {
 	// ExpiresAt Optional; must be in the future. Expired alerts are no longer served.
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
@@ -581,7 +581,7 @@ type AlertRequest struct {
 // AlertRequestSeverity defines model for AlertRequest.Severity.
 type AlertRequestSeverity string
 
-// BatchError defines model for BatchError.
+// BatchError Example: {"error":{"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9"},"iban":"NL00BOGUS"}
 type BatchError struct {
 	Error struct {
 		Code   BatchErrorErrorCode `json:"code"`
@@ -595,7 +595,7 @@ type BatchError struct {
 // BatchErrorErrorCode defines model for BatchError.Error.Code.
 type BatchErrorErrorCode string
 
-// CancelRequest defines model for CancelRequest.
+// CancelRequest Example: {"reason":"filed against the wrong IBAN"}
 type CancelRequest struct {
 	Reason *string `json:"reason,omitempty"`
 }
@@ -603,7 +603,7 @@ type CancelRequest struct {
 // Category defines model for Category.
 type Category string
 
-// CloseRequest defines model for CloseRequest.
+// CloseRequest Example: {"details":"account frozen, owner recruited via social media","fraud_type":"mule_account","result":"agreed"}
 type CloseRequest struct {
 	Details *string `json:"details,omitempty"`
 
@@ -618,7 +618,7 @@ type CloseRequestFraudType string
 // CloseRequestResult defines model for CloseRequest.Result.
 type CloseRequestResult string
 
-// Event defines model for Event.
+// Event Example: {"created_at":"2026-12-02T01:16:38.548Z","cursor":"1796174198548-0","data":{"amount":{"currency":"EUR","value":"249.95"},"category":"phishing","iban":"DE89370400440532013000","received_at":"2026-12-02T01:16:38.545597872Z","reference":"case-4711","report_id":"d02a96b956f1645aad6abb910bc6ad31","reporter_org":"demo-market","reporter_type":"marketplace","respond_by":"2026-12-09T01:16:38.545Z"},"event_id":"3f81b8f049e2dac759435f305ea90e7a","type":"report.received"}
 type Event struct {
 	CreatedAt time.Time `json:"created_at"`
 
@@ -646,6 +646,8 @@ type EventType string
 // marketplace does not get by_source nor marker.by_type, so that it
 // cannot learn, or pass on to its seller, that the police are
 // involved). Omitted fields are absent, not null.
+//
+// Example: {"bank_code":"37040044","by_category":{"helpdesk_fraud":1,"phishing":1},"by_source":{"bank":1,"marketplace":1},"cancelled_count":0,"country":"DE","first_reported_at":"2026-12-02T01:16:38.545Z","iban":"DE89370400440532013000","last_reported_at":"2026-12-02T01:16:38.571Z","marker":null,"report_count":2,"reporter_count":2,"reports_last_30_days":2,"review":{"confirmed":0,"disputed":0,"open":2},"risk":"medium","risk_reasons":[],"stats":{"d30":{"reporters":2,"reports":2},"d365":{"reporters":2,"reports":2},"d7":{"reporters":2,"reports":2},"d90":{"reporters":2,"reports":2}},"watermark":"2026-12-02T01:16:38.571Z"}
 type Lookup struct {
 	// BankCode National bank identifier (NL: 4 letters, DE: 8-digit BLZ, BE: 3 digits, FR: 5 digits, …)
 	BankCode   *string         `json:"bank_code,omitempty"`
@@ -728,7 +730,7 @@ type LookupMarkerFraudType string
 // or every counted report was closed as disputed.
 type LookupRisk string
 
-// Problem defines model for Problem.
+// Problem Example: {"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9","instance":"urn:request:f6b7cf37b842e9c04cc6ffdf4dbafbaf","status":422,"title":"The IBAN is invalid","type":"urn:mulegate:problem:invalid_iban"}
 type Problem struct {
 	Code   ProblemCode `json:"code"`
 	Detail string      `json:"detail"`
@@ -743,7 +745,7 @@ type Problem struct {
 // ProblemCode defines model for Problem.Code.
 type ProblemCode string
 
-// ReportRequest defines model for ReportRequest.
+// ReportRequest Example: {"amount":{"currency":"EUR","value":"249.95"},"category":"phishing","description":"paid for a phone that never came","iban":"DE89 3704 0044 0532 0130 00","occurred_at":"2026-11-30T18:05:00Z","reference":"case-4711"}
 type ReportRequest struct {
 	Amount *struct {
 		// Currency Example: EUR
@@ -763,7 +765,7 @@ type ReportRequest struct {
 	Reference *string `json:"reference,omitempty"`
 }
 
-// ReportStatus defines model for ReportStatus.
+// ReportStatus Example: {"attempts":1,"forwarded_at":"2026-12-02T01:16:38.548Z","last_error":null,"police_reference":"POL-00000001","received_at":"2026-12-02T01:16:38.545Z","report_id":"d02a96b956f1645aad6abb910bc6ad31","review":{"holder_org":"demo-bank","overdue":false,"respond_by":"2026-12-09T01:16:38.545Z","state":"open"},"status":"forwarded"}
 type ReportStatus struct {
 	Attempts int `json:"attempts"`
 
@@ -794,6 +796,9 @@ type ReportStatus struct {
 	// open -> closed; the reporter may cancel from any state but
 	// cancelled; a report no registered bank holds is unrouted (it can
 	// still be cancelled).
+	//
+	//
+	// Example: {"holder_org":"demo-bank","overdue":false,"respond_by":"2026-12-09T01:16:38.545Z","state":"open"}
 	Review Review             `json:"review"`
 	Status ReportStatusStatus `json:"status"`
 }
@@ -806,6 +811,8 @@ type ReportStatusStatus string
 // open -> closed; the reporter may cancel from any state but
 // cancelled; a report no registered bank holds is unrouted (it can
 // still be cancelled).
+//
+// Example: {"holder_org":"demo-bank","overdue":false,"respond_by":"2026-12-09T01:16:38.545Z","state":"open"}
 type Review struct {
 	AcknowledgedAt *time.Time       `json:"acknowledged_at,omitempty"`
 	CancelledAt    *time.Time       `json:"cancelled_at,omitempty"`
@@ -837,46 +844,46 @@ type WindowStats struct {
 	Reports   int `json:"reports"`
 }
 
-// Forbidden defines model for Forbidden.
+// Forbidden Example: {"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9","instance":"urn:request:f6b7cf37b842e9c04cc6ffdf4dbafbaf","status":422,"title":"The IBAN is invalid","type":"urn:mulegate:problem:invalid_iban"}
 type Forbidden = Problem
 
-// Internal defines model for Internal.
+// Internal Example: {"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9","instance":"urn:request:f6b7cf37b842e9c04cc6ffdf4dbafbaf","status":422,"title":"The IBAN is invalid","type":"urn:mulegate:problem:invalid_iban"}
 type Internal = Problem
 
-// InvalidIBAN defines model for InvalidIBAN.
+// InvalidIBAN Example: {"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9","instance":"urn:request:f6b7cf37b842e9c04cc6ffdf4dbafbaf","status":422,"title":"The IBAN is invalid","type":"urn:mulegate:problem:invalid_iban"}
 type InvalidIBAN = Problem
 
-// InvalidRequest defines model for InvalidRequest.
+// InvalidRequest Example: {"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9","instance":"urn:request:f6b7cf37b842e9c04cc6ffdf4dbafbaf","status":422,"title":"The IBAN is invalid","type":"urn:mulegate:problem:invalid_iban"}
 type InvalidRequest = Problem
 
-// InvalidState defines model for InvalidState.
+// InvalidState Example: {"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9","instance":"urn:request:f6b7cf37b842e9c04cc6ffdf4dbafbaf","status":422,"title":"The IBAN is invalid","type":"urn:mulegate:problem:invalid_iban"}
 type InvalidState = Problem
 
-// NotFound defines model for NotFound.
+// NotFound Example: {"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9","instance":"urn:request:f6b7cf37b842e9c04cc6ffdf4dbafbaf","status":422,"title":"The IBAN is invalid","type":"urn:mulegate:problem:invalid_iban"}
 type NotFound = Problem
 
-// PayloadTooLarge defines model for PayloadTooLarge.
+// PayloadTooLarge Example: {"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9","instance":"urn:request:f6b7cf37b842e9c04cc6ffdf4dbafbaf","status":422,"title":"The IBAN is invalid","type":"urn:mulegate:problem:invalid_iban"}
 type PayloadTooLarge = Problem
 
-// RateLimited defines model for RateLimited.
+// RateLimited Example: {"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9","instance":"urn:request:f6b7cf37b842e9c04cc6ffdf4dbafbaf","status":422,"title":"The IBAN is invalid","type":"urn:mulegate:problem:invalid_iban"}
 type RateLimited = Problem
 
-// ReportAnswer defines model for ReportAnswer.
+// ReportAnswer Example: {"attempts":1,"forwarded_at":"2026-12-02T01:16:38.548Z","last_error":null,"police_reference":"POL-00000001","received_at":"2026-12-02T01:16:38.545Z","report_id":"d02a96b956f1645aad6abb910bc6ad31","review":{"holder_org":"demo-bank","overdue":false,"respond_by":"2026-12-09T01:16:38.545Z","state":"open"},"status":"forwarded"}
 type ReportAnswer = ReportStatus
 
-// StoreUnavailable defines model for StoreUnavailable.
+// StoreUnavailable Example: {"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9","instance":"urn:request:f6b7cf37b842e9c04cc6ffdf4dbafbaf","status":422,"title":"The IBAN is invalid","type":"urn:mulegate:problem:invalid_iban"}
 type StoreUnavailable = Problem
 
-// Unauthenticated defines model for Unauthenticated.
+// Unauthenticated Example: {"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9","instance":"urn:request:f6b7cf37b842e9c04cc6ffdf4dbafbaf","status":422,"title":"The IBAN is invalid","type":"urn:mulegate:problem:invalid_iban"}
 type Unauthenticated = Problem
 
-// Unprocessable defines model for Unprocessable.
+// Unprocessable Example: {"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9","instance":"urn:request:f6b7cf37b842e9c04cc6ffdf4dbafbaf","status":422,"title":"The IBAN is invalid","type":"urn:mulegate:problem:invalid_iban"}
 type Unprocessable = Problem
 
-// UnprocessableAlert defines model for UnprocessableAlert.
+// UnprocessableAlert Example: {"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9","instance":"urn:request:f6b7cf37b842e9c04cc6ffdf4dbafbaf","status":422,"title":"The IBAN is invalid","type":"urn:mulegate:problem:invalid_iban"}
 type UnprocessableAlert = Problem
 
-// UnsupportedMediaType defines model for UnsupportedMediaType.
+// UnsupportedMediaType Example: {"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9","instance":"urn:request:f6b7cf37b842e9c04cc6ffdf4dbafbaf","status":422,"title":"The IBAN is invalid","type":"urn:mulegate:problem:invalid_iban"}
 type UnsupportedMediaType = Problem
 
 // ListAlertsParams defines parameters for ListAlerts.
