@@ -23,48 +23,8 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 			t.Skipf("%s not installed: the printed commands need it", tool)
 		}
 	}
-	dir := t.TempDir()
-	api, ops, police := redistest.FreePort(t), redistest.FreePort(t), redistest.FreePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := run(ctx, []string{"dev", "--dir", dir + "/.mulegate-dev",
-			"--listen", fmt.Sprintf("127.0.0.1:%d", api), "--ops-listen", fmt.Sprintf("127.0.0.1:%d", ops), "--police-listen", fmt.Sprintf("127.0.0.1:%d", police)},
-			func(string) string { return "" }, pw, io.Discard)
-		pw.Close()
-		done <- err
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("dev mode did not stop")
-		}
-	})
-	var script strings.Builder
-	sc := bufio.NewScanner(pr)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	inBlock := false
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "api https://") {
-			break
-		}
-		if strings.HasPrefix(line, "Paste into a shell") {
-			inBlock = true
-			continue
-		}
-		if inBlock && strings.HasPrefix(line, "  ") && !strings.Contains(line, "go run ") {
-			script.WriteString(strings.TrimPrefix(line, "  ") + "\n")
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	if !strings.Contains(script.String(), "export BANK_TOKEN=") {
-		t.Fatalf("no commands printed:\n%s", script.String())
-	}
-	cmd := exec.Command("bash", "-e", "-c", script.String())
+	dir, script := startDev(t)
+	cmd := exec.Command("bash", "-e", "-c", script)
 	cmd.Dir = dir
 	// The banner's CLI lines run the mulegate binary, as an installed one would.
 	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(mustBinary(t))+string(os.PathListSeparator)+os.Getenv("PATH"))
@@ -94,4 +54,53 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// startDev runs "mulegate dev" in a fresh folder (stopped at the end of
+// the test) and returns the folder and the shell lines its banner asks
+// the user to paste.
+func startDev(t *testing.T) (dir, script string) {
+	t.Helper()
+	dir = t.TempDir()
+	api, ops, police := redistest.FreePort(t), redistest.FreePort(t), redistest.FreePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"dev", "--dir", dir + "/.mulegate-dev",
+			"--listen", fmt.Sprintf("127.0.0.1:%d", api), "--ops-listen", fmt.Sprintf("127.0.0.1:%d", ops), "--police-listen", fmt.Sprintf("127.0.0.1:%d", police)},
+			func(string) string { return "" }, pw, io.Discard)
+		pw.Close()
+		done <- err
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("dev mode did not stop")
+		}
+	})
+	var banner strings.Builder
+	sc := bufio.NewScanner(pr)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	inBlock := false
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "api https://") {
+			break
+		}
+		if strings.HasPrefix(line, "Paste into a shell") {
+			inBlock = true
+			continue
+		}
+		if inBlock && strings.HasPrefix(line, "  ") && !strings.Contains(line, "go run ") {
+			banner.WriteString(strings.TrimPrefix(line, "  ") + "\n")
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if !strings.Contains(banner.String(), "export BANK_TOKEN=") {
+		t.Fatalf("no commands printed:\n%s", banner.String())
+	}
+	return dir, banner.String()
 }
