@@ -459,7 +459,8 @@ func TestThresholdEvent(t *testing.T) {
 }
 
 // TestOverdueGauge: mulegate_reviews_overdue counts, per holder, the open
-// reviews past respond_by; a closed one no longer counts.
+// reviews past respond_by, and mulegate_reviews_open all open ones; a
+// closed one no longer counts.
 func TestOverdueGauge(t *testing.T) {
 	p := mustPKI(t)
 	rds := mustRedisAddrs(t)
@@ -488,5 +489,8 @@ func TestOverdueGauge(t *testing.T) {
 	}
 	if got := metric(t, gw.ops, `mulegate_reviews_overdue{holder="bank-b"}`); got != "0" {
 		t.Errorf("bank-b overdue = %q, want 0", got)
+	}
+	if got := metric(t, gw.ops, `mulegate_reviews_open{holder="bank-a"}`); got != "1" {
+		t.Errorf("bank-a open = %q, want 1 (one of two closed)", got)
 	}
 }

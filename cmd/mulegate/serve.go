@@ -354,7 +354,7 @@ type gatewayServer struct {
 func (c *core) gateway(ctx context.Context, cfg config.Config, stdout io.Writer) (*gatewayServer, error) {
 	g := &gatewayServer{c: c, cfg: cfg, hub: c.st.NewAlertHub(), stopping: make(chan struct{})}
 	m := httpapi.NewMetrics(c.reg)
-	httpapi.RegisterOverdue(c.reg, c.st, c.orgs.Banks)
+	httpapi.RegisterReviewBacklog(c.reg, c.st, c.orgs.Banks)
 	var err error
 	if g.authn, err = c.newAuthn(ctx, cfg, m); err != nil {
 		return nil, err

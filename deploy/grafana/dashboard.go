@@ -79,7 +79,9 @@ var rows = []row{
 	{"Reviews", []panel{
 		{title: "Review actions", unit: "ops", queries: []query{
 			{`sum by (action) (rate(mulegate_reviews_total{` + sel + `}[$__rate_interval]))`, "{{action}}"}}},
-		{title: "Overdue reviews by holding bank", unit: "short", queries: []query{
+		{title: "Open reviews (backlog) by holding bank", unit: "short", queries: []query{
+			{`sum by (holder) (mulegate_reviews_open{` + sel + `})`, "{{holder}}"}}},
+		{title: "Overdue reviews by holding bank", unit: "short", help: "Past respond_by; alert MulegateOverdueReviewsGrowing.", queries: []query{
 			{`sum by (holder) (mulegate_reviews_overdue{` + sel + `})`, "{{holder}}"}}},
 	}},
 	{"Events and alerts", []panel{

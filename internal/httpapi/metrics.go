@@ -114,37 +114,46 @@ func (m *Metrics) TokenCache(hit bool) {
 	}
 }
 
-// OverdueCounter counts each bank's open reviews past their deadline.
-type OverdueCounter interface {
-	OverdueReviews(ctx context.Context, banks []string) (map[string]int64, error)
+// ReviewBacklog counts each bank's open reviews and those past their
+// deadline.
+type ReviewBacklog interface {
+	ReviewBacklog(ctx context.Context, banks []string) (open, overdue map[string]int64, err error)
 }
 
-var overdueDesc = prometheus.NewDesc("mulegate_reviews_overdue",
-	"Open reviews past respond_by, per holding bank (computed at scrape time).", []string{"holder"}, nil)
+var (
+	overdueDesc = prometheus.NewDesc("mulegate_reviews_overdue",
+		"Open reviews past respond_by, per holding bank (computed at scrape time).", []string{"holder"}, nil)
+	openDesc = prometheus.NewDesc("mulegate_reviews_open",
+		"Open reviews (not yet closed or cancelled), per holding bank (computed at scrape time).", []string{"holder"}, nil)
+)
 
-// overdueCollector reads the overdue reviews of the registered banks when
+// backlogCollector reads the review backlog of the registered banks when
 // Prometheus scrapes: one pipelined round trip per Redis node.
-type overdueCollector struct {
-	c     OverdueCounter
+type backlogCollector struct {
+	c     ReviewBacklog
 	banks func() []string
 }
 
-// RegisterOverdue adds mulegate_reviews_overdue{holder} for the banks
-// banks() names (the current registry).
-func RegisterOverdue(reg prometheus.Registerer, c OverdueCounter, banks func() []string) {
-	reg.MustRegister(&overdueCollector{c: c, banks: banks})
+// RegisterReviewBacklog adds mulegate_reviews_open{holder} and
+// mulegate_reviews_overdue{holder} for the banks banks() names (the
+// current registry).
+func RegisterReviewBacklog(reg prometheus.Registerer, c ReviewBacklog, banks func() []string) {
+	reg.MustRegister(&backlogCollector{c: c, banks: banks})
 }
 
-func (o *overdueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- overdueDesc }
+func (o *backlogCollector) Describe(ch chan<- *prometheus.Desc) { ch <- overdueDesc; ch <- openDesc }
 
-func (o *overdueCollector) Collect(ch chan<- prometheus.Metric) {
+func (o *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	counts, err := o.c.OverdueReviews(ctx, o.banks())
+	open, overdue, err := o.c.ReviewBacklog(ctx, o.banks())
 	if err != nil {
 		return
 	}
-	for bank, n := range counts {
+	for bank, n := range overdue {
 		ch <- prometheus.MustNewConstMetric(overdueDesc, prometheus.GaugeValue, float64(n), bank)
+	}
+	for bank, n := range open {
+		ch <- prometheus.MustNewConstMetric(openDesc, prometheus.GaugeValue, float64(n), bank)
 	}
 }

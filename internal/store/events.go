@@ -172,23 +172,25 @@ func (s *Store) TrackDue(ctx context.Context, holder, reportID string, respondBy
 	return nil
 }
 
-// OverdueReviews counts, per bank, the open reviews past their deadline,
-// in one pipelined round trip per node.
-func (s *Store) OverdueReviews(ctx context.Context, banks []string) (map[string]int64, error) {
+// ReviewBacklog counts, per bank, the open reviews it owes and those
+// past their deadline, in one pipelined round trip per node.
+func (s *Store) ReviewBacklog(ctx context.Context, banks []string) (open, overdue map[string]int64, err error) {
 	now := strconv.FormatInt(s.now().UnixMilli(), 10)
-	cmds := make([]*redis.IntCmd, len(banks))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	late := make([]*redis.IntCmd, len(banks))
+	all := make([]*redis.IntCmd, len(banks))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for n, b := range banks {
-			cmds[n] = p.ZCount(ctx, dueKey(b), "-inf", "("+now)
+			late[n] = p.ZCount(ctx, dueKey(b), "-inf", "("+now)
+			all[n] = p.ZCard(ctx, dueKey(b))
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, s.fail(opAlerts, "reviews due: read", err)
+		return nil, nil, s.fail(opAlerts, "reviews due: read", err)
 	}
-	out := make(map[string]int64, len(banks))
+	open, overdue = make(map[string]int64, len(banks)), make(map[string]int64, len(banks))
 	for n, b := range banks {
-		out[b] = cmds[n].Val()
+		open[b], overdue[b] = all[n].Val(), late[n].Val()
 	}
-	return out, nil
+	return open, overdue, nil
 }
