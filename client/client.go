@@ -22,6 +22,7 @@ package client
 //go:generate go tool oapi-codegen -generate types -package client -o types.gen.go ../api/openapi.yaml
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	crand "crypto/rand"
@@ -545,4 +546,112 @@ func cursorOf(v any, next string) string {
 		return it.Cursor
 	}
 	return next
+}
+
+// EventStream is GET /v1/events/stream: the calling bank's events as
+// Server-Sent Events, from after (a cursor; "" for only new events), each
+// with its cursor. A dropped connection is reopened from the last cursor
+// (Last-Event-ID), with the retry rules; the iterator ends with ctx or an
+// error the rules do not retry.
+func (c *Client) EventStream(ctx context.Context, after string, types []string) iter.Seq2[CursorItem[Event], error] {
+	q := url.Values{}
+	if len(types) > 0 {
+		q.Set("types", strings.Join(types, ","))
+	}
+	return stream[Event](ctx, c, "/v1/events/stream", q, after)
+}
+
+// AlertStream is GET /v1/alerts/stream, as EventStream.
+func (c *Client) AlertStream(ctx context.Context, after string) iter.Seq2[CursorItem[Alert], error] {
+	return stream[Alert](ctx, c, "/v1/alerts/stream", url.Values{}, after)
+}
+
+func stream[T any](ctx context.Context, c *Client, path string, q url.Values, after string) iter.Seq2[CursorItem[T], error] {
+	return func(yield func(CursorItem[T], error) bool) {
+		last, failures := after, 0
+		for ctx.Err() == nil {
+			u := *c.base
+			u.Path += path
+			u.RawQuery = q.Encode()
+			tok, err := c.tokens.Token(ctx)
+			if err != nil {
+				yield(CursorItem[T]{}, fmt.Errorf("client: token: %w", err))
+				return
+			}
+			req, err := http.NewRequestWithContext(ctx, "GET", u.String(), nil)
+			if err != nil {
+				yield(CursorItem[T]{}, err)
+				return
+			}
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Accept", "text/event-stream")
+			if last != "" {
+				req.Header.Set("Last-Event-ID", last)
+			}
+			resp, err := c.hc.Do(req)
+			if err == nil && resp.StatusCode != http.StatusOK {
+				_, _, retry, perr := c.read(resp, []int{http.StatusOK}, nil)
+				if !retry {
+					yield(CursorItem[T]{}, perr)
+					return
+				}
+				err = perr
+			}
+			if err == nil {
+				failures = 0
+				more := readSSE(resp.Body, func(id, data string) bool {
+					var it T
+					if json.Unmarshal([]byte(data), &it) != nil {
+						return true // a comment or keep-alive without JSON
+					}
+					last = id
+					return yield(CursorItem[T]{Item: it, Cursor: id}, nil)
+				})
+				resp.Body.Close()
+				if !more {
+					return
+				}
+				continue // the server ended the stream (a shutdown): reopen
+			}
+			if failures++; failures >= c.maxAttempts || ctx.Err() != nil {
+				yield(CursorItem[T]{}, err)
+				return
+			}
+			t := time.NewTimer(backoff(failures))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// readSSE calls each with every event's id and data until the body ends
+// (true) or each says stop (false).
+func readSSE(body io.Reader, each func(id, data string) bool) bool {
+	r := bufio.NewReader(body)
+	var id, data string
+	for {
+		line, err := r.ReadString('\n')
+		line = strings.TrimRight(line, "\r\n")
+		switch {
+		case line == "":
+			if data != "" && !each(id, data) {
+				return false
+			}
+			data = ""
+		case strings.HasPrefix(line, "id:"):
+			id = strings.TrimSpace(line[3:])
+		case strings.HasPrefix(line, "data:"):
+			if data != "" {
+				data += "\n"
+			}
+			data += strings.TrimPrefix(line[5:], " ")
+		}
+		if err != nil {
+			return true
+		}
+	}
 }

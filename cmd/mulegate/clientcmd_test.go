@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mulegate/mulegate/client"
 )
 
 // TestClientCommands drives the integrator commands (the built binary,
@@ -143,5 +146,56 @@ func TestClientCommands(t *testing.T) {
 	}
 	if mustJSON(out, &st); err != nil || st.Review.State != "closed" || st.Review.Result != "agreed" {
 		t.Fatalf("report show after the close: %v %s", err, out)
+	}
+}
+
+// TestClientEventStream: the client's EventStream (Server-Sent Events)
+// delivers a report.received that arrives while it is open, with its
+// cursor, and ends when its context does.
+func TestClientEventStream(t *testing.T) {
+	sim := mustSimProc(t).addrs["sim"]
+	e := mustEnv(t, "MULEGATE_POLICE_URL", sim, "MULEGATE_FORWARD_WORKERS", "1")
+	dir := t.TempDir()
+	leaf := e.p.clients["bank-a"]
+	cert, key := filepath.Join(dir, "bank.pem"), filepath.Join(dir, "bank-key.pem")
+	_ = os.WriteFile(cert, leaf.CertPEM(), 0o600)
+	_ = os.WriteFile(key, leaf.KeyPEM(), 0o600)
+	c, err := client.New(client.Config{BaseURL: e.gw.api, CertFile: cert, KeyFile: key, CAFile: filepath.Join(e.p.dir, "ca.pem"),
+		Token: client.StaticToken(e.p.token(t, "bank-a", nil, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan client.CursorItem[client.Event], 1)
+	ended := make(chan error, 1)
+	go func() {
+		var last error
+		for it, err := range c.EventStream(ctx, "", []string{"report.received"}) {
+			if err != nil {
+				last = err
+				break
+			}
+			got <- it
+		}
+		ended <- last
+	}()
+	time.Sleep(300 * time.Millisecond) // the stream is open: without a cursor it shows only what comes next
+	market := e.p.client(t, e.p.clients["market-a"])
+	res := do(t, market, "POST", e.gw.api+"/v1/reports", e.p.token(t, "market-a", nil, nil),
+		`{"iban":"`+ibanNL+`","category":"phishing"}`, "Idempotency-Key", "stream-1")
+	id := decodeInto[accepted](t, res).ReportID
+	select {
+	case it := <-got:
+		if it.Item.Type != "report.received" || it.Item.Data["report_id"] != id || it.Cursor == "" {
+			t.Errorf("streamed %+v, want report.received of %s with a cursor", it, id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream delivered nothing")
+	}
+	cancel()
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Error("the stream did not end with its context")
 	}
 }
