@@ -47,13 +47,13 @@ func TestBadConfigNamesEveryKey(t *testing.T) {
 api: {listen: "nope", cert_file: a, key_file: b, client_ca_file: c}
 auth: {issuer: x, audience: y, jwks_file: j, algorithms: [none, HS256]}
 storage: {pseudonym_secret: short, partitions: 0}
-orgs: [{id: a, type: bank}, {id: a, type: shop}]
+orgs: [{id: a, type: bank}, {id: a, type: shop}, {id: "=", type: bank}, {id: "b\x1fc", type: bank}]
 `), 0o600)
 	_, err := Load(p, func(string) string { return "" })
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
-	for _, key := range []string{"api.listen", "auth.algorithms", "storage.pseudonym_secret", "storage.partitions", "orgs[1].id", "orgs[1].type"} {
+	for _, key := range []string{"api.listen", "auth.algorithms", "storage.pseudonym_secret", "storage.partitions", "orgs[1].id", "orgs[1].type", "orgs[2].id", "orgs[3].id"} {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("error does not name %s:\n%v", key, err)
 		}

@@ -256,6 +256,11 @@ func (c *Config) validateOrgs(p *problems) {
 		if o.ID != "" && seen[o.ID] {
 			p.bad(key+".id", "duplicate org id %q", o.ID)
 		}
+		// The store packs org ids into its records: printable, no
+		// control character, and not the record's "same holder" mark.
+		if o.ID == "=" || len(o.ID) > 128 || strings.IndexFunc(o.ID, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+			p.bad(key+".id", "must be at most 128 printable characters (no control characters), and not \"=\"")
+		}
 		seen[o.ID] = true
 		if !report.OrgType(o.Type).Valid() {
 			p.bad(key+".type", "must be bank, marketplace or police, got %q", o.Type)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 // the report's status, its IBAN for the holder, replays and conflicts are
 // what they were, and that no old key is left.
 func TestMigrate(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := redistest.StartTopology(t) // the cluster pass migrates a cluster
 	rdb := srv.Client(t)
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	s, err := New(rdb, Options{Secret: []byte("0123456789abcdef0123456789abcdef"), Now: func() time.Time { return now }})
@@ -93,9 +94,24 @@ func TestMigrate(t *testing.T) {
 	if err != nil || crossed {
 		t.Errorf("threshold flag after migrating: crossed %v %v, want already announced", crossed, err)
 	}
+	keys := func(pat string) []string {
+		if c, ok := rdb.(*redis.ClusterClient); ok {
+			var all []string
+			var mu sync.Mutex
+			_ = c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+				k := m.Keys(ctx, pat).Val()
+				mu.Lock()
+				all = append(all, k...)
+				mu.Unlock()
+				return nil
+			})
+			return all
+		}
+		return rdb.Keys(ctx, pat).Val()
+	}
 	for _, pat := range []string{"mg:{p*}:[iozvxmt]:*", "mg:{p*}:r:*", "mg:idem:*"} {
-		if keys := rdb.Keys(ctx, pat).Val(); len(keys) > 0 {
-			t.Errorf("old keys left: %q", keys)
+		if left := keys(pat); len(left) > 0 {
+			t.Errorf("old keys left: %q", left)
 		}
 	}
 	again, err := s.Migrate(ctx)
