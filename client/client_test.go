@@ -111,6 +111,11 @@ func TestNetworkErrorNotRetriedWhenUnsafe(t *testing.T) {
 	if _, err := c.PostAlert(context.Background(), "", AlertRequest{}); err == nil || len(f.got) != 1 {
 		t.Fatalf("alert after a dropped connection: %v, %d requests, want one", err, len(f.got))
 	}
+	lookup := func(w http.ResponseWriter) { _, _ = w.Write([]byte(`{"iban":"NL91ABNA0417164300"}`)) }
+	c, f = newFake(t, hang, lookup)
+	if l, err := c.Lookup(context.Background(), "NL91ABNA0417164300"); err != nil || l.Iban != "NL91ABNA0417164300" || len(f.got) != 2 {
+		t.Fatalf("lookup after a dropped connection: %+v %v, %d requests, want it retried once", l, err, len(f.got))
+	}
 }
 
 // TestTypesMatchTheContract: types.gen.go is what oapi-codegen makes of

@@ -31,6 +31,13 @@ func addClientFlags(fs *flag.FlagSet, getenv func(string) string) clientFlags {
 	}
 }
 
+// clientFlagSet is a client command's flag set with the connection flags.
+func clientFlagSet(name string, getenv func(string) string, stderr io.Writer) (*flag.FlagSet, clientFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs, addClientFlags(fs, getenv)
+}
+
 func (f clientFlags) client() (*client.Client, error) {
 	if *f.url == "" || *f.token == "" {
 		return nil, errors.New("give --url and --token (or MULEGATE_CLIENT_URL and MULEGATE_CLIENT_TOKEN); 'mulegate dev' prints them")
@@ -49,9 +56,7 @@ func printJSON(w io.Writer, v any) error {
 
 // cmdLookup is "mulegate lookup IBAN…": one IBAN with GET, more in one batch.
 func cmdLookup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("lookup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := addClientFlags(fs, getenv)
+	fs, cf := clientFlagSet("lookup", getenv, stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, "usage: mulegate lookup [flags] IBAN…"); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
 		fs.Usage()
@@ -88,9 +93,7 @@ func cmdLookup(ctx context.Context, args []string, getenv func(string) string, s
 // "mulegate report show ID".
 func cmdReport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "show" {
-		fs := flag.NewFlagSet("report show", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		cf := addClientFlags(fs, getenv)
+		fs, cf := clientFlagSet("report show", getenv, stderr)
 		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {
 			fmt.Fprintln(stderr, "usage: mulegate report show [flags] REPORT_ID")
 			return errUsage
@@ -105,9 +108,7 @@ func cmdReport(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		return printJSON(stdout, st)
 	}
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := addClientFlags(fs, getenv)
+	fs, cf := clientFlagSet("report", getenv, stderr)
 	ib := fs.String("iban", "", "the IBAN paid to (required)")
 	cat := fs.String("category", "", "helpdesk_fraud, marketplace_fraud, phishing, investment_fraud, romance_fraud, ransomware, money_mule or other (required)")
 	ref := fs.String("reference", "", "your own case id")
@@ -161,9 +162,7 @@ func cmdReport(ctx context.Context, args []string, getenv func(string) string, s
 // cmdEvents is "mulegate events [--after C] [--types …] [--follow]": the
 // bank's event feed, one event per line with the cursor to resume from.
 func cmdEvents(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("events", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := addClientFlags(fs, getenv)
+	fs, cf := clientFlagSet("events", getenv, stderr)
 	after := fs.String("after", "", "cursor to resume from (the last line's cursor)")
 	types := fs.String("types", "", "comma-separated event types, e.g. report.received,report.cancelled")
 	follow := fs.Bool("follow", false, "keep waiting for new events (long poll) until interrupted")
@@ -200,9 +199,7 @@ func cmdReview(ctx context.Context, args []string, getenv func(string) string, s
 		return errUsage
 	}
 	action, id := args[0], args[1]
-	fs := flag.NewFlagSet("review "+action, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := addClientFlags(fs, getenv)
+	fs, cf := clientFlagSet("review "+action, getenv, stderr)
 	result := fs.String("result", "", "close: agreed or disagreed")
 	ft := fs.String("fraud-type", "", "close, agreed: mule_account, scammer_account, account_takeover or other")
 	details := fs.String("details", "", "close: what the bank found")

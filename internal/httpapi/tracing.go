@@ -12,10 +12,13 @@ import (
 // tracing starts the request's server span, continuing the caller's W3C
 // traceparent. The span is named by the route template and carries only
 // the method, the route and the status: never the path (it may hold an
-// IBAN), a header or the body. With no tracer provider installed it is a
-// no-op span.
+// IBAN), a header or the body. With tracing off it does nothing.
 func tracing() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if !telemetry.Active() { // tracing off: nothing per request
+			c.Next()
+			return
+		}
 		ctx := telemetry.Propagator.Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
 		route := routeOf(c)
 		method := methodLabel(c.Request.Method)

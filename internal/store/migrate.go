@@ -33,20 +33,20 @@ func (s *Store) Migrate(ctx context.Context) (MigrateStats, error) {
 		// Every old report hash names its IBAN's pseudonym (ps), except
 		// those accepted before reviews existed: their IBAN is found
 		// from the time index and cancelled index members.
-		owner := map[string]string{} // report id -> old key prefix "mg:{pK}:" + hex P
+		owner := map[string]oldIBAN{} // report id -> its IBAN
 		for _, pat := range []string{"mg:{p*}:z:*", "mg:{p*}:x:*"} {
 			err := scanKeys(ctx, c, pat, func(key string) error {
 				members, err := c.ZRange(ctx, key, 0, -1).Result()
 				if err != nil {
 					return err
 				}
-				tag, pseudo, ok := oldKeyParts(key)
+				o, ok := oldKeyParts(key)
 				if !ok {
 					return nil
 				}
 				for _, m := range members {
 					id, _, _ := strings.Cut(m, "|")
-					owner[id] = "mg:" + tag + ":" + pseudo
+					owner[id] = o
 				}
 				return nil
 			})
@@ -54,7 +54,7 @@ func (s *Store) Migrate(ctx context.Context) (MigrateStats, error) {
 				return err
 			}
 		}
-		books := map[string][]string{} // "mg:{pK}:" + hex P -> report ids
+		books := map[oldIBAN][]string{} // IBAN -> its report ids
 		err := scanKeys(ctx, c, "mg:{p*}:r:*", func(key string) error {
 			i := strings.LastIndex(key, ":r:")
 			id := key[i+3:]
@@ -65,12 +65,12 @@ func (s *Store) Migrate(ctx context.Context) (MigrateStats, error) {
 			if err != nil && !errors.Is(err, redis.Nil) {
 				return err
 			}
-			prefix := owner[id]
+			o, ok := owner[id]
 			if ps != "" {
-				prefix = key[:i] + ":" + ps
+				o, ok = oldIBAN{tag: strings.TrimPrefix(key[:i], "mg:"), pseudo: ps}, true
 			}
-			if prefix != "" {
-				books[prefix] = append(books[prefix], id)
+			if ok {
+				books[o] = append(books[o], id)
 			}
 			return nil
 		})
@@ -80,10 +80,9 @@ func (s *Store) Migrate(ctx context.Context) (MigrateStats, error) {
 		// IBANs with a marker or a threshold flag but no report hash left.
 		for _, pat := range []string{"mg:{p*}:m:*", "mg:{p*}:t:*"} {
 			err := scanKeys(ctx, c, pat, func(key string) error {
-				if tag, pseudo, ok := oldKeyParts(key); ok {
-					prefix := "mg:" + tag + ":" + pseudo
-					if _, seen := books[prefix]; !seen {
-						books[prefix] = nil
+				if o, ok := oldKeyParts(key); ok {
+					if _, seen := books[o]; !seen {
+						books[o] = nil
 					}
 				}
 				return nil
@@ -92,8 +91,8 @@ func (s *Store) Migrate(ctx context.Context) (MigrateStats, error) {
 				return err
 			}
 		}
-		for prefix, ids := range books {
-			if err := s.migrateIBAN(ctx, prefix, ids, &st); err != nil {
+		for o, ids := range books {
+			if err := s.migrateIBAN(ctx, o, ids, &st); err != nil {
 				return err
 			}
 		}
@@ -140,21 +139,30 @@ func scanKeys(ctx context.Context, c redis.UniversalClient, match string, each f
 	}
 }
 
-// oldKeyParts splits an old per-IBAN key "mg:{pK}:X:HEX".
-func oldKeyParts(key string) (tag, pseudo string, ok bool) {
+// oldIBAN is an IBAN in the layout before books: its partition tag and
+// hex pseudonym.
+type oldIBAN struct{ tag, pseudo string }
+
+// key names one of the IBAN's old keys ("i", "o", "z", "v", "x", "m", "t").
+func (o oldIBAN) key(x string) string { return "mg:" + o.tag + ":" + x + ":" + o.pseudo }
+
+// report names an old report hash of the IBAN's partition.
+func (o oldIBAN) report(id string) string { return "mg:" + o.tag + ":r:" + id }
+
+// oldKeyParts reads the IBAN of an old per-IBAN key "mg:{pK}:X:HEX".
+func oldKeyParts(key string) (oldIBAN, bool) {
 	parts := strings.Split(key, ":")
 	if len(parts) != 4 || len(parts[3]) != 32 {
-		return "", "", false
+		return oldIBAN{}, false
 	}
 	if _, err := hex.DecodeString(parts[3]); err != nil {
-		return "", "", false
+		return oldIBAN{}, false
 	}
-	return parts[1], parts[3], true
+	return oldIBAN{tag: parts[1], pseudo: parts[3]}, true
 }
 
-func (s *Store) migrateIBAN(ctx context.Context, prefix string, ids []string, st *MigrateStats) error {
-	pseudo := prefix[strings.LastIndex(prefix, ":")+1:]
-	tag := prefix[3:strings.LastIndex(prefix, ":")]
+func (s *Store) migrateIBAN(ctx context.Context, o oldIBAN, ids []string, st *MigrateStats) error {
+	tag, pseudo := o.tag, o.pseudo
 	part := -1
 	for p, t := range s.tags {
 		if t == tag {
@@ -173,17 +181,17 @@ func (s *Store) migrateIBAN(ctx context.Context, prefix string, ids []string, st
 	fields := map[string]any{}
 	var oldKeys []string
 	for _, x := range []string{"i", "o", "z", "v", "x", "m", "t"} {
-		oldKeys = append(oldKeys, "mg:"+tag+":"+x+":"+pseudo)
+		oldKeys = append(oldKeys, o.key(x))
 	}
 	type idem struct{ raw, value string }
 	var idems []idem
 	var index []string
 	for _, id := range ids {
-		h, err := s.rdb.HGetAll(ctx, "mg:"+tag+":r:"+id).Result()
+		h, err := s.rdb.HGetAll(ctx, o.report(id)).Result()
 		if err != nil {
 			return err
 		}
-		oldKeys = append(oldKeys, "mg:"+tag+":r:"+id, idemKey(id))
+		oldKeys = append(oldKeys, o.report(id), idemKey(id))
 		if len(h) == 0 {
 			continue
 		}
@@ -243,7 +251,7 @@ func (s *Store) migrateIBAN(ctx context.Context, prefix string, ids []string, st
 		}
 		st.Reports++
 	}
-	m, err := s.rdb.HGetAll(ctx, "mg:"+tag+":m:"+pseudo).Result()
+	m, err := s.rdb.HGetAll(ctx, o.key("m")).Result()
 	if err != nil {
 		return err
 	}
@@ -255,7 +263,7 @@ func (s *Store) migrateIBAN(ctx context.Context, prefix string, ids []string, st
 			}
 		}
 	}
-	if n, _ := s.rdb.Exists(ctx, "mg:"+tag+":t:"+pseudo).Result(); n == 1 {
+	if n, _ := s.rdb.Exists(ctx, o.key("t")).Result(); n == 1 {
 		fields["t"] = "1"
 	}
 	if holder != "" {
@@ -335,9 +343,5 @@ func (s *Store) recomputeW(ctx context.Context, book string) error {
 	if m := msTime(h["m:at"]); !m.IsZero() {
 		wm = max(wm, m.UnixMilli())
 	}
-	w := b36(wm) + ":"
-	if lo > 0 {
-		w += b36(wm - lo)
-	}
-	return s.rdb.HSet(ctx, book, "w", w+":"+b36(nc)).Err()
+	return s.rdb.HSet(ctx, book, "w", formatW(wm, lo, nc)).Err()
 }

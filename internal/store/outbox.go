@@ -376,15 +376,12 @@ func (s *Store) MarkRejected(ctx context.Context, e outbox.Entry, reason string)
 // report is no longer queued.
 func (s *Store) ReportForwardingStatus(ctx context.Context, e outbox.Entry) (report.Status, error) {
 	k, err := s.entryBook(ctx, e)
-	if report.ErrorCode(err) == report.CodeNotFound {
-		return report.StatusRejected, nil // the report is gone (expired): nothing to attach the event to
-	}
 	if err != nil {
 		return "", err
 	}
 	rec, err := s.rdb.HGet(ctx, k.book(), rawID(e.ReportID)).Result()
 	if errors.Is(err, redis.Nil) {
-		return report.StatusRejected, nil
+		return report.StatusRejected, nil // the report is gone (expired): nothing to attach the event to
 	}
 	if err != nil {
 		return "", s.fail(opOutbox, "outbox: report status", err)
@@ -396,12 +393,20 @@ func (s *Store) ReportForwardingStatus(ctx context.Context, e outbox.Entry) (rep
 	return r.Status, nil
 }
 
-// entryBook names the book of an entry's report.
+// entryBook names the book of an entry's report, always on the entry's
+// own slot (its stream's); an entry queued before books names none, and
+// the report index finds it. A report that is gone (expired) has no
+// pseudonym: its book is a key that does not exist.
 func (s *Store) entryBook(ctx context.Context, e outbox.Entry) (ibanKeys, error) {
-	if e.Pseudonym != "" {
-		return ibanKeys{tag: s.tags[e.Partition], part: e.Partition, pseudo: e.Pseudonym}, nil
+	k := ibanKeys{tag: s.tags[e.Partition], part: e.Partition, pseudo: e.Pseudonym}
+	if k.pseudo == "" {
+		found, err := s.locate(ctx, e.ReportID)
+		if err != nil && report.ErrorCode(err) != report.CodeNotFound {
+			return k, err
+		}
+		k.pseudo = found.pseudo
 	}
-	return s.locate(ctx, e.ReportID)
+	return k, nil
 }
 
 func (s *Store) finish(ctx context.Context, e outbox.Entry, st report.Status, ref string, at time.Time, reason string) error {
@@ -411,10 +416,9 @@ func (s *Store) finish(ctx context.Context, e outbox.Entry, st report.Status, re
 		code = "event" // a review event or a feed entry: only leaves the outbox
 	} else {
 		var err error
-		if k, err = s.entryBook(ctx, e); err != nil && report.ErrorCode(err) != report.CodeNotFound {
+		if k, err = s.entryBook(ctx, e); err != nil {
 			return err
 		}
-		k.tag, k.part = s.tags[e.Partition], e.Partition // the stream's slot, also for a report gone
 	}
 	body := ""
 	if st == report.StatusRejected {
@@ -444,10 +448,9 @@ func (s *Store) Hold(ctx context.Context, e outbox.Entry, consumer string) (owne
 
 func (s *Store) hold(ctx context.Context, e outbox.Entry, consumer, reason string) (bool, error) {
 	k, err := s.entryBook(ctx, e)
-	if err != nil && report.ErrorCode(err) != report.CodeNotFound {
+	if err != nil {
 		return false, err
 	}
-	k.tag, k.part = s.tags[e.Partition], e.Partition
 	n, err := holdScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), k.book()},
 		forwarderGroup, e.StreamID, consumer, reason, rawID(e.ReportID)).Int()
 	if err != nil {

@@ -18,9 +18,9 @@ import (
 // round trips through go-redis' autopipeliner; a batch is one pipeline
 // per node.
 
-// countBook builds the counts from a book's fields at now.
-func (s *Store) countBook(h map[string]string, now time.Time) report.Counts {
-	cutoff, starts := s.windows(now)
+// countBook builds the counts from a book's fields, given the retention
+// cutoff and the windows' starts (s.windows: computed once per batch).
+func countBook(h map[string]string, cutoff int64, starts [len(report.WindowDays)]int64) report.Counts {
 	c := report.Counts{ByCategory: map[string]int64{}, BySource: map[string]int64{}}
 	if w, ok := h["w"]; ok {
 		if wm, _, _ := parseW(w); wm > 0 {
@@ -128,7 +128,8 @@ func (s *Store) LookupKey(ctx context.Context, key report.IBANKey) (report.Count
 	if err != nil {
 		return report.Counts{}, s.fail(opLookup, "lookup", err)
 	}
-	return s.countBook(cmd.Val(), s.now()), nil
+	cutoff, starts := s.windows(s.now())
+	return countBook(cmd.Val(), cutoff, starts), nil
 }
 
 // LookupMany returns counts for many IBANs.
@@ -160,9 +161,9 @@ func (s *Store) LookupKeys(ctx context.Context, keys []report.IBANKey) ([]report
 	if err != nil {
 		return nil, s.fail(opLookup, "lookup batch", err)
 	}
-	now := s.now()
+	cutoff, starts := s.windows(s.now())
 	for n, c := range cmds {
-		out[n] = s.countBook(c.Val(), now)
+		out[n] = countBook(c.Val(), cutoff, starts)
 	}
 	return out, nil
 }

@@ -247,12 +247,13 @@ func split(s string, f []string) {
 	}
 }
 
-// receivedMs is a record's received time without decoding the rest.
-func receivedMs(s string) int64 {
-	if j := strings.IndexByte(s, sep[0]); j >= 0 {
-		s = s[:j]
+// formatW writes the book's "w" field (the scripts' setw does the same).
+func formatW(wm, lo, nc int64) string {
+	w := b36(wm) + ":"
+	if lo > 0 {
+		w += b36(max(0, wm-lo))
 	}
-	return unb36(s)
+	return w + ":" + b36(nc)
 }
 
 // parseW reads the book's "w" field.

@@ -218,12 +218,17 @@ func (s *Store) ttlSeconds() int64 {
 // the idempotency record. Keyed, because the bytes hold an IBAN: an
 // unkeyed hash of them could be inverted by hashing candidate IBANs.
 func (s *Store) fingerprint(canonical []byte) string {
+	return hex.EncodeToString(s.fingerprintSum(canonical))
+}
+
+// fingerprintSum is the fingerprint's bytes.
+func (s *Store) fingerprintSum(canonical []byte) []byte {
 	m := s.macs.Get().(hash.Hash)
 	defer s.macs.Put(m)
 	m.Reset()
 	m.Write([]byte("fingerprint\x00"))
 	m.Write(canonical)
-	return hex.EncodeToString(m.Sum(nil))
+	return m.Sum(nil)
 }
 
 // Accept records a report in two steps that are each safe to repeat: claim
@@ -355,7 +360,7 @@ func (s *Store) claimPlain(ctx context.Context, raw, value string, now time.Time
 // again passes (the second step is itself safe to repeat); another
 // request under the same key is a conflict.
 func (s *Store) claimReport(ctx context.Context, raw string, canonical []byte, part int, now time.Time) error {
-	fp, _ := hex.DecodeString(s.fingerprint(canonical))
+	fp := s.fingerprintSum(canonical)
 	var p [2]byte
 	binary.BigEndian.PutUint16(p[:], uint16(part))
 	value := dayBytes(day(now)) + string(fp[:10]) + string(p[:])

@@ -14,6 +14,9 @@ import (
 // "redis accept"…): its name and db.system only, never a key or an
 // argument. end records err, if any, and ends it.
 func span(ctx context.Context, name string) (context.Context, func(error)) {
+	if !telemetry.Active() {
+		return ctx, noEnd // no span, no allocation on the lookup path
+	}
 	ctx, sp := telemetry.Tracer().Start(ctx, "redis "+name, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("db.system", "redis"), attribute.String("db.operation.name", name)))
 	return ctx, func(err error) {
@@ -23,6 +26,8 @@ func span(ctx context.Context, name string) (context.Context, func(error)) {
 		sp.End()
 	}
 }
+
+func noEnd(error) {}
 
 // traceParent is ctx's W3C traceparent ("" when there is no sampled span),
 // kept with an outbox entry so the forwarding call continues the trace.
