@@ -378,6 +378,10 @@ func (c *core) gateway(ctx context.Context, cfg config.Config, stdout io.Writer)
 	return g, nil
 }
 
+// pruneEvery is how often a gateway walks the report index to retire
+// the books of reports past retention (store.Prune): books have no TTL.
+const pruneEvery = time.Hour
+
 // run serves on the listeners until ctx ends, then shuts down gracefully:
 // answer long polls, stop accepting, drain in-flight requests, stop the
 // forwarders (entries not yet answered are handed back).
@@ -389,6 +393,7 @@ func (g *gatewayServer) run(ctx context.Context, apiLn, opsLn net.Listener, cfgP
 	eg.Go(func() error { return g.c.sink.Run(ctx) })
 	eg.Go(func() error { return g.hub.Run(ctx) })
 	eg.Go(func() error { return g.lookups.Run(ctx) })
+	eg.Go(func() error { return g.c.st.RunPrune(ctx, pruneEvery, g.c.log) })
 	if g.relay != nil {
 		eg.Go(func() error { return g.relay.Run(ctx) })
 	}

@@ -12,7 +12,8 @@
 //
 //	mg:{pK}:b:P        hash    the IBAN's book: one record per report, the sealed IBAN,
 //	                           the watermark, the marker, the threshold flag (record.go);
-//	                           P raw in the name. One key per reported IBAN.
+//	                           P raw in the name. One key per reported IBAN; no TTL
+//	                           (unless it holds a marker): the report index retires it (prune.go).
 //	mg:{pK}:ix:BB      hash    report index, 256 buckets per partition: raw report id ->
 //	                           day + P, so a report is found from its IBAN's own keys
 //	mg:{pK}:a:P        hash    who looked the IBAN up (see lookups.go; P in hex)

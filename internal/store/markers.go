@@ -39,7 +39,9 @@ for k = 10, #ARGV, 2 do
 end
 local wm, lo, nc = getw(b)
 setw(b, tonumber(ARGV[2]), lo, nc)
-redis.call('EXPIRE', b, ARGV[3])
+-- A marker keeps its book for the retention after its last write; once
+-- lifted, a book with records is retired by the report index (prune).
+if #ARGV < 10 and lo then redis.call('PERSIST', b) else redis.call('EXPIRE', b, ARGV[3]) end
 return 1
 `)
 

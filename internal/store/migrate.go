@@ -185,7 +185,7 @@ func (s *Store) migrateIBAN(ctx context.Context, o oldIBAN, ids []string, st *Mi
 	}
 	type idem struct{ raw, value string }
 	var idems []idem
-	var index []string
+	index := map[string]int64{} // raw id -> the day its report arrived
 	for _, id := range ids {
 		h, err := s.rdb.HGetAll(ctx, o.report(id)).Result()
 		if err != nil {
@@ -238,7 +238,7 @@ func (s *Store) migrateIBAN(ctx context.Context, o oldIBAN, ids []string, st *Mi
 				return err
 			}
 		}
-		index = append(index, raw)
+		index[raw] = day(rcv)
 		// The idempotency record moves to its bucket.
 		ih, err := s.rdb.HGetAll(ctx, idemKey(id)).Result()
 		if err != nil {
@@ -278,10 +278,17 @@ func (s *Store) migrateIBAN(ctx context.Context, o oldIBAN, ids []string, st *Mi
 			for f, v := range fields {
 				p.HSetNX(ctx, book, f, v)
 			}
-			p.Expire(ctx, book, time.Duration(s.ttlSeconds())*time.Second)
-			for _, raw := range index {
-				p.HSetNX(ctx, indexBucket(tag, raw), raw, dayBytes(day(now))+k.rawPseudo())
-				p.HSetNX(ctx, indexBucket(tag, raw), "lo", day(now))
+			// Books have no TTL (prune.go) unless they hold a marker: the
+			// index entries, stamped with each report's own day, retire them.
+			if m["at"] != "" {
+				p.Expire(ctx, book, time.Duration(s.ttlSeconds())*time.Second)
+			} else {
+				p.Persist(ctx, book)
+			}
+			for raw, d := range index {
+				p.HSetNX(ctx, indexBucket(tag, raw), raw, dayBytes(d)+k.rawPseudo())
+				// lo 0: the bucket's next write or prune finds its oldest day.
+				p.HSet(ctx, indexBucket(tag, raw), "lo", 0)
 				p.Expire(ctx, indexBucket(tag, raw), time.Duration(s.ttlSeconds())*time.Second)
 			}
 			return nil

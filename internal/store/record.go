@@ -280,7 +280,9 @@ func rawID(id string) string {
 // keys when its idempotency record is lost). Each value starts with the
 // day it was written (2 bytes); a write into a bucket whose oldest entry
 // has aged out drops the aged-out entries first (at most once a day per
-// bucket), and every write renews the bucket's TTL.
+// bucket), and the bucket's TTL is renewed once a day. An index entry
+// that ages out also retires its report's record from the book, and a
+// book left empty (prune.go).
 const (
 	idemBuckets  = 1 << 14 // ~60 per bucket at a million reports
 	indexBuckets = 256     // per partition

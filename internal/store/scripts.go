@@ -30,38 +30,52 @@ local function b36(n)
   end
   return s
 end
-local function getw(b)
-  local w = redis.call('HGET', b, 'w') or '::'
-  local wm, lo, nc = string.match(w, '^([^:]*):([^:]*):([^:]*)$')
+local function parsew(w)
+  local wm, lo, nc = string.match(w or '::', '^([^:]*):([^:]*):([^:]*)$')
   wm, lo = tonumber(wm or '', 36) or 0, tonumber(lo or '', 36)
   if lo then lo = wm - lo end
   return wm, lo, tonumber(nc or '', 36) or 0
 end
-local function setw(b, wm, lo, nc)
+local function getw(b) return parsew(redis.call('HGET', b, 'w')) end
+local function fmtw(wm, lo, nc)
   local l = ''
   if lo then l = b36(math.max(0, wm - lo)) end
-  redis.call('HSET', b, 'w', b36(wm) .. ':' .. l .. ':' .. b36(nc))
+  return b36(wm) .. ':' .. l .. ':' .. b36(nc)
 end
+local function setw(b, wm, lo, nc) redis.call('HSET', b, 'w', fmtw(wm, lo, nc)) end
 local function bday(v) return string.byte(v, 1) * 256 + string.byte(v, 2) end
--- dayput writes field f = v (v starts with its 2-byte day) into a
--- day-stamped bucket, first dropping the entries older than day
--- "before" if the bucket's oldest entry is.
-local function dayput(k, f, v, before, ttl)
-  local lo = tonumber(redis.call('HGET', k, 'lo') or '')
-  if lo and lo < before then
-    lo = nil
-    local all = redis.call('HGETALL', k)
-    for j = 1, #all, 2 do
-      if all[j] ~= 'lo' then
-        local d = bday(all[j + 1])
-        if d < before then redis.call('HDEL', k, all[j]) elseif not lo or d < lo then lo = d end
-      end
+-- dayput writes field f = v (v starts with its 2-byte day; fields are
+-- 16-byte report ids) into a day-stamped bucket, first dropping the
+-- entries older than day "before" if the bucket's oldest entry ("lo") is.
+-- It renews the bucket's TTL once a day ("ex": the day it last did). With
+-- drop, each entry dropped (or replaced by another IBAN's) is passed to
+-- it: the report index prunes the entry's book.
+local function dropold(k, before, drop, keep)
+  local lo = nil
+  local all = redis.call('HGETALL', k)
+  for j = 1, #all, 2 do
+    if #all[j] == 16 and all[j] ~= keep then
+      local d = bday(all[j + 1])
+      if d < before then
+        redis.call('HDEL', k, all[j])
+        if drop then drop(all[j + 1]) end
+      elseif not lo or d < lo then lo = d end
     end
   end
-  local today = bday(v)
+  return lo
+end
+local function dayput(k, f, v, before, ttl, drop)
+  local cur = redis.call('HMGET', k, 'lo', 'ex', f)
+  local lo, today = tonumber(cur[1] or ''), bday(v)
+  if drop and cur[3] and string.sub(cur[3], 3) ~= string.sub(v, 3) then drop(cur[3]) end
+  if lo and lo < before then lo = dropold(k, before, drop, f) end
   if not lo or today < lo then lo = today end
-  redis.call('HSET', k, f, v, 'lo', lo)
-  redis.call('EXPIRE', k, ttl)
+  if tonumber(cur[2] or '') ~= today then
+    redis.call('HSET', k, f, v, 'lo', lo, 'ex', today)
+    redis.call('EXPIRE', k, ttl)
+  else
+    redis.call('HSET', k, f, v, 'lo', lo)
+  end
 end
 `
 
@@ -104,7 +118,11 @@ return 'new'
 
 // trimLua drops the records past retention from a book (with their own
 // fields) and returns the oldest remaining record's time and the number
-// of remaining records not cancelled.
+// of remaining records not cancelled. prune does it for the book a report
+// index entry names (the entry's day, then the book's pseudonym): books
+// have no TTL (unless they hold a marker), so the report index, whose
+// entries age out by day, is what retires a book no one writes again. A
+// book left with no record and no marker is deleted.
 const trimLua = `
 local function trim(b, cutoff, nc)
   local all = redis.call('HGETALL', b)
@@ -122,7 +140,40 @@ local function trim(b, cutoff, nc)
   end
   return lo, nc
 end
+local function prune(prefix, e, cutoff)
+  local b = prefix .. string.sub(e, 3)
+  local wm, lo, nc = getw(b)
+  if lo and lo >= cutoff then return end
+  if lo then lo, nc = trim(b, cutoff, nc) end
+  if lo then
+    setw(b, wm, lo, nc)
+  elseif redis.call('HEXISTS', b, 'm:at') == 0 then
+    redis.call('DEL', b)
+  else
+    setw(b, wm, nil, nc)
+  end
+end
 `
+
+// pruneScript retires what has aged out of one report index bucket: the
+// entries older than the first day kept, and with them their books'
+// records past retention (books left empty are deleted). Intake does the
+// same when it writes into a bucket; "mulegate serve" runs this over
+// every bucket periodically (Store.Prune), so a book no one writes again
+// is retired too.
+//
+// KEYS: report index bucket; ARGV: first day kept, cutoff ms, book key
+// prefix (the partition's "mg:{pK}:b:")
+// Returns the number of index entries dropped.
+var pruneScript = redis.NewScript(recordLua + trimLua + `
+local k, before, cutoff = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local lo = tonumber(redis.call('HGET', k, 'lo') or '')
+if not lo or lo >= before then return 0 end
+local n = 0
+lo = dropold(k, before, function(e) n = n + 1; prune(ARGV[3], e, cutoff) end, nil)
+if lo then redis.call('HSET', k, 'lo', lo) else redis.call('DEL', k) end
+return n
+`)
 
 // acceptScript is the second step of intake and the one that counts: on
 // the IBAN's slot, in one atomic step, it adds the report's record to the
@@ -144,28 +195,32 @@ var acceptScript = redis.NewScript(recordLua + trimLua + acceptLua)
 
 const acceptLua = `
 local b = KEYS[1]
-local rec = redis.call('HGET', b, ARGV[1])
-if rec then return {0, tonumber(fields(rec)[5], 36)} end
-local wm, lo, nc = getw(b)
+local cur = redis.call('HMGET', b, ARGV[1], 'w', 'h', 'ie', 'm:at')
+if cur[1] then return {0, tonumber(fields(cur[1])[5], 36)} end
+local wm, lo, nc = parsew(cur[2])
 local now, cutoff = tonumber(ARGV[4]), tonumber(ARGV[5])
 if lo and lo < cutoff then lo, nc = trim(b, cutoff, nc) end
 nc = nc + 1
 if not lo or now < lo then lo = now end
 -- The holder's name is kept once, in the book's h field (no table is
 -- built: the record's parts are joined around n and the holder).
-local holder = ARGV[17]
+local holder, newh = ARGV[17], nil
 if holder ~= '' then
-  local bh = redis.call('HGET', b, 'h')
-  if not bh then redis.call('HSET', b, 'h', holder); bh = holder end
+  local bh = cur[3]
+  if not bh then newh = holder; bh = holder end
   if bh == holder then holder = '=' end
 end
 local rec = ARGV[2] .. SEP .. b36(nc) .. SEP .. ARGV[3] .. SEP .. holder
 if ARGV[18] ~= '' then rec = rec .. SEP .. ARGV[18] end
-redis.call('HSET', b, ARGV[1], rec)
-redis.call('HSETNX', b, 'ie', ARGV[7])
-setw(b, now, lo, nc)
-redis.call('EXPIRE', b, ARGV[6])
-dayput(KEYS[2], ARGV[1], ARGV[13], tonumber(ARGV[14]), ARGV[6])
+local set = {ARGV[1], rec, 'w', fmtw(now, lo, nc)}
+if newh then set[5] = 'h'; set[6] = newh end
+if not cur[4] then set[#set + 1] = 'ie'; set[#set + 1] = ARGV[7] end
+redis.call('HSET', b, unpack(set))
+-- No TTL: the report index retires the book (prune). A marker keeps
+-- the book for the retention after its last write (markerScript).
+if cur[5] then redis.call('EXPIRE', b, ARGV[6]) else redis.call('PERSIST', b) end
+local prefix = string.sub(b, 1, #b - 16)
+dayput(KEYS[2], ARGV[1], ARGV[13], tonumber(ARGV[14]), ARGV[6], function(e) prune(prefix, e, cutoff) end)
 redis.call('XADD', KEYS[3], '*', 'id', ARGV[16], 'ps', ARGV[15], 'body', ARGV[8], 'h', ARGV[11], 'rb', ARGV[12], 'tp', ARGV[19])
 redis.call('PUBLISH', ARGV[9], ARGV[10])
 return {1, nc}
@@ -201,4 +256,4 @@ end
 return 1
 `)
 
-var allScripts = []*redis.Script{appendEventScript, doneScript, claimScript, claimReportScript, acceptScript, reviewScript, markerScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript, thresholdScript}
+var allScripts = []*redis.Script{appendEventScript, doneScript, claimScript, claimReportScript, acceptScript, reviewScript, markerScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript, thresholdScript, pruneScript}

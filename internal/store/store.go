@@ -325,10 +325,8 @@ func (s *Store) claimPlain(ctx context.Context, raw, value string, now time.Time
 	before := day(now) - s.idemDays()
 	set := redis.NewBoolCmd(ctx, "hsetnx", b, raw, value)
 	got := redis.NewStringCmd(ctx, "hget", b, raw)
-	lo := redis.NewStringCmd(ctx, "hget", b, "lo")
-	cmds := []redis.Cmder{set, got, lo,
-		redis.NewBoolCmd(ctx, "hsetnx", b, "lo", day(now)),
-		redis.NewBoolCmd(ctx, "expire", b, (s.idemDays()+1)*86400)}
+	marks := redis.NewSliceCmd(ctx, "hmget", b, "lo", "ex")
+	cmds := []redis.Cmder{set, got, marks, redis.NewBoolCmd(ctx, "hsetnx", b, "lo", day(now))}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, c := range cmds {
 			_ = p.Process(ctx, c)
@@ -338,8 +336,25 @@ func (s *Store) claimPlain(ctx context.Context, raw, value string, now time.Time
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return "", err
 	}
-	if l, err := strconv.ParseInt(lo.Val(), 10, 64); err == nil && l < before {
+	var lo, ex string
+	if m := marks.Val(); len(m) == 2 {
+		lo, _ = m[0].(string)
+		ex, _ = m[1].(string)
+	}
+	if l, err := strconv.ParseInt(lo, 10, 64); err == nil && l < before {
 		return "", nil // aged-out entries to drop: the script does
+	}
+	// The bucket's TTL is renewed once a day ("ex": the day it last was),
+	// not on every claim: a bucket lives a day longer than its entries.
+	if today := strconv.FormatInt(day(now), 10); ex != today {
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.Expire(ctx, b, time.Duration(s.idemDays()+1)*24*time.Hour)
+			p.HSet(ctx, b, "ex", today)
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
 	}
 	v := got.Val()
 	if set.Val() {

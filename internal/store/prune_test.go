@@ -1,0 +1,140 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/redistest"
+	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/store"
+	"github.com/redis/go-redis/v9"
+)
+
+// TestPruneRetiresBooks: books have no TTL; once a report is past
+// retention (and its index entry a day older), Prune takes its record
+// out of the book and deletes a book left with nothing, while a book with
+// a newer report or a marker stays, and the counts are what they were.
+func TestPruneRetiresBooks(t *testing.T) {
+	clock, now, st, rdb := thirtyDayStore(t)
+	ctx := context.Background()
+	accept := func(key, raw string) report.Accepted {
+		t.Helper()
+		a, err := st.Accept(ctx, "bank-a", report.OrgBank, key, mustSub(t, raw, "phishing", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	const lone, kept, marked = "NL91ABNA0417164300", "DE89370400440532013000", "GB82WEST12345698765432"
+	old := accept("lone", lone)
+	oldKept := accept("kept-1", kept)
+	accept("marked", marked)
+	police := report.Caller{Org: "police", Type: report.OrgPolice}
+	m := &report.Marker{FraudType: "money_mule", ByType: report.OrgPolice, ByOrg: "police", RegisteredAt: now()}
+	if _, err := st.ChangeMarker(ctx, mustIBAN(t, marked), police, "", m); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add((20 * 24 * time.Hour).Milliseconds())
+	newKept := accept("kept-2", kept)
+	for _, raw := range []string{lone, kept} {
+		if ttl := rdb.TTL(ctx, st.BookKey(mustIBAN(t, raw))).Val(); ttl != -1 {
+			t.Errorf("book of %s: TTL %v, want none", raw, ttl)
+		}
+	}
+	if ttl := rdb.TTL(ctx, st.BookKey(mustIBAN(t, marked))).Val(); ttl <= 0 {
+		t.Errorf("book with a marker: TTL %v, want one", ttl)
+	}
+
+	clock.Add((15 * 24 * time.Hour).Milliseconds()) // 35 days after the first reports
+	n, err := st.Prune(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Errorf("Prune retired %d reports, want 3", n)
+	}
+	if rdb.Exists(ctx, st.BookKey(mustIBAN(t, lone))).Val() != 0 {
+		t.Error("the book whose only report is past retention is still there")
+	}
+	if _, err := st.ReportStatus(ctx, old.ID); report.ErrorCode(err) != report.CodeNotFound {
+		t.Errorf("the pruned report: %v, want not found", err)
+	}
+	if _, err := st.ReportStatus(ctx, oldKept.ID); report.ErrorCode(err) != report.CodeNotFound {
+		t.Errorf("the pruned report of the kept book: %v, want not found", err)
+	}
+	if _, err := st.ReportStatus(ctx, newKept.ID); err != nil {
+		t.Errorf("the report within retention: %v", err)
+	}
+	if c, _ := st.Lookup(ctx, mustIBAN(t, kept)); c.ReportCount != 1 {
+		t.Errorf("the kept book after pruning: %+v, want 1 report", c)
+	}
+	c, _ := st.Lookup(ctx, mustIBAN(t, marked))
+	if c.Marker == nil || c.ReportCount != 0 {
+		t.Errorf("the book with a marker after pruning: %+v, want the marker and no report", c)
+	}
+	if n, err := st.Prune(ctx); err != nil || n != 0 {
+		t.Errorf("a second pass: %d, %v; want nothing to do", n, err)
+	}
+}
+
+// TestIntakePrunesItsIndexBucket: a report written into an index bucket
+// whose oldest entry has aged out retires that entry's book itself,
+// without waiting for a Prune pass.
+func TestIntakePrunesItsIndexBucket(t *testing.T) {
+	clock, _, st, rdb := thirtyDayStore(t)
+	ctx := context.Background()
+	first := mustIBAN(t, "NL91ABNA0417164300")
+	if _, err := st.Accept(ctx, "bank-a", report.OrgBank, "k0", report.Submission{IBAN: first, Category: "phishing"}); err != nil {
+		t.Fatal(err)
+	}
+	// Another IBAN of the same partition, and a key whose report id
+	// falls in the same index bucket.
+	var other iban.IBAN
+	for n := 0; ; n++ {
+		if other = nlIBAN(n); st.KeyOf(other).Partition == st.KeyOf(first).Partition && other != first {
+			break
+		}
+	}
+	key := ""
+	for n := 0; ; n++ {
+		if key = fmt.Sprint("k", n+1); store.RawID(st.ReportID("bank-a", key))[0] == store.RawID(st.ReportID("bank-a", "k0"))[0] {
+			break
+		}
+	}
+	clock.Add((35 * 24 * time.Hour).Milliseconds())
+	if _, err := st.Accept(ctx, "bank-a", report.OrgBank, key, report.Submission{IBAN: other, Category: "phishing"}); err != nil {
+		t.Fatal(err)
+	}
+	if rdb.Exists(ctx, st.BookKey(first)).Val() != 0 {
+		t.Error("intake into the bucket left the aged-out report's book")
+	}
+	if c, _ := st.Lookup(ctx, other); c.ReportCount != 1 {
+		t.Errorf("the new report: %+v", c)
+	}
+}
+
+// thirtyDayStore is a store with a 30-day retention on a test clock
+// that starts on 2026-01-01.
+func thirtyDayStore(t *testing.T) (*atomic.Int64, func() time.Time, *store.Store, redis.UniversalClient) {
+	t.Helper()
+	clock, now := testClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	rdb := redistest.StartTopology(t).Client(t)
+	st, err := store.New(rdb, store.Options{Secret: secret, Now: now, Retention: 30 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return clock, now, st, rdb
+}
+
+func mustIBAN(t *testing.T, raw string) iban.IBAN {
+	t.Helper()
+	i, err := iban.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return i
+}
