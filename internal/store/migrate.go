@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/report"
 	"github.com/redis/go-redis/v9"
 )
@@ -234,9 +235,11 @@ func (s *Store) migrateIBAN(ctx context.Context, o oldIBAN, ids []string, st *Mi
 			if err != nil {
 				return errors.New("migrate: report " + id + ": " + err.Error())
 			}
-			if sealed, err = s.seal.seal(k.rawPseudo(), plain); err != nil {
-				return err
+			i, err := iban.Parse(plain)
+			if err != nil {
+				return errors.New("migrate: report " + id + ": sealed iban: " + err.Error())
 			}
+			sealed = s.seal.seal(k.rawPseudo(), i)
 		}
 		index[raw] = day(rcv)
 		// The idempotency record moves to its bucket.
@@ -270,7 +273,7 @@ func (s *Store) migrateIBAN(ctx context.Context, o oldIBAN, ids []string, st *Mi
 		fields["h"] = holder
 	}
 	if sealed != "" {
-		fields["ie"] = sealed
+		fields["i"] = sealed
 	}
 	if len(fields) > 0 {
 		// HSETNX per field: a record the new layout already holds wins.

@@ -20,8 +20,9 @@ import (
 //	                     long before it the oldest record was received (ms;
 //	                     "" for none) and the number of records not cancelled
 //	h                    the holding bank's name, which records cite as "="
-//	ie                   the IBAN, sealed (AES-GCM, additional data: the
-//	                     book's pseudonym), for the holder's eyes
+//	i                    the IBAN, sealed (AES-GCM, additional data: the
+//	                     book's pseudonym; seal.go), for the holder's eyes;
+//	                     "ie" in books written before the compact form
 //	t                    present while the IBAN is past the iban.threshold event
 //	m:ft m:bt m:by m:at m:det   the IBAN's marker
 //	d:<id> c:<id>        a report's review details and cancel reason

@@ -195,7 +195,7 @@ var acceptScript = redis.NewScript(recordLua + trimLua + acceptLua)
 
 const acceptLua = `
 local b = KEYS[1]
-local cur = redis.call('HMGET', b, ARGV[1], 'w', 'h', 'ie', 'm:at')
+local cur = redis.call('HMGET', b, ARGV[1], 'w', 'h', 'i', 'm:at', 'ie')
 if cur[1] then return {0, tonumber(fields(cur[1])[5], 36)} end
 local wm, lo, nc = parsew(cur[2])
 local now, cutoff = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -214,7 +214,7 @@ local rec = ARGV[2] .. SEP .. b36(nc) .. SEP .. ARGV[3] .. SEP .. holder
 if ARGV[18] ~= '' then rec = rec .. SEP .. ARGV[18] end
 local set = {ARGV[1], rec, 'w', fmtw(now, lo, nc)}
 if newh then set[5] = 'h'; set[6] = newh end
-if not cur[4] then set[#set + 1] = 'ie'; set[#set + 1] = ARGV[7] end
+if not cur[4] and not cur[6] then set[#set + 1] = 'i'; set[#set + 1] = ARGV[7] end
 redis.call('HSET', b, unpack(set))
 -- No TTL: the report index retires the book (prune). A marker keeps
 -- the book for the retention after its last write (markerScript).

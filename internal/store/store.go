@@ -258,10 +258,7 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 		return report.Accepted{}, report.Internal("accept report: record", err)
 	}
 	head, mid, tail := splitRecord(rec)
-	sealed, err := s.seal.seal(k.rawPseudo(), sub.IBAN.String())
-	if err != nil {
-		return report.Accepted{}, report.Internal("accept report: encrypt", err)
-	}
+	sealed := s.seal.seal(k.rawPseudo(), sub.IBAN)
 	cutoff := now.Add(-s.opt.Retention).UnixMilli()
 	actx, end := span(ctx, "accept")
 	v, err := s.runReplicated(actx, acceptScript,
@@ -592,7 +589,7 @@ func (s *Store) readReport(ctx context.Context, id string) (report.ReportStatus,
 		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, err
 	}
 	raw := rawID(id)
-	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "ie", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw, "h").Result()
+	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "i", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw, "h", "ie").Result()
 	if err != nil {
 		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, s.fail(opReport, "report status", err)
 	}
@@ -612,10 +609,14 @@ func (s *Store) readReport(ctx context.Context, id string) (report.ReportStatus,
 		st.PoliceReference = str(3)
 	}
 	st.Review.Details, st.Review.CancelReason = str(4), str(5)
-	if ie := str(1); ie != "" {
-		if st.IBAN, err = s.seal.open(k.rawPseudo(), ie); err != nil {
-			return report.ReportStatus{}, ibanKeys{}, bookRecord{}, report.Internal("report status: "+id, err)
-		}
+	switch {
+	case str(1) != "":
+		st.IBAN, err = s.seal.open(k.rawPseudo(), str(1))
+	case str(8) != "": // sealed by a build before the compact form
+		st.IBAN, err = s.seal.openFull(k.rawPseudo(), str(8))
+	}
+	if err != nil {
+		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, report.Internal("report status: "+id, err)
 	}
 	return st, k, bookRecord{core: str(0), rec: r}, nil
 }
