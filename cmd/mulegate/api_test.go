@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/devenv"
 	"github.com/mulegate/mulegate/internal/httpapi"
 )
@@ -296,6 +297,34 @@ func TestBatchLookup(t *testing.T) {
 		errObj, _ := res.Results[n]["error"].(map[string]any)
 		if errObj["code"] != "invalid_iban" || errObj["detail"] == "" {
 			t.Errorf("entry %d = %v, want invalid_iban error", n, res.Results[n])
+		}
+	}
+	// A full batch is served in parts on all cores: every answer is in
+	// its request's place, invalid ones too.
+	full, want := make([]string, 1000), make([]string, 1000)
+	for n := range full {
+		switch {
+		case n%7 == 3:
+			full[n], want[n] = fmt.Sprintf(`"NL00BOGUS%d"`, n), "invalid_iban"
+		case n%100 == 0:
+			full[n], want[n] = `"DE89370400440532013000"`, "DE89370400440532013000 1"
+		default:
+			i, _ := iban.FromBBAN("NL", fmt.Sprintf("ABNA%010d", n))
+			full[n], want[n] = `"`+i.String()+`"`, i.String()+" 0"
+		}
+	}
+	got = do(t, bank, "POST", e.gw.api+"/v1/ibans/lookup", tok, `{"ibans":[`+strings.Join(full, ",")+`]}`)
+	res.Results = nil
+	if err := json.Unmarshal(got.body, &res); got.status != 200 || err != nil || len(res.Results) != len(full) {
+		t.Fatalf("batch of 1000 = %d, %d results, %v", got.status, len(res.Results), err)
+	}
+	for n, r := range res.Results {
+		g := fmt.Sprint(r["iban"], " ", r["report_count"])
+		if e, ok := r["error"].(map[string]any); ok {
+			g = fmt.Sprint(e["code"])
+		}
+		if g != want[n] {
+			t.Errorf("batch of 1000, entry %d: %s, want %s", n, g, want[n])
 		}
 	}
 	// Over the batch limit: 400 naming ibans.

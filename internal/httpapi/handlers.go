@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -110,44 +112,94 @@ func handleBatchLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgT
 		if !charge(c, rd, report.RateLookups, len(raw)) { // one lookup token per IBAN
 			return
 		}
-		invalid := make([][]byte, len(raw))
-		valid := make([]iban.IBAN, 0, len(raw))
-		for n, r := range raw {
-			i, err := report.ParseIBAN(r)
-			if err != nil {
-				_, code, detail := problemFor(err)
-				invalid[n], _ = json.Marshal(batchInvalid{IBAN: r, Error: batchError{Code: code, Detail: detail}})
-				continue
-			}
-			valid = append(valid, i)
-		}
-		keys := auditIBANs(c, valid...)
+		key := c.MustGet(ctxKeyOf).(keyOf) // set by auditTrail on every /v1 request
+		view := viewFor(views, c)
 		ctx, cancel := withTimeout(c, timeout)
 		defer cancel()
-		counts, err := s.LookupKeys(ctx, keys)
-		if err != nil {
-			writeProblem(c, err)
-			return
+		// A large batch is served in parts on all cores: each part parses,
+		// pseudonymises, reads (one pipeline) and renders its own IBANs.
+		parts := make([]batchPart, min(runtime.GOMAXPROCS(0), (len(raw)+batchPartMin-1)/batchPartMin))
+		each := (len(raw) + len(parts) - 1) / len(parts)
+		var wg sync.WaitGroup
+		for j := range parts {
+			ibans := raw[min(len(raw), j*each):min(len(raw), (j+1)*each)]
+			if j == len(parts)-1 {
+				parts[j].run(ctx, s, key, view, risk, ibans) // this goroutine takes the last part
+				break
+			}
+			wg.Go(func() { parts[j].run(ctx, s, key, view, risk, ibans) })
 		}
-		view := viewFor(views, c)
-		risks := make([]string, len(valid))
+		wg.Wait()
 		body := append(make([]byte, 0, 64+900*len(raw)), `{"results":[`...)
-		k := 0
-		for n := range raw {
-			if n > 0 {
+		var keys []report.IBANKey
+		var risks []string
+		for j, p := range parts {
+			if p.err != nil {
+				writeProblem(c, p.err)
+				return
+			}
+			if j > 0 && len(p.body) > 0 {
 				body = append(body, ',')
 			}
-			if invalid[n] != nil {
-				body = append(body, invalid[n]...)
-				continue
-			}
-			l := report.NewLookup(valid[k], counts[k], risk)
-			risks[k] = string(l.Risk)
-			body = view.appendLookup(body, l)
-			k++
+			body = append(body, p.body...)
+			keys, risks = append(keys, p.keys...), append(risks, p.risks...)
 		}
+		c.Set(ctxAuditKeys, keys)
 		c.Set(ctxAuditRisks, risks)
 		c.Data(http.StatusOK, jsonContentType, append(body, ']', '}'))
+	}
+}
+
+// batchPartMin is the fewest IBANs a part of a batch is given: below
+// that, a goroutine costs more than it saves.
+const batchPartMin = 250
+
+// batchPart is one part of a batch lookup: the IBANs' answers as JSON
+// array elements (comma-separated), the keys of the valid ones and their
+// risks, in order.
+type batchPart struct {
+	body  []byte
+	keys  []report.IBANKey
+	risks []string
+	err   error
+}
+
+func (p *batchPart) run(ctx context.Context, s lookuper, key keyOf, view View, risk report.RiskPolicy, raw []string) {
+	invalid := make([][]byte, len(raw))
+	valid := make([]iban.IBAN, 0, len(raw))
+	for n, r := range raw {
+		i, err := report.ParseIBAN(r)
+		if err != nil {
+			_, code, detail := problemFor(err)
+			invalid[n], _ = json.Marshal(batchInvalid{IBAN: r, Error: batchError{Code: code, Detail: detail}})
+			continue
+		}
+		valid = append(valid, i)
+	}
+	p.keys = make([]report.IBANKey, len(valid))
+	for n, i := range valid {
+		p.keys[n] = key(i)
+	}
+	counts, err := s.LookupKeys(ctx, p.keys)
+	if err != nil {
+		p.err = err
+		return
+	}
+	p.risks = make([]string, len(valid))
+	p.body = make([]byte, 0, 900*len(raw))
+	k := 0
+	for n := range raw {
+		if n > 0 {
+			p.body = append(p.body, ',')
+		}
+		if invalid[n] != nil {
+			p.body = append(p.body, invalid[n]...)
+			continue
+		}
+		l := report.NewLookup(valid[k], counts[k], risk)
+		p.risks[k] = string(l.Risk)
+		p.body = view.appendLookup(p.body, l)
+		k++
 	}
 }
 

@@ -106,15 +106,21 @@ return 'new'
 // KEYS: idempotency bucket
 // ARGV: raw report id, value (day, 10-byte fingerprint, 2-byte
 // partition), the first day still remembered, bucket ttl s
-var claimReportScript = redis.NewScript(recordLua + `
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v and bday(v) >= tonumber(ARGV[3]) then
-  if string.sub(v, 3, 12) ~= string.sub(ARGV[2], 3, 12) then return 'conflict' end
-  return 'seen'
-end
-dayput(KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4])
-return 'new'
+var claimReportScript = redis.NewScript(recordLua + claimLua + `
+return claim(KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4])
 `)
+
+const claimLua = `
+local function claim(k, id, v, first, ttl)
+  local cur = redis.call('HGET', k, id)
+  if cur and bday(cur) >= first then
+    if string.sub(cur, 3, 12) ~= string.sub(v, 3, 12) then return 'conflict' end
+    return 'seen'
+  end
+  dayput(k, id, v, first, ttl)
+  return 'new'
+end
+`
 
 // trimLua drops the records past retention from a book (with their own
 // fields) and returns the oldest remaining record's time and the number
@@ -191,9 +197,25 @@ return n
 // index day kept, pseudonym (hex), report id (hex), the record's holder
 // field, record tail (after the holder), the request's traceparent ("")
 // Returns {1, n} when recorded, {0, n at the time} for a replay.
-var acceptScript = redis.NewScript(recordLua + trimLua + acceptLua)
+var acceptScript = redis.NewScript(recordLua + trimLua + acceptLua + `
+return accept(KEYS, ARGV)
+`)
+
+// acceptOnceScript is both steps of intake as one script, for a single
+// Redis (which holds every slot): the claim (claimReportScript), then,
+// unless it is a conflict, the accept (acceptScript). One round trip
+// instead of two.
+//
+// KEYS: idempotency bucket, then acceptScript's
+// ARGV: claimReportScript's four, then acceptScript's
+// Returns acceptScript's answer, or {-1, 0} for a conflict.
+var acceptOnceScript = redis.NewScript(recordLua + trimLua + claimLua + acceptLua + `
+if claim(KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]) == 'conflict' then return {-1, 0} end
+return accept({KEYS[2], KEYS[3], KEYS[4]}, {unpack(ARGV, 5)})
+`)
 
 const acceptLua = `
+local function accept(KEYS, ARGV)
 local b = KEYS[1]
 local cur = redis.call('HMGET', b, ARGV[1], 'w', 'h', 'i', 'm:at', 'ie')
 if cur[1] then return {0, tonumber(fields(cur[1])[5], 36)} end
@@ -224,6 +246,7 @@ dayput(KEYS[2], ARGV[1], ARGV[13], tonumber(ARGV[14]), ARGV[6], function(e) prun
 redis.call('XADD', KEYS[3], '*', 'id', ARGV[16], 'ps', ARGV[15], 'body', ARGV[8], 'h', ARGV[11], 'rb', ARGV[12], 'tp', ARGV[19])
 redis.call('PUBLISH', ARGV[9], ARGV[10])
 return {1, nc}
+end
 `
 
 // reviewScript applies a review transition that the domain computed, if
@@ -256,4 +279,4 @@ end
 return 1
 `)
 
-var allScripts = []*redis.Script{appendEventScript, doneScript, claimScript, claimReportScript, acceptScript, reviewScript, markerScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript, thresholdScript, pruneScript}
+var allScripts = []*redis.Script{appendEventScript, doneScript, claimScript, claimReportScript, acceptScript, acceptOnceScript, reviewScript, markerScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript, thresholdScript, pruneScript}

@@ -240,11 +240,20 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 	raw := rawID(id)
 	k := s.keysFor(sub.IBAN)
 	now := s.now()
-	cctx, end := span(ctx, "idempotency claim")
-	err := s.claimReport(cctx, raw, sub.Canonical(), k.part, now)
-	end(err)
-	if err != nil {
-		return report.Accepted{}, err
+	claim := s.claimValue(sub.Canonical(), k.part, now)
+	claimArgs := []any{raw, claim, day(now) - s.idemDays(), (s.idemDays() + 1) * 86400}
+	oneStep := false
+	if _, single := s.rdb.(*redis.Client); single {
+		// One Redis holds every slot: both steps run as one script, one
+		// round trip (acceptOnceScript).
+		oneStep = true
+	} else {
+		cctx, end := span(ctx, "idempotency claim")
+		err := s.claimReport(cctx, claimArgs, now)
+		end(err)
+		if err != nil {
+			return report.Accepted{}, err
+		}
 	}
 
 	body, err := json.Marshal(newPoliceReport(sub, id, org, orgType, now))
@@ -260,13 +269,16 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 	head, mid, tail := splitRecord(rec)
 	sealed := s.seal.seal(k.rawPseudo(), sub.IBAN)
 	cutoff := now.Add(-s.opt.Retention).UnixMilli()
+	keys := []string{k.book(), indexBucket(k.tag, raw), s.OutboxKey(k.part)}
+	args := []any{raw, head, mid, now.UnixMilli(), cutoff, s.ttlSeconds(), sealed, body,
+		WakeChannel, k.part, rv.Holder, msOrZero(rv.RespondBy), dayBytes(day(now)) + k.rawPseudo(),
+		day(now) - s.ttlDays(), k.pseudo, id, rv.Holder, tail, traceParent(ctx)}
+	sc := acceptScript
+	if oneStep {
+		sc, keys, args = acceptOnceScript, append([]string{idemBucket(raw)}, keys...), append(claimArgs, args...)
+	}
 	actx, end := span(ctx, "accept")
-	v, err := s.runReplicated(actx, acceptScript,
-		[]string{k.book(), indexBucket(k.tag, raw), s.OutboxKey(k.part)},
-		raw, head, mid, now.UnixMilli(), cutoff, s.ttlSeconds(), sealed, body,
-		WakeChannel, k.part, rv.Holder, msOrZero(rv.RespondBy), dayBytes(day(now))+k.rawPseudo(),
-		day(now)-s.ttlDays(), k.pseudo, id, rv.Holder, tail, traceParent(ctx),
-	)
+	v, err := s.runReplicated(actx, sc, keys, args...)
 	end(err)
 	if err != nil {
 		return report.Accepted{}, s.fail(opAccept, "accept report script "+sub.IBAN.Masked(), err)
@@ -274,6 +286,9 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 	out, err := redis.NewCmdResult(v, nil).Int64Slice()
 	if err != nil || len(out) != 2 {
 		return report.Accepted{}, report.Internal("accept report: parse", errUnexpected(v))
+	}
+	if out[0] < 0 {
+		return report.Accepted{}, keyReused()
 	}
 	return report.Accepted{ID: id, IBAN: sub.IBAN, ReportCount: out[1], Replayed: out[0] == 0}, nil
 }
@@ -366,29 +381,40 @@ func (s *Store) claimPlain(ctx context.Context, raw, value string, now time.Time
 	return "seen", nil
 }
 
-// claimReport is intake's first step: it records the report id in its
-// idempotency bucket with the request's keyed fingerprint (10 bytes) and
-// the IBAN's partition, or finds it recorded before. The same request
-// again passes (the second step is itself safe to repeat); another
-// request under the same key is a conflict.
-func (s *Store) claimReport(ctx context.Context, raw string, canonical []byte, part int, now time.Time) error {
+// claimValue is a report's entry in its idempotency bucket: the day, the
+// request's keyed fingerprint (10 bytes) and the IBAN's partition.
+func (s *Store) claimValue(canonical []byte, part int, now time.Time) string {
 	fp := s.fingerprintSum(canonical)
 	var p [2]byte
 	binary.BigEndian.PutUint16(p[:], uint16(part))
-	value := dayBytes(day(now)) + string(fp[:10]) + string(p[:])
+	return dayBytes(day(now)) + string(fp[:10]) + string(p[:])
+}
+
+// keyReused answers an Idempotency-Key used before with another request.
+func keyReused() error {
+	return &report.Error{Code: report.CodeConflict, Field: "Idempotency-Key",
+		Msg: "this Idempotency-Key was already used with a different request"}
+}
+
+// claimReport is intake's first step on a cluster: it records the report
+// id in its idempotency bucket (claimValue), or finds it recorded before.
+// The same request again passes (the second step is itself safe to
+// repeat); another request under the same key is a conflict.
+//
+// args: raw report id, claim value, first day still remembered, bucket ttl s
+func (s *Store) claimReport(ctx context.Context, args []any, now time.Time) error {
+	raw, value := args[0].(string), args[1].(string)
 	res, err := s.claimPlain(ctx, raw, value, now)
 	if res == "" && err == nil {
 		var v any
-		v, err = s.runReplicated(ctx, claimReportScript, []string{idemBucket(raw)},
-			raw, value, day(now)-s.idemDays(), (s.idemDays()+1)*86400)
+		v, err = s.runReplicated(ctx, claimReportScript, []string{idemBucket(raw)}, args...)
 		res, _ = v.(string)
 	}
 	if err != nil {
 		return s.fail(opAccept, "idempotency claim script", err)
 	}
 	if res == "conflict" {
-		return &report.Error{Code: report.CodeConflict, Field: "Idempotency-Key",
-			Msg: "this Idempotency-Key was already used with a different request"}
+		return keyReused()
 	}
 	return nil
 }
