@@ -16,9 +16,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/devenv"
 	"github.com/mulegate/mulegate/internal/httpapi"
+	"github.com/mulegate/mulegate/internal/iban"
 )
 
 const ibanNL = "NL91ABNA0417164300"

@@ -3,7 +3,7 @@
 // pseudonyms, for which declared purpose, with which answer), written as
 // JSON lines to a sink of its own and chained by SHA-256 so that a removed,
 // edited or reordered record is detected (Verify). It never holds a
-// plaintext IBAN. It imports the standard library only.
+// plaintext IBAN. It imports the standard library and internal/jsonw only.
 package audit
 
 import (
@@ -16,9 +16,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mulegate/mulegate/internal/jsonw"
 )
 
 // Record is one audited request. Seq, Prev and Hash are set by the
@@ -43,6 +46,47 @@ type Record struct {
 	Prev       string    `json:"prev"`
 }
 
+// appendJSON writes the record as encoding/json would, without
+// reflection (a record is written for every request).
+func (r Record) appendJSON(b []byte) []byte {
+	str := func(name, v string, omitEmpty bool) {
+		if v == "" && omitEmpty {
+			return
+		}
+		b = jsonw.AppendString(append(append(append(b, ',', '"'), name...), '"', ':'), v)
+	}
+	b = append(b, '{')
+	if r.Log != "" {
+		b = jsonw.AppendString(append(b, `"log":`...), r.Log)
+		b = append(b, ',')
+	}
+	b = strconv.AppendUint(append(b, `"seq":`...), r.Seq, 10)
+	if t, err := r.Time.MarshalJSON(); err == nil {
+		b = append(append(b, `,"time":`...), t...)
+	} else {
+		b = append(b, `,"time":null`...) // a year past 9999: encoding/json would fail the record
+	}
+	str("request_id", r.RequestID, false)
+	str("org", r.Org, true)
+	str("org_type", r.OrgType, true)
+	str("sub", r.Sub, true)
+	str("cert_thumbprint", r.Thumbprint, true)
+	str("method", r.Method, false)
+	str("route", r.Route, false)
+	str("action", r.Action, false)
+	str("report_id", r.ReportID, true)
+	if len(r.Pseudonyms) > 0 {
+		b = jsonw.AppendStrings(append(b, `,"ibans":`...), r.Pseudonyms)
+	}
+	str("purpose", r.Purpose, false)
+	b = strconv.AppendInt(append(b, `,"status":`...), int64(r.Status), 10)
+	if len(r.Risk) > 0 {
+		b = jsonw.AppendStrings(append(b, `,"risk":`...), r.Risk)
+	}
+	str("prev", r.Prev, false)
+	return append(b, '}')
+}
+
 // Purposes are the accepted X-Purpose values; absent is "unspecified".
 var Purposes = []string{"payment_check", "onboarding", "investigation", "monitoring", "other"}
 
@@ -60,7 +104,7 @@ func ValidPurpose(p string) bool {
 // previous record's hash and the record's own bytes, so it covers the
 // exact line that is written.
 func line(r Record) ([]byte, string) {
-	body, _ := json.Marshal(r)
+	body := r.appendJSON(make([]byte, 0, 512))
 	h := sha256.New()
 	h.Write([]byte(r.Prev))
 	h.Write(body)

@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,5 +98,33 @@ func TestWriteAfterClose(t *testing.T) {
 	}
 	if w.Write(Record{}) || w.Dropped.Load() != 1 {
 		t.Errorf("write after close: dropped %d", w.Dropped.Load())
+	}
+}
+
+// TestRecordJSONMatchesEncodingJSON: the record written by hand is
+// encoding/json's bytes, for records with and without each optional
+// field and with strings that need escaping.
+func TestRecordJSONMatchesEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	strs := []string{"", "bank-a", `q"<&>\`, "é\u2028\x01", "\xff", "0123456789abcdef0123456789abcdef"}
+	pick := func() string { return strs[r.IntN(len(strs))] }
+	list := func() []string {
+		out := make([]string, r.IntN(3))
+		for n := range out {
+			out[n] = pick()
+		}
+		return out
+	}
+	for n := range 3000 {
+		rec := Record{Log: pick(), Seq: r.Uint64(), Time: time.Unix(r.Int64N(1<<34), r.Int64N(1e9)).In(time.FixedZone("", 3600*r.IntN(3))),
+			RequestID: pick(), Org: pick(), OrgType: pick(), Sub: pick(), Thumbprint: pick(), Method: pick(), Route: pick(),
+			Action: pick(), ReportID: pick(), Pseudonyms: list(), Purpose: pick(), Status: r.IntN(600) - 1, Risk: list(), Prev: pick()}
+		want, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.appendJSON(nil); string(got) != string(want) {
+			t.Fatalf("record %d:\n got %s\nwant %s", n, got, want)
+		}
 	}
 }

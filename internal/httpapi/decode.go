@@ -9,7 +9,9 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -53,83 +55,226 @@ func decode(c *gin.Context, limit int64, dst any) error {
 // into and refuses what encoding/json would silently accept: a field
 // given twice (it keeps the last) and a field whose name differs from the
 // API's only in case (it matches case-insensitively). Syntax and type
-// errors are left to the decoder, which names them.
+// errors are left to the decoder, which names them: at the first syntax
+// error the walk stops and says nothing. It scans the bytes itself (the
+// decoder's token stream costs an allocation per token): keys without
+// escapes are compared as they are, keys with escapes are unescaped by
+// encoding/json.
 func checkFields(body []byte, t reflect.Type) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	err := walkJSON(dec, t, "")
-	var de *report.Error
-	if errors.As(err, &de) {
+	w := fieldWalk{b: body}
+	if err := w.value(t, ""); err != errSyntax {
 		return err
 	}
 	return nil
 }
 
-func walkJSON(dec *json.Decoder, t reflect.Type, path string) error {
+// errSyntax stops a fieldWalk: the decoder will name the error.
+var errSyntax = errors.New("syntax")
+
+type fieldWalk struct {
+	b []byte
+	i int
+}
+
+func (w *fieldWalk) space() {
+	for w.i < len(w.b) {
+		switch w.b[w.i] {
+		case ' ', '\t', '\n', '\r':
+			w.i++
+		default:
+			return
+		}
+	}
+}
+
+// next skips white space and returns the next byte (0 at the end).
+func (w *fieldWalk) next() byte {
+	w.space()
+	if w.i >= len(w.b) {
+		return 0
+	}
+	return w.b[w.i]
+}
+
+func (w *fieldWalk) value(t reflect.Type, path string) error {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	switch tok {
-	case json.Delim('{'):
-		var fields map[string]reflect.Type
-		if t != nil && t.Kind() == reflect.Struct {
-			fields = jsonFields(t)
-		}
-		seen := map[string]bool{}
-		for dec.More() {
-			k, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			name, _ := k.(string)
-			field := name
-			if path != "" {
-				field = path + "." + name
-			}
-			if name == "" {
-				field = "body"
-			}
-			if seen[name] {
-				return report.Invalid(field, fmt.Sprintf("field %q appears more than once", name))
-			}
-			seen[name] = true
-			var ft reflect.Type
-			if fields != nil {
-				var ok bool
-				if ft, ok = fields[name]; !ok {
-					return report.Invalid(field, fmt.Sprintf("unknown field %q", name))
-				}
-			} else if t != nil && t.Kind() == reflect.Map {
-				ft = t.Elem()
-			}
-			if err := walkJSON(dec, ft, field); err != nil {
-				return err
-			}
-		}
-		_, err = dec.Token()
-		return err
-	case json.Delim('['):
+	switch w.next() {
+	case '{':
+		return w.object(t, path)
+	case '[':
+		w.i++
 		var et reflect.Type
 		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 			et = t.Elem()
 		}
-		for dec.More() {
-			if err := walkJSON(dec, et, path); err != nil {
+		if w.next() == ']' {
+			w.i++
+			return nil
+		}
+		for {
+			if err := w.value(et, path); err != nil {
 				return err
 			}
+			switch w.next() {
+			case ',':
+				w.i++
+			case ']':
+				w.i++
+				return nil
+			default:
+				return errSyntax
+			}
 		}
-		_, err = dec.Token()
+	case '"':
+		_, err := w.str()
 		return err
+	case 't':
+		return w.literal("true")
+	case 'f':
+		return w.literal("false")
+	case 'n':
+		return w.literal("null")
+	default:
+		return w.number()
+	}
+}
+
+func (w *fieldWalk) object(t reflect.Type, path string) error {
+	w.i++ // {
+	var fields map[string]reflect.Type
+	if t != nil && t.Kind() == reflect.Struct {
+		fields = jsonFields(t)
+	}
+	var seen []string // few keys: a slice beats a map
+	if w.next() == '}' {
+		w.i++
+		return nil
+	}
+	for {
+		if w.next() != '"' {
+			return errSyntax
+		}
+		name, err := w.str()
+		if err != nil {
+			return err
+		}
+		field := name
+		if path != "" {
+			field = path + "." + name
+		}
+		if name == "" {
+			field = "body"
+		}
+		if slices.Contains(seen, name) {
+			return report.Invalid(field, fmt.Sprintf("field %q appears more than once", name))
+		}
+		seen = append(seen, name)
+		var ft reflect.Type
+		if fields != nil {
+			var ok bool
+			if ft, ok = fields[name]; !ok {
+				return report.Invalid(field, fmt.Sprintf("unknown field %q", name))
+			}
+		} else if t != nil && t.Kind() == reflect.Map {
+			ft = t.Elem()
+		}
+		if w.next() != ':' { // after the key's own checks, as the token stream has it
+			return errSyntax
+		}
+		w.i++
+		if err := w.value(ft, field); err != nil {
+			return err
+		}
+		switch w.next() {
+		case ',':
+			w.i++
+		case '}':
+			w.i++
+			return nil
+		default:
+			return errSyntax
+		}
+	}
+}
+
+// str reads a string at w.i (its opening quote) and returns its value.
+func (w *fieldWalk) str() (string, error) {
+	start, escaped := w.i, false
+	for w.i++; w.i < len(w.b); w.i++ {
+		switch c := w.b[w.i]; {
+		case c == '"':
+			w.i++
+			raw := w.b[start:w.i]
+			if !escaped {
+				return string(raw[1 : len(raw)-1]), nil
+			}
+			var v string
+			if json.Unmarshal(raw, &v) != nil {
+				return "", errSyntax
+			}
+			return v, nil
+		case c == '\\':
+			escaped = true
+			w.i++ // the escaped byte; \u's digits are checked by Unmarshal
+		case c < 0x20:
+			return "", errSyntax
+		}
+	}
+	return "", errSyntax
+}
+
+func (w *fieldWalk) literal(lit string) error {
+	if !bytes.HasPrefix(w.b[w.i:], []byte(lit)) {
+		return errSyntax
+	}
+	w.i += len(lit)
+	return nil
+}
+
+// number reads a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func (w *fieldWalk) number() error {
+	digits := func() int {
+		n := 0
+		for w.i < len(w.b) && w.b[w.i] >= '0' && w.b[w.i] <= '9' {
+			w.i++
+			n++
+		}
+		return n
+	}
+	if w.i < len(w.b) && w.b[w.i] == '-' {
+		w.i++
+	}
+	if w.i < len(w.b) && w.b[w.i] == '0' {
+		w.i++
+	} else if digits() == 0 {
+		return errSyntax
+	}
+	if w.i < len(w.b) && w.b[w.i] == '.' {
+		w.i++
+		if digits() == 0 {
+			return errSyntax
+		}
+	}
+	if w.i < len(w.b) && (w.b[w.i] == 'e' || w.b[w.i] == 'E') {
+		w.i++
+		if w.i < len(w.b) && (w.b[w.i] == '+' || w.b[w.i] == '-') {
+			w.i++
+		}
+		if digits() == 0 {
+			return errSyntax
+		}
 	}
 	return nil
 }
 
-// jsonFields maps the exact JSON names of a struct's fields to their types.
+// jsonFields maps the exact JSON names of a struct's fields to their
+// types (made once per type).
 func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldsOf.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
 	out := make(map[string]reflect.Type, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -145,8 +290,11 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		}
 		out[name] = f.Type
 	}
+	fieldsOf.Store(t, out)
 	return out
 }
+
+var fieldsOf sync.Map // reflect.Type -> map[string]reflect.Type
 
 func tooLarge(limit int64) error {
 	return newAPIError(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("the request body exceeds %d bytes", limit))

@@ -1,13 +1,12 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/mulegate/mulegate/internal/jsonw"
 	"github.com/mulegate/mulegate/internal/report"
 )
 
@@ -45,13 +44,13 @@ func NewView(omit []string) View {
 func (v View) appendLookup(b []byte, l report.Lookup) []byte {
 	w := objWriter{b: append(b, '{'), omit: v.omit}
 	if w.field("iban") {
-		w.b = appendString(w.b, l.IBAN.String())
+		w.b = jsonw.AppendString(w.b, l.IBAN.String())
 	}
 	if w.field("country") {
-		w.b = appendString(w.b, l.IBAN.Country())
+		w.b = jsonw.AppendString(w.b, l.IBAN.Country())
 	}
 	if w.field("bank_code") {
-		w.b = appendString(w.b, l.IBAN.BankCode())
+		w.b = jsonw.AppendString(w.b, l.IBAN.BankCode())
 	}
 	w.int("report_count", l.ReportCount)
 	w.int("reporter_count", l.ReporterCount)
@@ -65,7 +64,7 @@ func (v View) appendLookup(b []byte, l report.Lookup) []byte {
 	w.time("first_reported_at", l.First)
 	w.time("last_reported_at", l.Last)
 	if w.field("risk") {
-		w.b = appendString(w.b, string(l.Risk))
+		w.b = jsonw.AppendString(w.b, string(l.Risk))
 	}
 	if w.field("review") {
 		w.b = append(w.b, `{"open":`...)
@@ -92,7 +91,7 @@ func (v View) appendLookup(b []byte, l report.Lookup) []byte {
 				if n > 0 {
 					w.b = append(w.b, ',')
 				}
-				w.b = appendString(w.b, r)
+				w.b = jsonw.AppendString(w.b, r)
 			}
 			w.b = append(w.b, ']')
 		}
@@ -106,13 +105,13 @@ func (v View) appendMarker(b []byte, m *report.Marker) []byte {
 		return append(b, "null"...)
 	}
 	b = append(b, `{"fraud_type":`...)
-	b = appendString(b, string(m.FraudType))
+	b = jsonw.AppendString(b, string(m.FraudType))
 	if m.ByType != "" && !v.markerByType {
 		b = append(b, `,"by_type":`...)
-		b = appendString(b, string(m.ByType))
+		b = jsonw.AppendString(b, string(m.ByType))
 	}
 	b = append(b, `,"registered_at":`...)
-	b = appendString(b, m.RegisteredAt.Format(time.RFC3339Nano))
+	b = jsonw.AppendString(b, m.RegisteredAt.Format(time.RFC3339Nano))
 	return append(b, '}')
 }
 
@@ -173,7 +172,7 @@ func appendCounts(b []byte, m map[string]int64) []byte {
 		if n > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonw.AppendString(b, k)
 		b = append(b, ':')
 		b = strconv.AppendInt(b, m[k], 10)
 	}
@@ -203,7 +202,7 @@ func appendStats(b []byte, ws [len(report.WindowDays)]report.Window) []byte {
 		if n > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, o.key)
+		b = jsonw.AppendString(b, o.key)
 		b = append(b, `:{"reports":`...)
 		b = strconv.AppendInt(b, ws[o.w].Reports, 10)
 		b = append(b, `,"reporters":`...)
@@ -211,20 +210,4 @@ func appendStats(b []byte, ws [len(report.WindowDays)]report.Window) []byte {
 		b = append(b, '}')
 	}
 	return append(b, '}')
-}
-
-// appendString appends s as a JSON string the way encoding/json does
-// (HTML characters escaped); anything but plain printable ASCII goes
-// through encoding/json itself.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

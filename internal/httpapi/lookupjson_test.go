@@ -174,3 +174,18 @@ func renderLookup(l report.Lookup) lookupJSON {
 	}
 	return out
 }
+
+// TestAppendAcceptedMatchesEncodingJSON: the 202 body written by hand is
+// encoding/json's bytes.
+func TestAppendAcceptedMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for _, a := range []acceptedJSON{
+		{ReportID: "3f2a9c0e5b1d4e7f8a6b2c1d0e9f8a7b", Status: "queued", IBAN: "NL91ABNA0417164300", ReportCount: 1},
+		{ReportID: `"<&>` + "\u2028\xff", Status: "", IBAN: "DE89370400440532013000", ReportCount: -9223372036854775808},
+	} {
+		want, _ := json.Marshal(a)
+		if got := a.append(nil); string(got) != string(want) {
+			t.Errorf("got %s\nwant %s", got, want)
+		}
+	}
+}

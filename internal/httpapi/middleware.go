@@ -21,16 +21,33 @@ import (
 
 // Context keys for request-scoped values (never for dependencies).
 const (
-	ctxRequestID   = "mulegate.request_id"
-	ctxPrincipal   = "mulegate.principal"
-	ctxLogger      = "mulegate.logger"
-	ctxProblemCode = "mulegate.problem"
-	ctxIBAN        = "mulegate.iban_masked"
+	ctxRequestID     = "mulegate.request_id"
+	ctxPrincipal     = "mulegate.principal"
+	ctxLogger        = "mulegate.logger"
+	ctxRequestLogger = "mulegate.request_logger"
+	ctxProblemCode   = "mulegate.problem"
+	ctxIBAN          = "mulegate.iban_masked"
 )
 
 func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
 
+// logger is the request's logger: every line carries the request id.
+// It is made when first asked for (slog's With costs an encoding of the
+// attribute), which most requests never do: the access log line adds the
+// id itself.
 func logger(c *gin.Context) *slog.Logger {
+	if l, ok := c.Get(ctxRequestLogger); ok {
+		return l.(*slog.Logger)
+	}
+	l := baseLogger(c)
+	if id := requestID(c); id != "" {
+		l = l.With("request_id", id)
+	}
+	c.Set(ctxRequestLogger, l)
+	return l
+}
+
+func baseLogger(c *gin.Context) *slog.Logger {
 	if l, ok := c.Get(ctxLogger); ok {
 		return l.(*slog.Logger)
 	}
@@ -89,8 +106,7 @@ func withRequestID(log *slog.Logger) gin.HandlerFunc {
 			id = newRequestID()
 		}
 		c.Set(ctxRequestID, id)
-		// Every line logged for this request carries its id.
-		c.Set(ctxLogger, log.With("request_id", id))
+		c.Set(ctxLogger, log) // logger(c) adds the request id
 		c.Header("X-Request-ID", id)
 		c.Next()
 	}
@@ -112,16 +128,20 @@ func accessLog(m *Metrics) gin.HandlerFunc {
 				m.authFailures.WithLabelValues(strconv.Itoa(status), c.GetString(ctxProblemCode)).Inc()
 			}
 		}
-		l := logger(c)
+		l := baseLogger(c)
 		if !l.Enabled(c.Request.Context(), slog.LevelInfo) {
 			return
 		}
-		attrs := []slog.Attr{
+		attrs := make([]slog.Attr, 0, 10)
+		if id := requestID(c); id != "" {
+			attrs = append(attrs, slog.String("request_id", id)) // where logger(c)'s With puts it
+		}
+		attrs = append(attrs,
 			slog.String("method", c.Request.Method),
 			slog.String("route", route),
 			slog.Int("status", status),
 			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-		}
+		)
 		if p := principal(c); p.Org.ID != "" {
 			attrs = append(attrs, slog.String("org", p.Org.ID), slog.String("sub", p.Subject))
 		}
