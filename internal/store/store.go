@@ -61,7 +61,8 @@ type Store struct {
 	// macs pools keyed HMAC states: building one per lookup costs more
 	// than the rest of the pseudonym computation.
 	macs    sync.Pool
-	seal    *sealer // encrypts the IBAN kept for a report's holder
+	seal    *sealer   // encrypts the IBAN kept for a report's holder
+	comb    *combiner // intake's scripts combined, on a single Redis
 	limiter *redis_rate.Limiter
 	// reads is the lookups' client; ap its deferred autopipeliner, so
 	// concurrent lookups share round trips (nil for a client without one).
@@ -98,6 +99,7 @@ func New(rdb redis.UniversalClient, opt Options) (*Store, error) {
 		opt.Reads = rdb
 	}
 	s := &Store{rdb: rdb, opt: opt, now: opt.Now, limiter: redis_rate.NewLimiter(rdb), reads: opt.Reads}
+	s.comb = &combiner{s: s}
 	// The deferred face: a lookup queues its commands without waiting and
 	// reads the answers, so its commands go out together, batched with
 	// those of concurrent lookups. A client type without it (a Ring) reads
@@ -275,10 +277,15 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 		day(now) - s.ttlDays(), k.pseudo, id, rv.Holder, tail, traceParent(ctx)}
 	sc := acceptScript
 	if oneStep {
-		sc, keys, args = acceptOnceScript, append([]string{idemBucket(raw)}, keys...), append(claimArgs, args...)
+		keys, args = append([]string{idemBucket(raw)}, keys...), append(claimArgs, args...)
 	}
 	actx, end := span(ctx, "accept")
-	v, err := s.runReplicated(actx, sc, keys, args...)
+	var v any
+	if oneStep {
+		v, err = s.comb.do(actx, keys, args) // combined with concurrent reports (combine.go)
+	} else {
+		v, err = s.runReplicated(actx, sc, keys, args...)
+	}
 	end(err)
 	if err != nil {
 		return report.Accepted{}, s.fail(opAccept, "accept report script "+sub.IBAN.Masked(), err)

@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// On a single Redis, intake's one-step scripts (acceptOnceScript) of
+// concurrent reports are combined: while a batch is in Redis, the reports
+// that arrive queue, and the next batch carries them all in one EVALSHA
+// (acceptManyScript), so a report costs a share of one round trip and of
+// one script call instead of one each. Each report in a batch is still
+// its own atomic step (the whole batch is one), answered as if it had run
+// alone; a batch that fails fails each report in it, which the clients
+// retry with their Idempotency-Key like any failed intake.
+const (
+	combineMax      = 16 // reports per batch
+	combineInFlight = 8  // batches on their way to Redis at once (2 held intake to 4,200 reports/s here)
+)
+
+// acceptManyScript runs acceptOnceScript for each report of a batch.
+//
+// KEYS: acceptOnceScript's four, per report; ARGV: its 23, per report
+// Returns acceptOnceScript's answer per report.
+var acceptManyScript = redis.NewScript(recordLua + trimLua + claimLua + acceptLua + `
+local out = {}
+for r = 0, #KEYS / 4 - 1 do
+  local a = {unpack(ARGV, 23 * r + 1, 23 * r + 23)}
+  if claim(KEYS[4 * r + 1], a[1], a[2], tonumber(a[3]), a[4]) == 'conflict' then
+    out[r + 1] = {-1, 0}
+  else
+    out[r + 1] = accept({KEYS[4 * r + 2], KEYS[4 * r + 3], KEYS[4 * r + 4]}, {unpack(a, 5)})
+  end
+end
+return out
+`)
+
+type combined struct {
+	ctx  context.Context
+	keys []string
+	args []any
+	done chan combinedResult // buffered: the batch never waits for a reader
+}
+
+type combinedResult struct {
+	v   any
+	err error
+}
+
+type combiner struct {
+	s       *Store
+	mu      sync.Mutex
+	queue   []*combined
+	running int
+}
+
+// do runs one report's acceptOnceScript, combined with whatever else is
+// queued, and waits for its answer or for ctx to end.
+func (c *combiner) do(ctx context.Context, keys []string, args []any) (any, error) {
+	p := &combined{ctx: ctx, keys: keys, args: args, done: make(chan combinedResult, 1)}
+	c.mu.Lock()
+	c.queue = append(c.queue, p)
+	var batch []*combined
+	if c.running < combineInFlight {
+		c.running++
+		batch = c.take()
+	}
+	c.mu.Unlock()
+	if batch != nil {
+		c.run(batch) // this caller's own report is in it
+		c.next()
+	}
+	select {
+	case r := <-p.done:
+		return r.v, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// take removes up to combineMax reports from the queue; c.mu is held.
+func (c *combiner) take() []*combined {
+	n := min(len(c.queue), combineMax)
+	batch := c.queue[:n:n]
+	c.queue = c.queue[n:]
+	return batch
+}
+
+// next starts the batch of what queued meanwhile, if anything did, on a
+// goroutine of its own (the caller has its answer and goes on).
+func (c *combiner) next() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) == 0 {
+		c.running--
+		return
+	}
+	batch := c.take()
+	go func() {
+		c.run(batch)
+		c.next()
+	}()
+}
+
+func (c *combiner) run(batch []*combined) {
+	if len(batch) == 1 {
+		v, err := c.s.runReplicated(batch[0].ctx, acceptOnceScript, batch[0].keys, batch[0].args...)
+		batch[0].done <- combinedResult{v, err}
+		return
+	}
+	// The batch runs until the latest of its reports' deadlines: one
+	// report's deadline does not cut the others short.
+	deadline := time.Now().Add(5 * time.Second)
+	var keys []string
+	var args []any
+	for n, p := range batch {
+		if d, ok := p.ctx.Deadline(); ok && (n == 0 || d.After(deadline)) {
+			deadline = d
+		}
+		keys, args = append(keys, p.keys...), append(args, p.args...)
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(batch[0].ctx), deadline)
+	defer cancel()
+	v, err := c.s.runReplicated(ctx, acceptManyScript, keys, args...)
+	out, _ := v.([]any)
+	for n, p := range batch {
+		switch {
+		case err != nil:
+			p.done <- combinedResult{nil, err}
+		case n < len(out):
+			p.done <- combinedResult{out[n], nil}
+		default:
+			p.done <- combinedResult{nil, errUnexpected(v)}
+		}
+	}
+}
