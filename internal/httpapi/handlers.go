@@ -7,12 +7,14 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/jsonw"
 	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/telemetry"
 )
 
 type lookuper interface {
@@ -50,6 +52,42 @@ func withTimeout(c *gin.Context, d time.Duration) (context.Context, context.Canc
 	return context.WithTimeout(c.Request.Context(), d)
 }
 
+// sharedDeadline bounds lookups like withTimeout, more cheaply: the
+// lookups that start within the same 10 ms share one context, whose
+// deadline is the timeout after the first of them plus those 10 ms, so a
+// lookup makes no context, timer or cancel registration of its own. A
+// lookup's wait is then also not cut short when its client goes away (it
+// is a millisecond of work). With tracing on, each lookup gets its own
+// context: the context carries the request's span.
+type sharedDeadline struct {
+	timeout time.Duration
+	cur     atomic.Pointer[deadlineWindow]
+}
+
+type deadlineWindow struct {
+	start  time.Time
+	ctx    context.Context
+	cancel context.CancelFunc // never called: the context expires by itself
+}
+
+const deadlineWindowLen = 10 * time.Millisecond
+
+func noCancel() {}
+
+func (s *sharedDeadline) context(c *gin.Context) (context.Context, context.CancelFunc) {
+	if telemetry.Active() {
+		return withTimeout(c, s.timeout)
+	}
+	now := time.Now()
+	if w := s.cur.Load(); w != nil && now.Sub(w.start) < deadlineWindowLen {
+		return w.ctx, noCancel
+	}
+	w := &deadlineWindow{start: now}
+	w.ctx, w.cancel = context.WithDeadline(context.Background(), now.Add(s.timeout+deadlineWindowLen))
+	s.cur.Store(w)
+	return w.ctx, noCancel
+}
+
 // ibanParam parses the {iban} path parameter and puts its masked form in
 // the access log.
 func ibanParam(c *gin.Context) (iban.IBAN, report.IBANKey, error) {
@@ -62,13 +100,14 @@ func ibanParam(c *gin.Context) (iban.IBAN, report.IBANKey, error) {
 }
 
 func handleLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgType]View, timeout time.Duration) gin.HandlerFunc {
+	deadline := &sharedDeadline{timeout: timeout}
 	return func(c *gin.Context) {
 		i, key, err := ibanParam(c)
 		if err != nil {
 			writeProblem(c, err)
 			return
 		}
-		ctx, cancel := withTimeout(c, timeout)
+		ctx, cancel := deadline.context(c)
 		defer cancel()
 		counts, err := s.LookupKey(ctx, key)
 		if err != nil {

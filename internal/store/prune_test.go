@@ -138,3 +138,40 @@ func mustIBAN(t *testing.T, raw string) iban.IBAN {
 	}
 	return i
 }
+
+// TestBookWithOneRecordHasNoW: a book whose one record is unchanged since
+// it was accepted keeps no "w" field (its watermark, oldest receipt and
+// count follow from the record); the lookup shows the receipt as the
+// watermark, and the next report, a review or pruning all work from the
+// record and write "w" from then on.
+func TestBookWithOneRecordHasNoW(t *testing.T) {
+	clock, now, st, rdb := thirtyDayStore(t)
+	ctx := context.Background()
+	i := mustIBAN(t, "NL91ABNA0417164300")
+	first, err := st.Accept(ctx, "bank-a", report.OrgBank, "w1", report.Submission{IBAN: i, Category: "phishing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := now()
+	if rdb.HExists(ctx, st.BookKey(i), "w").Val() {
+		t.Error("a book with one unchanged record holds a w field")
+	}
+	if c, _ := st.Lookup(ctx, i); c.ReportCount != 1 || !c.Watermark.Equal(t0) {
+		t.Errorf("lookup: %d reports, watermark %s; want 1 and the receipt %s", c.ReportCount, c.Watermark, t0)
+	}
+	clock.Add(time.Hour.Milliseconds())
+	second, err := st.Accept(ctx, "bank-b", report.OrgBank, "w2", report.Submission{IBAN: i, Category: "other"})
+	if err != nil || second.ReportCount != 2 {
+		t.Fatalf("the second report: %+v %v, want report_count 2", second, err)
+	}
+	if !rdb.HExists(ctx, st.BookKey(i), "w").Val() {
+		t.Error("a book with two records has no w field")
+	}
+	c, _ := st.Lookup(ctx, i)
+	if c.ReportCount != 2 || c.ReporterCount != 2 || !c.First.Equal(t0) || !c.Watermark.Equal(now()) {
+		t.Errorf("after the second report: %+v", c)
+	}
+	if _, err := st.ReportStatus(ctx, first.ID); err != nil {
+		t.Errorf("the first report: %v", err)
+	}
+}

@@ -22,7 +22,8 @@ import (
 // cutoff and the windows' starts (s.windows: computed once per batch).
 func countBook(h map[string]string, cutoff int64, starts [len(report.WindowDays)]int64) report.Counts {
 	c := report.Counts{ByCategory: map[string]int64{}, BySource: map[string]int64{}}
-	if w, ok := h["w"]; ok {
+	w, hasW := h["w"]
+	if hasW {
 		if wm, _, _ := parseW(w); wm > 0 {
 			c.Watermark = time.UnixMilli(wm).UTC()
 		}
@@ -41,6 +42,11 @@ func countBook(h map[string]string, cutoff int64, starts [len(report.WindowDays)
 		var f [nCore]string
 		split(v, f[:])
 		at := unb36(f[fRcv])
+		if !hasW && at > c.Watermark.UnixMilli() {
+			// A book whose one record has not changed since it was
+			// accepted has no "w": its watermark is the receipt.
+			c.Watermark = time.UnixMilli(at).UTC()
+		}
 		if at < cutoff || f[fRcv] == "" {
 			continue
 		}

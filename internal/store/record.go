@@ -18,7 +18,9 @@ import (
 //	<16-byte report id>  the report's record (below), one per report
 //	w                    "wm:lo:nc" in base 36: the newest change (ms), how
 //	                     long before it the oldest record was received (ms;
-//	                     "" for none) and the number of records not cancelled
+//	                     "" for none) and the number of records not cancelled;
+//	                     absent while the book's one record is unchanged since
+//	                     it was accepted (all three follow from the record)
 //	h                    the holding bank's name, which records cite as "="
 //	i                    the IBAN, sealed (AES-GCM, additional data: the
 //	                     book's pseudonym; seal.go), for the holder's eyes;

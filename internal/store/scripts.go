@@ -36,7 +36,28 @@ local function parsew(w)
   if lo then lo = wm - lo end
   return wm, lo, tonumber(nc or '', 36) or 0
 end
-local function getw(b) return parsew(redis.call('HGET', b, 'w')) end
+-- A book whose one record has not changed since it was accepted has no
+-- "w" (17 bytes less on most books): recordsw computes it from the
+-- records (newest and oldest receipt, records not cancelled).
+local function recordsw(b)
+  local all = redis.call('HGETALL', b)
+  local wm, lo, nc = 0, nil, 0
+  for j = 1, #all, 2 do
+    if #all[j] == 16 then
+      local t = fields(all[j + 1])
+      local rcv = tonumber(t[1], 36)
+      wm = math.max(wm, rcv)
+      if not lo or rcv < lo then lo = rcv end
+      if t[10] ~= 'x' then nc = nc + 1 end
+    end
+  end
+  return wm, lo, nc
+end
+local function getw(b)
+  local w = redis.call('HGET', b, 'w')
+  if w then return parsew(w) end
+  return recordsw(b)
+end
 local function fmtw(wm, lo, nc)
   local l = ''
   if lo then l = b36(math.max(0, wm - lo)) end
@@ -219,7 +240,13 @@ local function accept(KEYS, ARGV)
 local b = KEYS[1]
 local cur = redis.call('HMGET', b, ARGV[1], 'w', 'h', 'i', 'm:at', 'ie')
 if cur[1] then return {0, tonumber(fields(cur[1])[5], 36)} end
-local wm, lo, nc = parsew(cur[2])
+local wm, lo, nc = 0, nil, 0
+if cur[2] then
+  wm, lo, nc = parsew(cur[2])
+elseif cur[4] or cur[6] then -- records without a "w" (recordsw); a book with none has no sealed IBAN yet
+  wm, lo, nc = recordsw(b)
+end
+local first = not cur[2] and not lo -- the book's first record: no "w" yet
 local now, cutoff = tonumber(ARGV[4]), tonumber(ARGV[5])
 if lo and lo < cutoff then lo, nc = trim(b, cutoff, nc) end
 nc = nc + 1
@@ -234,8 +261,9 @@ if holder ~= '' then
 end
 local rec = ARGV[2] .. SEP .. b36(nc) .. SEP .. ARGV[3] .. SEP .. holder
 if ARGV[18] ~= '' then rec = rec .. SEP .. ARGV[18] end
-local set = {ARGV[1], rec, 'w', fmtw(now, lo, nc)}
-if newh then set[5] = 'h'; set[6] = newh end
+local set = {ARGV[1], rec}
+if not first then set[#set + 1] = 'w'; set[#set + 1] = fmtw(now, lo, nc) end
+if newh then set[#set + 1] = 'h'; set[#set + 1] = newh end
 if not cur[4] and not cur[6] then set[#set + 1] = 'i'; set[#set + 1] = ARGV[7] end
 redis.call('HSET', b, unpack(set))
 -- No TTL: the report index retires the book (prune). A marker keeps
