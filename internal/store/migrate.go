@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"strconv"
@@ -248,9 +247,7 @@ func (s *Store) migrateIBAN(ctx context.Context, o oldIBAN, ids []string, st *Mi
 			return err
 		}
 		if fp, err := hex.DecodeString(ih["h"]); err == nil && len(fp) >= 10 {
-			var p [2]byte
-			binary.BigEndian.PutUint16(p[:], uint16(part))
-			idems = append(idems, idem{raw, dayBytes(day(rcv)) + string(fp[:10]) + string(p[:])})
+			idems = append(idems, idem{raw, s.claimEntry(day(rcv), fp, part)}) // with the old record's fingerprint
 		}
 		st.Reports++
 	}

@@ -129,3 +129,40 @@ func (s *sealer) sealFull(id, plain string) string {
 	_, _ = rand.Read(nonce)
 	return string(s.full.Seal(nonce, nonce, []byte(plain), []byte(id)))
 }
+
+// TestIdempotencyEntriesFromBeforeStillCount: an idempotency entry in the
+// 14-byte form written before the 8-byte fingerprint still makes the same
+// request a replay, the key with another request a conflict, and names
+// its partition for GET /v1/reports/{id}.
+func TestIdempotencyEntriesFromBeforeStillCount(t *testing.T) {
+	rdb := redistest.StartTopology(t).Client(t)
+	st, err := New(rdb, Options{Secret: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	i, _ := iban.Parse("NL91ABNA0417164300")
+	sub := report.Submission{IBAN: i, Category: "phishing"}
+	first, err := st.Accept(ctx, "bank-a", report.OrgBank, "old", sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, k := rawID(first.ID), st.keysFor(i)
+	fp := st.fingerprintSum(sub.Canonical())
+	old := dayBytes(day(st.now())) + string(fp[:10]) + string([]byte{0, byte(k.part)})
+	rdb.HSet(ctx, idemBucket(raw), raw, old)
+	if p, ok := claimPart(old); !ok || p != k.part {
+		t.Errorf("the old entry's partition: %d %v, want %d", p, ok, k.part)
+	}
+	again, err := st.Accept(ctx, "bank-a", report.OrgBank, "old", sub)
+	if err != nil || !again.Replayed || again.ReportCount != 1 {
+		t.Errorf("the same request again: %+v %v, want a replay", again, err)
+	}
+	other := report.Submission{IBAN: i, Category: "other"}
+	if _, err := st.Accept(ctx, "bank-a", report.OrgBank, "old", other); report.ErrorCode(err) != report.CodeConflict {
+		t.Errorf("the key with another request: %v, want a conflict", err)
+	}
+	if _, err := st.ReportStatus(ctx, first.ID); err != nil {
+		t.Errorf("the report: %v", err)
+	}
+}

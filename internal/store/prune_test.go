@@ -139,11 +139,10 @@ func mustIBAN(t *testing.T, raw string) iban.IBAN {
 	return i
 }
 
-// TestBookWithOneRecordHasNoW: a book whose one record is unchanged since
-// it was accepted keeps no "w" field (its watermark, oldest receipt and
-// count follow from the record); the lookup shows the receipt as the
-// watermark, and the next report, a review or pruning all work from the
-// record and write "w" from then on.
+// TestBookWithOneRecordHasNoW: a book of up to three records unchanged
+// since they were accepted keeps no "w" field (its watermark, oldest
+// receipt and count follow from them); the lookup shows the newest
+// receipt as the watermark, and the fourth report writes "w".
 func TestBookWithOneRecordHasNoW(t *testing.T) {
 	clock, now, st, rdb := thirtyDayStore(t)
 	ctx := context.Background()
@@ -164,12 +163,17 @@ func TestBookWithOneRecordHasNoW(t *testing.T) {
 	if err != nil || second.ReportCount != 2 {
 		t.Fatalf("the second report: %+v %v, want report_count 2", second, err)
 	}
-	if !rdb.HExists(ctx, st.BookKey(i), "w").Val() {
-		t.Error("a book with two records has no w field")
+	for n := 3; n <= 4; n++ {
+		if _, err := st.Accept(ctx, "bank-c", report.OrgBank, fmt.Sprint("w", n), report.Submission{IBAN: i, Category: "other"}); err != nil {
+			t.Fatal(err)
+		}
+		if has := rdb.HExists(ctx, st.BookKey(i), "w").Val(); has != (n == 4) {
+			t.Errorf("a book with %d unchanged records: w field %v, want %v", n, has, n == 4)
+		}
 	}
 	c, _ := st.Lookup(ctx, i)
-	if c.ReportCount != 2 || c.ReporterCount != 2 || !c.First.Equal(t0) || !c.Watermark.Equal(now()) {
-		t.Errorf("after the second report: %+v", c)
+	if c.ReportCount != 4 || c.ReporterCount != 3 || !c.First.Equal(t0) || !c.Watermark.Equal(now()) {
+		t.Errorf("after four reports: %+v", c)
 	}
 	if _, err := st.ReportStatus(ctx, first.ID); err != nil {
 		t.Errorf("the first report: %v", err)

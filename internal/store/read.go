@@ -43,8 +43,8 @@ func countBook(h map[string]string, cutoff int64, starts [len(report.WindowDays)
 		split(v, f[:])
 		at := unb36(f[fRcv])
 		if !hasW && at > c.Watermark.UnixMilli() {
-			// A book whose one record has not changed since it was
-			// accepted has no "w": its watermark is the receipt.
+			// A small book whose records have not changed since they
+			// were accepted has no "w": its watermark is the newest receipt.
 			c.Watermark = time.UnixMilli(at).UTC()
 		}
 		if at < cutoff || f[fRcv] == "" {

@@ -19,8 +19,8 @@ import (
 //	w                    "wm:lo:nc" in base 36: the newest change (ms), how
 //	                     long before it the oldest record was received (ms;
 //	                     "" for none) and the number of records not cancelled;
-//	                     absent while the book's one record is unchanged since
-//	                     it was accepted (all three follow from the record)
+//	                     absent while the book has at most three records, none
+//	                     changed since accepted (all three follow from them)
 //	h                    the holding bank's name, which records cite as "="
 //	i                    the IBAN, sealed (AES-GCM, additional data: the
 //	                     book's pseudonym; seal.go), for the holder's eyes;

@@ -379,22 +379,45 @@ func (s *Store) claimPlain(ctx context.Context, raw, value string, now time.Time
 	if set.Val() {
 		return "new", nil
 	}
-	if len(v) < 12 || int64(v[0])<<8|int64(v[1]) < before {
+	if len(v) < 10 || int64(v[0])<<8|int64(v[1]) < before {
 		return "", nil
 	}
-	if v[2:12] != value[2:12] {
+	if v[2:10] != value[2:10] {
 		return "conflict", nil
 	}
 	return "seen", nil
 }
 
-// claimValue is a report's entry in its idempotency bucket: the day, the
-// request's keyed fingerprint (10 bytes) and the IBAN's partition.
+// claimValue is a report's entry in its idempotency bucket: the day (2
+// bytes), the request's keyed fingerprint (8 bytes: a reused key passes
+// for the same request with a chance of 2^-64) and the IBAN's partition
+// (1 byte, 2 with more than 256 partitions). Entries written before are
+// 14 bytes (a 10-byte fingerprint, 2-byte partition); the first 8
+// fingerprint bytes are compared either way (claimPart reads both).
 func (s *Store) claimValue(canonical []byte, part int, now time.Time) string {
-	fp := s.fingerprintSum(canonical)
-	var p [2]byte
-	binary.BigEndian.PutUint16(p[:], uint16(part))
-	return dayBytes(day(now)) + string(fp[:10]) + string(p[:])
+	return s.claimEntry(day(now), s.fingerprintSum(canonical), part)
+}
+
+// claimEntry is claimValue's entry from its parts.
+func (s *Store) claimEntry(d int64, fp []byte, part int) string {
+	v := dayBytes(d) + string(fp[:8])
+	if s.opt.Partitions <= 256 {
+		return v + string([]byte{byte(part)})
+	}
+	return v + string([]byte{byte(part >> 8), byte(part)})
+}
+
+// claimPart is the partition an idempotency entry names.
+func claimPart(v string) (int, bool) {
+	switch len(v) {
+	case 14: // written before the 8-byte fingerprint
+		return int(binary.BigEndian.Uint16([]byte(v[12:14]))), true
+	case 11:
+		return int(v[10]), true
+	case 12:
+		return int(binary.BigEndian.Uint16([]byte(v[10:12]))), true
+	}
+	return 0, false
 }
 
 // keyReused answers an Idempotency-Key used before with another request.
@@ -576,10 +599,8 @@ func (s *Store) locate(ctx context.Context, id string) (ibanKeys, error) {
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return ibanKeys{}, s.fail(opReport, "report: find", err)
 	}
-	if len(v) == 14 {
-		if p := int(binary.BigEndian.Uint16([]byte(v[12:14]))); p < len(s.tags) {
-			parts = append(parts, p)
-		}
+	if p, ok := claimPart(v); ok && p < len(s.tags) {
+		parts = append(parts, p)
 	}
 	for try := 0; try < 2; try++ {
 		if try == 1 {
