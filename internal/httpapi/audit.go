@@ -51,7 +51,7 @@ type keyOf func(iban.IBAN) report.IBANKey
 // keys, computed here once for the audit record, the lookup log and the
 // store's reads (a pseudonym is an HMAC: a batch holds up to 1000).
 func auditIBANs(c *gin.Context, ibans ...iban.IBAN) []report.IBANKey {
-	key := c.MustGet(ctxKeyOf).(keyOf) // set by auditTrail on every /v1 request
+	key := auditKeyOf(c)
 	keys := make([]report.IBANKey, len(ibans))
 	for n, i := range ibans {
 		keys[n] = key(i)
@@ -59,6 +59,11 @@ func auditIBANs(c *gin.Context, ibans ...iban.IBAN) []report.IBANKey {
 	c.Set(ctxAuditKeys, keys)
 	return keys
 }
+
+// auditKeyOf is the pseudonymiser auditTrail set for this request (on
+// every /v1 request): a handler that computes the keys itself (a batch,
+// in parts) sets ctxAuditKeys with them.
+func auditKeyOf(c *gin.Context) keyOf { return c.MustGet(ctxKeyOf).(keyOf) }
 
 // LookupLog counts who looked which IBAN up, for GET
 // /v1/ibans/{iban}/lookups (buffered; it must not block).

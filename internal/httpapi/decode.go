@@ -109,24 +109,7 @@ func (w *fieldWalk) value(t reflect.Type, path string) error {
 		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 			et = t.Elem()
 		}
-		if w.next() == ']' {
-			w.i++
-			return nil
-		}
-		for {
-			if err := w.value(et, path); err != nil {
-				return err
-			}
-			switch w.next() {
-			case ',':
-				w.i++
-			case ']':
-				w.i++
-				return nil
-			default:
-				return errSyntax
-			}
-		}
+		return w.items(']', func() error { return w.value(et, path) })
 	case '"':
 		_, err := w.str()
 		return err
@@ -148,11 +131,7 @@ func (w *fieldWalk) object(t reflect.Type, path string) error {
 		fields = jsonFields(t)
 	}
 	var seen []string // few keys: a slice beats a map
-	if w.next() == '}' {
-		w.i++
-		return nil
-	}
-	for {
+	return w.items('}', func() error {
 		if w.next() != '"' {
 			return errSyntax
 		}
@@ -184,13 +163,25 @@ func (w *fieldWalk) object(t reflect.Type, path string) error {
 			return errSyntax
 		}
 		w.i++
-		if err := w.value(ft, field); err != nil {
+		return w.value(ft, field)
+	})
+}
+
+// items walks the comma-separated items of an array or an object up to
+// its closing byte; w.i is just past the opening one.
+func (w *fieldWalk) items(closing byte, item func() error) error {
+	if w.next() == closing {
+		w.i++
+		return nil
+	}
+	for {
+		if err := item(); err != nil {
 			return err
 		}
 		switch w.next() {
 		case ',':
 			w.i++
-		case '}':
+		case closing:
 			w.i++
 			return nil
 		default:

@@ -153,7 +153,7 @@ func handleBatchLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgT
 		if !charge(c, rd, report.RateLookups, len(raw)) { // one lookup token per IBAN
 			return
 		}
-		key := c.MustGet(ctxKeyOf).(keyOf) // set by auditTrail on every /v1 request
+		key := auditKeyOf(c)
 		view := viewFor(views, c)
 		ctx, cancel := withTimeout(c, timeout)
 		defer cancel()

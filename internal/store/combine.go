@@ -8,23 +8,28 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// On a single Redis, intake's one-step scripts (acceptOnceScript) of
-// concurrent reports are combined: while a batch is in Redis, the reports
-// that arrive queue, and the next batch carries them all in one EVALSHA
-// (acceptManyScript), so a report costs a share of one round trip and of
-// one script call instead of one each. Each report in a batch is still
-// its own atomic step (the whole batch is one), answered as if it had run
-// alone; a batch that fails fails each report in it, which the clients
-// retry with their Idempotency-Key like any failed intake.
+// On a single Redis, which holds every slot, intake's two steps (the
+// claim, then the accept) run as one script, and the scripts of
+// concurrent reports are combined: while batches are on their way to
+// Redis, the reports that arrive queue, and the next batch carries them
+// in one EVALSHA (acceptManyScript), so a report costs a share of one
+// round trip and of one script call instead of two of each. Each report
+// in a batch is still its own atomic step (the whole batch is one),
+// answered as if it had run alone; a batch that fails fails each report
+// in it, which the clients retry with their Idempotency-Key like any
+// failed intake.
 const (
 	combineMax      = 16 // reports per batch
 	combineInFlight = 8  // batches on their way to Redis at once (2 held intake to 4,200 reports/s here)
 )
 
-// acceptManyScript runs acceptOnceScript for each report of a batch.
+// acceptManyScript runs, for each report of a batch, the claim
+// (claimReportScript) and, unless it is a conflict, the accept
+// (acceptScript).
 //
-// KEYS: acceptOnceScript's four, per report; ARGV: its 23, per report
-// Returns acceptOnceScript's answer per report.
+// KEYS: per report, the idempotency bucket, then acceptScript's three
+// ARGV: per report, claimReportScript's four, then acceptScript's 19
+// Returns per report acceptScript's answer, or {-1, 0} for a conflict.
 var acceptManyScript = redis.NewScript(recordLua + trimLua + claimLua + acceptLua + `
 local out = {}
 for r = 0, #KEYS / 4 - 1 do
@@ -57,8 +62,8 @@ type combiner struct {
 	running int
 }
 
-// do runs one report's acceptOnceScript, combined with whatever else is
-// queued, and waits for its answer or for ctx to end.
+// do runs one report's part of acceptManyScript, combined with whatever
+// else is queued, and waits for its answer or for ctx to end.
 func (c *combiner) do(ctx context.Context, keys []string, args []any) (any, error) {
 	p := &combined{ctx: ctx, keys: keys, args: args, done: make(chan combinedResult, 1)}
 	c.mu.Lock()
@@ -106,24 +111,28 @@ func (c *combiner) next() {
 }
 
 func (c *combiner) run(batch []*combined) {
-	if len(batch) == 1 {
-		v, err := c.s.runReplicated(batch[0].ctx, acceptOnceScript, batch[0].keys, batch[0].args...)
-		batch[0].done <- combinedResult{v, err}
-		return
+	ctx := batch[0].ctx
+	if len(batch) > 1 {
+		// The batch runs until the latest of its reports' deadlines: one
+		// report's deadline does not cut the others short.
+		var latest time.Time
+		for _, p := range batch {
+			if d, ok := p.ctx.Deadline(); ok && d.After(latest) {
+				latest = d
+			}
+		}
+		if latest.IsZero() {
+			latest = time.Now().Add(5 * time.Second)
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), latest)
+		defer cancel()
 	}
-	// The batch runs until the latest of its reports' deadlines: one
-	// report's deadline does not cut the others short.
-	deadline := time.Now().Add(5 * time.Second)
 	var keys []string
 	var args []any
-	for n, p := range batch {
-		if d, ok := p.ctx.Deadline(); ok && (n == 0 || d.After(deadline)) {
-			deadline = d
-		}
+	for _, p := range batch {
 		keys, args = append(keys, p.keys...), append(args, p.args...)
 	}
-	ctx, cancel := context.WithDeadline(context.WithoutCancel(batch[0].ctx), deadline)
-	defer cancel()
 	v, err := c.s.runReplicated(ctx, acceptManyScript, keys, args...)
 	out, _ := v.([]any)
 	for n, p := range batch {

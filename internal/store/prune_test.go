@@ -139,11 +139,11 @@ func mustIBAN(t *testing.T, raw string) iban.IBAN {
 	return i
 }
 
-// TestBookWithOneRecordHasNoW: a book of up to three records unchanged
+// TestSmallBookHasNoW: a book of up to three records unchanged
 // since they were accepted keeps no "w" field (its watermark, oldest
 // receipt and count follow from them); the lookup shows the newest
 // receipt as the watermark, and the fourth report writes "w".
-func TestBookWithOneRecordHasNoW(t *testing.T) {
+func TestSmallBookHasNoW(t *testing.T) {
 	clock, now, st, rdb := thirtyDayStore(t)
 	ctx := context.Background()
 	i := mustIBAN(t, "NL91ABNA0417164300")

@@ -70,7 +70,8 @@ local function bday(v) return string.byte(v, 1) * 256 + string.byte(v, 2) end
 -- entries older than day "before" if the bucket's oldest entry ("lo") is.
 -- It renews the bucket's TTL once a day ("ex": the day it last did). With
 -- drop, each entry dropped (or replaced by another IBAN's) is passed to
--- it: the report index prunes the entry's book.
+-- it: the report index prunes the entry's book. cur is the bucket's
+-- HMGET of lo, ex and f when the caller read it already.
 local function dropold(k, before, drop, keep)
   local lo = nil
   local all = redis.call('HGETALL', k)
@@ -85,8 +86,8 @@ local function dropold(k, before, drop, keep)
   end
   return lo
 end
-local function dayput(k, f, v, before, ttl, drop)
-  local cur = redis.call('HMGET', k, 'lo', 'ex', f)
+local function dayput(k, f, v, before, ttl, drop, cur)
+  cur = cur or redis.call('HMGET', k, 'lo', 'ex', f)
   local lo, today = tonumber(cur[1] or ''), bday(v)
   if drop and cur[3] and string.sub(cur[3], 3) ~= string.sub(v, 3) then drop(cur[3]) end
   if lo and lo < before then lo = dropold(k, before, drop, f) end
@@ -133,12 +134,13 @@ return claim(KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4])
 
 const claimLua = `
 local function claim(k, id, v, first, ttl)
-  local cur = redis.call('HGET', k, id)
-  if cur and bday(cur) >= first then
-    if string.sub(cur, 3, 10) ~= string.sub(v, 3, 10) then return 'conflict' end
+  local cur = redis.call('HMGET', k, 'lo', 'ex', id)
+  local was = cur[3]
+  if was and bday(was) >= first then
+    if string.sub(was, 3, 10) ~= string.sub(v, 3, 10) then return 'conflict' end
     return 'seen'
   end
-  dayput(k, id, v, first, ttl)
+  dayput(k, id, v, first, ttl, nil, cur)
   return 'new'
 end
 `
@@ -222,19 +224,6 @@ var acceptScript = redis.NewScript(recordLua + trimLua + acceptLua + `
 return accept(KEYS, ARGV)
 `)
 
-// acceptOnceScript is both steps of intake as one script, for a single
-// Redis (which holds every slot): the claim (claimReportScript), then,
-// unless it is a conflict, the accept (acceptScript). One round trip
-// instead of two.
-//
-// KEYS: idempotency bucket, then acceptScript's
-// ARGV: claimReportScript's four, then acceptScript's
-// Returns acceptScript's answer, or {-1, 0} for a conflict.
-var acceptOnceScript = redis.NewScript(recordLua + trimLua + claimLua + acceptLua + `
-if claim(KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]) == 'conflict' then return {-1, 0} end
-return accept({KEYS[2], KEYS[3], KEYS[4]}, {unpack(ARGV, 5)})
-`)
-
 const acceptLua = `
 local function accept(KEYS, ARGV)
 local b = KEYS[1]
@@ -309,4 +298,4 @@ end
 return 1
 `)
 
-var allScripts = []*redis.Script{appendEventScript, doneScript, claimScript, claimReportScript, acceptScript, acceptOnceScript, acceptManyScript, reviewScript, markerScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript, thresholdScript, pruneScript}
+var allScripts = []*redis.Script{appendEventScript, doneScript, claimScript, claimReportScript, acceptScript, acceptManyScript, reviewScript, markerScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript, thresholdScript, pruneScript}

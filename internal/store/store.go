@@ -62,7 +62,7 @@ type Store struct {
 	// than the rest of the pseudonym computation.
 	macs    sync.Pool
 	seal    *sealer   // encrypts the IBAN kept for a report's holder
-	comb    *combiner // intake's scripts combined, on a single Redis
+	comb    *combiner // intake's scripts combined, on a single Redis; nil on a cluster
 	limiter *redis_rate.Limiter
 	// reads is the lookups' client; ap its deferred autopipeliner, so
 	// concurrent lookups share round trips (nil for a client without one).
@@ -99,7 +99,9 @@ func New(rdb redis.UniversalClient, opt Options) (*Store, error) {
 		opt.Reads = rdb
 	}
 	s := &Store{rdb: rdb, opt: opt, now: opt.Now, limiter: redis_rate.NewLimiter(rdb), reads: opt.Reads}
-	s.comb = &combiner{s: s}
+	if _, single := rdb.(*redis.Client); single {
+		s.comb = &combiner{s: s} // one Redis holds every slot: intake in one step (combine.go)
+	}
 	// The deferred face: a lookup queues its commands without waiting and
 	// reads the answers, so its commands go out together, batched with
 	// those of concurrent lookups. A client type without it (a Ring) reads
@@ -235,23 +237,18 @@ func (s *Store) fingerprintSum(canonical []byte) []byte {
 
 // Accept records a report in two steps that are each safe to repeat: claim
 // the (org, Idempotency-Key) with the request's fingerprint, then count the
-// report on its IBAN's slot. It returns only after Redis acknowledged both
-// (and, with WaitReplicas, after replicas did).
+// report on its IBAN's slot; on a single Redis both run as one script,
+// combined with concurrent reports (combine.go). It returns only after
+// Redis acknowledged both (and, with WaitReplicas, after replicas did).
 func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, idemKeyValue string, sub report.Submission) (report.Accepted, error) {
 	id := s.ReportID(org, idemKeyValue)
 	raw := rawID(id)
 	k := s.keysFor(sub.IBAN)
 	now := s.now()
 	claim := s.claimValue(sub.Canonical(), k.part, now)
-	claimArgs := []any{raw, claim, day(now) - s.idemDays(), (s.idemDays() + 1) * 86400}
-	oneStep := false
-	if _, single := s.rdb.(*redis.Client); single {
-		// One Redis holds every slot: both steps run as one script, one
-		// round trip (acceptOnceScript).
-		oneStep = true
-	} else {
+	if s.comb == nil {
 		cctx, end := span(ctx, "idempotency claim")
-		err := s.claimReport(cctx, claimArgs, now)
+		err := s.claimReport(cctx, raw, claim, now)
 		end(err)
 		if err != nil {
 			return report.Accepted{}, err
@@ -275,16 +272,12 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 	args := []any{raw, head, mid, now.UnixMilli(), cutoff, s.ttlSeconds(), sealed, body,
 		WakeChannel, k.part, rv.Holder, msOrZero(rv.RespondBy), dayBytes(day(now)) + k.rawPseudo(),
 		day(now) - s.ttlDays(), k.pseudo, id, rv.Holder, tail, traceParent(ctx)}
-	sc := acceptScript
-	if oneStep {
-		keys, args = append([]string{idemBucket(raw)}, keys...), append(claimArgs, args...)
-	}
 	actx, end := span(ctx, "accept")
 	var v any
-	if oneStep {
-		v, err = s.comb.do(actx, keys, args) // combined with concurrent reports (combine.go)
+	if s.comb != nil { // the claim in the same script, combined with concurrent reports
+		v, err = s.comb.do(actx, append([]string{idemBucket(raw)}, keys...), append(s.claimArgs(raw, claim, now), args...))
 	} else {
-		v, err = s.runReplicated(actx, sc, keys, args...)
+		v, err = s.runReplicated(actx, acceptScript, keys, args...)
 	}
 	end(err)
 	if err != nil {
@@ -388,6 +381,12 @@ func (s *Store) claimPlain(ctx context.Context, raw, value string, now time.Time
 	return "seen", nil
 }
 
+// claimArgs are claimReportScript's arguments (and the first four of each
+// report in acceptManyScript).
+func (s *Store) claimArgs(raw, value string, now time.Time) []any {
+	return []any{raw, value, day(now) - s.idemDays(), (s.idemDays() + 1) * 86400}
+}
+
 // claimValue is a report's entry in its idempotency bucket: the day (2
 // bytes), the request's keyed fingerprint (8 bytes: a reused key passes
 // for the same request with a chance of 2^-64) and the IBAN's partition
@@ -430,14 +429,11 @@ func keyReused() error {
 // id in its idempotency bucket (claimValue), or finds it recorded before.
 // The same request again passes (the second step is itself safe to
 // repeat); another request under the same key is a conflict.
-//
-// args: raw report id, claim value, first day still remembered, bucket ttl s
-func (s *Store) claimReport(ctx context.Context, args []any, now time.Time) error {
-	raw, value := args[0].(string), args[1].(string)
+func (s *Store) claimReport(ctx context.Context, raw, value string, now time.Time) error {
 	res, err := s.claimPlain(ctx, raw, value, now)
 	if res == "" && err == nil {
 		var v any
-		v, err = s.runReplicated(ctx, claimReportScript, []string{idemBucket(raw)}, args...)
+		v, err = s.runReplicated(ctx, claimReportScript, []string{idemBucket(raw)}, s.claimArgs(raw, value, now)...)
 		res, _ = v.(string)
 	}
 	if err != nil {
