@@ -176,7 +176,13 @@ func (s *Store) migrateIBAN(ctx context.Context, o oldIBAN, ids []string, st *Mi
 	book := k.book()
 	now := s.now()
 	cutoff := now.Add(-s.opt.Retention)
-	holder, _ := s.rdb.HGet(ctx, book, "h").Result()
+	cur, err := s.rdb.HMGet(ctx, book, "j", "h", "i", "ie").Result()
+	if err != nil {
+		return err
+	}
+	str := func(n int) string { v, _ := cur[n].(string); return v }
+	holder, _ := splitJ(str(0), str(1), str(2))
+	sealedBefore := str(2) != "" || str(3) != "" // a book sealed before the j field
 	var sealed string
 	fields := map[string]any{}
 	var oldKeys []string
@@ -266,11 +272,13 @@ func (s *Store) migrateIBAN(ctx context.Context, o oldIBAN, ids []string, st *Mi
 	if n, _ := s.rdb.Exists(ctx, o.key("t")).Result(); n == 1 {
 		fields["t"] = "1"
 	}
-	if holder != "" {
-		fields["h"] = holder
-	}
-	if sealed != "" {
-		fields["i"] = sealed
+	switch {
+	case sealedBefore:
+		if holder != "" {
+			fields["h"] = holder
+		}
+	case holder != "" || sealed != "":
+		fields["j"] = holder + sep + sealed
 	}
 	if len(fields) > 0 {
 		// HSETNX per field: a record the new layout already holds wins.
@@ -332,7 +340,8 @@ func (s *Store) recomputeW(ctx context.Context, book string) error {
 		if len(f) != 16 {
 			continue
 		}
-		r, err := decodeRecord(v, h["x:"+f], h["h"])
+		holder, _ := splitJ(h["j"], h["h"], h["i"])
+		r, err := decodeRecord(v, h["x:"+f], holder)
 		if err != nil {
 			continue
 		}

@@ -42,6 +42,23 @@ func TestRecordRoundTrip(t *testing.T) {
 			t.Errorf("%s: %d + %d bytes, want at most 64 each (%q, %q)", name, len(core), len(rest), core, rest)
 		}
 	}
+	// Offsets of whole minutes are written in minutes where that is
+	// shorter; records written before that (ms only) still read.
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{{72 * time.Hour, ".3c0"}, {time.Hour, ".1o"}, {time.Minute, ".1"}, {59 * time.Second, "19iw"}, {1500 * time.Millisecond, "15o"},
+		{72*time.Hour + time.Millisecond, "4abk01"}, {0, "0"}} {
+		if got := after(rcv, at(c.d)); got != c.want {
+			t.Errorf("after(%v) = %q, want %q", c.d, got, c.want)
+		}
+		if got := since(rcv, c.want); !got.Equal(at(c.d)) {
+			t.Errorf("since(%q) = %v, want %v", c.want, got, at(c.d))
+		}
+	}
+	if got := since(rcv, "4abk00"); !got.Equal(at(72 * time.Hour)) {
+		t.Errorf("since(ms form of 72 h) = %v", got)
+	}
 	if _, _, err := (record{Received: rcv, Org: "a\x1fb"}).encode(); err == nil {
 		t.Error("an org name with the separator was encoded")
 	}

@@ -21,10 +21,12 @@ import (
 //	                     "" for none) and the number of records not cancelled;
 //	                     absent while the book has at most three records, none
 //	                     changed since accepted (all three follow from them)
-//	h                    the holding bank's name, which records cite as "="
-//	i                    the IBAN, sealed (AES-GCM, additional data: the
-//	                     book's pseudonym; seal.go), for the holder's eyes;
-//	                     "ie" in books written before the compact form
+//	j                    the holding bank's name, which records cite as "="
+//	                     ("" for none), the separator, then the IBAN, sealed
+//	                     (AES-GCM, additional data: the book's pseudonym;
+//	                     seal.go), for the holder's eyes; books written
+//	                     before it have h (the name) and i (the sealed
+//	                     IBAN), or "ie" before the compact form
 //	t                    present while the IBAN is past the iban.threshold event
 //	m:ft m:bt m:by m:at m:det   the IBAN's marker
 //	d:<id> c:<id>        a report's review details and cancel reason
@@ -48,7 +50,7 @@ const (
 	fSt               // forwarding status code
 	fAt               // forwarding attempts, decimal
 	fHolder           // holding bank org
-	fRespondBy        // holder's deadline, ms after received, base 36
+	fRespondBy        // holder's deadline, ms (or minutes: after) after received, base 36
 	fReview           // review state code
 	fRes              // result code
 	fFwd              // forwarded, ms after received, base 36
@@ -65,10 +67,24 @@ const (
 // bytes. Lookups and the scripts need only the core.
 const nCore = fAck
 
-// sameHolder in the holder field means the book's holder (its h field):
+// sameHolder in the holder field means the book's holder (in its j field):
 // the bank that holds an IBAN is nearly always the same for all its
 // reports, so its name is kept once.
 const sameHolder = "="
+
+// splitJ reads a book's holder and compact sealed IBAN from its j field
+// (the holder's name, the separator, the sealed IBAN), falling back to
+// the h and i fields of books written before it.
+func splitJ(j, h, i string) (holder, sealed string) {
+	jh, js, _ := strings.Cut(j, sep)
+	if jh == "" {
+		jh = h
+	}
+	if js == "" {
+		js = i
+	}
+	return jh, js
+}
 
 // spilled marks a police reference kept in its own field.
 const spilled = "~"
@@ -142,17 +158,32 @@ func unb36(s string) int64 {
 	return n
 }
 
-// after is t as ms after base in base 36 ("" for a zero t).
+// after is t as ms after base in base 36 ("" for a zero t), or as
+// whole minutes after base (minuteMark, then base 36) where that is
+// shorter: a review deadline is the receipt plus a configured period, so
+// 72 h is ".3c0" instead of "a02yo0", two bytes a record.
 func after(base, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return b36(max(0, t.UnixMilli()-base.UnixMilli()))
+	ms := max(0, t.UnixMilli()-base.UnixMilli())
+	if v := b36(ms); ms < minute || ms%minute != 0 || len(v) <= 1+len(b36(ms/minute)) {
+		return v
+	}
+	return minuteMark + b36(ms/minute)
 }
+
+const (
+	minute     = 60_000 // ms
+	minuteMark = "."    // not a base-36 digit
+)
 
 func since(base time.Time, s string) time.Time {
 	if s == "" {
 		return time.Time{}
+	}
+	if m, ok := strings.CutPrefix(s, minuteMark); ok {
+		return time.UnixMilli(base.UnixMilli() + unb36(m)*minute).UTC()
 	}
 	return time.UnixMilli(base.UnixMilli() + unb36(s)).UTC()
 }

@@ -227,23 +227,26 @@ return accept(KEYS, ARGV)
 const acceptLua = `
 local function accept(KEYS, ARGV)
 local b = KEYS[1]
-local cur = redis.call('HMGET', b, ARGV[1], 'w', 'h', 'i', 'm:at', 'ie')
+local cur = redis.call('HMGET', b, ARGV[1], 'w', 'h', 'i', 'm:at', 'ie', 'j')
 if cur[1] then return {0, tonumber(fields(cur[1])[5], 36)} end
 local wm, lo, nc = 0, nil, 0
 if cur[2] then
   wm, lo, nc = parsew(cur[2])
-elseif cur[4] or cur[6] then -- records without a "w" (recordsw); a book with none has no sealed IBAN yet
+elseif cur[4] or cur[6] or cur[7] then -- records without a "w" (recordsw); a book with none has no sealed IBAN yet
   wm, lo, nc = recordsw(b)
 end
 local now, cutoff = tonumber(ARGV[4]), tonumber(ARGV[5])
 if lo and lo < cutoff then lo, nc = trim(b, cutoff, nc) end
 nc = nc + 1
 if not lo or now < lo then lo = now end
--- The holder's name is kept once, in the book's h field (no table is
--- built: the record's parts are joined around n and the holder).
-local holder, newh = ARGV[17], nil
+-- The holder's name is kept once, before the sealed IBAN in the book's
+-- j field (h in books sealed before it; no table is built: the record's
+-- parts are joined around n and the holder).
+local jh, js = nil, nil
+if cur[7] then jh, js = string.match(cur[7], '^([^\31]*)\31(.*)$') end
+local holder, newh, bh = ARGV[17], nil, cur[3]
+if jh and jh ~= '' then bh = jh end
 if holder ~= '' then
-  local bh = cur[3]
   if not bh then newh = holder; bh = holder end
   if bh == holder then holder = '=' end
 end
@@ -254,8 +257,12 @@ local set = {ARGV[1], rec}
 -- "w" (recordsw reads them; 17 bytes a book, and the difference between
 -- Redis' 128- and 160-byte allocation for one record, 192 and 224 for two).
 if cur[2] or nc > 3 then set[#set + 1] = 'w'; set[#set + 1] = fmtw(now, lo, nc) end
-if newh then set[#set + 1] = 'h'; set[#set + 1] = newh end
-if not cur[4] and not cur[6] then set[#set + 1] = 'i'; set[#set + 1] = ARGV[7] end
+if cur[4] or cur[6] then -- a book sealed before the j field keeps its h and i
+  if newh then set[#set + 1] = 'h'; set[#set + 1] = newh end
+elseif newh or not js or js == '' then
+  if not js or js == '' then js = ARGV[7] end
+  set[#set + 1] = 'j'; set[#set + 1] = (newh or jh or '') .. SEP .. js
+end
 redis.call('HSET', b, unpack(set))
 -- No TTL: the report index retires the book (prune). A marker keeps
 -- the book for the retention after its last write (markerScript).

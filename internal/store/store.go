@@ -639,7 +639,7 @@ func (s *Store) readReport(ctx context.Context, id string) (report.ReportStatus,
 		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, err
 	}
 	raw := rawID(id)
-	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "i", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw, "h", "ie").Result()
+	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "i", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw, "h", "ie", "j").Result()
 	if err != nil {
 		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, s.fail(opReport, "report status", err)
 	}
@@ -649,7 +649,8 @@ func (s *Store) readReport(ctx context.Context, id string) (report.ReportStatus,
 		// client has no report to see.
 		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, &report.Error{Code: report.CodeNotFound, Msg: "no such report"}
 	}
-	r, err := decodeRecord(str(0), str(6), str(7))
+	holder, sealed := splitJ(str(9), str(7), str(1))
+	r, err := decodeRecord(str(0), str(6), holder)
 	if err != nil {
 		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, report.Internal("report status: "+id, err)
 	}
@@ -660,8 +661,8 @@ func (s *Store) readReport(ctx context.Context, id string) (report.ReportStatus,
 	}
 	st.Review.Details, st.Review.CancelReason = str(4), str(5)
 	switch {
-	case str(1) != "":
-		st.IBAN, err = s.seal.open(k.rawPseudo(), str(1))
+	case sealed != "":
+		st.IBAN, err = s.seal.open(k.rawPseudo(), sealed)
 	case str(8) != "": // sealed by a build before the compact form
 		st.IBAN, err = s.seal.openFull(k.rawPseudo(), str(8))
 	}
