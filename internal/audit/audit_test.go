@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -78,7 +79,7 @@ func TestVerifyFindsTheFirstBrokenRecord(t *testing.T) {
 // never blocks.
 func TestFullQueueDrops(t *testing.T) {
 	t.Parallel()
-	w := &Writer{q: make(chan Record, 1)}
+	w := &Writer{limit: 1, kick: make(chan struct{}, 1)}
 	w.Write(Record{})
 	if w.Write(Record{}) || w.Dropped.Load() != 1 {
 		t.Errorf("a full queue: dropped %d", w.Dropped.Load())
@@ -126,5 +127,49 @@ func TestRecordJSONMatchesEncodingJSON(t *testing.T) {
 		if got := rec.appendJSON(nil); string(got) != string(want) {
 			t.Fatalf("record %d:\n got %s\nwant %s", n, got, want)
 		}
+	}
+}
+
+// countingWriter counts the write calls that reach the sink.
+type countingWriter struct {
+	mu     sync.Mutex
+	calls  int
+	buffer strings.Builder
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	return c.buffer.Write(p)
+}
+
+// TestRecordsAreWrittenInBatches: records reach the sink without Close,
+// soon, many to a write call (not one syscall per request), and chained.
+func TestRecordsAreWrittenInBatches(t *testing.T) {
+	t.Parallel()
+	out := &countingWriter{}
+	w, err := Open("-", out, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	const n = 1000
+	for range n {
+		w.Write(Record{RequestID: "r", Method: "GET", Route: "/v1/ibans/:iban", Action: "lookup", Status: 200})
+	}
+	for deadline := time.Now().Add(5 * time.Second); w.Written.Load() < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d records written after 5 s", w.Written.Load(), n)
+		}
+	}
+	out.mu.Lock()
+	calls, text := out.calls, out.buffer.String()
+	out.mu.Unlock()
+	if calls > n/10 {
+		t.Errorf("%d records took %d write calls", n, calls)
+	}
+	if got, err := Verify(strings.NewReader(text)); err != nil || got != n {
+		t.Errorf("the batch verifies as %d records, %v", got, err)
 	}
 }
