@@ -122,9 +122,9 @@ func appendLine(b []byte, h hash.Hash, r Record) ([]byte, string) {
 // metric that must stay 0). The first record into an empty queue wakes
 // the writer, which takes what has come batchEvery later and writes it
 // with one write call, so the trail costs a request no wake-up and no
-// syscall of its own; a file sink is fsync'd at least
-// every second and on Close. A crash of the process loses at most the
-// last batchEvery of records, a crash of the machine the last second.
+// syscall of its own. A file sink is fsync'd at least every second and
+// on Close. A crash of the process loses at most the last batchEvery of
+// records, a crash of the machine the last second.
 type Writer struct {
 	out     io.Writer
 	file    *os.File // nil for stdout
@@ -143,7 +143,8 @@ type Writer struct {
 	closed  bool
 }
 
-// batchEvery is how often the writer takes what is queued.
+// batchEvery is how long the writer lets a batch gather after its first
+// record before it writes the batch.
 const batchEvery = 20 * time.Millisecond
 
 // Open appends to path (created if needed), continuing the chain of the

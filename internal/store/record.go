@@ -161,13 +161,13 @@ func unb36(s string) int64 {
 // after is t as ms after base in base 36 ("" for a zero t), or as
 // whole minutes after base (minuteMark, then base 36) where that is
 // shorter: a review deadline is the receipt plus a configured period, so
-// 72 h is ".3c0" instead of "a02yo0", two bytes a record.
+// 72 h is ".3c0" instead of "4abk00", two bytes a record.
 func after(base, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
 	ms := max(0, t.UnixMilli()-base.UnixMilli())
-	if v := b36(ms); ms < minute || ms%minute != 0 || len(v) <= 1+len(b36(ms/minute)) {
+	if v := b36(ms); ms%minute != 0 || len(v) <= 1+len(b36(ms/minute)) {
 		return v
 	}
 	return minuteMark + b36(ms/minute)

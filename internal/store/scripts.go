@@ -244,6 +244,7 @@ if not lo or now < lo then lo = now end
 -- parts are joined around n and the holder).
 local jh, js = nil, nil
 if cur[7] then jh, js = string.match(cur[7], '^([^\31]*)\31(.*)$') end
+if js == '' then js = nil end
 local holder, newh, bh = ARGV[17], nil, cur[3]
 if jh and jh ~= '' then bh = jh end
 if holder ~= '' then
@@ -259,9 +260,8 @@ local set = {ARGV[1], rec}
 if cur[2] or nc > 3 then set[#set + 1] = 'w'; set[#set + 1] = fmtw(now, lo, nc) end
 if cur[4] or cur[6] then -- a book sealed before the j field keeps its h and i
   if newh then set[#set + 1] = 'h'; set[#set + 1] = newh end
-elseif newh or not js or js == '' then
-  if not js or js == '' then js = ARGV[7] end
-  set[#set + 1] = 'j'; set[#set + 1] = (newh or jh or '') .. SEP .. js
+elseif newh or not js then
+  set[#set + 1] = 'j'; set[#set + 1] = (newh or jh or '') .. SEP .. (js or ARGV[7])
 end
 redis.call('HSET', b, unpack(set))
 -- No TTL: the report index retires the book (prune). A marker keeps

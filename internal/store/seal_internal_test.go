@@ -7,6 +7,7 @@ import (
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/redistest"
 	"github.com/mulegate/mulegate/internal/report"
+	"github.com/redis/go-redis/v9"
 )
 
 // TestSealRoundTrip: every IBAN shape comes back whole from its compact
@@ -43,11 +44,7 @@ func TestSealRoundTrip(t *testing.T) {
 // seal (its IBAN in "ie") still shows the holder the IBAN, and a new
 // report in it does not seal the IBAN again.
 func TestSealedBeforeCompactStillReads(t *testing.T) {
-	rdb := redistest.Start(t).Client(t)
-	st, err := New(rdb, Options{Secret: []byte("0123456789abcdef0123456789abcdef"), HolderOf: func(iban.IBAN) string { return "bank-h" }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rdb, st := holderStore(t, func(iban.IBAN) string { return "bank-h" })
 	ctx := context.Background()
 	i, _ := iban.Parse("DE89370400440532013000")
 	k := st.keysFor(i)
@@ -69,11 +66,7 @@ func TestSealedBeforeCompactStillReads(t *testing.T) {
 // holder in h, the compact seal in i) still shows its reports' holder and
 // IBAN, and a new report in it keeps that form instead of adding j.
 func TestBookBeforeJFieldStillReads(t *testing.T) {
-	rdb := redistest.Start(t).Client(t)
-	st, err := New(rdb, Options{Secret: []byte("0123456789abcdef0123456789abcdef"), HolderOf: func(iban.IBAN) string { return "bank-h" }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rdb, st := holderStore(t, func(iban.IBAN) string { return "bank-h" })
 	ctx := context.Background()
 	i, _ := iban.Parse("NL91ABNA0417164300")
 	k := st.keysFor(i)
@@ -108,13 +101,8 @@ func TestBookBeforeJFieldStillReads(t *testing.T) {
 // the first report stays unrouted, the new one is the holder's to review,
 // and both still show the IBAN.
 func TestHolderJoinsAnUnroutedBook(t *testing.T) {
-	rdb := redistest.Start(t).Client(t)
-	secret := []byte("0123456789abcdef0123456789abcdef")
 	holder := ""
-	st, err := New(rdb, Options{Secret: secret, HolderOf: func(iban.IBAN) string { return holder }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rdb, st := holderStore(t, func(iban.IBAN) string { return holder })
 	ctx := context.Background()
 	i, _ := iban.Parse("NL91ABNA0417164300")
 	k := st.keysFor(i)
@@ -142,4 +130,16 @@ func TestHolderJoinsAnUnroutedBook(t *testing.T) {
 			t.Errorf("report %s: IBAN %q, holder %q, state %s, %v; want holder %q, %s", c.id, got.IBAN, got.Review.Holder, got.Review.State, err, c.holder, c.state)
 		}
 	}
+}
+
+// holderStore is a store on its own redis-server whose IBANs are held as
+// holderOf says.
+func holderStore(t *testing.T, holderOf func(iban.IBAN) string) (*redis.Client, *Store) {
+	t.Helper()
+	rdb := redistest.Start(t).Client(t)
+	st, err := New(rdb, Options{Secret: []byte("0123456789abcdef0123456789abcdef"), HolderOf: holderOf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rdb, st
 }
