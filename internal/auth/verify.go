@@ -235,7 +235,7 @@ func (v *Verifier) VerifyWith(token string, cert ClientCert) (Principal, error) 
 	var t verified
 	hit := false
 	if v.cache != nil {
-		key = sha256.Sum256([]byte(token))
+		key = tokenKey(token)
 		t, hit = v.cache.get(key, now, v.cfg.Keys.Generation())
 		if v.OnCache != nil {
 			v.OnCache(hit)
@@ -463,4 +463,15 @@ func anyIn(names, allowed []string) bool {
 		}
 	}
 	return false
+}
+
+// tokenKey is the cache key of a token: its SHA-256. A token of usual
+// size is copied to the stack for the hash (a []byte(token) conversion
+// would put a copy of every request's token on the heap).
+func tokenKey(token string) [32]byte {
+	var buf [2048]byte
+	if len(token) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], token...))
+	}
+	return sha256.Sum256([]byte(token))
 }

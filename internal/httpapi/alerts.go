@@ -105,7 +105,7 @@ func handlePostAlert(d postAlertDeps) gin.HandlerFunc {
 			writeProblem(c, err)
 			return
 		}
-		c.Set(ctxIBAN, sub.IBAN.Masked())
+		stateOf(c).iban = sub.IBAN.Masked()
 		auditIBANs(c, sub.IBAN)
 		bank, err := d.router.Route(sub.IBAN)
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/mulegate/mulegate/internal/auth"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/report"
 )
@@ -35,14 +34,6 @@ type Auditor interface {
 	Audit(AuditEntry)
 }
 
-// Request-scoped values the handlers leave for the audit trail.
-const (
-	ctxAuditKeys  = "mulegate.audit_keys"
-	ctxAuditRisks = "mulegate.audit_risks"
-	ctxPurpose    = "mulegate.purpose"
-	ctxKeyOf      = "mulegate.key_of"
-)
-
 // keyOf is how the store knows an IBAN (its keyed pseudonym and
 // partition).
 type keyOf func(iban.IBAN) report.IBANKey
@@ -56,14 +47,15 @@ func auditIBANs(c *gin.Context, ibans ...iban.IBAN) []report.IBANKey {
 	for n, i := range ibans {
 		keys[n] = key(i)
 	}
-	c.Set(ctxAuditKeys, keys)
+	st := stateOf(c)
+	st.keys, st.keysSet = keys, true
 	return keys
 }
 
 // auditKeyOf is the pseudonymiser auditTrail set for this request (on
 // every /v1 request): a handler that computes the keys itself (a batch,
-// in parts) sets ctxAuditKeys with them.
-func auditKeyOf(c *gin.Context) keyOf { return c.MustGet(ctxKeyOf).(keyOf) }
+// in parts) sets the request state's keys itself.
+func auditKeyOf(c *gin.Context) keyOf { return stateOf(c).keyOf }
 
 // LookupLog counts who looked which IBAN up, for GET
 // /v1/ibans/{iban}/lookups (buffered; it must not block).
@@ -78,26 +70,25 @@ type LookupLog interface {
 func auditTrail(a Auditor, key keyOf, looked LookupLog, actions map[routeKey]string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
-		c.Set(ctxKeyOf, key)
+		st := stateOf(c)
+		st.keyOf = key
 		c.Next()
 		route := routeOf(c)
 		p := principal(c)
 		e := AuditEntry{Time: start.UTC(), RequestID: requestID(c), Org: p.Org.ID, OrgType: string(p.Org.Type), Sub: p.Subject,
 			Method: methodLabel(c.Request.Method), Route: route, Action: actions[routeKey{c.Request.Method, route}],
-			ReportID: c.Param("id"), Purpose: c.GetString(ctxPurpose), Status: c.Writer.Status()}
+			ReportID: c.Param("id"), Purpose: st.purpose, Status: c.Writer.Status()}
 		if e.Action == "" {
 			e.Action = "other"
 		}
 		if e.Purpose == "" {
 			e.Purpose = "unspecified"
 		}
-		if id, ok := c.Get(ctxClientCert); ok {
-			if cert, _ := id.(*auth.ClientCert); cert != nil {
-				e.Thumbprint = cert.Thumbprint
-			}
+		if st.cert != nil {
+			e.Thumbprint = st.cert.Thumbprint
 		}
-		if v, ok := c.Get(ctxAuditKeys); ok {
-			keys := v.([]report.IBANKey)
+		if st.keysSet {
+			keys := st.keys
 			e.Pseudonyms = make([]string, len(keys))
 			for n, k := range keys {
 				e.Pseudonyms[n] = k.Pseudonym
@@ -106,9 +97,7 @@ func auditTrail(a Auditor, key keyOf, looked LookupLog, actions map[routeKey]str
 				looked.Looked(p.Org.ID, p.Org.Type, keys, start)
 			}
 		}
-		if v, ok := c.Get(ctxAuditRisks); ok {
-			e.Risk = v.([]string)
-		}
+		e.Risk = st.risks
 		a.Audit(e)
 	}
 }
@@ -126,7 +115,7 @@ func purpose(valid func(string) bool) gin.HandlerFunc {
 			return
 		}
 		if present {
-			c.Set(ctxPurpose, v)
+			stateOf(c).purpose = v
 		}
 		c.Next()
 	}

@@ -22,6 +22,10 @@ type rateDeps struct {
 	l       limiter
 	metrics *Metrics
 	timeout time.Duration
+	// deadline bounds a charge's Redis work; most charges are answered
+	// from the local lease (localrate.go) and never use it, so it is the
+	// shared one rather than a context per request.
+	deadline *sharedDeadline
 }
 
 // limited charges every request of a route: cost tokens of class (0: a
@@ -44,17 +48,20 @@ func limited(d rateDeps, class report.RateClass, cost int) gin.HandlerFunc {
 func charge(c *gin.Context, d rateDeps, class report.RateClass, cost int) bool {
 	p := principal(c)
 	lim := p.Org.Limits.Of(class)
-	ctx, cancel := withTimeout(c, d.timeout)
+	ctx, cancel := d.deadline.context(c)
 	defer cancel()
 	dec, err := d.l.Allow(ctx, p.Org.ID, class, lim, cost)
 	if err != nil {
 		writeProblem(c, err)
 		return false
 	}
+	// Every answer carries these three: their keys are written in the
+	// canonical form Header.Set would make of "RateLimit-…" (what goes on
+	// the wire either way), and their values share one allocation.
 	h := c.Writer.Header()
-	h.Set("RateLimit-Limit", strconv.Itoa(lim.Burst))
-	h.Set("RateLimit-Remaining", strconv.Itoa(max(dec.Remaining, 0)))
-	h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(dec.ResetAfter)))
+	v := make([]string, 3)
+	v[0], v[1], v[2] = strconv.Itoa(lim.Burst), strconv.Itoa(max(dec.Remaining, 0)), strconv.Itoa(ceilSeconds(dec.ResetAfter))
+	h["Ratelimit-Limit"], h["Ratelimit-Remaining"], h["Ratelimit-Reset"] = v[0:1:1], v[1:2:2], v[2:3:3]
 	if dec.Allowed {
 		return true
 	}

@@ -158,23 +158,15 @@ func (w *objWriter) time(name string, t time.Time) {
 	w.b = append(w.b, '"')
 }
 
-func appendCounts(b []byte, m map[string]int64) []byte {
-	if m == nil {
-		return append(b, "null"...)
-	}
+func appendCounts(b []byte, t report.Tally) []byte {
 	b = append(b, '{')
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for n, k := range keys {
+	for n, e := range t { // a Tally is in name order, as encoding/json sorts map keys
 		if n > 0 {
 			b = append(b, ',')
 		}
-		b = jsonw.AppendString(b, k)
+		b = jsonw.AppendString(b, e.Name)
 		b = append(b, ':')
-		b = strconv.AppendInt(b, m[k], 10)
+		b = strconv.AppendInt(b, e.N, 10)
 	}
 	return append(b, '}')
 }

@@ -70,7 +70,7 @@ func randomLookup(r *rand.Rand, ib iban.IBAN) report.Lookup {
 		return m
 	}
 	c := report.Counts{ReportCount: r.Int64N(100), ReporterCount: r.Int64N(10), Last30Days: r.Int64N(50),
-		ByCategory: counts(), BySource: counts(), First: t(), Last: t(), Cancelled: r.Int64N(3), Watermark: t(),
+		ByCategory: report.TallyOf(counts()), BySource: report.TallyOf(counts()), First: t(), Last: t(), Cancelled: r.Int64N(3), Watermark: t(),
 		Review: report.ReviewCounts{Open: r.Int64N(5), Confirmed: r.Int64N(2), Disputed: r.Int64N(2)}}
 	for w, d := range report.WindowDays {
 		c.Windows[w] = report.Window{Days: d, Reports: r.Int64N(40), Reporters: r.Int64N(5)}
@@ -159,7 +159,7 @@ func renderLookup(l report.Lookup) lookupJSON {
 	out := lookupJSON{
 		IBAN: l.IBAN.String(), Country: l.IBAN.Country(), BankCode: l.IBAN.BankCode(),
 		ReportCount: l.ReportCount, ReporterCount: l.ReporterCount, Last30Days: l.Last30Days,
-		ByCategory: l.ByCategory, BySource: l.BySource, Risk: l.Risk,
+		ByCategory: l.ByCategory.Map(), BySource: l.BySource.Map(), Risk: l.Risk,
 		Review:         reviewCountsJSON{Open: l.Review.Open, Confirmed: l.Review.Confirmed, Disputed: l.Review.Disputed},
 		CancelledCount: l.Cancelled, Stats: make(map[string]statJSON, len(l.Windows)), RiskReasons: l.Reasons,
 	}

@@ -19,46 +19,33 @@ import (
 	"github.com/mulegate/mulegate/internal/report"
 )
 
-// Context keys for request-scoped values (never for dependencies).
-const (
-	ctxRequestID     = "mulegate.request_id"
-	ctxPrincipal     = "mulegate.principal"
-	ctxLogger        = "mulegate.logger"
-	ctxRequestLogger = "mulegate.request_logger"
-	ctxProblemCode   = "mulegate.problem"
-	ctxIBAN          = "mulegate.iban_masked"
-)
-
-func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
+func requestID(c *gin.Context) string { return stateOf(c).id }
 
 // logger is the request's logger: every line carries the request id.
 // It is made when first asked for (slog's With costs an encoding of the
 // attribute), which most requests never do: the access log line adds the
 // id itself.
 func logger(c *gin.Context) *slog.Logger {
-	if l, ok := c.Get(ctxRequestLogger); ok {
-		return l.(*slog.Logger)
+	st := stateOf(c)
+	if st.reqLog != nil {
+		return st.reqLog
 	}
 	l := baseLogger(c)
-	if id := requestID(c); id != "" {
-		l = l.With("request_id", id)
+	if st.id != "" {
+		l = l.With("request_id", st.id)
 	}
-	c.Set(ctxRequestLogger, l)
+	st.reqLog = l
 	return l
 }
 
 func baseLogger(c *gin.Context) *slog.Logger {
-	if l, ok := c.Get(ctxLogger); ok {
-		return l.(*slog.Logger)
+	if l := stateOf(c).log; l != nil {
+		return l
 	}
 	return slog.Default()
 }
 
-func principal(c *gin.Context) auth.Principal {
-	p, _ := c.Get(ctxPrincipal)
-	pr, _ := p.(auth.Principal)
-	return pr
-}
+func principal(c *gin.Context) auth.Principal { return stateOf(c).principal }
 
 // recovery turns a panic into a 500 problem; the stack goes to the log,
 // never to the client.
@@ -101,13 +88,16 @@ func newRequestID() string {
 // withRequestID sets X-Request-ID on every response.
 func withRequestID(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id := c.GetHeader("X-Request-ID")
+		var id string
+		if v := c.Request.Header["X-Request-Id"]; len(v) > 0 { // X-Request-ID, canonical: Get would canonicalise it per request
+			id = v[0]
+		}
 		if !saneRequestID(id) {
 			id = newRequestID()
 		}
-		c.Set(ctxRequestID, id)
-		c.Set(ctxLogger, log) // logger(c) adds the request id
-		c.Header("X-Request-ID", id)
+		st := stateOf(c)
+		st.id, st.log = id, log                          // logger(c) adds the request id
+		c.Writer.Header()["X-Request-Id"] = []string{id} // Header.Set's canonical key, without its work
 		c.Next()
 	}
 }
@@ -125,7 +115,7 @@ func accessLog(m *Metrics) gin.HandlerFunc {
 		if m != nil {
 			m.observe(route, c.Request.Method, status, elapsed)
 			if status == 401 || status == 403 {
-				m.authFailures.WithLabelValues(strconv.Itoa(status), c.GetString(ctxProblemCode)).Inc()
+				m.authFailures.WithLabelValues(strconv.Itoa(status), stateOf(c).problem).Inc()
 			}
 		}
 		l := baseLogger(c)
@@ -145,10 +135,11 @@ func accessLog(m *Metrics) gin.HandlerFunc {
 		if p := principal(c); p.Org.ID != "" {
 			attrs = append(attrs, slog.String("org", p.Org.ID), slog.String("sub", p.Subject))
 		}
-		if v := c.GetString(ctxIBAN); v != "" {
+		st := stateOf(c)
+		if v := st.iban; v != "" {
 			attrs = append(attrs, slog.String("iban", v))
 		}
-		if v := c.GetString(ctxProblemCode); v != "" {
+		if v := st.problem; v != "" {
 			attrs = append(attrs, slog.String("problem", v))
 		}
 		l.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs...)
@@ -176,7 +167,7 @@ func clientCert() gin.HandlerFunc {
 		} else {
 			id = identify(tls.VerifiedChains[0][0])
 		}
-		c.Set(ctxClientCert, id)
+		stateOf(c).cert = id
 		c.Next()
 	}
 }
@@ -198,8 +189,6 @@ func ConnContext(ctx context.Context, _ net.Conn) context.Context {
 	return context.WithValue(ctx, connKey{}, &connIdentity{})
 }
 
-const ctxClientCert = "mulegate.client_cert"
-
 type tokenVerifier interface {
 	VerifyWith(token string, cert auth.ClientCert) (auth.Principal, error)
 }
@@ -218,8 +207,8 @@ func bearer(v tokenVerifier) gin.HandlerFunc {
 			writeProblem(c, newAPIError(http.StatusUnauthorized, "unauthenticated", "an Authorization: Bearer token is required"))
 			return
 		}
-		cert, _ := c.Get(ctxClientCert)
-		id, _ := cert.(*auth.ClientCert)
+		st := stateOf(c)
+		id := st.cert
 		if id == nil {
 			id = &auth.ClientCert{}
 		}
@@ -228,7 +217,7 @@ func bearer(v tokenVerifier) gin.HandlerFunc {
 			writeProblem(c, err)
 			return
 		}
-		c.Set(ctxPrincipal, p)
+		st.principal = p
 		c.Next()
 	}
 }

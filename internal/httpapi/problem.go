@@ -127,7 +127,7 @@ func writeProblem(c *gin.Context, err error) {
 		Type: "urn:mulegate:problem:" + code, Title: title, Status: status,
 		Detail: detail, Instance: "urn:request:" + rid, Code: code,
 	})
-	c.Set(ctxProblemCode, code)
+	stateOf(c).problem = code
 	c.Data(status, "application/problem+json", body)
 	c.Abort()
 }

@@ -56,7 +56,7 @@ func TestProblemFor(t *testing.T) {
 			w := httptest.NewRecorder()
 			c, _ := gin.CreateTestContext(w)
 			c.Request = httptest.NewRequest("GET", "/v1/x", nil)
-			c.Set(ctxRequestID, "rid-1")
+			stateOf(c).id = "rid-1"
 			writeProblem(c, tc.err)
 			var got Problem
 			if err := decodeJSON(w.Body.Bytes(), &got); err != nil {

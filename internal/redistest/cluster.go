@@ -208,6 +208,20 @@ func (d *Deployment) NewClient() redis.UniversalClient {
 	return redis.NewClient(&redis.Options{Addr: d.Single.Addr})
 }
 
+// ClientRESP2 returns a client that speaks RESP2, as mulegate's own do,
+// closed at cleanup.
+func (d *Deployment) ClientRESP2(t testing.TB) redis.UniversalClient {
+	t.Helper()
+	var c redis.UniversalClient
+	if d.Cluster != nil {
+		c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: d.Cluster.Addrs(), Protocol: 2})
+	} else {
+		c = redis.NewClient(&redis.Options{Addr: d.Single.Addr, Protocol: 2})
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // Client returns a client closed at cleanup.
 func (d *Deployment) Client(t testing.TB) redis.UniversalClient {
 	t.Helper()

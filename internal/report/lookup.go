@@ -69,14 +69,70 @@ type Counts struct {
 	ReportCount   int64
 	ReporterCount int64
 	Last30Days    int64
-	ByCategory    map[string]int64
-	BySource      map[string]int64
+	ByCategory    Tally
+	BySource      Tally
 	First, Last   time.Time // zero when never reported
 	Review        ReviewCounts
 	Cancelled     int64
 	Windows       [4]Window // WindowDays, in order
 	Marker        *Marker
 	Watermark     time.Time // the newest change reflected; zero when none
+}
+
+// Tally is a count per name (a lookup's by_category or by_source), in
+// name order. It holds a handful of names, so a slice searched in order
+// costs less than a map: a lookup builds two.
+type Tally []NameCount
+
+// NameCount is one name's count in a Tally.
+type NameCount struct {
+	Name string
+	N    int64
+}
+
+// Add counts n more for name.
+func (t *Tally) Add(name string, n int64) {
+	s := *t
+	i := 0
+	for i < len(s) && s[i].Name < name {
+		i++
+	}
+	if i < len(s) && s[i].Name == name {
+		s[i].N += n
+		return
+	}
+	s = append(s, NameCount{})
+	copy(s[i+1:], s[i:])
+	s[i] = NameCount{Name: name, N: n}
+	*t = s
+}
+
+// Of is name's count (0 when it has none).
+func (t Tally) Of(name string) int64 {
+	for _, e := range t {
+		if e.Name == name {
+			return e.N
+		}
+	}
+	return 0
+}
+
+// Map is the tally as a map (empty, not nil, for an empty tally).
+func (t Tally) Map() map[string]int64 {
+	m := make(map[string]int64, len(t))
+	for _, e := range t {
+		m[e.Name] = e.N
+	}
+	return m
+}
+
+// TallyOf is a Tally of a map's counts.
+func TallyOf(m map[string]int64) Tally {
+	var t Tally
+	for k, n := range m {
+		t.Add(k, n)
+	}
+	return t
 }
 
 // Lookup is the answer to "how many reports cite this IBAN".
@@ -156,12 +212,6 @@ func rank(r Risk) int {
 
 // NewLookup rates counts for an IBAN.
 func NewLookup(i iban.IBAN, c Counts, p RiskPolicy) Lookup {
-	if c.ByCategory == nil {
-		c.ByCategory = map[string]int64{}
-	}
-	if c.BySource == nil {
-		c.BySource = map[string]int64{}
-	}
 	for n, d := range WindowDays {
 		c.Windows[n].Days = d
 	}

@@ -60,3 +60,26 @@ func TestRiskRulesInOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestTallyKeepsNameOrder: a lookup's by_category and by_source are
+// written in name order (as encoding/json writes a map), whatever order
+// the book's records come in.
+func TestTallyKeepsNameOrder(t *testing.T) {
+	t.Parallel()
+	var tl Tally
+	for _, name := range []string{"phishing", "other", "phishing", "helpdesk_fraud", "other", "phishing", "romance_fraud"} {
+		tl.Add(name, 1)
+	}
+	want := Tally{{"helpdesk_fraud", 1}, {"other", 2}, {"phishing", 3}, {"romance_fraud", 1}}
+	if len(tl) != len(want) {
+		t.Fatalf("tally %v, want %v", tl, want)
+	}
+	for n := range want {
+		if tl[n] != want[n] {
+			t.Fatalf("tally %v, want %v", tl, want)
+		}
+	}
+	if tl.Of("phishing") != 3 || tl.Of("ransomware") != 0 || tl.Map()["other"] != 2 {
+		t.Errorf("Of/Map disagree with %v", tl)
+	}
+}

@@ -138,7 +138,7 @@ func TestCountsExactPastTheTrimCap(t *testing.T) {
 	at := now().UTC()
 	one := report.Window{Reports: 1, Reporters: 1}
 	want := report.Counts{ReportCount: 1, ReporterCount: 1, Last30Days: 1, First: at, Last: at,
-		ByCategory: map[string]int64{"other": 1}, BySource: map[string]int64{"marketplace": 1},
+		ByCategory: report.Tally{{Name: "other", N: 1}}, BySource: report.Tally{{Name: "marketplace", N: 1}},
 		Windows: [4]report.Window{one, one, one, one}, Watermark: at}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("after one new report (-want +got):\n%s", diff)

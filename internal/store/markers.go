@@ -51,13 +51,13 @@ func (s *Store) Marker(ctx context.Context, i iban.IBAN) (*report.Marker, error)
 	if err != nil {
 		return nil, s.fail(opReport, "marker: read", err)
 	}
-	h := map[string]string{}
+	var m markerFields
 	for n, f := range []string{"m:ft", "m:bt", "m:by", "m:at", "m:det"} {
 		if v, ok := vals[n].(string); ok {
-			h[f] = v
+			m.set(f, v)
 		}
 	}
-	return markerFrom(h), nil
+	return m.marker(), nil
 }
 
 // ChangeMarker sets (m != nil) or lifts (m == nil) an IBAN's marker for

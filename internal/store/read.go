@@ -18,47 +18,50 @@ import (
 // round trips through go-redis' autopipeliner; a batch is one pipeline
 // per node.
 
-// countBook builds the counts from a book's fields, given the retention
-// cutoff and the windows' starts (s.windows: computed once per batch).
-func countBook(h map[string]string, cutoff int64, starts [len(report.WindowDays)]int64) report.Counts {
-	c := report.Counts{ByCategory: map[string]int64{}, BySource: map[string]int64{}}
-	w, hasW := h["w"]
-	if hasW {
-		if wm, _, _ := parseW(w); wm > 0 {
-			c.Watermark = time.UnixMilli(wm).UTC()
-		}
-	}
-	c.Marker = markerFrom(h)
+// countBook builds the counts from a book's fields and values, in the
+// pairs HGETALL answers (field, value, field, value…), given the
+// retention cutoff and the windows' starts (s.windows: computed once per
+// batch). It reads them in one pass and builds no map.
+func countBook(kv []string, cutoff int64, starts [len(report.WindowDays)]int64) report.Counts {
+	var c report.Counts
+	var mk markerFields
 	// A window's reporters are the orgs whose newest counted report falls
-	// in it; the reporters overall are the orgs with any.
-	var newest map[string]int64
-	var first, last int64
-	for f, v := range h {
+	// in it; the reporters overall are the orgs with any. A book has a
+	// few orgs: a slice on the stack holds them.
+	var orgBuf [8]orgNewest
+	newest := orgBuf[:0]
+	var first, last, newestRcv, wm int64
+	for n := 0; n+1 < len(kv); n += 2 {
+		f, v := kv[n], kv[n+1]
 		if len(f) != 16 {
+			if f == "w" {
+				wm, _, _ = parseW(v)
+				if wm <= 0 {
+					wm = -1 // a "w" without a watermark: none, whatever the records say
+				}
+			} else {
+				mk.set(f, v)
+			}
 			continue
 		}
 		// Only the fields the counts need are read; no time but the
 		// received one is parsed.
-		var f [nCore]string
-		split(v, f[:])
-		at := unb36(f[fRcv])
-		if !hasW && at > c.Watermark.UnixMilli() {
-			// A small book whose records have not changed since they
-			// were accepted has no "w": its watermark is the newest receipt.
-			c.Watermark = time.UnixMilli(at).UTC()
-		}
-		if at < cutoff || f[fRcv] == "" {
+		var r [nCore]string
+		split(v, r[:])
+		at := unb36(r[fRcv])
+		newestRcv = max(newestRcv, at)
+		if at < cutoff || r[fRcv] == "" {
 			continue
 		}
-		review := report.ReviewState(reviewCodes.valueOf(f[fReview]))
+		review := report.ReviewState(reviewCodes.valueOf(r[fReview]))
 		if review == report.ReviewCancelled {
 			c.Cancelled++
 			continue
 		}
 		c.ReportCount++
-		c.ByCategory[catCodes.valueOf(f[fCat])]++
-		c.BySource[srcCodes.valueOf(f[fSrc])]++
-		switch (report.Review{State: review, Result: report.Result(resultCodes.valueOf(f[fRes]))}).Bucket() {
+		c.ByCategory.Add(catCodes.valueOf(r[fCat]), 1)
+		c.BySource.Add(srcCodes.valueOf(r[fSrc]), 1)
+		switch (report.Review{State: review, Result: report.Result(resultCodes.valueOf(r[fRes]))}).Bucket() {
 		case "open":
 			c.Review.Open++
 		case "confirmed":
@@ -66,28 +69,33 @@ func countBook(h map[string]string, cutoff int64, starts [len(report.WindowDays)
 		case "disputed":
 			c.Review.Disputed++
 		}
-		org := f[fOrg]
 		if first == 0 || at < first {
 			first = at
 		}
 		last = max(last, at)
-		if newest == nil {
-			newest = map[string]int64{}
-		}
-		newest[org] = max(newest[org], at)
+		newest = orgNewest{org: r[fOrg], at: at}.into(newest)
 		for w, start := range starts {
 			if at >= start {
 				c.Windows[w].Reports++
 			}
 		}
 	}
+	switch {
+	case wm > 0:
+		c.Watermark = time.UnixMilli(wm).UTC()
+	case wm == 0 && newestRcv > 0:
+		// A small book whose records have not changed since they were
+		// accepted has no "w": its watermark is the newest receipt.
+		c.Watermark = time.UnixMilli(newestRcv).UTC()
+	}
+	c.Marker = mk.marker()
 	if c.ReportCount > 0 {
 		c.First, c.Last = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
 		c.ReporterCount = int64(len(newest))
 	}
-	for _, at := range newest {
+	for _, o := range newest {
 		for w, start := range starts {
-			if at >= start {
+			if o.at >= start {
 				c.Windows[w].Reporters++
 			}
 		}
@@ -96,13 +104,59 @@ func countBook(h map[string]string, cutoff int64, starts [len(report.WindowDays)
 	return c
 }
 
-// markerFrom reads the marker fields of a book (nil when there is none).
-func markerFrom(h map[string]string) *report.Marker {
-	if h["m:at"] == "" {
+// orgNewest is an org's newest counted report in a book.
+type orgNewest struct {
+	org string
+	at  int64
+}
+
+// into adds o to the orgs seen, keeping each org's newest time.
+func (o orgNewest) into(seen []orgNewest) []orgNewest {
+	for n := range seen {
+		if seen[n].org == o.org {
+			seen[n].at = max(seen[n].at, o.at)
+			return seen
+		}
+	}
+	return append(seen, o)
+}
+
+// markerFields are a book's marker fields ("m:…").
+type markerFields struct{ ft, bt, by, at, det string }
+
+func (m *markerFields) set(f, v string) {
+	switch f {
+	case "m:ft":
+		m.ft = v
+	case "m:bt":
+		m.bt = v
+	case "m:by":
+		m.by = v
+	case "m:at":
+		m.at = v
+	case "m:det":
+		m.det = v
+	}
+}
+
+// marker is the book's marker (nil when there is none).
+func (m *markerFields) marker() *report.Marker {
+	if m.at == "" {
 		return nil
 	}
-	return &report.Marker{FraudType: report.FraudType(h["m:ft"]), ByType: report.OrgType(h["m:bt"]), ByOrg: h["m:by"],
-		RegisteredAt: msTime(h["m:at"]), Details: h["m:det"]}
+	return &report.Marker{FraudType: report.FraudType(m.ft), ByType: report.OrgType(m.bt), ByOrg: m.by,
+		RegisteredAt: msTime(m.at), Details: m.det}
+}
+
+// pairsOf is a map's fields and values as HGETALL pairs (a RESP3 client
+// answers HGETALL with a map; mulegate's own clients speak RESP2, see
+// bookCmd).
+func pairsOf(h map[string]string) []string {
+	kv := make([]string, 0, 2*len(h))
+	for f, v := range h {
+		kv = append(kv, f, v)
+	}
+	return kv
 }
 
 // Lookup returns the counts for one IBAN.
@@ -125,7 +179,7 @@ func (s *Store) LookupKey(ctx context.Context, key report.IBANKey) (report.Count
 		return out[0], nil
 	}
 	ctx, end := span(ctx, "lookup")
-	cmd := redis.NewMapStringStringCmd(ctx, "hgetall", s.keysOf(key).book())
+	cmd := s.bookCmd(ctx, key)
 	err := s.ap.Submit(ctx, cmd).WaitContext(ctx)
 	if err == nil {
 		err = cmd.Err()
@@ -135,7 +189,40 @@ func (s *Store) LookupKey(ctx context.Context, key report.IBANKey) (report.Count
 		return report.Counts{}, s.fail(opLookup, "lookup", err)
 	}
 	cutoff, starts := s.windows(s.now())
-	return countBook(cmd.Val(), cutoff, starts), nil
+	return countBook(bookPairs(cmd), cutoff, starts), nil
+}
+
+// bookCmd is the HGETALL of a book. Over RESP2, which mulegate's own
+// clients speak (cmd/mulegate), the answer is read into a slice of
+// pairs; a RESP3 client answers HGETALL with a map, which go-redis' slice
+// commands refuse, so over RESP3 it is read into a map.
+func (s *Store) bookCmd(ctx context.Context, key report.IBANKey) redis.Cmder {
+	if s.resp2 {
+		return redis.NewStringSliceCmd(ctx, "hgetall", s.keysOf(key).book())
+	}
+	return redis.NewMapStringStringCmd(ctx, "hgetall", s.keysOf(key).book())
+}
+
+// bookPairs is a bookCmd's answer as field, value pairs.
+func bookPairs(cmd redis.Cmder) []string {
+	switch c := cmd.(type) {
+	case *redis.StringSliceCmd:
+		return c.Val()
+	case *redis.MapStringStringCmd:
+		return pairsOf(c.Val())
+	}
+	return nil
+}
+
+// speaksRESP2 tells whether a client talks RESP2 to Redis.
+func speaksRESP2(c redis.UniversalClient) bool {
+	switch c := c.(type) {
+	case *redis.Client:
+		return c.Options().Protocol == 2
+	case *redis.ClusterClient:
+		return c.Options().Protocol == 2
+	}
+	return false
 }
 
 // LookupMany returns counts for many IBANs.
@@ -155,11 +242,12 @@ func (s *Store) LookupKeys(ctx context.Context, keys []report.IBANKey) ([]report
 	if len(keys) == 0 {
 		return out, nil
 	}
-	cmds := make([]*redis.MapStringStringCmd, len(keys))
+	cmds := make([]redis.Cmder, len(keys))
 	ctx, end := span(ctx, "lookup batch")
 	_, err := s.reads.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for n, key := range keys {
-			cmds[n] = p.HGetAll(ctx, s.keysOf(key).book())
+			cmds[n] = s.bookCmd(ctx, key)
+			_ = p.Process(ctx, cmds[n]) // queued: the answers come with Exec
 		}
 		return nil
 	})
@@ -169,7 +257,7 @@ func (s *Store) LookupKeys(ctx context.Context, keys []report.IBANKey) ([]report
 	}
 	cutoff, starts := s.windows(s.now())
 	for n, c := range cmds {
-		out[n] = countBook(c.Val(), cutoff, starts)
+		out[n] = countBook(bookPairs(c), cutoff, starts)
 	}
 	return out, nil
 }

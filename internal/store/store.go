@@ -68,6 +68,7 @@ type Store struct {
 	// concurrent lookups share round trips (nil for a client without one).
 	reads redis.UniversalClient
 	ap    *redis.AutoPipeliner
+	resp2 bool // reads speaks RESP2: a book is read into a slice (bookCmd)
 	// OnError, if set, is told about every Redis failure (for metrics).
 	OnError func(op string)
 }
@@ -98,7 +99,8 @@ func New(rdb redis.UniversalClient, opt Options) (*Store, error) {
 	if opt.Reads == nil {
 		opt.Reads = rdb
 	}
-	s := &Store{rdb: rdb, opt: opt, now: opt.Now, limiter: redis_rate.NewLimiter(rdb), reads: opt.Reads}
+	s := &Store{rdb: rdb, opt: opt, now: opt.Now, limiter: redis_rate.NewLimiter(rdb), reads: opt.Reads,
+		resp2: speaksRESP2(opt.Reads)}
 	if _, single := rdb.(*redis.Client); single {
 		s.comb = &combiner{s: s} // one Redis holds every slot: intake in one step (combine.go)
 	}

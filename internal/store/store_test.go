@@ -82,7 +82,7 @@ func TestAcceptCountsReplaysAndConflicts(t *testing.T) {
 	if c.ReportCount != 2 || c.ReporterCount != 2 || c.Last30Days != 2 {
 		t.Fatalf("counts = %+v", c)
 	}
-	if c.ByCategory["phishing"] != 1 || c.ByCategory["marketplace_fraud"] != 1 || c.BySource["bank"] != 1 || c.BySource["marketplace"] != 1 {
+	if c.ByCategory.Of("phishing") != 1 || c.ByCategory.Of("marketplace_fraud") != 1 || c.BySource.Of("bank") != 1 || c.BySource.Of("marketplace") != 1 {
 		t.Fatalf("breakdown = %+v %+v", c.ByCategory, c.BySource)
 	}
 	if c.First.IsZero() || c.Last.Before(c.First) {
@@ -139,7 +139,7 @@ func TestRetentionTrimsCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ReportCount != 1 || c.ReporterCount != 1 || c.ByCategory["phishing"] != 0 || c.ByCategory["other"] != 1 || c.Last30Days != 0 {
+	if c.ReportCount != 1 || c.ReporterCount != 1 || c.ByCategory.Of("phishing") != 0 || c.ByCategory.Of("other") != 1 || c.Last30Days != 0 {
 		t.Fatalf("after retention: %+v", c)
 	}
 }

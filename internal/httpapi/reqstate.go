@@ -1,0 +1,49 @@
+package httpapi
+
+import (
+	"log/slog"
+
+	"github.com/gin-gonic/gin"
+	"github.com/mulegate/mulegate/internal/auth"
+	"github.com/mulegate/mulegate/internal/report"
+)
+
+// stateKey is the gin key of a request's state: a type of no size, so
+// finding it hashes nothing.
+type stateKey struct{}
+
+// reqState is what the middleware and handlers of one request leave for
+// one another (request-scoped values, never dependencies). It is kept
+// under one gin key rather than one key per value: gin's map of keys
+// would otherwise take a dozen entries per request and grow past its
+// first eight.
+type reqState struct {
+	id        string
+	log       *slog.Logger // the server's; logger(c) adds the request id
+	reqLog    *slog.Logger // logger(c)'s, made when first asked for
+	cert      *auth.ClientCert
+	principal auth.Principal
+	problem   string // the problem code answered, if any
+	iban      string // the request's IBAN, masked, for the access log
+	purpose   string // X-Purpose, when sent
+	// keyOf is the pseudonymiser auditTrail set for this request; keys
+	// are the keys of the IBANs it was about (keysSet: it named IBANs,
+	// perhaps none valid) and risks their risks, for the audit trail.
+	keyOf   keyOf
+	keys    []report.IBANKey
+	keysSet bool
+	risks   []string
+}
+
+// stateOf is the request's state, made when first asked for. It is read
+// from gin's Keys without gin's lock (Get takes a read lock every time,
+// and a request asks a dozen times): only the request's own goroutine
+// touches its state.
+func stateOf(c *gin.Context) *reqState {
+	if v, ok := c.Keys[stateKey{}].(*reqState); ok {
+		return v
+	}
+	s := &reqState{}
+	c.Set(stateKey{}, s)
+	return s
+}
