@@ -42,12 +42,14 @@ type keyOf func(iban.IBAN) report.IBANKey
 // keys, computed here once for the audit record, the lookup log and the
 // store's reads (a pseudonym is an HMAC: a batch holds up to 1000).
 func auditIBANs(c *gin.Context, ibans ...iban.IBAN) []report.IBANKey {
-	key := auditKeyOf(c)
+	return stateOf(c).auditIBANs(ibans...)
+}
+
+func (st *reqState) auditIBANs(ibans ...iban.IBAN) []report.IBANKey {
 	keys := make([]report.IBANKey, len(ibans))
 	for n, i := range ibans {
-		keys[n] = key(i)
+		keys[n] = st.keyOf(i)
 	}
-	st := stateOf(c)
 	st.keys, st.keysSet = keys, true
 	return keys
 }
@@ -74,8 +76,8 @@ func auditTrail(a Auditor, key keyOf, looked LookupLog, actions map[routeKey]str
 		st.keyOf = key
 		c.Next()
 		route := routeOf(c)
-		p := principal(c)
-		e := AuditEntry{Time: start.UTC(), RequestID: requestID(c), Org: p.Org.ID, OrgType: string(p.Org.Type), Sub: p.Subject,
+		p := st.principal
+		e := AuditEntry{Time: start.UTC(), RequestID: st.id, Org: p.Org.ID, OrgType: string(p.Org.Type), Sub: p.Subject,
 			Method: methodLabel(c.Request.Method), Route: route, Action: actions[routeKey{c.Request.Method, route}],
 			ReportID: c.Param("id"), Purpose: st.purpose, Status: c.Writer.Status()}
 		if e.Action == "" {

@@ -91,18 +91,23 @@ func (s *sharedDeadline) context(c *gin.Context) (context.Context, context.Cance
 // ibanParam parses the {iban} path parameter and puts its masked form in
 // the access log.
 func ibanParam(c *gin.Context) (iban.IBAN, report.IBANKey, error) {
+	return stateOf(c).ibanParam(c)
+}
+
+func (st *reqState) ibanParam(c *gin.Context) (iban.IBAN, report.IBANKey, error) {
 	i, err := report.ParseIBAN(c.Param("iban"))
 	if err != nil {
 		return i, report.IBANKey{}, err
 	}
-	stateOf(c).iban = i.Masked()
-	return i, auditIBANs(c, i)[0], nil
+	st.iban = i.Masked()
+	return i, st.auditIBANs(i)[0], nil
 }
 
 func handleLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgType]View, timeout time.Duration) gin.HandlerFunc {
 	deadline := &sharedDeadline{timeout: timeout}
 	return func(c *gin.Context) {
-		i, key, err := ibanParam(c)
+		st := stateOf(c)
+		i, key, err := st.ibanParam(c)
 		if err != nil {
 			writeProblem(c, err)
 			return
@@ -115,9 +120,9 @@ func handleLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgType]V
 			return
 		}
 		l := report.NewLookup(i, counts, risk)
-		stateOf(c).risks = []string{string(l.Risk)}
+		st.risks = []string{string(l.Risk)}
 		buf := lookupBufs.Get().(*[]byte)
-		*buf = viewFor(views, c).appendLookup((*buf)[:0], l)
+		*buf = views[st.principal.Org.Type].appendLookup((*buf)[:0], l)
 		c.Data(http.StatusOK, jsonContentType, *buf) // a Write never keeps its slice: the buffer is free again after it
 		if cap(*buf) <= 4<<10 {
 			lookupBufs.Put(buf)
