@@ -169,6 +169,9 @@ func (p Parties) Any() bool { return p.Reporter || p.Holder || p.Police }
 // a party asking for an action that is not theirs gets forbidden; an
 // action the state does not allow gets invalid_state, naming the state.
 func (r Review) Apply(p Parties, req Request, now time.Time) (Review, bool, error) {
+	// A review's times are stored in milliseconds: the answer to the
+	// action and its event say what every later read will.
+	now = now.UTC().Truncate(time.Millisecond)
 	if !p.Any() {
 		return r, false, &Error{Code: CodeNotFound, Msg: "no such report"}
 	}

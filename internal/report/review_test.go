@@ -123,3 +123,24 @@ func TestMarkerRules(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewTimesAreWhatIsStored: the answer to an action (and its event)
+// carries the time in the milliseconds the record keeps, so a later
+// GET /v1/reports/{id} says the same.
+func TestReviewTimesAreWhatIsStored(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	now := time.Date(2026, 12, 1, 11, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	want := time.Date(2026, 12, 1, 10, 0, 0, 123000000, time.UTC)
+	open := NewReview("bank-b", t0, 7*24*time.Hour)
+	acked, _, _ := open.Apply(Parties{Holder: true}, Request{Action: ActionAcknowledge}, now)
+	agree, _ := NewClose("agreed", "mule_account", "")
+	closed, _, _ := acked.Apply(Parties{Holder: true}, agree, now)
+	cancel, _ := NewCancel("")
+	cancelled, _, _ := open.Apply(Parties{Reporter: true}, cancel, now)
+	for name, got := range map[string]time.Time{"acknowledged": acked.AcknowledgedAt, "closed": closed.ClosedAt, "cancelled": cancelled.CancelledAt} {
+		if got != want {
+			t.Errorf("%s at %v, want %v", name, got, want)
+		}
+	}
+}

@@ -15,7 +15,7 @@ type op string
 
 // Ops are the operation labels OnError is called with.
 var Ops = []string{string(opAccept), string(opLookup), string(opReport), string(opAlerts), string(opOutbox),
-	string(opBreaker), string(opPing), string(opLimits)}
+	string(opBreaker), string(opPing), string(opLimits), string(opPrune)}
 
 const (
 	opAccept  op = "accept"
@@ -26,6 +26,7 @@ const (
 	opBreaker op = "breaker"
 	opPing    op = "ping"
 	opLimits  op = "limits"
+	opPrune   op = "prune" // retiring reports past retention (Store.Prune)
 )
 
 // fail is the store's one error flow. A domain error passes through. A

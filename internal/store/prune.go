@@ -31,7 +31,7 @@ func (s *Store) Prune(ctx context.Context) (int64, error) {
 			k := indexBucket(s.tags[p], string([]byte{byte(b)}))
 			n, err := pruneScript.Run(ctx, s.rdb, []string{k}, before, cutoff, prefix).Int64()
 			if err != nil {
-				return total, s.fail(opOutbox, "prune: bucket "+k, err)
+				return total, s.fail(opPrune, "prune: bucket "+k, err)
 			}
 			total += n
 		}

@@ -179,3 +179,25 @@ func TestSmallBookHasNoW(t *testing.T) {
 		t.Errorf("the first report: %v", err)
 	}
 }
+
+// TestPruneFailureIsCountedAsPrune: a prune pass that Redis cannot answer
+// is counted under mulegate_redis_errors_total{op="prune"}, apart from
+// the outbox's errors.
+func TestPruneFailureIsCountedAsPrune(t *testing.T) {
+	d := redistest.StartTopology(t)
+	st, err := store.New(d.Client(t), store.Options{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	st.OnError = func(op string) { ops = append(ops, op) }
+	d.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := st.Prune(ctx); err == nil {
+		t.Fatal("prune against a stopped Redis succeeded")
+	}
+	if len(ops) != 1 || ops[0] != "prune" {
+		t.Errorf("errors counted under %v, want [prune]", ops)
+	}
+}
