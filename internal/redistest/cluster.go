@@ -60,21 +60,34 @@ func StartCluster(t testing.TB, masters, replicasPer int, args ...string) *Clust
 			t.Fatalf("cluster addslots: %v", err)
 		}
 	}
-	for i := 1; i < n; i++ {
-		host, port, _ := strings.Cut(c.Nodes[i].Addr, ":")
-		bus := busPort(c.Nodes[i])
-		if err := clients[0].Do(ctx, "CLUSTER", "MEET", host, port, bus).Err(); err != nil {
-			t.Fatalf("cluster meet: %v", err)
+	// Every node meets every other: knowledge then does not wait on
+	// gossip rounds, which a loaded machine (three race-enabled test
+	// binaries, each with its clusters) once stretched past 30 s.
+	for i := range n {
+		for j := range n {
+			if i == j {
+				continue
+			}
+			host, port, _ := strings.Cut(c.Nodes[j].Addr, ":")
+			if err := clients[i].Do(ctx, "CLUSTER", "MEET", host, port, busPort(c.Nodes[j])).Err(); err != nil {
+				t.Fatalf("cluster meet: %v", err)
+			}
 		}
 	}
 	ids := make([]string, n)
 	for i := range n {
 		ids[i] = clients[i].Do(ctx, "CLUSTER", "MYID").Val().(string)
 	}
-	waitUntil(t, 30*time.Second, "every node to know every other", func() bool {
+	waitUntil(t, 60*time.Second, "every node to know every other", func() bool {
 		for _, cl := range clients {
-			if strings.Count(cl.ClusterNodes(ctx).Val(), "\n") < n {
-				return false
+			nodes := cl.ClusterNodes(ctx).Val()
+			if strings.Contains(nodes, "handshake") {
+				return false // a node met but not yet known by its id
+			}
+			for _, id := range ids {
+				if !strings.Contains(nodes, id) {
+					return false
+				}
 			}
 		}
 		return true
