@@ -21,10 +21,9 @@ type limiter interface {
 type rateDeps struct {
 	l       limiter
 	metrics *Metrics
-	timeout time.Duration
-	// deadline bounds a charge's Redis work; most charges are answered
-	// from the local lease (localrate.go) and never use it, so it is the
-	// shared one rather than a context per request.
+	// deadline bounds the limiter's Redis work (the request timeout); most
+	// charges are answered from the local lease (localrate.go) and never
+	// use it, so it is the shared one rather than a context per request.
 	deadline *sharedDeadline
 }
 
@@ -97,7 +96,7 @@ type policyJSON struct {
 func handleLimits(d rateDeps) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p := principal(c)
-		ctx, cancel := withTimeout(c, d.timeout)
+		ctx, cancel := withTimeout(c, d.deadline.timeout)
 		defer cancel()
 		var out []policyJSON
 		for _, class := range []report.RateClass{report.RateLookups, report.RateWrites} {

@@ -70,7 +70,7 @@ func randomLookup(r *rand.Rand, ib iban.IBAN) report.Lookup {
 		return m
 	}
 	c := report.Counts{ReportCount: r.Int64N(100), ReporterCount: r.Int64N(10), Last30Days: r.Int64N(50),
-		ByCategory: report.TallyOf(counts()), BySource: report.TallyOf(counts()), First: t(), Last: t(), Cancelled: r.Int64N(3), Watermark: t(),
+		ByCategory: tallyOf(counts()), BySource: tallyOf(counts()), First: t(), Last: t(), Cancelled: r.Int64N(3), Watermark: t(),
 		Review: report.ReviewCounts{Open: r.Int64N(5), Confirmed: r.Int64N(2), Disputed: r.Int64N(2)}}
 	for w, d := range report.WindowDays {
 		c.Windows[w] = report.Window{Days: d, Reports: r.Int64N(40), Reporters: r.Int64N(5)}
@@ -188,4 +188,13 @@ func TestAppendAcceptedMatchesEncodingJSON(t *testing.T) {
 			t.Errorf("got %s\nwant %s", got, want)
 		}
 	}
+}
+
+// tallyOf is a report.Tally of a map's counts.
+func tallyOf(m map[string]int64) report.Tally {
+	var t report.Tally
+	for k, n := range m {
+		t.Add(k, n)
+	}
+	return t
 }

@@ -77,7 +77,7 @@ func NewAPI(d Deps) http.Handler {
 	// (a batch costs one per IBAN, charged once it is decoded), writes
 	// (reports, reviews, cancels, alerts, markers), and a free peek at the
 	// lookups bucket for reads.
-	rd := rateDeps{l: newLocalGate(d.Limiter), metrics: d.Metrics, timeout: d.RequestTimeout, deadline: &sharedDeadline{timeout: d.RequestTimeout}}
+	rd := rateDeps{l: newLocalGate(d.Limiter), metrics: d.Metrics, deadline: &sharedDeadline{timeout: d.RequestTimeout}}
 	lookup, write, peek := limited(rd, report.RateLookups, 1), limited(rd, report.RateWrites, 1), limited(rd, report.RateLookups, 0)
 	actions := map[routeKey]string{} // filled below, read-only once serving
 	v1 := v1Routes{g: r.Group("/v1", auditTrail(d.Audit, d.KeyOf, d.LookupLog, actions), purpose(d.ValidPurpose), clientCert(), bearer(d.Verifier)),

@@ -126,15 +126,6 @@ func (t Tally) Map() map[string]int64 {
 	return m
 }
 
-// TallyOf is a Tally of a map's counts.
-func TallyOf(m map[string]int64) Tally {
-	var t Tally
-	for k, n := range m {
-		t.Add(k, n)
-	}
-	return t
-}
-
 // Lookup is the answer to "how many reports cite this IBAN".
 type Lookup struct {
 	IBAN iban.IBAN
