@@ -232,7 +232,7 @@ func TestShutdownReleasesEntries(t *testing.T) {
 	}
 	f.sim.SetFaults(policesim.Faults{})
 	f.relay(t, forward.Config{Workers: 2, VisibilityTimeout: 30 * time.Second})
-	waitFor(t, "the released entries to be delivered by the next relay", 5*time.Second, func() bool { return f.sim.Stats().Unique == len(ids) })
+	waitFor(t, "the released entries to be delivered by the next relay", 20*time.Second, func() bool { return f.sim.Stats().Unique == len(ids) })
 	for _, id := range ids {
 		if rec, _ := f.sim.Record(id); rec.Deliveries != 1 {
 			t.Errorf("report %s delivered %d times", id, rec.Deliveries)
