@@ -97,9 +97,11 @@ func TestVisibilityMustCoverCallAndBackoff(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "forward.visibility_timeout") {
 		t.Errorf("police.timeout 5s + backoff_max 30s with visibility 30s: %v, want an error naming forward.visibility_timeout", err)
 	}
+	// Issue 21.8: also with forward.workers 0 (an API-only serve), since
+	// the same file configures "mulegate forward" processes.
 	c.Forward.Workers = 0
-	if err := c.Validate(); err != nil {
-		t.Errorf("without forwarders the constraint does not apply: %v", err)
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "forward.visibility_timeout") {
+		t.Errorf("workers 0: %v, want the same error", err)
 	}
 }
 

@@ -171,10 +171,13 @@ func (c *Config) validateForwarding(p *problems) {
 	if c.Forward.BackoffInitial <= 0 || c.Forward.BackoffMax < c.Forward.BackoffInitial {
 		p.bad("forward.backoff_max", "must be positive and at least forward.backoff_initial")
 	}
-	if c.Forward.Workers > 0 && c.Police.Timeout+c.Forward.BackoffMax >= c.Forward.VisibilityTimeout {
+	if c.Police.Timeout+c.Forward.BackoffMax >= c.Forward.VisibilityTimeout {
 		// A worker renews its claim between calls; during one call plus
 		// one backoff it cannot, so that must fit in the visibility
 		// timeout or a second worker takes the entry over and posts it too.
+		// Checked whatever forward.workers says: the same file configures
+		// "mulegate forward" and "outbox requeue" processes, and an
+		// override can turn forwarders on.
 		p.bad("forward.visibility_timeout", "must exceed police.timeout + forward.backoff_max (%s + %s)",
 			c.Police.Timeout.D(), c.Forward.BackoffMax.D())
 	}

@@ -57,13 +57,14 @@ func TestSharedTripProbesOneAtATime(t *testing.T) {
 			shared++
 		}
 	})
-	b.sharedTrip(time.Now().Add(100 * time.Millisecond))
+	b.sharedTrip(Trip{ID: "t1", Left: 100 * time.Millisecond})
 	if b.State() != "open" || shared != 1 || b.pausedFor() <= 0 {
 		t.Fatalf("after a shared trip: %s, shared %d, paused %v", b.State(), shared, b.pausedFor())
 	}
-	b.sharedTrip(time.Now().Add(-time.Second)) // one in the past changes nothing
-	if shared != 1 {
-		t.Error("a trip in the past was applied")
+	b.sharedTrip(Trip{ID: "t0", Left: 0})         // one that is over changes nothing
+	b.sharedTrip(Trip{ID: "t1", Left: time.Hour}) // the same trip read again does not extend it
+	if shared != 1 || b.pausedFor() > 100*time.Millisecond {
+		t.Errorf("a trip that is over, or one already applied, was applied again: shared %d, paused %v", shared, b.pausedFor())
 	}
 	time.Sleep(120 * time.Millisecond)
 	if b.State() != "half_open" {
@@ -97,4 +98,40 @@ func failingProbeIsAlone(t *testing.T, b *breaker) {
 	}
 	close(release)
 	wg.Wait()
+}
+
+// TestSharedTripIgnoresClocks (issue 21.7): a trip is honoured for its
+// duration from the moment a process learns of it, whatever the clocks
+// say: the message carries no time. Before, a replica compared another's
+// "open until" with its own clock, so one running ahead by more than
+// open_for ignored the trip.
+func TestSharedTripIgnoresClocks(t *testing.T) {
+	var got []Trip
+	a := newBreaker(BreakerConfig{Failures: 1, OpenFor: 300 * time.Millisecond}, func(tr Trip) { got = append(got, tr) }, nil)
+	if _, err := a.do(failing); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return a.State() == "open" })
+	time.Sleep(20 * time.Millisecond) // the share runs in its own goroutine
+	if len(got) != 1 || got[0].Left != 300*time.Millisecond || got[0].ID == "" {
+		t.Fatalf("shared %+v, want one trip of 300ms with an id", got)
+	}
+	b := newBreaker(BreakerConfig{Failures: 100, OpenFor: time.Second}, nil, nil)
+	b.sharedTrip(got[0])
+	if d := b.pausedFor(); d <= 250*time.Millisecond || d > 300*time.Millisecond {
+		t.Errorf("the other process pauses %v, want the trip's 300ms from now", d)
+	}
+	a.sharedTrip(got[0]) // its own echo
+	if d := a.pausedFor(); d > 300*time.Millisecond {
+		t.Errorf("its own echo extended the pause to %v", d)
+	}
+}
+
+func waitUntil(t *testing.T, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+	}
 }

@@ -240,9 +240,9 @@ func TestMissedTripIsRecovered(t *testing.T) {
 	r := f.relay(t, forward.Config{Workers: 1, SweepInterval: 200 * time.Millisecond})
 	time.Sleep(100 * time.Millisecond)
 	rdb := f.redis.Client(t)
-	until := time.Now().Add(3 * time.Second).UnixMilli()
-	// The key alone, as if the PUBLISH was lost.
-	if err := rdb.Set(context.Background(), "mg:breaker:police:open_until", until, 3*time.Second).Err(); err != nil {
+	// The key alone, as if the PUBLISH was lost: a trip id that lasts as
+	// long as the key (no time in it, so no clock can disagree with it).
+	if err := rdb.Set(context.Background(), "mg:breaker:police:trip", "other-replica-trip", 3*time.Second).Err(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the relay to pause for the shared trip", 2*time.Second, func() bool { return r.BreakerState() == "open" })

@@ -33,10 +33,10 @@ type Outbox interface {
 	DropConsumers(ctx context.Context, names []string) error
 	OutboxStats(ctx context.Context) ([]outbox.Stats, error)
 	WakeUps(ctx context.Context) (<-chan int, func() error)
-	BreakerTrips(ctx context.Context) (<-chan int64, func() error)
+	BreakerTrips(ctx context.Context) (<-chan Trip, func() error)
 	Feed
-	ShareBreakerTrip(ctx context.Context, until time.Time) error
-	SharedBreakerOpenUntil(ctx context.Context) (time.Time, error)
+	ShareBreakerTrip(ctx context.Context, t Trip) error
+	SharedBreakerTrip(ctx context.Context) (Trip, error)
 }
 
 // Config configures the relay.
@@ -123,10 +123,10 @@ func New(cfg Config, ob Outbox, client *Client, log *slog.Logger, m *Metrics) *R
 		jobs:     make(chan job, ob.Partitions()*2+8),
 		queued:   make([]atomic.Bool, ob.Partitions()),
 	}
-	r.br = newBreaker(cfg.Breaker, func(until time.Time) {
+	r.br = newBreaker(cfg.Breaker, func(t Trip) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		if err := ob.ShareBreakerTrip(ctx, until); err != nil {
+		if err := ob.ShareBreakerTrip(ctx, t); err != nil {
 			log.Warn("could not share the police breaker trip", "err", err)
 		}
 	}, func(shared bool) {
@@ -191,7 +191,7 @@ loop:
 				trips = nil
 				continue
 			}
-			r.br.sharedTrip(time.UnixMilli(t))
+			r.br.sharedTrip(t)
 		case <-sweep.C:
 			// Pub/sub can miss a message during a reconnect: the sweep
 			// re-reads the outbox and the shared breaker trip too.
@@ -222,7 +222,7 @@ func (r *Relay) waitForOutbox(ctx context.Context) bool {
 
 // readSharedTrip applies a trip another process recorded in Redis.
 func (r *Relay) readSharedTrip(ctx context.Context) {
-	if t, err := r.ob.SharedBreakerOpenUntil(ctx); err == nil && !t.IsZero() {
+	if t, err := r.ob.SharedBreakerTrip(ctx); err == nil {
 		r.br.sharedTrip(t)
 	}
 }

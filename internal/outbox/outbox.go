@@ -51,3 +51,12 @@ type Stats struct {
 	Depth     int64
 	Oldest    time.Time // zero when empty
 }
+
+// Trip is a police breaker trip shared between gateway processes: a
+// unique id and how long it still lasts. It never carries a time, so
+// processes whose clocks disagree honour it for the same duration from
+// the moment they learn of it.
+type Trip struct {
+	ID   string
+	Left time.Duration
+}

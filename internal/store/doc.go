@@ -25,7 +25,7 @@
 //	mg:aidem:ID        hash    alert idempotency record: fingerprint (h), bank org (v)
 //	mg:{a:ORG}:alerts|aids|events|eids|due   a bank's alert and event feeds (alerts.go, events.go)
 //	rate:mg:{l:ORG}:lookups|writes           rate-limit buckets (redis_rate)
-//	mg:breaker:police:open_until             the shared breaker trip
+//	mg:breaker:police:trip                   the shared breaker trip (id; TTL = what is left)
 //
 // The layout before books (counters i, reporters o, time index z, review
 // buckets v, cancelled x, marker m, threshold t, report hashes r:ID and

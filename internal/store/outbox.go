@@ -28,19 +28,24 @@ const (
 	// report, so idle forwarders sleep instead of polling 64 streams.
 	WakeChannel = "mg:outbox:wake"
 	// BreakerChannel and breakerKey share a tripped police breaker
-	// between gateway processes: "open until" as Unix milliseconds.
+	// between gateway processes: the trip's id, and how long it lasts
+	// (the message's milliseconds, the key's own expiry), never a time.
 	BreakerChannel = "mg:breaker:police"
-	breakerKey     = "mg:breaker:police:open_until"
+	breakerKey     = "mg:breaker:police:trip"
 )
 
 // consumedLua says whether a consumer group is done with an entry: it was
 // delivered to the group (not after its last-delivered id) and is not
 // pending. A group that does not exist waits for nothing.
 const consumedLua = `
+local function sid(x)
+  local m, q = string.match(x, '^(%d+)-(%d+)$')
+  if not m then m, q = string.match(x, '^(%d+)$'), '0' end
+  return tonumber(m) or 0, tonumber(q) or 0
+end
 local function later(a, b)
-  local am, as = string.match(a, '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
-  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  local am, as = sid(a)
+  local bm, bs = sid(b)
   if am ~= bm then return am > bm end
   return as > bs
 end
@@ -180,7 +185,10 @@ return 1
 func (s *Store) EnsureGroups(ctx context.Context) error {
 	for p := range s.opt.Partitions {
 		for _, g := range []string{forwarderGroup, holderGroup} {
-			err := s.rdb.XGroupCreateMkStream(ctx, s.OutboxKey(p), g, "0").Err()
+			// "0-0", not "0": every Redis reads it as the start, and the
+			// group's last-delivered id is then always "ms-seq" (miniredis
+			// reported "0" back, which the scripts could not read).
+			err := s.rdb.XGroupCreateMkStream(ctx, s.OutboxKey(p), g, "0-0").Err()
 			if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
 				return s.fail(opOutbox, "outbox: create group", err)
 			}
@@ -563,18 +571,21 @@ func (s *Store) WakeUps(ctx context.Context) (<-chan int, func() error) {
 	return s.subscribeInts(ctx, WakeChannel)
 }
 
-// BreakerTrips subscribes to shared breaker trips ("open until" ms).
-func (s *Store) BreakerTrips(ctx context.Context) (<-chan int64, func() error) {
+// BreakerTrips subscribes to shared breaker trips ("<id> <ms left>").
+func (s *Store) BreakerTrips(ctx context.Context) (<-chan outbox.Trip, func() error) {
 	sub := s.rdb.Subscribe(ctx, BreakerChannel)
-	out := make(chan int64, 16)
+	out := make(chan outbox.Trip, 16)
 	go func() {
 		defer close(out)
 		for m := range sub.Channel() {
-			if v, err := strconv.ParseInt(m.Payload, 10, 64); err == nil {
-				select {
-				case out <- v:
-				default:
-				}
+			id, ms, ok := strings.Cut(m.Payload, " ")
+			v, err := strconv.ParseInt(ms, 10, 64)
+			if !ok || err != nil || id == "" || v <= 0 {
+				continue
+			}
+			select {
+			case out <- outbox.Trip{ID: id, Left: time.Duration(v) * time.Millisecond}:
+			default:
 			}
 		}
 	}()
@@ -598,17 +609,18 @@ func (s *Store) subscribeInts(ctx context.Context, channel string) (<-chan int, 
 	return out, sub.Close
 }
 
-// ShareBreakerTrip records that the police breaker is open until t and
-// tells the other gateway processes.
-func (s *Store) ShareBreakerTrip(ctx context.Context, until time.Time) error {
-	ms := until.UnixMilli()
-	ttl := time.Until(until)
-	if ttl <= 0 {
+// ShareBreakerTrip records that the police breaker is open for t.Left
+// and tells the other gateway processes. The key holds the trip's id and
+// expires with it (Redis' own clock): a process that reads it learns how
+// long the trip still lasts, never a time it would compare with its own
+// clock.
+func (s *Store) ShareBreakerTrip(ctx context.Context, t outbox.Trip) error {
+	if t.Left <= 0 || t.ID == "" {
 		return nil
 	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, breakerKey, ms, ttl)
-		p.Publish(ctx, BreakerChannel, ms)
+		p.Set(ctx, breakerKey, t.ID, t.Left)
+		p.Publish(ctx, BreakerChannel, t.ID+" "+strconv.FormatInt(t.Left.Milliseconds(), 10))
 		return nil
 	})
 	if err != nil {
@@ -617,15 +629,24 @@ func (s *Store) ShareBreakerTrip(ctx context.Context, until time.Time) error {
 	return nil
 }
 
-// SharedBreakerOpenUntil returns the "open until" another process
-// recorded, or the zero time.
-func (s *Store) SharedBreakerOpenUntil(ctx context.Context) (time.Time, error) {
-	v, err := s.rdb.Get(ctx, breakerKey).Int64()
+// SharedBreakerTrip returns the trip another process recorded and how
+// long it still lasts (Redis' PTTL), or the zero Trip.
+func (s *Store) SharedBreakerTrip(ctx context.Context) (outbox.Trip, error) {
+	var id *redis.StringCmd
+	var ttl *redis.DurationCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		id = p.Get(ctx, breakerKey)
+		ttl = p.PTTL(ctx, breakerKey)
+		return nil
+	})
 	if errors.Is(err, redis.Nil) {
-		return time.Time{}, nil
+		return outbox.Trip{}, nil
 	}
 	if err != nil {
-		return time.Time{}, s.fail(opBreaker, "breaker: read", err)
+		return outbox.Trip{}, s.fail(opBreaker, "breaker: read", err)
 	}
-	return time.UnixMilli(v), nil
+	if ttl.Val() <= 0 {
+		return outbox.Trip{}, nil
+	}
+	return outbox.Trip{ID: id.Val(), Left: ttl.Val()}, nil
 }
