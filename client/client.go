@@ -35,6 +35,7 @@ import (
 	"io"
 	"iter"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -60,6 +61,11 @@ type Config struct {
 	// one wait before a retry (default 30 s). The context bounds both.
 	MaxAttempts int
 	MaxWait     time.Duration
+	// InsecureLoopback allows an http:// BaseURL on a loopback host
+	// (127.0.0.0/8, ::1, localhost), for tests against a plain listener.
+	// Any other http:// base URL is refused: the token never travels in
+	// clear.
+	InsecureLoopback bool
 }
 
 // TokenSource gives the bearer token for a request: refresh it there.
@@ -94,6 +100,12 @@ func New(cfg Config) (*Client, error) {
 	if err != nil || base.Scheme == "" || base.Host == "" {
 		return nil, fmt.Errorf("client: base URL %q: want https://host:port", cfg.BaseURL)
 	}
+	switch {
+	case base.Scheme == "https":
+	case base.Scheme == "http" && cfg.InsecureLoopback && isLoopback(base.Hostname()):
+	default:
+		return nil, fmt.Errorf("client: base URL %q: the token is sent only over https (http:// only on loopback, with InsecureLoopback)", cfg.BaseURL)
+	}
 	if cfg.Token == nil {
 		return nil, errors.New("client: a TokenSource is required")
 	}
@@ -111,8 +123,24 @@ func New(cfg Config) (*Client, error) {
 		}
 		c.hc = &http.Client{Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true,
 			MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second}}
+	} else {
+		hc := *c.hc // the caller's client is not changed
+		c.hc = &hc
 	}
+	// A redirect is never followed: the gateway sends none, and following
+	// one would carry the token to wherever it points (Go keeps the
+	// Authorization header on a redirect to the same host, even from
+	// https to http). The 3xx comes back to the caller as an error.
+	c.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return c, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // TLSConfig is TLS 1.2+ with the client certificate from certFile and

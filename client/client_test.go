@@ -138,3 +138,55 @@ func TestTypesMatchTheContract(t *testing.T) {
 		t.Fatal("no Lookup type generated")
 	}
 }
+
+// TestTokenNeverInClear (issue 21.18): an http:// base URL is refused
+// (loopback only with InsecureLoopback), and a redirect is not followed,
+// so the token never reaches a plain listener.
+func TestTokenNeverInClear(t *testing.T) {
+	for _, c := range []struct {
+		name, url string
+		loopback  bool
+		ok        bool
+	}{
+		{"http refused", "http://gateway.example:8443", false, false},
+		{"http loopback without the option", "http://127.0.0.1:8443", false, false},
+		{"http loopback with the option", "http://127.0.0.1:8443", true, true},
+		{"http ::1 with the option", "http://[::1]:8443", true, true},
+		{"http elsewhere even with the option", "http://10.0.0.1:8443", true, false},
+		{"https", "https://gateway.example:8443", false, true},
+	} {
+		_, err := New(Config{BaseURL: c.url, HTTPClient: http.DefaultClient, Token: StaticToken("tok"), InsecureLoopback: c.loopback})
+		if (err == nil) != c.ok {
+			t.Errorf("%s: New(%s) err = %v, want ok %v", c.name, c.url, err, c.ok)
+		}
+	}
+
+	var plainGot sync.Mutex
+	leaked := ""
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		plainGot.Lock()
+		leaked = r.Header.Get("Authorization") + "|" + r.URL.Path
+		plainGot.Unlock()
+		w.WriteHeader(200)
+	}))
+	t.Cleanup(plain.Close)
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(tlsSrv.Close)
+	c, err := New(Config{BaseURL: tlsSrv.URL, HTTPClient: tlsSrv.Client(), Token: StaticToken("secret-token"), MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Lookup(context.Background(), "NL91ABNA0417164300"); err == nil {
+		t.Error("a 307 answer was taken as a lookup")
+	}
+	plainGot.Lock()
+	defer plainGot.Unlock()
+	if leaked != "" {
+		t.Errorf("the redirect was followed to a plain listener: it got %q", leaked)
+	}
+	if tlsSrv.Client().CheckRedirect != nil {
+		t.Error("New changed the caller's http.Client")
+	}
+}

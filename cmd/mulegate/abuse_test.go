@@ -26,7 +26,7 @@ import (
 func TestCertificateBelongsToTheOrg(t *testing.T) {
 	p := mustPKI(t)
 	cfg := p.config(mustRedisAddrs(t), "")
-	withSubjects := strings.Replace(cfg, "- id: police-nl\n    type: police\n", "- id: police-nl\n    type: police\n    cert_subjects: [police-nl, \"spiffe://police.example/gateway-client\"]\n", 1)
+	withSubjects := strings.Replace(cfg, "- id: police-nl\n    type: police\n", "- id: police-nl\n    type: police\n    cert_subjects: [police-nl, \"uri:spiffe://police.example/gateway-client\"]\n", 1)
 	if withSubjects == cfg {
 		t.Fatal("test config did not change")
 	}

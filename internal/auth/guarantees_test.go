@@ -1,10 +1,18 @@
 package auth_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"errors"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -245,27 +253,61 @@ func resign(t *testing.T, s *devenv.Signer, header, payload string) string {
 }
 
 // TestCertSubjects: an org listing cert_subjects takes tokens only over a
-// certificate with one of those names (CN, DNS or URI SAN).
+// certificate with one of those names, each matched by its type (issue
+// 21.19): a DNS SAN never stands in for a CN, a CN never for a URI SAN,
+// and a subject with two CNs matches nothing.
 func TestCertSubjects(t *testing.T) {
 	t.Parallel()
 	signer := mustSigner(t)
 	v := mustVerifier(t, auth.VerifierConfig{Issuer: "i", Audience: "a", Keys: auth.StaticKeys(mustKeySetOf(t, signer)), CacheSize: 100,
-		Orgs: auth.NewRegistry(auth.Orgs{"police-nl": {ID: "police-nl", Type: "police", CertSubjects: []string{"spiffe://police.example/gw", "police-gw.example"}}})})
+		Orgs: auth.NewRegistry(auth.Orgs{"police-nl": {ID: "police-nl", Type: "police",
+			CertSubjects: []string{"police-nl", "uri:spiffe://police.example/gw", "DNS:police-gw.example"}}})})
 	tok := mustToken(t, signer, devenv.TokenSpec{Issuer: "i", Audience: "a", Subject: "s", Org: "police-nl", Scope: "alerts:write", Thumbprint: "t"}, nil)
+	spiffe, _ := url.Parse("spiffe://police.example/gw")
 	for _, tc := range []struct {
-		names []string
-		ok    bool
+		name string
+		tmpl x509.Certificate
+		ok   bool
 	}{
-		{[]string{"other", "spiffe://police.example/gw"}, true},
-		{[]string{"police-gw.example"}, true},
-		{[]string{"market-a"}, false},
-		{nil, false},
+		{"CN police-nl (a bare entry is a CN)", x509.Certificate{Subject: pkix.Name{CommonName: "police-nl"}}, true},
+		{"URI SAN", x509.Certificate{Subject: pkix.Name{CommonName: "other"}, URIs: []*url.URL{spiffe}}, true},
+		{"DNS SAN", x509.Certificate{DNSNames: []string{"police-gw.example"}}, true},
+		{"CN evil with a DNS SAN police-nl", x509.Certificate{Subject: pkix.Name{CommonName: "evil"}, DNSNames: []string{"police-nl"}}, false},
+		{"CN spiffe://… against a URI entry", x509.Certificate{Subject: pkix.Name{CommonName: "spiffe://police.example/gw"}}, false},
+		{"CN police-gw.example against a DNS entry", x509.Certificate{Subject: pkix.Name{CommonName: "police-gw.example"}}, false},
+		{"two CNs evil and police-nl", x509.Certificate{Subject: pkix.Name{ExtraNames: []pkix.AttributeTypeAndValue{
+			{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: "evil"}, {Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: "police-nl"}}}}, false},
+		{"two CNs police-nl and evil", x509.Certificate{Subject: pkix.Name{ExtraNames: []pkix.AttributeTypeAndValue{
+			{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: "police-nl"}, {Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: "evil"}}}}, false},
+		{"market-a", x509.Certificate{Subject: pkix.Name{CommonName: "market-a"}}, false},
 	} {
-		_, err := v.VerifyWith(tok, auth.ClientCert{Thumbprint: "t", Names: tc.names})
+		cert := mustCert(t, tc.tmpl)
+		_, err := v.VerifyWith(tok, auth.ClientCert{Thumbprint: "t", Names: auth.CertNames(cert)})
 		if (err == nil) != tc.ok {
-			t.Errorf("names %v: %v, want ok=%v", tc.names, err, tc.ok)
+			t.Errorf("%s (names %v): %v, want ok=%v", tc.name, auth.CertNames(cert), err, tc.ok)
 		}
 	}
+}
+
+// mustCert makes a self-signed certificate from tmpl, as a TLS peer
+// would present it.
+func mustCert(t *testing.T, tmpl x509.Certificate) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl.SerialNumber = big.NewInt(1)
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
 }
 
 // jwksFileAndURL is a JWKS file with one key and a JWKS URL with another

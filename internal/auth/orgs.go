@@ -88,7 +88,8 @@ type Org struct {
 	// holds accounts under; alerts about those IBANs are routed to it.
 	BankCodes map[string][]string
 	// CertSubjects, when not empty, are the only client certificate names
-	// (subject CN, DNS or URI SAN) its tokens are accepted over.
+	// its tokens are accepted over: "cn:NAME" (a bare name too), "dns:NAME"
+	// or "uri:URI", each matched only against a name of its type.
 	CertSubjects []string
 	// Limits are its rate limits (its type's, with its own overrides).
 	Limits report.Limits

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -208,17 +209,44 @@ type ClientCert struct {
 	Names      []string
 }
 
-// CertNames lists a certificate's subject CN and its DNS and URI SANs.
+// CertNames lists a certificate's names, typed: "cn:" its subject CN
+// (only when the subject has exactly one), "dns:" each DNS SAN, "uri:"
+// each URI SAN. A name matches a cert_subjects entry only through its
+// own type, so a DNS SAN never stands in for a CN, nor a CN for a URI.
 func CertNames(cert *x509.Certificate) []string {
 	names := []string{}
-	if cert.Subject.CommonName != "" {
-		names = append(names, cert.Subject.CommonName)
+	cns := 0
+	for _, a := range cert.Subject.Names {
+		if a.Type.Equal(oidCommonName) {
+			cns++
+		}
 	}
-	names = append(names, cert.DNSNames...)
+	if cns == 1 && cert.Subject.CommonName != "" {
+		names = append(names, "cn:"+cert.Subject.CommonName)
+	}
+	for _, d := range cert.DNSNames {
+		names = append(names, "dns:"+d)
+	}
 	for _, u := range cert.URIs {
-		names = append(names, u.String())
+		names = append(names, "uri:"+u.String())
 	}
 	return names
+}
+
+var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
+
+// TypedSubject is a cert_subjects entry in the typed form CertNames
+// uses: "cn:NAME", "dns:NAME" and "uri:URI" as written (the type in any
+// case), anything else a subject CN ("police-nl" is "cn:police-nl", and
+// so is a bare "spiffe://…": write "uri:spiffe://…" for a URI SAN).
+func TypedSubject(entry string) string {
+	if typ, name, ok := strings.Cut(entry, ":"); ok {
+		switch t := strings.ToLower(typ); t {
+		case "cn", "dns", "uri":
+			return t + ":" + name
+		}
+	}
+	return "cn:" + entry
 }
 
 // VerifyWith is Verify with the whole client certificate identity: an org
@@ -258,7 +286,7 @@ func (v *Verifier) VerifyWith(token string, cert ClientCert) (Principal, error) 
 	if !ok {
 		return Principal{}, fail(CodeUnauthenticated, "the token's org is not registered")
 	}
-	if len(org.CertSubjects) > 0 && !anyIn(cert.Names, org.CertSubjects) {
+	if len(org.CertSubjects) > 0 && !certMatches(cert.Names, org.CertSubjects) {
 		return Principal{}, fail(CodeUnauthenticated, "the client certificate does not belong to the token's org")
 	}
 	return Principal{Subject: t.Subject, Org: org, Scopes: t.Scopes & TypeScopes[org.Type],
@@ -454,10 +482,13 @@ func (v *Verifier) keyFunc(t *jwt.Token) (any, error) {
 	return k.Pub, nil
 }
 
-func anyIn(names, allowed []string) bool {
-	for _, n := range names {
-		for _, a := range allowed {
-			if n == a {
+// certMatches says whether one of a certificate's typed names (CertNames)
+// is one of the org's cert_subjects entries (TypedSubject).
+func certMatches(names, subjects []string) bool {
+	for _, a := range subjects {
+		want := TypedSubject(a)
+		for _, n := range names {
+			if n == want {
 				return true
 			}
 		}

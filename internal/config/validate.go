@@ -272,8 +272,12 @@ func (c *Config) validateOrgs(p *problems) {
 			p.bad(key+".bank_codes", "only bank orgs hold bank codes")
 		}
 		for _, cs := range o.CertSubjects {
-			if strings.TrimSpace(cs) == "" {
+			typ, name, typed := strings.Cut(cs, ":")
+			switch {
+			case strings.TrimSpace(cs) == "":
 				p.bad(key+".cert_subjects", "must not hold empty names")
+			case typed && (strings.EqualFold(typ, "cn") || strings.EqualFold(typ, "dns") || strings.EqualFold(typ, "uri")) && strings.TrimSpace(name) == "":
+				p.bad(key+".cert_subjects", "%q names no %s", cs, typ)
 			}
 		}
 		for _, cc := range slices.Sorted(maps.Keys(o.BankCodes)) {

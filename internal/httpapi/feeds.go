@@ -110,7 +110,7 @@ func feedParams(c *gin.Context, opt AlertOptions) (after string, limit int, wait
 	}
 	if v := c.Query("wait"); v != "" {
 		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 0 || time.Duration(n)*time.Second > opt.MaxWait {
+		if perr != nil || n < 0 || int64(n) > int64(opt.MaxWait/time.Second) {
 			return "", 0, 0, report.Invalid("wait", fmt.Sprintf("wait must be whole seconds from 0 to %d", int(opt.MaxWait/time.Second)))
 		}
 		wait = time.Duration(n) * time.Second

@@ -127,9 +127,13 @@ func ValidCursor(c string) bool {
 	if !ok || ms == "" || seq == "" || strings.HasPrefix(ms, "+") || strings.HasPrefix(seq, "+") {
 		return false
 	}
-	_, err1 := strconv.ParseUint(ms, 10, 64)
-	_, err2 := strconv.ParseUint(seq, 10, 64)
-	return err1 == nil && err2 == nil
+	m, err1 := strconv.ParseUint(ms, 10, 64)
+	q, err2 := strconv.ParseUint(seq, 10, 64)
+	// Beyond any cursor the gateway could issue: a time more than a day
+	// ahead of this clock (Redis stamps entries by its own clock, which
+	// may run a little ahead), or a sequence no stream reaches. Such a
+	// cursor reaches no Redis command (its successor overflows there).
+	return err1 == nil && err2 == nil && m <= uint64(time.Now().Add(24*time.Hour).UnixMilli()) && q < 1<<48
 }
 
 func cursorTime(c string) time.Time {
