@@ -205,8 +205,17 @@ func TestRevocationAndRotationWithoutRestart(t *testing.T) {
 	if err := fresh("bank-a"); err != nil {
 		t.Errorf("bank-a after market-a's revocation: %v", err)
 	}
-	if got := do(t, keep, "GET", api, mTok, ""); got.status != 200 {
-		t.Errorf("the connection open before the reload: %d", got.status)
+	// Issue 21.11: revocation reaches a connection opened before the
+	// reload: its next request is 401 and the connection is closed, so the
+	// one after needs a new handshake, which the revoked certificate fails.
+	if got := do(t, keep, "GET", api, mTok, ""); got.status != 401 || problemCode(t, got) != "unauthenticated" {
+		t.Errorf("the connection open before the reload: %d %s, want 401", got.status, got.body)
+	}
+	req, _ := http.NewRequest("GET", api, nil)
+	req.Header.Set("Authorization", "Bearer "+mTok)
+	if resp, err := keep.Do(req); err == nil {
+		resp.Body.Close()
+		t.Errorf("after the 401 the revoked certificate still got %d (the connection stayed open)", resp.StatusCode)
 	}
 	if m := metric(t, gw.addrs["ops"], "mulegate_crl_age_seconds"); m == "" || m == "0" {
 		t.Errorf("mulegate_crl_age_seconds = %q", m)

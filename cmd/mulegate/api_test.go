@@ -152,8 +152,16 @@ func TestAuthMatrix(t *testing.T) {
 	if got := do(t, market, "GET", e.gw.api+"/v1/ibans/"+ibanNL, greedy, ""); got.status != 200 {
 		t.Errorf("marketplace lookup = %d", got.status)
 	}
-	if got := do(t, market, "GET", e.gw.api+"/v1/reports/00000000000000000000000000000000", greedy, ""); got.status != 403 {
-		t.Errorf("marketplace without reports:read = %d, want 403", got.status)
+	// Part 3 order: an unknown report is 404 before any scope check.
+	if got := do(t, market, "GET", e.gw.api+"/v1/reports/00000000000000000000000000000000", greedy, ""); got.status != 404 {
+		t.Errorf("marketplace without reports:read, unknown report = %d, want 404", got.status)
+	}
+	own := submit(t, market, e, p.token(t, "market-a", nil, nil), "greedy-own", `{"iban":"`+ibanNL+`","category":"phishing"}`)
+	if own.status != 202 {
+		t.Fatalf("submit: %d %s", own.status, own.body)
+	}
+	if got := do(t, market, "GET", e.gw.api+own.header.Get("Location"), greedy, ""); got.status != 403 {
+		t.Errorf("marketplace without reports:read, its own report = %d, want 403", got.status)
 	}
 }
 

@@ -162,8 +162,9 @@ func devConfig(f devFlags, redisAddr, policeURL string, getenv func(string) stri
 	cfg.Breaker.OpenFor = config.Duration(3 * time.Second)
 	// Development and load scripts drive one demo org hard: its limits are
 	// far above what one machine sends (the limiter still runs).
-	high := config.LimitSet{LookupsPerSecond: 1_000_000, LookupsBurst: 1_000_000, WritesPerSecond: 1_000_000, WritesBurst: 1_000_000}
-	cfg.Limits = map[string]config.LimitSet{"bank": high, "marketplace": high, "police": high}
+	high := config.LimitSet{LookupsPerSecond: 1_000_000, LookupsBurst: 1_000_000, WritesPerSecond: 1_000_000, WritesBurst: 1_000_000,
+		WritesPerDay: 1_000_000_000}
+	cfg.Limits.Types = map[string]config.LimitSet{"bank": high, "marketplace": high, "police": high}
 	cfg.Orgs = nil
 	for _, o := range devOrgs {
 		cfg.Orgs = append(cfg.Orgs, config.Org{ID: o.ID, Type: o.Type, BankCodes: o.BankCodes})

@@ -48,7 +48,7 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 		`"message":"under investigation"`, // the long poll woke up with the second alert
 		"event: alert",                    // the SSE stream
 		`"unique":9,`,                     // 2 + 1 reports before, 6 during the outage: all delivered
-		`{"police_breaker":"closed","redis":"ok"}`, `mulegate_token_cache_total{result="hit"}`,
+		`{"audit":"ok","police_breaker":"closed","redis":"ok"}`, `mulegate_token_cache_total{result="hit"}`,
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

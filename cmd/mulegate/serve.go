@@ -204,7 +204,7 @@ func (c *core) relay(cfg config.Config) (*forward.Relay, error) {
 // opsServer serves /healthz, /readyz (Redis, and the police breaker when
 // this process forwards: an open breaker never makes it unready) and
 // /metrics.
-func (c *core) opsServer(cfg config.Config, relay *forward.Relay) *http.Server {
+func (c *core) opsServer(cfg config.Config, relay *forward.Relay, more ...httpapi.Check) *http.Server {
 	checks := []httpapi.Check{{Name: "redis", Check: func(ctx context.Context) (string, bool) {
 		if err := c.st.Ping(ctx); err != nil {
 			return "unavailable", false
@@ -216,6 +216,7 @@ func (c *core) opsServer(cfg config.Config, relay *forward.Relay) *http.Server {
 			return relay.BreakerState(), true
 		}})
 	}
+	checks = append(checks, more...)
 	return &http.Server{
 		Handler:           httpapi.NewOps(checks, c.reg, cfg.Ops.Pprof),
 		ReadHeaderTimeout: cfg.Ops.ReadHeaderTimeout.D(), ReadTimeout: cfg.Ops.ReadTimeout.D(),
@@ -270,6 +271,7 @@ func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg
 		KeyOf:    c.st.KeyOf,
 		MaxBatch: cfg.API.MaxBatch, MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchBodyBytes: cfg.API.MaxBatchBodyBytes,
 		ClockSkew: cfg.Auth.Leeway.D(), RequestTimeout: cfg.API.RequestTimeout.D(),
+		RefusedPerSecond: cfg.Limits.RefusedPerSecond, RefusedBurst: cfg.Limits.RefusedBurst, TLS: tlsCfg,
 	})
 	return &http.Server{
 		Handler:           api,
@@ -291,24 +293,41 @@ func tlsFiles(cfg config.Config) httpapi.TLSFiles {
 // auditor hands the API's audit entries to the trail's writer.
 type auditor struct{ w *audit.Writer }
 
-func (a auditor) Audit(e httpapi.AuditEntry) {
-	a.w.Write(audit.Record{Time: e.Time, RequestID: e.RequestID, Org: e.Org, OrgType: e.OrgType, Sub: e.Sub,
+func (a auditor) Audit(e httpapi.AuditEntry) error {
+	return a.w.Write(audit.Record{Time: e.Time, RequestID: e.RequestID, Org: e.Org, OrgType: e.OrgType, Sub: e.Sub,
 		Thumbprint: e.Thumbprint, Method: e.Method, Route: e.Route, Action: e.Action, ReportID: e.ReportID,
-		Pseudonyms: e.Pseudonyms, Purpose: e.Purpose, Status: e.Status, Risk: e.Risk})
+		Pseudonyms: e.Pseudonyms, Purpose: e.Purpose, Status: e.Status, Risk: e.Risk, Count: e.Count})
 }
 
-// registerAudit is mulegate_audit_records_total{result="written|dropped"}:
-// dropped must stay 0.
+func (a auditor) Healthy() bool { return a.w.Healthy() }
+
+func (a auditor) Refused() { a.w.Refused.Add(1) }
+
+// registerAudit is mulegate_audit_records_total{result="written|failed"}
+// (failed: the sink could not take the record, and the request was
+// answered 503) and mulegate_audit_refused_total (requests refused while
+// the trail could not be written).
 func registerAudit(reg prometheus.Registerer, w *audit.Writer) {
 	for _, r := range []struct {
 		result string
 		n      func() int64
-	}{{"written", w.Written.Load}, {"dropped", w.Dropped.Load}} {
+	}{{"written", w.Written.Load}, {"failed", w.Failed.Load}} {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "mulegate_audit_records_total", Help: "Audit records written to the trail, and dropped (queue full: must stay 0).",
+			Name: "mulegate_audit_records_total", Help: "Audit records written to the trail, and those the sink could not take (the request got 503).",
 			ConstLabels: prometheus.Labels{"result": r.result},
 		}, func() float64 { return float64(r.n()) }))
 	}
+	var refused atomic.Int64 // Writer.Refused is given back when the sink resumes; the metric only grows
+	var last atomic.Int64
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "mulegate_audit_refused_total", Help: "Requests refused with 503 because the audit trail could not be written.",
+	}, func() float64 {
+		cur := w.Refused.Load()
+		if d := cur - last.Swap(cur); d > 0 {
+			refused.Add(d)
+		}
+		return float64(refused.Load())
+	}))
 }
 
 // registerCRLAge is mulegate_crl_age_seconds: how old the newest loaded
@@ -368,13 +387,18 @@ func (c *core) gateway(ctx context.Context, cfg config.Config, stdout io.Writer)
 		return nil, err
 	}
 	registerCRLAge(c.reg, g.tls)
-	if g.audit, err = audit.Open(cfg.Audit.Path, stdout, 1<<16); err != nil {
+	if g.audit, err = audit.Open(cfg.Audit.Path, stdout); err != nil {
 		return nil, err
 	}
 	registerAudit(c.reg, g.audit)
 	g.lookups = c.st.NewLookupLog()
 	g.api = c.apiServer(cfg, g.authn, m, g.tls, g.hub, g.stopping, auditor{g.audit}, g.lookups)
-	g.ops = c.opsServer(cfg, g.relay)
+	g.ops = c.opsServer(cfg, g.relay, httpapi.Check{Name: "audit", Check: func(context.Context) (string, bool) {
+		if !g.audit.Healthy() {
+			return "unavailable", false
+		}
+		return "ok", true
+	}})
 	return g, nil
 }
 

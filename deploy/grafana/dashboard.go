@@ -96,7 +96,7 @@ var rows = []row{
 			{`sum(mulegate_alert_streams_open{` + sel + `})`, "streams"}}},
 	}},
 	{"Audit trail", []panel{
-		{title: "Audit records written and dropped", unit: "ops", help: "dropped must stay 0 (alert MulegateAuditRecordsDropped).", queries: []query{
+		{title: "Audit records written and failed", unit: "ops", help: "failed must stay 0: the gateway answers 503 while the trail cannot be written (alert MulegateAuditTrailFailing).", queries: []query{
 			{`sum by (result) (rate(mulegate_audit_records_total{` + sel + `}[$__rate_interval]))`, "{{result}}"}}},
 	}},
 }

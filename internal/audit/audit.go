@@ -17,6 +17,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,13 @@ type Record struct {
 	Purpose    string    `json:"purpose"`
 	Status     int       `json:"status"`
 	Risk       []string  `json:"risk,omitempty"` // for lookups: the risk answered, per IBAN
-	Prev       string    `json:"prev"`
+	// Count and Detail describe records about the trail or about many
+	// requests: "audit.recovered" (bytes moved aside), "audit.resumed"
+	// (requests refused while the sink was broken), "refused.suppressed"
+	// (refused requests of one certificate in one second).
+	Count  int64  `json:"count,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	Prev   string `json:"prev"`
 }
 
 // appendJSON writes the record as encoding/json would, without
@@ -84,6 +91,10 @@ func (r Record) appendJSON(b []byte) []byte {
 	if len(r.Risk) > 0 {
 		b = jsonw.AppendStrings(append(b, `,"risk":`...), r.Risk)
 	}
+	if r.Count != 0 {
+		b = strconv.AppendInt(append(b, `,"count":`...), r.Count, 10)
+	}
+	str("detail", r.Detail, true)
 	str("prev", r.Prev, false)
 	return append(b, '}')
 }
@@ -116,177 +127,283 @@ func appendLine(b []byte, h hash.Hash, r Record) ([]byte, string) {
 	return b, hexSum
 }
 
-// Writer appends records to a sink from one goroutine, in order, chaining
-// each to the one before. Write never blocks a request: records wait in a
-// bounded queue, and one that does not fit is dropped and counted (a
-// metric that must stay 0). The first record into an empty queue wakes
-// the writer, which takes what has come batchEvery later and writes it
-// with one write call, so the trail costs a request no wake-up and no
-// syscall of its own. A file sink is fsync'd at least every second and
-// on Close. A crash of the process loses at most the last batchEvery of
-// records, a crash of the machine the last second.
+// Writer appends records to a sink, in order, chaining each to the one
+// before. Write returns only once the record is in the sink (written,
+// not yet synced): the API calls it before a response leaves, so a
+// process killed at any moment has a record of every request it
+// answered. A file sink is fsync'd at least every second and on Close,
+// so a crash of the machine loses at most the last second.
+//
+// A record that cannot be written (disk full, an I/O error) is cut back
+// off the file (no torn line is left mid-file), and the Writer is broken:
+// Healthy is false, the API refuses new requests with 503 and /readyz
+// says so, until a probe every second writes an "audit.resumed" record
+// (with the count of requests refused meanwhile).
 type Writer struct {
-	out     io.Writer
-	file    *os.File // nil for stdout
-	stdout  bool
-	limit   int // queue size
-	seq     uint64
-	prev    string
-	done    chan struct{}
-	stop    chan struct{} // closed by Close
-	kick    chan struct{} // a record came into an empty queue
-	Written atomic.Int64
-	Dropped atomic.Int64
+	stdout bool
+	stop   chan struct{} // closed by Close
+	done   chan struct{}
 
-	mu      sync.Mutex
-	pending []Record
-	closed  bool
+	Written atomic.Int64 // records written
+	Failed  atomic.Int64 // records that could not be written
+	Refused atomic.Int64 // requests refused while the sink was broken
+	broken  atomic.Bool
+	dirty   atomic.Bool // written to the file since its last fsync
+
+	mu     sync.Mutex
+	out    io.Writer
+	file   *os.File // nil for stdout
+	size   int64    // bytes of whole records in the file
+	seq    uint64
+	prev   string
+	h      hash.Hash
+	buf    []byte
+	closed bool
+	err    error // the last write error while broken
 }
 
-// batchEvery is how long the writer lets a batch gather after its first
-// record before it writes the batch.
-const batchEvery = 20 * time.Millisecond
+// ErrClosed is Write's answer after Close.
+var ErrClosed = errors.New("audit: the trail is closed")
 
 // Open appends to path (created if needed), continuing the chain of the
-// records already there; "" or "-" writes to stdout instead.
-func Open(path string, stdout io.Writer, queue int) (*Writer, error) {
-	w := &Writer{limit: queue, done: make(chan struct{}), stop: make(chan struct{}), kick: make(chan struct{}, 1)}
+// records already there; "" or "-" writes to stdout instead. A last line
+// cut off by a crash is moved aside first (see recoverTorn), and the
+// chain goes on with an "audit.recovered" record naming it.
+func Open(path string, stdout io.Writer) (*Writer, error) {
 	if path == "" || path == "-" {
-		w.out, w.stdout = stdout, true
-	} else {
-		seq, prev, err := tail(path)
-		if err != nil {
-			return nil, fmt.Errorf("audit.path: %w", err)
-		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("audit.path: %w", err)
-		}
-		w.out, w.file, w.seq, w.prev = f, f, seq, prev
+		return newWriter(stdout, nil, 0, "", 0, true), nil
 	}
-	go w.run()
+	seq, prev, size, torn, err := recoverTorn(path, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("audit.path: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit.path: %w", err)
+	}
+	w := newWriter(f, f, seq, prev, size, false)
+	if torn.Bytes > 0 {
+		err := w.Write(Record{Time: time.Now().UTC(), Action: "audit.recovered", Method: "-", Route: "-", Purpose: "-",
+			Count: int64(torn.Bytes), Detail: fmt.Sprintf("moved %d bytes of a torn last record aside to %s", torn.Bytes, filepath.Base(torn.File))})
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("audit.path: %w", err)
+		}
+	}
 	return w, nil
 }
 
-// tail reads the last record of an existing file: the chain goes on from it.
-func tail(path string) (uint64, string, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, "", nil
+// NewWriter writes to out (a test's sink, or any io.Writer) as Open does
+// to a file, starting a new chain.
+func NewWriter(out io.Writer) *Writer { return newWriter(out, nil, 0, "", 0, false) }
+
+func newWriter(out io.Writer, f *os.File, seq uint64, prev string, size int64, stdout bool) *Writer {
+	w := &Writer{out: out, file: f, seq: seq, prev: prev, size: size, stdout: stdout, h: sha256.New(),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+// Write appends r to the trail and returns once it is in the sink. An
+// error means it is not: the caller must not answer as if it were.
+func (w *Writer) Write(r Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	return w.writeLocked(r)
+}
+
+func (w *Writer) writeLocked(r Record) error {
+	r.Seq, r.Prev = w.seq+1, w.prev
+	if w.stdout {
+		r.Log = "audit"
+	}
+	var sum string
+	w.buf, sum = appendLine(w.buf[:0], w.h, r)
+	n, err := w.out.Write(w.buf)
+	if err == nil && n != len(w.buf) {
+		err = io.ErrShortWrite
 	}
 	if err != nil {
-		return 0, "", err
-	}
-	defer f.Close()
-	var last []byte
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) > 0 {
-			last = append(last[:0], sc.Bytes()...)
+		if w.file != nil && n > 0 {
+			// Cut the partial line back off: the chain continues from the
+			// last whole record once the sink can write again.
+			_ = w.file.Truncate(w.size)
 		}
+		w.err = err
+		w.broken.Store(true)
+		w.Failed.Add(1)
+		return fmt.Errorf("audit: write: %w", err)
 	}
-	if err := sc.Err(); err != nil || last == nil {
-		return 0, "", err
+	w.seq, w.prev, w.size = r.Seq, sum, w.size+int64(n)
+	if cap(w.buf) > 64<<10 {
+		w.buf = nil // a large batch lookup's record: do not keep its buffer
 	}
-	var r struct {
-		Seq  uint64 `json:"seq"`
-		Hash string `json:"hash"`
-	}
-	if err := json.Unmarshal(last, &r); err != nil {
-		return 0, "", fmt.Errorf("the last record of %s is not readable: %w", path, err)
-	}
-	return r.Seq, r.Hash, nil
+	w.dirty.Store(w.file != nil)
+	w.Written.Add(1)
+	return nil
 }
 
-// Write queues a record; false when the queue is full (dropped) or the
-// writer is closed (a request that outlived the shutdown).
-func (w *Writer) Write(r Record) bool {
+// Healthy is false while the sink cannot write.
+func (w *Writer) Healthy() bool { return !w.broken.Load() }
+
+// Err is the write error that broke the sink (nil when healthy).
+func (w *Writer) Err() error {
 	w.mu.Lock()
-	ok := !w.closed && len(w.pending) < w.limit
-	if ok {
-		w.pending = append(w.pending, r)
-		if len(w.pending) == 1 {
-			select {
-			case w.kick <- struct{}{}:
-			default:
-			}
-		}
+	defer w.mu.Unlock()
+	if !w.broken.Load() {
+		return nil
 	}
-	w.mu.Unlock()
-	if !ok {
-		w.Dropped.Add(1)
-	}
-	return ok
+	return w.err
 }
 
+// run syncs the file every second, and while the sink is broken probes
+// it with an "audit.resumed" record.
 func (w *Writer) run() {
 	defer close(w.done)
 	every := time.NewTicker(time.Second)
 	defer every.Stop()
-	h := sha256.New()
-	var buf []byte
-	var batch []Record
-	dirty := false // written to the file since its last fsync
 	for {
-		stopping := false
 		select {
 		case <-w.stop:
-			stopping = true
-		case <-every.C:
-			if dirty {
-				_ = w.file.Sync()
-				dirty = false
-			}
-			continue
-		case <-w.kick: // the first record of a batch: take what comes with it
-			select {
-			case <-w.stop:
-				stopping = true
-			case <-time.After(batchEvery):
-			}
-		}
-		w.mu.Lock()
-		batch, w.pending = w.pending, batch[:0]
-		w.mu.Unlock()
-		buf = buf[:0]
-		for i := range batch {
-			r := &batch[i]
-			w.seq++
-			r.Seq, r.Prev = w.seq, w.prev
-			if w.stdout {
-				r.Log = "audit"
-			}
-			buf, w.prev = appendLine(buf, h, *r)
-			*r = Record{} // let the request's strings go
-		}
-		if len(buf) > 0 {
-			_, _ = w.out.Write(buf)
-			w.Written.Add(int64(len(batch)))
-			dirty = w.file != nil
-		}
-		if stopping {
-			if dirty {
-				_ = w.file.Sync()
-			}
 			return
+		case <-every.C:
+		}
+		if w.dirty.Swap(false) {
+			_ = w.file.Sync()
+		}
+		if w.broken.Load() {
+			w.probe()
 		}
 	}
 }
 
-// Close writes what is queued, syncs and closes the file.
+func (w *Writer) probe() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || !w.broken.Load() {
+		return
+	}
+	refused := w.Refused.Load()
+	err := w.writeLocked(Record{Time: time.Now().UTC(), Action: "audit.resumed", Method: "-", Route: "-", Purpose: "-",
+		Count: refused, Detail: "the trail can be written again; count is the requests refused (503) meanwhile"})
+	if err == nil {
+		w.Refused.Add(-refused)
+		w.broken.Store(false)
+		w.err = nil
+	}
+}
+
+// Close syncs and closes the file; later writes get ErrClosed.
 func (w *Writer) Close() error {
 	w.mu.Lock()
-	if !w.closed {
-		w.closed = true
+	already := w.closed
+	w.closed = true
+	w.mu.Unlock()
+	if !already {
 		close(w.stop)
 	}
-	w.mu.Unlock()
 	<-w.done
-	if w.file != nil {
-		return w.file.Close()
+	if w.file == nil || already {
+		return nil
 	}
-	return nil
+	serr := w.file.Sync()
+	return errors.Join(serr, w.file.Close())
+}
+
+// Torn is what recoverTorn moved aside.
+type Torn struct {
+	File  string
+	Bytes int
+}
+
+// tailWindow bounds how much of a trail's end recoverTorn reads: two of
+// the largest records (a batch lookup of 1000 IBANs is about 70 KiB).
+const tailWindow = 4 << 20
+
+// recoverTorn reads the last record of an existing trail, so the chain
+// goes on from it. A last line that is not a whole record (a crash cut it
+// off mid-write, or a partial write left it) is moved aside to
+// "<path>.torn-<time>" and the file is cut back to the record before it:
+// a torn trail never stops the gateway. A line before that which is not a
+// record either is not a crash's doing: it is refused.
+func recoverTorn(path string, now time.Time) (seq uint64, prev string, size int64, torn Torn, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, "", 0, Torn{}, nil
+	}
+	if err != nil {
+		return 0, "", 0, Torn{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, "", 0, Torn{}, err
+	}
+	if !st.Mode().IsRegular() {
+		return 0, "", 0, Torn{}, fmt.Errorf("%s is not a regular file", path)
+	}
+	size = st.Size()
+	from := max(0, size-tailWindow)
+	buf := make([]byte, size-from)
+	if _, err := f.ReadAt(buf, from); err != nil && !errors.Is(err, io.EOF) {
+		return 0, "", 0, Torn{}, err
+	}
+	// The last line, and where it starts.
+	body := buf
+	cut := len(body)
+	if n := len(body); n > 0 && body[n-1] == '\n' {
+		body = body[:n-1]
+	}
+	start := bytes.LastIndexByte(body, '\n') + 1
+	if start == 0 && from > 0 {
+		return 0, "", 0, Torn{}, fmt.Errorf("the last line of %s is longer than %d bytes", path, tailWindow)
+	}
+	last := body[start:]
+	if len(bytes.TrimSpace(last)) == 0 {
+		return 0, "", size, Torn{}, nil
+	}
+	if s, h, ok := recordHead(last); ok && len(buf) > 0 && buf[len(buf)-1] == '\n' {
+		return s, h, size, Torn{}, nil
+	}
+	// Torn: the record before it must be whole (a crash tears one line),
+	// then the last line is moved aside and the file cut back before it.
+	var pseq uint64
+	var phash string
+	if before := bytes.TrimRight(body[:start], "\n"); len(before) > 0 {
+		var ok bool
+		if pseq, phash, ok = recordHead(before[bytes.LastIndexByte(before, '\n')+1:]); !ok {
+			return 0, "", 0, Torn{}, fmt.Errorf("the record of %s before its torn last line is not readable either: not a crash's doing; check the file (mulegate audit verify)", path)
+		}
+	} else if from > 0 {
+		return 0, "", 0, Torn{}, fmt.Errorf("the record before the torn line of %s is beyond %d bytes", path, tailWindow)
+	}
+	torn = Torn{File: path + ".torn-" + now.UTC().Format("20060102T150405.000000000Z"), Bytes: cut - start}
+	if err := os.WriteFile(torn.File, buf[start:cut], 0o600); err != nil {
+		return 0, "", 0, Torn{}, fmt.Errorf("moving a torn last record aside: %w", err)
+	}
+	size = from + int64(start)
+	if err := f.Truncate(size); err != nil {
+		return 0, "", 0, Torn{}, fmt.Errorf("cutting a torn last record off: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, "", 0, Torn{}, err
+	}
+	return pseq, phash, size, torn, nil
+}
+
+// recordHead reads a record line's seq and hash.
+func recordHead(line []byte) (uint64, string, bool) {
+	var r struct {
+		Seq  uint64 `json:"seq"`
+		Hash string `json:"hash"`
+	}
+	if err := json.Unmarshal(line, &r); err != nil || len(r.Hash) != 64 {
+		return 0, "", false
+	}
+	return r.Seq, r.Hash, true
 }
 
 // Broken is the first record that breaks the chain.

@@ -3,26 +3,35 @@ package audit
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
 
 func writeTrail(t *testing.T, path string, n int) {
 	t.Helper()
-	w, err := Open(path, nil, 100)
+	w, err := Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range n {
-		w.Write(Record{Time: time.Unix(int64(i), 0).UTC(), RequestID: "r", Org: "bank-a", Method: "GET", Route: "/v1/ibans/:iban",
+		mustWrite(t, w, Record{Time: time.Unix(int64(i), 0).UTC(), RequestID: "r", Org: "bank-a", Method: "GET", Route: "/v1/ibans/:iban",
 			Action: "lookup", Pseudonyms: []string{"p"}, Purpose: "payment_check", Status: 200})
 	}
 	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustWrite(t *testing.T, w *Writer, r Record) {
+	t.Helper()
+	if err := w.Write(r); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -75,30 +84,19 @@ func TestVerifyFindsTheFirstBrokenRecord(t *testing.T) {
 	}
 }
 
-// TestFullQueueDrops: a writer whose queue is full drops and counts,
-// never blocks.
-func TestFullQueueDrops(t *testing.T) {
-	t.Parallel()
-	w := &Writer{limit: 1, kick: make(chan struct{}, 1)}
-	w.Write(Record{})
-	if w.Write(Record{}) || w.Dropped.Load() != 1 {
-		t.Errorf("a full queue: dropped %d", w.Dropped.Load())
-	}
-}
-
 // TestWriteAfterClose: a request that outlives the shutdown cannot crash
-// the writer; its record is counted as dropped.
+// the writer; it is told its record was not written.
 func TestWriteAfterClose(t *testing.T) {
 	t.Parallel()
-	w, err := Open(filepath.Join(t.TempDir(), "a.jsonl"), nil, 10)
+	w, err := Open(filepath.Join(t.TempDir(), "a.jsonl"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if w.Write(Record{}) || w.Dropped.Load() != 1 {
-		t.Errorf("write after close: dropped %d", w.Dropped.Load())
+	if err := w.Write(Record{}); !errors.Is(err, ErrClosed) {
+		t.Errorf("write after close: %v, want ErrClosed", err)
 	}
 }
 
@@ -119,7 +117,8 @@ func TestRecordJSONMatchesEncodingJSON(t *testing.T) {
 	for n := range 3000 {
 		rec := Record{Log: pick(), Seq: r.Uint64(), Time: time.Unix(r.Int64N(1<<34), r.Int64N(1e9)).In(time.FixedZone("", 3600*r.IntN(3))),
 			RequestID: pick(), Org: pick(), OrgType: pick(), Sub: pick(), Thumbprint: pick(), Method: pick(), Route: pick(),
-			Action: pick(), ReportID: pick(), Pseudonyms: list(), Purpose: pick(), Status: r.IntN(600) - 1, Risk: list(), Prev: pick()}
+			Action: pick(), ReportID: pick(), Pseudonyms: list(), Purpose: pick(), Status: r.IntN(600) - 1, Risk: list(),
+			Count: r.Int64N(3) - 1, Detail: pick(), Prev: pick()}
 		want, err := json.Marshal(rec)
 		if err != nil {
 			t.Fatal(err)
@@ -130,46 +129,176 @@ func TestRecordJSONMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-// countingWriter counts the write calls that reach the sink.
-type countingWriter struct {
-	mu     sync.Mutex
-	calls  int
-	buffer strings.Builder
+// failingWriter fails while fail is set, after writing half of what it
+// is given (a partial write, as a full disk leaves it).
+type failingWriter struct {
+	mu   sync.Mutex
+	fail bool
+	b    strings.Builder
 }
 
-func (c *countingWriter) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.calls++
-	return c.buffer.Write(p)
+func (f *failingWriter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail {
+		return 0, syscall.ENOSPC
+	}
+	return f.b.Write(p)
 }
 
-// TestRecordsAreWrittenInBatches: records reach the sink without Close,
-// soon, many to a write call (not one syscall per request), and chained.
-func TestRecordsAreWrittenInBatches(t *testing.T) {
+func (f *failingWriter) set(fail bool) { f.mu.Lock(); f.fail = fail; f.mu.Unlock() }
+
+func (f *failingWriter) String() string { f.mu.Lock(); defer f.mu.Unlock(); return f.b.String() }
+
+// TestWriteIsInTheSinkWhenItReturns (issue 21.3): a record is in the sink
+// when Write returns, with no Close and no wait; records stay chained.
+func TestWriteIsInTheSinkWhenItReturns(t *testing.T) {
 	t.Parallel()
-	out := &countingWriter{}
-	w, err := Open("-", out, 10000)
+	out := &failingWriter{}
+	w := NewWriter(out)
+	defer w.Close()
+	for n := range 100 {
+		mustWrite(t, w, Record{RequestID: "r", Method: "GET", Route: "/v1/ibans/:iban", Action: "lookup", Status: 200})
+		if got, err := Verify(strings.NewReader(out.String())); err != nil || got != n+1 {
+			t.Fatalf("after Write %d returned the sink holds %d records, %v", n+1, got, err)
+		}
+	}
+}
+
+// TestSinkThatCannotWrite (issue 21.3): a write that fails (disk full) is
+// reported to the caller, counted, and breaks the writer (Healthy false)
+// without moving the chain on; once the sink can write again a probe
+// writes "audit.resumed" with the number of refused requests and the
+// chain verifies across the gap.
+func TestSinkThatCannotWrite(t *testing.T) {
+	t.Parallel()
+	out := &failingWriter{}
+	w := NewWriter(out)
+	defer w.Close()
+	mustWrite(t, w, Record{RequestID: "before", Method: "GET", Route: "/", Action: "lookup", Status: 200})
+	out.set(true)
+	if err := w.Write(Record{RequestID: "lost"}); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("write to a full disk: %v, want ENOSPC", err)
+	}
+	if w.Healthy() || w.Failed.Load() != 1 || w.Err() == nil {
+		t.Fatalf("after a failed write: healthy %v failed %d err %v", w.Healthy(), w.Failed.Load(), w.Err())
+	}
+	w.Refused.Add(7)
+	out.set(false)
+	for deadline := time.Now().Add(5 * time.Second); !w.Healthy(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer did not resume within 5 s of the sink writing again")
+		}
+	}
+	mustWrite(t, w, Record{RequestID: "after", Method: "GET", Route: "/", Action: "lookup", Status: 200})
+	text := out.String()
+	if n, err := Verify(strings.NewReader(text)); err != nil || n != 3 {
+		t.Fatalf("trail across the gap: %d records, %v\n%s", n, err, text)
+	}
+	if strings.Contains(text, `"lost"`) || !strings.Contains(text, `"action":"audit.resumed"`) || !strings.Contains(text, `"count":7`) {
+		t.Errorf("trail: %s", text)
+	}
+}
+
+// TestPartialWriteIsCutBack (issue 21.3): a write that reached the file
+// only in part is cut back off, so no torn line is left mid-file.
+func TestPartialWriteIsCutBack(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "a.jsonl")
+	w, err := Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
-	const n = 1000
-	for range n {
-		w.Write(Record{RequestID: "r", Method: "GET", Route: "/v1/ibans/:iban", Action: "lookup", Status: 200})
+	mustWrite(t, w, Record{RequestID: "one", Method: "GET", Route: "/", Action: "lookup", Status: 200})
+	w.mu.Lock()
+	w.out = &halfWriter{f: w.file}
+	w.mu.Unlock()
+	if err := w.Write(Record{RequestID: "two", Method: "GET", Route: "/", Action: "lookup", Status: 200}); err == nil {
+		t.Fatal("a partial write was taken as written")
 	}
-	for deadline := time.Now().Add(5 * time.Second); w.Written.Load() < n; time.Sleep(10 * time.Millisecond) {
+	w.mu.Lock()
+	w.out = w.file
+	w.mu.Unlock()
+	for deadline := time.Now().Add(5 * time.Second); !w.Healthy(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d records written after 5 s", w.Written.Load(), n)
+			t.Fatal("no resume")
 		}
 	}
-	out.mu.Lock()
-	calls, text := out.calls, out.buffer.String()
-	out.mu.Unlock()
-	if calls > n/10 {
-		t.Errorf("%d records took %d write calls", n, calls)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
 	}
-	if got, err := Verify(strings.NewReader(text)); err != nil || got != n {
-		t.Errorf("the batch verifies as %d records, %v", got, err)
+	b, _ := os.ReadFile(path)
+	if n, err := Verify(strings.NewReader(string(b))); err != nil || n != 2 {
+		t.Errorf("after a partial write: %d records, %v\n%s", n, err, b)
+	}
+}
+
+type halfWriter struct{ f *os.File }
+
+func (h *halfWriter) Write(p []byte) (int, error) {
+	n, _ := h.f.Write(p[:len(p)/2])
+	return n, syscall.ENOSPC
+}
+
+// TestTornLastLineIsMovedAside (issue 21.2): a last line cut off by a
+// crash does not stop the writer: it is moved aside to
+// <path>.torn-<time>, the file is cut back to its last whole record, and
+// the chain goes on with "audit.recovered" naming the bytes.
+func TestTornLastLineIsMovedAside(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, torn string }{
+		{"cut mid-record", `{"seq":4,"time":"2026-12-03T06:5`},
+		{"whole record without its newline", ""}, // filled below
+		{"garbage line", "\x00\x00\x00\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "audit.jsonl")
+			writeTrail(t, path, 3)
+			torn := tc.torn
+			if torn == "" {
+				ls := lines(t, path)
+				torn = strings.Replace(ls[2], `"seq":3`, `"seq":4`, 1) // no newline
+			}
+			f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString(torn)
+			f.Close()
+			w, err := Open(path, nil)
+			if err != nil {
+				t.Fatalf("a torn trail stopped the writer: %v", err)
+			}
+			mustWrite(t, w, Record{RequestID: "next", Method: "GET", Route: "/", Action: "lookup", Status: 200})
+			w.Close()
+			b, _ := os.ReadFile(path)
+			if n, err := Verify(strings.NewReader(string(b))); err != nil || n != 5 {
+				t.Fatalf("after recovery: %d records, %v\n%s", n, err, b)
+			}
+			moved, _ := filepath.Glob(path + ".torn-*")
+			if len(moved) != 1 {
+				t.Fatalf("moved aside: %v", moved)
+			}
+			if got, _ := os.ReadFile(moved[0]); string(got) != torn {
+				t.Errorf("moved aside %q, want %q", got, torn)
+			}
+			ls := lines(t, path)
+			if !strings.Contains(ls[3], `"action":"audit.recovered"`) || !strings.Contains(ls[3], fmt.Sprintf(`"count":%d`, len(torn))) ||
+				!strings.Contains(ls[3], filepath.Base(moved[0])) || !strings.Contains(ls[3], `"seq":4`) {
+				t.Errorf("recovery record: %s", ls[3])
+			}
+		})
+	}
+}
+
+// TestTwoBadLinesAreNotACrash: a crash tears one line; a trail whose last
+// two lines are unreadable was edited, and is refused.
+func TestTwoBadLinesAreNotACrash(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	writeTrail(t, path, 2)
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("garbage\n{\"seq\":3")
+	f.Close()
+	if _, err := Open(path, nil); err == nil || !strings.Contains(err.Error(), "not a crash") {
+		t.Errorf("two unreadable last lines: %v, want a refusal", err)
 	}
 }

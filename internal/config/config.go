@@ -144,7 +144,7 @@ type Config struct {
 	} `yaml:"risk"`
 	// Limits: per org type (bank, marketplace, police), overridable per
 	// org (orgs[].limits).
-	Limits map[string]LimitSet `yaml:"limits"`
+	Limits Limits `yaml:"limits"`
 	Audit  struct {
 		// Path is the audit trail's file (JSON lines, appended, fsync'd
 		// every second); "" or "-": stdout, each line with "log":"audit".
@@ -167,6 +167,19 @@ type Config struct {
 	} `yaml:"log"`
 }
 
+// Limits are the per org type limits (limits.bank, limits.marketplace,
+// limits.police) and the gateway-wide ones.
+type Limits struct {
+	// RefusedPerSecond and RefusedBurst limit the requests of one client
+	// certificate that end in 401, 403 or 429 (default 20/s, burst 100);
+	// beyond, the gateway answers 429 at once and records one aggregate
+	// per certificate and second.
+	RefusedPerSecond int `yaml:"refused_per_second"`
+	RefusedBurst     int `yaml:"refused_burst"`
+	// Types holds limits.<type>.
+	Types map[string]LimitSet `yaml:",inline"`
+}
+
 // LimitSet is an org type's (or one org's) rate limits. In an org's
 // override, a zero field keeps its type's value.
 type LimitSet struct {
@@ -174,6 +187,10 @@ type LimitSet struct {
 	LookupsBurst     int `yaml:"lookups_burst"`
 	WritesPerSecond  int `yaml:"writes_per_second"`
 	WritesBurst      int `yaml:"writes_burst"`
+	// Streams bounds an org's open SSE streams and waiting long polls
+	// (default 10); WritesPerDay its writes per UTC day (default 100,000).
+	Streams      int `yaml:"streams"`
+	WritesPerDay int `yaml:"writes_per_day"`
 }
 
 // Over is s with the non-zero fields of o.
@@ -185,15 +202,17 @@ func (s LimitSet) Over(o LimitSet) LimitSet {
 		return a
 	}
 	return LimitSet{pick(s.LookupsPerSecond, o.LookupsPerSecond), pick(s.LookupsBurst, o.LookupsBurst),
-		pick(s.WritesPerSecond, o.WritesPerSecond), pick(s.WritesBurst, o.WritesBurst)}
+		pick(s.WritesPerSecond, o.WritesPerSecond), pick(s.WritesBurst, o.WritesBurst),
+		pick(s.Streams, o.Streams), pick(s.WritesPerDay, o.WritesPerDay)}
 }
 
 // DefaultLimits are every org type's defaults.
-var DefaultLimits = LimitSet{LookupsPerSecond: 1000, LookupsBurst: 2000, WritesPerSecond: 100, WritesBurst: 500}
+var DefaultLimits = LimitSet{LookupsPerSecond: 1000, LookupsBurst: 2000, WritesPerSecond: 100, WritesBurst: 500,
+	Streams: 10, WritesPerDay: 100_000}
 
 // OrgLimits is the limits an org gets: its type's, then its own overrides.
 func (c Config) OrgLimits(o Org) LimitSet {
-	return DefaultLimits.Over(c.Limits[o.Type]).Over(o.Limits)
+	return DefaultLimits.Over(c.Limits.Types[o.Type]).Over(o.Limits)
 }
 
 // View is what one org type's lookups leave out.
@@ -219,6 +238,7 @@ type Org struct {
 func Default() Config {
 	var c Config
 	c.API.Listen = "127.0.0.1:8443"
+	c.Limits.RefusedPerSecond, c.Limits.RefusedBurst = 20, 100
 	c.API.MaxBodyBytes = 64 << 10
 	c.API.MaxBatchBodyBytes = 256 << 10
 	c.API.MaxBatch = 1000

@@ -228,17 +228,20 @@ func (c *Config) validateViews(p *problems) {
 func (c *Config) validateLimits(p *problems) {
 	check := func(key string, l LimitSet) {
 		for name, v := range map[string]int{"lookups_per_second": l.LookupsPerSecond, "lookups_burst": l.LookupsBurst,
-			"writes_per_second": l.WritesPerSecond, "writes_burst": l.WritesBurst} {
+			"writes_per_second": l.WritesPerSecond, "writes_burst": l.WritesBurst, "streams": l.Streams, "writes_per_day": l.WritesPerDay} {
 			if v < 0 {
 				p.bad(key+"."+name, "must not be negative")
 			}
 		}
 	}
-	for _, t := range slices.Sorted(maps.Keys(c.Limits)) {
+	if c.Limits.RefusedPerSecond < 1 || c.Limits.RefusedBurst < c.Limits.RefusedPerSecond {
+		p.bad("limits.refused_per_second", "must be at least 1, and limits.refused_burst at least it")
+	}
+	for _, t := range slices.Sorted(maps.Keys(c.Limits.Types)) {
 		if !report.OrgType(t).Valid() {
-			p.bad("limits."+t, "must be bank, marketplace or police")
+			p.bad("limits."+t, "must be bank, marketplace or police (or refused_per_second, refused_burst)")
 		}
-		check("limits."+t, c.Limits[t])
+		check("limits."+t, c.Limits.Types[t])
 	}
 	for n, o := range c.Orgs {
 		check(fmt.Sprintf("orgs[%d].limits", n), o.Limits)

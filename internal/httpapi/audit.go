@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -26,12 +28,17 @@ type AuditEntry struct {
 	Purpose    string
 	Status     int
 	Risk       []string
+	Count      int64 // an aggregate record's number of requests
 }
 
-// Auditor takes audit entries (internal/audit, wired in cmd); it must not
-// block the request.
+// Auditor writes audit entries to the trail (internal/audit, wired in
+// cmd). Audit returns once the entry is in the sink (written, not yet
+// synced); an error means it is not. Healthy is false while the sink
+// cannot write; Refused counts a request refused for that reason.
 type Auditor interface {
-	Audit(AuditEntry)
+	Audit(AuditEntry) error
+	Healthy() bool
+	Refused()
 }
 
 // keyOf is how the store knows an IBAN (its keyed pseudonym and
@@ -65,43 +72,149 @@ type LookupLog interface {
 	Looked(org string, orgType report.OrgType, ibans []report.IBANKey, at time.Time)
 }
 
-// auditTrail writes one entry per /v1 request after it is answered,
-// refused ones included (a 401 has no org; it has the certificate
-// thumbprint when there was one), and counts answered lookups in the
+// auditTrail writes one record per request before its response leaves:
+// the record is committed when the handler's first byte would be written
+// (or when it wrote nothing), so a process killed at any moment has a
+// record of every answer it sent, a panicking handler's 500 included
+// (recovery writes it through the same writer). A record the sink cannot
+// take replaces the answer with 503 store_unavailable, and while the sink
+// is broken new requests get that 503 at once: nothing is served
+// unaudited. Refused requests (401, 403, 429) are limited per client
+// certificate (refusedGate); beyond the limit they share one aggregate
+// record per certificate and second. Answered lookups are counted in the
 // lookup log.
-func auditTrail(a Auditor, key keyOf, looked LookupLog, actions map[routeKey]string) gin.HandlerFunc {
+func auditTrail(a Auditor, key keyOf, looked LookupLog, actions map[routeKey]string, refused *refusedGate) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		st := stateOf(c)
 		st.keyOf = key
+		if !a.Healthy() {
+			a.Refused()
+			writeProblem(c, report.Unavailable("audit", errAuditBroken))
+			return
+		}
+		if refused != nil && refused.over(c, st, start) {
+			// Counted in the certificate's aggregate record, not one each.
+			c.Header("Retry-After", "1")
+			writeProblem(c, newAPIError(http.StatusTooManyRequests, "rate_limited", "too many refused requests from this client certificate; slow down"))
+			return
+		}
+		w := &auditWriter{ResponseWriter: c.Writer, requestID: st.id}
+		w.commit = func() bool { return commitAudit(c, a, st, start, actions) }
+		c.Writer = w
 		c.Next()
-		route := routeOf(c)
-		p := st.principal
-		e := AuditEntry{Time: start.UTC(), RequestID: st.id, Org: p.Org.ID, OrgType: string(p.Org.Type), Sub: p.Subject,
-			Method: methodLabel(c.Request.Method), Route: route, Action: actions[routeKey{c.Request.Method, route}],
-			ReportID: c.Param("id"), Purpose: st.purpose, Status: c.Writer.Status()}
-		if e.Action == "" {
-			e.Action = "other"
+		w.WriteHeaderNow() // a handler that wrote nothing: its record, then its header
+		status := w.Status()
+		if refused != nil {
+			refused.answered(st, status, start)
 		}
-		if e.Purpose == "" {
-			e.Purpose = "unspecified"
-		}
-		if st.cert != nil {
-			e.Thumbprint = st.cert.Thumbprint
-		}
-		if st.keysSet {
-			keys := st.keys
-			e.Pseudonyms = make([]string, len(keys))
-			for n, k := range keys {
-				e.Pseudonyms[n] = k.Pseudonym
-			}
-			if looked != nil && e.Status == http.StatusOK && (e.Action == "lookup" || e.Action == "lookup_batch") {
-				looked.Looked(p.Org.ID, p.Org.Type, keys, start)
+		if looked != nil && st.keysSet && status == http.StatusOK && !w.failed {
+			if action := actions[routeKey{c.Request.Method, routeOf(c)}]; action == "lookup" || action == "lookup_batch" {
+				looked.Looked(st.principal.Org.ID, st.principal.Org.Type, st.keys, start)
 			}
 		}
-		e.Risk = st.risks
-		a.Audit(e)
 	}
+}
+
+var errAuditBroken = errors.New("the audit trail cannot be written")
+
+// commitAudit writes the request's record; false if the sink did not
+// take it.
+func commitAudit(c *gin.Context, a Auditor, st *reqState, start time.Time, actions map[routeKey]string) bool {
+	route := routeOf(c)
+	p := st.principal
+	e := AuditEntry{Time: start.UTC(), RequestID: st.id, Org: p.Org.ID, OrgType: string(p.Org.Type), Sub: p.Subject,
+		Method: methodLabel(c.Request.Method), Route: route, Action: actions[routeKey{c.Request.Method, route}],
+		ReportID: c.Param("id"), Purpose: st.purpose, Status: c.Writer.Status()}
+	if e.Action == "" {
+		e.Action = "other"
+	}
+	if e.Purpose == "" {
+		e.Purpose = "unspecified"
+	}
+	if st.cert != nil {
+		e.Thumbprint = st.cert.Thumbprint
+	}
+	if st.keysSet {
+		e.Pseudonyms = make([]string, len(st.keys))
+		for n, k := range st.keys {
+			e.Pseudonyms[n] = k.Pseudonym
+		}
+	}
+	e.Risk = st.risks
+	if err := a.Audit(e); err != nil {
+		logger(c).Error("audit record not written: answering 503", "err", err.Error())
+		return false
+	}
+	return true
+}
+
+// auditWriter holds a response back until its audit record is written:
+// the first byte (or header) the handler sends commits the record first.
+// If the record cannot be written, the answer becomes 503
+// store_unavailable and whatever the handler writes after is dropped.
+type auditWriter struct {
+	gin.ResponseWriter
+	requestID string
+	commit    func() bool
+	committed bool
+	failed    bool
+}
+
+func (w *auditWriter) ensure() bool {
+	if !w.committed {
+		w.committed = true
+		if !w.commit() {
+			w.failed = true
+			h := w.ResponseWriter.Header()
+			for k := range h {
+				if k != "X-Request-Id" {
+					delete(h, k)
+				}
+			}
+			h.Set("Content-Type", "application/problem+json")
+			h.Set("Retry-After", "1")
+			w.ResponseWriter.WriteHeader(http.StatusServiceUnavailable)
+			body, _ := json.Marshal(Problem{Type: "urn:mulegate:problem:store_unavailable", Title: titles["store_unavailable"],
+				Status: http.StatusServiceUnavailable, Detail: "the gateway cannot record this request in its audit trail; retry later",
+				Instance: "urn:request:" + w.requestID, Code: "store_unavailable"})
+			_, _ = w.ResponseWriter.Write(body)
+		}
+	}
+	return !w.failed
+}
+
+func (w *auditWriter) Write(b []byte) (int, error) {
+	if !w.ensure() {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *auditWriter) WriteString(s string) (int, error) {
+	if !w.ensure() {
+		return len(s), nil
+	}
+	return w.ResponseWriter.WriteString(s)
+}
+
+func (w *auditWriter) WriteHeaderNow() {
+	if w.ensure() {
+		w.ResponseWriter.WriteHeaderNow()
+	}
+}
+
+func (w *auditWriter) Flush() {
+	if w.ensure() {
+		w.ResponseWriter.Flush()
+	}
+}
+
+func (w *auditWriter) Status() int {
+	if w.failed {
+		return http.StatusServiceUnavailable
+	}
+	return w.ResponseWriter.Status()
 }
 
 // purpose reads X-Purpose: payment_check, onboarding, investigation,
@@ -122,3 +235,7 @@ func purpose(valid func(string) bool) gin.HandlerFunc {
 		c.Next()
 	}
 }
+
+// Unwrap lets http.ResponseController reach the connection (write
+// deadlines of long polls and streams). Writing goes through w.
+func (w *auditWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -26,11 +26,18 @@ import (
 func decode(c *gin.Context, limit int64, dst any) error {
 	ct := c.GetHeader("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+	if err != nil || mt != "application/json" {
+		// Only application/json is JSON here: not text/x+json or any other
+		// +json type, which would mean something else to a proxy or a WAF.
 		return newAPIError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
 	}
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return newAPIError(http.StatusUnsupportedMediaType, "unsupported_media_type", "the JSON body must be UTF-8 (charset="+cs+" is not accepted)")
+	for k, v := range params {
+		if k != "charset" {
+			return newAPIError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type application/json takes no parameter but charset=utf-8 ("+k+" is not accepted)")
+		}
+		if !strings.EqualFold(v, "utf-8") {
+			return newAPIError(http.StatusUnsupportedMediaType, "unsupported_media_type", "the JSON body must be UTF-8 (charset="+v+" is not accepted)")
+		}
 	}
 	for _, enc := range c.Request.Header.Values("Content-Encoding") {
 		if !strings.EqualFold(strings.TrimSpace(enc), "identity") {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/mulegate/mulegate/internal/auth"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/jsonw"
 	"github.com/mulegate/mulegate/internal/report"
@@ -119,10 +120,11 @@ func handleLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgType]V
 			writeProblem(c, err)
 			return
 		}
-		l := report.NewLookup(i, counts, risk)
+		view := views[st.principal.Org.Type]
+		l := report.NewLookup(i, view.counts(counts), risk)
 		st.risks = []string{string(l.Risk)}
 		buf := lookupBufs.Get().(*[]byte)
-		*buf = views[st.principal.Org.Type].appendLookup((*buf)[:0], l)
+		*buf = view.appendLookup((*buf)[:0], l)
 		c.Data(http.StatusOK, jsonContentType, *buf) // a Write never keeps its slice: the buffer is free again after it
 		if cap(*buf) <= 4<<10 {
 			lookupBufs.Put(buf)
@@ -251,7 +253,7 @@ func (p *batchPart) run(ctx context.Context, s lookuper, key keyOf, view View, r
 			p.body = append(p.body, invalid[n]...)
 			continue
 		}
-		l := report.NewLookup(valid[k], counts[k], risk)
+		l := report.NewLookup(valid[k], view.counts(counts[k]), risk)
 		p.risks[k] = string(l.Risk)
 		p.body = view.appendLookup(p.body, l)
 		k++
@@ -418,7 +420,18 @@ func renderStatus(st report.ReportStatus, p report.Parties, now time.Time) statu
 	return out
 }
 
-func handleReportStatus(s reportReader, timeout time.Duration, now func() time.Time) gin.HandlerFunc {
+func handleReportStatus(now func() time.Time) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		st := *stateOf(c).report // read by reportParty
+		c.JSON(http.StatusOK, renderStatus(st, st.PartiesOf(caller(c)), now()))
+	}
+}
+
+// reportParty guards every /v1/reports/{id} route, after the rate limit:
+// an unknown report, or one the caller is no party of, is 404 whatever
+// the caller's scopes (existence is not revealed); only then does a
+// missing scope give 403. The report as read is kept for the handler.
+func reportParty(s reportReader, want auth.Scope, timeout time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx, cancel := withTimeout(c, timeout)
 		defer cancel()
@@ -427,12 +440,12 @@ func handleReportStatus(s reportReader, timeout time.Duration, now func() time.T
 			writeProblem(c, err)
 			return
 		}
-		parties := st.PartiesOf(caller(c))
-		if !parties.Any() {
+		if !st.PartiesOf(caller(c)).Any() {
 			writeProblem(c, &report.Error{Code: report.CodeNotFound, Msg: "no such report"})
 			return
 		}
-		c.JSON(http.StatusOK, renderStatus(st, parties, now()))
+		stateOf(c).report = &st
+		requireScope(want)(c)
 	}
 }
 

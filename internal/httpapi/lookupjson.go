@@ -40,6 +40,19 @@ func NewView(omit []string) View {
 	return v
 }
 
+// counts is what this view rates: a view that hides who set a marker
+// (the marketplaces' by default) also hides a police marker altogether,
+// from the answer and from the risk. Hiding only by_type is not enough:
+// a marker on an IBAN that no registered bank holds can only be the
+// police's, and a marketplace that reported the IBAN sees it unrouted.
+// A bank's marker stays (without by_type).
+func (v View) counts(c report.Counts) report.Counts {
+	if v.markerByType && c.Marker != nil && c.Marker.ByType == report.OrgPolice {
+		c.Marker = nil
+	}
+	return c
+}
+
 // appendLookup appends l as this view shows it.
 func (v View) appendLookup(b []byte, l report.Lookup) []byte {
 	w := objWriter{b: append(b, '{'), omit: v.omit}

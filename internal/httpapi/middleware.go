@@ -119,8 +119,8 @@ func accessLog(m *Metrics) gin.HandlerFunc {
 			}
 		}
 		l := baseLogger(c)
-		if !l.Enabled(c.Request.Context(), slog.LevelInfo) {
-			return
+		if stateOf(c).suppressed || !l.Enabled(c.Request.Context(), slog.LevelInfo) {
+			return // a suppressed refusal is in its certificate's aggregate line
 		}
 		attrs := make([]slog.Attr, 0, 10)
 		if id := requestID(c); id != "" {
@@ -151,21 +151,21 @@ func accessLog(m *Metrics) gin.HandlerFunc {
 // RFC 8705 thumbprint for the token check. The thumbprint is computed once
 // per connection: a TLS connection's verified chain cannot change (the
 // server allows no renegotiation).
-func clientCert() gin.HandlerFunc {
+func clientCert(srv *ServerTLS) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		tls := c.Request.TLS
-		if tls == nil || len(tls.VerifiedChains) == 0 || len(tls.VerifiedChains[0]) == 0 {
+		id := certOf(c)
+		if id == nil {
 			writeProblem(c, newAPIError(http.StatusUnauthorized, "unauthenticated", "a verified client certificate is required"))
 			return
 		}
-		var id *auth.ClientCert
-		if ci, ok := c.Request.Context().Value(connKey{}).(*connIdentity); ok {
-			if id = ci.cert.Load(); id == nil {
-				id = identify(tls.VerifiedChains[0][0])
-				ci.cert.Store(id)
-			}
-		} else {
-			id = identify(tls.VerifiedChains[0][0])
+		// A reload may have revoked the certificate (CRL) or removed its
+		// CA since this connection's handshake: checked on the first
+		// request after each reload, however long the connection is open.
+		ci, _ := c.Request.Context().Value(connKey{}).(*connIdentity)
+		if !srv.stillValid(ci, c.Request.TLS.VerifiedChains) {
+			c.Header("Connection", "close") // HTTP/1.1 closes; HTTP/2 sends GOAWAY
+			writeProblem(c, newAPIError(http.StatusUnauthorized, "unauthenticated", "the client certificate was revoked"))
+			return
 		}
 		stateOf(c).cert = id
 		c.Next()
@@ -181,6 +181,7 @@ type connKey struct{}
 // connIdentity caches per-connection facts derived from the handshake.
 type connIdentity struct {
 	cert atomic.Pointer[auth.ClientCert]
+	gen  atomic.Uint64 // the TLS reload this connection was last checked against
 }
 
 // ConnContext is for http.Server.ConnContext: it gives each connection a

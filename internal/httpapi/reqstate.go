@@ -33,6 +33,12 @@ type reqState struct {
 	keys    []report.IBANKey
 	keysSet bool
 	risks   []string
+	// report is the report of a /v1/reports/{id} route as reportParty
+	// read it (the caller is one of its parties).
+	report *report.ReportStatus
+	// suppressed: refused at once by refusedGate (counted in an
+	// aggregate record and log line, not one of its own).
+	suppressed bool
 }
 
 // stateOf is the request's state, made when first asked for. It is read

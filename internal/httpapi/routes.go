@@ -45,13 +45,20 @@ type Deps struct {
 	MaxBodyBytes      int64
 	MaxBatchBodyBytes int64
 	ClockSkew         time.Duration // allowed future skew for occurred_at
-	RequestTimeout    time.Duration
-	Now               func() time.Time
+	// RefusedPerSecond and RefusedBurst limit refused requests (401, 403,
+	// 429) per client certificate (limits.refused_per_second, 0: off).
+	RefusedPerSecond, RefusedBurst int
+	// TLS is the listener's swappable TLS: open connections are checked
+	// against its current CRLs and CAs after each reload (nil: not).
+	TLS            *ServerTLS
+	RequestTimeout time.Duration
+	Now            func() time.Time
 }
 
 // NewAPI builds the /v1 API. Middleware order: recovery, request id,
-// access log (masked), client certificate, token, then a scope check per
-// route.
+// access log (masked), audit trail (every answer, routed or not), client
+// certificate, token, then per route the rate limit, X-Purpose and the
+// scope (for /v1/reports/{id}/…: the party check, then the scope).
 func NewAPI(d Deps) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	if d.Now == nil {
@@ -64,13 +71,12 @@ func NewAPI(d Deps) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(tracing(), withRequestID(d.Log), recovery(), accessLog(d.Metrics))
-	r.NoRoute(func(c *gin.Context) {
-		writeProblem(c, newAPIError(http.StatusNotFound, "not_found", "no such resource"))
-	})
-	r.NoMethod(func(c *gin.Context) {
-		writeProblem(c, newAPIError(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this resource"))
-	})
+	actions := map[routeKey]string{} // filled below, read-only once serving
+	refused := newRefusedGate(d.RefusedPerSecond, d.RefusedBurst, d.Audit, d.Log.Warn)
+	if refused != nil && d.Done != nil {
+		go refused.run(d.Done)
+	}
+	r.Use(tracing(), withRequestID(d.Log), recovery(), accessLog(d.Metrics), auditTrail(d.Audit, d.KeyOf, d.LookupLog, actions, refused))
 
 	// Every route is rate limited per org before its scope check, so that
 	// every authenticated answer carries the RateLimit headers: lookups
@@ -79,9 +85,16 @@ func NewAPI(d Deps) http.Handler {
 	// lookups bucket for reads.
 	rd := rateDeps{l: newLocalGate(d.Limiter), metrics: d.Metrics, deadline: &sharedDeadline{timeout: d.RequestTimeout}}
 	lookup, write, peek := limited(rd, report.RateLookups, 1), limited(rd, report.RateWrites, 1), limited(rd, report.RateLookups, 0)
-	actions := map[routeKey]string{} // filled below, read-only once serving
-	v1 := v1Routes{g: r.Group("/v1", auditTrail(d.Audit, d.KeyOf, d.LookupLog, actions), purpose(d.ValidPurpose), clientCert(), bearer(d.Verifier)),
-		actions: actions}
+	// No route, no such method: authenticated and limited like any
+	// request (401, then 429, then the 404 or 405, with the RateLimit
+	// headers), and audited.
+	r.NoRoute(clientCert(d.TLS), bearer(d.Verifier), peek, func(c *gin.Context) {
+		writeProblem(c, newAPIError(http.StatusNotFound, "not_found", "no such resource"))
+	})
+	r.NoMethod(clientCert(d.TLS), bearer(d.Verifier), peek, func(c *gin.Context) {
+		writeProblem(c, newAPIError(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this resource"))
+	})
+	v1 := v1Routes{g: r.Group("/v1", clientCert(d.TLS), bearer(d.Verifier)), actions: actions, purpose: purpose(d.ValidPurpose)}
 	v1.handle(http.MethodGet, "/limits", "limits_read", peek, handleLimits(rd))
 	v1.handle(http.MethodGet, "/ibans/:iban", "lookup", lookup, requireScope(auth.ScopeIBANsRead), handleLookup(d.Store, d.Risk, d.Views, d.RequestTimeout))
 	v1.handle(http.MethodPost, "/ibans/lookup", "lookup_batch", peek, requireScope(auth.ScopeIBANsRead), handleBatchLookup(d.Store, d.Risk, d.Views, rd, d.MaxBatch, d.MaxBatchBodyBytes, d.RequestTimeout))
@@ -90,11 +103,14 @@ func NewAPI(d Deps) http.Handler {
 	v1.handle(http.MethodPut, "/ibans/:iban/marker", "marker_set", write, requireScope(auth.ScopeMarkersWrite), handlePutMarker(md))
 	v1.handle(http.MethodDelete, "/ibans/:iban/marker", "marker_lift", write, requireScope(auth.ScopeMarkersWrite), handleDeleteMarker(md))
 	v1.handle(http.MethodPost, "/reports", "report", write, requireScope(auth.ScopeReportsWrite), handleSubmitReport(d.Store, d.MaxBodyBytes, d.ClockSkew, d.RequestTimeout, d.Now))
-	v1.handle(http.MethodGet, "/reports/:id", "report_read", peek, requireScope(auth.ScopeReportsRead), handleReportStatus(d.Store, d.RequestTimeout, d.Now))
+	// /v1/reports/{id}/…: the rate limit (reads spend the lookups
+	// bucket), then 404 for a non-party, then the scope (reportParty).
+	party := func(want auth.Scope) gin.HandlerFunc { return reportParty(d.Store, want, d.RequestTimeout) }
+	v1.handle(http.MethodGet, "/reports/:id", "report_read", lookup, party(auth.ScopeReportsRead), handleReportStatus(d.Now))
 	rv := reviewDeps{store: d.Store, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
-	v1.handle(http.MethodPost, "/reports/:id/acknowledge", "acknowledge", write, requireScope(auth.ScopeReportsReview), handleReview(rv, report.ActionAcknowledge))
-	v1.handle(http.MethodPost, "/reports/:id/close", "close", write, requireScope(auth.ScopeReportsReview), handleReview(rv, report.ActionClose))
-	v1.handle(http.MethodPost, "/reports/:id/cancel", "cancel", write, requireScope(auth.ScopeReportsWrite), handleReview(rv, report.ActionCancel))
+	v1.handle(http.MethodPost, "/reports/:id/acknowledge", "acknowledge", write, party(auth.ScopeReportsReview), handleReview(rv, report.ActionAcknowledge))
+	v1.handle(http.MethodPost, "/reports/:id/close", "close", write, party(auth.ScopeReportsReview), handleReview(rv, report.ActionClose))
+	v1.handle(http.MethodPost, "/reports/:id/cancel", "cancel", write, party(auth.ScopeReportsWrite), handleReview(rv, report.ActionCancel))
 	if d.Alerts != nil {
 		ao := d.AlertOptions
 		v1.handle(http.MethodPost, "/alerts", "alert", write, requireScope(auth.ScopeAlertsWrite), handlePostAlert(postAlertDeps{store: d.Alerts, router: d.Router,
@@ -120,9 +136,12 @@ type routeKey struct{ method, route string }
 type v1Routes struct {
 	g       *gin.RouterGroup
 	actions map[routeKey]string
+	purpose gin.HandlerFunc
 }
 
-func (r v1Routes) handle(method, path, action string, h ...gin.HandlerFunc) {
-	r.g.Handle(method, path, h...)
+// handle registers a route: its rate limit (limit), then X-Purpose, then
+// h (the scope or party check, the handler).
+func (r v1Routes) handle(method, path, action string, limit gin.HandlerFunc, h ...gin.HandlerFunc) {
+	r.g.Handle(method, path, append([]gin.HandlerFunc{limit, r.purpose}, h...)...)
 	r.actions[routeKey{method, r.g.BasePath() + path}] = action
 }

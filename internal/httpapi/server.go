@@ -30,6 +30,8 @@ type TLSFiles struct {
 // connections while open connections keep going.
 type ServerTLS struct {
 	cur atomic.Pointer[tls.Config]
+	rev atomic.Pointer[revocation]
+	gen atomic.Uint64
 	// CRLUpdated is the newest thisUpdate of the loaded CRLs (zero: none).
 	CRLUpdated atomic.Int64
 }
@@ -52,26 +54,79 @@ func (s *ServerTLS) Config() *tls.Config {
 // Reload builds a whole new configuration from the files and swaps it in
 // only if every file loads: a bad file keeps the running configuration.
 func (s *ServerTLS) Reload(f TLSFiles) error {
-	cfg, updated, err := buildTLS(f)
+	cfg, rev, updated, err := buildTLS(f)
 	if err != nil {
 		return err
 	}
+	rev.gen = s.gen.Add(1)
 	s.cur.Store(cfg)
+	s.rev.Store(rev)
 	s.CRLUpdated.Store(updated)
 	return nil
+}
+
+// revocation is what a reload decided about client certificates: the
+// revoked ones (CRLs) and the CAs they must chain to. Open connections
+// are checked against it on their first request after each reload.
+type revocation struct {
+	gen     uint64
+	revoked map[string]bool // issuer DN + "/" + serial
+	roots   *x509.CertPool
+}
+
+// refuses says whether the configuration refuses a connection's verified
+// chains: a certificate in them is revoked, or the leaf no longer chains
+// to the client CA bundle.
+func (r *revocation) refuses(chains [][]*x509.Certificate) bool {
+	if len(chains) == 0 || len(chains[0]) == 0 {
+		return true
+	}
+	for _, chain := range chains {
+		for _, c := range chain {
+			if r.revoked[string(c.RawIssuer)+"/"+c.SerialNumber.String()] {
+				return true
+			}
+		}
+	}
+	leaf := chains[0][0]
+	inter := x509.NewCertPool()
+	for _, c := range chains[0][1:] {
+		inter.AddCert(c)
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{Roots: r.roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	return err != nil
+}
+
+// stillValid checks an open connection's certificate against the current
+// configuration, once per reload per connection (a map lookup per request
+// otherwise). False: the certificate was revoked or its CA removed since
+// the handshake.
+func (s *ServerTLS) stillValid(ci *connIdentity, chains [][]*x509.Certificate) bool {
+	if s == nil || ci == nil {
+		return true
+	}
+	r := s.rev.Load()
+	if r == nil || ci.gen.Load() == r.gen {
+		return true
+	}
+	if r.refuses(chains) {
+		return false
+	}
+	ci.gen.Store(r.gen)
+	return true
 }
 
 // buildTLS is the TLS 1.2+ configuration that demands a client
 // certificate chaining to the client CA bundle (verified in the
 // handshake: none, or an unknown CA, fails it) and not revoked by a CRL.
-func buildTLS(f TLSFiles) (*tls.Config, int64, error) {
+func buildTLS(f TLSFiles) (*tls.Config, *revocation, int64, error) {
 	cert, err := pemfile.KeyPair(f.CertFile, f.KeyFile)
 	if err != nil {
-		return nil, 0, fmt.Errorf("api.cert_file/api.key_file: %w", err)
+		return nil, nil, 0, fmt.Errorf("api.cert_file/api.key_file: %w", err)
 	}
 	cas, err := pemfile.Certs(f.ClientCAFile)
 	if err != nil {
-		return nil, 0, fmt.Errorf("api.client_ca_file: %w", err)
+		return nil, nil, 0, fmt.Errorf("api.client_ca_file: %w", err)
 	}
 	pool := x509.NewCertPool()
 	for _, c := range cas {
@@ -79,7 +134,7 @@ func buildTLS(f TLSFiles) (*tls.Config, int64, error) {
 	}
 	crls, err := pemfile.CRLs(f.CRLFiles, cas)
 	if err != nil {
-		return nil, 0, fmt.Errorf("api.client_crl_files: %w", err)
+		return nil, nil, 0, fmt.Errorf("api.client_crl_files: %w", err)
 	}
 	revoked := map[string]bool{} // issuer DN + serial
 	var updated int64
@@ -110,7 +165,7 @@ func buildTLS(f TLSFiles) (*tls.Config, int64, error) {
 			return nil
 		}
 	}
-	return cfg, updated, nil
+	return cfg, &revocation{revoked: revoked, roots: pool}, updated, nil
 }
 
 // Check is one readiness dependency: it returns the state to show ("ok",

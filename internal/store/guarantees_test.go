@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -176,10 +177,14 @@ func TestLookupWritesNothing(t *testing.T) {
 	}
 }
 
-// TestReportFoundWithoutIdempotencyRecord (issue 8.16): a report that got
-// a 202 is found from the IBAN's own keys even if its idempotency record
-// was lost (a failover, an expiry).
+// TestReportFoundWithoutIdempotencyRecord (issue 8.16): on a Redis
+// Cluster without wait_replicas, where a failover can lose a claim while
+// the report's own master keeps it, a report that got a 202 is found
+// from the IBAN's own keys even if its idempotency record was lost.
 func TestReportFoundWithoutIdempotencyRecord(t *testing.T) {
+	if redistest.Topology() != "cluster" {
+		t.Skip("runs in the cluster pass of make test: on one Redis a claim cannot be lost while its report stays")
+	}
 	st, srv := mustStore(t, nil)
 	ctx := context.Background()
 	a, err := st.Accept(ctx, "bank-a", report.OrgBank, "lost-idem", mustSub(t, "NL91ABNA0417164300", "phishing", ""))
@@ -198,6 +203,39 @@ func TestReportFoundWithoutIdempotencyRecord(t *testing.T) {
 	}
 	if _, err := st.ReportStatus(ctx, strings.Repeat("ab", 16)); report.ErrorCode(err) != report.CodeNotFound {
 		t.Errorf("unknown report: %v, want not found", err)
+	}
+}
+
+// TestUnknownReportIsCheap (issue 21.12): where a claim cannot be lost
+// (one Redis), an unknown report id costs one Redis command, not one per
+// partition (65 before).
+func TestUnknownReportIsCheap(t *testing.T) {
+	if redistest.Topology() == "cluster" {
+		t.Skip("runs in the single pass of make test: a cluster without wait_replicas still asks every partition")
+	}
+	st, srv := mustStore(t, nil)
+	ctx := context.Background()
+	rdb := srv.Client(t)
+	commands := func() int64 {
+		info, err := rdb.Info(ctx, "stats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(l, "total_commands_processed:"); ok {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				return n
+			}
+		}
+		t.Fatal("no total_commands_processed in INFO")
+		return 0
+	}
+	before := commands()
+	if _, err := st.ReportStatus(ctx, strings.Repeat("cd", 16)); report.ErrorCode(err) != report.CodeNotFound {
+		t.Fatalf("unknown report: %v, want not found", err)
+	}
+	if n := commands() - before - 1; n > 2 { // the INFO itself is one
+		t.Errorf("an unknown report id cost %d Redis commands, want at most 2", n)
 	}
 }
 

@@ -600,7 +600,18 @@ func (s *Store) locate(ctx context.Context, id string) (ibanKeys, error) {
 	if p, ok := claimPart(v); ok && p < len(s.tags) {
 		parts = append(parts, p)
 	}
-	for try := 0; try < 2; try++ {
+	tries := 2
+	if !s.claimsCanBeLost() {
+		// The idempotency entry outlives the report (retention + a day)
+		// and cannot be lost while the report stays: an id it does not
+		// name is unknown, at the cost of one command (not one per
+		// partition).
+		if len(parts) == 0 {
+			return ibanKeys{}, notFound
+		}
+		tries = 1
+	}
+	for try := 0; try < tries; try++ {
 		if try == 1 {
 			parts = parts[:0]
 			for p := range s.tags {
@@ -624,6 +635,17 @@ func (s *Store) locate(ctx context.Context, id string) (ibanKeys, error) {
 		}
 	}
 	return ibanKeys{}, notFound
+}
+
+// claimsCanBeLost says whether an idempotency entry can be lost while the
+// report it names stays: only on a Redis Cluster without wait_replicas,
+// where a failover of the entry's master can drop its last writes while
+// the report's master keeps them. On one Redis every write is in one
+// order (AOF, replication), and with wait_replicas the claim is
+// replicated before the report is written.
+func (s *Store) claimsCanBeLost() bool {
+	_, cluster := s.rdb.(*redis.ClusterClient)
+	return cluster && s.opt.WaitReplicas == 0
 }
 
 // ReportStatus reads a report: its forwarding status and its review.
