@@ -14,6 +14,8 @@ import (
 type Feed interface {
 	ReadForHolders(ctx context.Context, partition int, consumer string, count int) ([]outbox.Entry, error)
 	ClaimForHolders(ctx context.Context, partition int, consumer string, minIdle time.Duration, count int) ([]outbox.Entry, error)
+	PendingForHolders(ctx context.Context, partition int, consumer string, count int) ([]outbox.Entry, error)
+	HolderReady(ctx context.Context, e outbox.Entry) (bool, error)
 	DoneForHolders(ctx context.Context, e outbox.Entry) error
 	EventID(typ report.EventType, subject string) string
 	AppendEvent(ctx context.Context, bankOrg string, e report.Event, retention time.Duration) (bool, error)
@@ -38,20 +40,26 @@ type feedRelay struct {
 	escalate  int64 // distinct reporters in 30 days that make iban.threshold
 	log       func(msg string, args ...any)
 	m         *Metrics
+	again     chan int // partitions to drain again soon
 }
 
 // run drains partitions as wake-ups name them, and on every sweep walks
-// them all and takes over entries of dead relays.
+// them all and takes over entries of dead relays. A partition with an
+// entry that had to wait (an earlier step of its report not written yet)
+// or failed is drained again soon.
 func (f *feedRelay) run(ctx context.Context, wake <-chan int) {
 	sweep := time.NewTicker(f.r.cfg.SweepInterval)
 	defer sweep.Stop()
 	claim := time.NewTicker(f.r.cfg.VisibilityTimeout / 2)
 	defer claim.Stop()
+	f.again = make(chan int, f.r.ob.Partitions())
 	f.all(ctx, true)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case p := <-f.again:
+			f.drain(ctx, p)
 		case p, ok := <-wake:
 			if !ok {
 				wake = nil
@@ -79,7 +87,20 @@ func (f *feedRelay) all(ctx context.Context, claim bool) {
 	}
 }
 
+// drain finishes the entries this relay holds in the partition (waiting
+// or failed), in order, then takes new ones until the partition is empty.
 func (f *feedRelay) drain(ctx context.Context, p int) {
+	own, err := f.feed.PendingForHolders(ctx, p, f.consumer, f.r.cfg.Batch)
+	if err != nil {
+		if ctx.Err() == nil {
+			f.log("holders feed: read failed; will retry", "partition", p, "err", err)
+		}
+		return
+	}
+	if !f.handle(ctx, own) || len(own) == f.r.cfg.Batch {
+		f.soon(p) // more of its own to finish before it takes new ones
+		return
+	}
 	for ctx.Err() == nil {
 		entries, err := f.feed.ReadForHolders(ctx, p, f.consumer, f.r.cfg.Batch)
 		if err != nil {
@@ -88,28 +109,71 @@ func (f *feedRelay) drain(ctx context.Context, p int) {
 			}
 			return
 		}
-		f.handle(ctx, entries)
+		if !f.handle(ctx, entries) {
+			f.soon(p)
+		}
 		if len(entries) < f.r.cfg.Batch {
 			return
 		}
 	}
 }
 
-// handle writes each entry's event (if it has one) and acknowledges it.
-// An entry whose write fails stays pending and is taken over later. A
-// batch already read is finished even on shutdown (it is a few Redis
-// calls), so a stopping relay leaves nothing pending behind it.
-func (f *feedRelay) handle(ctx context.Context, entries []outbox.Entry) {
-	if len(entries) == 0 {
+// retrySoon is how long an entry that had to wait waits before the next
+// try (the earlier step it waits for is being written by another relay,
+// or failed here and is retried with it).
+const retrySoon = 200 * time.Millisecond
+
+// soon drains the partition again after retrySoon.
+func (f *feedRelay) soon(p int) {
+	if f.again == nil {
 		return
+	}
+	time.AfterFunc(retrySoon, func() {
+		select {
+		case f.again <- p:
+		default:
+		}
+	})
+}
+
+// handle writes each entry's event (if it has one) and acknowledges it,
+// in order per report: an entry waits (stays pending, false is returned)
+// while an earlier entry of its report is pending in the holders' group,
+// whichever relay holds it. An entry whose write fails stays pending too,
+// and so do the later entries of its report. A batch already read is
+// finished even on shutdown (it is a few Redis calls), so a stopping
+// relay leaves nothing pending behind it but what had to wait. A
+// requeued entry (police only) is the holder's already: acknowledged.
+func (f *feedRelay) handle(ctx context.Context, entries []outbox.Entry) (done bool) {
+	if len(entries) == 0 {
+		return true
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishGrace)
 	defer cancel()
+	done = true
 	for _, e := range entries {
+		if e.PoliceOnly {
+			if err := f.feed.DoneForHolders(ctx, e); err != nil {
+				f.log("holders feed: acknowledge failed; will retry", "report_id", e.ReportID, "err", err)
+				done = false
+			}
+			continue
+		}
+		if e.Kind != outbox.KindReport {
+			ready, err := f.feed.HolderReady(ctx, e)
+			if err != nil {
+				f.log("holders feed: order check failed; will retry", "report_id", e.ReportID, "err", err)
+			}
+			if err != nil || !ready {
+				done = false
+				continue
+			}
+		}
 		if ev, ok := f.eventFor(e); ok {
 			added, err := f.feed.AppendEvent(ctx, e.Holder, ev, f.retention)
 			if err != nil {
 				f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
+				done = false
 				continue
 			}
 			if added && f.m != nil {
@@ -117,12 +181,15 @@ func (f *feedRelay) handle(ctx context.Context, entries []outbox.Entry) {
 			}
 		}
 		if !f.threshold(ctx, e) || !f.trackDue(ctx, e) {
-			continue // retried when the entry is taken over
+			done = false
+			continue // retried with the relay's own pending entries
 		}
 		if err := f.feed.DoneForHolders(ctx, e); err != nil {
 			f.log("holders feed: acknowledge failed; will retry", "report_id", e.ReportID, "err", err)
+			done = false
 		}
 	}
+	return done
 }
 
 // threshold announces iban.threshold to the holder once per crossing of

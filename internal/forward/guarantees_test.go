@@ -2,15 +2,18 @@ package forward_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/mulegate/mulegate/internal/forward"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/policesim"
+	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 	"github.com/redis/go-redis/v9"
 )
@@ -290,4 +293,67 @@ func (f *fixture) relayStoppable(t *testing.T, cfg forward.Config) func() {
 		}
 	})
 	return stop
+}
+
+// TestRequeueBringsTheEvents (issue 21.4): the police store refuses a
+// report (422); its holder acknowledges and closes it and its reporter
+// cancels it meanwhile. Those events are kept with the rejected report,
+// and "outbox requeue" puts back the report and its events, which reach
+// the store after it, in order. Before, the events were dropped: "status
+// forwarded, review cancelled, police store has 0 events".
+func TestRequeueBringsTheEvents(t *testing.T) {
+	f := mustFixture(t)
+	rdb := f.redis.NewClient()
+	t.Cleanup(func() { rdb.Close() })
+	st, _ := store.New(rdb, store.Options{Secret: []byte("0123456789abcdef0123456789abcdef"),
+		HolderOf: func(iban.IBAN) string { return "bank-h" }})
+	f.st = st
+	f.sim.SetFaults(policesim.Faults{Status: 422})
+	a := f.accept(t, "rq-ev", body1)
+	f.relay(t, forward.Config{Workers: 2, BackoffInitial: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond})
+	ctx := context.Background()
+	waitFor(t, "the report rejected", 5*time.Second, func() bool { s, _ := st.ReportStatus(ctx, a.ID); return s.Status == "rejected" })
+	holder, reporter := report.Caller{Org: "bank-h", Type: report.OrgBank}, report.Caller{Org: "bank-a", Type: report.OrgBank}
+	closeReq, _ := report.NewClose("agreed", "mule_account", "frozen")
+	cancelReq, _ := report.NewCancel("withdrawn")
+	for _, step := range []struct {
+		c   report.Caller
+		req report.Request
+	}{{holder, report.Request{Action: report.ActionAcknowledge}}, {holder, closeReq}, {reporter, cancelReq}} {
+		if _, _, err := st.Review(ctx, a.ID, step.c, step.req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the events taken out of the outbox", 5*time.Second, func() bool {
+		stats, _ := st.OutboxStats(ctx)
+		var n int64
+		for _, s := range stats {
+			n += s.Depth
+		}
+		return n == 0
+	})
+	if rec, _ := f.sim.Record(a.ID); rec.Deliveries != 0 || len(rec.Events) != 0 {
+		t.Fatalf("while refused the store has %+v", rec)
+	}
+	f.sim.SetFaults(policesim.Faults{})
+	if ok, err := st.Requeue(ctx, a.ID); err != nil || !ok {
+		t.Fatalf("requeue: %v %v", ok, err)
+	}
+	waitFor(t, "the report and its three events delivered", 10*time.Second, func() bool {
+		rec, _ := f.sim.Record(a.ID)
+		return rec.Deliveries == 1 && len(rec.Events) == 3
+	})
+	rec, _ := f.sim.Record(a.ID)
+	var got []string
+	for _, e := range rec.Events {
+		var ev struct{ Event string }
+		_ = json.Unmarshal(e, &ev)
+		got = append(got, ev.Event)
+	}
+	if strings.Join(got, ",") != "acknowledged,closed,cancelled" {
+		t.Errorf("events at the store: %v, want acknowledged, closed, cancelled", got)
+	}
+	if s, _ := st.ReportStatus(ctx, a.ID); s.Status != "forwarded" {
+		t.Errorf("status after requeue: %s", s.Status)
+	}
 }

@@ -26,6 +26,8 @@ type Outbox interface {
 	MarkForwarded(ctx context.Context, e outbox.Entry, policeRef string, at time.Time) error
 	MarkRejected(ctx context.Context, e outbox.Entry, reason string) error
 	ReportForwardingStatus(ctx context.Context, e outbox.Entry) (report.Status, error)
+	ForwarderReady(ctx context.Context, e outbox.Entry) (bool, error)
+	ParkEvent(ctx context.Context, e outbox.Entry) (bool, error)
 	RecordAttempt(ctx context.Context, e outbox.Entry, consumer, reason string) (owned bool, err error)
 	Hold(ctx context.Context, e outbox.Entry, consumer string) (owned bool, err error)
 	Release(ctx context.Context, partition int, consumer string, visibility time.Duration, streamIDs ...string) error
@@ -371,6 +373,8 @@ func (r *Relay) deliver(ctx context.Context, consumer string, e outbox.Entry) {
 		case skip: // nothing to send: done with it
 			r.finish(ctx, func(c context.Context) error { return r.ob.MarkForwarded(c, e, "", time.Now()) })
 			return
+		case parked: // out of the outbox, kept with its rejected report
+			return
 		case later:
 			if !r.waitRetry(ctx, consumer, e, &attempt) {
 				return
@@ -412,9 +416,10 @@ func (r *Relay) deliver(ctx context.Context, consumer string, e outbox.Entry) {
 type gateVerdict int
 
 const (
-	send  gateVerdict = iota
-	skip              // a feed-only entry, or an event whose report the store refused
-	later             // an event whose report has not reached the store yet
+	send   gateVerdict = iota
+	skip               // a feed-only entry: nothing to send
+	later              // an event whose report (or an earlier event of it) has not reached the store yet
+	parked             // an event whose report the store refused: kept for "outbox requeue"
 )
 
 // gate decides what to do with an entry before calling the store.
@@ -423,13 +428,7 @@ func (r *Relay) gate(ctx context.Context, e outbox.Entry) gateVerdict {
 	case outbox.KindFeed: // for the holder's feed only
 		return skip
 	case outbox.KindEvent:
-		ready, drop := r.eventReady(ctx, e)
-		if drop {
-			return skip
-		}
-		if !ready {
-			return later
-		}
+		return r.eventReady(ctx, e)
 	}
 	return send
 }
@@ -460,19 +459,30 @@ func (r *Relay) waitRetry(ctx context.Context, consumer string, e outbox.Entry, 
 	return true
 }
 
-// eventReady says whether a review event may go to the police store: only
-// after its report did (the store must know the report first). drop: the
-// report was refused or is gone, so the event has nothing to attach to.
-func (r *Relay) eventReady(ctx context.Context, e outbox.Entry) (ready, drop bool) {
+// eventReady says whether a review event may go to the police store:
+// only after its report did (the store must know the report first) and
+// after the report's earlier events (in order, whatever worker holds
+// them). An event of a report the store refused is parked with it: "outbox
+// requeue" puts it back after the report.
+func (r *Relay) eventReady(ctx context.Context, e outbox.Entry) gateVerdict {
 	st, err := r.ob.ReportForwardingStatus(ctx, e)
 	switch {
 	case err != nil:
-		return false, false
+		return later
 	case st == report.StatusRejected:
-		r.log.Warn("review event dropped: the police store refused its report", "report_id", e.ReportID)
-		return false, true
+		ok, err := r.ob.ParkEvent(ctx, e)
+		if err != nil || !ok {
+			return later // not parked (Redis, or requeued meanwhile): look again
+		}
+		r.log.Warn("review event kept aside: the police store refused its report; outbox requeue puts it back", "report_id", e.ReportID)
+		return parked
+	case st != report.StatusForwarded:
+		return later
 	}
-	return st == report.StatusForwarded, false
+	if ready, err := r.ob.ForwarderReady(ctx, e); err != nil || !ready {
+		return later
+	}
+	return send
 }
 
 // holdWhile waits as long as left() is positive, renewing the claim on e

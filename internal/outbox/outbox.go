@@ -28,6 +28,9 @@ type Entry struct {
 	RespondBy time.Time
 	Event     string
 	IBAN      string
+	// PoliceOnly marks an entry put back by "outbox requeue": the holder's
+	// feed had it the first time; only the police store needs it again.
+	PoliceOnly bool
 }
 
 // Kind is what an entry carries to the police store.

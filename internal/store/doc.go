@@ -20,6 +20,7 @@
 //	mg:{pK}:outbox     stream  reports, review events and feed entries waiting for the
 //	                           forwarders and the holders' relay (two consumer groups)
 //	mg:{pK}:rejected   hash    report id -> body of a report the police store refused (requeue)
+//	mg:{pK}:parked     hash    report id -> its events after the refusal, a JSON list in order (requeue)
 //	mg:{d:NNNN}        hash    idempotency buckets (16384): raw report id -> day, 10-byte
 //	                           fingerprint, partition
 //	mg:aidem:ID        hash    alert idempotency record: fingerprint (h), bank org (v)

@@ -159,15 +159,55 @@ redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `)
 
-// requeueScript puts a rejected report back in its outbox partition.
+// parkScript takes a review (or recovery) event of a report the police
+// store refused out of the outbox and keeps it with the report's rejected
+// body, in order, so that "outbox requeue" puts the report back together
+// with everything that happened to it meanwhile. It parks only while the
+// report is rejected (its record says so, or it is gone and its body is
+// in the rejected hash): a report requeued meanwhile gets the event from
+// the outbox as usual.
 //
-// KEYS: stream, book, rejected hash
+// KEYS: stream, book, rejected hash, parked hash
+// ARGV: group, entry id, raw id, report id, event key, body, the other
+// group, event name, ttl s
+// Returns 1 when parked, 0 when the report is not rejected.
+var parkScript = redis.NewScript(consumedLua + recordLua + `
+local rec = redis.call('HGET', KEYS[2], ARGV[3])
+if rec then
+  if fields(rec)[6] ~= 'r' then return 0 end
+elseif redis.call('HEXISTS', KEYS[3], ARGV[4]) == 0 then
+  return 0
+end
+local list = {}
+local cur = redis.call('HGET', KEYS[4], ARGV[4])
+if cur then list = cjson.decode(cur) end
+list[#list + 1] = {k = ARGV[5], b = ARGV[6], ev = ARGV[8]}
+redis.call('HSET', KEYS[4], ARGV[4], cjson.encode(list))
+redis.call('EXPIRE', KEYS[4], ARGV[9])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+if consumed(KEYS[1], ARGV[7], ARGV[2]) then redis.call('XDEL', KEYS[1], ARGV[2]) end
+return 1
+`)
+
+// requeueScript puts a rejected report back in its outbox partition,
+// followed by the events parked with it, in the order they happened. The
+// entries are for the police store only ("ro"): the holder's feed had
+// them the first time.
+//
+// KEYS: stream, book, rejected hash, parked hash
 // ARGV: report id, wake channel, partition, raw id, pseudonym (hex)
 // Returns 1 if requeued, 0 if the report is not rejected.
 var requeueScript = redis.NewScript(recordLua + `
 local body = redis.call('HGET', KEYS[3], ARGV[1])
 if not body then return 0 end
-redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], 'ps', ARGV[5], 'body', body)
+redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], 'ps', ARGV[5], 'body', body, 'ro', '1')
+local parked = redis.call('HGET', KEYS[4], ARGV[1])
+if parked then
+  for _, e in ipairs(cjson.decode(parked)) do
+    redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], 'ps', ARGV[5], 'kind', 'event', 'key', e.k, 'body', e.b, 'ev', e.ev, 'ro', '1')
+  end
+  redis.call('HDEL', KEYS[4], ARGV[1])
+end
 redis.call('HDEL', KEYS[3], ARGV[1])
 local rec = redis.call('HGET', KEYS[2], ARGV[4])
 if rec then
@@ -179,6 +219,22 @@ end
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 `)
+
+// ParkEvent keeps an event of a rejected report aside for requeue and
+// takes it out of the outbox; false when the report is not rejected (any
+// more).
+func (s *Store) ParkEvent(ctx context.Context, e outbox.Entry) (bool, error) {
+	k, err := s.entryBook(ctx, e)
+	if err != nil {
+		return false, err
+	}
+	n, err := parkScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), k.book(), rejectedKey(k.tag), parkedKey(k.tag)},
+		forwarderGroup, e.StreamID, rawID(e.ReportID), e.ReportID, e.Key, string(e.Body), holderGroup, e.Event, s.ttlSeconds()).Int()
+	if err != nil {
+		return false, s.fail(opOutbox, "outbox: park script", err)
+	}
+	return n == 1, nil
+}
 
 // EnsureGroups creates the consumer group on every outbox partition (and
 // the stream, if it does not exist yet). Safe to call repeatedly.
@@ -362,6 +418,7 @@ func (s *Store) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 		if rb, ok := m.Values["rb"].(string); ok {
 			e.RespondBy = msTime(rb)
 		}
+		e.PoliceOnly = m.Values["ro"] == "1"
 		out = append(out, e)
 	}
 	return out
@@ -478,7 +535,7 @@ func (s *Store) Requeue(ctx context.Context, id string) (bool, error) {
 }
 
 func (s *Store) requeue(ctx context.Context, k ibanKeys, id string) (bool, error) {
-	n, err := requeueScript.Run(ctx, s.rdb, []string{s.OutboxKey(k.part), k.book(), rejectedKey(k.tag)},
+	n, err := requeueScript.Run(ctx, s.rdb, []string{s.OutboxKey(k.part), k.book(), rejectedKey(k.tag), parkedKey(k.tag)},
 		id, WakeChannel, k.part, rawID(id), k.pseudo).Int()
 	if err != nil {
 		return false, s.fail(opOutbox, "outbox: requeue script", err)
@@ -517,6 +574,10 @@ func (s *Store) RequeueAllRejected(ctx context.Context) ([]string, error) {
 }
 
 func rejectedKey(tag string) string { return "mg:" + tag + ":rejected" }
+
+// parkedKey holds, per rejected report, the events that came after its
+// rejection (a JSON list, in order), for requeue.
+func parkedKey(tag string) string { return "mg:" + tag + ":parked" }
 
 // Release hands entries back on shutdown: their idle time is set past
 // the visibility timeout, so the next claim sweep of any other worker

@@ -1,0 +1,144 @@
+package forward
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/outbox"
+	"github.com/mulegate/mulegate/internal/redistest"
+	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/store"
+)
+
+// flakyFeed fails the next failures AppendEvent calls.
+type flakyFeed struct {
+	*store.Store
+	failures atomic.Int32
+}
+
+func (f *flakyFeed) AppendEvent(ctx context.Context, org string, e report.Event, retention time.Duration) (bool, error) {
+	if f.failures.Add(-1) >= 0 {
+		return false, errors.New("injected: feed write failed")
+	}
+	return f.Store.AppendEvent(ctx, org, e, retention)
+}
+
+func orderFixture(t *testing.T) (*store.Store, *flakyFeed, func(consumer string) *feedRelay) {
+	t.Helper()
+	srv := redistest.StartTopology(t)
+	st, err := store.New(srv.Client(t), store.Options{Secret: []byte("0123456789abcdef0123456789abcdef"),
+		HolderOf: func(iban.IBAN) string { return "bank-h" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnsureGroups(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	feed := &flakyFeed{Store: st}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r := New(Config{Batch: 32}, st, nil, log, nil)
+	relay := func(consumer string) *feedRelay {
+		return &feedRelay{feed: feed, r: r, consumer: consumer, retention: 24 * time.Hour, escalate: 3, log: log.Warn}
+	}
+	return st, feed, relay
+}
+
+// reportAndCancel accepts a report (its holder is bank-h) and cancels it:
+// two outbox entries of one report on one partition.
+func reportAndCancel(t *testing.T, st *store.Store, key string) (report.Accepted, int) {
+	t.Helper()
+	ctx := context.Background()
+	sub, err := report.NewSubmission("NL91ABNA0417164300", "phishing", nil, nil, "", "", time.Now(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.Accept(ctx, "bank-a", report.OrgBank, key, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel, _ := report.NewCancel("sent by mistake")
+	if _, _, err := st.Review(ctx, a.ID, report.Caller{Org: "bank-a", Type: report.OrgBank}, cancel); err != nil {
+		t.Fatal(err)
+	}
+	i, _ := iban.Parse("NL91ABNA0417164300")
+	return a, st.KeyOf(i).Partition
+}
+
+func feedTypes(t *testing.T, st *store.Store) string {
+	t.Helper()
+	evs, _, _, err := st.Events(context.Background(), "bank-h", "", 100, nil, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		out = append(out, string(e.Type))
+	}
+	return strings.Join(out, ",")
+}
+
+// TestFeedInOrderAcrossRelays (issue 21.1): two gateways' relays take
+// consecutive entries of one report; the one holding the cancellation
+// writes first. The bank must never see report.cancelled before its
+// report.received: the cancellation waits until the report's entry is
+// done, and is written on the next drain.
+func TestFeedInOrderAcrossRelays(t *testing.T) {
+	st, _, relay := orderFixture(t)
+	_, p := reportAndCancel(t, st, "order-1")
+	ctx := context.Background()
+	x, y := relay("gw1-feed"), relay("gw2-feed")
+	first, err := st.ReadForHolders(ctx, p, x.consumer, 1)
+	if err != nil || len(first) != 1 || first[0].Kind != outbox.KindReport {
+		t.Fatalf("gw1 reads %+v %v", first, err)
+	}
+	second, err := st.ReadForHolders(ctx, p, y.consumer, 1)
+	if err != nil || len(second) != 1 || second[0].Event != "cancelled" {
+		t.Fatalf("gw2 reads %+v %v", second, err)
+	}
+	if y.handle(ctx, second) {
+		t.Error("gw2 handled the cancellation while the report's entry was pending elsewhere")
+	}
+	if got := feedTypes(t, st); got != "" {
+		t.Fatalf("the bank's feed holds %q before the report was written", got)
+	}
+	if !x.handle(ctx, first) {
+		t.Fatal("gw1 could not write the report")
+	}
+	y.drain(ctx, p)
+	if got := feedTypes(t, st); got != "report.received,report.cancelled" {
+		t.Errorf("the bank's feed: %q, want report.received,report.cancelled", got)
+	}
+	// The review-due set is not re-armed by the report's entry written
+	// after the cancellation's.
+	open, _, err := st.ReviewBacklog(ctx, []string{"bank-h"})
+	if err != nil || open["bank-h"] != 0 {
+		t.Errorf("reviews the holder owes after a cancelled report: %v %v, want 0", open, err)
+	}
+}
+
+// TestFeedInOrderAfterAFailedWrite (issue 21.1): a relay whose write of
+// report.received fails does not write the cancellation behind it (it
+// used to skip the failed entry and write the next); both are written in
+// order on its next drain, without waiting for a claim sweep.
+func TestFeedInOrderAfterAFailedWrite(t *testing.T) {
+	st, feed, relay := orderFixture(t)
+	_, p := reportAndCancel(t, st, "order-2")
+	ctx := context.Background()
+	x := relay("gw1-feed")
+	feed.failures.Store(1)
+	x.drain(ctx, p)
+	if got := feedTypes(t, st); got != "" {
+		t.Fatalf("after a failed write the bank's feed holds %q", got)
+	}
+	x.drain(ctx, p)
+	if got := feedTypes(t, st); got != "report.received,report.cancelled" {
+		t.Errorf("the bank's feed: %q, want report.received,report.cancelled", got)
+	}
+}
