@@ -374,10 +374,10 @@ func TestReportReceivedSurvivesKill(t *testing.T) {
 	rdb := rds.Client(t)
 	ctx := context.Background()
 	feedKey := "mg:{a:bank-a}:events"
+	a := mustServeProc(t, p, rds.Addrs(), forwardEnv(sim)...) // on an empty Redis (a broken one is not a layout it starts on)
 	if err := rdb.Set(ctx, feedKey, "not a stream", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	a := mustServeProc(t, p, rds.Addrs(), forwardEnv(sim)...)
 	r := newReporter(t, p)
 	if st, _ := r.submit(a.addrs["api"], "kill-feed-1", `{"iban":"NL91ABNA0417164300","category":"phishing"}`); st != 202 {
 		t.Fatalf("submit: %d", st)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mulegate/mulegate/internal/config"
 	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/store"
 )
 
 // cmdOutbox is "mulegate outbox requeue --config FILE --report ID |
@@ -82,6 +83,7 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	defer c.close()
 	st, err := c.st.Migrate(ctx)
 	fmt.Fprintf(stdout, "migrated %d IBANs: %d reports, %d markers; %d reports past retention dropped\n", st.IBANs, st.Reports, st.Markers, st.Expired)
+	fmt.Fprintf(stdout, "sealed %d feed events, %d alerts, %d rejected reports; data layout %d\n", st.Sealed.Events, st.Sealed.Alerts, st.Sealed.Rejected, store.LayoutVersion)
 	return err
 }
 

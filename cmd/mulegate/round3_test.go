@@ -1,9 +1,22 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 // Regression tests for the findings of the round-2 reviews (issue 21;
@@ -120,5 +133,151 @@ limits:
 	got := do(t, market, "GET", url, mTok, "")
 	if got.status != 429 || problemCode(t, got) != "rate_limited" {
 		t.Errorf("fourth read: %d %s, want 429", got.status, got.body)
+	}
+}
+
+// TestStreamsAreLimitedPerOrg (issue 21.13): an org holds at most
+// limits.<type>.streams open SSE streams and waiting long polls, across
+// its connections (one bank opened 1,500 before); beyond, 429
+// rate_limited. A closed stream gives its slot back, and another org is
+// not affected.
+func TestStreamsAreLimitedPerOrg(t *testing.T) {
+	p := mustPKI(t)
+	gw := mustGatewayConfig(t, p.config(mustRedisAddrs(t), `
+limits:
+  bank: {lookups_per_second: 1000, lookups_burst: 1000, writes_per_second: 1000, writes_burst: 1000, streams: 2}
+`))
+	bank, tok := p.client(t, p.clients["bank-a"]), p.token(t, "bank-a", nil, nil)
+	_, stop1 := openStream(t, bank, gw.api+"/v1/events/stream", tok, "")
+	_, stop2 := openStream(t, bank, gw.api+"/v1/alerts/stream", tok, "")
+	defer stop2()
+	for _, u := range []string{"/v1/events/stream", "/v1/alerts?wait=5"} {
+		got := do(t, bank, "GET", gw.api+u, tok, "")
+		if got.status != 429 || problemCode(t, got) != "rate_limited" || got.header.Get("Retry-After") == "" {
+			t.Errorf("%s with 2 streams open: %d %s", u, got.status, got.body)
+		}
+	}
+	if got := do(t, bank, "GET", gw.api+"/v1/alerts", tok, ""); got.status != 200 {
+		t.Errorf("a poll that does not wait is no stream: %d", got.status)
+	}
+	other, oTok := p.client(t, p.clients["bank-b"]), p.token(t, "bank-b", nil, nil)
+	_, stopB := openStream(t, other, gw.api+"/v1/events/stream", oTok, "")
+	defer stopB()
+	stop1()
+	var got call
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if got = do(t, bank, "GET", gw.api+"/v1/alerts?wait=1", tok, ""); got.status == 200 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if got.status != 200 {
+		t.Errorf("after closing a stream: %d %s", got.status, got.body)
+	}
+}
+
+// TestWritesPerDay (issue 21.15): an org's writes are limited per UTC
+// day (limits.<type>.writes_per_day): beyond, 429 with Retry-After to
+// the next UTC day, and nothing written.
+func TestWritesPerDay(t *testing.T) {
+	p := mustPKI(t)
+	gw := mustGatewayConfig(t, p.config(mustRedisAddrs(t), `
+limits:
+  bank: {lookups_per_second: 1000, lookups_burst: 1000, writes_per_second: 1000, writes_burst: 1000, writes_per_day: 3}
+`))
+	bank, tok := p.client(t, p.clients["bank-a"]), p.token(t, "bank-a", nil, nil)
+	for n := range 3 {
+		if got := do(t, bank, "POST", gw.api+"/v1/reports", tok, `{"iban":"DE89370400440532013000","category":"phishing"}`, "Idempotency-Key", fmt.Sprint("day-", n)); got.status != 202 {
+			t.Fatalf("write %d: %d %s", n, got.status, got.body)
+		}
+	}
+	got := do(t, bank, "POST", gw.api+"/v1/reports", tok, `{"iban":"DE89370400440532013000","category":"phishing"}`, "Idempotency-Key", "day-4")
+	now := time.Now().UTC()
+	toMidnight := now.Truncate(24 * time.Hour).Add(24 * time.Hour).Sub(now)
+	ra, _ := strconv.Atoi(got.header.Get("Retry-After"))
+	if got.status != 429 || problemCode(t, got) != "rate_limited" || time.Duration(ra)*time.Second < toMidnight-time.Minute || time.Duration(ra)*time.Second > toMidnight+time.Minute {
+		t.Errorf("fourth write of the day: %d Retry-After %q (to midnight %v) %s", got.status, got.header.Get("Retry-After"), toMidnight, got.body)
+	}
+	l := decodeInto[struct {
+		ReportCount int `json:"report_count"`
+	}](t, do(t, bank, "GET", gw.api+"/v1/ibans/DE89370400440532013000", tok, ""))
+	if l.ReportCount != 3 {
+		t.Errorf("report_count %d after 3 accepted reports and a refused one, want 3", l.ReportCount)
+	}
+}
+
+// TestStreamReaderThatDoesNotReadIsCut (issue 21.13): a client that opens
+// an SSE stream and never reads is disconnected once a write blocks past
+// api.write_timeout (it was kept, with its memory and descriptor), and
+// its stream slot is given back.
+func TestStreamReaderThatDoesNotReadIsCut(t *testing.T) {
+	p := mustPKI(t)
+	gw := mustGatewayConfig(t, p.config(mustRedisAddrs(t), ""), "MULEGATE_API_WRITE_TIMEOUT", "2s")
+	host := strings.TrimPrefix(gw.api, "https://")
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return errors.Join(err, serr)
+	}}
+	raw, err := d.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	conn := tls.Client(raw, &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost",
+		Certificates: []tls.Certificate{p.clients["bank-a"].TLS()}, NextProtos: []string{"http/1.1"}})
+	fmt.Fprintf(conn, "GET /v1/alerts/stream HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s\r\n\r\n", p.token(t, "bank-a", nil, nil))
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	waitFor("the stream to open", func() bool { return metric(t, gw.ops, "mulegate_alert_streams_open") == "1" })
+	police, pTok := p.client(t, p.clients["police-nl"]), p.token(t, "police-nl", nil, nil)
+	msg := strings.Repeat("x", 900)
+	for n := 0; metric(t, gw.ops, "mulegate_alert_streams_open") == "1"; n++ {
+		if n == 5000 {
+			t.Fatal("5000 alerts later the stream that is never read is still open")
+		}
+		got := do(t, police, "POST", gw.api+"/v1/alerts", pTok, fmt.Sprintf(`{"iban":"NL91ABNA0417164300","severity":"info","message":"%s","reference":"r%d"}`, msg, n))
+		if got.status != 201 {
+			t.Fatalf("alert %d: %d", n, got.status)
+		}
+	}
+}
+
+// TestServeRefusesAnOlderLayout (issue 21.16): a Redis holding Part 2's
+// plaintext feed is refused by serve, naming the migration; "mulegate
+// migrate" seals it and serve starts and serves the feed as before.
+func TestServeRefusesAnOlderLayout(t *testing.T) {
+	p := mustPKI(t)
+	rds := redistest.StartTopology(t)
+	ctx := context.Background()
+	if err := rds.Client(t).XAdd(ctx, &redis.XAddArgs{Stream: "mg:{a:bank-a}:events", Values: []any{"event_id", "e1",
+		"type", "report.received", "data", `{"report_id":"r1","iban":"NL91ABNA0417164300"}`, "at", time.Now().UnixMilli()}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "mulegate.yaml")
+	if err := os.WriteFile(cfgPath, []byte(p.config(rds.Addrs(), "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(string) string { return "" }
+	err := run(ctx, []string{"serve", "--config", cfgPath}, env, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "mulegate migrate") {
+		t.Fatalf("serve on a Part 2 feed: %v, want a refusal naming mulegate migrate", err)
+	}
+	var out strings.Builder
+	if err := run(ctx, []string{"migrate", "--config", cfgPath}, env, &out, io.Discard); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	if !strings.Contains(out.String(), "sealed 1 feed events") {
+		t.Errorf("migrate printed %q", out.String())
+	}
+	gw := mustGatewayConfig(t, p.config(rds.Addrs(), ""))
+	got := do(t, p.client(t, p.clients["bank-a"]), "GET", gw.api+"/v1/events", p.token(t, "bank-a", nil, nil), "")
+	if got.status != 200 || !strings.Contains(string(got.body), `"iban":"NL91ABNA0417164300"`) {
+		t.Errorf("the sealed feed served: %d %s", got.status, got.body)
 	}
 }

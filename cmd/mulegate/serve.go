@@ -114,6 +114,8 @@ func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, e
 		WaitReplicas:   cfg.Redis.WaitReplicas,
 		WaitTimeout:    cfg.Redis.WaitTimeout.D(),
 		Reads:          reads,
+
+		EventsMaxPerBank: cfg.Events.MaxPerBank,
 	})
 	if err != nil {
 		closeRedis(rdb, reads)
@@ -266,7 +268,7 @@ func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg
 			Keepalive: cfg.Alerts.Keepalive.D(), ValidateID: store.ValidCursor},
 		Risk: report.RiskPolicy{Thresholds: report.RiskThresholds{Low: cfg.Risk.Low, Medium: cfg.Risk.Medium, High: cfg.Risk.High},
 			EscalateReporters: cfg.Review.EscalateReporters},
-		Views: viewsFrom(cfg), Limiter: c.st,
+		Views: viewsFrom(cfg), Limiter: c.st, DayLimiter: c.st, Slots: c.st, WriteTimeout: cfg.API.WriteTimeout.D(),
 		Audit: au, ValidPurpose: audit.ValidPurpose, LookupLog: looked,
 		KeyOf:    c.st.KeyOf,
 		MaxBatch: cfg.API.MaxBatch, MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchBodyBytes: cfg.API.MaxBatchBodyBytes,
@@ -330,6 +332,29 @@ func registerAudit(reg prometheus.Registerer, w *audit.Writer) {
 	}))
 }
 
+// eventsTrimmed is mulegate_events_trimmed_total{bank}: events trimmed
+// from a bank's feed because it held events.max_per_bank (a bank that
+// does not read its feed, or an org that writes too much).
+type eventsTrimmed struct {
+	st    *store.Store
+	banks func() []string // every registered bank has a series, 0 until a trim
+	desc  *prometheus.Desc
+}
+
+func newEventsTrimmed(st *store.Store, banks func() []string) eventsTrimmed {
+	return eventsTrimmed{st: st, banks: banks, desc: prometheus.NewDesc("mulegate_events_trimmed_total",
+		"Events trimmed from a bank's feed because it held events.max_per_bank (oldest first).", []string{"bank"}, nil)}
+}
+
+func (e eventsTrimmed) Describe(ch chan<- *prometheus.Desc) { ch <- e.desc }
+
+func (e eventsTrimmed) Collect(ch chan<- prometheus.Metric) {
+	counts := e.st.EventsTrimmed()
+	for _, bank := range e.banks() {
+		ch <- prometheus.MustNewConstMetric(e.desc, prometheus.CounterValue, float64(counts[bank]), bank)
+	}
+}
+
 // registerCRLAge is mulegate_crl_age_seconds: how old the newest loaded
 // CRL is (0 when none is configured), to alert on CRLs nobody refreshes.
 func registerCRLAge(reg prometheus.Registerer, t *httpapi.ServerTLS) {
@@ -371,9 +396,13 @@ type gatewayServer struct {
 }
 
 func (c *core) gateway(ctx context.Context, cfg config.Config, stdout io.Writer) (*gatewayServer, error) {
+	if err := c.st.CheckLayout(ctx); err != nil {
+		return nil, err
+	}
 	g := &gatewayServer{c: c, cfg: cfg, hub: c.st.NewAlertHub(), stopping: make(chan struct{})}
 	m := httpapi.NewMetrics(c.reg)
 	httpapi.RegisterReviewBacklog(c.reg, c.st, c.orgs.Banks)
+	c.reg.MustRegister(newEventsTrimmed(c.st, c.orgs.Banks))
 	var err error
 	if g.authn, err = c.newAuthn(ctx, cfg, m); err != nil {
 		return nil, err
@@ -500,10 +529,14 @@ func cmdForward(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer c.close()
+	if err := c.st.CheckLayout(ctx); err != nil {
+		return err
+	}
 	relay, err := c.relay(cfg)
 	if err != nil {
 		return err
 	}
+	c.reg.MustRegister(newEventsTrimmed(c.st, c.orgs.Banks))
 	opsSrv := c.opsServer(cfg, relay)
 	opsLn, err := net.Listen("tcp", cfg.Ops.Listen)
 	if err != nil {
@@ -547,7 +580,8 @@ func orgsFrom(cfg config.Config) (auth.Orgs, *report.Router) {
 		l := cfg.OrgLimits(o)
 		orgs[o.ID] = auth.Org{ID: o.ID, Type: report.OrgType(o.Type), BankCodes: o.BankCodes, CertSubjects: o.CertSubjects,
 			Limits: report.Limits{Lookups: report.RateLimit{PerSecond: l.LookupsPerSecond, Burst: l.LookupsBurst},
-				Writes: report.RateLimit{PerSecond: l.WritesPerSecond, Burst: l.WritesBurst}}}
+				Writes:       report.RateLimit{PerSecond: l.WritesPerSecond, Burst: l.WritesBurst},
+				WritesPerDay: l.WritesPerDay, Streams: l.Streams}}
 		if report.OrgType(o.Type) == report.OrgBank {
 			banks[o.ID] = o.BankCodes
 		}

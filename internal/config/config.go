@@ -156,6 +156,9 @@ type Config struct {
 	Views  map[string]View `yaml:"views"`
 	Events struct {
 		Retention Duration `yaml:"retention"`
+		// MaxPerBank bounds each bank's event feed (default 1,000,000),
+		// oldest trimmed first (mulegate_events_trimmed_total).
+		MaxPerBank int64 `yaml:"max_per_bank"`
 	} `yaml:"events"`
 	Review struct {
 		RespondWithin     Duration `yaml:"respond_within"`
@@ -283,6 +286,7 @@ func Default() Config {
 	c.Alerts.Keepalive = Duration(15 * time.Second)
 	c.Risk.Low, c.Risk.Medium, c.Risk.High = 1, 2, 5
 	c.Events.Retention = Duration(90 * 24 * time.Hour)
+	c.Events.MaxPerBank = 1_000_000
 	c.Views = map[string]View{"marketplace": {Omit: []string{"by_source", "marker.by_type"}}}
 	c.Review.RespondWithin = Duration(7 * 24 * time.Hour)
 	c.Review.EscalateReporters = 3

@@ -197,6 +197,9 @@ func (c *Config) validateAlerts(p *problems) {
 	}
 	p.atLeast("alerts.keepalive", c.Alerts.Keepalive, 100*time.Millisecond, "100ms")
 	p.atLeast("events.retention", c.Events.Retention, time.Second, "1s")
+	if c.Events.MaxPerBank < 100 {
+		p.bad("events.max_per_bank", "must be at least 100")
+	}
 }
 
 func (c *Config) validateRisk(p *problems) {

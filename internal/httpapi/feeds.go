@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -120,10 +122,64 @@ func feedParams(c *gin.Context, opt AlertOptions) (after string, limit int, wait
 
 // feedDeps are what the feed handlers need besides the source.
 type feedDeps struct {
-	waiter  alertWaiter
-	opt     AlertOptions
-	timeout time.Duration
-	done    <-chan struct{} // closed on shutdown
+	waiter       alertWaiter
+	opt          AlertOptions
+	timeout      time.Duration
+	done         <-chan struct{} // closed on shutdown
+	slots        streamSlots     // nil: streams are not limited
+	writeTimeout time.Duration   // a stream write blocked longer ends the stream (0: none)
+}
+
+// streamSlots limits an org's open SSE streams and waiting long polls,
+// across every gateway process (store.HoldStream).
+type streamSlots interface {
+	HoldStream(ctx context.Context, org, id string, limit int, lease time.Duration) (bool, error)
+	ReleaseStream(ctx context.Context, org, id string) error
+}
+
+// streamLease is how long a stream slot is held without renewal; an open
+// stream renews it every streamRenew, so a gateway that dies frees its
+// slots within streamLease.
+const (
+	streamLease = 30 * time.Second
+	streamRenew = 10 * time.Second
+)
+
+// holdSlot takes one of the caller's stream slots for lease (429
+// rate_limited when the org holds limits.<type>.streams already). The
+// returned function renews it; release gives it back.
+func (d feedDeps) holdSlot(c *gin.Context, lease time.Duration) (renew func() bool, release func(), ok bool) {
+	p := principal(c)
+	limit := p.Org.Limits.Streams
+	if d.slots == nil || limit <= 0 {
+		return func() bool { return true }, func() {}, true
+	}
+	var rnd [12]byte
+	_, _ = crand.Read(rnd[:])
+	id := hex.EncodeToString(rnd[:]) // not the request id: a caller may send the same X-Request-ID twice
+	hold := func() (bool, error) {
+		ctx, cancel := withTimeout(c, d.timeout)
+		defer cancel()
+		return d.slots.HoldStream(ctx, p.Org.ID, id, limit, lease)
+	}
+	held, err := hold()
+	if err != nil {
+		writeProblem(c, err)
+		return nil, nil, false
+	}
+	if !held {
+		c.Header("Retry-After", "5")
+		writeProblem(c, newAPIError(http.StatusTooManyRequests, "rate_limited",
+			"this organisation has "+strconv.Itoa(limit)+" streams and long polls open already; close one or retry later"))
+		return nil, nil, false
+	}
+	renew = func() bool { ok, err := hold(); return err != nil || ok } // a Redis hiccup does not end a stream
+	release = func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), time.Second)
+		defer cancel()
+		_ = d.slots.ReleaseStream(ctx, p.Org.ID, id)
+	}
+	return renew, release, true
 }
 
 // handleFeed serves the caller's entries after a cursor; with wait it
@@ -144,6 +200,11 @@ func handleFeed(src feedSource, d feedDeps) gin.HandlerFunc {
 			return
 		}
 		if wait > 0 {
+			_, release, ok := d.holdSlot(c, wait+d.timeout+5*time.Second)
+			if !ok {
+				return
+			}
+			defer release()
 			_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Now().Add(wait + d.timeout + 5*time.Second))
 		}
 		org := principal(c).Org.ID
@@ -218,6 +279,12 @@ func handleFeedStream(src feedSource, d feedDeps, m *Metrics) gin.HandlerFunc {
 			writeProblem(c, err)
 			return
 		}
+		renew, release, ok := d.holdSlot(c, streamLease)
+		if !ok {
+			return
+		}
+		defer release()
+		renewed := time.Now()
 		st.open()
 		if m != nil {
 			m.sseOpen.Inc()
@@ -240,6 +307,13 @@ func handleFeedStream(src feedSource, d feedDeps, m *Metrics) gin.HandlerFunc {
 				woken = d.waiter.Wait(st.org)
 			case <-recheck.C: // pub/sub may miss a wake-up during a reconnect
 				woken = d.waiter.Wait(st.org)
+				if time.Since(renewed) >= streamRenew {
+					if !renew() {
+						st.comment("stream slot lost; reconnect with Last-Event-ID")
+						return
+					}
+					renewed = time.Now()
+				}
 			case <-keep.C:
 				if !st.comment("keep-alive") {
 					return
@@ -282,9 +356,9 @@ func (st *feedStream) start() error {
 }
 
 // open sends the stream's headers. The stream outlives the server's write
-// timeout, so its deadline is lifted.
+// timeout: instead, each write gets its own deadline (writeDeadline).
 func (st *feedStream) open() {
-	_ = http.NewResponseController(st.c.Writer).SetWriteDeadline(time.Time{})
+	st.writeDeadline()
 	h := st.c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -304,6 +378,7 @@ func (st *feedStream) writePage() (more, ok bool) {
 		logger(st.c).Warn("feed stream: reading the feed failed; retrying", "feed", st.src.list, "err", err)
 		return false, true
 	}
+	st.writeDeadline()
 	for _, it := range items {
 		data, _ := json.Marshal(it.body)
 		if _, err := fmt.Fprintf(st.c.Writer, "id: %s\nevent: %s\ndata: %s\n\n", it.cursor, it.event, data); err != nil {
@@ -318,8 +393,20 @@ func (st *feedStream) writePage() (more, ok bool) {
 	return more, true
 }
 
+// writeDeadline gives the next write api.write_timeout: a reader that does
+// not read (its write blocks, the connection's buffers full) is cut off
+// then, and the stream ends, instead of being kept forever.
+func (st *feedStream) writeDeadline() {
+	var at time.Time
+	if st.d.writeTimeout > 0 {
+		at = time.Now().Add(st.d.writeTimeout)
+	}
+	_ = http.NewResponseController(st.c.Writer).SetWriteDeadline(at)
+}
+
 // comment sends an SSE comment line; false once the client is gone.
 func (st *feedStream) comment(text string) bool {
+	st.writeDeadline()
 	if _, err := fmt.Fprintf(st.c.Writer, ": %s\n\n", text); err != nil {
 		return false
 	}

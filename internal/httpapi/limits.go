@@ -17,9 +17,15 @@ type limiter interface {
 	Allow(ctx context.Context, org string, class report.RateClass, lim report.RateLimit, cost int) (report.RateDecision, error)
 }
 
+// dayLimiter counts an org's writes per UTC day.
+type dayLimiter interface {
+	AllowDay(ctx context.Context, org string, limit, cost int, now time.Time) (allowed bool, retryAfter time.Duration, err error)
+}
+
 // rateDeps are what rate limiting needs.
 type rateDeps struct {
 	l       limiter
+	day     dayLimiter // nil: no daily limit
 	metrics *Metrics
 	// deadline bounds the limiter's Redis work (the request timeout); most
 	// charges are answered from the local lease (localrate.go) and never
@@ -62,7 +68,7 @@ func charge(c *gin.Context, d rateDeps, class report.RateClass, cost int) bool {
 	v[0], v[1], v[2] = strconv.Itoa(lim.Burst), strconv.Itoa(max(dec.Remaining, 0)), strconv.Itoa(ceilSeconds(dec.ResetAfter))
 	h["Ratelimit-Limit"], h["Ratelimit-Remaining"], h["Ratelimit-Reset"] = v[0:1:1], v[1:2:2], v[2:3:3]
 	if dec.Allowed {
-		return true
+		return class != report.RateWrites || cost == 0 || chargeDay(c, d, p.Org.ID, p.Org.Limits.WritesPerDay, cost)
 	}
 	if d.metrics != nil {
 		d.metrics.rateLimited.WithLabelValues(string(p.Org.Type), string(class)).Inc()
@@ -73,6 +79,32 @@ func charge(c *gin.Context, d rateDeps, class report.RateClass, cost int) bool {
 		detail = "this request costs more " + string(class) + " than the burst of this organisation allows; send smaller batches"
 	}
 	writeProblem(c, newAPIError(http.StatusTooManyRequests, "rate_limited", detail))
+	return false
+}
+
+// chargeDay counts a write against the org's writes of the UTC day
+// (limits.<type>.writes_per_day); beyond it 429 with Retry-After to the
+// next UTC day.
+func chargeDay(c *gin.Context, d rateDeps, org string, limit, cost int) bool {
+	if d.day == nil || limit <= 0 {
+		return true
+	}
+	ctx, cancel := d.deadline.context(c)
+	defer cancel()
+	ok, retry, err := d.day.AllowDay(ctx, org, limit, cost, time.Now())
+	if err != nil {
+		writeProblem(c, err)
+		return false
+	}
+	if ok {
+		return true
+	}
+	if d.metrics != nil {
+		d.metrics.rateLimited.WithLabelValues(string(principal(c).Org.Type), "writes_per_day").Inc()
+	}
+	c.Header("Retry-After", strconv.Itoa(max(1, ceilSeconds(retry))))
+	writeProblem(c, newAPIError(http.StatusTooManyRequests, "rate_limited",
+		"this organisation's writes for the day (UTC) are spent ("+strconv.Itoa(limit)+"); retry after Retry-After seconds, at the next UTC day"))
 	return false
 }
 

@@ -37,6 +37,9 @@ type Deps struct {
 	Risk              report.RiskPolicy
 	Views             map[report.OrgType]View
 	Limiter           limiter
+	DayLimiter        dayLimiter    // writes per UTC day (nil: none)
+	Slots             streamSlots   // SSE streams and long polls per org (nil: none)
+	WriteTimeout      time.Duration // api.write_timeout: a stream reader that does not read is cut after it
 	Audit             Auditor
 	KeyOf             func(iban.IBAN) report.IBANKey // the IBAN's keyed pseudonym and partition (the store's KeyOf)
 	ValidPurpose      func(string) bool
@@ -83,7 +86,7 @@ func NewAPI(d Deps) http.Handler {
 	// (a batch costs one per IBAN, charged once it is decoded), writes
 	// (reports, reviews, cancels, alerts, markers), and a free peek at the
 	// lookups bucket for reads.
-	rd := rateDeps{l: newLocalGate(d.Limiter), metrics: d.Metrics, deadline: &sharedDeadline{timeout: d.RequestTimeout}}
+	rd := rateDeps{l: newLocalGate(d.Limiter), day: d.DayLimiter, metrics: d.Metrics, deadline: &sharedDeadline{timeout: d.RequestTimeout}}
 	lookup, write, peek := limited(rd, report.RateLookups, 1), limited(rd, report.RateWrites, 1), limited(rd, report.RateLookups, 0)
 	// No route, no such method: authenticated and limited like any
 	// request (401, then 429, then the 404 or 405, with the RateLimit
@@ -115,7 +118,7 @@ func NewAPI(d Deps) http.Handler {
 		ao := d.AlertOptions
 		v1.handle(http.MethodPost, "/alerts", "alert", write, requireScope(auth.ScopeAlertsWrite), handlePostAlert(postAlertDeps{store: d.Alerts, router: d.Router,
 			metrics: d.Metrics, retention: ao.Retention, eventRetention: d.EventRetention, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}))
-		fd := feedDeps{waiter: d.AlertWaiter, opt: ao, timeout: d.RequestTimeout, done: d.Done}
+		fd := feedDeps{waiter: d.AlertWaiter, opt: ao, timeout: d.RequestTimeout, done: d.Done, slots: d.Slots, writeTimeout: d.WriteTimeout}
 		alerts := alertFeed(d.Alerts, d.Metrics, ao)
 		v1.handle(http.MethodGet, "/alerts", "alerts_read", peek, requireScope(auth.ScopeAlertsRead), handleFeed(alerts, fd))
 		v1.handle(http.MethodGet, "/alerts/stream", "alerts_read", peek, requireScope(auth.ScopeAlertsRead), handleFeedStream(alerts, fd, d.Metrics))

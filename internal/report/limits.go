@@ -14,6 +14,10 @@ type RateLimit struct {
 type Limits struct {
 	Lookups RateLimit
 	Writes  RateLimit
+	// WritesPerDay bounds the writes of one UTC day (0: none); Streams the
+	// open SSE streams and waiting long polls at once (0: none).
+	WritesPerDay int
+	Streams      int
 }
 
 // RateClass names a policy.

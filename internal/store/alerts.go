@@ -30,31 +30,26 @@ func alertIDs(org string) string    { return "mg:{a:" + org + "}:aids" }
 // and its alert.created event to the bank's event feed (same hash tag, so
 // both or neither).
 //
-// KEYS: stream, ids, events stream, event ids
+// KEYS: stream, ids, events stream, event ids, old event ids
 // ARGV: alert id, idempotent (1/0), min id, ttl s, channel, bank org,
-// event id, event data, events min id, events ttl s, now ms, then
-// field/value pairs for the entry
-var postAlertScript = redis.NewScript(`
+// event id, event data, events min id, events ttl s, now ms, events max
+// length, then field/value pairs for the entry
+// Returns {fresh 1/0, cursor, events trimmed}.
+var postAlertScript = redis.NewScript(feedAppendLua + `
 if ARGV[2] == '1' then
   local existing = redis.call('HGET', KEYS[2], ARGV[1])
-  if existing then return {0, existing} end
+  if existing then return {0, existing, 0} end
 end
 local args = {'XADD', KEYS[1], 'MINID', ARGV[3], '*', 'alert_id', ARGV[1]}
-for i = 12, #ARGV do args[#args + 1] = ARGV[i] end
+for i = 13, #ARGV do args[#args + 1] = ARGV[i] end
 local id = redis.call(unpack(args))
 if ARGV[2] == '1' then
   redis.call('HSET', KEYS[2], ARGV[1], id)
   redis.call('EXPIRE', KEYS[2], ARGV[4])
 end
-if not redis.call('HGET', KEYS[4], ARGV[7]) then
-  local eid = redis.call('XADD', KEYS[3], 'MINID', ARGV[9], '*', 'event_id', ARGV[7], 'type', 'alert.created',
-    'data', ARGV[8], 'at', ARGV[11])
-  redis.call('HSET', KEYS[4], ARGV[7], eid)
-  redis.call('EXPIRE', KEYS[4], ARGV[10])
-  redis.call('EXPIRE', KEYS[3], ARGV[10])
-end
+local _, trimmed = feedappend(KEYS[3], KEYS[4], KEYS[5], ARGV[7], 'alert.created', ARGV[8], ARGV[11], ARGV[11], ARGV[9], ARGV[12], ARGV[10])
 redis.call('PUBLISH', ARGV[5], ARGV[6])
-return {1, id}
+return {1, id, trimmed}
 `)
 
 // PostAlert stores an alert for bankOrg. With an idempotency key, a repeat
@@ -78,21 +73,23 @@ func (s *Store) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey strin
 	}
 	args := []any{id, idempotent, strconv.FormatInt(now.Add(-retention).UnixMilli(), 10),
 		int64((retention + 24*time.Hour) / time.Second), AlertChannel, bankOrg,
-		s.EventID(report.EventAlertCreated, id), data, strconv.FormatInt(now.Add(-eventRetention).UnixMilli(), 10),
-		int64((eventRetention + 24*time.Hour) / time.Second), now.UnixMilli(),
-		"iban", a.IBAN.String(), "severity", string(a.Severity), "message", a.Message,
+		s.EventID(report.EventAlertCreated, id), s.blobs.seal(adEvent(bankOrg, s.EventID(report.EventAlertCreated, id)), data), strconv.FormatInt(now.Add(-eventRetention).UnixMilli(), 10),
+		int64((eventRetention + 24*time.Hour) / time.Second), now.UnixMilli(), s.opt.EventsMaxPerBank,
+		"iban", s.blobs.seal(adAlert(bankOrg, id), []byte(a.IBAN.String())), "severity", string(a.Severity), "message", a.Message,
 		"reference", a.Reference, "police", policeOrg}
 	if a.ExpiresAt != nil {
 		args = append(args, "expires", a.ExpiresAt.UnixMilli())
 	}
-	v, err := s.runReplicated(ctx, postAlertScript, []string{alertStream(bankOrg), alertIDs(bankOrg), eventStream(bankOrg), eventIDs(bankOrg)}, args...)
+	v, err := s.runReplicated(ctx, postAlertScript, []string{alertStream(bankOrg), alertIDs(bankOrg), eventStream(bankOrg), eventIDs(bankOrg), oldEventIDs(bankOrg)}, args...)
 	if err != nil {
 		return report.Alert{}, false, s.fail(opAlerts, "post alert script", err)
 	}
 	out, _ := v.([]any)
-	if len(out) != 2 {
+	if len(out) != 3 {
 		return report.Alert{}, false, report.Internal("post alert: parse", errUnexpected(v))
 	}
+	trimmed, _ := out[2].(int64)
+	s.countTrimmed(bankOrg, trimmed)
 	fresh, _ := out[0].(int64)
 	cursor, _ := out[1].(string)
 	al := report.Alert{ID: id, Cursor: cursor, BankOrg: bankOrg, IBAN: a.IBAN.String(), Severity: a.Severity,
@@ -156,7 +153,7 @@ func (s *Store) Alerts(ctx context.Context, bankOrg, after string, limit int, re
 	now := s.now()
 	oldest := now.Add(-retention)
 	keep := func(m redis.XMessage) (report.Alert, bool) {
-		a := alertFrom(bankOrg, m)
+		a := s.alertFrom(bankOrg, m)
 		return a, !a.CreatedAt.Before(oldest) && (a.ExpiresAt == nil || a.ExpiresAt.After(now))
 	}
 	return scanStream(ctx, s, alertStream(bankOrg), after, limit, keep)
@@ -199,10 +196,14 @@ func scanStream[T any](ctx context.Context, s *Store, key, after string, limit i
 	return out, next, false, nil
 }
 
-func alertFrom(bankOrg string, m redis.XMessage) report.Alert {
+// alertFrom reads an alert entry, opening its sealed IBAN.
+func (s *Store) alertFrom(bankOrg string, m redis.XMessage) report.Alert {
 	a := report.Alert{Cursor: m.ID, BankOrg: bankOrg, CreatedAt: cursorTime(m.ID)}
 	a.ID, _ = m.Values["alert_id"].(string)
-	a.IBAN, _ = m.Values["iban"].(string)
+	ib, _ := m.Values["iban"].(string)
+	if b, err := s.blobs.open(adAlert(bankOrg, a.ID), ib); err == nil {
+		a.IBAN = string(b)
+	}
 	sev, _ := m.Values["severity"].(string)
 	a.Severity = report.Severity(sev)
 	a.Message, _ = m.Values["message"].(string)

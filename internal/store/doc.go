@@ -24,8 +24,12 @@
 //	mg:{d:NNNN}        hash    idempotency buckets (16384): raw report id -> day, 10-byte
 //	                           fingerprint, partition
 //	mg:aidem:ID        hash    alert idempotency record: fingerprint (h), bank org (v)
-//	mg:{a:ORG}:alerts|aids|events|eids|due   a bank's alert and event feeds (alerts.go, events.go)
+//	mg:{a:ORG}:alerts|aids|events|eidx|due   a bank's alert and event feeds (alerts.go, events.go);
+//	                                         alerts' IBANs and events' data sealed (sealblob.go)
 //	rate:mg:{l:ORG}:lookups|writes           rate-limit buckets (redis_rate)
+//	rate:mg:{l:ORG}:day:YYYYMMDD             writes of one UTC day (limits.go)
+//	rate:mg:{l:ORG}:streams                  zset: open streams and long polls, by lease end
+//	mg:layout                                hash: data layout version, secret check (layout.go)
 //	mg:breaker:police:trip                   the shared breaker trip (id; TTL = what is left)
 //
 // The layout before books (counters i, reporters o, time index z, review

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/mulegate/mulegate/internal/iban"
@@ -12,34 +13,52 @@ import (
 
 // Events: each bank org has one durable, ordered feed of what it must act
 // on, a stream "mg:{a:ORG}:events" (the alert hash tag, so an alert and
-// its alert.created event are written by one script), trimmed by age to
-// the event retention (XADD MINID). An event's event_id is stable across
-// redeliveries: "mg:{a:ORG}:eids" maps event ids to stream entries, so a
-// writer that repeats itself (a relay that crashed after writing, before
-// acknowledging) never adds a second entry. A stream entry id is the
-// event's cursor.
+// its alert.created event are written by one script), bounded by age (the
+// event retention, XADD MINID) and by size (EventsMaxPerBank, oldest
+// trimmed first). An event's event_id is stable across redeliveries:
+// "mg:{a:ORG}:eidx" holds the ids of the events in the feed, scored by
+// when they were added, trimmed with the feed, so a writer that repeats
+// itself (a relay that crashed after writing, before acknowledging) never
+// adds a second entry, and the ids live no longer than the events they
+// guard. A stream entry id is the event's cursor.
 //
 //	mg:{a:ORG}:events   stream  the bank's events, oldest first
-//	mg:{a:ORG}:eids     hash    event id -> stream entry id
+//	mg:{a:ORG}:eidx     zset    event id, by when it was added (ms)
+//	mg:{a:ORG}:eids     hash    (Part 2, read only until it expires) event id -> stream entry id
 
 func eventStream(org string) string { return "mg:{a:" + org + "}:events" }
-func eventIDs(org string) string    { return "mg:{a:" + org + "}:eids" }
+func eventIDs(org string) string    { return "mg:{a:" + org + "}:eidx" }
+func oldEventIDs(org string) string { return "mg:{a:" + org + "}:eids" }
+
+// feedAppendLua adds an event to a bank's feed once per event id and
+// trims the feed and its ids by age and size. It returns the new entry's
+// id (nil if the event was there) and the number of events trimmed for
+// the size bound.
+const feedAppendLua = `
+local function feedappend(ev, ids, old, eid, typ, data, at, now, minid, maxlen, ttl)
+  if redis.call('ZSCORE', ids, eid) or redis.call('HEXISTS', old, eid) == 1 then return nil, 0 end
+  local id = redis.call('XADD', ev, 'MINID', minid, '*', 'event_id', eid, 'type', typ, 'data', data, 'at', at)
+  local trimmed = redis.call('XTRIM', ev, 'MAXLEN', maxlen)
+  redis.call('ZADD', ids, now, eid)
+  redis.call('ZREMRANGEBYSCORE', ids, '-inf', '(' .. minid)
+  if trimmed > 0 then redis.call('ZREMRANGEBYRANK', ids, 0, -(tonumber(maxlen) + 1)) end
+  redis.call('EXPIRE', ids, ttl)
+  redis.call('EXPIRE', ev, ttl)
+  return id, trimmed
+end
+`
 
 // appendEventScript adds an event to a bank's feed once per event id.
 //
-// KEYS: events stream, event ids
-// ARGV: event id, min id, type, data (JSON), created ms, ttl s, channel, bank org
-// Returns {1, cursor} when added, {0, cursor} when it was there already.
-var appendEventScript = redis.NewScript(`
-local existing = redis.call('HGET', KEYS[2], ARGV[1])
-if existing then return {0, existing} end
-local id = redis.call('XADD', KEYS[1], 'MINID', ARGV[2], '*', 'event_id', ARGV[1], 'type', ARGV[3],
-  'data', ARGV[4], 'at', ARGV[5])
-redis.call('HSET', KEYS[2], ARGV[1], id)
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-redis.call('EXPIRE', KEYS[1], ARGV[6])
+// KEYS: events stream, event ids, old event ids
+// ARGV: event id, min id, type, data (JSON), created ms, ttl s, channel,
+// bank org, now ms, max length
+// Returns {1, cursor, trimmed} when added, {0, "", 0} when it was there.
+var appendEventScript = redis.NewScript(feedAppendLua + `
+local id, trimmed = feedappend(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[3], ARGV[4], ARGV[5], ARGV[9], ARGV[2], ARGV[10], ARGV[6])
+if not id then return {0, '', 0} end
 redis.call('PUBLISH', ARGV[7], ARGV[8])
-return {1, id}
+return {1, id, trimmed}
 `)
 
 // EventID is the stable id of an event about a subject (a report id, an
@@ -52,18 +71,40 @@ func (s *Store) EventID(typ report.EventType, subject string) string {
 // is false when it was there already.
 func (s *Store) AppendEvent(ctx context.Context, bankOrg string, e report.Event, retention time.Duration) (added bool, err error) {
 	now := s.now()
-	v, err := s.runReplicated(ctx, appendEventScript, []string{eventStream(bankOrg), eventIDs(bankOrg)},
-		e.ID, strconv.FormatInt(now.Add(-retention).UnixMilli(), 10), string(e.Type), string(e.Data),
-		e.CreatedAt.UnixMilli(), int64((retention+24*time.Hour)/time.Second), AlertChannel, bankOrg)
+	v, err := s.runReplicated(ctx, appendEventScript, []string{eventStream(bankOrg), eventIDs(bankOrg), oldEventIDs(bankOrg)},
+		e.ID, strconv.FormatInt(now.Add(-retention).UnixMilli(), 10), string(e.Type), s.blobs.seal(adEvent(bankOrg, e.ID), e.Data),
+		e.CreatedAt.UnixMilli(), int64((retention+24*time.Hour)/time.Second), AlertChannel, bankOrg, now.UnixMilli(), s.opt.EventsMaxPerBank)
 	if err != nil {
 		return false, s.fail(opAlerts, "append event script", err)
 	}
 	out, _ := v.([]any)
-	if len(out) != 2 {
+	if len(out) != 3 {
 		return false, report.Internal("append event: parse", errUnexpected(v))
 	}
 	n, _ := out[0].(int64)
+	trimmed, _ := out[2].(int64)
+	s.countTrimmed(bankOrg, trimmed)
 	return n == 1, nil
+}
+
+// countTrimmed adds to the bank's count of events trimmed for size.
+func (s *Store) countTrimmed(org string, n int64) {
+	if n <= 0 {
+		return
+	}
+	c, _ := s.trimmed.LoadOrStore(org, new(atomic.Int64))
+	c.(*atomic.Int64).Add(n)
+}
+
+// EventsTrimmed is, per bank, how many events were trimmed from its feed
+// because it held events.max_per_bank (by this process).
+func (s *Store) EventsTrimmed() map[string]int64 {
+	out := map[string]int64{}
+	s.trimmed.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
 }
 
 // Events returns up to limit events of bankOrg after the cursor
@@ -74,7 +115,7 @@ func (s *Store) AppendEvent(ctx context.Context, bankOrg string, e report.Event,
 func (s *Store) Events(ctx context.Context, bankOrg, after string, limit int, types map[report.EventType]bool, retention time.Duration) (events []report.Event, next string, more bool, err error) {
 	oldest := s.now().Add(-retention)
 	keep := func(m redis.XMessage) (report.Event, bool) {
-		e := eventFrom(m)
+		e := s.eventFrom(bankOrg, m)
 		return e, !e.CreatedAt.Before(oldest) && (len(types) == 0 || types[e.Type])
 	}
 	return scanStream(ctx, s, eventStream(bankOrg), after, limit, keep)
@@ -86,13 +127,18 @@ func (s *Store) LastEventCursor(ctx context.Context, bankOrg string) (string, er
 	return s.lastCursor(ctx, eventStream(bankOrg))
 }
 
-func eventFrom(m redis.XMessage) report.Event {
+// eventFrom reads a feed entry, opening its sealed data (an entry that
+// does not open has an empty object).
+func (s *Store) eventFrom(org string, m redis.XMessage) report.Event {
 	e := report.Event{Cursor: m.ID, CreatedAt: cursorTime(m.ID)}
 	e.ID, _ = m.Values["event_id"].(string)
 	typ, _ := m.Values["type"].(string)
 	e.Type = report.EventType(typ)
 	data, _ := m.Values["data"].(string)
-	e.Data = []byte(data)
+	var err error
+	if e.Data, err = s.blobs.open(adEvent(org, e.ID), data); err != nil {
+		e.Data = []byte("{}")
+	}
 	if at, ok := m.Values["at"].(string); ok {
 		if t := msTime(at); !t.IsZero() {
 			e.CreatedAt = t
@@ -160,6 +206,7 @@ func (s *Store) TrackDue(ctx context.Context, holder, reportID string, respondBy
 	if open {
 		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			p.ZAdd(ctx, dueKey(holder), redis.Z{Score: float64(respondBy.UnixMilli()), Member: reportID})
+			p.ZRemRangeByScore(ctx, dueKey(holder), "-inf", s.dueGone(s.now()))
 			p.Expire(ctx, dueKey(holder), time.Duration(s.ttlSeconds())*time.Second)
 			return nil
 		})
@@ -172,14 +219,24 @@ func (s *Store) TrackDue(ctx context.Context, holder, reportID string, respondBy
 	return nil
 }
 
+// dueGone is the deadline score below which a review can no longer be
+// answered: its report (accepted RespondWithin before its deadline) is
+// past retention.
+func (s *Store) dueGone(now time.Time) string {
+	return "(" + strconv.FormatInt(now.Add(-s.opt.Retention+s.opt.RespondWithin).UnixMilli(), 10)
+}
+
 // ReviewBacklog counts, per bank, the open reviews it owes and those
-// past their deadline, in one pipelined round trip per node.
+// past their deadline, in one pipelined round trip per node. Reviews of
+// reports past retention leave the set first.
 func (s *Store) ReviewBacklog(ctx context.Context, banks []string) (open, overdue map[string]int64, err error) {
-	now := strconv.FormatInt(s.now().UnixMilli(), 10)
+	t := s.now()
+	now, gone := strconv.FormatInt(t.UnixMilli(), 10), s.dueGone(t)
 	late := make([]*redis.IntCmd, len(banks))
 	all := make([]*redis.IntCmd, len(banks))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for n, b := range banks {
+			p.ZRemRangeByScore(ctx, dueKey(b), "-inf", gone)
 			late[n] = p.ZCount(ctx, dueKey(b), "-inf", "("+now)
 			all[n] = p.ZCard(ctx, dueKey(b))
 		}

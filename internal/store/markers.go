@@ -93,7 +93,7 @@ func (s *Store) ChangeMarker(ctx context.Context, i iban.IBAN, c report.Caller, 
 			}
 		}
 		subject := k.pseudo + ":" + strconv.FormatInt(now.UnixMilli(), 10)
-		args := []any{expected, now.UnixMilli(), s.ttlSeconds(), feedHolder, string(typ), subject, data, WakeChannel, k.part}
+		args := []any{expected, now.UnixMilli(), s.ttlSeconds(), feedHolder, string(typ), subject, s.blobs.seal(adOutbox(subject), data), WakeChannel, k.part}
 		if m != nil {
 			args = append(args, "m:ft", string(m.FraudType), "m:bt", string(m.ByType), "m:by", m.ByOrg,
 				"m:at", m.RegisteredAt.UnixMilli(), "m:det", m.Details)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 // MigrateStats say what Migrate did.
 type MigrateStats struct {
 	IBANs, Reports, Expired, Markers int
+	Sealed                           SealStats
 }
 
 // Migrate rewrites the layout before books (counters, reporters, time
@@ -29,6 +31,9 @@ type MigrateStats struct {
 // forwarders find their report through the report index.
 func (s *Store) Migrate(ctx context.Context) (MigrateStats, error) {
 	var st MigrateStats
+	if v, err := s.rdb.HGet(ctx, layoutKey, "s").Result(); err == nil && v != s.secretCheck() {
+		return st, fmt.Errorf("%w: the data was written with another pseudonym secret: migrating with this one would orphan it", ErrLayout)
+	}
 	scan := func(ctx context.Context, c redis.UniversalClient) error {
 		// Every old report hash names its IBAN's pseudonym (ps), except
 		// those accepted before reviews existed: their IBAN is found
@@ -98,16 +103,18 @@ func (s *Store) Migrate(ctx context.Context) (MigrateStats, error) {
 		}
 		return nil
 	}
-	var err error
-	switch c := s.rdb.(type) {
-	case *redis.ClusterClient:
-		// Each master's keys are scanned on it; writes go through the
-		// cluster client.
-		err = c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return scan(ctx, &scanOn{m, s.rdb}) })
-	default:
-		err = scan(ctx, s.rdb)
+	// Each master's keys are scanned on it; writes go through the
+	// cluster client.
+	if err := s.eachNode(ctx, scan); err != nil {
+		return st, err
 	}
-	return st, err
+	// Layout 3: the feeds, alerts and rejected bodies sealed; then the
+	// data is marked as current (with this secret's check).
+	var err error
+	if st.Sealed, err = s.sealFeeds(ctx); err != nil {
+		return st, err
+	}
+	return st, s.markLayout(ctx)
 }
 
 // scanOn scans one node and reads and writes through the whole client.

@@ -229,7 +229,7 @@ func (s *Store) ParkEvent(ctx context.Context, e outbox.Entry) (bool, error) {
 		return false, err
 	}
 	n, err := parkScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), k.book(), rejectedKey(k.tag), parkedKey(k.tag)},
-		forwarderGroup, e.StreamID, rawID(e.ReportID), e.ReportID, e.Key, string(e.Body), holderGroup, e.Event, s.ttlSeconds()).Int()
+		forwarderGroup, e.StreamID, rawID(e.ReportID), e.ReportID, e.Key, s.blobs.seal(adOutbox(e.ReportID), e.Body), holderGroup, e.Event, s.ttlSeconds()).Int()
 	if err != nil {
 		return false, s.fail(opOutbox, "outbox: park script", err)
 	}
@@ -409,12 +409,19 @@ func (s *Store) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 		}
 		kind, _ := m.Values["kind"].(string)
 		key, _ := m.Values["key"].(string) // "" for a report: its id (the client's default)
-		e := outbox.Entry{Partition: partition, StreamID: m.ID, ReportID: id, Kind: outbox.Kind(kind), Key: key, Body: []byte(body)}
+		e := outbox.Entry{Partition: partition, StreamID: m.ID, ReportID: id, Kind: outbox.Kind(kind), Key: key}
+		// A body that does not open stays empty: the police store refuses
+		// it (400) and it is kept aside as rejected, never sent garbled.
+		e.Body, _ = s.blobs.open(adOutbox(id), body)
 		e.Pseudonym, _ = m.Values["ps"].(string)
 		e.TraceParent, _ = m.Values["tp"].(string)
 		e.Holder, _ = m.Values["h"].(string)
 		e.Event, _ = m.Values["ev"].(string)
-		e.IBAN, _ = m.Values["ib"].(string)
+		if ib, _ := m.Values["ib"].(string); ib != "" {
+			if b, err := s.blobs.open(adIBAN(id), ib); err == nil {
+				e.IBAN = string(b)
+			}
+		}
 		if rb, ok := m.Values["rb"].(string); ok {
 			e.RespondBy = msTime(rb)
 		}
@@ -487,7 +494,7 @@ func (s *Store) finish(ctx context.Context, e outbox.Entry, st report.Status, re
 	}
 	body := ""
 	if st == report.StatusRejected {
-		body = string(e.Body)
+		body = s.blobs.seal(adOutbox(e.ReportID), e.Body)
 	}
 	err := finishScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), k.book(), rejectedKey(k.tag)},
 		forwarderGroup, e.StreamID, code, ref, at.UnixMilli(), reason, e.ReportID, body, s.ttlSeconds(), holderGroup,

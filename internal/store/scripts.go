@@ -305,4 +305,4 @@ end
 return 1
 `)
 
-var allScripts = []*redis.Script{appendEventScript, doneScript, claimScript, claimReportScript, acceptScript, acceptManyScript, reviewScript, markerScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript, thresholdScript, pruneScript, earlierPendingScript, parkScript}
+var allScripts = []*redis.Script{appendEventScript, doneScript, claimScript, claimReportScript, acceptScript, acceptManyScript, reviewScript, markerScript, finishScript, holdScript, dropConsumerScript, requeueScript, postAlertScript, thresholdScript, pruneScript, earlierPendingScript, parkScript, dayWritesScript, streamsScript}

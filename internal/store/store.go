@@ -38,6 +38,9 @@ type Options struct {
 	// Idempotency-Key (the retry counts nothing twice).
 	WaitReplicas int
 	WaitTimeout  time.Duration
+	// EventsMaxPerBank bounds each bank's event feed (events.max_per_bank,
+	// default 1,000,000): beyond, the oldest events are trimmed first.
+	EventsMaxPerBank int64
 	// HolderOf names the bank org that holds an IBAN at intake ("" when no
 	// registered bank does); it follows configuration reloads. Nil: no
 	// report has a holder.
@@ -61,8 +64,9 @@ type Store struct {
 	// macs pools keyed HMAC states: building one per lookup costs more
 	// than the rest of the pseudonym computation.
 	macs    sync.Pool
-	seal    *sealer   // encrypts the IBAN kept for a report's holder
-	comb    *combiner // intake's scripts combined, on a single Redis; nil on a cluster
+	seal    *sealer     // encrypts the IBAN kept for a report's holder
+	blobs   *blobSealer // seals outbox bodies and feed entries (sealblob.go)
+	comb    *combiner   // intake's scripts combined, on a single Redis; nil on a cluster
 	limiter *redis_rate.Limiter
 	// reads is the lookups' client; ap its deferred autopipeliner, so
 	// concurrent lookups share round trips (nil for a client without one).
@@ -71,6 +75,8 @@ type Store struct {
 	resp2 bool // reads speaks RESP2: a book is read into a slice (bookCmd)
 	// OnError, if set, is told about every Redis failure (for metrics).
 	OnError func(op string)
+	// trimmed counts, per bank, events trimmed from its feed for its size.
+	trimmed sync.Map // org -> *atomic.Int64
 }
 
 // New builds a Store over any go-redis UniversalClient.
@@ -96,6 +102,9 @@ func New(rdb redis.UniversalClient, opt Options) (*Store, error) {
 	if opt.RespondWithin <= 0 {
 		opt.RespondWithin = 7 * 24 * time.Hour
 	}
+	if opt.EventsMaxPerBank <= 0 {
+		opt.EventsMaxPerBank = 1_000_000
+	}
 	if opt.Reads == nil {
 		opt.Reads = rdb
 	}
@@ -114,6 +123,9 @@ func New(rdb redis.UniversalClient, opt Options) (*Store, error) {
 	secret := opt.Secret
 	var err error
 	if s.seal, err = newSealer(secret); err != nil {
+		return nil, err
+	}
+	if s.blobs, err = newBlobSealer(secret); err != nil {
 		return nil, err
 	}
 	s.macs.New = func() any { return hmac.New(sha256.New, secret) }
@@ -271,7 +283,7 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 	sealed := s.seal.seal(k.rawPseudo(), sub.IBAN)
 	cutoff := now.Add(-s.opt.Retention).UnixMilli()
 	keys := []string{k.book(), indexBucket(k.tag, raw), s.OutboxKey(k.part)}
-	args := []any{raw, head, mid, now.UnixMilli(), cutoff, s.ttlSeconds(), sealed, body,
+	args := []any{raw, head, mid, now.UnixMilli(), cutoff, s.ttlSeconds(), sealed, s.blobs.seal(adOutbox(id), body),
 		WakeChannel, k.part, rv.Holder, msOrZero(rv.RespondBy), dayBytes(day(now)) + k.rawPseudo(),
 		day(now) - s.ttlDays(), k.pseudo, id, rv.Holder, tail, traceParent(ctx)}
 	actx, end := span(ctx, "accept")
@@ -756,8 +768,8 @@ func (s *Store) Review(ctx context.Context, id string, caller report.Caller, req
 			uncounted = -1
 		}
 		v, err := s.runReplicated(ctx, reviewScript, []string{k.book(), s.OutboxKey(k.part)},
-			raw, old.core, core, uncounted, now.UnixMilli(), id+":"+policeEventName(req.Action), event, WakeChannel, k.part,
-			st.Review.Holder, policeEventName(req.Action), st.IBAN, id, k.pseudo,
+			raw, old.core, core, uncounted, now.UnixMilli(), id+":"+policeEventName(req.Action), s.blobs.seal(adOutbox(id), event), WakeChannel, k.part,
+			st.Review.Holder, policeEventName(req.Action), s.sealIBAN(id, st.IBAN), id, k.pseudo,
 			"d:"+raw, next.Details, "c:"+raw, next.CancelReason, "x:"+raw, rest)
 		if err != nil {
 			return st, false, s.fail(opReport, "review script", err)
@@ -768,6 +780,15 @@ func (s *Store) Review(ctx context.Context, id string, caller report.Caller, req
 		}
 	}
 	return st, false, report.Unavailable("review", errTooManyChanges)
+}
+
+// sealIBAN seals a review event's IBAN for the holder's feed ("" stays
+// "": no holder, no IBAN).
+func (s *Store) sealIBAN(reportID, i string) string {
+	if i == "" {
+		return ""
+	}
+	return s.blobs.seal(adIBAN(reportID), []byte(i))
 }
 
 // errUnexpected describes a script reply of a shape we did not expect.

@@ -1,0 +1,120 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/redistest"
+	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/store"
+)
+
+// clock is a settable clock for the store.
+type clock struct{ ms atomic.Int64 }
+
+func newClock(t time.Time) *clock    { c := &clock{}; c.ms.Store(t.UnixMilli()); return c }
+func (c *clock) now() time.Time      { return time.UnixMilli(c.ms.Load()) }
+func (c *clock) add(d time.Duration) { c.ms.Add(d.Milliseconds()) }
+func event(st *store.Store, n int, at time.Time) report.Event {
+	return report.Event{ID: st.EventID(report.EventReportReceived, fmt.Sprint("r", n)), Type: report.EventReportReceived,
+		CreatedAt: at, Data: []byte(`{}`)}
+}
+
+// TestEventIDsAreBounded (issue 21.5): a bank's event de-duplication
+// records live no longer than the events they guard: 40 days of 10
+// events a day with a 10-day retention keep about 10 days of ids, not
+// 400 (the eids hash kept every one, about 110 bytes an event forever).
+// A repeat within the retention is still not written twice.
+func TestEventIDsAreBounded(t *testing.T) {
+	clk := newClock(time.Now().Add(-40 * 24 * time.Hour))
+	st, srv := mustStore(t, clk.now)
+	ctx := context.Background()
+	rdb := srv.Client(t)
+	const retention = 10 * 24 * time.Hour
+	n := 0
+	for range 40 {
+		for range 10 {
+			if added, err := st.AppendEvent(ctx, "bank-a", event(st, n, clk.now()), retention); err != nil || !added {
+				t.Fatalf("event %d: %v %v", n, added, err)
+			}
+			n++
+		}
+		clk.add(24 * time.Hour)
+	}
+	if added, _ := st.AppendEvent(ctx, "bank-a", event(st, n-1, clk.now()), retention); added {
+		t.Error("a repeat within the retention was written again")
+	}
+	ids, err := rdb.ZCard(ctx, "mg:{a:bank-a}:eidx").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids > 110 || ids < 90 {
+		t.Errorf("%d event ids kept after 40 days of 10 events with a 10-day retention, want about 100", ids)
+	}
+	if rdb.Exists(ctx, "mg:{a:bank-a}:eids").Val() != 0 {
+		t.Error("the unbounded eids hash is still written")
+	}
+}
+
+// TestFeedBoundedBySize (issue 21.15): a bank's feed holds at most
+// EventsMaxPerBank events, oldest trimmed first and counted.
+func TestFeedBoundedBySize(t *testing.T) {
+	srv := redistest.StartTopology(t)
+	st, err := store.New(srv.Client(t), store.Options{Secret: secret, EventsMaxPerBank: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for n := range 150 {
+		if _, err := st.AppendEvent(ctx, "bank-a", event(st, n, time.Now()), 24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, _, _, err := st.Events(ctx, "bank-a", "", 1000, nil, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 100 || evs[0].ID != event(st, 50, time.Now()).ID {
+		t.Errorf("the feed holds %d events starting with %s, want the newest 100", len(evs), evs[0].ID)
+	}
+	if got := st.EventsTrimmed()["bank-a"]; got != 50 {
+		t.Errorf("trimmed %d, want 50", got)
+	}
+	if ids := srv.Client(t).ZCard(ctx, "mg:{a:bank-a}:eidx").Val(); ids != 100 {
+		t.Errorf("%d event ids kept for 100 events", ids)
+	}
+}
+
+// TestOverdueSetForgetsReportsPastRetention (issue 21.6): a review whose
+// report is past retention leaves the set the overdue gauge reads (400
+// days later with a 10-day retention it still counted 5 open and 5
+// overdue).
+func TestOverdueSetForgetsReportsPastRetention(t *testing.T) {
+	clk := newClock(time.Now())
+	srv := redistest.StartTopology(t)
+	st, err := store.New(srv.Client(t), store.Options{Secret: secret, Now: clk.now, Retention: 10 * 24 * time.Hour,
+		RespondWithin: 7 * 24 * time.Hour, HolderOf: func(iban.IBAN) string { return "bank-h" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for n := range 5 {
+		if err := st.TrackDue(ctx, "bank-h", fmt.Sprint("report-", n), clk.now().Add(7*24*time.Hour), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.add(8 * 24 * time.Hour)
+	open, overdue, err := st.ReviewBacklog(ctx, []string{"bank-h"})
+	if err != nil || open["bank-h"] != 5 || overdue["bank-h"] != 5 {
+		t.Fatalf("8 days on: open %v overdue %v %v, want 5 and 5", open, overdue, err)
+	}
+	clk.add(3 * 24 * time.Hour) // the reports are past the 10-day retention
+	open, overdue, err = st.ReviewBacklog(ctx, []string{"bank-h"})
+	if err != nil || open["bank-h"] != 0 || overdue["bank-h"] != 0 {
+		t.Errorf("past retention: open %v overdue %v %v, want 0 and 0", open, overdue, err)
+	}
+}
