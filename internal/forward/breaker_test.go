@@ -106,32 +106,27 @@ func failingProbeIsAlone(t *testing.T, b *breaker) {
 // "open until" with its own clock, so one running ahead by more than
 // open_for ignored the trip.
 func TestSharedTripIgnoresClocks(t *testing.T) {
-	var got []Trip
-	a := newBreaker(BreakerConfig{Failures: 1, OpenFor: 300 * time.Millisecond}, func(tr Trip) { got = append(got, tr) }, nil)
+	shared := make(chan Trip, 4) // the share runs in its own goroutine
+	a := newBreaker(BreakerConfig{Failures: 1, OpenFor: 300 * time.Millisecond}, func(tr Trip) { shared <- tr }, nil)
 	if _, err := a.do(failing); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { return a.State() == "open" })
-	time.Sleep(20 * time.Millisecond) // the share runs in its own goroutine
-	if len(got) != 1 || got[0].Left != 300*time.Millisecond || got[0].ID == "" {
-		t.Fatalf("shared %+v, want one trip of 300ms with an id", got)
+	var trip Trip
+	select {
+	case trip = <-shared:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no trip shared")
+	}
+	if trip.Left != 300*time.Millisecond || trip.ID == "" || len(shared) != 0 {
+		t.Fatalf("shared %+v (and %d more), want one trip of 300ms with an id", trip, len(shared))
 	}
 	b := newBreaker(BreakerConfig{Failures: 100, OpenFor: time.Second}, nil, nil)
-	b.sharedTrip(got[0])
+	b.sharedTrip(trip)
 	if d := b.pausedFor(); d <= 250*time.Millisecond || d > 300*time.Millisecond {
 		t.Errorf("the other process pauses %v, want the trip's 300ms from now", d)
 	}
-	a.sharedTrip(got[0]) // its own echo
+	a.sharedTrip(trip) // its own echo
 	if d := a.pausedFor(); d > 300*time.Millisecond {
 		t.Errorf("its own echo extended the pause to %v", d)
-	}
-}
-
-func waitUntil(t *testing.T, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
 	}
 }
