@@ -63,7 +63,7 @@ REDIS_PKGS = ./cmd/... ./internal/store ./internal/forward ./internal/redistest
 
 race:
 	MULEGATE_TEST_TOPOLOGY=single $(GO) test -race -count=1 -timeout 15m ./...
-	MULEGATE_TEST_TOPOLOGY=cluster $(GO) test -race -count=1 -timeout 15m $(REDIS_PKGS)
+	MULEGATE_TEST_TOPOLOGY=cluster $(GO) test -race -count=1 -timeout 25m $(REDIS_PKGS)
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/mulegate ./cmd/mulegate

@@ -25,6 +25,7 @@ import (
 // appended (as a crash mid-write leaves it, issue 21.2), it starts, moves
 // the torn bytes aside and continues the chain with audit.recovered.
 func TestKilledGatewayKeepsEveryRecord(t *testing.T) {
+	httpOnly(t)
 	p := mustPKI(t)
 	rds := mustRedisAddrs(t)
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
@@ -130,6 +131,7 @@ func TestKilledGatewayKeepsEveryRecord(t *testing.T) {
 // and the trail verifies with an audit.resumed record counting the
 // refused requests.
 func TestAuditSinkFull(t *testing.T) {
+	httpOnly(t)
 	prl, err := exec.LookPath("prlimit")
 	if err != nil {
 		t.Skip("prlimit (util-linux) not installed: it sets the gateway's file size limit")
@@ -206,6 +208,7 @@ func TestAuditSinkFull(t *testing.T) {
 // request: every request is accounted for, in a record or an aggregate.
 // Another certificate is not affected.
 func TestRefusedRequestsAreLimited(t *testing.T) {
+	httpOnly(t)
 	p := mustPKI(t)
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	gw := mustGateway(t, p, mustRedisAddrs(t), "audit:\n  path: "+path+"\n", "MULEGATE_LIMITS_REFUSED_PER_SECOND", "5",
@@ -259,6 +262,7 @@ func TestRefusedRequestsAreLimited(t *testing.T) {
 // itself (404 no route, 405 method) and a 400 for X-Purpose have their
 // audit record and, with a known org, the RateLimit headers.
 func TestEveryAnswerIsAuditedAndLimited(t *testing.T) {
+	httpOnly(t)
 	p := mustPKI(t)
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	gw := mustGateway(t, p, mustRedisAddrs(t), "audit:\n  path: "+path+"\n")

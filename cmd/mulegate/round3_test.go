@@ -22,10 +22,21 @@ import (
 // Regression tests for the findings of the round-2 reviews (issue 21;
 // SPEC Part 3, "Guarantees made precise"), run against the real server.
 
+// httpOnly skips a test in the cluster pass of make test: what it checks
+// happens in the HTTP layer or in one key, the same on one Redis as on a
+// cluster, and every test there starts a six-node cluster of its own.
+func httpOnly(t *testing.T) {
+	t.Helper()
+	if redistest.Topology() == "cluster" {
+		t.Skip("runs in the single pass of make test: HTTP-layer behaviour, the same on a cluster")
+	}
+}
+
 // TestCursorBeyondAnyIssued (issue 21.17): a cursor the gateway could
 // never have issued, and a wait that overflows a duration, are 400 on the
 // alert and event feeds and over SSE, never 500 or a silent stream.
 func TestCursorBeyondAnyIssued(t *testing.T) {
+	httpOnly(t)
 	a := mustAlertEnv(t)
 	for _, route := range []string{"/v1/alerts", "/v1/events"} {
 		for _, cur := range []string{"18446744073709551615-18446744073709551615", "1-18446744073709551615", "99999999999999-0"} {
@@ -56,6 +67,7 @@ func TestCursorBeyondAnyIssued(t *testing.T) {
 // marketplace's view hides a police marker altogether (it could infer
 // the police from a marker on an IBAN no registered bank holds).
 func TestLenienciesClosed(t *testing.T) {
+	httpOnly(t)
 	e := mustEnv(t)
 	p, api := e.p, e.gw.api
 	market, bankA, bankB, police := p.client(t, p.clients["market-a"]), p.client(t, p.clients["bank-a"]), p.client(t, p.clients["bank-b"]), p.client(t, p.clients["police-nl"])
@@ -117,6 +129,7 @@ func TestLenienciesClosed(t *testing.T) {
 // TestReportReadsAreLimited (issue 21.12): GET /v1/reports/{id} spends
 // the lookups bucket (it was free: 3,817 requests/s with no 429).
 func TestReportReadsAreLimited(t *testing.T) {
+	httpOnly(t)
 	p := mustPKI(t)
 	gw := mustGatewayConfig(t, p.config(mustRedisAddrs(t), `
 limits:
@@ -142,6 +155,7 @@ limits:
 // rate_limited. A closed stream gives its slot back, and another org is
 // not affected.
 func TestStreamsAreLimitedPerOrg(t *testing.T) {
+	httpOnly(t)
 	p := mustPKI(t)
 	gw := mustGatewayConfig(t, p.config(mustRedisAddrs(t), `
 limits:
@@ -179,6 +193,7 @@ limits:
 // day (limits.<type>.writes_per_day): beyond, 429 with Retry-After to
 // the next UTC day, and nothing written.
 func TestWritesPerDay(t *testing.T) {
+	httpOnly(t)
 	p := mustPKI(t)
 	gw := mustGatewayConfig(t, p.config(mustRedisAddrs(t), `
 limits:
@@ -210,6 +225,7 @@ limits:
 // api.write_timeout (it was kept, with its memory and descriptor), and
 // its stream slot is given back.
 func TestStreamReaderThatDoesNotReadIsCut(t *testing.T) {
+	httpOnly(t)
 	p := mustPKI(t)
 	gw := mustGatewayConfig(t, p.config(mustRedisAddrs(t), ""), "MULEGATE_API_WRITE_TIMEOUT", "2s")
 	host := strings.TrimPrefix(gw.api, "https://")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -99,12 +100,30 @@ var errStopScan = errors.New("stop")
 
 // eachNode runs f on every master (a cluster) or on the one Redis, with
 // a client that scans that node and reads and writes through the whole
-// client.
+// client. The masters are taken one after the other, so f may add to
+// what the caller collects without a lock.
 func (s *Store) eachNode(ctx context.Context, f func(ctx context.Context, c redis.UniversalClient) error) error {
-	if c, ok := s.rdb.(*redis.ClusterClient); ok {
-		return c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return f(ctx, &scanOn{m, s.rdb}) })
+	c, ok := s.rdb.(*redis.ClusterClient)
+	if !ok {
+		return f(ctx, s.rdb)
 	}
-	return f(ctx, s.rdb)
+	var mu sync.Mutex
+	var masters []*redis.Client
+	err := c.ForEachMaster(ctx, func(_ context.Context, m *redis.Client) error {
+		mu.Lock()
+		masters = append(masters, m)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, m := range masters {
+		if err := f(ctx, &scanOn{m, s.rdb}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SealStats say what SealFeeds did.
