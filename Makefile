@@ -2,9 +2,9 @@
 # root, and otherwise says exactly what to install.
 GO ?= go
 
-.PHONY: test deps tidy-check vet fmt-check race rules openapi-lint build bench fuzz load clean
+.PHONY: test deps size-check tidy-check vet fmt-check race rules openapi-lint build bench fuzz load clean
 
-test: deps tidy-check fmt-check vet rules openapi-lint race
+test: deps size-check tidy-check fmt-check vet rules openapi-lint race
 
 deps:
 	@if ! command -v redis-server >/dev/null 2>&1; then \
@@ -45,6 +45,11 @@ openapi-lint:
 	else \
 	  echo "make: SKIPPING the OpenAPI lint: node/npx is missing (install nodejs and npm to run it)." >&2; \
 	fi
+
+# No tracked file over 1 MB: binaries and data dumps stay out of git.
+size-check:
+	@big=$$(git ls-files -z 2>/dev/null | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576 {print $$2 " (" $$1 " bytes)"}'); \
+	if [ -n "$$big" ]; then echo "tracked files over 1 MB (remove them from git): $$big" >&2; exit 1; fi
 
 # go.mod and go.sum must be exactly what the code needs.
 tidy-check:
