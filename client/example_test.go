@@ -16,7 +16,7 @@ func Example() {
 		BaseURL:  "https://mulegate.example:8443",
 		CertFile: "bank.pem", KeyFile: "bank-key.pem", CAFile: "ca.pem",
 		// Your identity provider's token, bound to bank.pem (cnf x5t#S256).
-		Token: client.TokenFunc(func(ctx context.Context) (string, error) { return fetchToken(ctx) }),
+		Token: client.TokenFunc(fetchToken),
 	})
 	if err != nil {
 		log.Fatal(err)

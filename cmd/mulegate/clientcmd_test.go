@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,7 +42,8 @@ func TestClientCommands(t *testing.T) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = env
 		out, err := cmd.Output()
-		if ee, ok := err.(*exec.ExitError); ok {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
 			return string(out) + string(ee.Stderr), err
 		}
 		return string(out), err

@@ -172,7 +172,8 @@ func devConfig(f devFlags, redisAddr, policeURL string, getenv func(string) stri
 	if err := config.ApplyEnv(&cfg, getenv); err != nil {
 		return cfg, err
 	}
-	return cfg, cfg.Validate()
+	err = cfg.Validate()
+	return cfg, err
 }
 
 // devTokens mints one token per demo org, bound to its certificate.

@@ -55,7 +55,7 @@ func TestFeedDelay(t *testing.T) {
 	}()
 	for n := range *feedDelayN {
 		sent := time.Now()
-		res := do(t, market, "POST", gw.api+"/v1/reports", mTok, fmt.Sprintf(`{"iban":"%s","category":"phishing"}`, nlIBANText(n)), "Idempotency-Key", fmt.Sprint("delay-", n))
+		res := do(t, market, "POST", gw.api+"/v1/reports", mTok, fmt.Sprintf(`{"iban":%q,"category":"phishing"}`, nlIBANText(n)), "Idempotency-Key", fmt.Sprint("delay-", n))
 		if res.status != 202 {
 			t.Fatalf("submit: %d", res.status)
 		}

@@ -195,7 +195,7 @@ func mustGatewayConfig(t testing.TB, config string, env ...string) *gateway {
 			return ""
 		}
 		err := run(ctx, []string{"serve", "--config", cfgPath}, getenv, pw, g.stderr)
-		pw.CloseWithError(fmt.Errorf("run returned: %v", err))
+		pw.CloseWithError(fmt.Errorf("run returned: %w", err))
 		g.done <- err
 	}()
 	sc := bufio.NewScanner(pr)

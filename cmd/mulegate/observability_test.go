@@ -108,7 +108,7 @@ func TestTraceFromReportToPoliceStore(t *testing.T) {
 	}
 
 	deadline := time.Now().Add(5 * time.Second)
-	names := map[string]bool{}
+	var names map[string]bool
 	for {
 		names = map[string]bool{}
 		for _, s := range exp.GetSpans() {
@@ -117,7 +117,7 @@ func TestTraceFromReportToPoliceStore(t *testing.T) {
 			}
 			names[s.Name] = true
 			for _, a := range s.Attributes {
-				v := a.Value.Emit()
+				v := a.Value.String()
 				if strings.Contains(v, ibanNL) || strings.Contains(v, tok) || strings.Contains(v, "ABNA0417164300") {
 					t.Errorf("span %q attribute %s holds the IBAN or the token: %q", s.Name, a.Key, v)
 				}

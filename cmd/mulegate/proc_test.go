@@ -46,7 +46,7 @@ func mustBinary(t testing.TB) string {
 		binPath = filepath.Join(binDir, "mulegate")
 		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+			binErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if binErr != nil {

@@ -257,7 +257,7 @@ func TestStreamReaderThatDoesNotReadIsCut(t *testing.T) {
 		if n == 5000 {
 			t.Fatal("5000 alerts later the stream that is never read is still open")
 		}
-		got := do(t, police, "POST", gw.api+"/v1/alerts", pTok, fmt.Sprintf(`{"iban":"NL91ABNA0417164300","severity":"info","message":"%s","reference":"r%d"}`, msg, n))
+		got := do(t, police, "POST", gw.api+"/v1/alerts", pTok, fmt.Sprintf(`{"iban":"NL91ABNA0417164300","severity":"info","message":%q,"reference":"r%d"}`, msg, n))
 		if got.status != 201 {
 			t.Fatalf("alert %d: %d", n, got.status)
 		}

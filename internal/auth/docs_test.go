@@ -26,7 +26,7 @@ func TestDocsListTheScopesTheCodeGrants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile("(?m)^\\| (bank|marketplace|police) \\| (.*) \\|$")
+	row := regexp.MustCompile(`(?m)^\| (bank|marketplace|police) \| (.*) \|$`)
 	name := regexp.MustCompile("`([a-z]+:[a-z]+)`")
 	got := map[string][]string{}
 	for _, m := range row.FindAllStringSubmatch(string(contract), -1) {

@@ -319,7 +319,7 @@ func jwksFileAndURL(t *testing.T) (fileSigner, urlSigner *devenv.Signer, path st
 	down = &atomic.Bool{}
 	hs = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if down.Load() {
-			http.Error(w, "down", 503)
+			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
 		w.Write(devenv.JWKS(urlSigner))

@@ -128,7 +128,7 @@ func (r *Registry) Get(id string) (Org, bool) {
 // Banks lists the registered bank org ids, sorted.
 func (r *Registry) Banks() []string {
 	var out []string
-	for _, id := range (*r.p.Load()).IDs() {
+	for _, id := range r.p.Load().IDs() {
 		if o, _ := r.Get(id); o.Type == report.OrgBank {
 			out = append(out, id)
 		}

@@ -315,7 +315,8 @@ func Load(path string, getenv func(string) string) (Config, error) {
 	if err := c.readSecrets(); err != nil {
 		return c, err
 	}
-	return c, c.Validate()
+	err := c.Validate()
+	return c, err
 }
 
 // ApplyEnv applies MULEGATE_* overrides to c.

@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func TestBreakerOpensAndProbes(t *testing.T) {
 		t.Error("an open breaker does not pause the workers")
 	}
 	called := false
-	if _, err := b.do(func() Result { called = true; return working() }); err != errNotNow || called {
+	if _, err := b.do(func() Result { called = true; return working() }); !errors.Is(err, errNotNow) || called {
 		t.Fatalf("an open breaker let a call through (err %v)", err)
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -93,7 +94,7 @@ func failingProbeIsAlone(t *testing.T, b *breaker) {
 		_, _ = b.do(func() Result { close(started); <-release; return failing() })
 	})
 	<-started
-	if _, err := b.do(working); err != errNotNow {
+	if _, err := b.do(working); !errors.Is(err, errNotNow) {
 		t.Errorf("a second call during the probe: %v, want errNotNow", err)
 	}
 	close(release)

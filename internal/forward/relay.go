@@ -155,9 +155,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	r.readSharedTrip(ctx)
 	wake, closeWake := r.ob.WakeUps(ctx)
-	defer closeWake()
+	defer r.closing("wake-up subscription", closeWake)
 	trips, closeTrips := r.ob.BreakerTrips(ctx)
-	defer closeTrips()
+	defer r.closing("breaker trip subscription", closeTrips)
 
 	var wg sync.WaitGroup
 	names := make([]string, r.cfg.Workers)
@@ -168,7 +168,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	defer r.dropOwnConsumers(append(names, r.consumer+"-feed"))
 	feedWake, closeFeedWake := r.ob.WakeUps(ctx)
-	defer closeFeedWake()
+	defer r.closing("feed wake-up subscription", closeFeedWake)
 	feed := &feedRelay{feed: r.ob, r: r, consumer: r.consumer + "-feed", retention: r.cfg.EventRetention,
 		escalate: r.cfg.EscalateReporters, log: r.log.Warn, m: r.m}
 	wg.Go(func() { feed.run(ctx, feedWake) })
@@ -205,6 +205,14 @@ loop:
 	}
 	wg.Wait()
 	return nil
+}
+
+// closing closes a subscription at shutdown and logs a failure (the
+// connection is dropped either way).
+func (r *Relay) closing(what string, close func() error) {
+	if err := close(); err != nil {
+		r.log.Warn("closing the "+what+" failed", "err", err)
+	}
 }
 
 // waitForOutbox creates the consumer groups, retrying until Redis answers;

@@ -69,7 +69,7 @@ func decode(c *gin.Context, limit int64, dst any) error {
 // encoding/json.
 func checkFields(body []byte, t reflect.Type) error {
 	w := fieldWalk{b: body}
-	if err := w.value(t, ""); err != errSyntax {
+	if err := w.value(t, ""); !errors.Is(err, errSyntax) {
 		return err
 	}
 	return nil

@@ -39,7 +39,8 @@ type ServerTLS struct {
 // NewServerTLS loads the files; an error names the key that is wrong.
 func NewServerTLS(f TLSFiles) (*ServerTLS, error) {
 	s := &ServerTLS{}
-	return s, s.Reload(f)
+	err := s.Reload(f)
+	return s, err
 }
 
 // Config is for http.Server.TLSConfig: every handshake asks for the

@@ -48,8 +48,12 @@ func StartCluster(t testing.TB, masters, replicasPer int, args ...string) *Clust
 	clients := make([]*redis.Client, n)
 	for i, s := range c.Nodes {
 		clients[i] = redis.NewClient(&redis.Options{Addr: s.Addr})
-		defer clients[i].Close()
 	}
+	defer func() {
+		for _, cl := range clients {
+			_ = cl.Close()
+		}
+	}()
 	per := 16384 / masters
 	for i := range masters {
 		lo, hi := i*per, (i+1)*per-1
@@ -100,16 +104,16 @@ func StartCluster(t testing.TB, masters, replicasPer int, args ...string) *Clust
 	}
 	c.WaitOK(t)
 	// A replica's role reaches the other nodes by gossip: until every node
-	// lists it in CLUSTER SLOTS, a client that asks that node for the
+	// lists it in its shards, a client that asks that node for the
 	// topology sees no replica (and a READONLY client reads masters).
-	waitUntil(t, 30*time.Second, "every node to list every replica in CLUSTER SLOTS", func() bool {
+	waitUntil(t, 30*time.Second, "every node to list every replica in CLUSTER SHARDS", func() bool {
 		for _, cl := range clients {
-			slots, err := cl.ClusterSlots(ctx).Result()
-			if err != nil || len(slots) != masters {
+			shards, err := cl.ClusterShards(ctx).Result()
+			if err != nil || len(shards) != masters {
 				return false
 			}
-			for _, r := range slots {
-				if len(r.Nodes) != 1+replicasPer {
+			for _, sh := range shards {
+				if len(sh.Nodes) != 1+replicasPer {
 					return false
 				}
 			}

@@ -47,8 +47,9 @@ func FreePort(t testing.TB) int {
 	for range 200 {
 		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(10000+mathrand.IntN(22000)))
 		if err == nil {
-			defer l.Close()
-			return l.Addr().(*net.TCPAddr).Port
+			port := l.Addr().(*net.TCPAddr).Port
+			_ = l.Close()
+			return port
 		}
 	}
 	t.Fatal("no free port below the ephemeral range")

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -68,7 +69,8 @@ func TestNewAlertSubmission(t *testing.T) {
 			}
 			continue
 		}
-		de, ok := err.(*Error)
+		var de *Error
+		ok := errors.As(err, &de)
 		if !ok || de.Code != tt.code || de.Field != tt.field {
 			t.Errorf("%s: %v, want %s on %s", tt.name, err, tt.code, tt.field)
 		}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -94,7 +95,8 @@ func TestNewCloseValidates(t *testing.T) {
 }
 
 func asError(err error, de **Error) bool {
-	e, ok := err.(*Error)
+	var e *Error
+	ok := errors.As(err, &e)
 	*de = e
 	return ok
 }

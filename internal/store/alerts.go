@@ -273,7 +273,7 @@ func (h *AlertHub) notify(org string) {
 // seconds too, since pub/sub can miss a message during a reconnect.
 func (h *AlertHub) Run(ctx context.Context) error {
 	sub := h.rdb.Subscribe(ctx, AlertChannel)
-	defer sub.Close()
+	defer func() { _ = sub.Close() }() // shutting down: the connection goes either way
 	ch := sub.Channel()
 	for {
 		select {

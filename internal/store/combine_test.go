@@ -66,7 +66,7 @@ func TestCombinedIntakeCountsExactly(t *testing.T) {
 	run(func(n int) error {
 		_, err := st.Accept(ctx, "bank-a", report.OrgBank, fmt.Sprint("k", n), sub(n+1))
 		if report.ErrorCode(err) != report.CodeConflict {
-			return fmt.Errorf("report %d's key for another IBAN: %v, want a conflict", n, err)
+			return fmt.Errorf("report %d's key for another IBAN: %w, want a conflict", n, err)
 		}
 		return nil
 	})

@@ -17,7 +17,7 @@ import (
 // join it the way Go does (a record Lua rewrote decodes in Go).
 func TestRecordRoundTrip(t *testing.T) {
 	rcv := time.UnixMilli(1764547200123).UTC()
-	at := func(d time.Duration) time.Time { return rcv.Add(d) }
+	at := rcv.Add
 	for name, r := range map[string]record{
 		"new": {Received: rcv, Category: "phishing", Source: report.OrgBank, Org: "bank-a", N: 3,
 			Status: report.StatusQueued, Review: report.ReviewUnrouted},
