@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Drive a real mulegate (redis-server + "mulegate dev --redis", forwarders
-# off: forwarding is measured on its own, see BENCHMARKS.md) over mTLS
+# off: forwarding is measured on its own, see docs/perf/history.md) over mTLS
 # with the bounded load generator, and, if nginx is installed, nginx
 # serving a static JSON over mTLS on the same machine as a baseline.
 # Everything listens on 127.0.0.1, runs for DURATION seconds per phase and

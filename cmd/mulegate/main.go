@@ -12,7 +12,14 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/gin-gonic/gin"
 )
+
+// Gin's mode is process-wide: release mode, once, before anything builds
+// an API (debug mode prints every route; the gateway has its own access
+// log). In init, so the tests that call run get it too.
+func init() { gin.SetMode(gin.ReleaseMode) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -58,12 +58,12 @@ type Deps struct {
 	Now            func() time.Time
 }
 
-// NewAPI builds the /v1 API. Middleware order: recovery, request id,
+// NewAPI builds the /v1 API. Gin's mode is the program's to set, once
+// (cmd/mulegate sets release mode). Middleware order: recovery, request id,
 // access log (masked), audit trail (every answer, routed or not), client
 // certificate, token, then per route the rate limit, X-Purpose and the
 // scope (for /v1/reports/{id}/…: the party check, then the scope).
 func NewAPI(d Deps) http.Handler {
-	gin.SetMode(gin.ReleaseMode)
 	if d.Now == nil {
 		d.Now = time.Now
 	}
