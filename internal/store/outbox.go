@@ -82,15 +82,15 @@ local rec = nil
 if ARGV[3] ~= 'event' then rec = redis.call('HGET', KEYS[2], raw) end
 if rec then
   local t = fields(rec)
-  t[7] = tostring((tonumber(t[7]) or 0) + 1)
-  t[6] = ARGV[3]
+  t[F_AT] = tostring((tonumber(t[F_AT]) or 0) + 1)
+  t[F_ST] = ARGV[3]
   if ARGV[3] == 'f' then
-    t[12] = b36(math.max(0, tonumber(ARGV[5]) - tonumber(t[1], 36)))
-    t[13] = ARGV[4]
+    t[F_FWD] = b36(math.max(0, tonumber(ARGV[5]) - tonumber(t[F_RCV], 36)))
+    t[F_REF] = ARGV[4]
     redis.call('HDEL', KEYS[2], 'e:' .. raw, 'p:' .. raw)
     local packed = pack(t)
-    if #packed > 64 or ARGV[4] == '~' or string.find(ARGV[4], SEP, 1, true) then
-      t[13] = '~'
+    if #packed > 64 or ARGV[4] == SPILLED or string.find(ARGV[4], SEP, 1, true) then
+      t[F_REF] = SPILLED
       packed = pack(t)
       redis.call('HSET', KEYS[2], 'p:' .. raw, ARGV[4])
     end
@@ -136,7 +136,7 @@ if ARGV[4] ~= '' then
   local rec = redis.call('HGET', KEYS[2], ARGV[5])
   if rec then
     local t = fields(rec)
-    t[7] = tostring((tonumber(t[7]) or 0) + 1)
+    t[F_AT] = tostring((tonumber(t[F_AT]) or 0) + 1)
     redis.call('HSET', KEYS[2], ARGV[5], pack(t), 'e:' .. ARGV[5], ARGV[4])
   end
 end
@@ -174,7 +174,7 @@ return 1
 var parkScript = redis.NewScript(consumedLua + recordLua + `
 local rec = redis.call('HGET', KEYS[2], ARGV[3])
 if rec then
-  if fields(rec)[6] ~= 'r' then return 0 end
+  if fields(rec)[F_ST] ~= ST_REJECTED then return 0 end
 elseif redis.call('HEXISTS', KEYS[3], ARGV[4]) == 0 then
   return 0
 end
@@ -212,7 +212,7 @@ redis.call('HDEL', KEYS[3], ARGV[1])
 local rec = redis.call('HGET', KEYS[2], ARGV[4])
 if rec then
   local t = fields(rec)
-  t[6] = 'q'
+  t[F_ST] = ST_QUEUED
   redis.call('HSET', KEYS[2], ARGV[4], pack(t))
   redis.call('HDEL', KEYS[2], 'e:' .. ARGV[4])
 end

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,25 @@ const (
 	fFT               // fraud type code
 	nFields
 )
+
+// luaRecord is the Lua prelude the scripts read records with: the field
+// positions (1-based, as Lua indexes) and the codes the scripts compare
+// with, built from the Go constants and code tables above, so that the
+// Go codec and the scripts cannot disagree on where a field is.
+var luaRecord = func() string {
+	var b strings.Builder
+	for _, f := range []struct {
+		name string
+		pos  int
+	}{{"F_RCV", fRcv}, {"F_N", fN}, {"F_ST", fSt}, {"F_AT", fAt}, {"F_REVIEW", fReview}, {"F_FWD", fFwd}, {"F_REF", fRef}} {
+		fmt.Fprintf(&b, "local %s = %d\n", f.name, f.pos+1)
+	}
+	fmt.Fprintf(&b, "local NFIELDS = %d\n", nFields)
+	fmt.Fprintf(&b, "local ST_QUEUED, ST_REJECTED = '%s', '%s'\n", statusCodes.code("queued"), statusCodes.code("rejected"))
+	fmt.Fprintf(&b, "local RV_CANCELLED = '%s'\n", reviewCodes.code("cancelled"))
+	fmt.Fprintf(&b, "local SPILLED = '%s'\n", spilled)
+	return b.String()
+}()
 
 // nCore are the fields a record keeps in itself; the rest (review times
 // and fraud type) go to the x:<id> field when the whole would pass 64

@@ -5,16 +5,16 @@ import "github.com/redis/go-redis/v9"
 // recordLua are the Lua helpers for a report record (record.go): split
 // into fields, join without trailing empty fields, base 36, the book's
 // "w" field, and the day-stamped buckets.
-const recordLua = `
+var recordLua = luaRecord + `
 local SEP = '\31'
 local function fields(rec)
   local t = {}
   for f in string.gmatch(rec .. SEP, '([^\31]*)\31') do t[#t + 1] = f end
-  for k = #t + 1, 17 do t[k] = '' end
+  for k = #t + 1, NFIELDS do t[k] = '' end
   return t
 end
 local function pack(t)
-  local n = 17
+  local n = NFIELDS
   while n > 0 and (t[n] == nil or t[n] == '') do n = n - 1 end
   return table.concat(t, SEP, 1, n)
 end
@@ -45,10 +45,10 @@ local function recordsw(b)
   for j = 1, #all, 2 do
     if #all[j] == 16 then
       local t = fields(all[j + 1])
-      local rcv = tonumber(t[1], 36)
+      local rcv = tonumber(t[F_RCV], 36)
       wm = math.max(wm, rcv)
       if not lo or rcv < lo then lo = rcv end
-      if t[10] ~= 'x' then nc = nc + 1 end
+      if t[F_REVIEW] ~= RV_CANCELLED then nc = nc + 1 end
     end
   end
   return wm, lo, nc
@@ -160,10 +160,10 @@ local function trim(b, cutoff, nc)
     local f = all[j]
     if #f == 16 then
       local t = fields(all[j + 1])
-      local rcv = tonumber(t[1], 36)
+      local rcv = tonumber(t[F_RCV], 36)
       if rcv < cutoff then
         redis.call('HDEL', b, f, 'd:' .. f, 'c:' .. f, 'e:' .. f, 'p:' .. f, 'x:' .. f)
-        if t[10] ~= 'x' then nc = nc - 1 end
+        if t[F_REVIEW] ~= RV_CANCELLED then nc = nc - 1 end
       elseif not lo or rcv < lo then lo = rcv end
     end
   end
@@ -228,7 +228,7 @@ const acceptLua = `
 local function accept(KEYS, ARGV)
 local b = KEYS[1]
 local cur = redis.call('HMGET', b, ARGV[1], 'w', 'h', 'i', 'm:at', 'ie', 'j')
-if cur[1] then return {0, tonumber(fields(cur[1])[5], 36)} end
+if cur[1] then return {0, tonumber(fields(cur[1])[F_N], 36)} end
 local wm, lo, nc = 0, nil, 0
 if cur[2] then
   wm, lo, nc = parsew(cur[2])
