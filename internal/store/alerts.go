@@ -23,9 +23,6 @@ import (
 //	mg:aidem:ID         hash    idempotency record: fingerprint (h), bank org (v)
 const AlertChannel = "mg:alerts:new"
 
-func alertStream(org string) string { return "mg:{a:" + org + "}:alerts" }
-func alertIDs(org string) string    { return "mg:{a:" + org + "}:aids" }
-
 // postAlertScript adds an alert to a bank's stream, once per alert id,
 // and its alert.created event to the bank's event feed (same hash tag, so
 // both or neither).

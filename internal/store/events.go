@@ -26,10 +26,6 @@ import (
 //	mg:{a:ORG}:eidx     zset    event id, by when it was added (ms)
 //	mg:{a:ORG}:eids     hash    (Part 2, read only until it expires) event id -> stream entry id
 
-func eventStream(org string) string { return "mg:{a:" + org + "}:events" }
-func eventIDs(org string) string    { return "mg:{a:" + org + "}:eidx" }
-func oldEventIDs(org string) string { return "mg:{a:" + org + "}:eids" }
-
 // feedAppendLua adds an event to a bank's feed once per event id and
 // trims the feed and its ids by age and size. It returns the new entry's
 // id (nil if the event was there) and the number of events trimmed for
@@ -194,11 +190,6 @@ func (s *Store) MarkThresholdCrossed(ctx context.Context, raw string) error {
 	}
 	return nil
 }
-
-// dueKey is a bank's open reviews by deadline: report id -> respond_by
-// ms, kept by the holders' relay (added with report.received, removed
-// when the review is closed or the report cancelled).
-func dueKey(org string) string { return "mg:{a:" + org + "}:due" }
 
 // TrackDue records (open) or forgets a review the holder owes.
 func (s *Store) TrackDue(ctx context.Context, holder, reportID string, respondBy time.Time, open bool) error {

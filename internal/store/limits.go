@@ -46,7 +46,7 @@ return 1
 // next UTC day.
 func (s *Store) AllowDay(ctx context.Context, org string, limit, cost int, now time.Time) (allowed bool, retryAfter time.Duration, err error) {
 	day := now.UTC().Format("20060102")
-	n, err := dayWritesScript.Run(ctx, s.rdb, []string{"rate:mg:{l:" + org + "}:day:" + day}, cost, limit).Int()
+	n, err := dayWritesScript.Run(ctx, s.rdb, []string{dayKey(org, day)}, cost, limit).Int()
 	if err != nil {
 		return false, 0, s.fail(opLimits, "daily writes script", err)
 	}
@@ -71,8 +71,6 @@ redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
 redis.call('PEXPIREAT', KEYS[1], redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2])
 return 1
 `)
-
-func streamsKey(org string) string { return "rate:mg:{l:" + org + "}:streams" }
 
 // HoldStream takes (or renews) the stream slot id of org until now+lease;
 // false when the org already holds limit slots. Slots are shared by every

@@ -580,12 +580,6 @@ func (s *Store) RequeueAllRejected(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-func rejectedKey(tag string) string { return "mg:" + tag + ":rejected" }
-
-// parkedKey holds, per rejected report, the events that came after its
-// rejection (a JSON list, in order), for requeue.
-func parkedKey(tag string) string { return "mg:" + tag + ":parked" }
-
 // Release hands entries back on shutdown: their idle time is set past
 // the visibility timeout, so the next claim sweep of any other worker
 // takes them over at once instead of after a full timeout.

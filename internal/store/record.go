@@ -349,15 +349,3 @@ func dayBytes(d int64) string {
 	binary.BigEndian.PutUint16(b[:], uint16(d))
 	return string(b[:])
 }
-
-// idemBucket names the idempotency bucket of a raw report id.
-func idemBucket(raw string) string {
-	n := binary.BigEndian.Uint16([]byte(raw[:2])) % idemBuckets
-	return "mg:{d:" + strconv.FormatUint(uint64(n), 16) + "}"
-}
-
-// indexBucket names the report index bucket of a raw report id in a
-// partition.
-func indexBucket(tag, raw string) string {
-	return "mg:" + tag + ":ix:" + hex.EncodeToString([]byte(raw[:1]))
-}

@@ -138,11 +138,6 @@ func New(rdb redis.UniversalClient, opt Options) (*Store, error) {
 // Partitions is the number of hash-tag partitions.
 func (s *Store) Partitions() int { return s.opt.Partitions }
 
-// OutboxKey names the outbox stream of partition p.
-func (s *Store) OutboxKey(p int) string { return "mg:" + s.tags[p] + ":outbox" }
-
-func idemKey(id string) string { return "mg:idem:" + id }
-
 // Pseudonym returns the keyed pseudonym of an IBAN and its partition.
 func (s *Store) Pseudonym(i iban.IBAN) (string, int) {
 	m := s.macs.Get().(hash.Hash)
