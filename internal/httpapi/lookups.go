@@ -1,0 +1,235 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/report"
+)
+
+// Lookups: one IBAN, a batch, and who looked an IBAN up.
+
+type lookuper interface {
+	LookupKey(ctx context.Context, k report.IBANKey) (report.Counts, error)
+	LookupKeys(ctx context.Context, keys []report.IBANKey) ([]report.Counts, error)
+}
+
+// viewFor is the caller's view.
+func viewFor(views map[report.OrgType]View, c *gin.Context) View {
+	return views[principal(c).Org.Type]
+}
+
+// ibanParam parses the {iban} path parameter and puts its masked form in
+// the access log.
+func ibanParam(c *gin.Context) (iban.IBAN, report.IBANKey, error) {
+	return stateOf(c).ibanParam(c)
+}
+
+func (st *reqState) ibanParam(c *gin.Context) (iban.IBAN, report.IBANKey, error) {
+	i, err := report.ParseIBAN(c.Param("iban"))
+	if err != nil {
+		return i, report.IBANKey{}, err
+	}
+	st.iban = i.Masked()
+	return i, st.auditIBANs(i)[0], nil
+}
+
+func handleLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgType]View, timeout time.Duration) gin.HandlerFunc {
+	deadline := &sharedDeadline{timeout: timeout}
+	return func(c *gin.Context) {
+		st := stateOf(c)
+		i, key, err := st.ibanParam(c)
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		ctx, cancel := deadline.context(c)
+		defer cancel()
+		counts, err := s.LookupKey(ctx, key)
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		view := views[st.principal.Org.Type]
+		l := report.NewLookup(i, view.counts(counts), risk)
+		st.risks = []string{string(l.Risk)}
+		buf := lookupBufs.Get().(*[]byte)
+		*buf = view.appendLookup((*buf)[:0], l)
+		c.Data(http.StatusOK, jsonContentType, *buf) // a Write never keeps its slice: the buffer is free again after it
+		if cap(*buf) <= 4<<10 {
+			lookupBufs.Put(buf)
+		}
+	}
+}
+
+// lookupBufs hold single lookups' answers while they are written (about
+// 700 bytes each, one allocation a request less).
+var lookupBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+type batchRequest struct {
+	IBANs *[]string `json:"ibans"`
+}
+
+type batchError struct {
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+}
+
+type batchInvalid struct {
+	IBAN  string     `json:"iban"`
+	Error batchError `json:"error"`
+}
+
+func handleBatchLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgType]View, rd rateDeps, maxBatch int, bodyLimit int64, timeout time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req batchRequest
+		if err := decode(c, bodyLimit, &req); err != nil {
+			writeProblem(c, err)
+			return
+		}
+		if req.IBANs == nil {
+			writeProblem(c, report.Invalid("ibans", "ibans is required"))
+			return
+		}
+		raw := *req.IBANs
+		if len(raw) == 0 || len(raw) > maxBatch {
+			writeProblem(c, report.Invalid("ibans", "ibans must hold between 1 and "+itoa(int64(maxBatch))+" entries"))
+			return
+		}
+		if !charge(c, rd, report.RateLookups, len(raw)) { // one lookup token per IBAN
+			return
+		}
+		key := auditKeyOf(c)
+		view := viewFor(views, c)
+		ctx, cancel := withTimeout(c, timeout)
+		defer cancel()
+		// A large batch is served in parts on all cores: each part parses,
+		// pseudonymises, reads (one pipeline) and renders its own IBANs.
+		parts := make([]batchPart, min(runtime.GOMAXPROCS(0), (len(raw)+batchPartMin-1)/batchPartMin))
+		each := (len(raw) + len(parts) - 1) / len(parts)
+		var wg sync.WaitGroup
+		for j := range parts {
+			ibans := raw[min(len(raw), j*each):min(len(raw), (j+1)*each)]
+			if j == len(parts)-1 {
+				parts[j].run(ctx, s, key, view, risk, ibans) // this goroutine takes the last part
+				break
+			}
+			wg.Go(func() { parts[j].run(ctx, s, key, view, risk, ibans) })
+		}
+		wg.Wait()
+		body := append(make([]byte, 0, 64+900*len(raw)), `{"results":[`...)
+		var keys []report.IBANKey
+		var risks []string
+		for j, p := range parts {
+			if p.err != nil {
+				writeProblem(c, p.err)
+				return
+			}
+			if j > 0 && len(p.body) > 0 {
+				body = append(body, ',')
+			}
+			body = append(body, p.body...)
+			keys, risks = append(keys, p.keys...), append(risks, p.risks...)
+		}
+		st := stateOf(c)
+		st.keys, st.keysSet, st.risks = keys, true, risks
+		c.Data(http.StatusOK, jsonContentType, append(body, ']', '}'))
+	}
+}
+
+// batchPartMin is the fewest IBANs a part of a batch is given: below
+// that, a goroutine costs more than it saves.
+const batchPartMin = 250
+
+// batchPart is one part of a batch lookup: the IBANs' answers as JSON
+// array elements (comma-separated), the keys of the valid ones and their
+// risks, in order.
+type batchPart struct {
+	body  []byte
+	keys  []report.IBANKey
+	risks []string
+	err   error
+}
+
+func (p *batchPart) run(ctx context.Context, s lookuper, key keyOf, view View, risk report.RiskPolicy, raw []string) {
+	invalid := make([][]byte, len(raw))
+	valid := make([]iban.IBAN, 0, len(raw))
+	for n, r := range raw {
+		i, err := report.ParseIBAN(r)
+		if err != nil {
+			_, code, detail := problemFor(err)
+			invalid[n], _ = json.Marshal(batchInvalid{IBAN: r, Error: batchError{Code: code, Detail: detail}})
+			continue
+		}
+		valid = append(valid, i)
+	}
+	p.keys = make([]report.IBANKey, len(valid))
+	for n, i := range valid {
+		p.keys[n] = key(i)
+	}
+	counts, err := s.LookupKeys(ctx, p.keys)
+	if err != nil {
+		p.err = err
+		return
+	}
+	p.risks = make([]string, len(valid))
+	p.body = make([]byte, 0, 900*len(raw))
+	k := 0
+	for n := range raw {
+		if n > 0 {
+			p.body = append(p.body, ',')
+		}
+		if invalid[n] != nil {
+			p.body = append(p.body, invalid[n]...)
+			continue
+		}
+		l := report.NewLookup(valid[k], view.counts(counts[k]), risk)
+		p.risks[k] = string(l.Risk)
+		p.body = view.appendLookup(p.body, l)
+		k++
+	}
+}
+
+type lookupsReader interface {
+	Lookups(ctx context.Context, i iban.IBAN) ([]report.OrgLookups, error)
+}
+
+type orgLookupsJSON struct {
+	Org     string `json:"org"`
+	OrgType string `json:"org_type"`
+	Lookups int64  `json:"lookups"`
+	FirstAt string `json:"first_at"`
+	LastAt  string `json:"last_at"`
+}
+
+// handleLookupsOf serves GET /v1/ibans/{iban}/lookups (police,
+// audit:read): who looked this IBAN up, by org, over the retention. It
+// may lag a second behind (lookups are counted in batches).
+func handleLookupsOf(s lookupsReader, timeout time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		i, _, err := ibanParam(c)
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		ctx, cancel := withTimeout(c, timeout)
+		defer cancel()
+		orgs, err := s.Lookups(ctx, i)
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		out := make([]orgLookupsJSON, len(orgs))
+		for n, o := range orgs {
+			out[n] = orgLookupsJSON{Org: o.Org, OrgType: string(o.OrgType), Lookups: o.Lookups,
+				FirstAt: o.First.Format(time.RFC3339Nano), LastAt: o.Last.Format(time.RFC3339Nano)}
+		}
+		c.JSON(http.StatusOK, gin.H{"orgs": out})
+	}
+}
