@@ -1,7 +1,8 @@
-// Package outbox holds the two shapes that the store, which keeps the
-// outbox in Redis streams, and the relay, which drains it to the police
-// store, agree on. Neither adapter imports the other; both import this.
-// No I/O; standard library only.
+// Package outbox holds what the store, which keeps the outbox in Redis
+// streams, and the relay, which drains it to the police store, agree on:
+// the entry, partition statistics, the shared breaker trip, and the
+// police wire bodies built at intake (wire.go). Neither adapter imports
+// the other; both import this. No I/O; imports the domain (report).
 package outbox
 
 import "time"

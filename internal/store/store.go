@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/outbox"
 	"github.com/mulegate/mulegate/internal/report"
 	"github.com/redis/go-redis/v9"
 )
@@ -264,7 +265,7 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 		}
 	}
 
-	body, err := json.Marshal(newPoliceReport(sub, id, org, orgType, now))
+	body, err := json.Marshal(outbox.NewPoliceReport(sub, id, org, orgType, now))
 	if err != nil {
 		return report.Accepted{}, report.Internal("accept report: encode", err)
 	}
@@ -747,7 +748,7 @@ func (s *Store) Review(ctx context.Context, id string, caller report.Caller, req
 		if err != nil || !changed {
 			return st, false, err
 		}
-		event, err := json.Marshal(newPoliceEvent(id, caller.Org, next, req))
+		event, err := json.Marshal(outbox.NewPoliceEvent(id, caller.Org, next, req))
 		if err != nil {
 			return st, false, report.Internal("review: encode", err)
 		}
@@ -763,8 +764,8 @@ func (s *Store) Review(ctx context.Context, id string, caller report.Caller, req
 			uncounted = -1
 		}
 		v, err := s.runReplicated(ctx, reviewScript, []string{k.book(), s.OutboxKey(k.part)},
-			raw, old.core, core, uncounted, now.UnixMilli(), id+":"+policeEventName(req.Action), s.blobs.seal(adOutbox(id), event), WakeChannel, k.part,
-			st.Review.Holder, policeEventName(req.Action), s.sealIBAN(id, st.IBAN), id, k.pseudo,
+			raw, old.core, core, uncounted, now.UnixMilli(), id+":"+outbox.PoliceEventName(req.Action), s.blobs.seal(adOutbox(id), event), WakeChannel, k.part,
+			st.Review.Holder, outbox.PoliceEventName(req.Action), s.sealIBAN(id, st.IBAN), id, k.pseudo,
 			"d:"+raw, next.Details, "c:"+raw, next.CancelReason, "x:"+raw, rest)
 		if err != nil {
 			return st, false, s.fail(opReport, "review script", err)

@@ -1,4 +1,4 @@
-package store
+package outbox
 
 import (
 	"time"
@@ -6,11 +6,11 @@ import (
 	"github.com/mulegate/mulegate/internal/report"
 )
 
-// policeReport is the report as the police core store receives it (the
+// PoliceReport is the report as the police core store receives it (the
 // wire contract, docs/contract.md), built once at intake and kept as
 // the outbox entry's body. Absent optional
 // fields are omitted, and nothing beyond the wire contract is included.
-type policeReport struct {
+type PoliceReport struct {
 	ReportID     string         `json:"report_id,omitempty"`
 	IBAN         string         `json:"iban"`
 	Category     string         `json:"category"`
@@ -23,8 +23,9 @@ type policeReport struct {
 	ReceivedAt   string         `json:"received_at,omitempty"`
 }
 
-func newPoliceReport(s report.Submission, id, org string, orgType report.OrgType, received time.Time) policeReport {
-	w := policeReport{
+// NewPoliceReport is the police body of an accepted report.
+func NewPoliceReport(s report.Submission, id, org string, orgType report.OrgType, received time.Time) PoliceReport {
+	w := PoliceReport{
 		ReportID: id, IBAN: s.IBAN.String(), Category: string(s.Category),
 		Amount: s.Amount, Reference: s.Reference, Description: s.Description,
 		ReporterOrg: org, ReporterType: string(orgType),
@@ -38,10 +39,10 @@ func newPoliceReport(s report.Submission, id, org string, orgType report.OrgType
 	return w
 }
 
-// policeEvent is a review outcome as the police core store receives it:
+// PoliceEvent is a review outcome as the police core store receives it:
 // POST {police_url}/reports/{report_id}/events with Idempotency-Key
 // <report_id>:<event>.
-type policeEvent struct {
+type PoliceEvent struct {
 	ReportID  string `json:"report_id"`
 	Event     string `json:"event"` // acknowledged, closed, cancelled
 	At        string `json:"at"`
@@ -52,7 +53,8 @@ type policeEvent struct {
 	Reason    string `json:"reason,omitempty"`
 }
 
-func policeEventName(a report.Action) string {
+// PoliceEventName is the event name of a review action.
+func PoliceEventName(a report.Action) string {
 	switch a {
 	case report.ActionAcknowledge:
 		return "acknowledged"
@@ -62,8 +64,9 @@ func policeEventName(a report.Action) string {
 	return "cancelled"
 }
 
-func newPoliceEvent(id, byOrg string, r report.Review, req report.Request) policeEvent {
-	e := policeEvent{ReportID: id, Event: policeEventName(req.Action), ByOrg: byOrg}
+// NewPoliceEvent is the police body of a review action.
+func NewPoliceEvent(id, byOrg string, r report.Review, req report.Request) PoliceEvent {
+	e := PoliceEvent{ReportID: id, Event: PoliceEventName(req.Action), ByOrg: byOrg}
 	switch req.Action {
 	case report.ActionAcknowledge:
 		e.At = r.AcknowledgedAt.UTC().Format(time.RFC3339Nano)
