@@ -58,10 +58,11 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 
 // startDev runs "mulegate dev" in a fresh folder (stopped at the end of
 // the test) and returns the folder and the shell lines its banner asks
-// the user to paste.
+// the user to paste. Dev mode needs fixed ports (the printed commands
+// name them): a port another process took between the free-port probe and
+// dev's bind makes it fail to start, and it is tried again on new ports.
 func startDev(t *testing.T) (dir, script string) {
 	t.Helper()
-	dir = t.TempDir()
 	logs := &syncBuffer{}
 	// Issue 21.10: a fresh dev gateway's first reports logged "ERR Error
 	// compiling script" (consumer groups made at "0", which miniredis
@@ -71,6 +72,23 @@ func startDev(t *testing.T) (dir, script string) {
 			t.Errorf("dev mode logged a Redis or script error:\n%s", l)
 		}
 	})
+	for attempt := 1; ; attempt++ {
+		dir = t.TempDir()
+		script, listening, startErr := tryDev(t, dir, logs)
+		if listening {
+			return dir, script
+		}
+		if attempt == 3 {
+			t.Fatalf("dev mode did not start in 3 attempts: %v\n%s", startErr, script)
+		}
+		t.Logf("dev mode did not start (%v); again on new ports", startErr)
+	}
+}
+
+// tryDev starts dev mode once; listening says whether it got as far as
+// serving (it printed its listeners).
+func tryDev(t *testing.T, dir string, logs *syncBuffer) (script string, listening bool, err error) {
+	t.Helper()
 	api, ops, police := redistest.FreePort(t), redistest.FreePort(t), redistest.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -82,14 +100,22 @@ func startDev(t *testing.T) (dir, script string) {
 		pw.Close()
 		done <- err
 	}()
-	t.Cleanup(func() {
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
 		cancel()
 		select {
-		case <-done:
+		case err := <-done:
+			return err
 		case <-time.After(20 * time.Second):
 			t.Error("dev mode did not stop")
+			return nil
 		}
-	})
+	}
+	t.Cleanup(func() { _ = stop() })
 	var banner strings.Builder
 	sc := bufio.NewScanner(pr)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -97,6 +123,7 @@ func startDev(t *testing.T) (dir, script string) {
 	for sc.Scan() {
 		line := sc.Text()
 		if strings.HasPrefix(line, "api https://") {
+			listening = true
 			break
 		}
 		if strings.HasPrefix(line, "Paste into a shell") {
@@ -108,8 +135,11 @@ func startDev(t *testing.T) (dir, script string) {
 		}
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if !listening {
+		return banner.String(), false, stop()
+	}
 	if !strings.Contains(banner.String(), "export BANK_TOKEN=") {
 		t.Fatalf("no commands printed:\n%s", banner.String())
 	}
-	return dir, banner.String()
+	return banner.String(), true, nil
 }
