@@ -104,16 +104,18 @@ func StartCluster(t testing.TB, masters, replicasPer int, args ...string) *Clust
 	}
 	c.WaitOK(t)
 	// A replica's role reaches the other nodes by gossip: until every node
-	// lists it in its shards, a client that asks that node for the
+	// lists it in CLUSTER SLOTS, a client that asks that node for the
 	// topology sees no replica (and a READONLY client reads masters).
-	waitUntil(t, 30*time.Second, "every node to list every replica in CLUSTER SHARDS", func() bool {
+	// CLUSTER SLOTS, not SHARDS: go-redis v9 builds its topology from
+	// SLOTS, and SHARDS can list a replica before SLOTS does.
+	waitUntil(t, 30*time.Second, "every node to list every replica in CLUSTER SLOTS", func() bool {
 		for _, cl := range clients {
-			shards, err := cl.ClusterShards(ctx).Result()
-			if err != nil || len(shards) != masters {
+			slots, err := cl.ClusterSlots(ctx).Result() //nolint:staticcheck // SA1019: what the client reads, see above
+			if err != nil || len(slots) != masters {
 				return false
 			}
-			for _, sh := range shards {
-				if len(sh.Nodes) != 1+replicasPer {
+			for _, r := range slots {
+				if len(r.Nodes) != 1+replicasPer {
 					return false
 				}
 			}
