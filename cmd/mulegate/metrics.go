@@ -1,7 +1,6 @@
 package main
 
 import (
-	"sync/atomic"
 	"time"
 
 	"github.com/mulegate/mulegate/internal/audit"
@@ -40,17 +39,9 @@ func registerAudit(reg prometheus.Registerer, w *audit.Writer) {
 			ConstLabels: prometheus.Labels{"result": r.result},
 		}, func() float64 { return float64(r.n()) }))
 	}
-	var refused atomic.Int64 // Writer.Refused is given back when the sink resumes; the metric only grows
-	var last atomic.Int64
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "mulegate_audit_refused_total", Help: "Requests refused with 503 because the audit trail could not be written.",
-	}, func() float64 {
-		cur := w.Refused.Load()
-		if d := cur - last.Swap(cur); d > 0 {
-			refused.Add(d)
-		}
-		return float64(refused.Load())
-	}))
+	}, func() float64 { return float64(w.Refused.Load()) }))
 }
 
 // eventsTrimmed is mulegate_events_trimmed_total{bank}: events trimmed

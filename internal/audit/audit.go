@@ -146,7 +146,7 @@ type Writer struct {
 
 	Written atomic.Int64 // records written
 	Failed  atomic.Int64 // records that could not be written
-	Refused atomic.Int64 // requests refused while the sink was broken
+	Refused atomic.Int64 // requests refused while the sink was broken (only grows)
 	broken  atomic.Bool
 	dirty   atomic.Bool // written to the file since its last fsync
 
@@ -160,6 +160,9 @@ type Writer struct {
 	buf    []byte
 	closed bool
 	err    error // the last write error while broken
+	// refusedAtResume is Refused when the sink last resumed: the next
+	// audit.resumed record counts the refusals since.
+	refusedAtResume int64
 }
 
 // ErrClosed is Write's answer after Close.
@@ -288,9 +291,9 @@ func (w *Writer) probe() {
 	}
 	refused := w.Refused.Load()
 	err := w.writeLocked(Record{Time: time.Now().UTC(), Action: "audit.resumed", Method: "-", Route: "-", Purpose: "-",
-		Count: refused, Detail: "the trail can be written again; count is the requests refused (503) meanwhile"})
+		Count: refused - w.refusedAtResume, Detail: "the trail can be written again; count is the requests refused (503) meanwhile"})
 	if err == nil {
-		w.Refused.Add(-refused)
+		w.refusedAtResume = refused
 		w.broken.Store(false)
 		w.err = nil
 	}

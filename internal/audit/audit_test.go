@@ -198,6 +198,9 @@ func TestSinkThatCannotWrite(t *testing.T) {
 	if strings.Contains(text, `"lost"`) || !strings.Contains(text, `"action":"audit.resumed"`) || !strings.Contains(text, `"count":7`) {
 		t.Errorf("trail: %s", text)
 	}
+	if w.Refused.Load() != 7 {
+		t.Errorf("Refused = %d after the resume, want 7 (a counter: it only grows)", w.Refused.Load())
+	}
 }
 
 // TestPartialWriteIsCutBack (issue 21.3): a write that reached the file
