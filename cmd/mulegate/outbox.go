@@ -11,6 +11,7 @@ import (
 	"github.com/mulegate/mulegate/internal/config"
 	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
+	"github.com/mulegate/mulegate/internal/store/migrate"
 )
 
 // cmdOutbox is "mulegate outbox requeue --config FILE --report ID |
@@ -65,10 +66,10 @@ func cmdOutbox(ctx context.Context, args []string, getenv func(string) string, s
 	return nil
 }
 
-// cmdMigrate is "mulegate migrate --config FILE": it rewrites a Redis
-// written by a mulegate before books (one hash per IBAN) into books, and
-// deletes the old keys. Stop every "mulegate serve" first; "mulegate
-// forward" may keep running. Safe to run again.
+// cmdMigrate is "mulegate migrate --config FILE": it brings a Redis
+// written by an older mulegate to the current data layout
+// (internal/store/migrate says what each layout changed) and marks it.
+// Stop every gateway first. Safe to run again.
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -76,14 +77,20 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	c, err := loadCore(ctx, *path, getenv, stderr)
+	cfg, err := config.Load(*path, getenv)
+	if err != nil {
+		return err
+	}
+	c, err := newCore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	st, err := c.st.Migrate(ctx)
+	st, err := migrate.Run(ctx, c.st, migrate.Options{Secret: []byte(cfg.Storage.PseudonymSecret), Partitions: cfg.Storage.Partitions})
 	fmt.Fprintf(stdout, "migrated %d IBANs: %d reports, %d markers; %d reports past retention dropped\n", st.IBANs, st.Reports, st.Markers, st.Expired)
-	fmt.Fprintf(stdout, "sealed %d feed events, %d alerts, %d rejected reports; data layout %d\n", st.Sealed.Events, st.Sealed.Alerts, st.Sealed.Rejected, store.LayoutVersion)
+	fmt.Fprintf(stdout, "rewrote %d books, %d idempotency entries, %d event ids\n", st.Books, st.Claims, st.EventIDs)
+	fmt.Fprintf(stdout, "sealed %d feed events, %d alerts, %d rejected reports, %d outbox entries; data layout %d\n",
+		st.Events, st.Alerts, st.Rejected, st.Outbox, store.LayoutVersion)
 	return err
 }
 

@@ -44,7 +44,7 @@ if ARGV[2] == '1' then
   redis.call('HSET', KEYS[2], ARGV[1], id)
   redis.call('EXPIRE', KEYS[2], ARGV[4])
 end
-local _, trimmed = feedappend(KEYS[3], KEYS[4], KEYS[5], ARGV[7], 'alert.created', ARGV[8], ARGV[11], ARGV[11], ARGV[9], ARGV[12], ARGV[10])
+local _, trimmed = feedappend(KEYS[3], KEYS[4], ARGV[7], 'alert.created', ARGV[8], ARGV[11], ARGV[11], ARGV[9], ARGV[12], ARGV[10])
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return {1, id, trimmed}
 `)
@@ -77,7 +77,7 @@ func (s *Store) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey strin
 	if a.ExpiresAt != nil {
 		args = append(args, "expires", a.ExpiresAt.UnixMilli())
 	}
-	v, err := s.runReplicated(ctx, postAlertScript, []string{alertStream(bankOrg), alertIDs(bankOrg), eventStream(bankOrg), eventIDs(bankOrg), oldEventIDs(bankOrg)}, args...)
+	v, err := s.runReplicated(ctx, postAlertScript, []string{alertStream(bankOrg), alertIDs(bankOrg), eventStream(bankOrg), eventIDs(bankOrg)}, args...)
 	if err != nil {
 		return report.Alert{}, false, s.fail(opAlerts, "post alert script", err)
 	}

@@ -21,7 +21,7 @@
 //	                           forwarders and the holders' relay (two consumer groups)
 //	mg:{pK}:rejected   hash    report id -> body of a report the police store refused (requeue)
 //	mg:{pK}:parked     hash    report id -> its events after the refusal, a JSON list in order (requeue)
-//	mg:{d:NNNN}        hash    idempotency buckets (16384): raw report id -> day, 10-byte
+//	mg:{d:NNNN}        hash    idempotency buckets (16384): raw report id -> day, 8-byte
 //	                           fingerprint, partition
 //	mg:aidem:ID        hash    alert idempotency record: fingerprint (h), bank org (v)
 //	mg:{a:ORG}:alerts|aids|events|eidx|due   a bank's alert and event feeds (alerts.go, events.go);
@@ -32,9 +32,8 @@
 //	mg:layout                                hash: data layout version, secret check (layout.go)
 //	mg:breaker:police:trip                   the shared breaker trip (id; TTL = what is left)
 //
-// The layout before books (counters i, reporters o, time index z, review
-// buckets v, cancelled x, marker m, threshold t, report hashes r:ID and
-// idempotency records mg:idem:ID) is rewritten by "mulegate migrate".
+// This is layout 4 (layout.go). Older layouts are rewritten into it by
+// "mulegate migrate" (package store/migrate); the store reads no other.
 //
 // A report id is HMAC(secret, org, Idempotency-Key), so the same key from
 // the same org always names the same report, whichever IBAN it carries.

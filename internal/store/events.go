@@ -24,15 +24,14 @@ import (
 //
 //	mg:{a:ORG}:events   stream  the bank's events, oldest first
 //	mg:{a:ORG}:eidx     zset    event id, by when it was added (ms)
-//	mg:{a:ORG}:eids     hash    (Part 2, read only until it expires) event id -> stream entry id
 
 // feedAppendLua adds an event to a bank's feed once per event id and
 // trims the feed and its ids by age and size. It returns the new entry's
 // id (nil if the event was there) and the number of events trimmed for
 // the size bound.
 const feedAppendLua = `
-local function feedappend(ev, ids, old, eid, typ, data, at, now, minid, maxlen, ttl)
-  if redis.call('ZSCORE', ids, eid) or redis.call('HEXISTS', old, eid) == 1 then return nil, 0 end
+local function feedappend(ev, ids, eid, typ, data, at, now, minid, maxlen, ttl)
+  if redis.call('ZSCORE', ids, eid) then return nil, 0 end
   local id = redis.call('XADD', ev, 'MINID', minid, '*', 'event_id', eid, 'type', typ, 'data', data, 'at', at)
   local trimmed = redis.call('XTRIM', ev, 'MAXLEN', maxlen)
   redis.call('ZADD', ids, now, eid)
@@ -51,7 +50,7 @@ end
 // bank org, now ms, max length
 // Returns {1, cursor, trimmed} when added, {0, "", 0} when it was there.
 var appendEventScript = redis.NewScript(feedAppendLua + `
-local id, trimmed = feedappend(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[3], ARGV[4], ARGV[5], ARGV[9], ARGV[2], ARGV[10], ARGV[6])
+local id, trimmed = feedappend(KEYS[1], KEYS[2], ARGV[1], ARGV[3], ARGV[4], ARGV[5], ARGV[9], ARGV[2], ARGV[10], ARGV[6])
 if not id then return {0, '', 0} end
 redis.call('PUBLISH', ARGV[7], ARGV[8])
 return {1, id, trimmed}
@@ -67,7 +66,7 @@ func (s *Store) EventID(typ report.EventType, subject string) string {
 // is false when it was there already.
 func (s *Store) AppendEvent(ctx context.Context, bankOrg string, e report.Event, retention time.Duration) (added bool, err error) {
 	now := s.now()
-	v, err := s.runReplicated(ctx, appendEventScript, []string{eventStream(bankOrg), eventIDs(bankOrg), oldEventIDs(bankOrg)},
+	v, err := s.runReplicated(ctx, appendEventScript, []string{eventStream(bankOrg), eventIDs(bankOrg)},
 		e.ID, strconv.FormatInt(now.Add(-retention).UnixMilli(), 10), string(e.Type), s.blobs.seal(adEvent(bankOrg, e.ID), e.Data),
 		e.CreatedAt.UnixMilli(), int64((retention+24*time.Hour)/time.Second), AlertChannel, bankOrg, now.UnixMilli(), s.opt.EventsMaxPerBank)
 	if err != nil {

@@ -20,10 +20,6 @@ func rejectedKey(tag string) string { return "mg:" + tag + ":rejected" }
 // rejection (a JSON list, in order), for requeue.
 func parkedKey(tag string) string { return "mg:" + tag + ":parked" }
 
-// idemKey is a report's idempotency record in the layout before books
-// (read by the migration only).
-func idemKey(id string) string { return "mg:idem:" + id }
-
 // idemBucket names the idempotency bucket of a raw report id.
 func idemBucket(raw string) string {
 	n := binary.BigEndian.Uint16([]byte(raw[:2])) % idemBuckets
@@ -42,9 +38,6 @@ func alertStream(org string) string { return "mg:{a:" + org + "}:alerts" }
 func alertIDs(org string) string    { return "mg:{a:" + org + "}:aids" }
 func eventStream(org string) string { return "mg:{a:" + org + "}:events" }
 func eventIDs(org string) string    { return "mg:{a:" + org + "}:eidx" }
-
-// oldEventIDs is Part 2's event id hash, read until it expires.
-func oldEventIDs(org string) string { return "mg:{a:" + org + "}:eids" }
 
 // dueKey is a bank's open reviews by deadline: report id -> respond_by
 // ms, kept by the holders' relay (added with report.received, removed

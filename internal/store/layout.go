@@ -24,11 +24,12 @@ import (
 //	mg:layout   hash   v: layout version, s: secret check (hex)
 const layoutKey = "mg:layout"
 
-// LayoutVersion is the current layout: 3 seals the banks' feeds, the
-// alerts and the outbox (Part 3).
-const LayoutVersion = 3
+// LayoutVersion is the current layout (docs/operations.md lists what
+// each version changed; package store/migrate brings older data to it).
+const LayoutVersion = 4
 
-func (s *Store) secretCheck() string {
+// SecretCheck is what "mg:layout" keeps to recognise this secret.
+func (s *Store) SecretCheck() string {
 	m := hmac.New(sha256.New, s.opt.Secret)
 	m.Write([]byte("mulegate secret check v1"))
 	return hex.EncodeToString(m.Sum(nil)[:8])
@@ -56,7 +57,7 @@ func (s *Store) CheckLayout(ctx context.Context) error {
 			return fmt.Errorf("%w: Redis holds mulegate data of a layout before version %d (e.g. %s): stop the gateways and run \"mulegate migrate --config FILE\" first",
 				ErrLayout, LayoutVersion, found)
 		}
-		return s.markLayout(ctx)
+		return s.MarkLayout(ctx)
 	}
 	ver, _ := strconv.Atoi(v["v"])
 	if ver < LayoutVersion {
@@ -65,14 +66,16 @@ func (s *Store) CheckLayout(ctx context.Context) error {
 	if ver > LayoutVersion {
 		return fmt.Errorf("%w: the data is in layout %d, newer than this build knows (%d): run the newer build", ErrLayout, ver, LayoutVersion)
 	}
-	if v["s"] != s.secretCheck() {
+	if v["s"] != s.SecretCheck() {
 		return fmt.Errorf("%w: the data was written with another pseudonym secret (storage.pseudonym_secret): with this one no count, report or sealed value could be read", ErrLayout)
 	}
 	return nil
 }
 
-func (s *Store) markLayout(ctx context.Context) error {
-	if err := s.rdb.HSet(ctx, layoutKey, "v", LayoutVersion, "s", s.secretCheck()).Err(); err != nil {
+// MarkLayout marks the data as in the current layout, written with this
+// secret.
+func (s *Store) MarkLayout(ctx context.Context) error {
+	if err := s.rdb.HSet(ctx, layoutKey, "v", LayoutVersion, "s", s.SecretCheck()).Err(); err != nil {
 		return s.fail(opPing, "layout: write", err)
 	}
 	return nil
@@ -126,106 +129,31 @@ func (s *Store) eachNode(ctx context.Context, f func(ctx context.Context, c redi
 	return nil
 }
 
-// SealStats say what SealFeeds did.
-type SealStats struct{ Events, Alerts, Rejected int }
-
-// sealFeeds seals what the layouts before 3 kept in plaintext: each
-// bank's event feed ("data") and alerts ("iban"), rewritten entry by
-// entry into a copy with the same ids that then replaces the stream (the
-// same hash tag: one slot), and the bodies of rejected reports. Outbox
-// entries are left to drain (they are read either way). Run with the
-// gateways stopped: an event written meanwhile would be lost by the
-// replace.
-func (s *Store) sealFeeds(ctx context.Context) (SealStats, error) {
-	var st SealStats
-	err := s.eachNode(ctx, func(ctx context.Context, c redis.UniversalClient) error {
-		for _, pat := range []string{"mg:{a:*}:events", "mg:{a:*}:alerts"} {
-			err := scanKeys(ctx, c, pat, func(key string) error {
-				org := strings.TrimSuffix(strings.TrimPrefix(key, "mg:{a:"), key[strings.LastIndex(key, "}"):])
-				n, err := s.sealStream(ctx, key, org, strings.HasSuffix(key, ":events"))
-				if strings.HasSuffix(key, ":events") {
-					st.Events += n
-				} else {
-					st.Alerts += n
-				}
-				return err
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return scanKeys(ctx, c, "mg:{p*}:rejected", func(key string) error {
-			bodies, err := s.rdb.HGetAll(ctx, key).Result()
-			if err != nil {
-				return err
-			}
-			for id, body := range bodies {
-				if sealed(body) {
-					continue
-				}
-				if err := s.rdb.HSet(ctx, key, id, s.blobs.seal(adOutbox(id), []byte(body))).Err(); err != nil {
-					return err
-				}
-				st.Rejected++
-			}
-			return nil
-		})
-	})
-	return st, err
+// scanOn scans one node and reads and writes through the whole client.
+type scanOn struct {
+	node *redis.Client
+	redis.UniversalClient
 }
 
-// sealStream rewrites one feed stream with its plaintext values sealed;
-// it returns how many entries it sealed (0: nothing to do, the stream is
-// left as it is).
-func (s *Store) sealStream(ctx context.Context, key, org string, events bool) (int, error) {
-	msgs, err := s.rdb.XRange(ctx, key, "-", "+").Result()
-	if err != nil {
-		return 0, err
-	}
-	field := "iban"
-	if events {
-		field = "data"
-	}
-	n := 0
-	for _, m := range msgs {
-		if v, _ := m.Values[field].(string); v != "" && !sealed(v) {
-			n++
+func (c *scanOn) Scan(ctx context.Context, cursor uint64, match string, count int64) *redis.ScanCmd {
+	return c.node.Scan(ctx, cursor, match, count)
+}
+
+func scanKeys(ctx context.Context, c redis.UniversalClient, match string, each func(string) error) error {
+	var cursor uint64
+	for {
+		keys, next, err := c.Scan(ctx, cursor, match, 1000).Result()
+		if err != nil {
+			return err
 		}
-	}
-	if n == 0 {
-		return 0, nil
-	}
-	tmp := key + ":sealing"
-	ttl, err := s.rdb.TTL(ctx, key).Result()
-	if err != nil {
-		return 0, err
-	}
-	if err := s.rdb.Del(ctx, tmp).Err(); err != nil {
-		return 0, err
-	}
-	for _, m := range msgs {
-		vals := map[string]any{}
-		for k, v := range m.Values {
-			vals[k] = v
-		}
-		if v, _ := m.Values[field].(string); v != "" && !sealed(v) {
-			ad := adAlert(org, fmt.Sprint(m.Values["alert_id"]))
-			if events {
-				ad = adEvent(org, fmt.Sprint(m.Values["event_id"]))
+		for _, k := range keys {
+			if err := each(k); err != nil {
+				return err
 			}
-			vals[field] = s.blobs.seal(ad, []byte(v))
 		}
-		if err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: tmp, ID: m.ID, Values: vals}).Err(); err != nil {
-			return 0, err
+		if next == 0 {
+			return nil
 		}
+		cursor = next
 	}
-	if err := s.rdb.Rename(ctx, tmp, key).Err(); err != nil {
-		return 0, err
-	}
-	if ttl > 0 {
-		if err := s.rdb.Expire(ctx, key, ttl).Err(); err != nil {
-			return 0, err
-		}
-	}
-	return n, nil
 }

@@ -465,20 +465,10 @@ func (s *Store) ReportForwardingStatus(ctx context.Context, e outbox.Entry) (rep
 	return r.Status, nil
 }
 
-// entryBook names the book of an entry's report, always on the entry's
-// own slot (its stream's); an entry queued before books names none, and
-// the report index finds it. A report that is gone (expired) has no
-// pseudonym: its book is a key that does not exist.
-func (s *Store) entryBook(ctx context.Context, e outbox.Entry) (ibanKeys, error) {
-	k := ibanKeys{tag: s.tags[e.Partition], part: e.Partition, pseudo: e.Pseudonym}
-	if k.pseudo == "" {
-		found, err := s.locate(ctx, e.ReportID)
-		if err != nil && report.ErrorCode(err) != report.CodeNotFound {
-			return k, err
-		}
-		k.pseudo = found.pseudo
-	}
-	return k, nil
+// entryBook names the book of an entry's report (its "ps"), always on
+// the entry's own slot (its stream's).
+func (s *Store) entryBook(_ context.Context, e outbox.Entry) (ibanKeys, error) {
+	return ibanKeys{tag: s.tags[e.Partition], part: e.Partition, pseudo: e.Pseudonym}, nil
 }
 
 func (s *Store) finish(ctx context.Context, e outbox.Entry, st report.Status, ref string, at time.Time, reason string) error {

@@ -25,9 +25,7 @@ import (
 //	j                    the holding bank's name, which records cite as "="
 //	                     ("" for none), the separator, then the IBAN, sealed
 //	                     (AES-GCM, additional data: the book's pseudonym;
-//	                     seal.go), for the holder's eyes; books written
-//	                     before it have h (the name) and i (the sealed
-//	                     IBAN), or "ie" before the compact form
+//	                     seal.go), for the holder's eyes
 //	t                    present while the IBAN is past the iban.threshold event
 //	m:ft m:bt m:by m:at m:det   the IBAN's marker
 //	d:<id> c:<id>        a report's review details and cancel reason
@@ -92,18 +90,11 @@ const nCore = fAck
 // reports, so its name is kept once.
 const sameHolder = "="
 
-// splitJ reads a book's holder and compact sealed IBAN from its j field
-// (the holder's name, the separator, the sealed IBAN), falling back to
-// the h and i fields of books written before it.
-func splitJ(j, h, i string) (holder, sealed string) {
-	jh, js, _ := strings.Cut(j, sep)
-	if jh == "" {
-		jh = h
-	}
-	if js == "" {
-		js = i
-	}
-	return jh, js
+// splitHead reads a book's holder and compact sealed IBAN from its j
+// field: the holder's name, the separator, the sealed IBAN.
+func splitHead(j string) (holder, sealed string) {
+	holder, sealed, _ = strings.Cut(j, sep)
+	return holder, sealed
 }
 
 // spilled marks a police reference kept in its own field.

@@ -227,12 +227,12 @@ return accept(KEYS, ARGV)
 const acceptLua = `
 local function accept(KEYS, ARGV)
 local b = KEYS[1]
-local cur = redis.call('HMGET', b, ARGV[1], 'w', 'h', 'i', 'm:at', 'ie', 'j')
+local cur = redis.call('HMGET', b, ARGV[1], 'w', 'm:at', 'j')
 if cur[1] then return {0, tonumber(fields(cur[1])[F_N], 36)} end
 local wm, lo, nc = 0, nil, 0
 if cur[2] then
   wm, lo, nc = parsew(cur[2])
-elseif cur[4] or cur[6] or cur[7] then -- records without a "w" (recordsw); a book with none has no sealed IBAN yet
+elseif cur[4] then -- records without a "w" (recordsw); a book with none has no j yet
   wm, lo, nc = recordsw(b)
 end
 local now, cutoff = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -240,12 +240,12 @@ if lo and lo < cutoff then lo, nc = trim(b, cutoff, nc) end
 nc = nc + 1
 if not lo or now < lo then lo = now end
 -- The holder's name is kept once, before the sealed IBAN in the book's
--- j field (h in books sealed before it; no table is built: the record's
--- parts are joined around n and the holder).
+-- j field (no table is built: the record's parts are joined around n
+-- and the holder).
 local jh, js = nil, nil
-if cur[7] then jh, js = string.match(cur[7], '^([^\31]*)\31(.*)$') end
+if cur[4] then jh, js = string.match(cur[4], '^([^\31]*)\31(.*)$') end
 if js == '' then js = nil end
-local holder, newh, bh = ARGV[17], nil, cur[3]
+local holder, newh, bh = ARGV[17], nil, nil
 if jh and jh ~= '' then bh = jh end
 if holder ~= '' then
   if not bh then newh = holder; bh = holder end
@@ -258,15 +258,13 @@ local set = {ARGV[1], rec}
 -- "w" (recordsw reads them; 17 bytes a book, and the difference between
 -- Redis' 128- and 160-byte allocation for one record, 192 and 224 for two).
 if cur[2] or nc > 3 then set[#set + 1] = 'w'; set[#set + 1] = fmtw(now, lo, nc) end
-if cur[4] or cur[6] then -- a book sealed before the j field keeps its h and i
-  if newh then set[#set + 1] = 'h'; set[#set + 1] = newh end
-elseif newh or not js then
+if newh or not js then
   set[#set + 1] = 'j'; set[#set + 1] = (newh or jh or '') .. SEP .. (js or ARGV[7])
 end
 redis.call('HSET', b, unpack(set))
 -- No TTL: the report index retires the book (prune). A marker keeps
 -- the book for the retention after its last write (markerScript).
-if cur[5] then redis.call('EXPIRE', b, ARGV[6]) else redis.call('PERSIST', b) end
+if cur[3] then redis.call('EXPIRE', b, ARGV[6]) else redis.call('PERSIST', b) end
 local prefix = string.sub(b, 1, #b - 16)
 dayput(KEYS[2], ARGV[1], ARGV[13], tonumber(ARGV[14]), ARGV[6], function(e) prune(prefix, e, cutoff) end)
 redis.call('XADD', KEYS[3], '*', 'id', ARGV[16], 'ps', ARGV[15], 'body', ARGV[8], 'h', ARGV[11], 'rb', ARGV[12], 'tp', ARGV[19])

@@ -5,7 +5,6 @@ import (
 	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"math/big"
 	"strings"
@@ -24,10 +23,8 @@ import (
 // 12-byte tag under a nonce that is the pseudonym's first 12 bytes, so no
 // nonce is stored. That is safe because a pseudonym names one IBAN: a
 // nonce only ever seals the one plaintext, always to the same bytes. 23
-// bytes for a Dutch IBAN, 25 for a German one (the "ie" field before it,
-// still read: a random nonce, a 16-byte tag and the IBAN as text, 46 and
-// 50).
-type sealer struct{ compact, full cipher.AEAD }
+// bytes for a Dutch IBAN, 25 for a German one.
+type sealer struct{ compact cipher.AEAD }
 
 func newSealer(secret []byte) (*sealer, error) {
 	m := hmac.New(sha256.New, secret)
@@ -37,9 +34,6 @@ func newSealer(secret []byte) (*sealer, error) {
 		return nil, err
 	}
 	s := &sealer{}
-	if s.full, err = cipher.NewGCM(block); err != nil {
-		return nil, err
-	}
 	if s.compact, err = cipher.NewGCMWithTagSize(block, 12); err != nil {
 		return nil, err
 	}
@@ -71,30 +65,4 @@ func (s *sealer) open(p, sealed string) (string, error) {
 		return "", errors.New("sealed iban: malformed")
 	}
 	return i.String(), nil
-}
-
-// openFull opens the "ie" form (nonce, ciphertext of the IBAN's text,
-// 16-byte tag), with id as additional data: the book's pseudonym, or a
-// report id in the layout before books.
-func (s *sealer) openFull(id, sealed string) (string, error) {
-	b := []byte(sealed)
-	if len(b) < s.full.NonceSize() {
-		return "", errors.New("sealed iban: malformed")
-	}
-	n := s.full.NonceSize()
-	plain, err := s.full.Open(nil, b[:n], b[n:], []byte(id))
-	if err != nil {
-		return "", errors.New("sealed iban: does not open")
-	}
-	return string(plain), nil
-}
-
-// openLegacy opens an IBAN sealed by the layout before books: base64,
-// with the report id as additional data (mulegate migrate).
-func (s *sealer) openLegacy(id, sealed string) (string, error) {
-	b, err := base64.RawStdEncoding.DecodeString(sealed)
-	if err != nil {
-		return "", errors.New("sealed iban: malformed")
-	}
-	return s.openFull(id, string(b))
 }

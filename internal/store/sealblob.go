@@ -22,9 +22,9 @@ import (
 // IBAN.
 //
 // A sealed value is sealedMark + nonce + ciphertext and tag (40 bytes
-// more than the plaintext). A value without the mark was written before
-// Part 3 and is read as it is ("mulegate migrate" seals the feeds; the
-// outbox drains).
+// more than the plaintext). A value without the mark does not open: it
+// was not written by this layout (layouts before 3 kept plaintext, which
+// "mulegate migrate" seals).
 const sealedMark = "\x1fS1"
 
 type blobSealer struct{ aead cipher.AEAD }
@@ -48,11 +48,10 @@ func (b *blobSealer) seal(ad string, plaintext []byte) string {
 	return string(b.aead.Seal(out, nonce, plaintext, []byte(ad)))
 }
 
-// open opens a value seal sealed for ad; a value without the mark (written
-// before sealing) is returned as it is.
+// open opens a value seal sealed for ad.
 func (b *blobSealer) open(ad, v string) ([]byte, error) {
 	if !strings.HasPrefix(v, sealedMark) {
-		return []byte(v), nil
+		return nil, errSealedValue
 	}
 	rest := v[len(sealedMark):]
 	if len(rest) < chacha20poly1305.NonceSizeX+b.aead.Overhead() {
@@ -68,7 +67,7 @@ func (b *blobSealer) open(ad, v string) ([]byte, error) {
 // sealed reports whether v is sealed.
 func sealed(v string) bool { return strings.HasPrefix(v, sealedMark) }
 
-var errSealedValue = errors.New("a sealed value does not open (another pseudonym secret, or moved)")
+var errSealedValue = errors.New("a sealed value does not open (not sealed, another pseudonym secret, or moved)")
 
 // Where sealed values belong (their additional data).
 func adOutbox(reportID string) string    { return "outbox\x00" + reportID }

@@ -400,9 +400,7 @@ func (s *Store) claimArgs(raw, value string, now time.Time) []any {
 // claimValue is a report's entry in its idempotency bucket: the day (2
 // bytes), the request's keyed fingerprint (8 bytes: a reused key passes
 // for the same request with a chance of 2^-64) and the IBAN's partition
-// (1 byte, 2 with more than 256 partitions). Entries written before are
-// 14 bytes (a 10-byte fingerprint, 2-byte partition); the first 8
-// fingerprint bytes are compared either way (claimPart reads both).
+// (1 byte, 2 with more than 256 partitions).
 func (s *Store) claimValue(canonical []byte, part int, now time.Time) string {
 	return s.claimEntry(day(now), s.fingerprintSum(canonical), part)
 }
@@ -419,8 +417,6 @@ func (s *Store) claimEntry(d int64, fp []byte, part int) string {
 // claimPart is the partition an idempotency entry names.
 func claimPart(v string) (int, bool) {
 	switch len(v) {
-	case 14: // written before the 8-byte fingerprint
-		return int(binary.BigEndian.Uint16([]byte(v[12:14]))), true
 	case 11:
 		return int(v[10]), true
 	case 12:
@@ -671,7 +667,7 @@ func (s *Store) readReport(ctx context.Context, id string) (report.ReportStatus,
 		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, err
 	}
 	raw := rawID(id)
-	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "i", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw, "h", "ie", "j").Result()
+	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "j", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw).Result()
 	if err != nil {
 		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, s.fail(opReport, "report status", err)
 	}
@@ -681,7 +677,7 @@ func (s *Store) readReport(ctx context.Context, id string) (report.ReportStatus,
 		// client has no report to see.
 		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, &report.Error{Code: report.CodeNotFound, Msg: "no such report"}
 	}
-	holder, sealed := splitJ(str(9), str(7), str(1))
+	holder, sealed := splitHead(str(1))
 	r, err := decodeRecord(str(0), str(6), holder)
 	if err != nil {
 		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, report.Internal("report status: "+id, err)
@@ -692,11 +688,8 @@ func (s *Store) readReport(ctx context.Context, id string) (report.ReportStatus,
 		st.PoliceReference = str(3)
 	}
 	st.Review.Details, st.Review.CancelReason = str(4), str(5)
-	switch {
-	case sealed != "":
+	if sealed != "" {
 		st.IBAN, err = s.seal.open(k.rawPseudo(), sealed)
-	case str(8) != "": // sealed by a build before the compact form
-		st.IBAN, err = s.seal.openFull(k.rawPseudo(), str(8))
 	}
 	if err != nil {
 		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, report.Internal("report status: "+id, err)
