@@ -103,10 +103,12 @@ func TestRequeueRejected(t *testing.T) {
 		t.Fatalf("requeue all: %v %v, want [%s]", ids, err, b.ID)
 	}
 	waitFor(t, "every report delivered", 5*time.Second, func() bool { return f.sim.Stats().Unique == 2 })
+	// The store answers before the forwarder records it: wait for that.
 	for _, id := range []string{a.ID, b.ID} {
-		if st, _ := f.st.ReportStatus(ctx, id); st.Status != "forwarded" || st.LastError != "" {
-			t.Errorf("report %s: %q %q after requeue", id, st.Status, st.LastError)
-		}
+		waitFor(t, "report "+id+" forwarded", 5*time.Second, func() bool {
+			st, _ := f.st.ReportStatus(ctx, id)
+			return st.Status == "forwarded" && st.LastError == ""
+		})
 	}
 }
 

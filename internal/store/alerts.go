@@ -23,32 +23,6 @@ import (
 //	mg:aidem:ID         hash    idempotency record: fingerprint (h), bank org (v)
 const AlertChannel = "mg:alerts:new"
 
-// postAlertScript adds an alert to a bank's stream, once per alert id,
-// and its alert.created event to the bank's event feed (same hash tag, so
-// both or neither).
-//
-// KEYS: stream, ids, events stream, event ids, old event ids
-// ARGV: alert id, idempotent (1/0), min id, ttl s, channel, bank org,
-// event id, event data, events min id, events ttl s, now ms, events max
-// length, then field/value pairs for the entry
-// Returns {fresh 1/0, cursor, events trimmed}.
-var postAlertScript = redis.NewScript(feedAppendLua + `
-if ARGV[2] == '1' then
-  local existing = redis.call('HGET', KEYS[2], ARGV[1])
-  if existing then return {0, existing, 0} end
-end
-local args = {'XADD', KEYS[1], 'MINID', ARGV[3], '*', 'alert_id', ARGV[1]}
-for i = 13, #ARGV do args[#args + 1] = ARGV[i] end
-local id = redis.call(unpack(args))
-if ARGV[2] == '1' then
-  redis.call('HSET', KEYS[2], ARGV[1], id)
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
-end
-local _, trimmed = feedappend(KEYS[3], KEYS[4], ARGV[7], 'alert.created', ARGV[8], ARGV[11], ARGV[11], ARGV[9], ARGV[12], ARGV[10])
-redis.call('PUBLISH', ARGV[5], ARGV[6])
-return {1, id, trimmed}
-`)
-
 // PostAlert stores an alert for bankOrg. With an idempotency key, a repeat
 // of the same request returns the first alert (replayed) and another
 // request under the same key is a conflict.
@@ -68,16 +42,19 @@ func (s *Store) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey strin
 	if err != nil {
 		return report.Alert{}, false, report.Internal("post alert: encode", err)
 	}
-	args := []any{id, idempotent, strconv.FormatInt(now.Add(-retention).UnixMilli(), 10),
-		int64((retention + 24*time.Hour) / time.Second), AlertChannel, bankOrg,
-		s.EventID(report.EventAlertCreated, id), s.blobs.seal(adEvent(bankOrg, s.EventID(report.EventAlertCreated, id)), data), strconv.FormatInt(now.Add(-eventRetention).UnixMilli(), 10),
-		int64((eventRetention + 24*time.Hour) / time.Second), now.UnixMilli(), s.opt.EventsMaxPerBank,
-		"iban", s.blobs.seal(adAlert(bankOrg, id), []byte(a.IBAN.String())), "severity", string(a.Severity), "message", a.Message,
-		"reference", a.Reference, "police", policeOrg}
+	eventID := s.EventID(report.EventAlertCreated, id)
+	args := postAlertArgs{AlertID: id, Idempotent: idempotent, MinID: strconv.FormatInt(now.Add(-retention).UnixMilli(), 10),
+		TTL: int64((retention + 24*time.Hour) / time.Second), Channel: AlertChannel, Bank: bankOrg,
+		EventID: eventID, EventData: s.blobs.seal(adEvent(bankOrg, eventID), data),
+		EventsMinID: strconv.FormatInt(now.Add(-eventRetention).UnixMilli(), 10),
+		EventsTTL:   int64((eventRetention + 24*time.Hour) / time.Second), Now: now.UnixMilli(), EventsMax: s.opt.EventsMaxPerBank,
+		Entry: []any{"iban", s.blobs.seal(adAlert(bankOrg, id), []byte(a.IBAN.String())), "severity", string(a.Severity),
+			"message", a.Message, "reference", a.Reference, "police", policeOrg}}
 	if a.ExpiresAt != nil {
-		args = append(args, "expires", a.ExpiresAt.UnixMilli())
+		args.Entry = append(args.Entry, "expires", a.ExpiresAt.UnixMilli())
 	}
-	v, err := s.runReplicated(ctx, postAlertScript, []string{alertStream(bankOrg), alertIDs(bankOrg), eventStream(bankOrg), eventIDs(bankOrg)}, args...)
+	keys := []string{alertStream(bankOrg), alertIDs(bankOrg), eventStream(bankOrg), eventIDs(bankOrg)}
+	v, err := s.runReplicated(ctx, postAlertScript, keys, args.argv()...)
 	if err != nil {
 		return report.Alert{}, false, s.fail(opAlerts, "post alert script", err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // On a single Redis, which holds every slot, intake's two steps (the
@@ -22,26 +20,6 @@ const (
 	combineMax      = 16 // reports per batch
 	combineInFlight = 8  // batches on their way to Redis at once (2 held intake to 4,200 reports/s here)
 )
-
-// acceptManyScript runs, for each report of a batch, the claim
-// (claimReportScript) and, unless it is a conflict, the accept
-// (acceptScript).
-//
-// KEYS: per report, the idempotency bucket, then acceptScript's three
-// ARGV: per report, claimReportScript's four, then acceptScript's 19
-// Returns per report acceptScript's answer, or {-1, 0} for a conflict.
-var acceptManyScript = redis.NewScript(recordLua + trimLua + claimLua + acceptLua + `
-local out = {}
-for r = 0, #KEYS / 4 - 1 do
-  local a = {unpack(ARGV, 23 * r + 1, 23 * r + 23)}
-  if claim(KEYS[4 * r + 1], a[1], a[2], tonumber(a[3]), a[4]) == 'conflict' then
-    out[r + 1] = {-1, 0}
-  else
-    out[r + 1] = accept({KEYS[4 * r + 2], KEYS[4 * r + 3], KEYS[4 * r + 4]}, {unpack(a, 5)})
-  end
-end
-return out
-`)
 
 type combined struct {
 	ctx  context.Context

@@ -25,37 +25,6 @@ import (
 //	mg:{a:ORG}:events   stream  the bank's events, oldest first
 //	mg:{a:ORG}:eidx     zset    event id, by when it was added (ms)
 
-// feedAppendLua adds an event to a bank's feed once per event id and
-// trims the feed and its ids by age and size. It returns the new entry's
-// id (nil if the event was there) and the number of events trimmed for
-// the size bound.
-const feedAppendLua = `
-local function feedappend(ev, ids, eid, typ, data, at, now, minid, maxlen, ttl)
-  if redis.call('ZSCORE', ids, eid) then return nil, 0 end
-  local id = redis.call('XADD', ev, 'MINID', minid, '*', 'event_id', eid, 'type', typ, 'data', data, 'at', at)
-  local trimmed = redis.call('XTRIM', ev, 'MAXLEN', maxlen)
-  redis.call('ZADD', ids, now, eid)
-  redis.call('ZREMRANGEBYSCORE', ids, '-inf', '(' .. minid)
-  if trimmed > 0 then redis.call('ZREMRANGEBYRANK', ids, 0, -(tonumber(maxlen) + 1)) end
-  redis.call('EXPIRE', ids, ttl)
-  redis.call('EXPIRE', ev, ttl)
-  return id, trimmed
-end
-`
-
-// appendEventScript adds an event to a bank's feed once per event id.
-//
-// KEYS: events stream, event ids, old event ids
-// ARGV: event id, min id, type, data (JSON), created ms, ttl s, channel,
-// bank org, now ms, max length
-// Returns {1, cursor, trimmed} when added, {0, "", 0} when it was there.
-var appendEventScript = redis.NewScript(feedAppendLua + `
-local id, trimmed = feedappend(KEYS[1], KEYS[2], ARGV[1], ARGV[3], ARGV[4], ARGV[5], ARGV[9], ARGV[2], ARGV[10], ARGV[6])
-if not id then return {0, '', 0} end
-redis.call('PUBLISH', ARGV[7], ARGV[8])
-return {1, id, trimmed}
-`)
-
 // EventID is the stable id of an event about a subject (a report id, an
 // IBAN pseudonym with a time…): the same event written twice has one id.
 func (s *Store) EventID(typ report.EventType, subject string) string {
@@ -66,9 +35,11 @@ func (s *Store) EventID(typ report.EventType, subject string) string {
 // is false when it was there already.
 func (s *Store) AppendEvent(ctx context.Context, bankOrg string, e report.Event, retention time.Duration) (added bool, err error) {
 	now := s.now()
-	v, err := s.runReplicated(ctx, appendEventScript, []string{eventStream(bankOrg), eventIDs(bankOrg)},
-		e.ID, strconv.FormatInt(now.Add(-retention).UnixMilli(), 10), string(e.Type), s.blobs.seal(adEvent(bankOrg, e.ID), e.Data),
-		e.CreatedAt.UnixMilli(), int64((retention+24*time.Hour)/time.Second), AlertChannel, bankOrg, now.UnixMilli(), s.opt.EventsMaxPerBank)
+	args := appendEventArgs{EventID: e.ID, MinID: strconv.FormatInt(now.Add(-retention).UnixMilli(), 10), Type: string(e.Type),
+		Data: s.blobs.seal(adEvent(bankOrg, e.ID), e.Data), Created: e.CreatedAt.UnixMilli(),
+		TTL: int64((retention + 24*time.Hour) / time.Second), Channel: AlertChannel, Bank: bankOrg, Now: now.UnixMilli(),
+		MaxLen: s.opt.EventsMaxPerBank}
+	v, err := s.runReplicated(ctx, appendEventScript, []string{eventStream(bankOrg), eventIDs(bankOrg)}, args.argv()...)
 	if err != nil {
 		return false, s.fail(opAlerts, "append event script", err)
 	}
@@ -169,12 +140,6 @@ func (s *Store) ThresholdCrossing(ctx context.Context, raw string, n int64) (boo
 	}
 	return !exists, c, nil
 }
-
-// thresholdScript sets the book's threshold flag if the book exists.
-var thresholdScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 't', '1') end
-return 1
-`)
 
 // MarkThresholdCrossed records that the crossing was announced.
 func (s *Store) MarkThresholdCrossed(ctx context.Context, raw string) error {

@@ -99,7 +99,7 @@ func (s *Store) importRecord(fields map[string]any, raw string, r ImportedReport
 	if err != nil {
 		return err
 	}
-	if len(core) > 64 && rec.PoliceRef != "" {
+	if len(core) > maxRecord && rec.PoliceRef != "" {
 		fields["p:"+raw] = rec.PoliceRef
 		rec.PoliceRef, rec.RefSpilled = "", true
 		if core, rest, err = rec.encode(); err != nil {

@@ -12,6 +12,10 @@ import (
 // OutboxKey names the outbox stream of partition p.
 func (s *Store) OutboxKey(p int) string { return "mg:" + s.tags[p] + ":outbox" }
 
+// bookPrefix is what the names of a partition's books start with (the
+// pseudonym's 16 bytes follow; ibanKeys.book).
+func bookPrefix(tag string) string { return "mg:" + tag + ":b:" }
+
 // rejectedKey holds, per partition, the police body of each report the
 // police store refused (for requeue).
 func rejectedKey(tag string) string { return "mg:" + tag + ":rejected" }

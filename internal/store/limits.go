@@ -6,7 +6,6 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/mulegate/mulegate/internal/report"
-	"github.com/redis/go-redis/v9"
 )
 
 // Rate limits are GCRA buckets kept by go-redis/redis_rate: one key per
@@ -26,27 +25,12 @@ func (s *Store) Allow(ctx context.Context, org string, class report.RateClass, l
 		RetryAfter: res.RetryAfter, ResetAfter: res.ResetAfter}, nil
 }
 
-// dayWritesScript counts an org's writes of one UTC day and refuses the
-// ones beyond the limit (counting them back out).
-//
-// KEYS: the day's counter; ARGV: cost, limit
-// Returns 1 when allowed.
-var dayWritesScript = redis.NewScript(`
-local n = redis.call('INCRBY', KEYS[1], ARGV[1])
-if n == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], 172800) end
-if n > tonumber(ARGV[2]) then
-  redis.call('DECRBY', KEYS[1], ARGV[1])
-  return 0
-end
-return 1
-`)
-
 // AllowDay spends cost of org's writes of the UTC day of now, or refuses
 // them all when that would pass limit; retryAfter is then the time to the
 // next UTC day.
 func (s *Store) AllowDay(ctx context.Context, org string, limit, cost int, now time.Time) (allowed bool, retryAfter time.Duration, err error) {
 	day := now.UTC().Format("20060102")
-	n, err := dayWritesScript.Run(ctx, s.rdb, []string{dayKey(org, day)}, cost, limit).Int()
+	n, err := dayWritesScript.Run(ctx, s.rdb, []string{dayKey(org, day)}, dayWritesArgs{Cost: cost, Limit: limit}.argv()...).Int()
 	if err != nil {
 		return false, 0, s.fail(opLimits, "daily writes script", err)
 	}
@@ -57,27 +41,13 @@ func (s *Store) AllowDay(ctx context.Context, org string, limit, cost int, now t
 	return false, next.Sub(now), nil
 }
 
-// streamsScript holds one of an org's stream slots: a sorted set of slot
-// ids by lease end, so a gateway that died without releasing its slots
-// loses them when their leases end.
-//
-// KEYS: the org's slots; ARGV: now ms, slot id, lease end ms, limit
-// Returns 1 when the slot is held (taken or renewed), 0 when the org
-// holds limit slots already.
-var streamsScript = redis.NewScript(`
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if not redis.call('ZSCORE', KEYS[1], ARGV[2]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
-redis.call('PEXPIREAT', KEYS[1], redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2])
-return 1
-`)
-
 // HoldStream takes (or renews) the stream slot id of org until now+lease;
 // false when the org already holds limit slots. Slots are shared by every
 // gateway process.
 func (s *Store) HoldStream(ctx context.Context, org, id string, limit int, lease time.Duration) (bool, error) {
 	now := s.now()
-	n, err := streamsScript.Run(ctx, s.rdb, []string{streamsKey(org)}, now.UnixMilli(), id, now.Add(lease).UnixMilli(), limit).Int()
+	n, err := streamsScript.Run(ctx, s.rdb, []string{streamsKey(org)},
+		streamsArgs{Now: now.UnixMilli(), Slot: id, LeaseEnd: now.Add(lease).UnixMilli(), Limit: limit}.argv()...).Int()
 	if err != nil {
 		return false, s.fail(opLimits, "streams script", err)
 	}

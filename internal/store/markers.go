@@ -8,42 +8,7 @@ import (
 
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/report"
-	"github.com/redis/go-redis/v9"
 )
-
-// markerScript sets or lifts an IBAN's marker (the m:* fields of its
-// book) if it is still the one the domain decided on (compare and set on
-// its registration time), and moves the IBAN's watermark.
-//
-// When the police act on an IBAN a bank holds, the same step queues a
-// feed entry on the IBAN's outbox partition, from which the holders'
-// relay writes marker.registered or marker.cancelled into that bank's
-// feed: the bank hears of it even if this process dies right after.
-//
-// KEYS: book, outbox
-// ARGV: expected registration ms ("" for none), now ms, ttl s, holder
-// ("" for no feed entry), event type, event subject, event data, wake
-// channel, partition, then field/value pairs to set (none: lift)
-// Returns 1 when applied, 0 when the marker changed meanwhile.
-var markerScript = redis.NewScript(recordLua + `
-local b = KEYS[1]
-local at = redis.call('HGET', b, 'm:at') or ''
-if at ~= ARGV[1] then return 0 end
-if ARGV[4] ~= '' then
-  redis.call('XADD', KEYS[2], '*', 'id', ARGV[6], 'kind', 'feed', 'h', ARGV[4], 'ev', ARGV[5], 'body', ARGV[7])
-  redis.call('PUBLISH', ARGV[8], ARGV[9])
-end
-redis.call('HDEL', b, 'm:ft', 'm:bt', 'm:by', 'm:at', 'm:det')
-for k = 10, #ARGV, 2 do
-  if ARGV[k + 1] ~= '' then redis.call('HSET', b, ARGV[k], ARGV[k + 1]) end
-end
-local wm, lo, nc = getw(b)
-setw(b, tonumber(ARGV[2]), lo, nc)
--- A marker keeps its book for the retention after its last write; once
--- lifted, a book with records is retired by the report index (prune).
-if #ARGV < 10 and lo then redis.call('PERSIST', b) else redis.call('EXPIRE', b, ARGV[3]) end
-return 1
-`)
 
 // Marker returns an IBAN's marker, nil when there is none.
 func (s *Store) Marker(ctx context.Context, i iban.IBAN) (*report.Marker, error) {
@@ -93,12 +58,13 @@ func (s *Store) ChangeMarker(ctx context.Context, i iban.IBAN, c report.Caller, 
 			}
 		}
 		subject := k.pseudo + ":" + strconv.FormatInt(now.UnixMilli(), 10)
-		args := []any{expected, now.UnixMilli(), s.ttlSeconds(), feedHolder, string(typ), subject, s.blobs.seal(adOutbox(subject), data), WakeChannel, k.part}
+		args := markerArgs{Expected: expected, Now: now.UnixMilli(), TTL: s.ttlSeconds(), Holder: feedHolder, Event: string(typ),
+			Subject: subject, Body: s.blobs.seal(adOutbox(subject), data), Wake: WakeChannel, Partition: k.part}
 		if m != nil {
-			args = append(args, "m:ft", string(m.FraudType), "m:bt", string(m.ByType), "m:by", m.ByOrg,
-				"m:at", m.RegisteredAt.UnixMilli(), "m:det", m.Details)
+			args.Fields = []any{"m:ft", string(m.FraudType), "m:bt", string(m.ByType), "m:by", m.ByOrg,
+				"m:at", m.RegisteredAt.UnixMilli(), "m:det", m.Details}
 		}
-		v, err := s.runReplicated(ctx, markerScript, []string{k.book(), s.OutboxKey(k.part)}, args...)
+		v, err := s.runReplicated(ctx, markerScript, []string{k.book(), s.OutboxKey(k.part)}, args.argv()...)
 		if err != nil {
 			return old, s.fail(opReport, "marker script", err)
 		}

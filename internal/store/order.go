@@ -21,32 +21,6 @@ import (
 // one and is either pending (not done yet) or done; nothing is kept per
 // report for this.
 
-// earlierPendingScript says whether the group holds an entry before the
-// given one, of the same report, that it has not finished. A pending list
-// longer than 1000 entries before it answers "yes" (wait: the older ones
-// are worked off first).
-//
-// KEYS: stream; ARGV: group, entry id, report id
-var earlierPendingScript = redis.NewScript(`
-local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', ARGV[2], 1001)
-if #p > 1000 then return 1 end
-for _, e in ipairs(p) do
-  if e[1] ~= ARGV[2] then
-    local m = redis.call('XRANGE', KEYS[1], e[1], e[1])
-    if #m > 0 then
-      local f = m[1][2]
-      for k = 1, #f, 2 do
-        if f[k] == 'id' then
-          if f[k + 1] == ARGV[3] then return 1 end
-          break
-        end
-      end
-    end
-  end
-end
-return 0
-`)
-
 // HolderReady says whether the holders' relay may write e's step now: no
 // earlier entry of its report is pending in the holders' group.
 func (s *Store) HolderReady(ctx context.Context, e outbox.Entry) (bool, error) {
@@ -60,7 +34,8 @@ func (s *Store) ForwarderReady(ctx context.Context, e outbox.Entry) (bool, error
 }
 
 func (s *Store) ready(ctx context.Context, group string, e outbox.Entry) (bool, error) {
-	n, err := earlierPendingScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition)}, group, e.StreamID, e.ReportID).Int()
+	n, err := earlierPendingScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition)},
+		earlierPendingArgs{Group: group, Entry: e.StreamID, ReportID: e.ReportID}.argv()...).Int()
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "NOGROUP") {
 			return true, nil

@@ -34,192 +34,6 @@ const (
 	breakerKey     = "mg:breaker:police:trip"
 )
 
-// consumedLua says whether a consumer group is done with an entry: it was
-// delivered to the group (not after its last-delivered id) and is not
-// pending. A group that does not exist waits for nothing.
-const consumedLua = `
-local function sid(x)
-  local m, q = string.match(x, '^(%d+)-(%d+)$')
-  if not m then m, q = string.match(x, '^(%d+)$'), '0' end
-  return tonumber(m) or 0, tonumber(q) or 0
-end
-local function later(a, b)
-  local am, as = sid(a)
-  local bm, bs = sid(b)
-  if am ~= bm then return am > bm end
-  return as > bs
-end
-local function consumed(stream, group, id)
-  local last = nil
-  for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
-    local name, ld
-    for k = 1, #g, 2 do
-      if g[k] == 'name' then name = g[k + 1] end
-      if g[k] == 'last-delivered-id' then ld = g[k + 1] end
-    end
-    if name == group then last = ld end
-  end
-  if last == nil then return true end
-  if later(id, last) then return false end
-  return #redis.call('XPENDING', stream, group, id, id, 1) == 0
-end
-`
-
-// finishScript records a final outcome (forwarded or rejected) on the
-// report's record and removes the entry from the outbox, atomically, on
-// one slot. For a review event ("event") it only removes the entry.
-// A rejected report's police body moves to the partition's rejected hash,
-// so that "mulegate outbox requeue" can put it back. A police reference
-// that would make the record too long for the book's compact encoding
-// (or holds the separator) goes in its own field.
-//
-// KEYS: stream, book, rejected hash
-// ARGV: group, entry id, status code (f, r or "event"), police reference,
-// forwarded at ms, error, report id, body, ttl s, the other group, raw id
-var finishScript = redis.NewScript(consumedLua + recordLua + `
-local raw = ARGV[11]
-local rec = nil
-if ARGV[3] ~= 'event' then rec = redis.call('HGET', KEYS[2], raw) end
-if rec then
-  local t = fields(rec)
-  t[F_AT] = tostring((tonumber(t[F_AT]) or 0) + 1)
-  t[F_ST] = ARGV[3]
-  if ARGV[3] == 'f' then
-    t[F_FWD] = b36(math.max(0, tonumber(ARGV[5]) - tonumber(t[F_RCV], 36)))
-    t[F_REF] = ARGV[4]
-    redis.call('HDEL', KEYS[2], 'e:' .. raw, 'p:' .. raw)
-    local packed = pack(t)
-    if #packed > 64 or ARGV[4] == SPILLED or string.find(ARGV[4], SEP, 1, true) then
-      t[F_REF] = SPILLED
-      packed = pack(t)
-      redis.call('HSET', KEYS[2], 'p:' .. raw, ARGV[4])
-    end
-    redis.call('HSET', KEYS[2], raw, packed)
-  else
-    redis.call('HSET', KEYS[2], raw, pack(t), 'e:' .. raw, ARGV[6])
-  end
-end
-if ARGV[3] == 'r' then
-  redis.call('HSET', KEYS[3], ARGV[7], ARGV[8])
-  redis.call('EXPIRE', KEYS[3], ARGV[9])
-end
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-if consumed(KEYS[1], ARGV[10], ARGV[2]) then redis.call('XDEL', KEYS[1], ARGV[2]) end
-return 1
-`)
-
-// doneScript acknowledges an entry for one group and deletes it once the
-// other group is done with it too.
-//
-// KEYS: stream; ARGV: group, entry id, the other group
-var doneScript = redis.NewScript(consumedLua + `
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-if consumed(KEYS[1], ARGV[3], ARGV[2]) then redis.call('XDEL', KEYS[1], ARGV[2]) end
-return 1
-`)
-
-// holdScript renews a consumer's claim on an entry it is still working on
-// (retrying, or waiting for the breaker), so that XAUTOCLAIM never takes
-// it for abandoned, and with an error also records a failed attempt on
-// the report's record. It only acts while the consumer still owns the
-// entry: a worker that was too slow and lost the entry to another must
-// not take it back (two workers would then both deliver it), nor count
-// attempts it did not own.
-//
-// KEYS: stream, book
-// ARGV: group, entry id, consumer, error ("" to only renew the claim), raw id
-// Returns 1 while the consumer owns the entry, 0 otherwise.
-var holdScript = redis.NewScript(recordLua + `
-local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
-if #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
-if ARGV[4] ~= '' then
-  local rec = redis.call('HGET', KEYS[2], ARGV[5])
-  if rec then
-    local t = fields(rec)
-    t[F_AT] = tostring((tonumber(t[F_AT]) or 0) + 1)
-    redis.call('HSET', KEYS[2], ARGV[5], pack(t), 'e:' .. ARGV[5], ARGV[4])
-  end
-end
-redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
-return 1
-`)
-
-// dropConsumerScript deletes a consumer from the group, but only when its
-// pending list is empty: XGROUP DELCONSUMER discards a consumer's pending
-// entries, and an entry that is neither new nor pending is never
-// delivered again. Checking and deleting in one script leaves no window
-// for the consumer to read an entry in between.
-//
-// KEYS: stream; ARGV: group, consumer. Returns 1 if deleted, 0 if the
-// consumer holds entries or the stream or group does not exist.
-var dropConsumerScript = redis.NewScript(`
-local p = redis.pcall('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
-if p.err or #p > 0 then return 0 end
-redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
-return 1
-`)
-
-// parkScript takes a review (or recovery) event of a report the police
-// store refused out of the outbox and keeps it with the report's rejected
-// body, in order, so that "outbox requeue" puts the report back together
-// with everything that happened to it meanwhile. It parks only while the
-// report is rejected (its record says so, or it is gone and its body is
-// in the rejected hash): a report requeued meanwhile gets the event from
-// the outbox as usual.
-//
-// KEYS: stream, book, rejected hash, parked hash
-// ARGV: group, entry id, raw id, report id, event key, body, the other
-// group, event name, ttl s
-// Returns 1 when parked, 0 when the report is not rejected.
-var parkScript = redis.NewScript(consumedLua + recordLua + `
-local rec = redis.call('HGET', KEYS[2], ARGV[3])
-if rec then
-  if fields(rec)[F_ST] ~= ST_REJECTED then return 0 end
-elseif redis.call('HEXISTS', KEYS[3], ARGV[4]) == 0 then
-  return 0
-end
-local list = {}
-local cur = redis.call('HGET', KEYS[4], ARGV[4])
-if cur then list = cjson.decode(cur) end
-list[#list + 1] = {k = ARGV[5], b = ARGV[6], ev = ARGV[8]}
-redis.call('HSET', KEYS[4], ARGV[4], cjson.encode(list))
-redis.call('EXPIRE', KEYS[4], ARGV[9])
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-if consumed(KEYS[1], ARGV[7], ARGV[2]) then redis.call('XDEL', KEYS[1], ARGV[2]) end
-return 1
-`)
-
-// requeueScript puts a rejected report back in its outbox partition,
-// followed by the events parked with it, in the order they happened. The
-// entries are for the police store only ("ro"): the holder's feed had
-// them the first time.
-//
-// KEYS: stream, book, rejected hash, parked hash
-// ARGV: report id, wake channel, partition, raw id, pseudonym (hex)
-// Returns 1 if requeued, 0 if the report is not rejected.
-var requeueScript = redis.NewScript(recordLua + `
-local body = redis.call('HGET', KEYS[3], ARGV[1])
-if not body then return 0 end
-redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], 'ps', ARGV[5], 'body', body, 'ro', '1')
-local parked = redis.call('HGET', KEYS[4], ARGV[1])
-if parked then
-  for _, e in ipairs(cjson.decode(parked)) do
-    redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], 'ps', ARGV[5], 'kind', 'event', 'key', e.k, 'body', e.b, 'ev', e.ev, 'ro', '1')
-  end
-  redis.call('HDEL', KEYS[4], ARGV[1])
-end
-redis.call('HDEL', KEYS[3], ARGV[1])
-local rec = redis.call('HGET', KEYS[2], ARGV[4])
-if rec then
-  local t = fields(rec)
-  t[F_ST] = ST_QUEUED
-  redis.call('HSET', KEYS[2], ARGV[4], pack(t))
-  redis.call('HDEL', KEYS[2], 'e:' .. ARGV[4])
-end
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return 1
-`)
-
 // ParkEvent keeps an event of a rejected report aside for requeue and
 // takes it out of the outbox; false when the report is not rejected (any
 // more).
@@ -229,7 +43,8 @@ func (s *Store) ParkEvent(ctx context.Context, e outbox.Entry) (bool, error) {
 		return false, err
 	}
 	n, err := parkScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), k.book(), rejectedKey(k.tag), parkedKey(k.tag)},
-		forwarderGroup, e.StreamID, rawID(e.ReportID), e.ReportID, e.Key, s.blobs.seal(adOutbox(e.ReportID), e.Body), holderGroup, e.Event, s.ttlSeconds()).Int()
+		parkArgs{Group: forwarderGroup, Entry: e.StreamID, ID: rawID(e.ReportID), ReportID: e.ReportID, EventKey: e.Key,
+			Body: s.blobs.seal(adOutbox(e.ReportID), e.Body), OtherGroup: holderGroup, Event: e.Event, TTL: s.ttlSeconds()}.argv()...).Int()
 	if err != nil {
 		return false, s.fail(opOutbox, "outbox: park script", err)
 	}
@@ -289,7 +104,8 @@ func (s *Store) ClaimForHolders(ctx context.Context, partition int, consumer str
 // DoneForHolders records that the holder's feed has the entry; the entry
 // leaves the outbox once the forwarders are done with it too.
 func (s *Store) DoneForHolders(ctx context.Context, e outbox.Entry) error {
-	err := doneScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition)}, holderGroup, e.StreamID, forwarderGroup).Err()
+	err := doneScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition)},
+		doneArgs{Group: holderGroup, Entry: e.StreamID, OtherGroup: forwarderGroup}.argv()...).Err()
 	if err != nil {
 		return s.fail(opOutbox, "outbox: done script", err)
 	}
@@ -367,7 +183,7 @@ func (s *Store) DropIdleConsumers(ctx context.Context, partition int, minIdle ti
 			if c.Pending > 0 || c.Idle < minIdle {
 				continue
 			}
-			n, err := dropConsumerScript.Run(ctx, s.rdb, []string{key}, group, c.Name).Int()
+			n, err := dropConsumerScript.Run(ctx, s.rdb, []string{key}, dropConsumerArgs{Group: group, Consumer: c.Name}.argv()...).Int()
 			if err != nil {
 				return dropped, s.fail(opOutbox, "outbox: drop consumer script", err)
 			}
@@ -385,7 +201,7 @@ func (s *Store) DropConsumers(ctx context.Context, names []string) error {
 		for part := range s.opt.Partitions {
 			for _, n := range names {
 				for _, group := range []string{forwarderGroup, holderGroup} {
-					dropConsumerScript.EvalSha(ctx, p, []string{s.OutboxKey(part)}, group, n)
+					dropConsumerScript.EvalSha(ctx, p, []string{s.OutboxKey(part)}, dropConsumerArgs{Group: group, Consumer: n}.argv()...)
 				}
 			}
 		}
@@ -487,8 +303,8 @@ func (s *Store) finish(ctx context.Context, e outbox.Entry, st report.Status, re
 		body = s.blobs.seal(adOutbox(e.ReportID), e.Body)
 	}
 	err := finishScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), k.book(), rejectedKey(k.tag)},
-		forwarderGroup, e.StreamID, code, ref, at.UnixMilli(), reason, e.ReportID, body, s.ttlSeconds(), holderGroup,
-		rawID(e.ReportID)).Err()
+		finishArgs{Group: forwarderGroup, Entry: e.StreamID, Status: code, Ref: ref, At: at.UnixMilli(), Error: reason,
+			ReportID: e.ReportID, Body: body, TTL: s.ttlSeconds(), OtherGroup: holderGroup, ID: rawID(e.ReportID)}.argv()...).Err()
 	if err != nil {
 		return s.fail(opOutbox, "outbox: finish script", err)
 	}
@@ -514,7 +330,7 @@ func (s *Store) hold(ctx context.Context, e outbox.Entry, consumer, reason strin
 		return false, err
 	}
 	n, err := holdScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), k.book()},
-		forwarderGroup, e.StreamID, consumer, reason, rawID(e.ReportID)).Int()
+		holdArgs{Group: forwarderGroup, Entry: e.StreamID, Consumer: consumer, Error: reason, ID: rawID(e.ReportID)}.argv()...).Int()
 	if err != nil {
 		return false, s.fail(opOutbox, "outbox: hold script", err)
 	}
@@ -533,7 +349,7 @@ func (s *Store) Requeue(ctx context.Context, id string) (bool, error) {
 
 func (s *Store) requeue(ctx context.Context, k ibanKeys, id string) (bool, error) {
 	n, err := requeueScript.Run(ctx, s.rdb, []string{s.OutboxKey(k.part), k.book(), rejectedKey(k.tag), parkedKey(k.tag)},
-		id, WakeChannel, k.part, rawID(id), k.pseudo).Int()
+		requeueArgs{ReportID: id, Wake: WakeChannel, Partition: k.part, ID: rawID(id), Pseudonym: k.pseudo}.argv()...).Int()
 	if err != nil {
 		return false, s.fail(opOutbox, "outbox: requeue script", err)
 	}

@@ -12,7 +12,7 @@ import (
 // entries are stamped with the day their report arrived, and whenever an
 // entry ages out (retention plus a day) the report's record leaves its
 // book, and a book left with no record and no marker is deleted
-// (pruneScript, trimLua). Intake does that for the bucket it writes
+// (lua/prune.lua, lua/lib/trim.lua). Intake does that for the bucket it writes
 // into, at most once a day per bucket; Prune does it for every bucket,
 // so that books no one reports again are retired as well. Counts never
 // depend on it: a lookup leaves out records past retention whether or
@@ -26,10 +26,10 @@ func (s *Store) Prune(ctx context.Context) (int64, error) {
 	cutoff := now.Add(-s.opt.Retention).UnixMilli()
 	var total int64
 	for p := range s.opt.Partitions {
-		prefix := "mg:" + s.tags[p] + ":b:"
+		args := pruneArgs{FirstDay: before, Cutoff: cutoff, BookPrefix: bookPrefix(s.tags[p])}.argv()
 		for b := range indexBuckets {
 			k := indexBucket(s.tags[p], string([]byte{byte(b)}))
-			n, err := pruneScript.Run(ctx, s.rdb, []string{k}, before, cutoff, prefix).Int64()
+			n, err := pruneScript.Run(ctx, s.rdb, []string{k}, args...).Int64()
 			if err != nil {
 				return total, s.fail(opPrune, "prune: bucket "+k, err)
 			}

@@ -73,17 +73,31 @@ var luaRecord = func() string {
 	}{{"F_RCV", fRcv}, {"F_N", fN}, {"F_ST", fSt}, {"F_AT", fAt}, {"F_REVIEW", fReview}, {"F_FWD", fFwd}, {"F_REF", fRef}} {
 		fmt.Fprintf(&b, "local %s = %d\n", f.name, f.pos+1)
 	}
-	fmt.Fprintf(&b, "local NFIELDS = %d\n", nFields)
-	fmt.Fprintf(&b, "local ST_QUEUED, ST_REJECTED = '%s', '%s'\n", statusCodes.code("queued"), statusCodes.code("rejected"))
+	fmt.Fprintf(&b, "local NFIELDS, MAX_RECORD, ID_LEN = %d, %d, %d\n", nFields, maxRecord, rawIDLen)
+	fmt.Fprintf(&b, "local SEP, SAME_HOLDER, SPILLED = '\\%d', '%s', '%s'\n", sep[0], sameHolder, spilled)
+	fmt.Fprintf(&b, "local ST_QUEUED, ST_FORWARDED, ST_REJECTED = '%s', '%s', '%s'\n",
+		statusCodes.code("queued"), statusCodes.code("forwarded"), statusCodes.code("rejected"))
 	fmt.Fprintf(&b, "local RV_CANCELLED = '%s'\n", reviewCodes.code("cancelled"))
-	fmt.Fprintf(&b, "local SPILLED = '%s'\n", spilled)
+	// An idempotency entry's fingerprint bytes (claimValue): after the day.
+	fmt.Fprintf(&b, "local CLAIM_FP, CLAIM_FP_END = %d, %d\n", 3, 2+claimFPLen)
 	return b.String()
 }()
 
 // nCore are the fields a record keeps in itself; the rest (review times
-// and fraud type) go to the x:<id> field when the whole would pass 64
-// bytes. Lookups and the scripts need only the core.
+// and fraud type) go to the x:<id> field when the whole would pass
+// maxRecord bytes. Lookups and the scripts need only the core.
 const nCore = fAck
+
+// maxRecord is the longest record kept whole: longer ones spill (x:<id>,
+// p:<id>), so that a book keeps Redis' compact listpack encoding.
+const maxRecord = 64
+
+// rawIDLen is a report id's length in bytes, its field name in a book;
+// claimFPLen the fingerprint bytes an idempotency entry keeps.
+const (
+	rawIDLen   = 16
+	claimFPLen = 8
+)
 
 // sameHolder in the holder field means the book's holder (in its j field):
 // the bank that holds an IBAN is nearly always the same for all its
@@ -235,7 +249,7 @@ func (r record) encode() (core, rest string, err error) {
 	f[fCan] = after(r.Received, r.Cancels)
 	f[fRes] = resultCodes.code(string(r.Result))
 	f[fFT] = ftCodes.code(string(r.FraudType))
-	if all := join(f[:]); len(all) <= 64 {
+	if all := join(f[:]); len(all) <= maxRecord {
 		return all, "", nil
 	}
 	return join(f[:nCore]), join(f[nCore:]), nil

@@ -211,7 +211,7 @@ func (s *Store) KeyOf(i iban.IBAN) report.IBANKey {
 // hex, in the key name.
 func (k ibanKeys) book() string {
 	raw, _ := hex.DecodeString(k.pseudo)
-	return "mg:" + k.tag + ":b:" + string(raw)
+	return bookPrefix(k.tag) + string(raw)
 }
 
 // rawPseudo is the pseudonym's 16 bytes.
@@ -279,15 +279,16 @@ func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, 
 	sealed := s.seal.seal(k.rawPseudo(), sub.IBAN)
 	cutoff := now.Add(-s.opt.Retention).UnixMilli()
 	keys := []string{k.book(), indexBucket(k.tag, raw), s.OutboxKey(k.part)}
-	args := []any{raw, head, mid, now.UnixMilli(), cutoff, s.ttlSeconds(), sealed, s.blobs.seal(adOutbox(id), body),
-		WakeChannel, k.part, rv.Holder, msOrZero(rv.RespondBy), dayBytes(day(now)) + k.rawPseudo(),
-		day(now) - s.ttlDays(), k.pseudo, id, rv.Holder, tail, traceParent(ctx)}
+	args := acceptArgs{ID: raw, Head: head, Mid: mid, Tail: tail, Now: now.UnixMilli(), Cutoff: cutoff, TTL: s.ttlSeconds(),
+		Sealed: sealed, Body: s.blobs.seal(adOutbox(id), body), Wake: WakeChannel, Partition: k.part, Holder: rv.Holder,
+		RespondBy: msOrZero(rv.RespondBy), IndexEntry: dayBytes(day(now)) + k.rawPseudo(), IndexFirstDay: day(now) - s.ttlDays(),
+		BookPrefix: bookPrefix(k.tag), Pseudonym: k.pseudo, ReportID: id, TraceParent: traceParent(ctx)}
 	actx, end := span(ctx, "accept")
 	var v any
 	if s.comb != nil { // the claim in the same script, combined with concurrent reports
-		v, err = s.comb.do(actx, append([]string{idemBucket(raw)}, keys...), append(s.claimArgs(raw, claim, now), args...))
+		v, err = s.comb.do(actx, append([]string{idemBucket(raw)}, keys...), append(s.claimArgs(raw, claim, now).argv(), args.argv()...))
 	} else {
-		v, err = s.runReplicated(actx, acceptScript, keys, args...)
+		v, err = s.runReplicated(actx, acceptScript, keys, args.argv()...)
 	}
 	end(err)
 	if err != nil {
@@ -391,10 +392,9 @@ func (s *Store) claimPlain(ctx context.Context, raw, value string, now time.Time
 	return "seen", nil
 }
 
-// claimArgs are claimReportScript's arguments (and the first four of each
-// report in acceptManyScript).
-func (s *Store) claimArgs(raw, value string, now time.Time) []any {
-	return []any{raw, value, day(now) - s.idemDays(), (s.idemDays() + 1) * 86400}
+// claimArgs are a report's claim's arguments.
+func (s *Store) claimArgs(raw, value string, now time.Time) claimReportArgs {
+	return claimReportArgs{ID: raw, Entry: value, FirstDay: day(now) - s.idemDays(), TTL: (s.idemDays() + 1) * 86400}
 }
 
 // claimValue is a report's entry in its idempotency bucket: the day (2
@@ -407,7 +407,7 @@ func (s *Store) claimValue(canonical []byte, part int, now time.Time) string {
 
 // claimEntry is claimValue's entry from its parts.
 func (s *Store) claimEntry(d int64, fp []byte, part int) string {
-	v := dayBytes(d) + string(fp[:8])
+	v := dayBytes(d) + string(fp[:claimFPLen])
 	if s.opt.Partitions <= 256 {
 		return v + string([]byte{byte(part)})
 	}
@@ -439,7 +439,7 @@ func (s *Store) claimReport(ctx context.Context, raw, value string, now time.Tim
 	res, err := s.claimPlain(ctx, raw, value, now)
 	if res == "" && err == nil {
 		var v any
-		v, err = s.runReplicated(ctx, claimReportScript, []string{idemBucket(raw)}, s.claimArgs(raw, value, now)...)
+		v, err = s.runReplicated(ctx, claimReportScript, []string{idemBucket(raw)}, s.claimArgs(raw, value, now).argv()...)
 		res, _ = v.(string)
 	}
 	if err != nil {
@@ -457,7 +457,8 @@ func (s *Store) claimReport(ctx context.Context, raw, value string, now time.Tim
 // second step is itself safe to repeat); another request under the same
 // key is a conflict.
 func (s *Store) claim(ctx context.Context, label op, key string, canonical []byte, value string, ttl time.Duration) error {
-	res, err := s.runReplicated(ctx, claimScript, []string{key}, s.fingerprint(canonical), value, int64(ttl/time.Second))
+	res, err := s.runReplicated(ctx, claimKeyScript, []string{key},
+		claimKeyArgs{Fingerprint: s.fingerprint(canonical), Value: value, TTL: int64(ttl / time.Second)}.argv()...)
 	if err != nil {
 		return s.fail(label, "idempotency claim script", err)
 	}
@@ -756,10 +757,12 @@ func (s *Store) Review(ctx context.Context, id string, caller report.Caller, req
 		if st.Review.State != report.ReviewCancelled && next.State == report.ReviewCancelled {
 			uncounted = -1
 		}
-		v, err := s.runReplicated(ctx, reviewScript, []string{k.book(), s.OutboxKey(k.part)},
-			raw, old.core, core, uncounted, now.UnixMilli(), id+":"+outbox.PoliceEventName(req.Action), s.blobs.seal(adOutbox(id), event), WakeChannel, k.part,
-			st.Review.Holder, outbox.PoliceEventName(req.Action), s.sealIBAN(id, st.IBAN), id, k.pseudo,
-			"d:"+raw, next.Details, "c:"+raw, next.CancelReason, "x:"+raw, rest)
+		name := outbox.PoliceEventName(req.Action)
+		args := reviewArgs{ID: raw, Expected: old.core, Record: core, Uncounted: uncounted, Now: now.UnixMilli(),
+			EventKey: id + ":" + name, EventBody: s.blobs.seal(adOutbox(id), event), Wake: WakeChannel, Partition: k.part,
+			Holder: st.Review.Holder, Event: name, IBAN: s.sealIBAN(id, st.IBAN), ReportID: id, Pseudonym: k.pseudo,
+			Fields: []any{"d:" + raw, next.Details, "c:" + raw, next.CancelReason, "x:" + raw, rest}}
+		v, err := s.runReplicated(ctx, reviewScript, []string{k.book(), s.OutboxKey(k.part)}, args.argv()...)
 		if err != nil {
 			return st, false, s.fail(opReport, "review script", err)
 		}

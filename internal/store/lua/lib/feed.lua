@@ -1,0 +1,15 @@
+-- feedappend adds an event to a bank's feed (stream ev) once per event
+-- id (the set ids) and trims the feed and its ids by age (minid) and size
+-- (maxlen). It returns the new entry's id (nil if the event was there)
+-- and the number of events trimmed for the size bound.
+local function feedappend(ev, ids, eid, typ, data, at, now, minid, maxlen, ttl)
+  if redis.call('ZSCORE', ids, eid) then return nil, 0 end
+  local id = redis.call('XADD', ev, 'MINID', minid, '*', 'event_id', eid, 'type', typ, 'data', data, 'at', at)
+  local trimmed = redis.call('XTRIM', ev, 'MAXLEN', maxlen)
+  redis.call('ZADD', ids, now, eid)
+  redis.call('ZREMRANGEBYSCORE', ids, '-inf', '(' .. minid)
+  if trimmed > 0 then redis.call('ZREMRANGEBYRANK', ids, 0, -(tonumber(maxlen) + 1)) end
+  redis.call('EXPIRE', ids, ttl)
+  redis.call('EXPIRE', ev, ttl)
+  return id, trimmed
+end
