@@ -530,7 +530,7 @@ func TestVisibleAcrossInstances(t *testing.T) {
 // TestStoreUnavailable: with Redis gone the API answers 503 fast with
 // Retry-After, /readyz says so, and both recover when Redis is back.
 func TestStoreUnavailable(t *testing.T) {
-	e := mustEnv(t)
+	e := mustOwnEnv(t)
 	bank := e.p.client(t, e.p.clients["bank-a"])
 	tok := e.p.token(t, "bank-a", nil, nil)
 	if got := do(t, bank, "GET", e.gw.api+"/v1/ibans/"+ibanNL, tok, ""); got.status != 200 {

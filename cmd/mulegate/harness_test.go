@@ -358,8 +358,19 @@ type env struct {
 
 func mustEnv(t testing.TB, envVars ...string) *env {
 	t.Helper()
+	return newEnv(t, redistest.StartTopology(t), envVars...)
+}
+
+// mustOwnEnv is mustEnv on a Redis of the test's own, for a test that
+// stops or restarts it.
+func mustOwnEnv(t testing.TB, envVars ...string) *env {
+	t.Helper()
+	return newEnv(t, redistest.StartOwnTopology(t), envVars...)
+}
+
+func newEnv(t testing.TB, r *redistest.Deployment, envVars ...string) *env {
+	t.Helper()
 	p := mustPKI(t)
-	r := redistest.StartTopology(t)
 	return &env{p: p, redis: r, gw: mustGateway(t, p, r.Addrs(), "", envVars...)}
 }
 

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mulegate/mulegate/internal/redistest"
 )
 
 // The fault tests run real processes: the mulegate binary built once for
@@ -29,11 +31,19 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	redistest.Main(&cleanup{m})
+}
+
+// cleanup runs the tests, then removes the binary they built (redistest.Main
+// stops the shared cluster after it).
+type cleanup struct{ m *testing.M }
+
+func (c *cleanup) Run() int {
+	code := c.m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
-	os.Exit(code)
+	return code
 }
 
 func mustBinary(t testing.TB) string {

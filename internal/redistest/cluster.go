@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -22,30 +23,48 @@ type Cluster struct {
 // StartCluster starts masters masters, each with replicasPer replicas,
 // assigns the 16384 slots evenly, and waits until every node reports
 // cluster_state:ok. A small cluster-node-timeout makes failover quick.
+// A cluster that does not form (a node that would not start, or that
+// answered from another cluster on a busy machine) is stopped and
+// started again on fresh ports, up to three times.
 func StartCluster(t testing.TB, masters, replicasPer int, args ...string) *Cluster {
 	t.Helper()
-	n := masters * (1 + replicasPer)
-	c := &Cluster{Masters: masters}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	c.Nodes = make([]*Server, n)
-	for i := range n {
-		wg.Go(func() {
-			s := startNode(t, func(port int) []string {
-				return append([]string{
-					"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-					"--cluster-node-timeout", "1000", "--cluster-port", strconv.Itoa(FreePort(t)),
-					"--cluster-replica-validity-factor", "0", "--cluster-require-full-coverage", "yes",
-				}, args...)
-			})
-			mu.Lock()
-			c.Nodes[i] = s
-			mu.Unlock()
-		})
+	bin := Binary(t)
+	c, err := startCluster(bin, func() (string, error) { return t.TempDir(), nil }, masters, replicasPer, args)
+	if err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
-	ctx := context.Background()
-	clients := make([]*redis.Client, n)
+	t.Cleanup(c.stop)
+	return c
+}
+
+// startCluster forms a cluster, trying three times; dir gives each node
+// its directory.
+func startCluster(bin string, dir func() (string, error), masters, replicasPer int, args []string) (*Cluster, error) {
+	var err error
+	for range 3 {
+		c := &Cluster{Masters: masters}
+		if err = c.form(bin, dir, replicasPer, args); err == nil {
+			return c, nil
+		}
+		c.stop()
+	}
+	return nil, fmt.Errorf("redistest: the cluster did not form three times: %w", err)
+}
+
+func (c *Cluster) stop() {
+	for _, s := range c.Nodes {
+		if s != nil {
+			s.Stop()
+		}
+	}
+}
+
+// form starts the nodes and makes them one cluster.
+func (c *Cluster) form(bin string, dir func() (string, error), replicasPer int, args []string) error {
+	if err := c.startNodes(bin, dir, c.Masters*(1+replicasPer), args); err != nil {
+		return err
+	}
+	clients := make([]*redis.Client, len(c.Nodes))
 	for i, s := range c.Nodes {
 		clients[i] = redis.NewClient(&redis.Options{Addr: s.Addr})
 	}
@@ -54,64 +73,28 @@ func StartCluster(t testing.TB, masters, replicasPer int, args ...string) *Clust
 			_ = cl.Close()
 		}
 	}()
-	per := 16384 / masters
-	for i := range masters {
-		lo, hi := i*per, (i+1)*per-1
-		if i == masters-1 {
-			hi = 16383
-		}
-		if err := clients[i].Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
-			t.Fatalf("cluster addslots: %v", err)
+	ids, err := c.meet(clients)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	for r := c.Masters; r < len(clients); r++ {
+		if err := clients[r].Do(ctx, "CLUSTER", "REPLICATE", ids[(r-c.Masters)%c.Masters]).Err(); err != nil {
+			return fmt.Errorf("cluster replicate: %w", err)
 		}
 	}
-	// Every node meets every other: knowledge then does not wait on
-	// gossip rounds, which a loaded machine (three race-enabled test
-	// binaries, each with its clusters) once stretched past 30 s.
-	for i := range n {
-		for j := range n {
-			if i == j {
-				continue
-			}
-			host, port, _ := strings.Cut(c.Nodes[j].Addr, ":")
-			if err := clients[i].Do(ctx, "CLUSTER", "MEET", host, port, busPort(c.Nodes[j])).Err(); err != nil {
-				t.Fatalf("cluster meet: %v", err)
-			}
-		}
+	if err := c.waitOK(); err != nil {
+		return err
 	}
-	ids := make([]string, n)
-	for i := range n {
-		ids[i] = clients[i].Do(ctx, "CLUSTER", "MYID").Val().(string)
-	}
-	waitUntil(t, 60*time.Second, "every node to know every other", func() bool {
-		for _, cl := range clients {
-			nodes := cl.ClusterNodes(ctx).Val()
-			if strings.Contains(nodes, "handshake") {
-				return false // a node met but not yet known by its id
-			}
-			for _, id := range ids {
-				if !strings.Contains(nodes, id) {
-					return false
-				}
-			}
-		}
-		return true
-	})
-	for r := masters; r < n; r++ {
-		m := (r - masters) % masters
-		if err := clients[r].Do(ctx, "CLUSTER", "REPLICATE", ids[m]).Err(); err != nil {
-			t.Fatalf("cluster replicate: %v", err)
-		}
-	}
-	c.WaitOK(t)
 	// A replica's role reaches the other nodes by gossip: until every node
 	// lists it in CLUSTER SLOTS, a client that asks that node for the
 	// topology sees no replica (and a READONLY client reads masters).
 	// CLUSTER SLOTS, not SHARDS: go-redis v9 builds its topology from
 	// SLOTS, and SHARDS can list a replica before SLOTS does.
-	waitUntil(t, 30*time.Second, "every node to list every replica in CLUSTER SLOTS", func() bool {
+	return poll(30*time.Second, "every node to list every replica in CLUSTER SLOTS", func() bool {
 		for _, cl := range clients {
 			slots, err := cl.ClusterSlots(ctx).Result() //nolint:staticcheck // SA1019: what the client reads, see above
-			if err != nil || len(slots) != masters {
+			if err != nil || len(slots) != c.Masters {
 				return false
 			}
 			for _, r := range slots {
@@ -122,7 +105,80 @@ func StartCluster(t testing.TB, masters, replicasPer int, args ...string) *Clust
 		}
 		return true
 	})
-	return c
+}
+
+// startNodes starts n cluster-enabled servers at once.
+func (c *Cluster) startNodes(bin string, dir func() (string, error), n int, args []string) error {
+	c.Nodes = make([]*Server, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			d, err := dir()
+			if err == nil {
+				c.Nodes[i], err = startServer(bin, d, func(int) []string {
+					return append([]string{
+						"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+						"--cluster-node-timeout", "1000", "--cluster-port", strconv.Itoa(freePort()),
+						"--cluster-replica-validity-factor", "0", "--cluster-require-full-coverage", "yes",
+					}, args...)
+				})
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// meet assigns the slots to the masters and makes every node meet every
+// other (knowledge then does not wait on gossip rounds, which a loaded
+// machine once stretched past 30 s); it returns the nodes' ids.
+func (c *Cluster) meet(clients []*redis.Client) ([]string, error) {
+	ctx := context.Background()
+	per := 16384 / c.Masters
+	for i := range c.Masters {
+		lo, hi := i*per, (i+1)*per-1
+		if i == c.Masters-1 {
+			hi = 16383
+		}
+		if err := clients[i].Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
+			return nil, fmt.Errorf("cluster addslots: %w", err)
+		}
+	}
+	for i := range clients {
+		for j, s := range c.Nodes {
+			if i == j {
+				continue
+			}
+			host, port, _ := strings.Cut(s.Addr, ":")
+			if err := clients[i].Do(ctx, "CLUSTER", "MEET", host, port, busPort(s)).Err(); err != nil {
+				return nil, fmt.Errorf("cluster meet: %w", err)
+			}
+		}
+	}
+	ids := make([]string, len(clients))
+	for i, cl := range clients {
+		id, err := cl.Do(ctx, "CLUSTER", "MYID").Text()
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+	}
+	return ids, poll(60*time.Second, "every node to know every other", func() bool {
+		for _, cl := range clients {
+			nodes := cl.ClusterNodes(ctx).Val()
+			if strings.Contains(nodes, "handshake") || strings.Count(nodes, "\n") != len(ids) {
+				return false // a node met but not yet known by its id, or one from elsewhere
+			}
+			for _, id := range ids {
+				if !strings.Contains(nodes, id) {
+					return false
+				}
+			}
+		}
+		return true
+	})
 }
 
 func busPort(s *Server) string {
@@ -138,8 +194,14 @@ func busPort(s *Server) string {
 // every replica is in sync.
 func (c *Cluster) WaitOK(t testing.TB) {
 	t.Helper()
+	if err := c.waitOK(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (c *Cluster) waitOK() error {
 	ctx := context.Background()
-	waitUntil(t, 30*time.Second, "cluster_state:ok on every node", func() bool {
+	return poll(30*time.Second, "cluster_state:ok on every node", func() bool {
 		for _, s := range c.Nodes {
 			cl := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 			if cl.Ping(ctx).Err() != nil {
@@ -169,15 +231,16 @@ func (c *Cluster) Addrs() []string {
 	return out
 }
 
-func waitUntil(t testing.TB, within time.Duration, what string, ok func() bool) {
-	t.Helper()
+// poll waits until ok, checking every 50 ms, for at most within.
+func poll(within time.Duration, what string, ok func() bool) error {
 	deadline := time.Now().Add(within)
 	for !ok() {
 		if time.Now().After(deadline) {
-			t.Fatalf("redistest: timed out waiting for %s", what)
+			return fmt.Errorf("redistest: timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return nil
 }
 
 // Deployment is the Redis a test runs against: a single server or a
@@ -186,6 +249,7 @@ func waitUntil(t testing.TB, within time.Duration, what string, ok func() bool) 
 type Deployment struct {
 	Single  *Server
 	Cluster *Cluster
+	shared  bool // the package's cluster: not to be stopped by a test
 }
 
 // Topology is the topology this test run uses.
@@ -196,8 +260,22 @@ func Topology() string {
 	return "single"
 }
 
-// StartTopology starts the configured topology; args go to every node.
+// StartTopology gives a test the configured topology with nothing in
+// it: a fresh redis-server, or the package's shared cluster emptied
+// (Shared), so the cluster pass does not start six nodes per test. A
+// test that passes server args, or that stops, restarts or freezes its
+// Redis, uses StartOwnTopology.
 func StartTopology(t testing.TB, args ...string) *Deployment {
+	t.Helper()
+	if Topology() == "cluster" && len(args) == 0 {
+		return &Deployment{Cluster: Shared(t), shared: true}
+	}
+	return StartOwnTopology(t, args...)
+}
+
+// StartOwnTopology starts the configured topology for this test alone;
+// args go to every node.
+func StartOwnTopology(t testing.TB, args ...string) *Deployment {
 	t.Helper()
 	switch Topology() {
 	case "single":
@@ -366,8 +444,9 @@ func (d *Deployment) CommandsProcessed(t testing.TB) int64 {
 	return n
 }
 
-// Stop stops every node.
+// Stop stops every node (of a deployment of the test's own).
 func (d *Deployment) Stop() {
+	d.mustOwn()
 	if d.Cluster != nil {
 		for _, s := range d.Cluster.Nodes {
 			s.Stop()
@@ -381,6 +460,7 @@ func (d *Deployment) Stop() {
 // data survives; a cluster re-forms from its nodes.conf).
 func (d *Deployment) Restart(t testing.TB) {
 	t.Helper()
+	d.mustOwn()
 	if d.Cluster == nil {
 		d.Single.Restart(t)
 		return
@@ -397,4 +477,10 @@ func (d *Deployment) String() string {
 		return fmt.Sprintf("cluster of %d nodes", len(d.Cluster.Nodes))
 	}
 	return "single redis-server"
+}
+
+func (d *Deployment) mustOwn() {
+	if d.shared {
+		panic("redistest: a test that stops or restarts Redis must start its own (StartOwnTopology)")
+	}
 }

@@ -39,6 +39,15 @@ func Binary(t testing.TB) string {
 // FreePort returns a loopback port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	if p := freePort(); p != 0 {
+		return p
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return 0
+}
+
+// freePort is FreePort, 0 when none was found.
+func freePort() int {
 	// Below the kernel's ephemeral range (32768 and up by default): a
 	// port picked here cannot be taken, while its server is down for a
 	// restart, by the source port of some client's outgoing connection
@@ -52,7 +61,6 @@ func FreePort(t testing.TB) int {
 			return port
 		}
 	}
-	t.Fatal("no free port below the ephemeral range")
 	return 0
 }
 
@@ -62,14 +70,28 @@ func Start(t testing.TB, args ...string) *Server {
 	return startNode(t, func(int) []string { return args })
 }
 
-// startNode starts one redis-server; args may depend on its port.
+// startNode starts one redis-server for a test; args may depend on its
+// port.
 func startNode(t testing.TB, args func(port int) []string) *Server {
 	t.Helper()
-	bin := Binary(t)
-	dir := t.TempDir()
+	s, err := startServer(Binary(t), t.TempDir(), args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// startServer starts one redis-server in dir, on a fresh port each time
+// it has to try again (the port was taken between the probe and the
+// bind, or by another process's server that answered in its place).
+func startServer(bin, dir string, args func(port int) []string) (*Server, error) {
 	var lastErr error
 	for range 5 {
-		port := FreePort(t)
+		port := freePort()
+		if port == 0 {
+			continue
+		}
 		s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Dir: dir}
 		s.args = append([]string{
 			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
@@ -77,12 +99,10 @@ func startNode(t testing.TB, args func(port int) []string) *Server {
 			"--daemonize", "no", "--logfile", filepath.Join(dir, "redis.log"),
 		}, args(port)...)
 		if lastErr = s.start(bin); lastErr == nil {
-			t.Cleanup(s.Stop)
-			return s
+			return s, nil
 		}
 	}
-	t.Fatalf("redis-server did not start: %v", lastErr)
-	return nil
+	return nil, fmt.Errorf("redis-server did not start: %w", lastErr)
 }
 
 func (s *Server) start(bin string) error {
@@ -104,9 +124,15 @@ func (s *Server) start(bin string) error {
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		err := c.Ping(ctx).Err()
+		info, err := c.Info(ctx, "server").Result()
 		cancel()
 		if err == nil {
+			// The server that answers must be the one started here, not
+			// another process's that holds the port.
+			if !strings.Contains(info, "process_id:"+strconv.Itoa(s.cmd.Process.Pid)+"\r\n") {
+				s.kill()
+				return fmt.Errorf("another server answers on %s", s.Addr)
+			}
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)

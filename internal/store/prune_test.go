@@ -184,7 +184,7 @@ func TestSmallBookHasNoW(t *testing.T) {
 // is counted under mulegate_redis_errors_total{op="prune"}, apart from
 // the outbox's errors.
 func TestPruneFailureIsCountedAsPrune(t *testing.T) {
-	d := redistest.StartTopology(t)
+	d := redistest.StartOwnTopology(t) // stopped below
 	st, err := store.New(d.Client(t), store.Options{Secret: secret})
 	if err != nil {
 		t.Fatal(err)

@@ -231,7 +231,11 @@ func TestUnavailableIsFast(t *testing.T) {
 // retry); an answer that means our own bug (WRONGTYPE here) is internal
 // (500). Each failure is counted under its operation's label.
 func TestErrorsAreClassified(t *testing.T) {
-	st, srv := mustStore(t, nil)
+	srv := redistest.StartOwnTopology(t) // stopped below
+	st, err := store.New(srv.Client(t), store.Options{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var labels []string
 	var mu sync.Mutex
 	st.OnError = func(op string) { mu.Lock(); labels = append(labels, op); mu.Unlock() }
@@ -240,7 +244,7 @@ func TestErrorsAreClassified(t *testing.T) {
 	if err := srv.Client(t).Set(ctx, store.IdemBucketOf(st.ReportID("bank-a", "wrongtype")), "x", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	_, err := st.Accept(ctx, "bank-a", report.OrgBank, "wrongtype", sub)
+	_, err = st.Accept(ctx, "bank-a", report.OrgBank, "wrongtype", sub)
 	if report.ErrorCode(err) != report.CodeInternal || !strings.Contains(err.Error(), "WRONGTYPE") {
 		t.Errorf("WRONGTYPE: %v, want internal", err)
 	}
