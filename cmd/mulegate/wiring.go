@@ -98,6 +98,8 @@ func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, e
 		Reads:          reads,
 
 		EventsMaxPerBank: cfg.Events.MaxPerBank,
+		AlertRetention:   cfg.Alerts.Retention.D(),
+		EventRetention:   cfg.Events.Retention.D(),
 	})
 	if err != nil {
 		closeRedis(rdb, reads)
@@ -181,7 +183,7 @@ func (c *core) relay(cfg config.Config) (*forward.Relay, error) {
 		BackoffInitial: cfg.Forward.BackoffInitial.D(), BackoffMax: cfg.Forward.BackoffMax.D(),
 		Breaker: forward.BreakerConfig{Failures: uint32(cfg.Breaker.Failures), OpenFor: cfg.Breaker.OpenFor.D(),
 			Probes: uint32(cfg.Breaker.HalfOpenProbes)},
-		EventRetention: cfg.Events.Retention.D(), EscalateReporters: cfg.Review.EscalateReporters,
+		EscalateReporters: cfg.Review.EscalateReporters,
 	}, c.st, client, c.log, forward.NewMetrics(c.reg)), nil
 }
 
@@ -244,13 +246,13 @@ func (c *core) newAuthn(ctx context.Context, cfg config.Config, m *httpapi.Metri
 // server shuts down: long polls answer and streams end.
 func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg *httpapi.ServerTLS, hub *store.AlertHub, stopping <-chan struct{}, au httpapi.Auditor, looked httpapi.LookupLog) *http.Server {
 	api := httpapi.NewAPI(httpapi.Deps{
-		Store: c.st, Verifier: a.verifier, Log: c.log, Metrics: m,
-		Alerts: c.st, Events: c.st, EventRetention: cfg.Events.Retention.D(), Router: a.router, AlertWaiter: hub, Done: stopping,
-		AlertOptions: httpapi.AlertOptions{Retention: cfg.Alerts.Retention.D(), MaxWait: cfg.Alerts.MaxWait.D(),
+		Reports: c.st.Reports, IBANs: c.st.IBANs, Feeds: c.st.Feeds, Verifier: a.verifier, Log: c.log, Metrics: m,
+		Router: a.router, AlertWaiter: hub, Done: stopping,
+		AlertOptions: httpapi.AlertOptions{MaxWait: cfg.Alerts.MaxWait.D(),
 			Keepalive: cfg.Alerts.Keepalive.D(), ValidateID: store.ValidCursor},
 		Risk: report.RiskPolicy{Thresholds: report.RiskThresholds{Low: cfg.Risk.Low, Medium: cfg.Risk.Medium, High: cfg.Risk.High},
 			EscalateReporters: cfg.Review.EscalateReporters},
-		Views: viewsFrom(cfg), Limiter: c.st, DayLimiter: c.st, Slots: c.st, WriteTimeout: cfg.API.WriteTimeout.D(),
+		Views: viewsFrom(cfg), Limiter: c.st.Limits, DayLimiter: c.st.Limits, Slots: c.st.Limits, WriteTimeout: cfg.API.WriteTimeout.D(),
 		Audit: au, ValidPurpose: audit.ValidPurpose, LookupLog: looked,
 		KeyOf:    c.st.KeyOf,
 		MaxBatch: cfg.API.MaxBatch, MaxBodyBytes: cfg.API.MaxBodyBytes, MaxBatchBodyBytes: cfg.API.MaxBatchBodyBytes,

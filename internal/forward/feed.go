@@ -18,7 +18,7 @@ type Feed interface {
 	HolderReady(ctx context.Context, e outbox.Entry) (bool, error)
 	DoneForHolders(ctx context.Context, e outbox.Entry) error
 	EventID(typ report.EventType, subject string) string
-	AppendEvent(ctx context.Context, bankOrg string, e report.Event, retention time.Duration) (bool, error)
+	AppendEvent(ctx context.Context, bankOrg string, e report.Event) (bool, error)
 	ThresholdCrossing(ctx context.Context, iban string, n int64) (bool, report.Counts, error)
 	MarkThresholdCrossed(ctx context.Context, iban string) error
 	TrackDue(ctx context.Context, holder, reportID string, respondBy time.Time, open bool) error
@@ -33,14 +33,13 @@ type Feed interface {
 // write loses nothing: the entry stays pending, and is written after the
 // visibility timeout by whichever relay claims it, exactly once.
 type feedRelay struct {
-	feed      Feed
-	r         *Relay
-	consumer  string
-	retention time.Duration
-	escalate  int64 // distinct reporters in 30 days that make iban.threshold
-	log       func(msg string, args ...any)
-	m         *Metrics
-	again     chan int // partitions to drain again soon
+	feed     Feed
+	r        *Relay
+	consumer string
+	escalate int64 // distinct reporters in 30 days that make iban.threshold
+	log      func(msg string, args ...any)
+	m        *Metrics
+	again    chan int // partitions to drain again soon
 }
 
 // run drains partitions as wake-ups name them, and on every sweep walks
@@ -170,7 +169,7 @@ func (f *feedRelay) handle(ctx context.Context, entries []outbox.Entry) (done bo
 			}
 		}
 		if ev, ok := f.eventFor(e); ok {
-			added, err := f.feed.AppendEvent(ctx, e.Holder, ev, f.retention)
+			added, err := f.feed.AppendEvent(ctx, e.Holder, ev)
 			if err != nil {
 				f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
 				done = false
@@ -221,7 +220,7 @@ func (f *feedRelay) threshold(ctx context.Context, e outbox.Entry) bool {
 	}
 	ev := f.event(report.EventIBANThreshold, e.ReportID, map[string]any{"iban": ibanText,
 		"reporter_count": c.Windows[1].Reporters, "report_count": c.Windows[1].Reports, "window": "30d"})
-	if _, err := f.feed.AppendEvent(ctx, e.Holder, ev, f.retention); err != nil {
+	if _, err := f.feed.AppendEvent(ctx, e.Holder, ev); err != nil {
 		f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
 		return false
 	}

@@ -23,11 +23,11 @@ type flakyFeed struct {
 	failures atomic.Int32
 }
 
-func (f *flakyFeed) AppendEvent(ctx context.Context, org string, e report.Event, retention time.Duration) (bool, error) {
+func (f *flakyFeed) AppendEvent(ctx context.Context, org string, e report.Event) (bool, error) {
 	if f.failures.Add(-1) >= 0 {
 		return false, errors.New("injected: feed write failed")
 	}
-	return f.Store.AppendEvent(ctx, org, e, retention)
+	return f.Store.AppendEvent(ctx, org, e)
 }
 
 func orderFixture(t *testing.T) (*store.Store, *flakyFeed, func(consumer string) *feedRelay) {
@@ -45,7 +45,7 @@ func orderFixture(t *testing.T) (*store.Store, *flakyFeed, func(consumer string)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	r := New(Config{Batch: 32}, st, nil, log, nil)
 	relay := func(consumer string) *feedRelay {
-		return &feedRelay{feed: feed, r: r, consumer: consumer, retention: 24 * time.Hour, escalate: 3, log: log.Warn}
+		return &feedRelay{feed: feed, r: r, consumer: consumer, escalate: 3, log: log.Warn}
 	}
 	return st, feed, relay
 }
@@ -73,7 +73,7 @@ func reportAndCancel(t *testing.T, st *store.Store, key string) (report.Accepted
 
 func feedTypes(t *testing.T, st *store.Store) string {
 	t.Helper()
-	evs, _, _, err := st.Events(context.Background(), "bank-h", "", 100, nil, 24*time.Hour)
+	evs, _, _, err := st.Events(context.Background(), "bank-h", "", 100, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

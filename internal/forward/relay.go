@@ -17,7 +17,7 @@ import (
 	"github.com/mulegate/mulegate/internal/report"
 )
 
-// Outbox is what the relay needs from storage (internal/store).
+// Outbox is the outbox the forwarders work off (internal/store).
 type Outbox interface {
 	Partitions() int
 	EnsureGroups(ctx context.Context) error
@@ -35,10 +35,21 @@ type Outbox interface {
 	DropConsumers(ctx context.Context, names []string) error
 	OutboxStats(ctx context.Context) ([]outbox.Stats, error)
 	WakeUps(ctx context.Context) (<-chan int, func() error)
+}
+
+// Trips share the police breaker's trips between gateway processes.
+type Trips interface {
 	BreakerTrips(ctx context.Context) (<-chan Trip, func() error)
-	Feed
 	ShareBreakerTrip(ctx context.Context, t Trip) error
 	SharedBreakerTrip(ctx context.Context) (Trip, error)
+}
+
+// Store is what the relay uses of the store: the outbox, the shared
+// breaker trips and the holders' feeds (store.Store is one).
+type Store interface {
+	Outbox
+	Trips
+	Feed
 }
 
 // Config configures the relay.
@@ -57,9 +68,6 @@ type Config struct {
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
 	Breaker        BreakerConfig
-	// EventRetention is how long the banks' feed events are kept
-	// (default 90 days).
-	EventRetention time.Duration
 	// EscalateReporters is how many distinct reporters within 30 days
 	// announce iban.threshold to the holder (review.escalate_reporters,
 	// default 3).
@@ -85,9 +93,6 @@ func (c *Config) defaults() {
 	if c.BackoffMax <= 0 {
 		c.BackoffMax = 20 * time.Second
 	}
-	if c.EventRetention <= 0 {
-		c.EventRetention = 90 * 24 * time.Hour
-	}
 	if c.EscalateReporters <= 0 {
 		c.EscalateReporters = 3
 	}
@@ -96,7 +101,7 @@ func (c *Config) defaults() {
 // Relay moves reports from the outbox to the police store.
 type Relay struct {
 	cfg      Config
-	ob       Outbox
+	ob       Store
 	client   *Client
 	br       *breaker
 	log      *slog.Logger
@@ -114,7 +119,7 @@ type job struct {
 }
 
 // New builds a relay. m may be nil.
-func New(cfg Config, ob Outbox, client *Client, log *slog.Logger, m *Metrics) *Relay {
+func New(cfg Config, ob Store, client *Client, log *slog.Logger, m *Metrics) *Relay {
 	cfg.defaults()
 	host, _ := os.Hostname()
 	var rnd [4]byte
@@ -169,7 +174,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	defer r.dropOwnConsumers(append(names, r.consumer+"-feed"))
 	feedWake, closeFeedWake := r.ob.WakeUps(ctx)
 	defer r.closing("feed wake-up subscription", closeFeedWake)
-	feed := &feedRelay{feed: r.ob, r: r, consumer: r.consumer + "-feed", retention: r.cfg.EventRetention,
+	feed := &feedRelay{feed: r.ob, r: r, consumer: r.consumer + "-feed",
 		escalate: r.cfg.EscalateReporters, log: r.log.Warn, m: r.m}
 	wg.Go(func() { feed.run(ctx, feedWake) })
 	r.sweep(true)

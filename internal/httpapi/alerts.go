@@ -11,8 +11,8 @@ import (
 )
 
 type alertStore interface {
-	PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey string, a report.AlertSubmission, retention, eventRetention time.Duration) (report.Alert, bool, error)
-	Alerts(ctx context.Context, bankOrg, after string, limit int, retention time.Duration) (alerts []report.Alert, next string, more bool, err error)
+	PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey string, a report.AlertSubmission) (report.Alert, bool, error)
+	Alerts(ctx context.Context, bankOrg, after string, limit int) (alerts []report.Alert, next string, more bool, err error)
 	LastAlertCursor(ctx context.Context, bankOrg string) (string, error)
 }
 
@@ -28,7 +28,6 @@ type alertWaiter interface {
 
 // AlertOptions are the alert limits.
 type AlertOptions struct {
-	Retention  time.Duration // alerts are kept (and served) this long
 	MaxWait    time.Duration // longest long poll (30 s)
 	Keepalive  time.Duration // SSE keep-alive comment period
 	ValidateID func(string) bool
@@ -78,14 +77,12 @@ func renderAlert(a report.Alert) alertJSON {
 
 // postAlertDeps are what handlePostAlert needs.
 type postAlertDeps struct {
-	store          alertStore
-	router         alertRouter
-	metrics        *Metrics
-	retention      time.Duration
-	eventRetention time.Duration
-	bodyLimit      int64
-	timeout        time.Duration
-	now            func() time.Time
+	store     alertStore
+	router    alertRouter
+	metrics   *Metrics
+	bodyLimit int64
+	timeout   time.Duration
+	now       func() time.Time
 }
 
 func handlePostAlert(d postAlertDeps) gin.HandlerFunc {
@@ -114,7 +111,7 @@ func handlePostAlert(d postAlertDeps) gin.HandlerFunc {
 		}
 		ctx, cancel := withTimeout(c, d.timeout)
 		defer cancel()
-		a, replayed, err := d.store.PostAlert(ctx, bank, principal(c).Org.ID, key, sub, d.retention, d.eventRetention)
+		a, replayed, err := d.store.PostAlert(ctx, bank, principal(c).Org.ID, key, sub)
 		if err != nil {
 			writeProblem(c, err)
 			return

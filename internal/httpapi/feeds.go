@@ -36,11 +36,11 @@ type feedItem struct {
 }
 
 // alertFeed is /v1/alerts over the alert store.
-func alertFeed(s alertStore, m *Metrics, opt AlertOptions) feedSource {
+func alertFeed(s alertStore, m *Metrics) feedSource {
 	return feedSource{
 		list: "alerts",
 		page: func(ctx context.Context, org, after string, limit int, _ feedFilter) ([]feedItem, string, bool, error) {
-			alerts, next, more, err := s.Alerts(ctx, org, after, limit, opt.Retention)
+			alerts, next, more, err := s.Alerts(ctx, org, after, limit)
 			items := make([]feedItem, len(alerts))
 			for n, a := range alerts {
 				items[n] = feedItem{cursor: a.Cursor, event: "alert", body: renderAlert(a)}
@@ -57,7 +57,7 @@ func alertFeed(s alertStore, m *Metrics, opt AlertOptions) feedSource {
 }
 
 type eventStore interface {
-	Events(ctx context.Context, bankOrg, after string, limit int, types map[report.EventType]bool, retention time.Duration) ([]report.Event, string, bool, error)
+	Events(ctx context.Context, bankOrg, after string, limit int, types map[report.EventType]bool) ([]report.Event, string, bool, error)
 	LastEventCursor(ctx context.Context, bankOrg string) (string, error)
 }
 
@@ -70,12 +70,12 @@ type eventJSON struct {
 }
 
 // eventFeed is /v1/events over the event store, with the types filter.
-func eventFeed(s eventStore, m *Metrics, retention time.Duration) feedSource {
+func eventFeed(s eventStore, m *Metrics) feedSource {
 	return feedSource{
 		list: "events",
 		page: func(ctx context.Context, org, after string, limit int, f feedFilter) ([]feedItem, string, bool, error) {
 			types, _ := f.(map[report.EventType]bool)
-			events, next, more, err := s.Events(ctx, org, after, limit, types, retention)
+			events, next, more, err := s.Events(ctx, org, after, limit, types)
 			items := make([]feedItem, len(events))
 			for n, e := range events {
 				items[n] = feedItem{cursor: e.Cursor, event: string(e.Type), body: eventJSON{EventID: e.ID, Type: string(e.Type),

@@ -11,22 +11,34 @@ import (
 	"github.com/mulegate/mulegate/internal/report"
 )
 
-// Store is everything the API needs from storage.
-type Store interface {
-	lookuper
-	reportAccepter
-	reportReader
-	reviewer
-	markerStore
-	lookupsReader
-}
+// What the API needs from storage, one interface per service of the
+// store (store.Reports, store.IBANs, store.Feeds; the limits are
+// limiter, dayLimiter and streamSlots).
+type (
+	// Reports are intake, a report's status and its review.
+	Reports interface {
+		reportAccepter
+		reportReader
+		reviewer
+	}
+	// IBANs are lookups, markers and the lookup log.
+	IBANs interface {
+		lookuper
+		markerStore
+		lookupsReader
+	}
+	// Feeds are the banks' alerts and events.
+	Feeds interface {
+		alertStore
+		eventStore
+	}
+)
 
 // Deps are the API's dependencies and limits.
 type Deps struct {
-	Store             Store
-	Alerts            alertStore
-	Events            eventStore
-	EventRetention    time.Duration
+	Reports           Reports
+	IBANs             IBANs
+	Feeds             Feeds // nil: no alert or event routes
 	Router            alertRouter
 	AlertWaiter       alertWaiter
 	AlertOptions      AlertOptions
@@ -99,34 +111,32 @@ func NewAPI(d Deps) http.Handler {
 	})
 	v1 := v1Routes{g: r.Group("/v1", clientCert(d.TLS), bearer(d.Verifier)), actions: actions, purpose: purpose(d.ValidPurpose)}
 	v1.handle(http.MethodGet, "/limits", "limits_read", peek, handleLimits(rd))
-	v1.handle(http.MethodGet, "/ibans/:iban", "lookup", lookup, requireScope(auth.ScopeIBANsRead), handleLookup(d.Store, d.Risk, d.Views, d.RequestTimeout))
-	v1.handle(http.MethodPost, "/ibans/lookup", "lookup_batch", peek, requireScope(auth.ScopeIBANsRead), handleBatchLookup(d.Store, d.Risk, d.Views, rd, d.MaxBatch, d.MaxBatchBodyBytes, d.RequestTimeout))
-	v1.handle(http.MethodGet, "/ibans/:iban/lookups", "lookups_read", peek, requireScope(auth.ScopeAuditRead), handleLookupsOf(d.Store, d.RequestTimeout))
-	md := markerDeps{store: d.Store, router: d.Router, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
+	v1.handle(http.MethodGet, "/ibans/:iban", "lookup", lookup, requireScope(auth.ScopeIBANsRead), handleLookup(d.IBANs, d.Risk, d.Views, d.RequestTimeout))
+	v1.handle(http.MethodPost, "/ibans/lookup", "lookup_batch", peek, requireScope(auth.ScopeIBANsRead), handleBatchLookup(d.IBANs, d.Risk, d.Views, rd, d.MaxBatch, d.MaxBatchBodyBytes, d.RequestTimeout))
+	v1.handle(http.MethodGet, "/ibans/:iban/lookups", "lookups_read", peek, requireScope(auth.ScopeAuditRead), handleLookupsOf(d.IBANs, d.RequestTimeout))
+	md := markerDeps{store: d.IBANs, router: d.Router, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
 	v1.handle(http.MethodPut, "/ibans/:iban/marker", "marker_set", write, requireScope(auth.ScopeMarkersWrite), handlePutMarker(md))
 	v1.handle(http.MethodDelete, "/ibans/:iban/marker", "marker_lift", write, requireScope(auth.ScopeMarkersWrite), handleDeleteMarker(md))
-	v1.handle(http.MethodPost, "/reports", "report", write, requireScope(auth.ScopeReportsWrite), handleSubmitReport(d.Store, d.MaxBodyBytes, d.ClockSkew, d.RequestTimeout, d.Now))
+	v1.handle(http.MethodPost, "/reports", "report", write, requireScope(auth.ScopeReportsWrite), handleSubmitReport(d.Reports, d.MaxBodyBytes, d.ClockSkew, d.RequestTimeout, d.Now))
 	// /v1/reports/{id}/…: the rate limit (reads spend the lookups
 	// bucket), then 404 for a non-party, then the scope (reportParty).
-	party := func(want auth.Scope) gin.HandlerFunc { return reportParty(d.Store, want, d.RequestTimeout) }
+	party := func(want auth.Scope) gin.HandlerFunc { return reportParty(d.Reports, want, d.RequestTimeout) }
 	v1.handle(http.MethodGet, "/reports/:id", "report_read", lookup, party(auth.ScopeReportsRead), handleReportStatus(d.Now))
-	rv := reviewDeps{store: d.Store, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
+	rv := reviewDeps{store: d.Reports, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
 	v1.handle(http.MethodPost, "/reports/:id/acknowledge", "acknowledge", write, party(auth.ScopeReportsReview), handleReview(rv, report.ActionAcknowledge))
 	v1.handle(http.MethodPost, "/reports/:id/close", "close", write, party(auth.ScopeReportsReview), handleReview(rv, report.ActionClose))
 	v1.handle(http.MethodPost, "/reports/:id/cancel", "cancel", write, party(auth.ScopeReportsWrite), handleReview(rv, report.ActionCancel))
-	if d.Alerts != nil {
+	if d.Feeds != nil {
 		ao := d.AlertOptions
-		v1.handle(http.MethodPost, "/alerts", "alert", write, requireScope(auth.ScopeAlertsWrite), handlePostAlert(postAlertDeps{store: d.Alerts, router: d.Router,
-			metrics: d.Metrics, retention: ao.Retention, eventRetention: d.EventRetention, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}))
+		v1.handle(http.MethodPost, "/alerts", "alert", write, requireScope(auth.ScopeAlertsWrite), handlePostAlert(postAlertDeps{store: d.Feeds,
+			router: d.Router, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}))
 		fd := feedDeps{waiter: d.AlertWaiter, opt: ao, timeout: d.RequestTimeout, done: d.Done, slots: d.Slots, writeTimeout: d.WriteTimeout}
-		alerts := alertFeed(d.Alerts, d.Metrics, ao)
+		alerts := alertFeed(d.Feeds, d.Metrics)
 		v1.handle(http.MethodGet, "/alerts", "alerts_read", peek, requireScope(auth.ScopeAlertsRead), handleFeed(alerts, fd))
 		v1.handle(http.MethodGet, "/alerts/stream", "alerts_read", peek, requireScope(auth.ScopeAlertsRead), handleFeedStream(alerts, fd, d.Metrics))
-		if d.Events != nil {
-			events := eventFeed(d.Events, d.Metrics, d.EventRetention)
-			v1.handle(http.MethodGet, "/events", "events_read", peek, requireScope(auth.ScopeEventsRead), handleFeed(events, fd))
-			v1.handle(http.MethodGet, "/events/stream", "events_read", peek, requireScope(auth.ScopeEventsRead), handleFeedStream(events, fd, d.Metrics))
-		}
+		events := eventFeed(d.Feeds, d.Metrics)
+		v1.handle(http.MethodGet, "/events", "events_read", peek, requireScope(auth.ScopeEventsRead), handleFeed(events, fd))
+		v1.handle(http.MethodGet, "/events/stream", "events_read", peek, requireScope(auth.ScopeEventsRead), handleFeedStream(events, fd, d.Metrics))
 	}
 	return r
 }

@@ -26,8 +26,9 @@ const AlertChannel = "mg:alerts:new"
 // PostAlert stores an alert for bankOrg. With an idempotency key, a repeat
 // of the same request returns the first alert (replayed) and another
 // request under the same key is a conflict.
-func (s *Store) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey string, a report.AlertSubmission, retention, eventRetention time.Duration) (report.Alert, bool, error) {
+func (s *Feeds) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey string, a report.AlertSubmission) (report.Alert, bool, error) {
 	now := s.now()
+	retention, eventRetention := s.opt.AlertRetention, s.opt.EventRetention
 	id := randomID()
 	idempotent := "0"
 	if idemKey != "" {
@@ -123,19 +124,19 @@ const scanBudget = 2000
 // the last alert returned when the page is full, else the last entry read
 // (expired ones included), else after itself. more says that the stream
 // has entries past next that this call did not read.
-func (s *Store) Alerts(ctx context.Context, bankOrg, after string, limit int, retention time.Duration) (alerts []report.Alert, next string, more bool, err error) {
+func (s *Feeds) Alerts(ctx context.Context, bankOrg, after string, limit int) (alerts []report.Alert, next string, more bool, err error) {
 	now := s.now()
-	oldest := now.Add(-retention)
+	oldest := now.Add(-s.opt.AlertRetention)
 	keep := func(m redis.XMessage) (report.Alert, bool) {
 		a := s.alertFrom(bankOrg, m)
 		return a, !a.CreatedAt.Before(oldest) && (a.ExpiresAt == nil || a.ExpiresAt.After(now))
 	}
-	return scanStream(ctx, s, alertStream(bankOrg), after, limit, keep)
+	return scanStream(ctx, s.conn, alertStream(bankOrg), after, limit, keep)
 }
 
 // scanStream reads a feed stream after a cursor and keeps up to limit
 // items that keep accepts, within scanBudget entries.
-func scanStream[T any](ctx context.Context, s *Store, key, after string, limit int, keep func(redis.XMessage) (T, bool)) (out []T, next string, more bool, err error) {
+func scanStream[T any](ctx context.Context, s *conn, key, after string, limit int, keep func(redis.XMessage) (T, bool)) (out []T, next string, more bool, err error) {
 	next = after
 	out = make([]T, 0, limit)
 	chunk := max(limit, 100)
@@ -171,7 +172,7 @@ func scanStream[T any](ctx context.Context, s *Store, key, after string, limit i
 }
 
 // alertFrom reads an alert entry, opening its sealed IBAN.
-func (s *Store) alertFrom(bankOrg string, m redis.XMessage) report.Alert {
+func (s *conn) alertFrom(bankOrg string, m redis.XMessage) report.Alert {
 	a := report.Alert{Cursor: m.ID, BankOrg: bankOrg, CreatedAt: cursorTime(m.ID)}
 	a.ID, _ = m.Values["alert_id"].(string)
 	ib, _ := m.Values["iban"].(string)
@@ -193,11 +194,11 @@ func (s *Store) alertFrom(bankOrg string, m redis.XMessage) report.Alert {
 
 // LastAlertCursor is the cursor of bankOrg's newest alert ("0-0" if
 // none), so a stream that starts now sends only what comes after.
-func (s *Store) LastAlertCursor(ctx context.Context, bankOrg string) (string, error) {
+func (s *Feeds) LastAlertCursor(ctx context.Context, bankOrg string) (string, error) {
 	return s.lastCursor(ctx, alertStream(bankOrg))
 }
 
-func (s *Store) lastCursor(ctx context.Context, key string) (string, error) {
+func (s *conn) lastCursor(ctx context.Context, key string) (string, error) {
 	msgs, err := s.rdb.XRevRangeN(ctx, key, "+", "-", 1).Result()
 	if err != nil {
 		return "", s.fail(opAlerts, "feed: read", err)
@@ -218,7 +219,7 @@ type AlertHub struct {
 }
 
 // NewAlertHub makes a hub; Run must run for it to hear anything.
-func (s *Store) NewAlertHub() *AlertHub {
+func (s *Feeds) NewAlertHub() *AlertHub {
 	return &AlertHub{rdb: s.rdb, ch: map[string]chan struct{}{}}
 }
 

@@ -31,21 +31,24 @@ func event(st *store.Store, n int, at time.Time) report.Event {
 // A repeat within the retention is still not written twice.
 func TestEventIDsAreBounded(t *testing.T) {
 	clk := newClock(time.Now().Add(-40 * 24 * time.Hour))
-	st, srv := mustStore(t, clk.now)
+	srv := redistest.StartTopology(t)
+	st, err := store.New(srv.Client(t), store.Options{Secret: secret, Now: clk.now, EventRetention: 10 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	rdb := srv.Client(t)
-	const retention = 10 * 24 * time.Hour
 	n := 0
 	for range 40 {
 		for range 10 {
-			if added, err := st.AppendEvent(ctx, "bank-a", event(st, n, clk.now()), retention); err != nil || !added {
+			if added, err := st.AppendEvent(ctx, "bank-a", event(st, n, clk.now())); err != nil || !added {
 				t.Fatalf("event %d: %v %v", n, added, err)
 			}
 			n++
 		}
 		clk.add(24 * time.Hour)
 	}
-	if added, _ := st.AppendEvent(ctx, "bank-a", event(st, n-1, clk.now()), retention); added {
+	if added, _ := st.AppendEvent(ctx, "bank-a", event(st, n-1, clk.now())); added {
 		t.Error("a repeat within the retention was written again")
 	}
 	ids, err := rdb.ZCard(ctx, "mg:{a:bank-a}:eidx").Result()
@@ -70,11 +73,11 @@ func TestFeedBoundedBySize(t *testing.T) {
 	}
 	ctx := context.Background()
 	for n := range 150 {
-		if _, err := st.AppendEvent(ctx, "bank-a", event(st, n, time.Now()), 24*time.Hour); err != nil {
+		if _, err := st.AppendEvent(ctx, "bank-a", event(st, n, time.Now())); err != nil {
 			t.Fatal(err)
 		}
 	}
-	evs, _, _, err := st.Events(ctx, "bank-a", "", 1000, nil, 24*time.Hour)
+	evs, _, _, err := st.Events(ctx, "bank-a", "", 1000, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

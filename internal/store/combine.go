@@ -34,7 +34,7 @@ type combinedResult struct {
 }
 
 type combiner struct {
-	s       *Store
+	s       *conn
 	mu      sync.Mutex
 	queue   []*combined
 	running int

@@ -35,7 +35,7 @@ const (
 // unavailable: 503, and the client retries. Anything else Redis says (a
 // script bug, WRONGTYPE, a syntax error) is our fault: internal, 500,
 // with what (which names the script or command) kept for the log.
-func (s *Store) fail(label op, what string, err error) error {
+func (s *conn) fail(label op, what string, err error) error {
 	var de *report.Error
 	if errors.As(err, &de) {
 		return err

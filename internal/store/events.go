@@ -27,14 +27,15 @@ import (
 
 // EventID is the stable id of an event about a subject (a report id, an
 // IBAN pseudonym with a time…): the same event written twice has one id.
-func (s *Store) EventID(typ report.EventType, subject string) string {
+func (s *conn) EventID(typ report.EventType, subject string) string {
 	return s.derivedID("event", string(typ), subject)
 }
 
 // AppendEvent adds an event to bankOrg's feed, once per event id; added
 // is false when it was there already.
-func (s *Store) AppendEvent(ctx context.Context, bankOrg string, e report.Event, retention time.Duration) (added bool, err error) {
+func (s *Feeds) AppendEvent(ctx context.Context, bankOrg string, e report.Event) (added bool, err error) {
 	now := s.now()
+	retention := s.opt.EventRetention
 	args := appendEventArgs{EventID: e.ID, MinID: strconv.FormatInt(now.Add(-retention).UnixMilli(), 10), Type: string(e.Type),
 		Data: s.blobs.seal(adEvent(bankOrg, e.ID), e.Data), Created: e.CreatedAt.UnixMilli(),
 		TTL: int64((retention + 24*time.Hour) / time.Second), Channel: AlertChannel, Bank: bankOrg, Now: now.UnixMilli(),
@@ -54,7 +55,7 @@ func (s *Store) AppendEvent(ctx context.Context, bankOrg string, e report.Event,
 }
 
 // countTrimmed adds to the bank's count of events trimmed for size.
-func (s *Store) countTrimmed(org string, n int64) {
+func (s *conn) countTrimmed(org string, n int64) {
 	if n <= 0 {
 		return
 	}
@@ -64,7 +65,7 @@ func (s *Store) countTrimmed(org string, n int64) {
 
 // EventsTrimmed is, per bank, how many events were trimmed from its feed
 // because it held events.max_per_bank (by this process).
-func (s *Store) EventsTrimmed() map[string]int64 {
+func (s *Feeds) EventsTrimmed() map[string]int64 {
 	out := map[string]int64{}
 	s.trimmed.Range(func(k, v any) bool {
 		out[k.(string)] = v.(*atomic.Int64).Load()
@@ -78,24 +79,24 @@ func (s *Store) EventsTrimmed() map[string]int64 {
 // (all when empty), leaving out events older than the retention. It
 // follows the rules of Alerts: next moves past skipped entries, more says
 // there is more to read.
-func (s *Store) Events(ctx context.Context, bankOrg, after string, limit int, types map[report.EventType]bool, retention time.Duration) (events []report.Event, next string, more bool, err error) {
-	oldest := s.now().Add(-retention)
+func (s *Feeds) Events(ctx context.Context, bankOrg, after string, limit int, types map[report.EventType]bool) (events []report.Event, next string, more bool, err error) {
+	oldest := s.now().Add(-s.opt.EventRetention)
 	keep := func(m redis.XMessage) (report.Event, bool) {
 		e := s.eventFrom(bankOrg, m)
 		return e, !e.CreatedAt.Before(oldest) && (len(types) == 0 || types[e.Type])
 	}
-	return scanStream(ctx, s, eventStream(bankOrg), after, limit, keep)
+	return scanStream(ctx, s.conn, eventStream(bankOrg), after, limit, keep)
 }
 
 // LastEventCursor is the cursor of bankOrg's newest event ("0-0" if
 // none), so a stream that starts now sends only what comes after.
-func (s *Store) LastEventCursor(ctx context.Context, bankOrg string) (string, error) {
+func (s *Feeds) LastEventCursor(ctx context.Context, bankOrg string) (string, error) {
 	return s.lastCursor(ctx, eventStream(bankOrg))
 }
 
 // eventFrom reads a feed entry, opening its sealed data (an entry that
 // does not open has an empty object).
-func (s *Store) eventFrom(org string, m redis.XMessage) report.Event {
+func (s *conn) eventFrom(org string, m redis.XMessage) report.Event {
 	e := report.Event{Cursor: m.ID, CreatedAt: cursorTime(m.ID)}
 	e.ID, _ = m.Values["event_id"].(string)
 	typ, _ := m.Values["type"].(string)
@@ -118,7 +119,7 @@ func (s *Store) eventFrom(org string, m redis.XMessage) report.Event {
 // Below n the mark is lifted, so the next crossing is announced again
 // (after cancellations, or once old reports leave the window). It returns
 // the counts it judged by.
-func (s *Store) ThresholdCrossing(ctx context.Context, raw string, n int64) (bool, report.Counts, error) {
+func (s *IBANs) ThresholdCrossing(ctx context.Context, raw string, n int64) (bool, report.Counts, error) {
 	i, err := iban.Parse(raw)
 	if err != nil {
 		return false, report.Counts{}, report.Internal("threshold: parse", err)
@@ -142,7 +143,7 @@ func (s *Store) ThresholdCrossing(ctx context.Context, raw string, n int64) (boo
 }
 
 // MarkThresholdCrossed records that the crossing was announced.
-func (s *Store) MarkThresholdCrossed(ctx context.Context, raw string) error {
+func (s *IBANs) MarkThresholdCrossed(ctx context.Context, raw string) error {
 	i, err := iban.Parse(raw)
 	if err != nil {
 		return report.Internal("threshold: parse", err)
@@ -156,7 +157,7 @@ func (s *Store) MarkThresholdCrossed(ctx context.Context, raw string) error {
 }
 
 // TrackDue records (open) or forgets a review the holder owes.
-func (s *Store) TrackDue(ctx context.Context, holder, reportID string, respondBy time.Time, open bool) error {
+func (s *Feeds) TrackDue(ctx context.Context, holder, reportID string, respondBy time.Time, open bool) error {
 	var err error
 	if open {
 		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -177,14 +178,14 @@ func (s *Store) TrackDue(ctx context.Context, holder, reportID string, respondBy
 // dueGone is the deadline score below which a review can no longer be
 // answered: its report (accepted RespondWithin before its deadline) is
 // past retention.
-func (s *Store) dueGone(now time.Time) string {
+func (s *conn) dueGone(now time.Time) string {
 	return "(" + strconv.FormatInt(now.Add(-s.opt.Retention+s.opt.RespondWithin).UnixMilli(), 10)
 }
 
 // ReviewBacklog counts, per bank, the open reviews it owes and those
 // past their deadline, in one pipelined round trip per node. Reviews of
 // reports past retention leave the set first.
-func (s *Store) ReviewBacklog(ctx context.Context, banks []string) (open, overdue map[string]int64, err error) {
+func (s *Feeds) ReviewBacklog(ctx context.Context, banks []string) (open, overdue map[string]int64, err error) {
 	t := s.now()
 	now, gone := strconv.FormatInt(t.UnixMilli(), 10), s.dueGone(t)
 	late := make([]*redis.IntCmd, len(banks))

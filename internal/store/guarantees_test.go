@@ -59,7 +59,7 @@ func TestDumpRevealsNoIBAN(t *testing.T) {
 		// mark the IBAN (a feed entry for the holder).
 		data, _ := json.Marshal(map[string]string{"report_id": a.ID, "iban": raw})
 		if _, err := st.AppendEvent(ctx, "bank-h", report.Event{ID: st.EventID(report.EventReportReceived, a.ID),
-			Type: report.EventReportReceived, CreatedAt: time.Now(), Data: data}, 24*time.Hour); err != nil {
+			Type: report.EventReportReceived, CreatedAt: time.Now(), Data: data}); err != nil {
 			t.Fatal(err)
 		}
 		cancel, _ := report.NewCancel("")
@@ -74,7 +74,7 @@ func TestDumpRevealsNoIBAN(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := st.PostAlert(ctx, "bank-a", "police-nl", fmt.Sprint("al-", n), al, 24*time.Hour, 24*time.Hour); err != nil {
+		if _, _, err := st.PostAlert(ctx, "bank-a", "police-nl", fmt.Sprint("al-", n), al); err != nil {
 			t.Fatal(err)
 		}
 		subs[raw+"/alert"] = report.Submission{IBAN: al.IBAN, Description: string(al.Canonical())}

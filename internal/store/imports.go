@@ -16,7 +16,7 @@ import (
 // the hot path reads one layout.
 
 // Client is the Redis client the store writes through.
-func (s *Store) Client() redis.UniversalClient { return s.rdb }
+func (s *conn) Client() redis.UniversalClient { return s.rdb }
 
 // Imported is one IBAN of an older layout, to be written as its book.
 type Imported struct {
@@ -42,7 +42,7 @@ type ImportedReport struct {
 // (a record the current layout has wins), and recomputes the book's
 // watermark. Reports past retention are left out; kept is how many were
 // written.
-func (s *Store) Import(ctx context.Context, in Imported) (kept int, err error) {
+func (s *conn) Import(ctx context.Context, in Imported) (kept int, err error) {
 	if in.Key.Partition < 0 || in.Key.Partition >= len(s.tags) {
 		return 0, errors.New("migrate: a partition that is not configured here (storage.partitions must not change)")
 	}
@@ -86,7 +86,7 @@ func (s *Store) Import(ctx context.Context, in Imported) (kept int, err error) {
 }
 
 // importRecord adds a report's record and its own fields to fields.
-func (s *Store) importRecord(fields map[string]any, raw string, r ImportedReport, holder string) error {
+func (s *conn) importRecord(fields map[string]any, raw string, r ImportedReport, holder string) error {
 	rv := r.Review
 	rec := record{Received: r.ReceivedAt, Category: r.Category, Source: r.ReporterType, Org: r.ReporterOrg, N: r.N,
 		Status: r.Status, Attempts: r.Attempts, Holder: rv.Holder, BookHolder: rv.Holder != "" && rv.Holder == holder,
@@ -117,7 +117,7 @@ func (s *Store) importRecord(fields map[string]any, raw string, r ImportedReport
 
 // bookHead is a book's j field: the holder, the separator, the sealed
 // IBAN ("" when unknown).
-func (s *Store) bookHead(k ibanKeys, holder, plain string) string {
+func (s *conn) bookHead(k ibanKeys, holder, plain string) string {
 	sealed := ""
 	if i, err := iban.Parse(plain); err == nil {
 		sealed = s.seal.seal(k.rawPseudo(), i)
@@ -125,7 +125,7 @@ func (s *Store) bookHead(k ibanKeys, holder, plain string) string {
 	return holder + sep + sealed
 }
 
-func (s *Store) importBook(ctx context.Context, k ibanKeys, fields map[string]any, index map[string]int64, marker bool) error {
+func (s *conn) importBook(ctx context.Context, k ibanKeys, fields map[string]any, index map[string]int64, marker bool) error {
 	book := k.book()
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for f, v := range fields {
@@ -153,7 +153,7 @@ func (s *Store) importBook(ctx context.Context, k ibanKeys, fields map[string]an
 	return s.recomputeW(ctx, book)
 }
 
-func (s *Store) importClaims(ctx context.Context, idems map[string]string) error {
+func (s *conn) importClaims(ctx context.Context, idems map[string]string) error {
 	now := s.now()
 	for raw, v := range idems {
 		b := idemBucket(raw)
@@ -171,7 +171,7 @@ func (s *Store) importClaims(ctx context.Context, idems map[string]string) error
 }
 
 // recomputeW sets a book's w field from its records.
-func (s *Store) recomputeW(ctx context.Context, book string) error {
+func (s *conn) recomputeW(ctx context.Context, book string) error {
 	h, err := s.rdb.HGetAll(ctx, book).Result()
 	if err != nil {
 		return err
@@ -205,7 +205,7 @@ func (s *Store) recomputeW(ctx context.Context, book string) error {
 
 // SetBookHead writes a book's j field (its holder and IBAN) and deletes
 // the fields it replaces (drop).
-func (s *Store) SetBookHead(ctx context.Context, book, holder, plain string, drop ...string) error {
+func (s *conn) SetBookHead(ctx context.Context, book, holder, plain string, drop ...string) error {
 	raw := book[len(book)-16:]
 	sealed := ""
 	if plain != "" {
@@ -226,33 +226,33 @@ func (s *Store) SetBookHead(ctx context.Context, book, holder, plain string, dro
 }
 
 // OpenBookIBAN opens an IBAN sealed in the compact form for book.
-func (s *Store) OpenBookIBAN(book, sealed string) (string, error) {
+func (s *conn) OpenBookIBAN(book, sealed string) (string, error) {
 	return s.seal.open(book[len(book)-16:], sealed)
 }
 
 // ClaimEntry is an idempotency entry in the current form (day, 8
 // fingerprint bytes, partition) from its parts.
-func (s *Store) ClaimEntry(d int64, fp []byte, part int) string { return s.claimEntry(d, fp, part) }
+func (s *conn) ClaimEntry(d int64, fp []byte, part int) string { return s.claimEntry(d, fp, part) }
 
 // SealEvent, SealAlertIBAN and SealOutbox seal a feed event's data, an
 // alert's IBAN and an outbox body where they belong; IsSealed says
 // whether a value is sealed.
-func (s *Store) SealEvent(org, eventID string, data []byte) string {
+func (s *conn) SealEvent(org, eventID string, data []byte) string {
 	return s.blobs.seal(adEvent(org, eventID), data)
 }
 
-func (s *Store) SealAlertIBAN(org, alertID, i string) string {
+func (s *conn) SealAlertIBAN(org, alertID, i string) string {
 	return s.blobs.seal(adAlert(org, alertID), []byte(i))
 }
 
-func (s *Store) SealOutbox(reportID string, body []byte) string {
+func (s *conn) SealOutbox(reportID string, body []byte) string {
 	return s.blobs.seal(adOutbox(reportID), body)
 }
 
 func IsSealed(v string) bool { return sealed(v) }
 
 // ReportKey finds the IBAN (its key) a report is about.
-func (s *Store) ReportKey(ctx context.Context, id string) (report.IBANKey, error) {
+func (s *conn) ReportKey(ctx context.Context, id string) (report.IBANKey, error) {
 	k, err := s.locate(ctx, id)
 	if err != nil {
 		return report.IBANKey{}, err
@@ -261,7 +261,7 @@ func (s *Store) ReportKey(ctx context.Context, id string) (report.IBANKey, error
 }
 
 // EachKey calls each for every key matching pattern, on every master.
-func (s *Store) EachKey(ctx context.Context, pattern string, each func(key string) error) error {
+func (s *conn) EachKey(ctx context.Context, pattern string, each func(key string) error) error {
 	return s.eachNode(ctx, func(ctx context.Context, c redis.UniversalClient) error {
 		return scanKeys(ctx, c, pattern, each)
 	})

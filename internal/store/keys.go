@@ -10,7 +10,7 @@ import (
 // layout is in doc.go). Scripts receive their keys from these, in KEYS.
 
 // OutboxKey names the outbox stream of partition p.
-func (s *Store) OutboxKey(p int) string { return "mg:" + s.tags[p] + ":outbox" }
+func (s *conn) OutboxKey(p int) string { return "mg:" + s.tags[p] + ":outbox" }
 
 // bookPrefix is what the names of a partition's books start with (the
 // pseudonym's 16 bytes follow; ibanKeys.book).

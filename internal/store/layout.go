@@ -29,7 +29,7 @@ const layoutKey = "mg:layout"
 const LayoutVersion = 4
 
 // SecretCheck is what "mg:layout" keeps to recognise this secret.
-func (s *Store) SecretCheck() string {
+func (s *conn) SecretCheck() string {
 	m := hmac.New(sha256.New, s.opt.Secret)
 	m.Write([]byte("mulegate secret check v1"))
 	return hex.EncodeToString(m.Sum(nil)[:8])
@@ -43,7 +43,7 @@ var ErrLayout = errors.New("store: data layout")
 // written with this secret. An empty Redis is marked as current. Data
 // written before the layout was marked (Part 2 and before) needs
 // "mulegate migrate".
-func (s *Store) CheckLayout(ctx context.Context) error {
+func (s *conn) CheckLayout(ctx context.Context) error {
 	v, err := s.rdb.HGetAll(ctx, layoutKey).Result()
 	if err != nil {
 		return s.fail(opPing, "layout: read", err)
@@ -74,7 +74,7 @@ func (s *Store) CheckLayout(ctx context.Context) error {
 
 // MarkLayout marks the data as in the current layout, written with this
 // secret.
-func (s *Store) MarkLayout(ctx context.Context) error {
+func (s *conn) MarkLayout(ctx context.Context) error {
 	if err := s.rdb.HSet(ctx, layoutKey, "v", LayoutVersion, "s", s.SecretCheck()).Err(); err != nil {
 		return s.fail(opPing, "layout: write", err)
 	}
@@ -82,7 +82,7 @@ func (s *Store) MarkLayout(ctx context.Context) error {
 }
 
 // anyData returns the name of a mulegate key, "" when there is none.
-func (s *Store) anyData(ctx context.Context) (string, error) {
+func (s *conn) anyData(ctx context.Context) (string, error) {
 	found := ""
 	err := s.eachNode(ctx, func(ctx context.Context, c redis.UniversalClient) error {
 		return scanKeys(ctx, c, "mg:*", func(k string) error {
@@ -105,7 +105,7 @@ var errStopScan = errors.New("stop")
 // a client that scans that node and reads and writes through the whole
 // client. The masters are taken one after the other, so f may add to
 // what the caller collects without a lock.
-func (s *Store) eachNode(ctx context.Context, f func(ctx context.Context, c redis.UniversalClient) error) error {
+func (s *conn) eachNode(ctx context.Context, f func(ctx context.Context, c redis.UniversalClient) error) error {
 	c, ok := s.rdb.(*redis.ClusterClient)
 	if !ok {
 		return f(ctx, s.rdb)

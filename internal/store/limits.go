@@ -15,7 +15,7 @@ import (
 // Allow spends cost tokens of org's class bucket, or none when cost is 0
 // (a peek, for the headers of requests the class does not charge).
 // Nothing is spent when the request is refused.
-func (s *Store) Allow(ctx context.Context, org string, class report.RateClass, lim report.RateLimit, cost int) (report.RateDecision, error) {
+func (s *Limits) Allow(ctx context.Context, org string, class report.RateClass, lim report.RateLimit, cost int) (report.RateDecision, error) {
 	res, err := s.limiter.AllowN(ctx, "mg:{l:"+org+"}:"+string(class),
 		redis_rate.Limit{Rate: lim.PerSecond, Burst: lim.Burst, Period: time.Second}, cost)
 	if err != nil {
@@ -28,7 +28,7 @@ func (s *Store) Allow(ctx context.Context, org string, class report.RateClass, l
 // AllowDay spends cost of org's writes of the UTC day of now, or refuses
 // them all when that would pass limit; retryAfter is then the time to the
 // next UTC day.
-func (s *Store) AllowDay(ctx context.Context, org string, limit, cost int, now time.Time) (allowed bool, retryAfter time.Duration, err error) {
+func (s *Limits) AllowDay(ctx context.Context, org string, limit, cost int, now time.Time) (allowed bool, retryAfter time.Duration, err error) {
 	day := now.UTC().Format("20060102")
 	n, err := dayWritesScript.Run(ctx, s.rdb, []string{dayKey(org, day)}, dayWritesArgs{Cost: cost, Limit: limit}.argv()...).Int()
 	if err != nil {
@@ -44,7 +44,7 @@ func (s *Store) AllowDay(ctx context.Context, org string, limit, cost int, now t
 // HoldStream takes (or renews) the stream slot id of org until now+lease;
 // false when the org already holds limit slots. Slots are shared by every
 // gateway process.
-func (s *Store) HoldStream(ctx context.Context, org, id string, limit int, lease time.Duration) (bool, error) {
+func (s *Limits) HoldStream(ctx context.Context, org, id string, limit int, lease time.Duration) (bool, error) {
 	now := s.now()
 	n, err := streamsScript.Run(ctx, s.rdb, []string{streamsKey(org)},
 		streamsArgs{Now: now.UnixMilli(), Slot: id, LeaseEnd: now.Add(lease).UnixMilli(), Limit: limit}.argv()...).Int()
@@ -55,7 +55,7 @@ func (s *Store) HoldStream(ctx context.Context, org, id string, limit int, lease
 }
 
 // ReleaseStream gives a stream slot back.
-func (s *Store) ReleaseStream(ctx context.Context, org, id string) error {
+func (s *Limits) ReleaseStream(ctx context.Context, org, id string) error {
 	if err := s.rdb.ZRem(ctx, streamsKey(org), id).Err(); err != nil {
 		return s.fail(opLimits, "streams release", err)
 	}

@@ -31,14 +31,14 @@ type lookupCount struct {
 
 // LookupLog counts lookups until they are flushed.
 type LookupLog struct {
-	s       *Store
+	s       *conn
 	mu      sync.Mutex
 	pending map[lookupKey]map[string]*lookupCount
 }
 
 // NewLookupLog makes the log; Run flushes it.
-func (s *Store) NewLookupLog() *LookupLog {
-	return &LookupLog{s: s, pending: map[lookupKey]map[string]*lookupCount{}}
+func (s *IBANs) NewLookupLog() *LookupLog {
+	return &LookupLog{s: s.conn, pending: map[lookupKey]map[string]*lookupCount{}}
 }
 
 // Looked counts that org looked the IBANs up at t.
@@ -127,7 +127,7 @@ func (l *LookupLog) Flush(ctx context.Context) error {
 }
 
 // Lookups reads who looked an IBAN up, by org, most lookups first.
-func (s *Store) Lookups(ctx context.Context, i iban.IBAN) ([]report.OrgLookups, error) {
+func (s *IBANs) Lookups(ctx context.Context, i iban.IBAN) ([]report.OrgLookups, error) {
 	k := s.keysFor(i)
 	h, err := s.rdb.HGetAll(ctx, k.lookupLog()).Result()
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 )
 
 // Marker returns an IBAN's marker, nil when there is none.
-func (s *Store) Marker(ctx context.Context, i iban.IBAN) (*report.Marker, error) {
+func (s *IBANs) Marker(ctx context.Context, i iban.IBAN) (*report.Marker, error) {
 	vals, err := s.rdb.HMGet(ctx, s.keysFor(i).book(), "m:ft", "m:bt", "m:by", "m:at", "m:det").Result()
 	if err != nil {
 		return nil, s.fail(opReport, "marker: read", err)
@@ -29,7 +29,7 @@ func (s *Store) Marker(ctx context.Context, i iban.IBAN) (*report.Marker, error)
 // caller, if the domain allows it (report.MarkerChange) against the
 // marker there is now; a concurrent change makes it decide again. It
 // returns the marker before the change.
-func (s *Store) ChangeMarker(ctx context.Context, i iban.IBAN, c report.Caller, holder string, m *report.Marker) (*report.Marker, error) {
+func (s *IBANs) ChangeMarker(ctx context.Context, i iban.IBAN, c report.Caller, holder string, m *report.Marker) (*report.Marker, error) {
 	k := s.keysFor(i)
 	for attempt := 0; attempt < 5; attempt++ {
 		old, err := s.Marker(ctx, i)

@@ -23,17 +23,17 @@ import (
 
 // HolderReady says whether the holders' relay may write e's step now: no
 // earlier entry of its report is pending in the holders' group.
-func (s *Store) HolderReady(ctx context.Context, e outbox.Entry) (bool, error) {
+func (s *Outbox) HolderReady(ctx context.Context, e outbox.Entry) (bool, error) {
 	return s.ready(ctx, holderGroup, e)
 }
 
 // ForwarderReady says whether e may go to the police store now: no
 // earlier entry of its report is pending in the forwarders' group.
-func (s *Store) ForwarderReady(ctx context.Context, e outbox.Entry) (bool, error) {
+func (s *Outbox) ForwarderReady(ctx context.Context, e outbox.Entry) (bool, error) {
 	return s.ready(ctx, forwarderGroup, e)
 }
 
-func (s *Store) ready(ctx context.Context, group string, e outbox.Entry) (bool, error) {
+func (s *conn) ready(ctx context.Context, group string, e outbox.Entry) (bool, error) {
 	n, err := earlierPendingScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition)},
 		earlierPendingArgs{Group: group, Entry: e.StreamID, ReportID: e.ReportID}.argv()...).Int()
 	if err != nil {
@@ -48,7 +48,7 @@ func (s *Store) ready(ctx context.Context, group string, e outbox.Entry) (bool, 
 // PendingForHolders returns the entries the holders' relay consumer holds
 // (deferred or failed), oldest first, so it finishes them before it
 // takes new ones.
-func (s *Store) PendingForHolders(ctx context.Context, partition int, consumer string, count int) ([]outbox.Entry, error) {
+func (s *Outbox) PendingForHolders(ctx context.Context, partition int, consumer string, count int) ([]outbox.Entry, error) {
 	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: holderGroup, Consumer: consumer, Streams: []string{s.OutboxKey(partition), "0"},
 		Count: int64(count), Block: -1,

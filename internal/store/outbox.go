@@ -37,7 +37,7 @@ const (
 // ParkEvent keeps an event of a rejected report aside for requeue and
 // takes it out of the outbox; false when the report is not rejected (any
 // more).
-func (s *Store) ParkEvent(ctx context.Context, e outbox.Entry) (bool, error) {
+func (s *Outbox) ParkEvent(ctx context.Context, e outbox.Entry) (bool, error) {
 	k, err := s.entryBook(ctx, e)
 	if err != nil {
 		return false, err
@@ -53,7 +53,7 @@ func (s *Store) ParkEvent(ctx context.Context, e outbox.Entry) (bool, error) {
 
 // EnsureGroups creates the consumer group on every outbox partition (and
 // the stream, if it does not exist yet). Safe to call repeatedly.
-func (s *Store) EnsureGroups(ctx context.Context) error {
+func (s *Outbox) EnsureGroups(ctx context.Context) error {
 	for p := range s.opt.Partitions {
 		for _, g := range []string{forwarderGroup, holderGroup} {
 			// "0-0", not "0": every Redis reads it as the start, and the
@@ -70,19 +70,19 @@ func (s *Store) EnsureGroups(ctx context.Context) error {
 
 // ReadOutbox takes up to count new entries of a partition for consumer.
 // It does not block: forwarders wait on the wake channel instead.
-func (s *Store) ReadOutbox(ctx context.Context, partition int, consumer string, count int) ([]outbox.Entry, error) {
+func (s *Outbox) ReadOutbox(ctx context.Context, partition int, consumer string, count int) ([]outbox.Entry, error) {
 	return s.readGroup(ctx, forwarderGroup, partition, consumer, count)
 }
 
 // ReadForHolders takes up to count new entries of a partition for the
 // holders' feed relay.
-func (s *Store) ReadForHolders(ctx context.Context, partition int, consumer string, count int) ([]outbox.Entry, error) {
+func (s *Outbox) ReadForHolders(ctx context.Context, partition int, consumer string, count int) ([]outbox.Entry, error) {
 	return s.readGroup(ctx, holderGroup, partition, consumer, count)
 }
 
 // ClaimForHolders takes over entries another feed relay held for longer
 // than minIdle (it died), walking the whole pending list.
-func (s *Store) ClaimForHolders(ctx context.Context, partition int, consumer string, minIdle time.Duration, count int) ([]outbox.Entry, error) {
+func (s *Outbox) ClaimForHolders(ctx context.Context, partition int, consumer string, minIdle time.Duration, count int) ([]outbox.Entry, error) {
 	var out []outbox.Entry
 	for cursor := "0-0"; ; {
 		msgs, next, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: s.OutboxKey(partition), Group: holderGroup,
@@ -103,7 +103,7 @@ func (s *Store) ClaimForHolders(ctx context.Context, partition int, consumer str
 
 // DoneForHolders records that the holder's feed has the entry; the entry
 // leaves the outbox once the forwarders are done with it too.
-func (s *Store) DoneForHolders(ctx context.Context, e outbox.Entry) error {
+func (s *Outbox) DoneForHolders(ctx context.Context, e outbox.Entry) error {
 	err := doneScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition)},
 		doneArgs{Group: holderGroup, Entry: e.StreamID, OtherGroup: forwarderGroup}.argv()...).Err()
 	if err != nil {
@@ -112,7 +112,7 @@ func (s *Store) DoneForHolders(ctx context.Context, e outbox.Entry) error {
 	return nil
 }
 
-func (s *Store) readGroup(ctx context.Context, group string, partition int, consumer string, count int) ([]outbox.Entry, error) {
+func (s *Outbox) readGroup(ctx context.Context, group string, partition int, consumer string, count int) ([]outbox.Entry, error) {
 	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: group, Consumer: consumer, Streams: []string{s.OutboxKey(partition), ">"},
 		Count: int64(count), Block: -1,
@@ -142,7 +142,7 @@ func (s *Store) readGroup(ctx context.Context, group string, partition int, cons
 // report must still reach the police. It scans the pending list from
 // cursor ("0-0" to start) and returns the cursor to continue from, "0-0"
 // once the whole list was walked.
-func (s *Store) ClaimStale(ctx context.Context, partition int, consumer, cursor string, minIdle time.Duration, count int) ([]outbox.Entry, string, error) {
+func (s *Outbox) ClaimStale(ctx context.Context, partition int, consumer, cursor string, minIdle time.Duration, count int) ([]outbox.Entry, string, error) {
 	key := s.OutboxKey(partition)
 	if cursor == "" {
 		cursor = "0-0"
@@ -168,7 +168,7 @@ func (s *Store) ClaimStale(ctx context.Context, partition int, consumer, cursor 
 // DropIdleConsumers removes the consumers of a partition that have been
 // idle for longer than minIdle and hold nothing: workers of processes
 // that stopped.
-func (s *Store) DropIdleConsumers(ctx context.Context, partition int, minIdle time.Duration) (int, error) {
+func (s *Outbox) DropIdleConsumers(ctx context.Context, partition int, minIdle time.Duration) (int, error) {
 	key := s.OutboxKey(partition)
 	dropped := 0
 	for _, group := range []string{forwarderGroup, holderGroup} {
@@ -196,7 +196,7 @@ func (s *Store) DropIdleConsumers(ctx context.Context, partition int, minIdle ti
 // DropConsumers removes the named consumers (of either group) of every
 // partition that hold nothing (a relay's own workers, at shutdown), in
 // one pipelined round trip per node.
-func (s *Store) DropConsumers(ctx context.Context, names []string) error {
+func (s *Outbox) DropConsumers(ctx context.Context, names []string) error {
 	err := s.pipelined(ctx, func(p redis.Pipeliner) error {
 		for part := range s.opt.Partitions {
 			for _, n := range names {
@@ -213,7 +213,7 @@ func (s *Store) DropConsumers(ctx context.Context, names []string) error {
 	return nil
 }
 
-func (s *Store) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
+func (s *conn) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 	out := make([]outbox.Entry, 0, len(msgs))
 	for _, m := range msgs {
 		id, _ := m.Values["id"].(string)
@@ -249,20 +249,20 @@ func (s *Store) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 
 // MarkForwarded records that the police store has the report (or the
 // review event).
-func (s *Store) MarkForwarded(ctx context.Context, e outbox.Entry, policeRef string, at time.Time) error {
+func (s *Outbox) MarkForwarded(ctx context.Context, e outbox.Entry, policeRef string, at time.Time) error {
 	return s.finish(ctx, e, report.StatusForwarded, policeRef, at, "")
 }
 
 // MarkRejected records that the police store refused the report for good.
 // A refused review event is only removed: the report keeps its status.
-func (s *Store) MarkRejected(ctx context.Context, e outbox.Entry, reason string) error {
+func (s *Outbox) MarkRejected(ctx context.Context, e outbox.Entry, reason string) error {
 	return s.finish(ctx, e, report.StatusRejected, "", time.Time{}, reason)
 }
 
 // ReportForwardingStatus is the police status of the report an entry
 // belongs to (queued, forwarded, rejected); a review event waits until its
 // report is no longer queued.
-func (s *Store) ReportForwardingStatus(ctx context.Context, e outbox.Entry) (report.Status, error) {
+func (s *Outbox) ReportForwardingStatus(ctx context.Context, e outbox.Entry) (report.Status, error) {
 	k, err := s.entryBook(ctx, e)
 	if err != nil {
 		return "", err
@@ -283,11 +283,11 @@ func (s *Store) ReportForwardingStatus(ctx context.Context, e outbox.Entry) (rep
 
 // entryBook names the book of an entry's report (its "ps"), always on
 // the entry's own slot (its stream's).
-func (s *Store) entryBook(_ context.Context, e outbox.Entry) (ibanKeys, error) {
+func (s *conn) entryBook(_ context.Context, e outbox.Entry) (ibanKeys, error) {
 	return ibanKeys{tag: s.tags[e.Partition], part: e.Partition, pseudo: e.Pseudonym}, nil
 }
 
-func (s *Store) finish(ctx context.Context, e outbox.Entry, st report.Status, ref string, at time.Time, reason string) error {
+func (s *conn) finish(ctx context.Context, e outbox.Entry, st report.Status, ref string, at time.Time, reason string) error {
 	code := statusCodes.code(string(st))
 	k := ibanKeys{tag: s.tags[e.Partition], part: e.Partition}
 	if e.Kind != outbox.KindReport {
@@ -314,17 +314,17 @@ func (s *Store) finish(ctx context.Context, e outbox.Entry, st report.Status, re
 // RecordAttempt notes a failed attempt that will be retried and renews
 // the consumer's claim. owned is false when another consumer has taken
 // the entry over: the caller must let it go.
-func (s *Store) RecordAttempt(ctx context.Context, e outbox.Entry, consumer, reason string) (owned bool, err error) {
+func (s *Outbox) RecordAttempt(ctx context.Context, e outbox.Entry, consumer, reason string) (owned bool, err error) {
 	return s.hold(ctx, e, consumer, reason)
 }
 
 // Hold renews the consumer's claim on an entry it is still working on;
 // owned is false when another consumer has taken it over.
-func (s *Store) Hold(ctx context.Context, e outbox.Entry, consumer string) (owned bool, err error) {
+func (s *Outbox) Hold(ctx context.Context, e outbox.Entry, consumer string) (owned bool, err error) {
 	return s.hold(ctx, e, consumer, "")
 }
 
-func (s *Store) hold(ctx context.Context, e outbox.Entry, consumer, reason string) (bool, error) {
+func (s *conn) hold(ctx context.Context, e outbox.Entry, consumer, reason string) (bool, error) {
 	k, err := s.entryBook(ctx, e)
 	if err != nil {
 		return false, err
@@ -339,7 +339,7 @@ func (s *Store) hold(ctx context.Context, e outbox.Entry, consumer, reason strin
 
 // Requeue puts a rejected report back in the outbox; false if the report
 // is not (or no longer) rejected.
-func (s *Store) Requeue(ctx context.Context, id string) (bool, error) {
+func (s *Outbox) Requeue(ctx context.Context, id string) (bool, error) {
 	k, err := s.locate(ctx, id)
 	if err != nil {
 		return false, err
@@ -347,7 +347,7 @@ func (s *Store) Requeue(ctx context.Context, id string) (bool, error) {
 	return s.requeue(ctx, k, id)
 }
 
-func (s *Store) requeue(ctx context.Context, k ibanKeys, id string) (bool, error) {
+func (s *conn) requeue(ctx context.Context, k ibanKeys, id string) (bool, error) {
 	n, err := requeueScript.Run(ctx, s.rdb, []string{s.OutboxKey(k.part), k.book(), rejectedKey(k.tag), parkedKey(k.tag)},
 		requeueArgs{ReportID: id, Wake: WakeChannel, Partition: k.part, ID: rawID(id), Pseudonym: k.pseudo}.argv()...).Int()
 	if err != nil {
@@ -358,7 +358,7 @@ func (s *Store) requeue(ctx context.Context, k ibanKeys, id string) (bool, error
 
 // RequeueAllRejected puts every rejected report back in the outbox and
 // returns their ids.
-func (s *Store) RequeueAllRejected(ctx context.Context) ([]string, error) {
+func (s *Outbox) RequeueAllRejected(ctx context.Context) ([]string, error) {
 	var out []string
 	for part, tag := range s.tags {
 		ids, err := s.rdb.HKeys(ctx, rejectedKey(tag)).Result()
@@ -389,7 +389,7 @@ func (s *Store) RequeueAllRejected(ctx context.Context) ([]string, error) {
 // Release hands entries back on shutdown: their idle time is set past
 // the visibility timeout, so the next claim sweep of any other worker
 // takes them over at once instead of after a full timeout.
-func (s *Store) Release(ctx context.Context, partition int, consumer string, visibility time.Duration, streamIDs ...string) error {
+func (s *Outbox) Release(ctx context.Context, partition int, consumer string, visibility time.Duration, streamIDs ...string) error {
 	if len(streamIDs) == 0 {
 		return nil
 	}
@@ -407,7 +407,7 @@ func (s *Store) Release(ctx context.Context, partition int, consumer string, vis
 
 // OutboxStats reports each partition's depth and the age of its oldest
 // entry, with one pipelined round trip per Redis node.
-func (s *Store) OutboxStats(ctx context.Context) ([]outbox.Stats, error) {
+func (s *Outbox) OutboxStats(ctx context.Context) ([]outbox.Stats, error) {
 	n := s.opt.Partitions
 	lens := make([]*redis.IntCmd, n)
 	firsts := make([]*redis.XMessageSliceCmd, n)
@@ -435,12 +435,12 @@ func (s *Store) OutboxStats(ctx context.Context) ([]outbox.Stats, error) {
 
 // WakeUps subscribes to the wake channel: each message is the partition
 // of a newly queued report. The returned function closes the subscription.
-func (s *Store) WakeUps(ctx context.Context) (<-chan int, func() error) {
+func (s *Outbox) WakeUps(ctx context.Context) (<-chan int, func() error) {
 	return s.subscribeInts(ctx, WakeChannel)
 }
 
 // BreakerTrips subscribes to shared breaker trips ("<id> <ms left>").
-func (s *Store) BreakerTrips(ctx context.Context) (<-chan outbox.Trip, func() error) {
+func (s *Breaker) BreakerTrips(ctx context.Context) (<-chan outbox.Trip, func() error) {
 	sub := s.rdb.Subscribe(ctx, BreakerChannel)
 	out := make(chan outbox.Trip, 16)
 	go func() {
@@ -460,7 +460,7 @@ func (s *Store) BreakerTrips(ctx context.Context) (<-chan outbox.Trip, func() er
 	return out, sub.Close
 }
 
-func (s *Store) subscribeInts(ctx context.Context, channel string) (<-chan int, func() error) {
+func (s *conn) subscribeInts(ctx context.Context, channel string) (<-chan int, func() error) {
 	sub := s.rdb.Subscribe(ctx, channel)
 	out := make(chan int, 1024)
 	go func() {
@@ -482,7 +482,7 @@ func (s *Store) subscribeInts(ctx context.Context, channel string) (<-chan int, 
 // expires with it (Redis' own clock): a process that reads it learns how
 // long the trip still lasts, never a time it would compare with its own
 // clock.
-func (s *Store) ShareBreakerTrip(ctx context.Context, t outbox.Trip) error {
+func (s *Breaker) ShareBreakerTrip(ctx context.Context, t outbox.Trip) error {
 	if t.Left <= 0 || t.ID == "" {
 		return nil
 	}
@@ -499,7 +499,7 @@ func (s *Store) ShareBreakerTrip(ctx context.Context, t outbox.Trip) error {
 
 // SharedBreakerTrip returns the trip another process recorded and how
 // long it still lasts (Redis' PTTL), or the zero Trip.
-func (s *Store) SharedBreakerTrip(ctx context.Context) (outbox.Trip, error) {
+func (s *Breaker) SharedBreakerTrip(ctx context.Context) (outbox.Trip, error) {
 	var id *redis.StringCmd
 	var ttl *redis.DurationCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {

@@ -20,7 +20,7 @@ import (
 
 // Prune runs one pass over every partition's report index and returns
 // how many index entries (reports past retention) it retired.
-func (s *Store) Prune(ctx context.Context) (int64, error) {
+func (s *conn) Prune(ctx context.Context) (int64, error) {
 	now := s.now()
 	before := day(now) - s.ttlDays()
 	cutoff := now.Add(-s.opt.Retention).UnixMilli()
@@ -42,7 +42,7 @@ func (s *Store) Prune(ctx context.Context) (int64, error) {
 // RunPrune runs Prune every interval (the first pass after a random part
 // of it, so that gateways started together do not prune together) until
 // ctx ends.
-func (s *Store) RunPrune(ctx context.Context, every time.Duration, log *slog.Logger) error {
+func (s *conn) RunPrune(ctx context.Context, every time.Duration, log *slog.Logger) error {
 	wait := rand.N(every)
 	for {
 		select {

@@ -19,21 +19,17 @@ import (
 // per node.
 
 // countBook builds the counts from a book's fields and values, in the
-// pairs HGETALL answers (field, value, field, value…), given the
-// retention cutoff and the windows' starts (s.windows: computed once per
-// batch). It reads them in one pass and builds no map.
-func countBook(kv []string, cutoff int64, starts [len(report.WindowDays)]int64) report.Counts {
-	var c report.Counts
+// pairs HGETALL answers (field, value, field, value…): it decodes what
+// the counting rules read of each record (report.Counter applies them)
+// and adds the marker and the watermark. It reads them in one pass and
+// builds no map.
+func countBook(kv []string, p report.Periods) report.Counts {
+	k := p.Counter()
 	var mk markerFields
-	// A window's reporters are the orgs whose newest counted report falls
-	// in it; the reporters overall are the orgs with any. A book has a
-	// few orgs: a slice on the stack holds them.
-	var orgBuf [8]orgNewest
-	newest := orgBuf[:0]
-	var first, last, newestRcv, wm int64
+	var newestRcv, wm int64
 	for n := 0; n+1 < len(kv); n += 2 {
 		f, v := kv[n], kv[n+1]
-		if len(f) != 16 {
+		if len(f) != rawIDLen {
 			if f == "w" {
 				wm, _, _ = parseW(v)
 				if wm <= 0 {
@@ -48,38 +44,15 @@ func countBook(kv []string, cutoff int64, starts [len(report.WindowDays)]int64) 
 		// received one is parsed.
 		var r [nCore]string
 		split(v, r[:])
+		if r[fRcv] == "" {
+			continue
+		}
 		at := unb36(r[fRcv])
 		newestRcv = max(newestRcv, at)
-		if at < cutoff || r[fRcv] == "" {
-			continue
-		}
-		review := report.ReviewState(reviewCodes.valueOf(r[fReview]))
-		if review == report.ReviewCancelled {
-			c.Cancelled++
-			continue
-		}
-		c.ReportCount++
-		c.ByCategory.Add(catCodes.valueOf(r[fCat]), 1)
-		c.BySource.Add(srcCodes.valueOf(r[fSrc]), 1)
-		switch (report.Review{State: review, Result: report.Result(resultCodes.valueOf(r[fRes]))}).Bucket() {
-		case "open":
-			c.Review.Open++
-		case "confirmed":
-			c.Review.Confirmed++
-		case "disputed":
-			c.Review.Disputed++
-		}
-		if first == 0 || at < first {
-			first = at
-		}
-		last = max(last, at)
-		newest = orgNewest{org: r[fOrg], at: at}.into(newest)
-		for w, start := range starts {
-			if at >= start {
-				c.Windows[w].Reports++
-			}
-		}
+		k.Add(report.Counted{Received: at, Org: r[fOrg], Category: catCodes.valueOf(r[fCat]), Source: srcCodes.valueOf(r[fSrc]),
+			Review: report.ReviewState(reviewCodes.valueOf(r[fReview])), Result: report.Result(resultCodes.valueOf(r[fRes]))})
 	}
+	c := k.Counts()
 	switch {
 	case wm > 0:
 		c.Watermark = time.UnixMilli(wm).UTC()
@@ -89,36 +62,7 @@ func countBook(kv []string, cutoff int64, starts [len(report.WindowDays)]int64) 
 		c.Watermark = time.UnixMilli(newestRcv).UTC()
 	}
 	c.Marker = mk.marker()
-	if c.ReportCount > 0 {
-		c.First, c.Last = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
-		c.ReporterCount = int64(len(newest))
-	}
-	for _, o := range newest {
-		for w, start := range starts {
-			if o.at >= start {
-				c.Windows[w].Reporters++
-			}
-		}
-	}
-	c.Last30Days = c.Windows[1].Reports
 	return c
-}
-
-// orgNewest is an org's newest counted report in a book.
-type orgNewest struct {
-	org string
-	at  int64
-}
-
-// into adds o to the orgs seen, keeping each org's newest time.
-func (o orgNewest) into(seen []orgNewest) []orgNewest {
-	for n := range seen {
-		if seen[n].org == o.org {
-			seen[n].at = max(seen[n].at, o.at)
-			return seen
-		}
-	}
-	return append(seen, o)
 }
 
 // markerFields are a book's marker fields ("m:…").
@@ -160,7 +104,7 @@ func pairsOf(h map[string]string) []string {
 }
 
 // Lookup returns the counts for one IBAN.
-func (s *Store) Lookup(ctx context.Context, i iban.IBAN) (report.Counts, error) {
+func (s *IBANs) Lookup(ctx context.Context, i iban.IBAN) (report.Counts, error) {
 	return s.LookupKey(ctx, s.KeyOf(i))
 }
 
@@ -170,7 +114,7 @@ func (s *Store) Lookup(ctx context.Context, i iban.IBAN) (report.Counts, error) 
 // replica. The autopipeliner runs a queued command on its own context,
 // so the wait for the answer is what honours ctx: past it the lookup is
 // unavailable, whatever the batch does later.
-func (s *Store) LookupKey(ctx context.Context, key report.IBANKey) (report.Counts, error) {
+func (s *IBANs) LookupKey(ctx context.Context, key report.IBANKey) (report.Counts, error) {
 	if s.ap == nil { // a client without an autopipeliner: a batch of one
 		out, err := s.LookupKeys(ctx, []report.IBANKey{key})
 		if err != nil {
@@ -188,15 +132,14 @@ func (s *Store) LookupKey(ctx context.Context, key report.IBANKey) (report.Count
 	if err != nil {
 		return report.Counts{}, s.fail(opLookup, "lookup", err)
 	}
-	cutoff, starts := s.windows(s.now())
-	return countBook(bookPairs(cmd), cutoff, starts), nil
+	return countBook(bookPairs(cmd), report.PeriodsAt(s.now(), s.opt.Retention)), nil
 }
 
 // bookCmd is the HGETALL of a book. Over RESP2, which mulegate's own
 // clients speak (cmd/mulegate), the answer is read into a slice of
 // pairs; a RESP3 client answers HGETALL with a map, which go-redis' slice
 // commands refuse, so over RESP3 it is read into a map.
-func (s *Store) bookCmd(ctx context.Context, key report.IBANKey) redis.Cmder {
+func (s *conn) bookCmd(ctx context.Context, key report.IBANKey) redis.Cmder {
 	if s.resp2 {
 		return redis.NewStringSliceCmd(ctx, "hgetall", s.keysOf(key).book())
 	}
@@ -226,7 +169,7 @@ func speaksRESP2(c redis.UniversalClient) bool {
 }
 
 // LookupMany returns counts for many IBANs.
-func (s *Store) LookupMany(ctx context.Context, ibans []iban.IBAN) ([]report.Counts, error) {
+func (s *IBANs) LookupMany(ctx context.Context, ibans []iban.IBAN) ([]report.Counts, error) {
 	keys := make([]report.IBANKey, len(ibans))
 	for n, i := range ibans {
 		keys[n] = s.KeyOf(i)
@@ -237,7 +180,7 @@ func (s *Store) LookupMany(ctx context.Context, ibans []iban.IBAN) ([]report.Cou
 // LookupKeys returns counts for many IBANs known by their keys with one
 // pipelined round trip per Redis node (go-redis splits a cluster
 // pipeline by node).
-func (s *Store) LookupKeys(ctx context.Context, keys []report.IBANKey) ([]report.Counts, error) {
+func (s *IBANs) LookupKeys(ctx context.Context, keys []report.IBANKey) ([]report.Counts, error) {
 	out := make([]report.Counts, len(keys))
 	if len(keys) == 0 {
 		return out, nil
@@ -255,9 +198,9 @@ func (s *Store) LookupKeys(ctx context.Context, keys []report.IBANKey) ([]report
 	if err != nil {
 		return nil, s.fail(opLookup, "lookup batch", err)
 	}
-	cutoff, starts := s.windows(s.now())
+	periods := report.PeriodsAt(s.now(), s.opt.Retention)
 	for n, c := range cmds {
-		out[n] = countBook(bookPairs(c), cutoff, starts)
+		out[n] = countBook(bookPairs(c), periods)
 	}
 	return out, nil
 }

@@ -42,6 +42,10 @@ type Options struct {
 	// EventsMaxPerBank bounds each bank's event feed (events.max_per_bank,
 	// default 1,000,000): beyond, the oldest events are trimmed first.
 	EventsMaxPerBank int64
+	// AlertRetention and EventRetention are how long a bank's alerts and
+	// events are kept and served (alerts.retention, events.retention;
+	// default 90 and 30 days).
+	AlertRetention, EventRetention time.Duration
 	// HolderOf names the bank org that holds an IBAN at intake ("" when no
 	// registered bank does); it follows configuration reloads. Nil: no
 	// report has a holder.
@@ -56,8 +60,34 @@ type Options struct {
 	Now   func() time.Time
 }
 
-// Store is the Redis-backed report store.
+// Store is the Redis-backed store: one service per concern, over one
+// shared connection (conn), in wtf's shape. The gateway hands each part
+// to what uses it (httpapi the reports, IBANs, feeds and limits; forward
+// the outbox, breaker and feeds); Store embeds them all for wiring and
+// for the operator commands.
 type Store struct {
+	*conn
+	*Reports // intake, status and reviews of reports
+	*IBANs   // lookups, the lookup log, markers, the threshold flag
+	*Feeds   // the banks' alerts and events, the review backlog
+	*Outbox  // forwarding to the police store and the holders' relay
+	*Breaker // the police breaker's trips shared between processes
+	*Limits  // rate limits, daily writes, stream slots
+}
+
+// The services: each a view of the shared connection.
+type (
+	Reports struct{ *conn }
+	IBANs   struct{ *conn }
+	Feeds   struct{ *conn }
+	Outbox  struct{ *conn }
+	Breaker struct{ *conn }
+	Limits  struct{ *conn }
+)
+
+// conn is what every service shares: the client, the options, the
+// pseudonym and sealing keys.
+type conn struct {
 	rdb  redis.UniversalClient
 	opt  Options
 	now  func() time.Time
@@ -103,13 +133,19 @@ func New(rdb redis.UniversalClient, opt Options) (*Store, error) {
 	if opt.RespondWithin <= 0 {
 		opt.RespondWithin = 7 * 24 * time.Hour
 	}
+	if opt.AlertRetention <= 0 {
+		opt.AlertRetention = 90 * 24 * time.Hour
+	}
+	if opt.EventRetention <= 0 {
+		opt.EventRetention = 30 * 24 * time.Hour
+	}
 	if opt.EventsMaxPerBank <= 0 {
 		opt.EventsMaxPerBank = 1_000_000
 	}
 	if opt.Reads == nil {
 		opt.Reads = rdb
 	}
-	s := &Store{rdb: rdb, opt: opt, now: opt.Now, limiter: redis_rate.NewLimiter(rdb), reads: opt.Reads,
+	s := &conn{rdb: rdb, opt: opt, now: opt.Now, limiter: redis_rate.NewLimiter(rdb), reads: opt.Reads,
 		resp2: speaksRESP2(opt.Reads)}
 	if _, single := rdb.(*redis.Client); single {
 		s.comb = &combiner{s: s} // one Redis holds every slot: intake in one step (combine.go)
@@ -133,14 +169,15 @@ func New(rdb redis.UniversalClient, opt Options) (*Store, error) {
 	for p := range opt.Partitions {
 		s.tags = append(s.tags, "{p"+strconv.Itoa(p)+"}")
 	}
-	return s, nil
+	return &Store{conn: s, Reports: &Reports{s}, IBANs: &IBANs{s}, Feeds: &Feeds{s}, Outbox: &Outbox{s}, Breaker: &Breaker{s},
+		Limits: &Limits{s}}, nil
 }
 
 // Partitions is the number of hash-tag partitions.
-func (s *Store) Partitions() int { return s.opt.Partitions }
+func (s *conn) Partitions() int { return s.opt.Partitions }
 
 // Pseudonym returns the keyed pseudonym of an IBAN and its partition.
-func (s *Store) Pseudonym(i iban.IBAN) (string, int) {
+func (s *conn) Pseudonym(i iban.IBAN) (string, int) {
 	m := s.macs.Get().(hash.Hash)
 	m.Reset()
 	m.Write([]byte("iban\x00"))
@@ -154,10 +191,10 @@ func (s *Store) Pseudonym(i iban.IBAN) (string, int) {
 
 // ReportID derives the report id from the submitting org and its
 // Idempotency-Key, so retries of one request always name one report.
-func (s *Store) ReportID(org, key string) string { return s.derivedID("report", org, key) }
+func (s *conn) ReportID(org, key string) string { return s.derivedID("report", org, key) }
 
 // derivedID is HMAC(secret, kind, org, key), 128 bits in hex.
-func (s *Store) derivedID(kind, org, key string) string {
+func (s *conn) derivedID(kind, org, key string) string {
 	m := s.macs.Get().(hash.Hash)
 	defer s.macs.Put(m)
 	m.Reset()
@@ -194,15 +231,15 @@ type ibanKeys struct {
 	part        int
 }
 
-func (s *Store) keysFor(i iban.IBAN) ibanKeys { return s.keysOf(s.KeyOf(i)) }
+func (s *conn) keysFor(i iban.IBAN) ibanKeys { return s.keysOf(s.KeyOf(i)) }
 
 // keysOf names the keys of an IBAN known by its key.
-func (s *Store) keysOf(k report.IBANKey) ibanKeys {
+func (s *conn) keysOf(k report.IBANKey) ibanKeys {
 	return ibanKeys{tag: s.tags[k.Partition], pseudo: k.Pseudonym, part: k.Partition}
 }
 
 // KeyOf is how the store knows an IBAN: its pseudonym and partition.
-func (s *Store) KeyOf(i iban.IBAN) report.IBANKey {
+func (s *conn) KeyOf(i iban.IBAN) report.IBANKey {
 	p, part := s.Pseudonym(i)
 	return report.IBANKey{Pseudonym: p, Partition: part}
 }
@@ -222,7 +259,7 @@ func (k ibanKeys) rawPseudo() string {
 
 func (k ibanKeys) lookupLog() string { return "mg:" + k.tag + ":a:" + k.pseudo }
 
-func (s *Store) ttlSeconds() int64 {
+func (s *conn) ttlSeconds() int64 {
 	// Keys outlive the retention by a day so that trimming, not expiry,
 	// is what retires a report from the counts.
 	return int64((s.opt.Retention + 24*time.Hour) / time.Second)
@@ -231,12 +268,12 @@ func (s *Store) ttlSeconds() int64 {
 // fingerprint is the keyed hash of a request's canonical bytes, kept in
 // the idempotency record. Keyed, because the bytes hold an IBAN: an
 // unkeyed hash of them could be inverted by hashing candidate IBANs.
-func (s *Store) fingerprint(canonical []byte) string {
+func (s *conn) fingerprint(canonical []byte) string {
 	return hex.EncodeToString(s.fingerprintSum(canonical))
 }
 
 // fingerprintSum is the fingerprint's bytes.
-func (s *Store) fingerprintSum(canonical []byte) []byte {
+func (s *conn) fingerprintSum(canonical []byte) []byte {
 	m := s.macs.Get().(hash.Hash)
 	defer s.macs.Put(m)
 	m.Reset()
@@ -250,7 +287,7 @@ func (s *Store) fingerprintSum(canonical []byte) []byte {
 // report on its IBAN's slot; on a single Redis both run as one script,
 // combined with concurrent reports (combine.go). It returns only after
 // Redis acknowledged both (and, with WaitReplicas, after replicas did).
-func (s *Store) Accept(ctx context.Context, org string, orgType report.OrgType, idemKeyValue string, sub report.Submission) (report.Accepted, error) {
+func (s *Reports) Accept(ctx context.Context, org string, orgType report.OrgType, idemKeyValue string, sub report.Submission) (report.Accepted, error) {
 	id := s.ReportID(org, idemKeyValue)
 	raw := rawID(id)
 	k := s.keysFor(sub.IBAN)
@@ -322,11 +359,11 @@ func msOrZero(t time.Time) int64 {
 
 // ttlDays is the book's TTL in whole days, rounded up: how long the
 // report index keeps an entry.
-func (s *Store) ttlDays() int64 { return (s.ttlSeconds() + 86399) / 86400 }
+func (s *conn) ttlDays() int64 { return (s.ttlSeconds() + 86399) / 86400 }
 
 // idemDays is how long, in whole days, a report's idempotency entry is
 // kept: the idempotency TTL, and never less than the report lives.
-func (s *Store) idemDays() int64 {
+func (s *conn) idemDays() int64 {
 	ttl := max(s.opt.IdempotencyTTL, s.opt.Retention+24*time.Hour)
 	return int64((ttl + 24*time.Hour - 1) / (24 * time.Hour))
 }
@@ -340,7 +377,7 @@ func (s *Store) idemDays() int64 {
 // the bucket has entries past the idempotency TTL to drop (at most once
 // a day per bucket), or when the id was claimed so long ago that its
 // entry counts as absent.
-func (s *Store) claimPlain(ctx context.Context, raw, value string, now time.Time) (string, error) {
+func (s *conn) claimPlain(ctx context.Context, raw, value string, now time.Time) (string, error) {
 	if s.opt.WaitReplicas > 0 {
 		return "", nil
 	}
@@ -393,7 +430,7 @@ func (s *Store) claimPlain(ctx context.Context, raw, value string, now time.Time
 }
 
 // claimArgs are a report's claim's arguments.
-func (s *Store) claimArgs(raw, value string, now time.Time) claimReportArgs {
+func (s *conn) claimArgs(raw, value string, now time.Time) claimReportArgs {
 	return claimReportArgs{ID: raw, Entry: value, FirstDay: day(now) - s.idemDays(), TTL: (s.idemDays() + 1) * 86400}
 }
 
@@ -401,12 +438,12 @@ func (s *Store) claimArgs(raw, value string, now time.Time) claimReportArgs {
 // bytes), the request's keyed fingerprint (8 bytes: a reused key passes
 // for the same request with a chance of 2^-64) and the IBAN's partition
 // (1 byte, 2 with more than 256 partitions).
-func (s *Store) claimValue(canonical []byte, part int, now time.Time) string {
+func (s *conn) claimValue(canonical []byte, part int, now time.Time) string {
 	return s.claimEntry(day(now), s.fingerprintSum(canonical), part)
 }
 
 // claimEntry is claimValue's entry from its parts.
-func (s *Store) claimEntry(d int64, fp []byte, part int) string {
+func (s *conn) claimEntry(d int64, fp []byte, part int) string {
 	v := dayBytes(d) + string(fp[:claimFPLen])
 	if s.opt.Partitions <= 256 {
 		return v + string([]byte{byte(part)})
@@ -435,7 +472,7 @@ func keyReused() error {
 // id in its idempotency bucket (claimValue), or finds it recorded before.
 // The same request again passes (the second step is itself safe to
 // repeat); another request under the same key is a conflict.
-func (s *Store) claimReport(ctx context.Context, raw, value string, now time.Time) error {
+func (s *conn) claimReport(ctx context.Context, raw, value string, now time.Time) error {
 	res, err := s.claimPlain(ctx, raw, value, now)
 	if res == "" && err == nil {
 		var v any
@@ -456,7 +493,7 @@ func (s *Store) claimReport(ctx context.Context, raw, value string, now time.Tim
 // value, or finds it recorded before. The same request again passes (the
 // second step is itself safe to repeat); another request under the same
 // key is a conflict.
-func (s *Store) claim(ctx context.Context, label op, key string, canonical []byte, value string, ttl time.Duration) error {
+func (s *conn) claim(ctx context.Context, label op, key string, canonical []byte, value string, ttl time.Duration) error {
 	res, err := s.runReplicated(ctx, claimKeyScript, []string{key},
 		claimKeyArgs{Fingerprint: s.fingerprint(canonical), Value: value, TTL: int64(ttl / time.Second)}.argv()...)
 	if err != nil {
@@ -475,7 +512,7 @@ func (s *Store) claim(ctx context.Context, label op, key string, canonical []byt
 // keys' slot, and fails as unavailable when too few replicas acknowledged
 // in time: the client retries with the same Idempotency-Key, which
 // counts nothing twice.
-func (s *Store) runReplicated(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
+func (s *conn) runReplicated(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
 	if s.opt.WaitReplicas <= 0 {
 		return sc.Run(ctx, s.rdb, keys, args...).Result()
 	}
@@ -516,21 +553,11 @@ func (s *Store) runReplicated(ctx context.Context, sc *redis.Script, keys []stri
 	return res.Result()
 }
 
-// windows are the retention cutoff at now and the starts of the
-// statistics windows (never before the cutoff), in ms.
-func (s *Store) windows(now time.Time) (cutoff int64, starts [len(report.WindowDays)]int64) {
-	cutoff = now.Add(-s.opt.Retention).UnixMilli()
-	for w, d := range report.WindowDays {
-		starts[w] = max(cutoff, now.Add(-time.Duration(d)*24*time.Hour).UnixMilli())
-	}
-	return cutoff, starts
-}
-
 // pipelined runs fill in one pipeline. Pipelined scripts go as EVALSHA
 // only, so if Redis lost its script cache (a restart, a failover to a
 // fresh replica) it loads every script and runs the pipeline once more;
 // fill must therefore be safe to call twice.
-func (s *Store) pipelined(ctx context.Context, fill func(p redis.Pipeliner) error) error {
+func (s *conn) pipelined(ctx context.Context, fill func(p redis.Pipeliner) error) error {
 	return withScripts(
 		func() error { _, err := s.rdb.Pipelined(ctx, fill); return err },
 		func() error { return s.LoadScripts(ctx) })
@@ -553,7 +580,7 @@ func isNoScript(err error) bool { return redis.HasErrorPrefix(err, "NOSCRIPT") }
 
 // LoadScripts loads every script on every master, so pipelined EVALSHA
 // finds them.
-func (s *Store) LoadScripts(ctx context.Context) error {
+func (s *conn) LoadScripts(ctx context.Context) error {
 	load := func(ctx context.Context, c *redis.Client) error {
 		for _, sc := range allScripts {
 			if err := sc.Load(ctx, c).Err(); err != nil {
@@ -591,7 +618,7 @@ func msTime(v any) time.Time {
 // idempotency entry is gone (a failover lost it) every partition's index
 // is asked, in one pipelined round trip per node: the IBAN's own keys
 // are the truth, the idempotency entry is only a shortcut.
-func (s *Store) locate(ctx context.Context, id string) (ibanKeys, error) {
+func (s *conn) locate(ctx context.Context, id string) (ibanKeys, error) {
 	notFound := &report.Error{Code: report.CodeNotFound, Msg: "no such report"}
 	raw := rawID(id)
 	if !ValidReportID(id) || raw == "" {
@@ -648,13 +675,13 @@ func (s *Store) locate(ctx context.Context, id string) (ibanKeys, error) {
 // the report's master keeps them. On one Redis every write is in one
 // order (AOF, replication), and with wait_replicas the claim is
 // replicated before the report is written.
-func (s *Store) claimsCanBeLost() bool {
+func (s *conn) claimsCanBeLost() bool {
 	_, cluster := s.rdb.(*redis.ClusterClient)
 	return cluster && s.opt.WaitReplicas == 0
 }
 
 // ReportStatus reads a report: its forwarding status and its review.
-func (s *Store) ReportStatus(ctx context.Context, id string) (report.ReportStatus, error) {
+func (s *Reports) ReportStatus(ctx context.Context, id string) (report.ReportStatus, error) {
 	st, _, _, err := s.readReport(ctx, id)
 	return st, err
 }
@@ -662,7 +689,7 @@ func (s *Store) ReportStatus(ctx context.Context, id string) (report.ReportStatu
 // readReport reads a report's record and own fields into its status, and
 // returns the keys of its IBAN and the record as read (for the review
 // script's compare and set).
-func (s *Store) readReport(ctx context.Context, id string) (report.ReportStatus, ibanKeys, bookRecord, error) {
+func (s *conn) readReport(ctx context.Context, id string) (report.ReportStatus, ibanKeys, bookRecord, error) {
 	k, err := s.locate(ctx, id)
 	if err != nil {
 		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, err
@@ -729,7 +756,7 @@ func (r record) status(id string) report.ReportStatus {
 // atomically on the IBAN's slot if nobody changed the record meanwhile,
 // and otherwise reads it again and decides again. changed is false for a
 // repeat of an action already applied.
-func (s *Store) Review(ctx context.Context, id string, caller report.Caller, req report.Request) (st report.ReportStatus, changed bool, err error) {
+func (s *Reports) Review(ctx context.Context, id string, caller report.Caller, req report.Request) (st report.ReportStatus, changed bool, err error) {
 	raw := rawID(id)
 	for attempt := 0; attempt < 5; attempt++ {
 		var k ibanKeys
@@ -776,7 +803,7 @@ func (s *Store) Review(ctx context.Context, id string, caller report.Caller, req
 
 // sealIBAN seals a review event's IBAN for the holder's feed ("" stays
 // "": no holder, no IBAN).
-func (s *Store) sealIBAN(reportID, i string) string {
+func (s *conn) sealIBAN(reportID, i string) string {
 	if i == "" {
 		return ""
 	}
@@ -796,7 +823,7 @@ func formatMs(t time.Time) string {
 }
 
 // Ping checks that Redis answers.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *conn) Ping(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		return s.fail(opPing, "ping", err)
 	}

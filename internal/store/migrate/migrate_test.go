@@ -231,7 +231,7 @@ func TestBooksBeforeTheJField(t *testing.T) {
 	if _, err := s.Accept(ctx, "bank-a", report.OrgBank, "k1", report.Submission{IBAN: nl, Category: "other"}); report.ErrorCode(err) != report.CodeConflict {
 		t.Errorf("another request under the old key: %v, want a conflict", err)
 	}
-	if added, err := s.AppendEvent(ctx, "bank-h", ev, 24*time.Hour); err != nil || added {
+	if added, err := s.AppendEvent(ctx, "bank-h", ev); err != nil || added {
 		t.Errorf("an event Part 2 wrote, again: added %v %v", added, err)
 	}
 	if err := s.CheckLayout(ctx); err != nil {
@@ -303,11 +303,11 @@ func TestSealsFeedsAndOutbox(t *testing.T) {
 			t.Errorf("%s still holds the IBAN: %.200s", key, val)
 		}
 	}
-	evs, _, _, err := st.Events(ctx, "bank-a", "", 10, nil, 24*time.Hour)
+	evs, _, _, err := st.Events(ctx, "bank-a", "", 10, nil)
 	if err != nil || len(evs) != 1 || !strings.Contains(string(evs[0].Data), ibanText) {
 		t.Errorf("the feed after sealing: %+v %v", evs, err)
 	}
-	als, _, _, err := st.Alerts(ctx, "bank-a", "", 10, 24*time.Hour)
+	als, _, _, err := st.Alerts(ctx, "bank-a", "", 10)
 	if err != nil || len(als) != 1 || als[0].IBAN != ibanText {
 		t.Errorf("the alerts after sealing: %+v %v", als, err)
 	}

@@ -1,0 +1,122 @@
+package report
+
+import "time"
+
+// The counting rules of a lookup: which reports count, in which windows,
+// by how many reporters, in which review bucket. The store reads an
+// IBAN's reports and hands them to a Counter one at a time.
+
+// Periods are the retention cutoff and the statistics windows' starts
+// (never before the cutoff) at one moment, in ms: computed once for a
+// batch of lookups.
+type Periods struct {
+	Cutoff int64
+	Starts [len(WindowDays)]int64
+}
+
+// PeriodsAt are the periods at now for a retention.
+func PeriodsAt(now time.Time, retention time.Duration) Periods {
+	p := Periods{Cutoff: now.Add(-retention).UnixMilli()}
+	for w, d := range WindowDays {
+		p.Starts[w] = max(p.Cutoff, now.Add(-time.Duration(d)*24*time.Hour).UnixMilli())
+	}
+	return p
+}
+
+// Counted is what the rules read of one report.
+type Counted struct {
+	Received int64 // ms
+	Org      string
+	Category string
+	Source   string
+	Review   ReviewState
+	Result   Result
+}
+
+// Counter builds one IBAN's counts. Use it through a pointer and do not
+// copy it once used: it keeps the reporters seen in an array of its own.
+type Counter struct {
+	p           Periods
+	c           Counts
+	first, last int64
+	// A window's reporters are the orgs whose newest counted report falls
+	// in it; the reporters overall are the orgs with any. An IBAN has a
+	// few orgs: an array in the counter holds them.
+	orgBuf [8]orgNewest
+	newest []orgNewest
+}
+
+// Counter starts counting for the periods.
+func (p Periods) Counter() Counter { return Counter{p: p} }
+
+// Add counts one report: one received before the cutoff counts for
+// nothing, a cancelled one only as cancelled.
+func (k *Counter) Add(r Counted) {
+	if k.newest == nil {
+		k.newest = k.orgBuf[:0]
+	}
+	if r.Received < k.p.Cutoff {
+		return
+	}
+	if r.Review == ReviewCancelled {
+		k.c.Cancelled++
+		return
+	}
+	k.c.ReportCount++
+	k.c.ByCategory.Add(r.Category, 1)
+	k.c.BySource.Add(r.Source, 1)
+	switch (Review{State: r.Review, Result: r.Result}).Bucket() {
+	case "open":
+		k.c.Review.Open++
+	case "confirmed":
+		k.c.Review.Confirmed++
+	case "disputed":
+		k.c.Review.Disputed++
+	}
+	if k.first == 0 || r.Received < k.first {
+		k.first = r.Received
+	}
+	k.last = max(k.last, r.Received)
+	k.newest = orgNewest{org: r.Org, at: r.Received}.into(k.newest)
+	for w, start := range k.p.Starts {
+		if r.Received >= start {
+			k.c.Windows[w].Reports++
+		}
+	}
+}
+
+// Counts are the counts of the reports added (without the marker and
+// the watermark, which are the store's to add).
+func (k *Counter) Counts() Counts {
+	c := k.c
+	if c.ReportCount > 0 {
+		c.First, c.Last = time.UnixMilli(k.first).UTC(), time.UnixMilli(k.last).UTC()
+		c.ReporterCount = int64(len(k.newest))
+	}
+	for _, o := range k.newest {
+		for w, start := range k.p.Starts {
+			if o.at >= start {
+				c.Windows[w].Reporters++
+			}
+		}
+	}
+	c.Last30Days = c.Windows[1].Reports
+	return c
+}
+
+// orgNewest is an org's newest counted report.
+type orgNewest struct {
+	org string
+	at  int64
+}
+
+// into adds o to the orgs seen, keeping each org's newest time.
+func (o orgNewest) into(seen []orgNewest) []orgNewest {
+	for n := range seen {
+		if seen[n].org == o.org {
+			seen[n].at = max(seen[n].at, o.at)
+			return seen
+		}
+	}
+	return append(seen, o)
+}
