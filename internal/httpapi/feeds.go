@@ -128,6 +128,7 @@ type feedDeps struct {
 	done         <-chan struct{} // closed on shutdown
 	slots        streamSlots     // nil: streams are not limited
 	writeTimeout time.Duration   // a stream write blocked longer ends the stream (0: none)
+	metrics      *Metrics
 }
 
 // streamSlots limits an org's open SSE streams and waiting long polls,
@@ -271,7 +272,8 @@ type feedStream struct {
 // ?after=); without either it sends only entries written after the
 // client connected. Keep-alive comments flow every Keepalive; server
 // shutdown ends the stream cleanly.
-func handleFeedStream(src feedSource, d feedDeps, m *Metrics) gin.HandlerFunc {
+func handleFeedStream(src feedSource, d feedDeps) gin.HandlerFunc {
+	m := d.metrics
 	return func(c *gin.Context) {
 		st := &feedStream{src: src, d: d, m: m, c: c, org: principal(c).Org.ID}
 		woken := d.waiter.Wait(st.org) // before finding the start, so nothing slips between

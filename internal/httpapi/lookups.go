@@ -40,8 +40,20 @@ func (st *reqState) ibanParam(c *gin.Context) (iban.IBAN, report.IBANKey, error)
 	return i, st.auditIBANs(i)[0], nil
 }
 
-func handleLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgType]View, timeout time.Duration) gin.HandlerFunc {
-	deadline := &sharedDeadline{timeout: timeout}
+// lookupDeps are what the lookup handlers need.
+type lookupDeps struct {
+	store     IBANs
+	risk      report.RiskPolicy
+	views     map[report.OrgType]View
+	rate      rateDeps
+	maxBatch  int
+	bodyLimit int64
+	timeout   time.Duration
+}
+
+func handleLookup(d lookupDeps) gin.HandlerFunc {
+	s, risk, views := d.store, d.risk, d.views
+	deadline := &sharedDeadline{timeout: d.timeout}
 	return func(c *gin.Context) {
 		st := stateOf(c)
 		i, key, err := st.ibanParam(c)
@@ -86,7 +98,8 @@ type batchInvalid struct {
 	Error batchError `json:"error"`
 }
 
-func handleBatchLookup(s lookuper, risk report.RiskPolicy, views map[report.OrgType]View, rd rateDeps, maxBatch int, bodyLimit int64, timeout time.Duration) gin.HandlerFunc {
+func handleBatchLookup(d lookupDeps) gin.HandlerFunc {
+	s, risk, views, rd, maxBatch, bodyLimit, timeout := d.store, d.risk, d.views, d.rate, d.maxBatch, d.bodyLimit, d.timeout
 	return func(c *gin.Context) {
 		var req batchRequest
 		if err := decode(c, bodyLimit, &req); err != nil {
@@ -211,7 +224,8 @@ type orgLookupsJSON struct {
 // handleLookupsOf serves GET /v1/ibans/{iban}/lookups (police,
 // audit:read): who looked this IBAN up, by org, over the retention. It
 // may lag a second behind (lookups are counted in batches).
-func handleLookupsOf(s lookupsReader, timeout time.Duration) gin.HandlerFunc {
+func handleLookupsOf(d lookupDeps) gin.HandlerFunc {
+	s, timeout := d.store, d.timeout
 	return func(c *gin.Context) {
 		i, _, err := ibanParam(c)
 		if err != nil {

@@ -94,7 +94,17 @@ func (a acceptedJSON) append(b []byte) []byte {
 	return append(strconv.AppendInt(append(b, `,"report_count":`...), a.ReportCount, 10), '}')
 }
 
-func handleSubmitReport(s reportAccepter, bodyLimit int64, skew, timeout time.Duration, now func() time.Time) gin.HandlerFunc {
+// reportDeps are what the report handlers need.
+type reportDeps struct {
+	store     Reports
+	bodyLimit int64
+	skew      time.Duration // allowed future skew of occurred_at
+	timeout   time.Duration
+	now       func() time.Time
+}
+
+func handleSubmitReport(d reportDeps) gin.HandlerFunc {
+	s, bodyLimit, skew, timeout, now := d.store, d.bodyLimit, d.skew, d.timeout, d.now
 	return func(c *gin.Context) {
 		key, err := idempotencyKey(c, true)
 		if err != nil {
@@ -175,10 +185,10 @@ func renderStatus(st report.ReportStatus, p report.Parties, now time.Time) statu
 	return out
 }
 
-func handleReportStatus(now func() time.Time) gin.HandlerFunc {
+func handleReportStatus(d reportDeps) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		st := *stateOf(c).report // read by reportParty
-		c.JSON(http.StatusOK, renderStatus(st, st.PartiesOf(caller(c)), now()))
+		c.JSON(http.StatusOK, renderStatus(st, st.PartiesOf(caller(c)), d.now()))
 	}
 }
 
@@ -186,11 +196,11 @@ func handleReportStatus(now func() time.Time) gin.HandlerFunc {
 // an unknown report, or one the caller is no party of, is 404 whatever
 // the caller's scopes (existence is not revealed); only then does a
 // missing scope give 403. The report as read is kept for the handler.
-func reportParty(s reportReader, want auth.Scope, timeout time.Duration) gin.HandlerFunc {
+func reportParty(d reportDeps, want auth.Scope) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ctx, cancel := withTimeout(c, timeout)
+		ctx, cancel := withTimeout(c, d.timeout)
 		defer cancel()
-		st, err := s.ReportStatus(ctx, c.Param("id"))
+		st, err := d.store.ReportStatus(ctx, c.Param("id"))
 		if err != nil {
 			writeProblem(c, err)
 			return

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/mulegate/mulegate/internal/auth"
 	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/localrate"
 	"github.com/mulegate/mulegate/internal/report"
 )
 
@@ -98,7 +99,7 @@ func NewAPI(d Deps) http.Handler {
 	// (a batch costs one per IBAN, charged once it is decoded), writes
 	// (reports, reviews, cancels, alerts, markers), and a free peek at the
 	// lookups bucket for reads.
-	rd := rateDeps{l: newLocalGate(d.Limiter), day: d.DayLimiter, metrics: d.Metrics, deadline: &sharedDeadline{timeout: d.RequestTimeout}}
+	rd := rateDeps{l: localrate.New(d.Limiter), day: d.DayLimiter, metrics: d.Metrics, deadline: &sharedDeadline{timeout: d.RequestTimeout}}
 	lookup, write, peek := limited(rd, report.RateLookups, 1), limited(rd, report.RateWrites, 1), limited(rd, report.RateLookups, 0)
 	// No route, no such method: authenticated and limited like any
 	// request (401, then 429, then the 404 or 405, with the RateLimit
@@ -109,34 +110,43 @@ func NewAPI(d Deps) http.Handler {
 	r.NoMethod(clientCert(d.TLS), bearer(d.Verifier), peek, func(c *gin.Context) {
 		writeProblem(c, newAPIError(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this resource"))
 	})
+	need := requireScope
 	v1 := v1Routes{g: r.Group("/v1", clientCert(d.TLS), bearer(d.Verifier)), actions: actions, purpose: purpose(d.ValidPurpose)}
-	v1.handle(http.MethodGet, "/limits", "limits_read", peek, handleLimits(rd))
-	v1.handle(http.MethodGet, "/ibans/:iban", "lookup", lookup, requireScope(auth.ScopeIBANsRead), handleLookup(d.IBANs, d.Risk, d.Views, d.RequestTimeout))
-	v1.handle(http.MethodPost, "/ibans/lookup", "lookup_batch", peek, requireScope(auth.ScopeIBANsRead), handleBatchLookup(d.IBANs, d.Risk, d.Views, rd, d.MaxBatch, d.MaxBatchBodyBytes, d.RequestTimeout))
-	v1.handle(http.MethodGet, "/ibans/:iban/lookups", "lookups_read", peek, requireScope(auth.ScopeAuditRead), handleLookupsOf(d.IBANs, d.RequestTimeout))
+	v1.handle("GET", "/limits", "limits_read", peek, handleLimits(rd))
+
+	ld := lookupDeps{store: d.IBANs, risk: d.Risk, views: d.Views, rate: rd, maxBatch: d.MaxBatch,
+		bodyLimit: d.MaxBatchBodyBytes, timeout: d.RequestTimeout}
+	v1.handle("GET", "/ibans/:iban", "lookup", lookup, need(auth.ScopeIBANsRead), handleLookup(ld))
+	v1.handle("POST", "/ibans/lookup", "lookup_batch", peek, need(auth.ScopeIBANsRead), handleBatchLookup(ld))
+	v1.handle("GET", "/ibans/:iban/lookups", "lookups_read", peek, need(auth.ScopeAuditRead), handleLookupsOf(ld))
+
 	md := markerDeps{store: d.IBANs, router: d.Router, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
-	v1.handle(http.MethodPut, "/ibans/:iban/marker", "marker_set", write, requireScope(auth.ScopeMarkersWrite), handlePutMarker(md))
-	v1.handle(http.MethodDelete, "/ibans/:iban/marker", "marker_lift", write, requireScope(auth.ScopeMarkersWrite), handleDeleteMarker(md))
-	v1.handle(http.MethodPost, "/reports", "report", write, requireScope(auth.ScopeReportsWrite), handleSubmitReport(d.Reports, d.MaxBodyBytes, d.ClockSkew, d.RequestTimeout, d.Now))
+	v1.handle("PUT", "/ibans/:iban/marker", "marker_set", write, need(auth.ScopeMarkersWrite), handlePutMarker(md))
+	v1.handle("DELETE", "/ibans/:iban/marker", "marker_lift", write, need(auth.ScopeMarkersWrite), handleDeleteMarker(md))
+
+	rp := reportDeps{store: d.Reports, bodyLimit: d.MaxBodyBytes, skew: d.ClockSkew, timeout: d.RequestTimeout, now: d.Now}
+	v1.handle("POST", "/reports", "report", write, need(auth.ScopeReportsWrite), handleSubmitReport(rp))
 	// /v1/reports/{id}/…: the rate limit (reads spend the lookups
 	// bucket), then 404 for a non-party, then the scope (reportParty).
-	party := func(want auth.Scope) gin.HandlerFunc { return reportParty(d.Reports, want, d.RequestTimeout) }
-	v1.handle(http.MethodGet, "/reports/:id", "report_read", lookup, party(auth.ScopeReportsRead), handleReportStatus(d.Now))
+	party := func(want auth.Scope) gin.HandlerFunc { return reportParty(rp, want) }
+	v1.handle("GET", "/reports/:id", "report_read", lookup, party(auth.ScopeReportsRead), handleReportStatus(rp))
 	rv := reviewDeps{store: d.Reports, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
-	v1.handle(http.MethodPost, "/reports/:id/acknowledge", "acknowledge", write, party(auth.ScopeReportsReview), handleReview(rv, report.ActionAcknowledge))
-	v1.handle(http.MethodPost, "/reports/:id/close", "close", write, party(auth.ScopeReportsReview), handleReview(rv, report.ActionClose))
-	v1.handle(http.MethodPost, "/reports/:id/cancel", "cancel", write, party(auth.ScopeReportsWrite), handleReview(rv, report.ActionCancel))
+	review := party(auth.ScopeReportsReview)
+	v1.handle("POST", "/reports/:id/acknowledge", "acknowledge", write, review, handleReview(rv, report.ActionAcknowledge))
+	v1.handle("POST", "/reports/:id/close", "close", write, review, handleReview(rv, report.ActionClose))
+	v1.handle("POST", "/reports/:id/cancel", "cancel", write, party(auth.ScopeReportsWrite), handleReview(rv, report.ActionCancel))
+
 	if d.Feeds != nil {
-		ao := d.AlertOptions
-		v1.handle(http.MethodPost, "/alerts", "alert", write, requireScope(auth.ScopeAlertsWrite), handlePostAlert(postAlertDeps{store: d.Feeds,
-			router: d.Router, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}))
-		fd := feedDeps{waiter: d.AlertWaiter, opt: ao, timeout: d.RequestTimeout, done: d.Done, slots: d.Slots, writeTimeout: d.WriteTimeout}
-		alerts := alertFeed(d.Feeds, d.Metrics)
-		v1.handle(http.MethodGet, "/alerts", "alerts_read", peek, requireScope(auth.ScopeAlertsRead), handleFeed(alerts, fd))
-		v1.handle(http.MethodGet, "/alerts/stream", "alerts_read", peek, requireScope(auth.ScopeAlertsRead), handleFeedStream(alerts, fd, d.Metrics))
-		events := eventFeed(d.Feeds, d.Metrics)
-		v1.handle(http.MethodGet, "/events", "events_read", peek, requireScope(auth.ScopeEventsRead), handleFeed(events, fd))
-		v1.handle(http.MethodGet, "/events/stream", "events_read", peek, requireScope(auth.ScopeEventsRead), handleFeedStream(events, fd, d.Metrics))
+		pa := postAlertDeps{store: d.Feeds, router: d.Router, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes,
+			timeout: d.RequestTimeout, now: d.Now}
+		v1.handle("POST", "/alerts", "alert", write, need(auth.ScopeAlertsWrite), handlePostAlert(pa))
+		fd := feedDeps{waiter: d.AlertWaiter, opt: d.AlertOptions, timeout: d.RequestTimeout, done: d.Done, slots: d.Slots,
+			writeTimeout: d.WriteTimeout, metrics: d.Metrics}
+		alerts, events := alertFeed(d.Feeds, d.Metrics), eventFeed(d.Feeds, d.Metrics)
+		v1.handle("GET", "/alerts", "alerts_read", peek, need(auth.ScopeAlertsRead), handleFeed(alerts, fd))
+		v1.handle("GET", "/alerts/stream", "alerts_read", peek, need(auth.ScopeAlertsRead), handleFeedStream(alerts, fd))
+		v1.handle("GET", "/events", "events_read", peek, need(auth.ScopeEventsRead), handleFeed(events, fd))
+		v1.handle("GET", "/events/stream", "events_read", peek, need(auth.ScopeEventsRead), handleFeedStream(events, fd))
 	}
 	return r
 }

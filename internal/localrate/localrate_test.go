@@ -1,4 +1,4 @@
-package httpapi
+package localrate
 
 import (
 	"context"
@@ -26,7 +26,7 @@ func TestLocalGate(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	shared := &countingLimiter{allow: true}
-	g := newLocalGate(shared)
+	g := New(shared)
 	g.now = func() time.Time { return now }
 	lim := report.RateLimit{PerSecond: 10, Burst: 5}
 	ctx := context.Background()
@@ -84,7 +84,7 @@ func TestLeases(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	shared := &budgetLimiter{left: 40}
-	g := newLocalGate(shared)
+	g := New(shared)
 	g.now = func() time.Time { return now }
 	lim := report.RateLimit{PerSecond: 1000, Burst: 2000} // lease: 10
 	ctx := context.Background()

@@ -1,4 +1,4 @@
-package httpapi
+package strictjson
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/mulegate/mulegate/internal/report"
 )
 
 // FuzzCheckFieldsMatchesTokenWalk holds the byte scanner of checkFields
@@ -27,7 +26,7 @@ func FuzzCheckFieldsMatchesTokenWalk(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	types := []reflect.Type{reflect.TypeFor[*reportRequest](), reflect.TypeFor[*batchRequest]()}
+	types := []reflect.Type{reflect.TypeFor[*reportShape](), reflect.TypeFor[*batchShape]()}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if !utf8.Valid(body) {
 			return
@@ -46,7 +45,7 @@ func tokenWalk(body []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	err := walkTokens(dec, t, "")
-	var de *report.Error
+	var de *Error
 	if errors.As(err, &de) {
 		return err
 	}
@@ -82,14 +81,14 @@ func walkTokens(dec *json.Decoder, t reflect.Type, path string) error {
 				field = "body"
 			}
 			if seen[name] {
-				return report.Invalid(field, fmt.Sprintf("field %q appears more than once", name))
+				return invalid(field, fmt.Sprintf("field %q appears more than once", name))
 			}
 			seen[name] = true
 			var ft reflect.Type
 			if fields != nil {
 				var ok bool
 				if ft, ok = fields[name]; !ok {
-					return report.Invalid(field, fmt.Sprintf("unknown field %q", name))
+					return invalid(field, fmt.Sprintf("unknown field %q", name))
 				}
 			} else if t != nil && t.Kind() == reflect.Map {
 				ft = t.Elem()
@@ -114,4 +113,22 @@ func walkTokens(dec *json.Decoder, t reflect.Type, path string) error {
 		return err
 	}
 	return nil
+}
+
+// reportShape and batchShape have the shapes of the API's report and
+// batch lookup bodies.
+type reportShape struct {
+	IBAN       *string `json:"iban"`
+	Category   *string `json:"category"`
+	OccurredAt *string `json:"occurred_at"`
+	Amount     *struct {
+		Value    string `json:"value"`
+		Currency string `json:"currency"`
+	} `json:"amount"`
+	Reference   *string `json:"reference"`
+	Description *string `json:"description"`
+}
+
+type batchShape struct {
+	IBANs *[]string `json:"ibans"`
 }

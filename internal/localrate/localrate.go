@@ -1,4 +1,7 @@
-package httpapi
+// Package localrate is a per-process gate in front of a shared rate
+// limit (the store's, in Redis): it saves most round trips without ever
+// letting through more than the shared limit allows.
+package localrate
 
 import (
 	"context"
@@ -8,7 +11,7 @@ import (
 	"github.com/mulegate/mulegate/internal/report"
 )
 
-// localGate sits in front of the shared limit (Redis) and saves it most
+// Gate sits in front of the shared limit (Redis) and saves it most
 // round trips, without ever letting through more than it allows:
 //
 //   - Leases. For an org with a high limit, a request that finds no
@@ -30,8 +33,8 @@ import (
 //     a map lookup.
 //   - Peeks (reads that show the lookups bucket without spending it)
 //     reuse an answer of the last 200 ms.
-type localGate struct {
-	next  limiter
+type Gate struct {
+	next  Limiter
 	mu    sync.Mutex
 	state map[gateKey]*gateState
 	now   func() time.Time
@@ -55,8 +58,14 @@ const (
 	peekReuse = 200 * time.Millisecond
 )
 
-func newLocalGate(next limiter) *localGate {
-	return &localGate{next: next, state: map[gateKey]*gateState{}, now: time.Now}
+// Limiter is the shared limit.
+type Limiter interface {
+	Allow(ctx context.Context, org string, class report.RateClass, lim report.RateLimit, cost int) (report.RateDecision, error)
+}
+
+// New puts a gate in front of next.
+func New(next Limiter) *Gate {
+	return &Gate{next: next, state: map[gateKey]*gateState{}, now: time.Now}
 }
 
 // leaseSize is how many tokens a lease takes for lim (1: no lease).
@@ -66,7 +75,8 @@ func leaseSize(lim report.RateLimit) int {
 
 // Allow spends cost tokens (a lease, the local bucket, or the shared
 // limit), or peeks when cost is 0.
-func (g *localGate) Allow(ctx context.Context, org string, class report.RateClass, lim report.RateLimit, cost int) (report.RateDecision, error) {
+// Allow answers as next would, spending local leases where it can.
+func (g *Gate) Allow(ctx context.Context, org string, class report.RateClass, lim report.RateLimit, cost int) (report.RateDecision, error) {
 	if lim.PerSecond <= 0 {
 		return g.next.Allow(ctx, org, class, lim, cost)
 	}
@@ -91,7 +101,7 @@ func (g *localGate) Allow(ctx context.Context, org string, class report.RateClas
 // Otherwise it says how many tokens to ask the shared limit for: cost and
 // a lease, unless leases are off for lim or the shared bucket had fewer
 // than two leases left when it last answered (within a lease's life).
-func (g *localGate) local(key gateKey, lim report.RateLimit, cost int) (dec report.RateDecision, want int, answered bool) {
+func (g *Gate) local(key gateKey, lim report.RateLimit, cost int) (dec report.RateDecision, want int, answered bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
@@ -129,7 +139,7 @@ func (g *localGate) local(key gateKey, lim report.RateLimit, cost int) (dec repo
 // record keeps what the shared limit answered: spent tokens go on the
 // local bucket, the tokens taken beyond cost become the lease (and are
 // still this org's to spend, so they count as remaining).
-func (g *localGate) record(key gateKey, lim report.RateLimit, cost, took int, dec report.RateDecision) report.RateDecision {
+func (g *Gate) record(key gateKey, lim report.RateLimit, cost, took int, dec report.RateDecision) report.RateDecision {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
