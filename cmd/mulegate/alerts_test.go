@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mulegate/mulegate/internal/redistest"
+	"github.com/mulegate/mulegate/internal/waitfor"
 )
 
 type alertOut struct {
@@ -349,8 +350,11 @@ func TestExpiredAndTrimmedAlertsAreNotServed(t *testing.T) {
 	if f := decodeInto[feed](t, do(t, a.bankA, "GET", api+"/v1/alerts", a.aTok, "")); len(f.Alerts) != 2 {
 		t.Fatalf("before expiry: %d alerts", len(f.Alerts))
 	}
-	time.Sleep(2 * time.Second)
-	f := decodeInto[feed](t, do(t, a.bankA, "GET", api+"/v1/alerts", a.aTok, ""))
+	var f feed
+	waitfor.Until(t, "the first alert to expire", 10*time.Second, func() bool {
+		f = decodeInto[feed](t, do(t, a.bankA, "GET", api+"/v1/alerts", a.aTok, ""))
+		return len(f.Alerts) == 1
+	})
 	if len(f.Alerts) != 1 || f.Alerts[0].Message != "kept for 3 s" {
 		t.Fatalf("after expiry: %+v", f)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/mulegate/mulegate/internal/devenv"
 	"github.com/mulegate/mulegate/internal/httpapi"
 	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/waitfor"
 )
 
 const ibanNL = "NL91ABNA0417164300"
@@ -561,17 +562,9 @@ func TestStoreUnavailable(t *testing.T) {
 		t.Errorf("/readyz with Redis down = %d, want 503", resp.StatusCode)
 	}
 	e.redis.Restart(t)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := do(t, bank, "GET", e.gw.api+"/v1/ibans/"+ibanNL, tok, "")
-		if got.status == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no recovery after Redis came back: %d %s", got.status, got.body)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitfor.Until(t, "lookups to recover after Redis came back", 5*time.Second, func() bool {
+		return do(t, bank, "GET", e.gw.api+"/v1/ibans/"+ibanNL, tok, "").status == 200
+	})
 }
 
 func TestOpsEndpoints(t *testing.T) {
@@ -630,11 +623,10 @@ func TestLogsMaskIBANsAndNeverTokens(t *testing.T) {
 	do(t, bank, "POST", gw.api+"/v1/reports", tok, `{"iban":"NL91ABNA0417164300","category":"other"}`, "Idempotency-Key", "log-1")
 	// The log is flushed in batches; wait for both request lines.
 	var logs string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if logs = gw.stderr.String(); strings.Count(logs, `"msg":"request"`) >= 2 {
-			break
-		}
-	}
+	waitfor.Until(t, "both request lines in the log", 5*time.Second, func() bool {
+		logs = gw.stderr.String()
+		return strings.Count(logs, `"msg":"request"`) >= 2
+	})
 	if strings.Contains(logs, ibanNL) || strings.Contains(logs, "0417164300") {
 		t.Errorf("log holds a plaintext IBAN:\n%s", logs)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mulegate/mulegate/client"
+	"github.com/mulegate/mulegate/internal/waitfor"
 )
 
 // TestClientCommands drives the integrator commands (the built binary,
@@ -97,15 +98,13 @@ func TestClientCommands(t *testing.T) {
 
 	// The holders' relay writes report.received into the bank's feed
 	// within moments of the 202.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	waitfor.Until(t, "report.received in the CLI's events", 10*time.Second, func() bool {
 		out, err = run(bank, "events", "--types", "report.received")
-		if err == nil && strings.Contains(out, acc.ReportID) {
-			break
-		}
-		if err != nil || time.Now().After(deadline) {
+		if err != nil {
 			t.Fatalf("events: %v\n%s", err, out)
 		}
-	}
+		return strings.Contains(out, acc.ReportID)
+	})
 	// --follow prints what is there and waits; an interrupt ends it cleanly.
 	follow := exec.Command(bin, "events", "--follow", "--types", "report.received")
 	follow.Env = bank
@@ -181,7 +180,8 @@ func TestClientEventStream(t *testing.T) {
 		}
 		ended <- last
 	}()
-	time.Sleep(300 * time.Millisecond) // the stream is open: without a cursor it shows only what comes next
+	// Without a cursor the stream shows only what comes next: report once it is open.
+	waitfor.Until(t, "the stream to open", 5*time.Second, func() bool { return metric(t, e.gw.ops, "mulegate_alert_streams_open") == "1" })
 	market := e.p.client(t, e.p.clients["market-a"])
 	res := do(t, market, "POST", e.gw.api+"/v1/reports", e.p.token(t, "market-a", nil, nil),
 		`{"iban":"`+ibanNL+`","category":"phishing"}`, "Idempotency-Key", "stream-1")

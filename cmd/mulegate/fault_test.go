@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mulegate/mulegate/internal/redistest"
+	"github.com/mulegate/mulegate/internal/waitfor"
 )
 
 func reportBody(n int) string {
@@ -329,16 +330,7 @@ func TestSeparateForwardersShareTrips(t *testing.T) {
 	for i := range 4 {
 		r.submit(gw.addrs["api"], fmt.Sprint("sep-down-", i), reportBody(i))
 	}
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	waitFor := func(what string, ok func() bool) { t.Helper(); waitfor.Until(t, what, 10*time.Second, ok) }
 	waitFor("the first forwarder to trip", func() bool { return metric(t, tripper.addrs["ops"], "mulegate_police_breaker_state") == "2" })
 	// The patient forwarder starts now: it learns of the trip from Redis
 	// and must not call the store while the trip lasts.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mulegate/mulegate/internal/waitfor"
 )
 
 type reviewOut struct {
@@ -191,8 +193,10 @@ func TestUnroutedAndOverdue(t *testing.T) {
 		t.Errorf("cancel an unrouted report: %d %s", res.status, res.body)
 	}
 	nl := submit(t, market, e, mTok, "overdue-1", `{"iban":"NL91ABNA0417164300","category":"phishing"}`)
-	time.Sleep(1200 * time.Millisecond)
-	st = decodeInto[reportOut](t, do(t, market, "GET", e.gw.api+nl.header.Get("Location"), mTok, ""))
+	waitfor.Until(t, "the review to be overdue", 10*time.Second, func() bool {
+		st = decodeInto[reportOut](t, do(t, market, "GET", e.gw.api+nl.header.Get("Location"), mTok, ""))
+		return st.Review.Overdue
+	})
 	if st.Review.State != "open" || !st.Review.Overdue {
 		t.Errorf("an open review past respond_by: %+v, want overdue", st.Review)
 	}
@@ -337,14 +341,10 @@ func TestBankEventFeed(t *testing.T) {
 		t.Fatalf("alert: %d", res.status)
 	}
 	var all eventPage
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	waitfor.Until(t, "three events in the feed", 5*time.Second, func() bool {
 		all = decodeInto[eventPage](t, do(t, bankA, "GET", gw.api+"/v1/events", aTok, ""))
-		if len(all.Events) >= 3 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return len(all.Events) >= 3
+	})
 	var types []string
 	for _, e := range all.Events {
 		types = append(types, e.Type)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mulegate/mulegate/internal/redistest"
+	"github.com/mulegate/mulegate/internal/waitfor"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -242,14 +243,7 @@ func TestStreamReaderThatDoesNotReadIsCut(t *testing.T) {
 	conn := tls.Client(raw, &tls.Config{RootCAs: p.ca.Pool(), ServerName: "localhost",
 		Certificates: []tls.Certificate{p.clients["bank-a"].TLS()}, NextProtos: []string{"http/1.1"}})
 	fmt.Fprintf(conn, "GET /v1/alerts/stream HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s\r\n\r\n", p.token(t, "bank-a", nil, nil))
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-		}
-	}
+	waitFor := func(what string, ok func() bool) { t.Helper(); waitfor.Until(t, what, 20*time.Second, ok) }
 	waitFor("the stream to open", func() bool { return metric(t, gw.ops, "mulegate_alert_streams_open") == "1" })
 	police, pTok := p.client(t, p.clients["police-nl"]), p.token(t, "police-nl", nil, nil)
 	msg := strings.Repeat("x", 900)

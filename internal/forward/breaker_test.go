@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mulegate/mulegate/internal/waitfor"
 )
 
 func failing() Result { return Result{Outcome: Retry} }
@@ -31,10 +33,7 @@ func TestBreakerOpensAndProbes(t *testing.T) {
 	if _, err := b.do(func() Result { called = true; return working() }); !errors.Is(err, errNotNow) || called {
 		t.Fatalf("an open breaker let a call through (err %v)", err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if b.State() != "half_open" {
-		t.Fatalf("after open_for: %s, want half_open", b.State())
-	}
+	waitfor.Until(t, "half_open after open_for", 5*time.Second, func() bool { return b.State() == "half_open" })
 	failingProbeIsAlone(t, b)
 	if b.State() != "open" || trips != 2 {
 		t.Fatalf("after a failed probe: %s, %d trips; want open again", b.State(), trips)

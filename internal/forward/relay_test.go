@@ -17,6 +17,7 @@ import (
 	"github.com/mulegate/mulegate/internal/redistest"
 	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
+	"github.com/mulegate/mulegate/internal/waitfor"
 )
 
 type fixture struct {
@@ -82,16 +83,7 @@ func (f *fixture) accept(t *testing.T, key, body string) report.Accepted {
 	return a
 }
 
-func waitFor(t *testing.T, what string, within time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+var waitFor = waitfor.Until
 
 // TestWireContract: what the police store receives is exactly the spec's
 // body, with absent optional fields omitted, keyed by the report id.
