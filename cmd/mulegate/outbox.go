@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/mulegate/mulegate/internal/config"
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/store"
 	"github.com/mulegate/mulegate/internal/store/migrate"
 )
@@ -52,8 +52,8 @@ func cmdOutbox(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	ok, err := c.st.Requeue(ctx, *id)
-	var de *report.Error
-	if errors.As(err, &de) && de.Code == report.CodeNotFound {
+	var de *domain.Error
+	if errors.As(err, &de) && de.Code == domain.CodeNotFound {
 		return fmt.Errorf("no report %s", *id)
 	}
 	if err != nil {

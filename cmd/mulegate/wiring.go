@@ -12,10 +12,10 @@ import (
 	"github.com/mulegate/mulegate/internal/audit"
 	"github.com/mulegate/mulegate/internal/auth"
 	"github.com/mulegate/mulegate/internal/config"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/forward"
 	"github.com/mulegate/mulegate/internal/httpapi"
 	"github.com/mulegate/mulegate/internal/iban"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 	"github.com/mulegate/mulegate/internal/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
@@ -250,7 +250,7 @@ func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg
 		Router: a.router, AlertWaiter: hub, Done: stopping,
 		AlertOptions: httpapi.AlertOptions{MaxWait: cfg.Alerts.MaxWait.D(),
 			Keepalive: cfg.Alerts.Keepalive.D(), ValidateID: store.ValidCursor},
-		Risk: report.RiskPolicy{Thresholds: report.RiskThresholds{Low: cfg.Risk.Low, Medium: cfg.Risk.Medium, High: cfg.Risk.High},
+		Risk: domain.RiskPolicy{Thresholds: domain.RiskThresholds{Low: cfg.Risk.Low, Medium: cfg.Risk.Medium, High: cfg.Risk.High},
 			EscalateReporters: cfg.Review.EscalateReporters},
 		Views: viewsFrom(cfg), Limiter: c.st.Limits, DayLimiter: c.st.Limits, Slots: c.st.Limits, WriteTimeout: cfg.API.WriteTimeout.D(),
 		Audit: au, ValidPurpose: audit.ValidPurpose, LookupLog: looked,
@@ -285,33 +285,33 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 }
 
 // orgsFrom builds the organisation registry and the alert routing table.
-func orgsFrom(cfg config.Config) (auth.Orgs, *report.Router) {
+func orgsFrom(cfg config.Config) (auth.Orgs, *domain.Router) {
 	orgs := auth.Orgs{}
 	banks := map[string]map[string][]string{}
 	for _, o := range cfg.Orgs {
 		l := cfg.OrgLimits(o)
-		orgs[o.ID] = auth.Org{ID: o.ID, Type: report.OrgType(o.Type), BankCodes: o.BankCodes, CertSubjects: o.CertSubjects,
-			Limits: report.Limits{Lookups: report.RateLimit{PerSecond: l.LookupsPerSecond, Burst: l.LookupsBurst},
-				Writes:       report.RateLimit{PerSecond: l.WritesPerSecond, Burst: l.WritesBurst},
+		orgs[o.ID] = auth.Org{ID: o.ID, Type: domain.OrgType(o.Type), BankCodes: o.BankCodes, CertSubjects: o.CertSubjects,
+			Limits: domain.Limits{Lookups: domain.RateLimit{PerSecond: l.LookupsPerSecond, Burst: l.LookupsBurst},
+				Writes:       domain.RateLimit{PerSecond: l.WritesPerSecond, Burst: l.WritesBurst},
 				WritesPerDay: l.WritesPerDay, Streams: l.Streams}}
-		if report.OrgType(o.Type) == report.OrgBank {
+		if domain.OrgType(o.Type) == domain.OrgBank {
 			banks[o.ID] = o.BankCodes
 		}
 	}
-	return orgs, report.NewRouter(banks)
+	return orgs, domain.NewRouter(banks)
 }
 
 // viewsFrom builds each org type's lookup view.
-func viewsFrom(cfg config.Config) map[report.OrgType]httpapi.View {
-	out := map[report.OrgType]httpapi.View{}
+func viewsFrom(cfg config.Config) map[domain.OrgType]httpapi.View {
+	out := map[domain.OrgType]httpapi.View{}
 	for t, v := range cfg.Views {
-		out[report.OrgType(t)] = httpapi.NewView(v.Omit)
+		out[domain.OrgType(t)] = httpapi.NewView(v.Omit)
 	}
 	return out
 }
 
 // routerHolder lets a reload swap the routing table under running requests.
-type routerHolder struct{ p atomic.Pointer[report.Router] }
+type routerHolder struct{ p atomic.Pointer[domain.Router] }
 
 func (h *routerHolder) Route(i iban.IBAN) (string, error) { return h.p.Load().Route(i) }
 

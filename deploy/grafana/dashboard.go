@@ -4,7 +4,7 @@
 // committed mulegate.json is what Dashboard builds; cmd/mulegate checks
 // that a running gateway exports every metric it queries).
 //
-//	go test ./deploy/grafana -run TestDashboardJSON -update   # rewrite mulegate.json
+//	cd deploy/grafana && go test -run TestDashboardJSON -update   # rewrite mulegate.json
 package grafana
 
 import (

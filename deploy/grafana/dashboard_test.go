@@ -27,7 +27,7 @@ func TestDashboardJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatal("mulegate.json is not what Dashboard builds: run go test ./deploy/grafana -run TestDashboardJSON -update")
+		t.Fatal("mulegate.json is not what Dashboard builds: run (cd deploy/grafana && go test -run TestDashboardJSON -update)")
 	}
 	for _, q := range Queries() {
 		if !strings.Contains(q, `job=~"$job"`) {

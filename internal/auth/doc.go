@@ -4,5 +4,5 @@
 // with an algorithm allow-list and RFC 8705 certificate binding, and caches
 // verified tokens so that steady traffic does not pay a signature check per
 // request. It imports the standard library, golang-jwt and the domain
-// (internal/report) for the one definition of an organisation type.
+// (internal/domain) for the one definition of an organisation type.
 package auth

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mulegate/mulegate/internal/auth"
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 )
 
 // TestDocsListTheScopesTheCodeGrants (issue 21.9): docs/contract.md and
@@ -18,7 +18,7 @@ import (
 func TestDocsListTheScopesTheCodeGrants(t *testing.T) {
 	t.Parallel()
 	want := map[string][]string{}
-	for _, typ := range []report.OrgType{report.OrgBank, report.OrgMarketplace, report.OrgPolice} {
+	for _, typ := range []domain.OrgType{domain.OrgBank, domain.OrgMarketplace, domain.OrgPolice} {
 		want[string(typ)] = strings.Fields(auth.TypeScopes[typ].String())
 	}
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 )
 
 // Scope is one permission. Scopes are a bit set so that the per-request
@@ -72,18 +72,18 @@ func ParseScopes(names ...string) Scope {
 
 // TypeScopes is what each organisation type may ever do. A token can never
 // grant more than its organisation's type allows.
-var TypeScopes = map[report.OrgType]Scope{
-	report.OrgBank: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsRead |
+var TypeScopes = map[domain.OrgType]Scope{
+	domain.OrgBank: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsRead |
 		ScopeEventsRead | ScopeReportsReview | ScopeMarkersWrite,
-	report.OrgMarketplace: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead,
-	report.OrgPolice: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsWrite |
+	domain.OrgMarketplace: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead,
+	domain.OrgPolice: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsWrite |
 		ScopeMarkersWrite | ScopeAuditRead,
 }
 
 // Org is a registered organisation.
 type Org struct {
 	ID   string
-	Type report.OrgType
+	Type domain.OrgType
 	// BankCodes lists, per country code, the bank identifiers this org
 	// holds accounts under; alerts about those IBANs are routed to it.
 	BankCodes map[string][]string
@@ -92,7 +92,7 @@ type Org struct {
 	// or "uri:URI", each matched only against a name of its type.
 	CertSubjects []string
 	// Limits are its rate limits (its type's, with its own overrides).
-	Limits report.Limits
+	Limits domain.Limits
 }
 
 // Orgs is the organisation registry, keyed by org id.
@@ -129,7 +129,7 @@ func (r *Registry) Get(id string) (Org, bool) {
 func (r *Registry) Banks() []string {
 	var out []string
 	for _, id := range r.p.Load().IDs() {
-		if o, _ := r.Get(id); o.Type == report.OrgBank {
+		if o, _ := r.Get(id); o.Type == domain.OrgBank {
 			out = append(out, id)
 		}
 	}

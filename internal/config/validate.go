@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mulegate/mulegate/internal/auth"
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 )
 
 // problems collects what is wrong with a configuration, each naming its
@@ -217,7 +217,7 @@ func (c *Config) validateReview(p *problems) {
 
 func (c *Config) validateViews(p *problems) {
 	for _, t := range slices.Sorted(maps.Keys(c.Views)) {
-		if !report.OrgType(t).Valid() {
+		if !domain.OrgType(t).Valid() {
 			p.bad("views."+t, "must be bank, marketplace or police")
 		}
 		for _, f := range c.Views[t].Omit {
@@ -241,7 +241,7 @@ func (c *Config) validateLimits(p *problems) {
 		p.bad("limits.refused_per_second", "must be at least 1, and limits.refused_burst at least it")
 	}
 	for _, t := range slices.Sorted(maps.Keys(c.Limits.Types)) {
-		if !report.OrgType(t).Valid() {
+		if !domain.OrgType(t).Valid() {
 			p.bad("limits."+t, "must be bank, marketplace or police (or refused_per_second, refused_burst)")
 		}
 		check("limits."+t, c.Limits.Types[t])
@@ -271,10 +271,10 @@ func (c *Config) validateOrgs(p *problems) {
 			p.bad(key+".id", "must be at most 128 printable characters (no control characters), and not \"=\"")
 		}
 		seen[o.ID] = true
-		if !report.OrgType(o.Type).Valid() {
+		if !domain.OrgType(o.Type).Valid() {
 			p.bad(key+".type", "must be bank, marketplace or police, got %q", o.Type)
 		}
-		if len(o.BankCodes) > 0 && report.OrgType(o.Type) != report.OrgBank {
+		if len(o.BankCodes) > 0 && domain.OrgType(o.Type) != domain.OrgBank {
 			p.bad(key+".bank_codes", "only bank orgs hold bank codes")
 		}
 		for _, cs := range o.CertSubjects {

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/outbox"
-	"github.com/mulegate/mulegate/internal/report"
 )
 
 // Feed is what the holders' feed relay needs from storage: the outbox
@@ -17,9 +17,9 @@ type Feed interface {
 	PendingForHolders(ctx context.Context, partition int, consumer string, count int) ([]outbox.Entry, error)
 	HolderReady(ctx context.Context, e outbox.Entry) (bool, error)
 	DoneForHolders(ctx context.Context, e outbox.Entry) error
-	EventID(typ report.EventType, subject string) string
-	AppendEvent(ctx context.Context, bankOrg string, e report.Event) (bool, error)
-	ThresholdCrossing(ctx context.Context, iban string, n int64) (bool, report.Counts, error)
+	EventID(typ domain.EventType, subject string) string
+	AppendEvent(ctx context.Context, bankOrg string, e domain.Event) (bool, error)
+	ThresholdCrossing(ctx context.Context, iban string, n int64) (bool, domain.Counts, error)
 	MarkThresholdCrossed(ctx context.Context, iban string) error
 	TrackDue(ctx context.Context, holder, reportID string, respondBy time.Time, open bool) error
 }
@@ -218,7 +218,7 @@ func (f *feedRelay) threshold(ctx context.Context, e outbox.Entry) bool {
 	if !crossed {
 		return true
 	}
-	ev := f.event(report.EventIBANThreshold, e.ReportID, map[string]any{"iban": ibanText,
+	ev := f.event(domain.EventIBANThreshold, e.ReportID, map[string]any{"iban": ibanText,
 		"reporter_count": c.Windows[1].Reporters, "report_count": c.Windows[1].Reports, "window": "30d"})
 	if _, err := f.feed.AppendEvent(ctx, e.Holder, ev); err != nil {
 		f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
@@ -254,34 +254,34 @@ func (f *feedRelay) trackDue(ctx context.Context, e outbox.Entry) bool {
 // eventFor is the holder's event for an outbox entry: report.received for
 // a report, report.cancelled for its cancellation, none otherwise (no
 // holder, or another review event: the holder made those itself).
-func (f *feedRelay) eventFor(e outbox.Entry) (report.Event, bool) {
+func (f *feedRelay) eventFor(e outbox.Entry) (domain.Event, bool) {
 	if e.Holder == "" {
-		return report.Event{}, false
+		return domain.Event{}, false
 	}
 	var data map[string]any
 	if err := json.Unmarshal(e.Body, &data); err != nil {
 		f.log("holders feed: unreadable outbox body; skipped", "report_id", e.ReportID)
-		return report.Event{}, false
+		return domain.Event{}, false
 	}
 	switch {
 	case e.Kind == outbox.KindReport:
 		if !e.RespondBy.IsZero() {
 			data["respond_by"] = e.RespondBy.UTC().Format(time.RFC3339Nano)
 		}
-		return f.event(report.EventReportReceived, e.ReportID, data), true
+		return f.event(domain.EventReportReceived, e.ReportID, data), true
 	case e.Kind == outbox.KindFeed:
-		return f.event(report.EventType(e.Event), e.ReportID, data), true
+		return f.event(domain.EventType(e.Event), e.ReportID, data), true
 	case e.Kind == outbox.KindEvent && e.Event == "cancelled":
 		out := map[string]any{"report_id": e.ReportID, "iban": e.IBAN, "cancelled_at": data["at"]}
 		if r, ok := data["reason"]; ok && r != "" {
 			out["reason"] = r
 		}
-		return f.event(report.EventReportCancelled, e.ReportID, out), true
+		return f.event(domain.EventReportCancelled, e.ReportID, out), true
 	}
-	return report.Event{}, false
+	return domain.Event{}, false
 }
 
-func (f *feedRelay) event(t report.EventType, subject string, data map[string]any) report.Event {
+func (f *feedRelay) event(t domain.EventType, subject string, data map[string]any) domain.Event {
 	b, _ := json.Marshal(data)
-	return report.Event{ID: f.feed.EventID(t, subject), Type: t, CreatedAt: time.Now(), Data: b}
+	return domain.Event{ID: f.feed.EventID(t, subject), Type: t, CreatedAt: time.Now(), Data: b}
 }

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/forward"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/policesim"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 	"github.com/redis/go-redis/v9"
 )
@@ -315,13 +315,13 @@ func TestRequeueBringsTheEvents(t *testing.T) {
 	f.relay(t, forward.Config{Workers: 2, BackoffInitial: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond})
 	ctx := context.Background()
 	waitFor(t, "the report rejected", 5*time.Second, func() bool { s, _ := st.ReportStatus(ctx, a.ID); return s.Status == "rejected" })
-	holder, reporter := report.Caller{Org: "bank-h", Type: report.OrgBank}, report.Caller{Org: "bank-a", Type: report.OrgBank}
-	closeReq, _ := report.NewClose("agreed", "mule_account", "frozen")
-	cancelReq, _ := report.NewCancel("withdrawn")
+	holder, reporter := domain.Caller{Org: "bank-h", Type: domain.OrgBank}, domain.Caller{Org: "bank-a", Type: domain.OrgBank}
+	closeReq, _ := domain.NewClose("agreed", "mule_account", "frozen")
+	cancelReq, _ := domain.NewCancel("withdrawn")
 	for _, step := range []struct {
-		c   report.Caller
-		req report.Request
-	}{{holder, report.Request{Action: report.ActionAcknowledge}}, {holder, closeReq}, {reporter, cancelReq}} {
+		c   domain.Caller
+		req domain.ReviewRequest
+	}{{holder, domain.ReviewRequest{Action: domain.ActionAcknowledge}}, {holder, closeReq}, {reporter, cancelReq}} {
 		if _, _, err := st.Review(ctx, a.ID, step.c, step.req); err != nil {
 			t.Fatal(err)
 		}

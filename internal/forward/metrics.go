@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -46,7 +46,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, src := range []string{"local", "shared"} {
 		m.trips.WithLabelValues(src)
 	}
-	for _, t := range report.EventTypes {
+	for _, t := range domain.EventTypes {
 		m.events.WithLabelValues(string(t))
 	}
 	return m
@@ -57,7 +57,7 @@ func (m *Metrics) observe(o Outcome, d time.Duration) {
 	m.latency.Observe(d.Seconds())
 }
 
-func (m *Metrics) eventWritten(t report.EventType) { m.events.WithLabelValues(string(t)).Inc() }
+func (m *Metrics) eventWritten(t domain.EventType) { m.events.WithLabelValues(string(t)).Inc() }
 
 func (m *Metrics) trip(shared bool) {
 	if shared {

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/outbox"
 	"github.com/mulegate/mulegate/internal/redistest"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 )
 
@@ -23,7 +23,7 @@ type flakyFeed struct {
 	failures atomic.Int32
 }
 
-func (f *flakyFeed) AppendEvent(ctx context.Context, org string, e report.Event) (bool, error) {
+func (f *flakyFeed) AppendEvent(ctx context.Context, org string, e domain.Event) (bool, error) {
 	if f.failures.Add(-1) >= 0 {
 		return false, errors.New("injected: feed write failed")
 	}
@@ -52,19 +52,19 @@ func orderFixture(t *testing.T) (*store.Store, *flakyFeed, func(consumer string)
 
 // reportAndCancel accepts a report (its holder is bank-h) and cancels it:
 // two outbox entries of one report on one partition.
-func reportAndCancel(t *testing.T, st *store.Store, key string) (report.Accepted, int) {
+func reportAndCancel(t *testing.T, st *store.Store, key string) (domain.Accepted, int) {
 	t.Helper()
 	ctx := context.Background()
-	sub, err := report.NewSubmission("NL91ABNA0417164300", "phishing", nil, nil, "", "", time.Now(), time.Minute)
+	sub, err := domain.NewSubmission("NL91ABNA0417164300", "phishing", nil, nil, "", "", time.Now(), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := st.Accept(ctx, "bank-a", report.OrgBank, key, sub)
+	a, err := st.Accept(ctx, "bank-a", domain.OrgBank, key, sub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cancel, _ := report.NewCancel("sent by mistake")
-	if _, _, err := st.Review(ctx, a.ID, report.Caller{Org: "bank-a", Type: report.OrgBank}, cancel); err != nil {
+	cancel, _ := domain.NewCancel("sent by mistake")
+	if _, _, err := st.Review(ctx, a.ID, domain.Caller{Org: "bank-a", Type: domain.OrgBank}, cancel); err != nil {
 		t.Fatal(err)
 	}
 	i, _ := iban.Parse("NL91ABNA0417164300")

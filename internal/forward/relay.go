@@ -13,8 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/outbox"
-	"github.com/mulegate/mulegate/internal/report"
 )
 
 // Outbox is the outbox the forwarders work off (internal/store).
@@ -25,7 +25,7 @@ type Outbox interface {
 	ClaimStale(ctx context.Context, partition int, consumer, cursor string, minIdle time.Duration, count int) ([]outbox.Entry, string, error)
 	MarkForwarded(ctx context.Context, e outbox.Entry, policeRef string, at time.Time) error
 	MarkRejected(ctx context.Context, e outbox.Entry, reason string) error
-	ReportForwardingStatus(ctx context.Context, e outbox.Entry) (report.Status, error)
+	ReportForwardingStatus(ctx context.Context, e outbox.Entry) (domain.Status, error)
 	ForwarderReady(ctx context.Context, e outbox.Entry) (bool, error)
 	ParkEvent(ctx context.Context, e outbox.Entry) (bool, error)
 	RecordAttempt(ctx context.Context, e outbox.Entry, consumer, reason string) (owned bool, err error)
@@ -482,14 +482,14 @@ func (r *Relay) eventReady(ctx context.Context, e outbox.Entry) gateVerdict {
 	switch {
 	case err != nil:
 		return later
-	case st == report.StatusRejected:
+	case st == domain.StatusRejected:
 		ok, err := r.ob.ParkEvent(ctx, e)
 		if err != nil || !ok {
 			return later // not parked (Redis, or requeued meanwhile): look again
 		}
 		r.log.Warn("review event kept aside: the police store refused its report; outbox requeue puts it back", "report_id", e.ReportID)
 		return parked
-	case st != report.StatusForwarded:
+	case st != domain.StatusForwarded:
 		return later
 	}
 	if ready, err := r.ob.ForwarderReady(ctx, e); err != nil || !ready {

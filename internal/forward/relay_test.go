@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/forward"
 	"github.com/mulegate/mulegate/internal/policesim"
 	"github.com/mulegate/mulegate/internal/redistest"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 	"github.com/mulegate/mulegate/internal/waitfor"
 )
@@ -60,11 +60,11 @@ func (f *fixture) relay(t *testing.T, cfg forward.Config) *forward.Relay {
 	return r
 }
 
-func (f *fixture) accept(t *testing.T, key, body string) report.Accepted {
+func (f *fixture) accept(t *testing.T, key, body string) domain.Accepted {
 	t.Helper()
 	var in struct {
 		IBAN, Category, OccurredAt, Reference, Description string
-		Amount                                             *report.Amount
+		Amount                                             *domain.Amount
 	}
 	_ = json.Unmarshal([]byte(body), &in)
 	var at *time.Time
@@ -72,11 +72,11 @@ func (f *fixture) accept(t *testing.T, key, body string) report.Accepted {
 		v, _ := time.Parse(time.RFC3339, in.OccurredAt)
 		at = &v
 	}
-	sub, err := report.NewSubmission(in.IBAN, in.Category, at, in.Amount, in.Reference, in.Description, time.Now(), time.Minute)
+	sub, err := domain.NewSubmission(in.IBAN, in.Category, at, in.Amount, in.Reference, in.Description, time.Now(), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := f.st.Accept(context.Background(), "bank-a", report.OrgBank, key, sub)
+	a, err := f.st.Accept(context.Background(), "bank-a", domain.OrgBank, key, sub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestWireContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec, _ := f.sim.Record(full.ID)
-	if st.Status != report.StatusForwarded || st.Attempts != 1 || st.PoliceReference != rec.PoliceReference || st.ForwardedAt == nil {
+	if st.Status != domain.StatusForwarded || st.Attempts != 1 || st.PoliceReference != rec.PoliceReference || st.ForwardedAt == nil {
 		t.Errorf("status = %+v", st)
 	}
 	// The outbox is empty again: entries are deleted once both the

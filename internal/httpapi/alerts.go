@@ -6,13 +6,13 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
-	"github.com/mulegate/mulegate/internal/report"
 )
 
 type alertStore interface {
-	PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey string, a report.AlertSubmission) (report.Alert, bool, error)
-	Alerts(ctx context.Context, bankOrg, after string, limit int) (alerts []report.Alert, next string, more bool, err error)
+	PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey string, a domain.AlertSubmission) (domain.Alert, bool, error)
+	Alerts(ctx context.Context, bankOrg, after string, limit int) (alerts []domain.Alert, next string, more bool, err error)
 	LastAlertCursor(ctx context.Context, bankOrg string) (string, error)
 }
 
@@ -41,12 +41,12 @@ type alertRequest struct {
 	ExpiresAt *string `json:"expires_at"`
 }
 
-func (r alertRequest) submission(now time.Time) (report.AlertSubmission, error) {
+func (r alertRequest) submission(now time.Time) (domain.AlertSubmission, error) {
 	exp, err := optionalTime("expires_at", r.ExpiresAt)
 	if err != nil {
-		return report.AlertSubmission{}, err
+		return domain.AlertSubmission{}, err
 	}
-	return report.NewAlertSubmission(deref(r.IBAN), deref(r.Severity), deref(r.Message), deref(r.Reference), exp, now)
+	return domain.NewAlertSubmission(deref(r.IBAN), deref(r.Severity), deref(r.Message), deref(r.Reference), exp, now)
 }
 
 type alertCreatedJSON struct {
@@ -66,7 +66,7 @@ type alertJSON struct {
 	Cursor    string  `json:"cursor"`
 }
 
-func renderAlert(a report.Alert) alertJSON {
+func renderAlert(a domain.Alert) alertJSON {
 	out := alertJSON{AlertID: a.ID, IBAN: a.IBAN, Severity: string(a.Severity), Message: a.Message,
 		Reference: a.Reference, CreatedAt: a.CreatedAt.Format(time.RFC3339Nano), Cursor: a.Cursor}
 	if a.ExpiresAt != nil {

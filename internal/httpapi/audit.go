@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
-	"github.com/mulegate/mulegate/internal/report"
 )
 
 // AuditEntry is what the audit trail records of one /v1 request. It holds
@@ -43,17 +43,17 @@ type Auditor interface {
 
 // keyOf is how the store knows an IBAN (its keyed pseudonym and
 // partition).
-type keyOf func(iban.IBAN) report.IBANKey
+type keyOf func(iban.IBAN) domain.IBANKey
 
 // auditIBANs records the IBANs a request was about and returns their
 // keys, computed here once for the audit record, the lookup log and the
 // store's reads (a pseudonym is an HMAC: a batch holds up to 1000).
-func auditIBANs(c *gin.Context, ibans ...iban.IBAN) []report.IBANKey {
+func auditIBANs(c *gin.Context, ibans ...iban.IBAN) []domain.IBANKey {
 	return stateOf(c).auditIBANs(ibans...)
 }
 
-func (st *reqState) auditIBANs(ibans ...iban.IBAN) []report.IBANKey {
-	keys := make([]report.IBANKey, len(ibans))
+func (st *reqState) auditIBANs(ibans ...iban.IBAN) []domain.IBANKey {
+	keys := make([]domain.IBANKey, len(ibans))
 	for n, i := range ibans {
 		keys[n] = st.keyOf(i)
 	}
@@ -69,7 +69,7 @@ func auditKeyOf(c *gin.Context) keyOf { return stateOf(c).keyOf }
 // LookupLog counts who looked which IBAN up, for GET
 // /v1/ibans/{iban}/lookups (buffered; it must not block).
 type LookupLog interface {
-	Looked(org string, orgType report.OrgType, ibans []report.IBANKey, at time.Time)
+	Looked(org string, orgType domain.OrgType, ibans []domain.IBANKey, at time.Time)
 }
 
 // auditTrail writes one record per request before its response leaves:
@@ -90,7 +90,7 @@ func auditTrail(a Auditor, key keyOf, looked LookupLog, actions map[routeKey]str
 		st.keyOf = key
 		if !a.Healthy() {
 			a.Refused()
-			writeProblem(c, report.Unavailable("audit", errAuditBroken))
+			writeProblem(c, domain.Unavailable("audit", errAuditBroken))
 			return
 		}
 		if refused != nil && refused.over(c, st, start) {
@@ -223,7 +223,7 @@ func purpose(valid func(string) bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		v, present, err := singleHeader(c, "X-Purpose")
 		if err == nil && present && !valid(v) {
-			err = report.Invalid("X-Purpose", "X-Purpose must be payment_check, onboarding, investigation, monitoring or other")
+			err = domain.Invalid("X-Purpose", "X-Purpose must be payment_check, onboarding, investigation, monitoring or other")
 		}
 		if err != nil {
 			writeProblem(c, err)

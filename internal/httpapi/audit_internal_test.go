@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
-	"github.com/mulegate/mulegate/internal/report"
 )
 
 // recordingAuditor keeps the entries it is given; fail makes it refuse.
@@ -41,7 +41,7 @@ func auditedEngine(a Auditor) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	key := func(i iban.IBAN) report.IBANKey { return report.IBANKey{Pseudonym: "p"} }
+	key := func(i iban.IBAN) domain.IBANKey { return domain.IBANKey{Pseudonym: "p"} }
 	r.Use(withRequestID(log), recovery(), accessLog(nil), auditTrail(a, key, nil, map[routeKey]string{}, nil))
 	r.GET("/v1/boom", func(c *gin.Context) { panic("boom") })
 	r.GET("/v1/ok", func(c *gin.Context) { c.JSON(200, gin.H{"ok": true}) })

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/strictjson"
 )
 
@@ -48,7 +48,7 @@ func decode(c *gin.Context, limit int64, dst any) error {
 		if errors.As(err, &mbe) {
 			return tooLarge(limit)
 		}
-		return report.Invalid("body", "the request body could not be read")
+		return domain.Invalid("body", "the request body could not be read")
 	}
 	return decodeJSON(body, dst)
 }
@@ -63,7 +63,7 @@ func decodeJSON(body []byte, dst any) error {
 	err := strictjson.Decode(body, dst)
 	var se *strictjson.Error
 	if errors.As(err, &se) {
-		return report.Invalid(se.Field, se.Msg)
+		return domain.Invalid(se.Field, se.Msg)
 	}
 	return err
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 )
 
 // FuzzDecodeReport drives the report body decoder and validation with
@@ -33,11 +33,11 @@ func FuzzDecodeReport(f *testing.F) {
 		if err == nil {
 			return
 		}
-		var de *report.Error
+		var de *domain.Error
 		if !errors.As(err, &de) || de.Field == "" {
 			t.Fatalf("error %v is not a domain error naming a field", err)
 		}
-		if de.Code != report.CodeInvalid && de.Code != report.CodeInvalidIBAN {
+		if de.Code != domain.CodeInvalid && de.Code != domain.CodeInvalidIBAN {
 			t.Fatalf("unexpected code %s", de.Code)
 		}
 	})
@@ -55,8 +55,8 @@ func FuzzDecodeBatch(f *testing.F) {
 		if err == nil {
 			return
 		}
-		var de *report.Error
-		if !errors.As(err, &de) || de.Field == "" || de.Code != report.CodeInvalid {
+		var de *domain.Error
+		if !errors.As(err, &de) || de.Field == "" || de.Code != domain.CodeInvalid {
 			t.Fatalf("error %v is not an invalid_request naming a field", err)
 		}
 	})
@@ -64,11 +64,11 @@ func FuzzDecodeBatch(f *testing.F) {
 
 func TestProblemForHidesInternals(t *testing.T) {
 	t.Parallel()
-	status, code, detail := problemFor(report.Unavailable("store: lookup", errors.New("dial tcp 10.1.2.3:6379: connection refused")))
+	status, code, detail := problemFor(domain.Unavailable("store: lookup", errors.New("dial tcp 10.1.2.3:6379: connection refused")))
 	if status != 503 || code != "store_unavailable" || detail == "" {
 		t.Fatalf("got %d %s %q", status, code, detail)
 	}
-	for _, err := range []error{errors.New("secret internal 10.1.2.3"), report.Internal("x", errors.New("10.1.2.3"))} {
+	for _, err := range []error{errors.New("secret internal 10.1.2.3"), domain.Internal("x", errors.New("10.1.2.3"))} {
 		status, code, detail := problemFor(err)
 		if status != 500 || code != "internal" || detail != "internal error; quote the request id when reporting it" {
 			t.Fatalf("got %d %s %q", status, code, detail)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 )
 
 // A bank reads two feeds the same way — a page after a cursor, a long
@@ -57,7 +57,7 @@ func alertFeed(s alertStore, m *Metrics) feedSource {
 }
 
 type eventStore interface {
-	Events(ctx context.Context, bankOrg, after string, limit int, types map[report.EventType]bool) ([]report.Event, string, bool, error)
+	Events(ctx context.Context, bankOrg, after string, limit int, types map[domain.EventType]bool) ([]domain.Event, string, bool, error)
 	LastEventCursor(ctx context.Context, bankOrg string) (string, error)
 }
 
@@ -74,7 +74,7 @@ func eventFeed(s eventStore, m *Metrics) feedSource {
 	return feedSource{
 		list: "events",
 		page: func(ctx context.Context, org, after string, limit int, f feedFilter) ([]feedItem, string, bool, error) {
-			types, _ := f.(map[report.EventType]bool)
+			types, _ := f.(map[domain.EventType]bool)
 			events, next, more, err := s.Events(ctx, org, after, limit, types)
 			items := make([]feedItem, len(events))
 			for n, e := range events {
@@ -84,7 +84,7 @@ func eventFeed(s eventStore, m *Metrics) feedSource {
 			return items, next, more, err
 		},
 		last:   s.LastEventCursor,
-		filter: func(c *gin.Context) (feedFilter, error) { return report.ParseEventTypes(c.Query("types")) },
+		filter: func(c *gin.Context) (feedFilter, error) { return domain.ParseEventTypes(c.Query("types")) },
 		sent: func(via string, items []feedItem) {
 			if m == nil {
 				return
@@ -100,20 +100,20 @@ func eventFeed(s eventStore, m *Metrics) feedSource {
 func feedParams(c *gin.Context, opt AlertOptions) (after string, limit int, wait time.Duration, err error) {
 	after = c.Query("after")
 	if after != "" && !opt.ValidateID(after) {
-		return "", 0, 0, report.Invalid("after", "after must be a cursor returned by this API")
+		return "", 0, 0, domain.Invalid("after", "after must be a cursor returned by this API")
 	}
 	limit = 100
 	if v := c.Query("limit"); v != "" {
 		n, perr := strconv.Atoi(v)
 		if perr != nil || n < 1 || n > 1000 {
-			return "", 0, 0, report.Invalid("limit", "limit must be an integer from 1 to 1000")
+			return "", 0, 0, domain.Invalid("limit", "limit must be an integer from 1 to 1000")
 		}
 		limit = n
 	}
 	if v := c.Query("wait"); v != "" {
 		n, perr := strconv.Atoi(v)
 		if perr != nil || n < 0 || int64(n) > int64(opt.MaxWait/time.Second) {
-			return "", 0, 0, report.Invalid("wait", fmt.Sprintf("wait must be whole seconds from 0 to %d", int(opt.MaxWait/time.Second)))
+			return "", 0, 0, domain.Invalid("wait", fmt.Sprintf("wait must be whole seconds from 0 to %d", int(opt.MaxWait/time.Second)))
 		}
 		wait = time.Duration(n) * time.Second
 	}
@@ -346,7 +346,7 @@ func (st *feedStream) start() error {
 	}
 	if st.after != "" {
 		if !st.d.opt.ValidateID(st.after) {
-			return report.Invalid("Last-Event-ID", "Last-Event-ID must be a cursor sent by this API")
+			return domain.Invalid("Last-Event-ID", "Last-Event-ID must be a cursor sent by this API")
 		}
 		return nil
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/telemetry"
 )
 
@@ -73,9 +73,9 @@ func deref(s *string) string {
 }
 
 // caller is the principal as the domain sees it.
-func caller(c *gin.Context) report.Caller {
+func caller(c *gin.Context) domain.Caller {
 	p := principal(c)
-	return report.Caller{Org: p.Org.ID, Type: p.Org.Type}
+	return domain.Caller{Org: p.Org.ID, Type: p.Org.Type}
 }
 
 func ptrTime(t *time.Time) time.Time {

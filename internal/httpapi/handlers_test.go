@@ -15,8 +15,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/mulegate/mulegate/internal/auth"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -25,53 +25,53 @@ import (
 // real store and the real binary).
 
 type fakeStore struct {
-	accepted  []report.Submission
+	accepted  []domain.Submission
 	acceptErr error
-	counts    report.Counts
+	counts    domain.Counts
 	statusErr error
-	status    report.ReportStatus
+	status    domain.ReportStatus
 }
 
-func (f *fakeStore) Accept(_ context.Context, _ string, _ report.OrgType, _ string, s report.Submission) (report.Accepted, error) {
+func (f *fakeStore) Accept(_ context.Context, _ string, _ domain.OrgType, _ string, s domain.Submission) (domain.Accepted, error) {
 	if f.acceptErr != nil {
-		return report.Accepted{}, f.acceptErr
+		return domain.Accepted{}, f.acceptErr
 	}
 	f.accepted = append(f.accepted, s)
-	return report.Accepted{ID: strings.Repeat("ab", 16), IBAN: s.IBAN, ReportCount: int64(len(f.accepted))}, nil
+	return domain.Accepted{ID: strings.Repeat("ab", 16), IBAN: s.IBAN, ReportCount: int64(len(f.accepted))}, nil
 }
 
-func (f *fakeStore) ReportStatus(context.Context, string) (report.ReportStatus, error) {
+func (f *fakeStore) ReportStatus(context.Context, string) (domain.ReportStatus, error) {
 	return f.status, f.statusErr
 }
 
-func (f *fakeStore) Review(context.Context, string, report.Caller, report.Request) (report.ReportStatus, bool, error) {
+func (f *fakeStore) Review(context.Context, string, domain.Caller, domain.ReviewRequest) (domain.ReportStatus, bool, error) {
 	return f.status, false, f.statusErr
 }
 
-func (f *fakeStore) LookupKey(context.Context, report.IBANKey) (report.Counts, error) {
+func (f *fakeStore) LookupKey(context.Context, domain.IBANKey) (domain.Counts, error) {
 	return f.counts, f.statusErr
 }
 
-func (f *fakeStore) LookupKeys(_ context.Context, keys []report.IBANKey) ([]report.Counts, error) {
-	out := make([]report.Counts, len(keys))
+func (f *fakeStore) LookupKeys(_ context.Context, keys []domain.IBANKey) ([]domain.Counts, error) {
+	out := make([]domain.Counts, len(keys))
 	for i := range out {
 		out[i] = f.counts
 	}
 	return out, f.statusErr
 }
 
-func (f *fakeStore) ChangeMarker(context.Context, iban.IBAN, report.Caller, string, *report.Marker) (*report.Marker, error) {
+func (f *fakeStore) ChangeMarker(context.Context, iban.IBAN, domain.Caller, string, *domain.Marker) (*domain.Marker, error) {
 	return nil, nil
 }
 
-func (f *fakeStore) Lookups(context.Context, iban.IBAN) ([]report.OrgLookups, error) { return nil, nil }
+func (f *fakeStore) Lookups(context.Context, iban.IBAN) ([]domain.OrgLookups, error) { return nil, nil }
 
 func init() { gin.SetMode(gin.TestMode) } // the program sets release mode; tests stay quiet
 
 type allowAll struct{}
 
-func (allowAll) Allow(_ context.Context, _ string, _ report.RateClass, lim report.RateLimit, _ int) (report.RateDecision, error) {
-	return report.RateDecision{Allowed: true, Limit: lim, Remaining: lim.Burst}, nil
+func (allowAll) Allow(_ context.Context, _ string, _ domain.RateClass, lim domain.RateLimit, _ int) (domain.RateDecision, error) {
+	return domain.RateDecision{Allowed: true, Limit: lim, Remaining: lim.Burst}, nil
 }
 
 // tokens are the test's tokens: the token is the org's name.
@@ -92,17 +92,17 @@ func (nopAudit) Refused()               {}
 
 func testAPI(t *testing.T, st *fakeStore) http.Handler {
 	t.Helper()
-	principal := func(org string, typ report.OrgType, scopes auth.Scope) auth.Principal {
+	principal := func(org string, typ domain.OrgType, scopes auth.Scope) auth.Principal {
 		return auth.Principal{Subject: org, Org: auth.Org{ID: org, Type: typ}, Scopes: scopes, Expires: time.Now().Add(time.Hour)}
 	}
 	return NewAPI(Deps{
 		Reports: st, IBANs: st, Limiter: allowAll{}, Audit: nopAudit{},
 		Verifier: tokens{
-			"bank-a": principal("bank-a", report.OrgBank, auth.ScopeIBANsRead|auth.ScopeReportsWrite|auth.ScopeReportsRead),
-			"reader": principal("reader", report.OrgBank, auth.ScopeIBANsRead),
+			"bank-a": principal("bank-a", domain.OrgBank, auth.ScopeIBANsRead|auth.ScopeReportsWrite|auth.ScopeReportsRead),
+			"reader": principal("reader", domain.OrgBank, auth.ScopeIBANsRead),
 		},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry()),
-		KeyOf:        func(i iban.IBAN) report.IBANKey { return report.IBANKey{Pseudonym: i.String()} },
+		KeyOf:        func(i iban.IBAN) domain.IBANKey { return domain.IBANKey{Pseudonym: i.String()} },
 		ValidPurpose: func(string) bool { return true }, MaxBatch: 100, MaxBodyBytes: 16 << 10, MaxBatchBodyBytes: 64 << 10,
 		RequestTimeout: time.Second,
 	})
@@ -137,18 +137,18 @@ func TestHandlers(t *testing.T) {
 		{name: "400/no idempotency key", method: "POST", path: "/v1/reports", body: report1, token: "bank-a", status: 400,
 			code: "idempotency_key_required"},
 		{name: "422/key reused", method: "POST", path: "/v1/reports", body: report1, token: "bank-a", idem: "k1",
-			store: fakeStore{acceptErr: &report.Error{Code: report.CodeConflict, Field: "Idempotency-Key", Msg: "reused"}}, status: 422, code: "idempotency_conflict"},
+			store: fakeStore{acceptErr: &domain.Error{Code: domain.CodeConflict, Field: "Idempotency-Key", Msg: "reused"}}, status: 422, code: "idempotency_conflict"},
 		{name: "503/store down", method: "POST", path: "/v1/reports", body: report1, token: "bank-a", idem: "k1",
-			store: fakeStore{acceptErr: report.Unavailable("accept", io.ErrUnexpectedEOF)}, status: 503, code: "store_unavailable"},
+			store: fakeStore{acceptErr: domain.Unavailable("accept", io.ErrUnexpectedEOF)}, status: 503, code: "store_unavailable"},
 		{name: "401/no certificate", method: "GET", path: "/v1/ibans/NL91ABNA0417164300", token: "bank-a", noCert: true, status: 401,
 			code: "unauthenticated"},
 		{name: "401/bad token", method: "GET", path: "/v1/ibans/NL91ABNA0417164300", token: "forged", status: 401, code: "unauthenticated"},
 		{name: "403/no scope", method: "POST", path: "/v1/reports", body: report1, token: "reader", idem: "k1", status: 403, code: "forbidden"},
-		{name: "200/lookup", method: "GET", path: "/v1/ibans/NL91ABNA0417164300", token: "bank-a", store: fakeStore{counts: report.Counts{ReportCount: 3}},
+		{name: "200/lookup", method: "GET", path: "/v1/ibans/NL91ABNA0417164300", token: "bank-a", store: fakeStore{counts: domain.Counts{ReportCount: 3}},
 			status: 200},
 		{name: "422/lookup of a bad IBAN", method: "GET", path: "/v1/ibans/NL00ABNA0417164300", token: "bank-a", status: 422, code: "invalid_iban"},
 		{name: "404/unknown report", method: "GET", path: "/v1/reports/" + strings.Repeat("cd", 16), token: "bank-a",
-			store: fakeStore{statusErr: &report.Error{Code: report.CodeNotFound, Msg: "no such report"}}, status: 404, code: "not_found"},
+			store: fakeStore{statusErr: &domain.Error{Code: domain.CodeNotFound, Msg: "no such report"}}, status: 404, code: "not_found"},
 		{name: "404/no route", method: "GET", path: "/v1/nothing", token: "bank-a", status: 404, code: "not_found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 )
 
 // limiter checks an org's rate limits (internal/store over
 // go-redis/redis_rate: GCRA, one Redis round trip).
 type limiter interface {
-	Allow(ctx context.Context, org string, class report.RateClass, lim report.RateLimit, cost int) (report.RateDecision, error)
+	Allow(ctx context.Context, org string, class domain.RateClass, lim domain.RateLimit, cost int) (domain.RateDecision, error)
 }
 
 // dayLimiter counts an org's writes per UTC day.
@@ -36,7 +36,7 @@ type rateDeps struct {
 // limited charges every request of a route: cost tokens of class (0: a
 // peek, so the RateLimit headers are still on the answer). A refused
 // request gets 429 and nothing is done for it.
-func limited(d rateDeps, class report.RateClass, cost int) gin.HandlerFunc {
+func limited(d rateDeps, class domain.RateClass, cost int) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if !charge(c, d, class, cost) {
 			return
@@ -50,7 +50,7 @@ func limited(d rateDeps, class report.RateClass, cost int) gin.HandlerFunc {
 // limit it answers 429 rate_limited with Retry-After (whole seconds, at
 // least 1) and returns false. A Redis that cannot answer is 503: never a
 // silent pass.
-func charge(c *gin.Context, d rateDeps, class report.RateClass, cost int) bool {
+func charge(c *gin.Context, d rateDeps, class domain.RateClass, cost int) bool {
 	p := principal(c)
 	lim := p.Org.Limits.Of(class)
 	ctx, cancel := d.deadline.context(c)
@@ -68,7 +68,7 @@ func charge(c *gin.Context, d rateDeps, class report.RateClass, cost int) bool {
 	v[0], v[1], v[2] = strconv.Itoa(lim.Burst), strconv.Itoa(max(dec.Remaining, 0)), strconv.Itoa(ceilSeconds(dec.ResetAfter))
 	h["Ratelimit-Limit"], h["Ratelimit-Remaining"], h["Ratelimit-Reset"] = v[0:1:1], v[1:2:2], v[2:3:3]
 	if dec.Allowed {
-		return class != report.RateWrites || cost == 0 || chargeDay(c, d, p.Org.ID, p.Org.Limits.WritesPerDay, cost)
+		return class != domain.RateWrites || cost == 0 || chargeDay(c, d, p.Org.ID, p.Org.Limits.WritesPerDay, cost)
 	}
 	if d.metrics != nil {
 		d.metrics.rateLimited.WithLabelValues(string(p.Org.Type), string(class)).Inc()
@@ -131,7 +131,7 @@ func handleLimits(d rateDeps) gin.HandlerFunc {
 		ctx, cancel := withTimeout(c, d.deadline.timeout)
 		defer cancel()
 		var out []policyJSON
-		for _, class := range []report.RateClass{report.RateLookups, report.RateWrites} {
+		for _, class := range []domain.RateClass{domain.RateLookups, domain.RateWrites} {
 			lim := p.Org.Limits.Of(class)
 			dec, err := d.l.Allow(ctx, p.Org.ID, class, lim, 0)
 			if err != nil {

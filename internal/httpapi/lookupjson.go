@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/jsonw"
-	"github.com/mulegate/mulegate/internal/report"
 )
 
 // The lookup answer is the hottest body the gateway writes, so it is
@@ -46,15 +46,15 @@ func NewView(omit []string) View {
 // a marker on an IBAN that no registered bank holds can only be the
 // police's, and a marketplace that reported the IBAN sees it unrouted.
 // A bank's marker stays (without by_type).
-func (v View) counts(c report.Counts) report.Counts {
-	if v.markerByType && c.Marker != nil && c.Marker.ByType == report.OrgPolice {
+func (v View) counts(c domain.Counts) domain.Counts {
+	if v.markerByType && c.Marker != nil && c.Marker.ByType == domain.OrgPolice {
 		c.Marker = nil
 	}
 	return c
 }
 
 // appendLookup appends l as this view shows it.
-func (v View) appendLookup(b []byte, l report.Lookup) []byte {
+func (v View) appendLookup(b []byte, l domain.Lookup) []byte {
 	w := objWriter{b: append(b, '{'), omit: v.omit}
 	if w.field("iban") {
 		w.b = jsonw.AppendString(w.b, l.IBAN.String())
@@ -113,7 +113,7 @@ func (v View) appendLookup(b []byte, l report.Lookup) []byte {
 	return append(w.b, '}')
 }
 
-func (v View) appendMarker(b []byte, m *report.Marker) []byte {
+func (v View) appendMarker(b []byte, m *domain.Marker) []byte {
 	if m == nil {
 		return append(b, "null"...)
 	}
@@ -171,7 +171,7 @@ func (w *objWriter) time(name string, t time.Time) {
 	w.b = append(w.b, '"')
 }
 
-func appendCounts(b []byte, t report.Tally) []byte {
+func appendCounts(b []byte, t domain.Tally) []byte {
 	b = append(b, '{')
 	for n, e := range t { // a Tally is in name order, as encoding/json sorts map keys
 		if n > 0 {
@@ -187,8 +187,8 @@ func appendCounts(b []byte, t report.Tally) []byte {
 // statsOrder lists the windows in the order encoding/json sorts their
 // keys ("d30" < "d365" < "d7" < "d90"), with each window's key.
 var statsOrder = func() []statKey {
-	out := make([]statKey, len(report.WindowDays))
-	for w, d := range report.WindowDays {
+	out := make([]statKey, len(domain.WindowDays))
+	for w, d := range domain.WindowDays {
 		out[w] = statKey{key: "d" + strconv.Itoa(d), w: w}
 	}
 	slices.SortFunc(out, func(a, b statKey) int { return strings.Compare(a.key, b.key) })
@@ -197,11 +197,11 @@ var statsOrder = func() []statKey {
 
 type statKey struct {
 	key string // "d7"…
-	w   int    // index in report.WindowDays
+	w   int    // index in domain.WindowDays
 }
 
 // appendStats writes the windows keyed "d7", "d30"….
-func appendStats(b []byte, ws [len(report.WindowDays)]report.Window) []byte {
+func appendStats(b []byte, ws [len(domain.WindowDays)]domain.Window) []byte {
 	b = append(b, '{')
 	for n, o := range statsOrder {
 		if n > 0 {

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
-	"github.com/mulegate/mulegate/internal/report"
 )
 
 // TestAppendLookupMatchesEncodingJSON holds the hand-written lookup body
@@ -54,7 +54,7 @@ func TestAppendLookupMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-func randomLookup(r *rand.Rand, ib iban.IBAN) report.Lookup {
+func randomLookup(r *rand.Rand, ib iban.IBAN) domain.Lookup {
 	t := func() time.Time {
 		if r.IntN(4) == 0 {
 			return time.Time{}
@@ -69,17 +69,17 @@ func randomLookup(r *rand.Rand, ib iban.IBAN) report.Lookup {
 		}
 		return m
 	}
-	c := report.Counts{ReportCount: r.Int64N(100), ReporterCount: r.Int64N(10), Last30Days: r.Int64N(50),
+	c := domain.Counts{ReportCount: r.Int64N(100), ReporterCount: r.Int64N(10), Last30Days: r.Int64N(50),
 		ByCategory: tallyOf(counts()), BySource: tallyOf(counts()), First: t(), Last: t(), Cancelled: r.Int64N(3), Watermark: t(),
-		Review: report.ReviewCounts{Open: r.Int64N(5), Confirmed: r.Int64N(2), Disputed: r.Int64N(2)}}
-	for w, d := range report.WindowDays {
-		c.Windows[w] = report.Window{Days: d, Reports: r.Int64N(40), Reporters: r.Int64N(5)}
+		Review: domain.ReviewCounts{Open: r.Int64N(5), Confirmed: r.Int64N(2), Disputed: r.Int64N(2)}}
+	for w, d := range domain.WindowDays {
+		c.Windows[w] = domain.Window{Days: d, Reports: r.Int64N(40), Reporters: r.Int64N(5)}
 	}
 	if r.IntN(3) == 0 {
-		by := []report.OrgType{report.OrgPolice, report.OrgBank, ""}[r.IntN(3)]
-		c.Marker = &report.Marker{FraudType: report.FraudType("mule_account"), ByType: by, RegisteredAt: time.UnixMilli(1_700_000_000_123).UTC()}
+		by := []domain.OrgType{domain.OrgPolice, domain.OrgBank, ""}[r.IntN(3)]
+		c.Marker = &domain.Marker{FraudType: domain.FraudType("mule_account"), ByType: by, RegisteredAt: time.UnixMilli(1_700_000_000_123).UTC()}
 	}
-	l := report.Lookup{IBAN: ib, Counts: c, Risk: report.Risk([]string{"none", "low", "medium", "high"}[r.IntN(4)])}
+	l := domain.Lookup{IBAN: ib, Counts: c, Risk: domain.Risk([]string{"none", "low", "medium", "high"}[r.IntN(4)])}
 	switch r.IntN(3) {
 	case 0:
 	case 1:
@@ -104,7 +104,7 @@ type lookupJSON struct {
 	BySource        map[string]int64    `json:"by_source"`
 	FirstReportedAt *string             `json:"first_reported_at"`
 	LastReportedAt  *string             `json:"last_reported_at"`
-	Risk            report.Risk         `json:"risk"`
+	Risk            domain.Risk         `json:"risk"`
 	Review          reviewCountsJSON    `json:"review"`
 	CancelledCount  int64               `json:"cancelled_count"`
 	Stats           map[string]statJSON `json:"stats"`
@@ -133,7 +133,7 @@ type markerJSON struct {
 // render is the lookup as this view shows it: the struct itself when
 // nothing is left out (the common, cheap case), else its fields without
 // the omitted ones.
-func (v View) renderReflect(l report.Lookup) any {
+func (v View) renderReflect(l domain.Lookup) any {
 	out := renderLookup(l)
 	if v.markerByType && out.Marker != nil {
 		out.Marker.ByType = ""
@@ -155,7 +155,7 @@ func (v View) renderReflect(l report.Lookup) any {
 	return fields
 }
 
-func renderLookup(l report.Lookup) lookupJSON {
+func renderLookup(l domain.Lookup) lookupJSON {
 	out := lookupJSON{
 		IBAN: l.IBAN.String(), Country: l.IBAN.Country(), BankCode: l.IBAN.BankCode(),
 		ReportCount: l.ReportCount, ReporterCount: l.ReporterCount, Last30Days: l.Last30Days,
@@ -190,9 +190,9 @@ func TestAppendAcceptedMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-// tallyOf is a report.Tally of a map's counts.
-func tallyOf(m map[string]int64) report.Tally {
-	var t report.Tally
+// tallyOf is a domain.Tally of a map's counts.
+func tallyOf(m map[string]int64) domain.Tally {
+	var t domain.Tally
 	for k, n := range m {
 		t.Add(k, n)
 	}

@@ -9,32 +9,32 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
-	"github.com/mulegate/mulegate/internal/report"
 )
 
 // Lookups: one IBAN, a batch, and who looked an IBAN up.
 
 type lookuper interface {
-	LookupKey(ctx context.Context, k report.IBANKey) (report.Counts, error)
-	LookupKeys(ctx context.Context, keys []report.IBANKey) ([]report.Counts, error)
+	LookupKey(ctx context.Context, k domain.IBANKey) (domain.Counts, error)
+	LookupKeys(ctx context.Context, keys []domain.IBANKey) ([]domain.Counts, error)
 }
 
 // viewFor is the caller's view.
-func viewFor(views map[report.OrgType]View, c *gin.Context) View {
+func viewFor(views map[domain.OrgType]View, c *gin.Context) View {
 	return views[principal(c).Org.Type]
 }
 
 // ibanParam parses the {iban} path parameter and puts its masked form in
 // the access log.
-func ibanParam(c *gin.Context) (iban.IBAN, report.IBANKey, error) {
+func ibanParam(c *gin.Context) (iban.IBAN, domain.IBANKey, error) {
 	return stateOf(c).ibanParam(c)
 }
 
-func (st *reqState) ibanParam(c *gin.Context) (iban.IBAN, report.IBANKey, error) {
-	i, err := report.ParseIBAN(c.Param("iban"))
+func (st *reqState) ibanParam(c *gin.Context) (iban.IBAN, domain.IBANKey, error) {
+	i, err := domain.ParseIBAN(c.Param("iban"))
 	if err != nil {
-		return i, report.IBANKey{}, err
+		return i, domain.IBANKey{}, err
 	}
 	st.iban = i.Masked()
 	return i, st.auditIBANs(i)[0], nil
@@ -43,8 +43,8 @@ func (st *reqState) ibanParam(c *gin.Context) (iban.IBAN, report.IBANKey, error)
 // lookupDeps are what the lookup handlers need.
 type lookupDeps struct {
 	store     IBANs
-	risk      report.RiskPolicy
-	views     map[report.OrgType]View
+	risk      domain.RiskPolicy
+	views     map[domain.OrgType]View
 	rate      rateDeps
 	maxBatch  int
 	bodyLimit int64
@@ -69,7 +69,7 @@ func handleLookup(d lookupDeps) gin.HandlerFunc {
 			return
 		}
 		view := views[st.principal.Org.Type]
-		l := report.NewLookup(i, view.counts(counts), risk)
+		l := domain.NewLookup(i, view.counts(counts), risk)
 		st.risks = []string{string(l.Risk)}
 		buf := lookupBufs.Get().(*[]byte)
 		*buf = view.appendLookup((*buf)[:0], l)
@@ -107,15 +107,15 @@ func handleBatchLookup(d lookupDeps) gin.HandlerFunc {
 			return
 		}
 		if req.IBANs == nil {
-			writeProblem(c, report.Invalid("ibans", "ibans is required"))
+			writeProblem(c, domain.Invalid("ibans", "ibans is required"))
 			return
 		}
 		raw := *req.IBANs
 		if len(raw) == 0 || len(raw) > maxBatch {
-			writeProblem(c, report.Invalid("ibans", "ibans must hold between 1 and "+itoa(int64(maxBatch))+" entries"))
+			writeProblem(c, domain.Invalid("ibans", "ibans must hold between 1 and "+itoa(int64(maxBatch))+" entries"))
 			return
 		}
-		if !charge(c, rd, report.RateLookups, len(raw)) { // one lookup token per IBAN
+		if !charge(c, rd, domain.RateLookups, len(raw)) { // one lookup token per IBAN
 			return
 		}
 		key := auditKeyOf(c)
@@ -137,7 +137,7 @@ func handleBatchLookup(d lookupDeps) gin.HandlerFunc {
 		}
 		wg.Wait()
 		body := append(make([]byte, 0, 64+900*len(raw)), `{"results":[`...)
-		var keys []report.IBANKey
+		var keys []domain.IBANKey
 		var risks []string
 		for j, p := range parts {
 			if p.err != nil {
@@ -165,16 +165,16 @@ const batchPartMin = 250
 // risks, in order.
 type batchPart struct {
 	body  []byte
-	keys  []report.IBANKey
+	keys  []domain.IBANKey
 	risks []string
 	err   error
 }
 
-func (p *batchPart) run(ctx context.Context, s lookuper, key keyOf, view View, risk report.RiskPolicy, raw []string) {
+func (p *batchPart) run(ctx context.Context, s lookuper, key keyOf, view View, risk domain.RiskPolicy, raw []string) {
 	invalid := make([][]byte, len(raw))
 	valid := make([]iban.IBAN, 0, len(raw))
 	for n, r := range raw {
-		i, err := report.ParseIBAN(r)
+		i, err := domain.ParseIBAN(r)
 		if err != nil {
 			_, code, detail := problemFor(err)
 			invalid[n], _ = json.Marshal(batchInvalid{IBAN: r, Error: batchError{Code: code, Detail: detail}})
@@ -182,7 +182,7 @@ func (p *batchPart) run(ctx context.Context, s lookuper, key keyOf, view View, r
 		}
 		valid = append(valid, i)
 	}
-	p.keys = make([]report.IBANKey, len(valid))
+	p.keys = make([]domain.IBANKey, len(valid))
 	for n, i := range valid {
 		p.keys[n] = key(i)
 	}
@@ -202,7 +202,7 @@ func (p *batchPart) run(ctx context.Context, s lookuper, key keyOf, view View, r
 			p.body = append(p.body, invalid[n]...)
 			continue
 		}
-		l := report.NewLookup(valid[k], view.counts(counts[k]), risk)
+		l := domain.NewLookup(valid[k], view.counts(counts[k]), risk)
 		p.risks[k] = string(l.Risk)
 		p.body = view.appendLookup(p.body, l)
 		k++
@@ -210,7 +210,7 @@ func (p *batchPart) run(ctx context.Context, s lookuper, key keyOf, view View, r
 }
 
 type lookupsReader interface {
-	Lookups(ctx context.Context, i iban.IBAN) ([]report.OrgLookups, error)
+	Lookups(ctx context.Context, i iban.IBAN) ([]domain.OrgLookups, error)
 }
 
 type orgLookupsJSON struct {

@@ -7,12 +7,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
-	"github.com/mulegate/mulegate/internal/report"
 )
 
 type markerStore interface {
-	ChangeMarker(ctx context.Context, i iban.IBAN, c report.Caller, holder string, m *report.Marker) (*report.Marker, error)
+	ChangeMarker(ctx context.Context, i iban.IBAN, c domain.Caller, holder string, m *domain.Marker) (*domain.Marker, error)
 }
 
 type markerRequest struct {
@@ -38,17 +38,17 @@ type markerAnswerJSON struct {
 	Details      string `json:"details,omitempty"`
 }
 
-func (r markerRequest) marker(c report.Caller, now time.Time) (*report.Marker, error) {
-	ft := report.FraudType(deref(r.FraudType))
+func (r markerRequest) marker(c domain.Caller, now time.Time) (*domain.Marker, error) {
+	ft := domain.FraudType(deref(r.FraudType))
 	switch {
 	case r.FraudType == nil:
-		return nil, report.Invalid("fraud_type", "fraud_type is required")
+		return nil, domain.Invalid("fraud_type", "fraud_type is required")
 	case !ft.Valid():
-		return nil, report.Invalid("fraud_type", "fraud_type must be one of mule_account, scammer_account, account_takeover, other")
-	case utf8.RuneCountInString(deref(r.Details)) > report.MaxReviewDetailsRunes || !utf8.ValidString(deref(r.Details)):
-		return nil, report.Invalid("details", "details must be valid text of at most 2000 characters")
+		return nil, domain.Invalid("fraud_type", "fraud_type must be one of mule_account, scammer_account, account_takeover, other")
+	case utf8.RuneCountInString(deref(r.Details)) > domain.MaxReviewDetailsRunes || !utf8.ValidString(deref(r.Details)):
+		return nil, domain.Invalid("details", "details must be valid text of at most 2000 characters")
 	}
-	return &report.Marker{FraudType: ft, ByType: c.Type, ByOrg: c.Org, RegisteredAt: now.UTC(), Details: deref(r.Details)}, nil
+	return &domain.Marker{FraudType: ft, ByType: c.Type, ByOrg: c.Org, RegisteredAt: now.UTC(), Details: deref(r.Details)}, nil
 }
 
 // handlePutMarker serves PUT /v1/ibans/{iban}/marker: the police for any

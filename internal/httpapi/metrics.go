@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -70,17 +70,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	// Every series of a closed label set exists from the start at 0, so
 	// rates and alert rules see it before its first event.
 	m.tokenHit, m.tokenMiss = m.tokenCache.WithLabelValues("hit"), m.tokenCache.WithLabelValues("miss")
-	for _, a := range []report.Action{report.ActionAcknowledge, report.ActionClose, report.ActionCancel} {
+	for _, a := range []domain.Action{domain.ActionAcknowledge, domain.ActionClose, domain.ActionCancel} {
 		m.reviews.WithLabelValues(string(a))
 	}
-	for _, t := range []report.OrgType{report.OrgBank, report.OrgMarketplace, report.OrgPolice} {
-		for _, c := range []report.RateClass{report.RateLookups, report.RateWrites} {
+	for _, t := range []domain.OrgType{domain.OrgBank, domain.OrgMarketplace, domain.OrgPolice} {
+		for _, c := range []domain.RateClass{domain.RateLookups, domain.RateWrites} {
 			m.rateLimited.WithLabelValues(string(t), string(c))
 		}
 	}
 	for _, via := range []string{"feed", "stream"} {
 		m.alertsDelivered.WithLabelValues(via)
-		for _, t := range report.EventTypes {
+		for _, t := range domain.EventTypes {
 			m.eventsDelivered.WithLabelValues(string(t), via)
 		}
 	}

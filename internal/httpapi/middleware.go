@@ -17,7 +17,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/mulegate/mulegate/internal/auth"
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 )
 
 func requestID(c *gin.Context) string { return stateOf(c).id }
@@ -258,5 +258,5 @@ func singleHeader(c *gin.Context, name string) (value string, present bool, err 
 	case 1:
 		return vals[0], true, nil
 	}
-	return "", true, report.Invalid(name, "the "+name+" header must appear once")
+	return "", true, domain.Invalid(name, "the "+name+" header must appear once")
 }

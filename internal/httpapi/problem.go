@@ -8,7 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/mulegate/mulegate/internal/auth"
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 )
 
 // Problem is an RFC 9457 problem details body. Code is mulegate's stable
@@ -36,19 +36,19 @@ func newAPIError(status int, code, detail string) *apiError {
 }
 
 // domainStatus maps domain error codes to HTTP statuses and problem codes.
-var domainStatus = map[report.Code]struct {
+var domainStatus = map[domain.Code]struct {
 	status int
 	code   string
 }{
-	report.CodeInvalid:      {http.StatusBadRequest, "invalid_request"},
-	report.CodeInvalidIBAN:  {http.StatusUnprocessableEntity, "invalid_iban"},
-	report.CodeNotFound:     {http.StatusNotFound, "not_found"},
-	report.CodeConflict:     {http.StatusUnprocessableEntity, "idempotency_conflict"},
-	report.CodeUnavailable:  {http.StatusServiceUnavailable, "store_unavailable"},
-	report.CodeUnroutable:   {http.StatusUnprocessableEntity, "unroutable_iban"},
-	report.CodeInternal:     {http.StatusInternalServerError, "internal"},
-	report.CodeForbidden:    {http.StatusForbidden, "forbidden"},
-	report.CodeInvalidState: {http.StatusConflict, "invalid_state"},
+	domain.CodeInvalid:      {http.StatusBadRequest, "invalid_request"},
+	domain.CodeInvalidIBAN:  {http.StatusUnprocessableEntity, "invalid_iban"},
+	domain.CodeNotFound:     {http.StatusNotFound, "not_found"},
+	domain.CodeConflict:     {http.StatusUnprocessableEntity, "idempotency_conflict"},
+	domain.CodeUnavailable:  {http.StatusServiceUnavailable, "store_unavailable"},
+	domain.CodeUnroutable:   {http.StatusUnprocessableEntity, "unroutable_iban"},
+	domain.CodeInternal:     {http.StatusInternalServerError, "internal"},
+	domain.CodeForbidden:    {http.StatusForbidden, "forbidden"},
+	domain.CodeInvalidState: {http.StatusConflict, "invalid_state"},
 }
 
 var titles = map[string]string{
@@ -82,11 +82,11 @@ func problemFor(err error) (status int, code, detail string) {
 	if errors.As(err, &authErr) {
 		return http.StatusUnauthorized, authErr.Code, authErr.Msg
 	}
-	var de *report.Error
+	var de *domain.Error
 	if errors.As(err, &de) {
 		m, ok := domainStatus[de.Code]
 		if !ok { // an unknown code is a bug: answer as internal
-			m = domainStatus[report.CodeInternal]
+			m = domainStatus[domain.CodeInternal]
 		}
 		if m.code == "internal" {
 			return m.status, m.code, internalDetail // the message may hold the cause

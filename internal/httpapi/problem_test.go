@@ -11,7 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/go-cmp/cmp"
 	"github.com/mulegate/mulegate/internal/auth"
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 )
 
 // TestProblemFor documents how every kind of error becomes an answer: the
@@ -26,21 +26,21 @@ func TestProblemFor(t *testing.T) {
 		err  error
 		want Problem
 	}{
-		{"400/invalid", report.Invalid("iban", "iban is required"),
+		{"400/invalid", domain.Invalid("iban", "iban is required"),
 			Problem{Status: 400, Code: "invalid_request", Title: "The request is invalid", Detail: "iban is required"}},
-		{"422/invalid iban", &report.Error{Code: report.CodeInvalidIBAN, Field: "iban", Msg: "checksum: mod-97 is 3"},
+		{"422/invalid iban", &domain.Error{Code: domain.CodeInvalidIBAN, Field: "iban", Msg: "checksum: mod-97 is 3"},
 			Problem{Status: 422, Code: "invalid_iban", Title: "The IBAN is invalid", Detail: "checksum: mod-97 is 3"}},
-		{"404/not found", &report.Error{Code: report.CodeNotFound, Msg: "no such report"},
+		{"404/not found", &domain.Error{Code: domain.CodeNotFound, Msg: "no such report"},
 			Problem{Status: 404, Code: "not_found", Title: "Not found", Detail: "no such report"}},
-		{"422/conflict", &report.Error{Code: report.CodeConflict, Msg: "reused"},
+		{"422/conflict", &domain.Error{Code: domain.CodeConflict, Msg: "reused"},
 			Problem{Status: 422, Code: "idempotency_conflict", Title: "Idempotency-Key reused with a different request", Detail: "reused"}},
-		{"422/unroutable", &report.Error{Code: report.CodeUnroutable, Msg: "no bank"},
+		{"422/unroutable", &domain.Error{Code: domain.CodeUnroutable, Msg: "no bank"},
 			Problem{Status: 422, Code: "unroutable_iban", Title: "No bank is registered for this IBAN", Detail: "no bank"}},
-		{"503/unavailable", report.Unavailable("store: lookup", errors.New(secret)),
+		{"503/unavailable", domain.Unavailable("store: lookup", errors.New(secret)),
 			Problem{Status: 503, Code: "store_unavailable", Title: "The report store is unavailable", Detail: "the report store is unavailable, retry later"}},
-		{"500/internal", report.Internal("store: script", errors.New(secret)),
+		{"500/internal", domain.Internal("store: script", errors.New(secret)),
 			Problem{Status: 500, Code: "internal", Title: "Internal error", Detail: internalDetail}},
-		{"500/unknown domain code", &report.Error{Code: "mystery", Msg: secret},
+		{"500/unknown domain code", &domain.Error{Code: "mystery", Msg: secret},
 			Problem{Status: 500, Code: "internal", Title: "Internal error", Detail: internalDetail}},
 		{"500/plain error", errors.New(secret),
 			Problem{Status: 500, Code: "internal", Title: "Internal error", Detail: internalDetail}},

@@ -8,35 +8,35 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/mulegate/mulegate/internal/auth"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/jsonw"
-	"github.com/mulegate/mulegate/internal/report"
 )
 
 // Reports: intake, and reading a report as its parties see it.
 
 type reportAccepter interface {
-	Accept(ctx context.Context, org string, orgType report.OrgType, idempotencyKey string, s report.Submission) (report.Accepted, error)
+	Accept(ctx context.Context, org string, orgType domain.OrgType, idempotencyKey string, s domain.Submission) (domain.Accepted, error)
 }
 
 type reportReader interface {
-	ReportStatus(ctx context.Context, id string) (report.ReportStatus, error)
+	ReportStatus(ctx context.Context, id string) (domain.ReportStatus, error)
 }
 
 type reportRequest struct {
 	IBAN        *string        `json:"iban"`
 	Category    *string        `json:"category"`
 	OccurredAt  *string        `json:"occurred_at"`
-	Amount      *report.Amount `json:"amount"`
+	Amount      *domain.Amount `json:"amount"`
 	Reference   *string        `json:"reference"`
 	Description *string        `json:"description"`
 }
 
-func (r reportRequest) submission(now time.Time, skew time.Duration) (report.Submission, error) {
+func (r reportRequest) submission(now time.Time, skew time.Duration) (domain.Submission, error) {
 	at, err := optionalTime("occurred_at", r.OccurredAt)
 	if err != nil {
-		return report.Submission{}, err
+		return domain.Submission{}, err
 	}
-	return report.NewSubmission(deref(r.IBAN), deref(r.Category), at, r.Amount, deref(r.Reference), deref(r.Description), now, skew)
+	return domain.NewSubmission(deref(r.IBAN), deref(r.Category), at, r.Amount, deref(r.Reference), deref(r.Description), now, skew)
 }
 
 // optionalTime parses an optional RFC 3339 field.
@@ -46,7 +46,7 @@ func optionalTime(field string, v *string) (*time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, *v)
 	if err != nil {
-		return nil, report.Invalid(field, field+" must be an RFC 3339 date-time such as 2026-11-27T14:03:00Z")
+		return nil, domain.Invalid(field, field+" must be an RFC 3339 date-time such as 2026-11-27T14:03:00Z")
 	}
 	return &t, nil
 }
@@ -61,7 +61,7 @@ func idempotencyKey(c *gin.Context, required bool) (string, error) {
 	case !present && required:
 		return "", newAPIError(http.StatusBadRequest, "idempotency_key_required", "the Idempotency-Key header is required (1-255 visible ASCII characters)")
 	case present && !validIdempotencyKey(key):
-		return "", report.Invalid("Idempotency-Key", "Idempotency-Key must be 1-255 visible ASCII characters")
+		return "", domain.Invalid("Idempotency-Key", "Idempotency-Key must be 1-255 visible ASCII characters")
 	}
 	return key, nil
 }
@@ -135,7 +135,7 @@ func handleSubmitReport(d reportDeps) gin.HandlerFunc {
 		if a.Replayed {
 			c.Header("Idempotent-Replayed", "true")
 		}
-		c.Data(http.StatusAccepted, jsonContentType, acceptedJSON{ReportID: a.ID, Status: string(report.StatusQueued),
+		c.Data(http.StatusAccepted, jsonContentType, acceptedJSON{ReportID: a.ID, Status: string(domain.StatusQueued),
 			IBAN: a.IBAN.String(), ReportCount: a.ReportCount}.append(make([]byte, 0, 128)))
 	}
 }
@@ -169,7 +169,7 @@ type reviewJSON struct {
 // renderStatus shows a report to one of its parties: the holder also sees
 // the IBAN, the category and the reporting org (it must find the account
 // and judge the report); the reporter and the police see the rest.
-func renderStatus(st report.ReportStatus, p report.Parties, now time.Time) statusJSON {
+func renderStatus(st domain.ReportStatus, p domain.Parties, now time.Time) statusJSON {
 	out := statusJSON{ReportID: st.ID, Status: string(st.Status), Attempts: st.Attempts,
 		ReceivedAt: st.ReceivedAt.Format(time.RFC3339Nano)}
 	out.ForwardedAt = timePtr(ptrTime(st.ForwardedAt))
@@ -206,7 +206,7 @@ func reportParty(d reportDeps, want auth.Scope) gin.HandlerFunc {
 			return
 		}
 		if !st.PartiesOf(caller(c)).Any() {
-			writeProblem(c, &report.Error{Code: report.CodeNotFound, Msg: "no such report"})
+			writeProblem(c, &domain.Error{Code: domain.CodeNotFound, Msg: "no such report"})
 			return
 		}
 		stateOf(c).report = &st

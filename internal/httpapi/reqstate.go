@@ -5,7 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/mulegate/mulegate/internal/auth"
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 )
 
 // stateKey is the gin key of a request's state: a type of no size, so
@@ -30,12 +30,12 @@ type reqState struct {
 	// are the keys of the IBANs it was about (keysSet: it named IBANs,
 	// perhaps none valid) and risks their risks, for the audit trail.
 	keyOf   keyOf
-	keys    []report.IBANKey
+	keys    []domain.IBANKey
 	keysSet bool
 	risks   []string
 	// report is the report of a /v1/reports/{id} route as reportParty
 	// read it (the caller is one of its parties).
-	report *report.ReportStatus
+	report *domain.ReportStatus
 	// suppressed: refused at once by refusedGate (counted in an
 	// aggregate record and log line, not one of its own).
 	suppressed bool

@@ -6,11 +6,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 )
 
 type reviewer interface {
-	Review(ctx context.Context, id string, c report.Caller, req report.Request) (report.ReportStatus, bool, error)
+	Review(ctx context.Context, id string, c domain.Caller, req domain.ReviewRequest) (domain.ReportStatus, bool, error)
 }
 
 type closeRequest struct {
@@ -36,7 +36,7 @@ type reviewDeps struct {
 // decode the action's body into a domain request, let the store apply the
 // state machine, answer with the report as its caller may see it. A
 // repeat of an action already applied is 200 with the report unchanged.
-func handleReview(d reviewDeps, action report.Action) gin.HandlerFunc {
+func handleReview(d reviewDeps, action domain.Action) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		req, err := decodeReview(c, action, d.bodyLimit)
 		if err != nil {
@@ -59,22 +59,22 @@ func handleReview(d reviewDeps, action report.Action) gin.HandlerFunc {
 
 // decodeReview reads an action's body: none for acknowledge, the verdict
 // for close, an optional reason for cancel (an empty body is no reason).
-func decodeReview(c *gin.Context, action report.Action, limit int64) (report.Request, error) {
+func decodeReview(c *gin.Context, action domain.Action, limit int64) (domain.ReviewRequest, error) {
 	switch action {
-	case report.ActionClose:
+	case domain.ActionClose:
 		var body closeRequest
 		if err := decode(c, limit, &body); err != nil {
-			return report.Request{}, err
+			return domain.ReviewRequest{}, err
 		}
-		return report.NewClose(deref(body.Result), deref(body.FraudType), deref(body.Details))
-	case report.ActionCancel:
+		return domain.NewClose(deref(body.Result), deref(body.FraudType), deref(body.Details))
+	case domain.ActionCancel:
 		var body cancelRequest
 		if c.Request.ContentLength != 0 {
 			if err := decode(c, limit, &body); err != nil {
-				return report.Request{}, err
+				return domain.ReviewRequest{}, err
 			}
 		}
-		return report.NewCancel(deref(body.Reason))
+		return domain.NewCancel(deref(body.Reason))
 	}
-	return report.Request{Action: action}, nil
+	return domain.ReviewRequest{Action: action}, nil
 }

@@ -7,9 +7,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/mulegate/mulegate/internal/auth"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/localrate"
-	"github.com/mulegate/mulegate/internal/report"
 )
 
 // What the API needs from storage, one interface per service of the
@@ -47,14 +47,14 @@ type Deps struct {
 	Verifier          tokenVerifier
 	Log               *slog.Logger
 	Metrics           *Metrics
-	Risk              report.RiskPolicy
-	Views             map[report.OrgType]View
+	Risk              domain.RiskPolicy
+	Views             map[domain.OrgType]View
 	Limiter           limiter
 	DayLimiter        dayLimiter    // writes per UTC day (nil: none)
 	Slots             streamSlots   // SSE streams and long polls per org (nil: none)
 	WriteTimeout      time.Duration // api.write_timeout: a stream reader that does not read is cut after it
 	Audit             Auditor
-	KeyOf             func(iban.IBAN) report.IBANKey // the IBAN's keyed pseudonym and partition (the store's KeyOf)
+	KeyOf             func(iban.IBAN) domain.IBANKey // the IBAN's keyed pseudonym and partition (the store's KeyOf)
 	ValidPurpose      func(string) bool
 	LookupLog         LookupLog
 	MaxBatch          int
@@ -100,7 +100,7 @@ func NewAPI(d Deps) http.Handler {
 	// (reports, reviews, cancels, alerts, markers), and a free peek at the
 	// lookups bucket for reads.
 	rd := rateDeps{l: localrate.New(d.Limiter), day: d.DayLimiter, metrics: d.Metrics, deadline: &sharedDeadline{timeout: d.RequestTimeout}}
-	lookup, write, peek := limited(rd, report.RateLookups, 1), limited(rd, report.RateWrites, 1), limited(rd, report.RateLookups, 0)
+	lookup, write, peek := limited(rd, domain.RateLookups, 1), limited(rd, domain.RateWrites, 1), limited(rd, domain.RateLookups, 0)
 	// No route, no such method: authenticated and limited like any
 	// request (401, then 429, then the 404 or 405, with the RateLimit
 	// headers), and audited.
@@ -132,9 +132,9 @@ func NewAPI(d Deps) http.Handler {
 	v1.handle("GET", "/reports/:id", "report_read", lookup, party(auth.ScopeReportsRead), handleReportStatus(rp))
 	rv := reviewDeps{store: d.Reports, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
 	review := party(auth.ScopeReportsReview)
-	v1.handle("POST", "/reports/:id/acknowledge", "acknowledge", write, review, handleReview(rv, report.ActionAcknowledge))
-	v1.handle("POST", "/reports/:id/close", "close", write, review, handleReview(rv, report.ActionClose))
-	v1.handle("POST", "/reports/:id/cancel", "cancel", write, party(auth.ScopeReportsWrite), handleReview(rv, report.ActionCancel))
+	v1.handle("POST", "/reports/:id/acknowledge", "acknowledge", write, review, handleReview(rv, domain.ActionAcknowledge))
+	v1.handle("POST", "/reports/:id/close", "close", write, review, handleReview(rv, domain.ActionClose))
+	v1.handle("POST", "/reports/:id/cancel", "cancel", write, party(auth.ScopeReportsWrite), handleReview(rv, domain.ActionCancel))
 
 	if d.Feeds != nil {
 		pa := postAlertDeps{store: d.Feeds, router: d.Router, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes,

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 )
 
 // bucket is a shared limit that counts what it grants: a token bucket
@@ -18,7 +18,7 @@ type bucket struct {
 	granted int
 }
 
-func (b *bucket) Allow(_ context.Context, _ string, _ report.RateClass, lim report.RateLimit, cost int) (report.RateDecision, error) {
+func (b *bucket) Allow(_ context.Context, _ string, _ domain.RateClass, lim domain.RateLimit, cost int) (domain.RateDecision, error) {
 	now := b.now()
 	if b.at.IsZero() {
 		b.tokens, b.at = float64(lim.Burst), now
@@ -28,9 +28,9 @@ func (b *bucket) Allow(_ context.Context, _ string, _ report.RateClass, lim repo
 	if cost > 0 && b.tokens >= float64(cost) {
 		b.tokens -= float64(cost)
 		b.granted += cost
-		return report.RateDecision{Allowed: true, Limit: lim, Remaining: int(b.tokens)}, nil
+		return domain.RateDecision{Allowed: true, Limit: lim, Remaining: int(b.tokens)}, nil
 	}
-	return report.RateDecision{Allowed: cost == 0, Limit: lim, Remaining: int(b.tokens), RetryAfter: time.Millisecond}, nil
+	return domain.RateDecision{Allowed: cost == 0, Limit: lim, Remaining: int(b.tokens), RetryAfter: time.Millisecond}, nil
 }
 
 // FuzzGateNeverAllowsMoreThanShared: whatever the sequence of requests
@@ -50,12 +50,12 @@ func FuzzGateNeverAllowsMoreThanShared(f *testing.F) {
 		shared := &bucket{now: clock}
 		g := New(shared)
 		g.now = clock
-		lim := report.RateLimit{PerSecond: int(rate), Burst: int(burst)}
+		lim := domain.RateLimit{PerSecond: int(rate), Burst: int(burst)}
 		allowed := 0
 		for _, op := range ops {
 			now = now.Add(time.Duration(op&0x3f) * time.Millisecond) // up to 63 ms between requests
 			cost := int(op >> 6)                                     // 0 (a peek) to 3
-			d, err := g.Allow(context.Background(), "org", report.RateLookups, lim, cost)
+			d, err := g.Allow(context.Background(), "org", domain.RateLookups, lim, cost)
 			if err != nil {
 				t.Fatal(err)
 			}

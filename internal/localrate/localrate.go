@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 )
 
 // Gate sits in front of the shared limit (Redis) and saves it most
@@ -42,14 +42,14 @@ type Gate struct {
 
 type gateKey struct {
 	org   string
-	class report.RateClass
+	class domain.RateClass
 }
 
 type gateState struct {
 	tat       time.Time // theoretical arrival time of the local bucket
 	leased    int       // tokens taken from the shared bucket, not spent yet
 	leaseEnds time.Time
-	last      report.RateDecision // the shared bucket's last answer
+	last      domain.RateDecision // the shared bucket's last answer
 	lastAt    time.Time
 }
 
@@ -60,7 +60,7 @@ const (
 
 // Limiter is the shared limit.
 type Limiter interface {
-	Allow(ctx context.Context, org string, class report.RateClass, lim report.RateLimit, cost int) (report.RateDecision, error)
+	Allow(ctx context.Context, org string, class domain.RateClass, lim domain.RateLimit, cost int) (domain.RateDecision, error)
 }
 
 // New puts a gate in front of next.
@@ -69,14 +69,14 @@ func New(next Limiter) *Gate {
 }
 
 // leaseSize is how many tokens a lease takes for lim (1: no lease).
-func leaseSize(lim report.RateLimit) int {
+func leaseSize(lim domain.RateLimit) int {
 	return max(1, min(lim.PerSecond/100, 64, lim.Burst/20))
 }
 
 // Allow spends cost tokens (a lease, the local bucket, or the shared
 // limit), or peeks when cost is 0.
 // Allow answers as next would, spending local leases where it can.
-func (g *Gate) Allow(ctx context.Context, org string, class report.RateClass, lim report.RateLimit, cost int) (report.RateDecision, error) {
+func (g *Gate) Allow(ctx context.Context, org string, class domain.RateClass, lim domain.RateLimit, cost int) (domain.RateDecision, error) {
 	if lim.PerSecond <= 0 {
 		return g.next.Allow(ctx, org, class, lim, cost)
 	}
@@ -101,7 +101,7 @@ func (g *Gate) Allow(ctx context.Context, org string, class report.RateClass, li
 // Otherwise it says how many tokens to ask the shared limit for: cost and
 // a lease, unless leases are off for lim or the shared bucket had fewer
 // than two leases left when it last answered (within a lease's life).
-func (g *Gate) local(key gateKey, lim report.RateLimit, cost int) (dec report.RateDecision, want int, answered bool) {
+func (g *Gate) local(key gateKey, lim domain.RateLimit, cost int) (dec domain.RateDecision, want int, answered bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
@@ -120,7 +120,7 @@ func (g *Gate) local(key gateKey, lim report.RateLimit, cost int) (dec report.Ra
 		return dec, 0, false
 	}
 	if wait, ok := st.gcra(now, lim, cost, false); !ok {
-		return report.RateDecision{Limit: lim, RetryAfter: wait, ResetAfter: time.Duration(lim.Burst) * time.Second / time.Duration(lim.PerSecond)}, 0, true
+		return domain.RateDecision{Limit: lim, RetryAfter: wait, ResetAfter: time.Duration(lim.Burst) * time.Second / time.Duration(lim.PerSecond)}, 0, true
 	}
 	if st.leasedNow(now) >= cost {
 		st.leased -= cost
@@ -139,7 +139,7 @@ func (g *Gate) local(key gateKey, lim report.RateLimit, cost int) (dec report.Ra
 // record keeps what the shared limit answered: spent tokens go on the
 // local bucket, the tokens taken beyond cost become the lease (and are
 // still this org's to spend, so they count as remaining).
-func (g *Gate) record(key gateKey, lim report.RateLimit, cost, took int, dec report.RateDecision) report.RateDecision {
+func (g *Gate) record(key gateKey, lim domain.RateLimit, cost, took int, dec domain.RateDecision) domain.RateDecision {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
@@ -167,7 +167,7 @@ func (st *gateState) leasedNow(now time.Time) int {
 
 // gcra runs GCRA on the local bucket: whether cost tokens are there now
 // (and how long until they would be), spending them when spend is set.
-func (st *gateState) gcra(now time.Time, lim report.RateLimit, cost int, spend bool) (time.Duration, bool) {
+func (st *gateState) gcra(now time.Time, lim domain.RateLimit, cost int, spend bool) (time.Duration, bool) {
 	interval := time.Second / time.Duration(lim.PerSecond)
 	tat := st.tat
 	if tat.Before(now) {

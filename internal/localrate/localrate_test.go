@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 )
 
 type countingLimiter struct {
@@ -14,9 +14,9 @@ type countingLimiter struct {
 	allow bool
 }
 
-func (c *countingLimiter) Allow(_ context.Context, _ string, _ report.RateClass, lim report.RateLimit, cost int) (report.RateDecision, error) {
+func (c *countingLimiter) Allow(_ context.Context, _ string, _ domain.RateClass, lim domain.RateLimit, cost int) (domain.RateDecision, error) {
 	c.calls++
-	return report.RateDecision{Allowed: c.allow, Limit: lim}, nil
+	return domain.RateDecision{Allowed: c.allow, Limit: lim}, nil
 }
 
 // TestLocalGate: once this process alone has spent an org's burst, a
@@ -28,33 +28,33 @@ func TestLocalGate(t *testing.T) {
 	shared := &countingLimiter{allow: true}
 	g := New(shared)
 	g.now = func() time.Time { return now }
-	lim := report.RateLimit{PerSecond: 10, Burst: 5}
+	lim := domain.RateLimit{PerSecond: 10, Burst: 5}
 	ctx := context.Background()
 	for n := range 5 {
-		if d, _ := g.Allow(ctx, "m", report.RateLookups, lim, 1); !d.Allowed {
+		if d, _ := g.Allow(ctx, "m", domain.RateLookups, lim, 1); !d.Allowed {
 			t.Fatalf("request %d refused within the burst", n)
 		}
 	}
-	d, _ := g.Allow(ctx, "m", report.RateLookups, lim, 1)
+	d, _ := g.Allow(ctx, "m", domain.RateLookups, lim, 1)
 	if d.Allowed || shared.calls != 5 || d.RetryAfter <= 0 {
 		t.Fatalf("after the burst: allowed %v, shared calls %d, retry after %v", d.Allowed, shared.calls, d.RetryAfter)
 	}
-	if _, _ = g.Allow(ctx, "m", report.RateLookups, lim, 0); shared.calls != 5 {
+	if _, _ = g.Allow(ctx, "m", domain.RateLookups, lim, 0); shared.calls != 5 {
 		t.Error("a peek right after an answer asked the shared limit again")
 	}
 	now = now.Add(250 * time.Millisecond) // two tokens back
-	if _, _ = g.Allow(ctx, "m", report.RateLookups, lim, 0); shared.calls != 6 {
+	if _, _ = g.Allow(ctx, "m", domain.RateLookups, lim, 0); shared.calls != 6 {
 		t.Error("a peek 250 ms later did not reach the shared limit")
 	}
-	if d, _ := g.Allow(ctx, "m", report.RateLookups, lim, 1); !d.Allowed {
+	if d, _ := g.Allow(ctx, "m", domain.RateLookups, lim, 1); !d.Allowed {
 		t.Error("refused after a token came back")
 	}
 	// The shared limit refuses (other processes spent it): nothing is
 	// spent here, so this process keeps asking.
 	shared.allow = false
-	other := report.RateLimit{PerSecond: 10, Burst: 2}
+	other := domain.RateLimit{PerSecond: 10, Burst: 2}
 	for range 5 {
-		g.Allow(ctx, "b", report.RateWrites, other, 1)
+		g.Allow(ctx, "b", domain.RateWrites, other, 1)
 	}
 	if shared.calls != 7+5 {
 		t.Errorf("shared calls %d: refusals of the shared limit were spent locally", shared.calls)
@@ -67,13 +67,13 @@ type budgetLimiter struct {
 	asked []int
 }
 
-func (b *budgetLimiter) Allow(_ context.Context, _ string, _ report.RateClass, lim report.RateLimit, cost int) (report.RateDecision, error) {
+func (b *budgetLimiter) Allow(_ context.Context, _ string, _ domain.RateClass, lim domain.RateLimit, cost int) (domain.RateDecision, error) {
 	b.asked = append(b.asked, cost)
 	if cost > b.left {
-		return report.RateDecision{Limit: lim, Remaining: b.left, RetryAfter: time.Second}, nil
+		return domain.RateDecision{Limit: lim, Remaining: b.left, RetryAfter: time.Second}, nil
 	}
 	b.left -= cost
-	return report.RateDecision{Allowed: true, Limit: lim, Remaining: b.left}, nil
+	return domain.RateDecision{Allowed: true, Limit: lim, Remaining: b.left}, nil
 }
 
 // TestLeases: an org with a high limit takes ten tokens per shared call
@@ -86,11 +86,11 @@ func TestLeases(t *testing.T) {
 	shared := &budgetLimiter{left: 40}
 	g := New(shared)
 	g.now = func() time.Time { return now }
-	lim := report.RateLimit{PerSecond: 1000, Burst: 2000} // lease: 10
+	lim := domain.RateLimit{PerSecond: 1000, Burst: 2000} // lease: 10
 	ctx := context.Background()
 	served := 0
 	for range 45 {
-		if d, _ := g.Allow(ctx, "b", report.RateLookups, lim, 1); d.Allowed {
+		if d, _ := g.Allow(ctx, "b", domain.RateLookups, lim, 1); d.Allowed {
 			served++
 		}
 		now = now.Add(time.Millisecond)
@@ -114,9 +114,9 @@ func TestLeases(t *testing.T) {
 	// A lease not used within its life is given up.
 	shared.left = 100
 	shared.asked = nil
-	g.Allow(ctx, "c", report.RateLookups, lim, 1) // takes 10, 9 leased
+	g.Allow(ctx, "c", domain.RateLookups, lim, 1) // takes 10, 9 leased
 	now = now.Add(2 * time.Second)
-	g.Allow(ctx, "c", report.RateLookups, lim, 1)
+	g.Allow(ctx, "c", domain.RateLookups, lim, 1)
 	if len(shared.asked) != 2 {
 		t.Errorf("a lease outlived its second: shared asked %v", shared.asked)
 	}

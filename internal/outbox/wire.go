@@ -3,7 +3,7 @@ package outbox
 import (
 	"time"
 
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 )
 
 // PoliceReport is the report as the police core store receives it (the
@@ -15,7 +15,7 @@ type PoliceReport struct {
 	IBAN         string         `json:"iban"`
 	Category     string         `json:"category"`
 	OccurredAt   string         `json:"occurred_at,omitempty"`
-	Amount       *report.Amount `json:"amount,omitempty"`
+	Amount       *domain.Amount `json:"amount,omitempty"`
 	Reference    string         `json:"reference,omitempty"`
 	Description  string         `json:"description,omitempty"`
 	ReporterOrg  string         `json:"reporter_org,omitempty"`
@@ -24,7 +24,7 @@ type PoliceReport struct {
 }
 
 // NewPoliceReport is the police body of an accepted report.
-func NewPoliceReport(s report.Submission, id, org string, orgType report.OrgType, received time.Time) PoliceReport {
+func NewPoliceReport(s domain.Submission, id, org string, orgType domain.OrgType, received time.Time) PoliceReport {
 	w := PoliceReport{
 		ReportID: id, IBAN: s.IBAN.String(), Category: string(s.Category),
 		Amount: s.Amount, Reference: s.Reference, Description: s.Description,
@@ -54,26 +54,26 @@ type PoliceEvent struct {
 }
 
 // PoliceEventName is the event name of a review action.
-func PoliceEventName(a report.Action) string {
+func PoliceEventName(a domain.Action) string {
 	switch a {
-	case report.ActionAcknowledge:
+	case domain.ActionAcknowledge:
 		return "acknowledged"
-	case report.ActionClose:
+	case domain.ActionClose:
 		return "closed"
 	}
 	return "cancelled"
 }
 
 // NewPoliceEvent is the police body of a review action.
-func NewPoliceEvent(id, byOrg string, r report.Review, req report.Request) PoliceEvent {
+func NewPoliceEvent(id, byOrg string, r domain.Review, req domain.ReviewRequest) PoliceEvent {
 	e := PoliceEvent{ReportID: id, Event: PoliceEventName(req.Action), ByOrg: byOrg}
 	switch req.Action {
-	case report.ActionAcknowledge:
+	case domain.ActionAcknowledge:
 		e.At = r.AcknowledgedAt.UTC().Format(time.RFC3339Nano)
-	case report.ActionClose:
+	case domain.ActionClose:
 		e.At = r.ClosedAt.UTC().Format(time.RFC3339Nano)
 		e.Result, e.FraudType, e.Details = string(r.Result), string(r.FraudType), r.Details
-	case report.ActionCancel:
+	case domain.ActionCancel:
 		e.At = r.CancelledAt.UTC().Format(time.RFC3339Nano)
 		e.Reason = r.CancelReason
 	}

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -26,7 +26,7 @@ const AlertChannel = "mg:alerts:new"
 // PostAlert stores an alert for bankOrg. With an idempotency key, a repeat
 // of the same request returns the first alert (replayed) and another
 // request under the same key is a conflict.
-func (s *Feeds) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey string, a report.AlertSubmission) (report.Alert, bool, error) {
+func (s *Feeds) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey string, a domain.AlertSubmission) (domain.Alert, bool, error) {
 	now := s.now()
 	retention, eventRetention := s.opt.AlertRetention, s.opt.EventRetention
 	id := randomID()
@@ -34,16 +34,16 @@ func (s *Feeds) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey strin
 	if idemKey != "" {
 		id = s.derivedID("alert", policeOrg, idemKey)
 		if err := s.claim(ctx, opAlerts, "mg:aidem:"+id, a.Canonical(), bankOrg, max(s.opt.IdempotencyTTL, retention)+24*time.Hour); err != nil {
-			return report.Alert{}, false, err
+			return domain.Alert{}, false, err
 		}
 		idempotent = "1"
 	}
 	data, err := json.Marshal(alertCreated{AlertID: id, IBAN: a.IBAN.String(), Severity: string(a.Severity), Message: a.Message,
 		Reference: a.Reference, CreatedAt: now.UTC().Format(time.RFC3339Nano), ExpiresAt: formatTimePtr(a.ExpiresAt)})
 	if err != nil {
-		return report.Alert{}, false, report.Internal("post alert: encode", err)
+		return domain.Alert{}, false, domain.Internal("post alert: encode", err)
 	}
-	eventID := s.EventID(report.EventAlertCreated, id)
+	eventID := s.EventID(domain.EventAlertCreated, id)
 	args := postAlertArgs{AlertID: id, Idempotent: idempotent, MinID: strconv.FormatInt(now.Add(-retention).UnixMilli(), 10),
 		TTL: int64((retention + 24*time.Hour) / time.Second), Channel: AlertChannel, Bank: bankOrg,
 		EventID: eventID, EventData: s.blobs.seal(adEvent(bankOrg, eventID), data),
@@ -57,17 +57,17 @@ func (s *Feeds) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey strin
 	keys := []string{alertStream(bankOrg), alertIDs(bankOrg), eventStream(bankOrg), eventIDs(bankOrg)}
 	v, err := s.runReplicated(ctx, postAlertScript, keys, args.argv()...)
 	if err != nil {
-		return report.Alert{}, false, s.fail(opAlerts, "post alert script", err)
+		return domain.Alert{}, false, s.fail(opAlerts, "post alert script", err)
 	}
 	out, _ := v.([]any)
 	if len(out) != 3 {
-		return report.Alert{}, false, report.Internal("post alert: parse", errUnexpected(v))
+		return domain.Alert{}, false, domain.Internal("post alert: parse", errUnexpected(v))
 	}
 	trimmed, _ := out[2].(int64)
 	s.countTrimmed(bankOrg, trimmed)
 	fresh, _ := out[0].(int64)
 	cursor, _ := out[1].(string)
-	al := report.Alert{ID: id, Cursor: cursor, BankOrg: bankOrg, IBAN: a.IBAN.String(), Severity: a.Severity,
+	al := domain.Alert{ID: id, Cursor: cursor, BankOrg: bankOrg, IBAN: a.IBAN.String(), Severity: a.Severity,
 		Message: a.Message, Reference: a.Reference, CreatedAt: cursorTime(cursor), ExpiresAt: a.ExpiresAt}
 	return al, fresh == 0, nil
 }
@@ -124,10 +124,10 @@ const scanBudget = 2000
 // the last alert returned when the page is full, else the last entry read
 // (expired ones included), else after itself. more says that the stream
 // has entries past next that this call did not read.
-func (s *Feeds) Alerts(ctx context.Context, bankOrg, after string, limit int) (alerts []report.Alert, next string, more bool, err error) {
+func (s *Feeds) Alerts(ctx context.Context, bankOrg, after string, limit int) (alerts []domain.Alert, next string, more bool, err error) {
 	now := s.now()
 	oldest := now.Add(-s.opt.AlertRetention)
-	keep := func(m redis.XMessage) (report.Alert, bool) {
+	keep := func(m redis.XMessage) (domain.Alert, bool) {
 		a := s.alertFrom(bankOrg, m)
 		return a, !a.CreatedAt.Before(oldest) && (a.ExpiresAt == nil || a.ExpiresAt.After(now))
 	}
@@ -172,15 +172,15 @@ func scanStream[T any](ctx context.Context, s *conn, key, after string, limit in
 }
 
 // alertFrom reads an alert entry, opening its sealed IBAN.
-func (s *conn) alertFrom(bankOrg string, m redis.XMessage) report.Alert {
-	a := report.Alert{Cursor: m.ID, BankOrg: bankOrg, CreatedAt: cursorTime(m.ID)}
+func (s *conn) alertFrom(bankOrg string, m redis.XMessage) domain.Alert {
+	a := domain.Alert{Cursor: m.ID, BankOrg: bankOrg, CreatedAt: cursorTime(m.ID)}
 	a.ID, _ = m.Values["alert_id"].(string)
 	ib, _ := m.Values["iban"].(string)
 	if b, err := s.blobs.open(adAlert(bankOrg, a.ID), ib); err == nil {
 		a.IBAN = string(b)
 	}
 	sev, _ := m.Values["severity"].(string)
-	a.Severity = report.Severity(sev)
+	a.Severity = domain.Severity(sev)
 	a.Message, _ = m.Values["message"].(string)
 	a.Reference, _ = m.Values["reference"].(string)
 	if v, ok := m.Values["expires"].(string); ok {

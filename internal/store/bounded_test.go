@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/redistest"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 )
 
@@ -19,8 +19,8 @@ type clock struct{ ms atomic.Int64 }
 func newClock(t time.Time) *clock    { c := &clock{}; c.ms.Store(t.UnixMilli()); return c }
 func (c *clock) now() time.Time      { return time.UnixMilli(c.ms.Load()) }
 func (c *clock) add(d time.Duration) { c.ms.Add(d.Milliseconds()) }
-func event(st *store.Store, n int, at time.Time) report.Event {
-	return report.Event{ID: st.EventID(report.EventReportReceived, fmt.Sprint("r", n)), Type: report.EventReportReceived,
+func event(st *store.Store, n int, at time.Time) domain.Event {
+	return domain.Event{ID: st.EventID(domain.EventReportReceived, fmt.Sprint("r", n)), Type: domain.EventReportReceived,
 		CreatedAt: at, Data: []byte(`{}`)}
 }
 

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/redistest"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 )
 
@@ -29,7 +29,7 @@ func TestCombinedIntakeCountsExactly(t *testing.T) {
 	}
 	ctx := context.Background()
 	const workers, each, ibans = 32, 40, 20
-	sub := func(n int) report.Submission { return report.Submission{IBAN: nlIBAN(n % ibans), Category: "phishing"} }
+	sub := func(n int) domain.Submission { return domain.Submission{IBAN: nlIBAN(n % ibans), Category: "phishing"} }
 	run := func(f func(n int) error) {
 		t.Helper()
 		var wg sync.WaitGroup
@@ -47,7 +47,7 @@ func TestCombinedIntakeCountsExactly(t *testing.T) {
 	}
 	rdb.ConfigResetStat(ctx)
 	run(func(n int) error {
-		a, err := st.Accept(ctx, "bank-a", report.OrgBank, fmt.Sprint("k", n), sub(n))
+		a, err := st.Accept(ctx, "bank-a", domain.OrgBank, fmt.Sprint("k", n), sub(n))
 		if err == nil && a.Replayed {
 			err = fmt.Errorf("report %d: a first submission answered as a replay", n)
 		}
@@ -57,15 +57,15 @@ func TestCombinedIntakeCountsExactly(t *testing.T) {
 		t.Errorf("%d script calls for %d reports: none combined", calls, workers*each)
 	}
 	run(func(n int) error {
-		a, err := st.Accept(ctx, "bank-a", report.OrgBank, fmt.Sprint("k", n), sub(n))
+		a, err := st.Accept(ctx, "bank-a", domain.OrgBank, fmt.Sprint("k", n), sub(n))
 		if err == nil && !a.Replayed {
 			err = fmt.Errorf("report %d again: not a replay", n)
 		}
 		return err
 	})
 	run(func(n int) error {
-		_, err := st.Accept(ctx, "bank-a", report.OrgBank, fmt.Sprint("k", n), sub(n+1))
-		if report.ErrorCode(err) != report.CodeConflict {
+		_, err := st.Accept(ctx, "bank-a", domain.OrgBank, fmt.Sprint("k", n), sub(n+1))
+		if domain.ErrorCode(err) != domain.CodeConflict {
 			return fmt.Errorf("report %d's key for another IBAN: %w, want a conflict", n, err)
 		}
 		return nil

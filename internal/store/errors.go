@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -36,7 +36,7 @@ const (
 // script bug, WRONGTYPE, a syntax error) is our fault: internal, 500,
 // with what (which names the script or command) kept for the log.
 func (s *conn) fail(label op, what string, err error) error {
-	var de *report.Error
+	var de *domain.Error
 	if errors.As(err, &de) {
 		return err
 	}
@@ -44,7 +44,7 @@ func (s *conn) fail(label op, what string, err error) error {
 		s.OnError(string(label))
 	}
 	if !retryable(err) {
-		return report.Internal("store: "+what, err)
+		return domain.Internal("store: "+what, err)
 	}
 	// After a failover go-redis keeps sending a slot's commands to the dead
 	// master until its slot map is refreshed (on MOVED, or every 10 s);
@@ -53,7 +53,7 @@ func (s *conn) fail(label op, what string, err error) error {
 	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
 		cc.ReloadState(context.Background())
 	}
-	return report.Unavailable("store: "+what, err)
+	return domain.Unavailable("store: "+what, err)
 }
 
 // retryable says whether a retry may cure err: anything that is not an

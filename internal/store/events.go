@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -27,13 +27,13 @@ import (
 
 // EventID is the stable id of an event about a subject (a report id, an
 // IBAN pseudonym with a time…): the same event written twice has one id.
-func (s *conn) EventID(typ report.EventType, subject string) string {
+func (s *conn) EventID(typ domain.EventType, subject string) string {
 	return s.derivedID("event", string(typ), subject)
 }
 
 // AppendEvent adds an event to bankOrg's feed, once per event id; added
 // is false when it was there already.
-func (s *Feeds) AppendEvent(ctx context.Context, bankOrg string, e report.Event) (added bool, err error) {
+func (s *Feeds) AppendEvent(ctx context.Context, bankOrg string, e domain.Event) (added bool, err error) {
 	now := s.now()
 	retention := s.opt.EventRetention
 	args := appendEventArgs{EventID: e.ID, MinID: strconv.FormatInt(now.Add(-retention).UnixMilli(), 10), Type: string(e.Type),
@@ -46,7 +46,7 @@ func (s *Feeds) AppendEvent(ctx context.Context, bankOrg string, e report.Event)
 	}
 	out, _ := v.([]any)
 	if len(out) != 3 {
-		return false, report.Internal("append event: parse", errUnexpected(v))
+		return false, domain.Internal("append event: parse", errUnexpected(v))
 	}
 	n, _ := out[0].(int64)
 	trimmed, _ := out[2].(int64)
@@ -79,9 +79,9 @@ func (s *Feeds) EventsTrimmed() map[string]int64 {
 // (all when empty), leaving out events older than the retention. It
 // follows the rules of Alerts: next moves past skipped entries, more says
 // there is more to read.
-func (s *Feeds) Events(ctx context.Context, bankOrg, after string, limit int, types map[report.EventType]bool) (events []report.Event, next string, more bool, err error) {
+func (s *Feeds) Events(ctx context.Context, bankOrg, after string, limit int, types map[domain.EventType]bool) (events []domain.Event, next string, more bool, err error) {
 	oldest := s.now().Add(-s.opt.EventRetention)
-	keep := func(m redis.XMessage) (report.Event, bool) {
+	keep := func(m redis.XMessage) (domain.Event, bool) {
 		e := s.eventFrom(bankOrg, m)
 		return e, !e.CreatedAt.Before(oldest) && (len(types) == 0 || types[e.Type])
 	}
@@ -96,11 +96,11 @@ func (s *Feeds) LastEventCursor(ctx context.Context, bankOrg string) (string, er
 
 // eventFrom reads a feed entry, opening its sealed data (an entry that
 // does not open has an empty object).
-func (s *conn) eventFrom(org string, m redis.XMessage) report.Event {
-	e := report.Event{Cursor: m.ID, CreatedAt: cursorTime(m.ID)}
+func (s *conn) eventFrom(org string, m redis.XMessage) domain.Event {
+	e := domain.Event{Cursor: m.ID, CreatedAt: cursorTime(m.ID)}
 	e.ID, _ = m.Values["event_id"].(string)
 	typ, _ := m.Values["type"].(string)
-	e.Type = report.EventType(typ)
+	e.Type = domain.EventType(typ)
 	data, _ := m.Values["data"].(string)
 	var err error
 	if e.Data, err = s.blobs.open(adEvent(org, e.ID), data); err != nil {
@@ -119,10 +119,10 @@ func (s *conn) eventFrom(org string, m redis.XMessage) report.Event {
 // Below n the mark is lifted, so the next crossing is announced again
 // (after cancellations, or once old reports leave the window). It returns
 // the counts it judged by.
-func (s *IBANs) ThresholdCrossing(ctx context.Context, raw string, n int64) (bool, report.Counts, error) {
+func (s *IBANs) ThresholdCrossing(ctx context.Context, raw string, n int64) (bool, domain.Counts, error) {
 	i, err := iban.Parse(raw)
 	if err != nil {
-		return false, report.Counts{}, report.Internal("threshold: parse", err)
+		return false, domain.Counts{}, domain.Internal("threshold: parse", err)
 	}
 	c, err := s.Lookup(ctx, i)
 	if err != nil {
@@ -146,7 +146,7 @@ func (s *IBANs) ThresholdCrossing(ctx context.Context, raw string, n int64) (boo
 func (s *IBANs) MarkThresholdCrossed(ctx context.Context, raw string) error {
 	i, err := iban.Parse(raw)
 	if err != nil {
-		return report.Internal("threshold: parse", err)
+		return domain.Internal("threshold: parse", err)
 	}
 	// The flag lives in the book, so it goes with the IBAN's reports; a
 	// book that expired meanwhile is not made again (it would have no TTL).

@@ -14,9 +14,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/redistest"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 	"github.com/redis/go-redis/v9"
 )
@@ -42,15 +42,15 @@ func TestDumpRevealsNoIBAN(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
-	subs := map[string]report.Submission{}
+	subs := map[string]domain.Submission{}
 	for n, raw := range victims {
-		sub, err := report.NewSubmission(raw, "phishing", &at, &report.Amount{Value: "249.95", Currency: "EUR"},
+		sub, err := domain.NewSubmission(raw, "phishing", &at, &domain.Amount{Value: "249.95", Currency: "EUR"},
 			fmt.Sprint("case-", n), "paid the fake helpdesk", time.Now(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		subs[raw] = sub
-		a, err := st.Accept(ctx, "bank-a", report.OrgBank, fmt.Sprint("dump-", n), sub)
+		a, err := st.Accept(ctx, "bank-a", domain.OrgBank, fmt.Sprint("dump-", n), sub)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,26 +58,26 @@ func TestDumpRevealsNoIBAN(t *testing.T) {
 		// queues an event with the IBAN for the holder's feed; the police
 		// mark the IBAN (a feed entry for the holder).
 		data, _ := json.Marshal(map[string]string{"report_id": a.ID, "iban": raw})
-		if _, err := st.AppendEvent(ctx, "bank-h", report.Event{ID: st.EventID(report.EventReportReceived, a.ID),
-			Type: report.EventReportReceived, CreatedAt: time.Now(), Data: data}); err != nil {
+		if _, err := st.AppendEvent(ctx, "bank-h", domain.Event{ID: st.EventID(domain.EventReportReceived, a.ID),
+			Type: domain.EventReportReceived, CreatedAt: time.Now(), Data: data}); err != nil {
 			t.Fatal(err)
 		}
-		cancel, _ := report.NewCancel("")
-		if _, _, err := st.Review(ctx, a.ID, report.Caller{Org: "bank-a", Type: report.OrgBank}, cancel); err != nil {
+		cancel, _ := domain.NewCancel("")
+		if _, _, err := st.Review(ctx, a.ID, domain.Caller{Org: "bank-a", Type: domain.OrgBank}, cancel); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.ChangeMarker(ctx, sub.IBAN, report.Caller{Org: "police-nl", Type: report.OrgPolice}, "bank-h",
-			&report.Marker{FraudType: "mule_account", ByType: report.OrgPolice, ByOrg: "police-nl", RegisteredAt: time.Now()}); err != nil {
+		if _, err := st.ChangeMarker(ctx, sub.IBAN, domain.Caller{Org: "police-nl", Type: domain.OrgPolice}, "bank-h",
+			&domain.Marker{FraudType: "mule_account", ByType: domain.OrgPolice, ByOrg: "police-nl", RegisteredAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
-		al, err := report.NewAlertSubmission(raw, "critical", "freeze it", "POL-1", nil, time.Now())
+		al, err := domain.NewAlertSubmission(raw, "critical", "freeze it", "POL-1", nil, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := st.PostAlert(ctx, "bank-a", "police-nl", fmt.Sprint("al-", n), al); err != nil {
 			t.Fatal(err)
 		}
-		subs[raw+"/alert"] = report.Submission{IBAN: al.IBAN, Description: string(al.Canonical())}
+		subs[raw+"/alert"] = domain.Submission{IBAN: al.IBAN, Description: string(al.Canonical())}
 	}
 	// What the attacker computes for every IBAN (the real ones among
 	// them): the IBAN and its masked form, and unkeyed hashes of the
@@ -147,7 +147,7 @@ func TestCountsExactPastTheTrimCap(t *testing.T) {
 	const n = 2500
 	for k := range n {
 		org := fmt.Sprint("org-", k%3)
-		if _, err := st.Accept(ctx, org, report.OrgBank, fmt.Sprint("old-", k), sub); err != nil {
+		if _, err := st.Accept(ctx, org, domain.OrgBank, fmt.Sprint("old-", k), sub); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -163,7 +163,7 @@ func TestCountsExactPastTheTrimCap(t *testing.T) {
 	if c.ReportCount != 0 || c.ReporterCount != 0 || len(c.ByCategory) != 0 || len(c.BySource) != 0 {
 		t.Fatalf("731 days later: %+v, want nothing counted", c)
 	}
-	a, err := st.Accept(ctx, "org-new", report.OrgMarketplace, "fresh", mustSub(t, "NL91ABNA0417164300", "other", ""))
+	a, err := st.Accept(ctx, "org-new", domain.OrgMarketplace, "fresh", mustSub(t, "NL91ABNA0417164300", "other", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,10 +185,10 @@ func TestCountsExactPastTheTrimCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := now().UTC()
-	one := report.Window{Reports: 1, Reporters: 1}
-	want := report.Counts{ReportCount: 1, ReporterCount: 1, Last30Days: 1, First: at, Last: at,
-		ByCategory: report.Tally{{Name: "other", N: 1}}, BySource: report.Tally{{Name: "marketplace", N: 1}},
-		Windows: [4]report.Window{one, one, one, one}, Watermark: at}
+	one := domain.Window{Reports: 1, Reporters: 1}
+	want := domain.Counts{ReportCount: 1, ReporterCount: 1, Last30Days: 1, First: at, Last: at,
+		ByCategory: domain.Tally{{Name: "other", N: 1}}, BySource: domain.Tally{{Name: "marketplace", N: 1}},
+		Windows: [4]domain.Window{one, one, one, one}, Watermark: at}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("after one new report (-want +got):\n%s", diff)
 	}
@@ -202,7 +202,7 @@ func TestLookupWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	sub := mustSub(t, "NL91ABNA0417164300", "phishing", "")
 	for k := range 5 {
-		if _, err := st.Accept(ctx, "bank-a", report.OrgBank, fmt.Sprint("w-", k), sub); err != nil {
+		if _, err := st.Accept(ctx, "bank-a", domain.OrgBank, fmt.Sprint("w-", k), sub); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -235,7 +235,7 @@ func TestReportFoundWithoutIdempotencyRecord(t *testing.T) {
 	}
 	st, srv := mustStore(t, nil)
 	ctx := context.Background()
-	a, err := st.Accept(ctx, "bank-a", report.OrgBank, "lost-idem", mustSub(t, "NL91ABNA0417164300", "phishing", ""))
+	a, err := st.Accept(ctx, "bank-a", domain.OrgBank, "lost-idem", mustSub(t, "NL91ABNA0417164300", "phishing", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,10 +246,10 @@ func TestReportFoundWithoutIdempotencyRecord(t *testing.T) {
 	if err != nil {
 		t.Fatalf("status without the idempotency record: %v", err)
 	}
-	if got.ID != a.ID || got.Status != report.StatusQueued || got.ReporterOrg != "bank-a" {
+	if got.ID != a.ID || got.Status != domain.StatusQueued || got.ReporterOrg != "bank-a" {
 		t.Errorf("status %+v", got)
 	}
-	if _, err := st.ReportStatus(ctx, strings.Repeat("ab", 16)); report.ErrorCode(err) != report.CodeNotFound {
+	if _, err := st.ReportStatus(ctx, strings.Repeat("ab", 16)); domain.ErrorCode(err) != domain.CodeNotFound {
 		t.Errorf("unknown report: %v, want not found", err)
 	}
 }
@@ -279,7 +279,7 @@ func TestUnknownReportIsCheap(t *testing.T) {
 		return 0
 	}
 	before := commands()
-	if _, err := st.ReportStatus(ctx, strings.Repeat("cd", 16)); report.ErrorCode(err) != report.CodeNotFound {
+	if _, err := st.ReportStatus(ctx, strings.Repeat("cd", 16)); domain.ErrorCode(err) != domain.CodeNotFound {
 		t.Fatalf("unknown report: %v, want not found", err)
 	}
 	if n := commands() - before - 1; n > 2 { // the INFO itself is one
@@ -319,7 +319,7 @@ func TestWaitCoversTheIdempotencyClaim(t *testing.T) {
 	}
 	key := "wait-claim"
 	idemMaster := masterOf(store.IdemBucketOf(st.ReportID("bank-a", key)))
-	var sub report.Submission
+	var sub domain.Submission
 	for _, raw := range victims {
 		s := mustSub(t, raw, "phishing", "")
 		if masterOf(st.BookKey(s.IBAN)) != idemMaster {
@@ -332,8 +332,8 @@ func TestWaitCoversTheIdempotencyClaim(t *testing.T) {
 	}
 	c.Nodes[c.Masters+idemMaster].Stop() // the claim's master has no replica now
 	time.Sleep(200 * time.Millisecond)
-	_, err = st.Accept(ctx, "bank-a", report.OrgBank, key, sub)
-	if report.ErrorCode(err) != report.CodeUnavailable {
+	_, err = st.Accept(ctx, "bank-a", domain.OrgBank, key, sub)
+	if domain.ErrorCode(err) != domain.CodeUnavailable {
 		t.Fatalf("accept with the claim unreplicated: %v, want unavailable", err)
 	}
 }

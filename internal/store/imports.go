@@ -5,8 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -20,7 +20,7 @@ func (s *conn) Client() redis.UniversalClient { return s.rdb }
 
 // Imported is one IBAN of an older layout, to be written as its book.
 type Imported struct {
-	Key       report.IBANKey
+	Key       domain.IBANKey
 	Holder    string // the book's holding bank ("" for none)
 	IBAN      string // "" when no report names it
 	Reports   []ImportedReport
@@ -32,7 +32,7 @@ type Imported struct {
 // /v1/reports/{id} shows it, how many reports its IBAN had when it was
 // accepted, and its idempotency record's fingerprint (nil for none).
 type ImportedReport struct {
-	report.ReportStatus
+	domain.ReportStatus
 	N           int64
 	Fingerprint []byte
 }
@@ -193,7 +193,7 @@ func (s *conn) recomputeW(ctx context.Context, book string) error {
 		for _, t := range []time.Time{r.Received, r.Ack, r.Closed, r.Cancels} {
 			wm = max(wm, msOrZero(t))
 		}
-		if r.Review != report.ReviewCancelled {
+		if r.Review != domain.ReviewCancelled {
 			nc++
 		}
 	}
@@ -252,12 +252,12 @@ func (s *conn) SealOutbox(reportID string, body []byte) string {
 func IsSealed(v string) bool { return sealed(v) }
 
 // ReportKey finds the IBAN (its key) a report is about.
-func (s *conn) ReportKey(ctx context.Context, id string) (report.IBANKey, error) {
+func (s *conn) ReportKey(ctx context.Context, id string) (domain.IBANKey, error) {
 	k, err := s.locate(ctx, id)
 	if err != nil {
-		return report.IBANKey{}, err
+		return domain.IBANKey{}, err
 	}
-	return report.IBANKey{Pseudonym: k.pseudo, Partition: k.part}, nil
+	return domain.IBANKey{Pseudonym: k.pseudo, Partition: k.part}, nil
 }
 
 // EachKey calls each for every key matching pattern, on every master.

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -42,7 +42,7 @@ func (s *IBANs) NewLookupLog() *LookupLog {
 }
 
 // Looked counts that org looked the IBANs up at t.
-func (l *LookupLog) Looked(org string, orgType report.OrgType, ibans []report.IBANKey, t time.Time) {
+func (l *LookupLog) Looked(org string, orgType domain.OrgType, ibans []domain.IBANKey, t time.Time) {
 	ms := t.UnixMilli()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -127,20 +127,20 @@ func (l *LookupLog) Flush(ctx context.Context) error {
 }
 
 // Lookups reads who looked an IBAN up, by org, most lookups first.
-func (s *IBANs) Lookups(ctx context.Context, i iban.IBAN) ([]report.OrgLookups, error) {
+func (s *IBANs) Lookups(ctx context.Context, i iban.IBAN) ([]domain.OrgLookups, error) {
 	k := s.keysFor(i)
 	h, err := s.rdb.HGetAll(ctx, k.lookupLog()).Result()
 	if err != nil {
 		return nil, s.fail(opReport, "lookups log: read", err)
 	}
-	var out []report.OrgLookups
+	var out []domain.OrgLookups
 	for f, v := range h {
 		org, ok := strings.CutPrefix(f, "n:")
 		if !ok {
 			continue
 		}
 		n, _ := strconv.ParseInt(v, 10, 64)
-		out = append(out, report.OrgLookups{Org: org, OrgType: report.OrgType(h["t:"+org]), Lookups: n,
+		out = append(out, domain.OrgLookups{Org: org, OrgType: domain.OrgType(h["t:"+org]), Lookups: n,
 			First: msTime(h["f:"+org]), Last: msTime(h["l:"+org])})
 	}
 	sort.Slice(out, func(a, b int) bool {

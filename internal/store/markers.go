@@ -6,12 +6,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
-	"github.com/mulegate/mulegate/internal/report"
 )
 
 // Marker returns an IBAN's marker, nil when there is none.
-func (s *IBANs) Marker(ctx context.Context, i iban.IBAN) (*report.Marker, error) {
+func (s *IBANs) Marker(ctx context.Context, i iban.IBAN) (*domain.Marker, error) {
 	vals, err := s.rdb.HMGet(ctx, s.keysFor(i).book(), "m:ft", "m:bt", "m:by", "m:at", "m:det").Result()
 	if err != nil {
 		return nil, s.fail(opReport, "marker: read", err)
@@ -26,17 +26,17 @@ func (s *IBANs) Marker(ctx context.Context, i iban.IBAN) (*report.Marker, error)
 }
 
 // ChangeMarker sets (m != nil) or lifts (m == nil) an IBAN's marker for
-// caller, if the domain allows it (report.MarkerChange) against the
+// caller, if the domain allows it (domain.MarkerChange) against the
 // marker there is now; a concurrent change makes it decide again. It
 // returns the marker before the change.
-func (s *IBANs) ChangeMarker(ctx context.Context, i iban.IBAN, c report.Caller, holder string, m *report.Marker) (*report.Marker, error) {
+func (s *IBANs) ChangeMarker(ctx context.Context, i iban.IBAN, c domain.Caller, holder string, m *domain.Marker) (*domain.Marker, error) {
 	k := s.keysFor(i)
 	for attempt := 0; attempt < 5; attempt++ {
 		old, err := s.Marker(ctx, i)
 		if err != nil {
 			return nil, err
 		}
-		if err := report.MarkerChange(old, c, holder, m != nil); err != nil {
+		if err := domain.MarkerChange(old, c, holder, m != nil); err != nil {
 			return old, err
 		}
 		expected := ""
@@ -44,17 +44,17 @@ func (s *IBANs) ChangeMarker(ctx context.Context, i iban.IBAN, c report.Caller, 
 			expected = formatMs(old.RegisteredAt)
 		}
 		now := s.now()
-		feedHolder, typ, data := "", report.EventMarkerRegistered, []byte("{}")
-		if c.Type == report.OrgPolice && holder != "" {
+		feedHolder, typ, data := "", domain.EventMarkerRegistered, []byte("{}")
+		if c.Type == domain.OrgPolice && holder != "" {
 			feedHolder = holder
 			ev := markerEvent{IBAN: i.String()}
 			if m != nil {
 				ev.FraudType, ev.RegisteredAt = string(m.FraudType), m.RegisteredAt.UTC().Format(time.RFC3339Nano)
 			} else {
-				typ, ev.CancelledAt = report.EventMarkerCancelled, now.UTC().Format(time.RFC3339Nano)
+				typ, ev.CancelledAt = domain.EventMarkerCancelled, now.UTC().Format(time.RFC3339Nano)
 			}
 			if data, err = json.Marshal(ev); err != nil {
-				return old, report.Internal("marker: encode", err)
+				return old, domain.Internal("marker: encode", err)
 			}
 		}
 		subject := k.pseudo + ":" + strconv.FormatInt(now.UnixMilli(), 10)
@@ -72,7 +72,7 @@ func (s *IBANs) ChangeMarker(ctx context.Context, i iban.IBAN, c report.Caller, 
 			return old, nil
 		}
 	}
-	return nil, report.Unavailable("marker", errTooManyChanges)
+	return nil, domain.Unavailable("marker", errTooManyChanges)
 }
 
 // markerEvent is the data of a marker.registered or marker.cancelled event.

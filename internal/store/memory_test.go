@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/redistest"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 )
 
@@ -52,8 +52,8 @@ func TestMemoryPerIBAN(t *testing.T) {
 		for w := range 16 {
 			wg.Go(func() {
 				for n := w * every; n < *memIBANs; n += 16 * every {
-					sub := report.Submission{IBAN: nlIBAN(n), Category: "phishing"}
-					if _, err := st.Accept(ctx, org, report.OrgBank, fmt.Sprint("m", n), sub); err != nil {
+					sub := domain.Submission{IBAN: nlIBAN(n), Category: "phishing"}
+					if _, err := st.Accept(ctx, org, domain.OrgBank, fmt.Sprint("m", n), sub); err != nil {
 						t.Error(err)
 						return
 					}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/mulegate/mulegate/internal/outbox"
 
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -250,33 +250,33 @@ func (s *conn) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 // MarkForwarded records that the police store has the report (or the
 // review event).
 func (s *Outbox) MarkForwarded(ctx context.Context, e outbox.Entry, policeRef string, at time.Time) error {
-	return s.finish(ctx, e, report.StatusForwarded, policeRef, at, "")
+	return s.finish(ctx, e, domain.StatusForwarded, policeRef, at, "")
 }
 
 // MarkRejected records that the police store refused the report for good.
 // A refused review event is only removed: the report keeps its status.
 func (s *Outbox) MarkRejected(ctx context.Context, e outbox.Entry, reason string) error {
-	return s.finish(ctx, e, report.StatusRejected, "", time.Time{}, reason)
+	return s.finish(ctx, e, domain.StatusRejected, "", time.Time{}, reason)
 }
 
 // ReportForwardingStatus is the police status of the report an entry
 // belongs to (queued, forwarded, rejected); a review event waits until its
 // report is no longer queued.
-func (s *Outbox) ReportForwardingStatus(ctx context.Context, e outbox.Entry) (report.Status, error) {
+func (s *Outbox) ReportForwardingStatus(ctx context.Context, e outbox.Entry) (domain.Status, error) {
 	k, err := s.entryBook(ctx, e)
 	if err != nil {
 		return "", err
 	}
 	rec, err := s.rdb.HGet(ctx, k.book(), rawID(e.ReportID)).Result()
 	if errors.Is(err, redis.Nil) {
-		return report.StatusRejected, nil // the report is gone (expired): nothing to attach the event to
+		return domain.StatusRejected, nil // the report is gone (expired): nothing to attach the event to
 	}
 	if err != nil {
 		return "", s.fail(opOutbox, "outbox: report status", err)
 	}
 	r, err := decodeRecord(rec, "", "")
 	if err != nil {
-		return "", report.Internal("outbox: report status", err)
+		return "", domain.Internal("outbox: report status", err)
 	}
 	return r.Status, nil
 }
@@ -287,7 +287,7 @@ func (s *conn) entryBook(_ context.Context, e outbox.Entry) (ibanKeys, error) {
 	return ibanKeys{tag: s.tags[e.Partition], part: e.Partition, pseudo: e.Pseudonym}, nil
 }
 
-func (s *conn) finish(ctx context.Context, e outbox.Entry, st report.Status, ref string, at time.Time, reason string) error {
+func (s *conn) finish(ctx context.Context, e outbox.Entry, st domain.Status, ref string, at time.Time, reason string) error {
 	code := statusCodes.code(string(st))
 	k := ibanKeys{tag: s.tags[e.Partition], part: e.Partition}
 	if e.Kind != outbox.KindReport {
@@ -299,7 +299,7 @@ func (s *conn) finish(ctx context.Context, e outbox.Entry, st report.Status, ref
 		}
 	}
 	body := ""
-	if st == report.StatusRejected {
+	if st == domain.StatusRejected {
 		body = s.blobs.seal(adOutbox(e.ReportID), e.Body)
 	}
 	err := finishScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), k.book(), rejectedKey(k.tag)},
@@ -367,7 +367,7 @@ func (s *Outbox) RequeueAllRejected(ctx context.Context) ([]string, error) {
 		}
 		for _, id := range ids {
 			k, err := s.locate(ctx, id)
-			if report.ErrorCode(err) == report.CodeNotFound {
+			if domain.ErrorCode(err) == domain.CodeNotFound {
 				// The report expired: its body still goes back to the police.
 				k, err = ibanKeys{tag: tag, part: part}, nil
 			}

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/redistest"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 	"github.com/redis/go-redis/v9"
 )
@@ -21,9 +21,9 @@ import (
 func TestPruneRetiresBooks(t *testing.T) {
 	clock, now, st, rdb := thirtyDayStore(t)
 	ctx := context.Background()
-	accept := func(key, raw string) report.Accepted {
+	accept := func(key, raw string) domain.Accepted {
 		t.Helper()
-		a, err := st.Accept(ctx, "bank-a", report.OrgBank, key, mustSub(t, raw, "phishing", ""))
+		a, err := st.Accept(ctx, "bank-a", domain.OrgBank, key, mustSub(t, raw, "phishing", ""))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,8 +33,8 @@ func TestPruneRetiresBooks(t *testing.T) {
 	old := accept("lone", lone)
 	oldKept := accept("kept-1", kept)
 	accept("marked", marked)
-	police := report.Caller{Org: "police", Type: report.OrgPolice}
-	m := &report.Marker{FraudType: "money_mule", ByType: report.OrgPolice, ByOrg: "police", RegisteredAt: now()}
+	police := domain.Caller{Org: "police", Type: domain.OrgPolice}
+	m := &domain.Marker{FraudType: "money_mule", ByType: domain.OrgPolice, ByOrg: "police", RegisteredAt: now()}
 	if _, err := st.ChangeMarker(ctx, mustIBAN(t, marked), police, "", m); err != nil {
 		t.Fatal(err)
 	}
@@ -60,10 +60,10 @@ func TestPruneRetiresBooks(t *testing.T) {
 	if rdb.Exists(ctx, st.BookKey(mustIBAN(t, lone))).Val() != 0 {
 		t.Error("the book whose only report is past retention is still there")
 	}
-	if _, err := st.ReportStatus(ctx, old.ID); report.ErrorCode(err) != report.CodeNotFound {
+	if _, err := st.ReportStatus(ctx, old.ID); domain.ErrorCode(err) != domain.CodeNotFound {
 		t.Errorf("the pruned report: %v, want not found", err)
 	}
-	if _, err := st.ReportStatus(ctx, oldKept.ID); report.ErrorCode(err) != report.CodeNotFound {
+	if _, err := st.ReportStatus(ctx, oldKept.ID); domain.ErrorCode(err) != domain.CodeNotFound {
 		t.Errorf("the pruned report of the kept book: %v, want not found", err)
 	}
 	if _, err := st.ReportStatus(ctx, newKept.ID); err != nil {
@@ -88,7 +88,7 @@ func TestIntakePrunesItsIndexBucket(t *testing.T) {
 	clock, _, st, rdb := thirtyDayStore(t)
 	ctx := context.Background()
 	first := mustIBAN(t, "NL91ABNA0417164300")
-	if _, err := st.Accept(ctx, "bank-a", report.OrgBank, "k0", report.Submission{IBAN: first, Category: "phishing"}); err != nil {
+	if _, err := st.Accept(ctx, "bank-a", domain.OrgBank, "k0", domain.Submission{IBAN: first, Category: "phishing"}); err != nil {
 		t.Fatal(err)
 	}
 	// Another IBAN of the same partition, and a key whose report id
@@ -106,7 +106,7 @@ func TestIntakePrunesItsIndexBucket(t *testing.T) {
 		}
 	}
 	clock.Add((35 * 24 * time.Hour).Milliseconds())
-	if _, err := st.Accept(ctx, "bank-a", report.OrgBank, key, report.Submission{IBAN: other, Category: "phishing"}); err != nil {
+	if _, err := st.Accept(ctx, "bank-a", domain.OrgBank, key, domain.Submission{IBAN: other, Category: "phishing"}); err != nil {
 		t.Fatal(err)
 	}
 	if rdb.Exists(ctx, st.BookKey(first)).Val() != 0 {
@@ -147,7 +147,7 @@ func TestSmallBookHasNoW(t *testing.T) {
 	clock, now, st, rdb := thirtyDayStore(t)
 	ctx := context.Background()
 	i := mustIBAN(t, "NL91ABNA0417164300")
-	first, err := st.Accept(ctx, "bank-a", report.OrgBank, "w1", report.Submission{IBAN: i, Category: "phishing"})
+	first, err := st.Accept(ctx, "bank-a", domain.OrgBank, "w1", domain.Submission{IBAN: i, Category: "phishing"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,12 +159,12 @@ func TestSmallBookHasNoW(t *testing.T) {
 		t.Errorf("lookup: %d reports, watermark %s; want 1 and the receipt %s", c.ReportCount, c.Watermark, t0)
 	}
 	clock.Add(time.Hour.Milliseconds())
-	second, err := st.Accept(ctx, "bank-b", report.OrgBank, "w2", report.Submission{IBAN: i, Category: "other"})
+	second, err := st.Accept(ctx, "bank-b", domain.OrgBank, "w2", domain.Submission{IBAN: i, Category: "other"})
 	if err != nil || second.ReportCount != 2 {
 		t.Fatalf("the second report: %+v %v, want report_count 2", second, err)
 	}
 	for n := 3; n <= 4; n++ {
-		if _, err := st.Accept(ctx, "bank-c", report.OrgBank, fmt.Sprint("w", n), report.Submission{IBAN: i, Category: "other"}); err != nil {
+		if _, err := st.Accept(ctx, "bank-c", domain.OrgBank, fmt.Sprint("w", n), domain.Submission{IBAN: i, Category: "other"}); err != nil {
 			t.Fatal(err)
 		}
 		if has := rdb.HExists(ctx, st.BookKey(i), "w").Val(); has != (n == 4) {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -20,10 +20,10 @@ import (
 
 // countBook builds the counts from a book's fields and values, in the
 // pairs HGETALL answers (field, value, field, value…): it decodes what
-// the counting rules read of each record (report.Counter applies them)
+// the counting rules read of each record (domain.Counter applies them)
 // and adds the marker and the watermark. It reads them in one pass and
 // builds no map.
-func countBook(kv []string, p report.Periods) report.Counts {
+func countBook(kv []string, p domain.Periods) domain.Counts {
 	k := p.Counter()
 	var mk markerFields
 	var newestRcv, wm int64
@@ -49,8 +49,8 @@ func countBook(kv []string, p report.Periods) report.Counts {
 		}
 		at := unb36(r[fRcv])
 		newestRcv = max(newestRcv, at)
-		k.Add(report.Counted{Received: at, Org: r[fOrg], Category: catCodes.valueOf(r[fCat]), Source: srcCodes.valueOf(r[fSrc]),
-			Review: report.ReviewState(reviewCodes.valueOf(r[fReview])), Result: report.Result(resultCodes.valueOf(r[fRes]))})
+		k.Add(domain.Counted{Received: at, Org: r[fOrg], Category: catCodes.valueOf(r[fCat]), Source: srcCodes.valueOf(r[fSrc]),
+			Review: domain.ReviewState(reviewCodes.valueOf(r[fReview])), Result: domain.Result(resultCodes.valueOf(r[fRes]))})
 	}
 	c := k.Counts()
 	switch {
@@ -84,11 +84,11 @@ func (m *markerFields) set(f, v string) {
 }
 
 // marker is the book's marker (nil when there is none).
-func (m *markerFields) marker() *report.Marker {
+func (m *markerFields) marker() *domain.Marker {
 	if m.at == "" {
 		return nil
 	}
-	return &report.Marker{FraudType: report.FraudType(m.ft), ByType: report.OrgType(m.bt), ByOrg: m.by,
+	return &domain.Marker{FraudType: domain.FraudType(m.ft), ByType: domain.OrgType(m.bt), ByOrg: m.by,
 		RegisteredAt: msTime(m.at), Details: m.det}
 }
 
@@ -104,7 +104,7 @@ func pairsOf(h map[string]string) []string {
 }
 
 // Lookup returns the counts for one IBAN.
-func (s *IBANs) Lookup(ctx context.Context, i iban.IBAN) (report.Counts, error) {
+func (s *IBANs) Lookup(ctx context.Context, i iban.IBAN) (domain.Counts, error) {
 	return s.LookupKey(ctx, s.KeyOf(i))
 }
 
@@ -114,11 +114,11 @@ func (s *IBANs) Lookup(ctx context.Context, i iban.IBAN) (report.Counts, error) 
 // replica. The autopipeliner runs a queued command on its own context,
 // so the wait for the answer is what honours ctx: past it the lookup is
 // unavailable, whatever the batch does later.
-func (s *IBANs) LookupKey(ctx context.Context, key report.IBANKey) (report.Counts, error) {
+func (s *IBANs) LookupKey(ctx context.Context, key domain.IBANKey) (domain.Counts, error) {
 	if s.ap == nil { // a client without an autopipeliner: a batch of one
-		out, err := s.LookupKeys(ctx, []report.IBANKey{key})
+		out, err := s.LookupKeys(ctx, []domain.IBANKey{key})
 		if err != nil {
-			return report.Counts{}, err
+			return domain.Counts{}, err
 		}
 		return out[0], nil
 	}
@@ -130,16 +130,16 @@ func (s *IBANs) LookupKey(ctx context.Context, key report.IBANKey) (report.Count
 	}
 	end(err)
 	if err != nil {
-		return report.Counts{}, s.fail(opLookup, "lookup", err)
+		return domain.Counts{}, s.fail(opLookup, "lookup", err)
 	}
-	return countBook(bookPairs(cmd), report.PeriodsAt(s.now(), s.opt.Retention)), nil
+	return countBook(bookPairs(cmd), domain.PeriodsAt(s.now(), s.opt.Retention)), nil
 }
 
 // bookCmd is the HGETALL of a book. Over RESP2, which mulegate's own
 // clients speak (cmd/mulegate), the answer is read into a slice of
 // pairs; a RESP3 client answers HGETALL with a map, which go-redis' slice
 // commands refuse, so over RESP3 it is read into a map.
-func (s *conn) bookCmd(ctx context.Context, key report.IBANKey) redis.Cmder {
+func (s *conn) bookCmd(ctx context.Context, key domain.IBANKey) redis.Cmder {
 	if s.resp2 {
 		return redis.NewStringSliceCmd(ctx, "hgetall", s.keysOf(key).book())
 	}
@@ -169,8 +169,8 @@ func speaksRESP2(c redis.UniversalClient) bool {
 }
 
 // LookupMany returns counts for many IBANs.
-func (s *IBANs) LookupMany(ctx context.Context, ibans []iban.IBAN) ([]report.Counts, error) {
-	keys := make([]report.IBANKey, len(ibans))
+func (s *IBANs) LookupMany(ctx context.Context, ibans []iban.IBAN) ([]domain.Counts, error) {
+	keys := make([]domain.IBANKey, len(ibans))
 	for n, i := range ibans {
 		keys[n] = s.KeyOf(i)
 	}
@@ -180,8 +180,8 @@ func (s *IBANs) LookupMany(ctx context.Context, ibans []iban.IBAN) ([]report.Cou
 // LookupKeys returns counts for many IBANs known by their keys with one
 // pipelined round trip per Redis node (go-redis splits a cluster
 // pipeline by node).
-func (s *IBANs) LookupKeys(ctx context.Context, keys []report.IBANKey) ([]report.Counts, error) {
-	out := make([]report.Counts, len(keys))
+func (s *IBANs) LookupKeys(ctx context.Context, keys []domain.IBANKey) ([]domain.Counts, error) {
+	out := make([]domain.Counts, len(keys))
 	if len(keys) == 0 {
 		return out, nil
 	}
@@ -198,7 +198,7 @@ func (s *IBANs) LookupKeys(ctx context.Context, keys []report.IBANKey) ([]report
 	if err != nil {
 		return nil, s.fail(opLookup, "lookup batch", err)
 	}
-	periods := report.PeriodsAt(s.now(), s.opt.Retention)
+	periods := domain.PeriodsAt(s.now(), s.opt.Retention)
 	for n, c := range cmds {
 		out[n] = countBook(bookPairs(c), periods)
 	}

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/redistest"
-	"github.com/mulegate/mulegate/internal/report"
 )
 
 // TestRecordRoundTrip: a report record encodes and decodes to itself,
@@ -18,12 +18,12 @@ func TestRecordRoundTrip(t *testing.T) {
 	rcv := time.UnixMilli(1764547200123).UTC()
 	at := rcv.Add
 	for name, r := range map[string]record{
-		"new": {Received: rcv, Category: "phishing", Source: report.OrgBank, Org: "bank-a", N: 3,
-			Status: report.StatusQueued, Review: report.ReviewUnrouted},
-		"forwarded and closed": {Received: rcv, Category: "money_mule", Source: report.OrgMarketplace, Org: "marktplaats",
-			N: 40, Status: report.StatusForwarded, Attempts: 2, Holder: "rabobank", BookHolder: true, RespondBy: at(7 * 24 * time.Hour),
-			Review: report.ReviewClosed, Forwarded: at(time.Second), PoliceRef: "PR-20261201-1",
-			Ack: at(time.Hour), Closed: at(2 * time.Hour), Result: report.ResultAgreed, FraudType: "mule_account"},
+		"new": {Received: rcv, Category: "phishing", Source: domain.OrgBank, Org: "bank-a", N: 3,
+			Status: domain.StatusQueued, Review: domain.ReviewUnrouted},
+		"forwarded and closed": {Received: rcv, Category: "money_mule", Source: domain.OrgMarketplace, Org: "marktplaats",
+			N: 40, Status: domain.StatusForwarded, Attempts: 2, Holder: "rabobank", BookHolder: true, RespondBy: at(7 * 24 * time.Hour),
+			Review: domain.ReviewClosed, Forwarded: at(time.Second), PoliceRef: "PR-20261201-1",
+			Ack: at(time.Hour), Closed: at(2 * time.Hour), Result: domain.ResultAgreed, FraudType: "mule_account"},
 		"a later version's category": {Received: rcv, Category: "deepfake_fraud", Source: "bank", Org: "o", Status: "queued", Review: "open"},
 	} {
 		core, rest, err := r.encode()
@@ -75,11 +75,11 @@ func TestRecordRoundTrip(t *testing.T) {
 	if err := st.EnsureGroups(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sub, err := report.NewSubmission("NL91ABNA0417164300", "phishing", nil, nil, "", "", rcv, 0)
+	sub, err := domain.NewSubmission("NL91ABNA0417164300", "phishing", nil, nil, "", "", rcv, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := st.Accept(ctx, "bank-a", report.OrgBank, "record-1", sub)
+	a, err := st.Accept(ctx, "bank-a", domain.OrgBank, "record-1", sub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,12 +97,12 @@ func TestRecordRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Attempts != 2 || got.Status != report.StatusForwarded || got.ForwardedAt == nil || !got.ForwardedAt.Equal(at(1500*time.Millisecond)) ||
-		got.PoliceReference != "REF-1" || got.LastError != "" || got.Review.Holder != "bank-b" || got.Review.State != report.ReviewOpen {
+	if got.Attempts != 2 || got.Status != domain.StatusForwarded || got.ForwardedAt == nil || !got.ForwardedAt.Equal(at(1500*time.Millisecond)) ||
+		got.PoliceReference != "REF-1" || got.LastError != "" || got.Review.Holder != "bank-b" || got.Review.State != domain.ReviewOpen {
 		t.Errorf("after the scripts: %+v", got)
 	}
-	r := record{Received: rcv, Category: "phishing", Source: report.OrgBank, Org: "bank-a", N: 1, Status: report.StatusQueued,
-		Attempts: 1, Review: report.ReviewOpen, Holder: "bank-b", RespondBy: at(time.Hour)}
+	r := record{Received: rcv, Category: "phishing", Source: domain.OrgBank, Org: "bank-a", N: 1, Status: domain.StatusQueued,
+		Attempts: 1, Review: domain.ReviewOpen, Holder: "bank-b", RespondBy: at(time.Hour)}
 	enc, _, _ := r.encode()
 	r.N, r.Holder, r.BookHolder = 0, "", false
 	bare, _, _ := r.encode()
@@ -132,7 +132,7 @@ func TestLookupHonoursTheDeadline(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err = st.Lookup(ctx, i)
-	if took := time.Since(start); report.ErrorCode(err) != report.CodeUnavailable || took > 2*time.Second {
+	if took := time.Since(start); domain.ErrorCode(err) != domain.CodeUnavailable || took > 2*time.Second {
 		t.Errorf("lookup on a frozen Redis: %v after %v, want unavailable at the 300 ms deadline", err, took)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mulegate/mulegate/internal/report"
+	"github.com/mulegate/mulegate/internal/domain"
 )
 
 // The book: everything about one IBAN in one hash, so that a lookup is a
@@ -117,22 +117,22 @@ const spilled = "~"
 // record is one report as its IBAN's book holds it.
 type record struct {
 	Received             time.Time
-	Category             report.Category
-	Source               report.OrgType
+	Category             domain.Category
+	Source               domain.OrgType
 	Org                  string
 	N                    int64
-	Status               report.Status
+	Status               domain.Status
 	Attempts             int64
 	Holder               string
 	RespondBy            time.Time
-	Review               report.ReviewState
+	Review               domain.ReviewState
 	Forwarded            time.Time
 	PoliceRef            string
 	RefSpilled           bool
 	BookHolder           bool // Holder is the book's (stored as sameHolder)
 	Ack, Closed, Cancels time.Time
-	Result               report.Result
-	FraudType            report.FraudType
+	Result               domain.Result
+	FraudType            domain.FraudType
 }
 
 // Codes for the closed sets. A value not in its table (a later version's)
@@ -277,12 +277,12 @@ func decodeRecord(core, rest, bookHolder string) (record, error) {
 	}
 	rcv := time.UnixMilli(unb36(f[fRcv])).UTC()
 	r := record{
-		Received: rcv, Category: report.Category(catCodes.valueOf(f[fCat])), Source: report.OrgType(srcCodes.valueOf(f[fSrc])),
-		Org: f[fOrg], N: unb36(f[fN]), Status: report.Status(statusCodes.valueOf(f[fSt])), Holder: f[fHolder],
-		RespondBy: since(rcv, f[fRespondBy]), Review: report.ReviewState(reviewCodes.valueOf(f[fReview])),
+		Received: rcv, Category: domain.Category(catCodes.valueOf(f[fCat])), Source: domain.OrgType(srcCodes.valueOf(f[fSrc])),
+		Org: f[fOrg], N: unb36(f[fN]), Status: domain.Status(statusCodes.valueOf(f[fSt])), Holder: f[fHolder],
+		RespondBy: since(rcv, f[fRespondBy]), Review: domain.ReviewState(reviewCodes.valueOf(f[fReview])),
 		Forwarded: since(rcv, f[fFwd]), PoliceRef: f[fRef], RefSpilled: f[fRef] == spilled,
 		Ack: since(rcv, f[fAck]), Closed: since(rcv, f[fCls]), Cancels: since(rcv, f[fCan]),
-		Result: report.Result(resultCodes.valueOf(f[fRes])), FraudType: report.FraudType(ftCodes.valueOf(f[fFT])),
+		Result: domain.Result(resultCodes.valueOf(f[fRes])), FraudType: domain.FraudType(ftCodes.valueOf(f[fFT])),
 	}
 	if r.RefSpilled {
 		r.PoliceRef = ""

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/redistest"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 	"github.com/redis/go-redis/v9"
 )
@@ -32,7 +32,7 @@ func TestLookupsReadFromReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	var subs []report.Submission
+	var subs []domain.Submission
 	for n, raw := range victims {
 		s := mustSub(t, raw, "phishing", "")
 		subs = append(subs, s)
@@ -41,11 +41,11 @@ func TestLookupsReadFromReplicas(t *testing.T) {
 			// retry with the same key, as a client does.
 			deadline := time.Now().Add(10 * time.Second)
 			for {
-				_, err := st.Accept(ctx, "bank-a", report.OrgBank, fmt.Sprint(raw, k), s)
+				_, err := st.Accept(ctx, "bank-a", domain.OrgBank, fmt.Sprint(raw, k), s)
 				if err == nil {
 					break
 				}
-				if report.ErrorCode(err) != report.CodeUnavailable || time.Now().After(deadline) {
+				if domain.ErrorCode(err) != domain.CodeUnavailable || time.Now().After(deadline) {
 					t.Fatal(err)
 				}
 				time.Sleep(100 * time.Millisecond)

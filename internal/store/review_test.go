@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/redistest"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 )
 
@@ -35,7 +35,7 @@ func TestProvenanceCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lookup := func() report.Counts {
+	lookup := func() domain.Counts {
 		t.Helper()
 		c, err := st.Lookup(ctx, sub.IBAN)
 		if err != nil {
@@ -65,16 +65,16 @@ func TestProvenanceCounts(t *testing.T) {
 		days int
 	}{{"org-a", 200}, {"org-a", 60}, {"org-b", 20}, {"org-c", 2}} {
 		clock.Store(t0.Add(-time.Duration(at.days) * 24 * time.Hour).UnixMilli())
-		a, err := st.Accept(ctx, at.org, report.OrgBank, fmt.Sprint("p-", n), sub)
+		a, err := st.Accept(ctx, at.org, domain.OrgBank, fmt.Sprint("p-", n), sub)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids[at.org+fmt.Sprint(at.days)] = a.ID
 	}
 	clock.Store(t0.UnixMilli())
-	holder := report.Caller{Org: "bank-h", Type: report.OrgBank}
-	agree, _ := report.NewClose("agreed", "mule_account", "")
-	disagree, _ := report.NewClose("disagreed", "", "")
+	holder := domain.Caller{Org: "bank-h", Type: domain.OrgBank}
+	agree, _ := domain.NewClose("agreed", "mule_account", "")
+	disagree, _ := domain.NewClose("disagreed", "", "")
 	if _, _, err := st.Review(ctx, ids["org-a200"], holder, agree); err != nil {
 		t.Fatal(err)
 	}
@@ -82,17 +82,17 @@ func TestProvenanceCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := lookup()
-	w := func(r, o int64) report.Window { return report.Window{Reports: r, Reporters: o} }
+	w := func(r, o int64) domain.Window { return domain.Window{Reports: r, Reporters: o} }
 	got := struct {
 		Count, Reporters int64
-		Review           report.ReviewCounts
-		Windows          [4]report.Window
+		Review           domain.ReviewCounts
+		Windows          [4]domain.Window
 		Cancelled        int64
 	}{c.ReportCount, c.ReporterCount, c.Review, c.Windows, c.Cancelled}
 	want := got
 	want.Count, want.Reporters, want.Cancelled = 4, 3, 0
-	want.Review = report.ReviewCounts{Open: 2, Confirmed: 1, Disputed: 1}
-	want.Windows = [4]report.Window{w(1, 1), w(2, 2), w(3, 3), w(4, 3)}
+	want.Review = domain.ReviewCounts{Open: 2, Confirmed: 1, Disputed: 1}
+	want.Windows = [4]domain.Window{w(1, 1), w(2, 2), w(3, 3), w(4, 3)}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("counts (-want +got):\n%s", diff)
 	}
@@ -102,7 +102,7 @@ func TestProvenanceCounts(t *testing.T) {
 
 	// The holder marks the account: its marker reads the same over both
 	// protocols too.
-	mk := &report.Marker{FraudType: "mule_account", ByType: report.OrgBank, ByOrg: "bank-h", RegisteredAt: t0, Details: "confirmed at the branch"}
+	mk := &domain.Marker{FraudType: "mule_account", ByType: domain.OrgBank, ByOrg: "bank-h", RegisteredAt: t0, Details: "confirmed at the branch"}
 	if _, err := st.ChangeMarker(ctx, sub.IBAN, holder, "bank-h", mk); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestProvenanceCounts(t *testing.T) {
 	}
 
 	// org-c withdraws its report: out of every count but cancelled.
-	if _, _, err := st.Review(ctx, ids["org-c2"], report.Caller{Org: "org-c", Type: report.OrgBank}, mustCancel(t)); err != nil {
+	if _, _, err := st.Review(ctx, ids["org-c2"], domain.Caller{Org: "org-c", Type: domain.OrgBank}, mustCancel(t)); err != nil {
 		t.Fatal(err)
 	}
 	c = lookup()
@@ -122,14 +122,14 @@ func TestProvenanceCounts(t *testing.T) {
 	// the confirmed one no longer counts as confirmed.
 	clock.Store(t0.Add(731 * 24 * time.Hour).UnixMilli())
 	c = lookup()
-	if c.ReportCount != 0 || c.Cancelled != 0 || c.Review != (report.ReviewCounts{}) {
+	if c.ReportCount != 0 || c.Cancelled != 0 || c.Review != (domain.ReviewCounts{}) {
 		t.Errorf("after retention: %+v", c)
 	}
 }
 
-func mustCancel(t *testing.T) report.Request {
+func mustCancel(t *testing.T) domain.ReviewRequest {
 	t.Helper()
-	r, err := report.NewCancel("")
+	r, err := domain.NewCancel("")
 	if err != nil {
 		t.Fatal(err)
 	}

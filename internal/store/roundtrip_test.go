@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/redistest"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 	"github.com/redis/go-redis/v9"
 )
@@ -65,7 +65,7 @@ func TestBatchLookupRoundTrips(t *testing.T) {
 		_, part := st.Pseudonym(i)
 		parts[part] = true
 		for _, org := range []string{"bank-a", "market-a"} {
-			if _, err := st.Accept(ctx, org, report.OrgBank, fmt.Sprint("rt-", n), report.Submission{IBAN: i, Category: "other"}); err != nil {
+			if _, err := st.Accept(ctx, org, domain.OrgBank, fmt.Sprint("rt-", n), domain.Submission{IBAN: i, Category: "other"}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -118,7 +118,7 @@ func TestBatchLookupRoundTripsWithExpiredReports(t *testing.T) {
 	accept := func(key string, at time.Time) {
 		clock.Store(at.UnixMilli())
 		for n, i := range ibans {
-			if _, err := st.Accept(ctx, "bank-a", report.OrgBank, fmt.Sprint(key, n), report.Submission{IBAN: i, Category: "other"}); err != nil {
+			if _, err := st.Accept(ctx, "bank-a", domain.OrgBank, fmt.Sprint(key, n), domain.Submission{IBAN: i, Category: "other"}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -4,9 +4,9 @@ import (
 	"context"
 	"testing"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/redistest"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -50,7 +50,7 @@ func TestHolderJoinsAnUnroutedBook(t *testing.T) {
 	ctx := context.Background()
 	i, _ := iban.Parse("NL91ABNA0417164300")
 	k := st.keysFor(i)
-	first, err := st.Accept(ctx, "bank-a", report.OrgBank, "k1", report.Submission{IBAN: i, Category: "phishing"})
+	first, err := st.Accept(ctx, "bank-a", domain.OrgBank, "k1", domain.Submission{IBAN: i, Category: "phishing"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestHolderJoinsAnUnroutedBook(t *testing.T) {
 		t.Fatalf("unrouted book's j: holder %q, %d sealed bytes", h, len(sealed))
 	}
 	holder = "bank-h"
-	second, err := st.Accept(ctx, "bank-b", report.OrgBank, "k2", report.Submission{IBAN: i, Category: "phishing"})
+	second, err := st.Accept(ctx, "bank-b", domain.OrgBank, "k2", domain.Submission{IBAN: i, Category: "phishing"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +67,8 @@ func TestHolderJoinsAnUnroutedBook(t *testing.T) {
 	}
 	for _, c := range []struct {
 		id, holder string
-		state      report.ReviewState
-	}{{first.ID, "", report.ReviewUnrouted}, {second.ID, "bank-h", report.ReviewOpen}} {
+		state      domain.ReviewState
+	}{{first.ID, "", domain.ReviewUnrouted}, {second.ID, "bank-h", domain.ReviewOpen}} {
 		got, err := st.ReportStatus(ctx, c.id)
 		if err != nil || got.IBAN != i.String() || got.Review.Holder != c.holder || got.Review.State != c.state {
 			t.Errorf("report %s: IBAN %q, holder %q, state %s, %v; want holder %q, %s", c.id, got.IBAN, got.Review.Holder, got.Review.State, err, c.holder, c.state)

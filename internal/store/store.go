@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/outbox"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -227,21 +227,21 @@ func ValidReportID(id string) bool {
 }
 
 type ibanKeys struct {
-	tag, pseudo string // pseudo in hex, as report.IBANKey has it
+	tag, pseudo string // pseudo in hex, as domain.IBANKey has it
 	part        int
 }
 
 func (s *conn) keysFor(i iban.IBAN) ibanKeys { return s.keysOf(s.KeyOf(i)) }
 
 // keysOf names the keys of an IBAN known by its key.
-func (s *conn) keysOf(k report.IBANKey) ibanKeys {
+func (s *conn) keysOf(k domain.IBANKey) ibanKeys {
 	return ibanKeys{tag: s.tags[k.Partition], pseudo: k.Pseudonym, part: k.Partition}
 }
 
 // KeyOf is how the store knows an IBAN: its pseudonym and partition.
-func (s *conn) KeyOf(i iban.IBAN) report.IBANKey {
+func (s *conn) KeyOf(i iban.IBAN) domain.IBANKey {
 	p, part := s.Pseudonym(i)
-	return report.IBANKey{Pseudonym: p, Partition: part}
+	return domain.IBANKey{Pseudonym: p, Partition: part}
 }
 
 // book names the IBAN's book (record.go): its 16-byte pseudonym, not the
@@ -287,7 +287,7 @@ func (s *conn) fingerprintSum(canonical []byte) []byte {
 // report on its IBAN's slot; on a single Redis both run as one script,
 // combined with concurrent reports (combine.go). It returns only after
 // Redis acknowledged both (and, with WaitReplicas, after replicas did).
-func (s *Reports) Accept(ctx context.Context, org string, orgType report.OrgType, idemKeyValue string, sub report.Submission) (report.Accepted, error) {
+func (s *Reports) Accept(ctx context.Context, org string, orgType domain.OrgType, idemKeyValue string, sub domain.Submission) (domain.Accepted, error) {
 	id := s.ReportID(org, idemKeyValue)
 	raw := rawID(id)
 	k := s.keysFor(sub.IBAN)
@@ -298,19 +298,19 @@ func (s *Reports) Accept(ctx context.Context, org string, orgType report.OrgType
 		err := s.claimReport(cctx, raw, claim, now)
 		end(err)
 		if err != nil {
-			return report.Accepted{}, err
+			return domain.Accepted{}, err
 		}
 	}
 
 	body, err := json.Marshal(outbox.NewPoliceReport(sub, id, org, orgType, now))
 	if err != nil {
-		return report.Accepted{}, report.Internal("accept report: encode", err)
+		return domain.Accepted{}, domain.Internal("accept report: encode", err)
 	}
-	rv := report.NewReview(s.opt.HolderOf(sub.IBAN), now, s.opt.RespondWithin)
-	rec, _, err := record{Received: now, Category: sub.Category, Source: orgType, Org: org, Status: report.StatusQueued,
+	rv := domain.NewReview(s.opt.HolderOf(sub.IBAN), now, s.opt.RespondWithin)
+	rec, _, err := record{Received: now, Category: sub.Category, Source: orgType, Org: org, Status: domain.StatusQueued,
 		Holder: rv.Holder, RespondBy: rv.RespondBy, Review: rv.State}.encode()
 	if err != nil {
-		return report.Accepted{}, report.Internal("accept report: record", err)
+		return domain.Accepted{}, domain.Internal("accept report: record", err)
 	}
 	head, mid, tail := splitRecord(rec)
 	sealed := s.seal.seal(k.rawPseudo(), sub.IBAN)
@@ -329,16 +329,16 @@ func (s *Reports) Accept(ctx context.Context, org string, orgType report.OrgType
 	}
 	end(err)
 	if err != nil {
-		return report.Accepted{}, s.fail(opAccept, "accept report script "+sub.IBAN.Masked(), err)
+		return domain.Accepted{}, s.fail(opAccept, "accept report script "+sub.IBAN.Masked(), err)
 	}
 	out, err := redis.NewCmdResult(v, nil).Int64Slice()
 	if err != nil || len(out) != 2 {
-		return report.Accepted{}, report.Internal("accept report: parse", errUnexpected(v))
+		return domain.Accepted{}, domain.Internal("accept report: parse", errUnexpected(v))
 	}
 	if out[0] < 0 {
-		return report.Accepted{}, keyReused()
+		return domain.Accepted{}, keyReused()
 	}
-	return report.Accepted{ID: id, IBAN: sub.IBAN, ReportCount: out[1], Replayed: out[0] == 0}, nil
+	return domain.Accepted{ID: id, IBAN: sub.IBAN, ReportCount: out[1], Replayed: out[0] == 0}, nil
 }
 
 // splitRecord splits an encoded record (with n and the holder empty)
@@ -464,7 +464,7 @@ func claimPart(v string) (int, bool) {
 
 // keyReused answers an Idempotency-Key used before with another request.
 func keyReused() error {
-	return &report.Error{Code: report.CodeConflict, Field: "Idempotency-Key",
+	return &domain.Error{Code: domain.CodeConflict, Field: "Idempotency-Key",
 		Msg: "this Idempotency-Key was already used with a different request"}
 }
 
@@ -500,7 +500,7 @@ func (s *conn) claim(ctx context.Context, label op, key string, canonical []byte
 		return s.fail(label, "idempotency claim script", err)
 	}
 	if res == "conflict" {
-		return &report.Error{Code: report.CodeConflict, Field: "Idempotency-Key",
+		return &domain.Error{Code: domain.CodeConflict, Field: "Idempotency-Key",
 			Msg: "this Idempotency-Key was already used with a different request"}
 	}
 	return nil
@@ -546,7 +546,7 @@ func (s *conn) runReplicated(ctx context.Context, sc *redis.Script, keys []strin
 		return nil, err
 	}
 	if n, _ := acked.Int64(); n < int64(s.opt.WaitReplicas) {
-		return nil, &report.Error{Code: report.CodeUnavailable,
+		return nil, &domain.Error{Code: domain.CodeUnavailable,
 			Msg: "the report store could not confirm replication in time; retry with the same Idempotency-Key",
 			Err: fmt.Errorf("WAIT: %d of %d replicas acknowledged", n, s.opt.WaitReplicas)}
 	}
@@ -619,7 +619,7 @@ func msTime(v any) time.Time {
 // is asked, in one pipelined round trip per node: the IBAN's own keys
 // are the truth, the idempotency entry is only a shortcut.
 func (s *conn) locate(ctx context.Context, id string) (ibanKeys, error) {
-	notFound := &report.Error{Code: report.CodeNotFound, Msg: "no such report"}
+	notFound := &domain.Error{Code: domain.CodeNotFound, Msg: "no such report"}
 	raw := rawID(id)
 	if !ValidReportID(id) || raw == "" {
 		return ibanKeys{}, notFound
@@ -681,7 +681,7 @@ func (s *conn) claimsCanBeLost() bool {
 }
 
 // ReportStatus reads a report: its forwarding status and its review.
-func (s *Reports) ReportStatus(ctx context.Context, id string) (report.ReportStatus, error) {
+func (s *Reports) ReportStatus(ctx context.Context, id string) (domain.ReportStatus, error) {
 	st, _, _, err := s.readReport(ctx, id)
 	return st, err
 }
@@ -689,26 +689,26 @@ func (s *Reports) ReportStatus(ctx context.Context, id string) (report.ReportSta
 // readReport reads a report's record and own fields into its status, and
 // returns the keys of its IBAN and the record as read (for the review
 // script's compare and set).
-func (s *conn) readReport(ctx context.Context, id string) (report.ReportStatus, ibanKeys, bookRecord, error) {
+func (s *conn) readReport(ctx context.Context, id string) (domain.ReportStatus, ibanKeys, bookRecord, error) {
 	k, err := s.locate(ctx, id)
 	if err != nil {
-		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, err
+		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, err
 	}
 	raw := rawID(id)
 	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "j", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw).Result()
 	if err != nil {
-		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, s.fail(opReport, "report status", err)
+		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, s.fail(opReport, "report status", err)
 	}
 	str := func(n int) string { v, _ := vals[n].(string); return v }
 	if str(0) == "" {
 		// Indexed but never recorded, or trimmed past retention: the
 		// client has no report to see.
-		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, &report.Error{Code: report.CodeNotFound, Msg: "no such report"}
+		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, &domain.Error{Code: domain.CodeNotFound, Msg: "no such report"}
 	}
 	holder, sealed := splitHead(str(1))
 	r, err := decodeRecord(str(0), str(6), holder)
 	if err != nil {
-		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, report.Internal("report status: "+id, err)
+		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, domain.Internal("report status: "+id, err)
 	}
 	st := r.status(id)
 	st.LastError = str(2)
@@ -720,7 +720,7 @@ func (s *conn) readReport(ctx context.Context, id string) (report.ReportStatus, 
 		st.IBAN, err = s.seal.open(k.rawPseudo(), sealed)
 	}
 	if err != nil {
-		return report.ReportStatus{}, ibanKeys{}, bookRecord{}, report.Internal("report status: "+id, err)
+		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, domain.Internal("report status: "+id, err)
 	}
 	return st, k, bookRecord{core: str(0), rec: r}, nil
 }
@@ -734,11 +734,11 @@ type bookRecord struct {
 
 // status is what GET /v1/reports/{id} shows of a record (the free texts
 // are the caller's to add).
-func (r record) status(id string) report.ReportStatus {
-	st := report.ReportStatus{
+func (r record) status(id string) domain.ReportStatus {
+	st := domain.ReportStatus{
 		ID: id, Status: r.Status, Attempts: r.Attempts, ReceivedAt: r.Received, PoliceReference: r.PoliceRef,
 		ReporterOrg: r.Org, ReporterType: r.Source, Category: r.Category,
-		Review: report.Review{State: r.Review, Holder: r.Holder, ReceivedAt: r.Received, RespondBy: r.RespondBy,
+		Review: domain.Review{State: r.Review, Holder: r.Holder, ReceivedAt: r.Received, RespondBy: r.RespondBy,
 			AcknowledgedAt: r.Ack, ClosedAt: r.Closed, CancelledAt: r.Cancels, Result: r.Result, FraudType: r.FraudType},
 	}
 	if !r.Forwarded.IsZero() {
@@ -746,17 +746,17 @@ func (r record) status(id string) report.ReportStatus {
 		st.ForwardedAt = &t
 	}
 	if st.Review.State == "" {
-		st.Review.State = report.ReviewUnrouted
+		st.Review.State = domain.ReviewUnrouted
 	}
 	return st
 }
 
 // Review applies a review action (acknowledge, close, cancel) for caller.
-// The domain decides (report.Review.Apply); the store applies the result
+// The domain decides (domain.Review.Apply); the store applies the result
 // atomically on the IBAN's slot if nobody changed the record meanwhile,
 // and otherwise reads it again and decides again. changed is false for a
 // repeat of an action already applied.
-func (s *Reports) Review(ctx context.Context, id string, caller report.Caller, req report.Request) (st report.ReportStatus, changed bool, err error) {
+func (s *Reports) Review(ctx context.Context, id string, caller domain.Caller, req domain.ReviewRequest) (st domain.ReportStatus, changed bool, err error) {
 	raw := rawID(id)
 	for attempt := 0; attempt < 5; attempt++ {
 		var k ibanKeys
@@ -771,17 +771,17 @@ func (s *Reports) Review(ctx context.Context, id string, caller report.Caller, r
 		}
 		event, err := json.Marshal(outbox.NewPoliceEvent(id, caller.Org, next, req))
 		if err != nil {
-			return st, false, report.Internal("review: encode", err)
+			return st, false, domain.Internal("review: encode", err)
 		}
 		r := old.rec
 		r.Review, r.Ack, r.Closed, r.Cancels, r.Result, r.FraudType =
 			next.State, next.AcknowledgedAt, next.ClosedAt, next.CancelledAt, next.Result, next.FraudType
 		core, rest, err := r.encode()
 		if err != nil {
-			return st, false, report.Internal("review: record", err)
+			return st, false, domain.Internal("review: record", err)
 		}
 		uncounted := 0
-		if st.Review.State != report.ReviewCancelled && next.State == report.ReviewCancelled {
+		if st.Review.State != domain.ReviewCancelled && next.State == domain.ReviewCancelled {
 			uncounted = -1
 		}
 		name := outbox.PoliceEventName(req.Action)
@@ -798,7 +798,7 @@ func (s *Reports) Review(ctx context.Context, id string, caller report.Caller, r
 			return st, true, nil
 		}
 	}
-	return st, false, report.Unavailable("review", errTooManyChanges)
+	return st, false, domain.Unavailable("review", errTooManyChanges)
 }
 
 // sealIBAN seals a review event's IBAN for the holder's feed ("" stays

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/redistest"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 	"github.com/redis/go-redis/v9"
 )
@@ -29,9 +29,9 @@ func mustStore(t *testing.T, now func() time.Time) (*store.Store, *redistest.Dep
 	return st, srv
 }
 
-func mustSub(t *testing.T, raw, cat, ref string) report.Submission {
+func mustSub(t *testing.T, raw, cat, ref string) domain.Submission {
 	t.Helper()
-	s, err := report.NewSubmission(raw, cat, nil, nil, ref, "", time.Now(), 0)
+	s, err := domain.NewSubmission(raw, cat, nil, nil, ref, "", time.Now(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,14 +43,14 @@ func TestAcceptCountsReplaysAndConflicts(t *testing.T) {
 	ctx := context.Background()
 	sub := mustSub(t, "NL91ABNA0417164300", "phishing", "a")
 
-	a, err := st.Accept(ctx, "bank-a", report.OrgBank, "k1", sub)
+	a, err := st.Accept(ctx, "bank-a", domain.OrgBank, "k1", sub)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.ReportCount != 1 || a.Replayed {
 		t.Fatalf("first accept = %+v", a)
 	}
-	again, err := st.Accept(ctx, "bank-a", report.OrgBank, "k1", sub)
+	again, err := st.Accept(ctx, "bank-a", domain.OrgBank, "k1", sub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,15 +60,15 @@ func TestAcceptCountsReplaysAndConflicts(t *testing.T) {
 	// Same key, same org, another IBAN: conflict, and nothing written.
 	before := srv.DBSize(t)
 	other := mustSub(t, "DE89370400440532013000", "phishing", "a")
-	_, err = st.Accept(ctx, "bank-a", report.OrgBank, "k1", other)
-	if report.ErrorCode(err) != report.CodeConflict {
+	_, err = st.Accept(ctx, "bank-a", domain.OrgBank, "k1", other)
+	if domain.ErrorCode(err) != domain.CodeConflict {
 		t.Fatalf("reuse for another IBAN: %v, want conflict", err)
 	}
 	if after := srv.DBSize(t); after != before {
 		t.Fatalf("conflict wrote keys: %d -> %d", before, after)
 	}
 	// Same key from another org is another report.
-	b, err := st.Accept(ctx, "market-a", report.OrgMarketplace, "k1", mustSub(t, "NL91ABNA0417164300", "marketplace_fraud", ""))
+	b, err := st.Accept(ctx, "market-a", domain.OrgMarketplace, "k1", mustSub(t, "NL91ABNA0417164300", "marketplace_fraud", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestAcceptCountsReplaysAndConflicts(t *testing.T) {
 		t.Fatalf("outbox length = %d, want 2", n)
 	}
 	status, err := st.ReportStatus(ctx, a.ID)
-	if err != nil || status.Status != report.StatusQueued || status.ReporterOrg != "bank-a" {
+	if err != nil || status.Status != domain.StatusQueued || status.ReporterOrg != "bank-a" {
 		t.Fatalf("status = %+v, %v", status, err)
 	}
 }
@@ -102,7 +102,7 @@ func TestAcceptCountsReplaysAndConflicts(t *testing.T) {
 func TestNoPlaintextIBANInKeys(t *testing.T) {
 	st, srv := mustStore(t, nil)
 	sub := mustSub(t, "NL91ABNA0417164300", "phishing", "")
-	if _, err := st.Accept(context.Background(), "bank-a", report.OrgBank, "k", sub); err != nil {
+	if _, err := st.Accept(context.Background(), "bank-a", domain.OrgBank, "k", sub); err != nil {
 		t.Fatal(err)
 	}
 	keys := srv.Keys(t)
@@ -123,11 +123,11 @@ func TestRetentionTrimsCounts(t *testing.T) {
 	st, _ := mustStore(t, now)
 	ctx := context.Background()
 	i := mustSub(t, "NL91ABNA0417164300", "phishing", "")
-	if _, err := st.Accept(ctx, "bank-a", report.OrgBank, "old", i); err != nil {
+	if _, err := st.Accept(ctx, "bank-a", domain.OrgBank, "old", i); err != nil {
 		t.Fatal(err)
 	}
 	clock.Add((700 * 24 * time.Hour).Milliseconds())
-	if _, err := st.Accept(ctx, "bank-b", report.OrgBank, "new", mustSub(t, "NL91ABNA0417164300", "other", "")); err != nil {
+	if _, err := st.Accept(ctx, "bank-b", domain.OrgBank, "new", mustSub(t, "NL91ABNA0417164300", "other", "")); err != nil {
 		t.Fatal(err)
 	}
 	c, _ := st.Lookup(ctx, i.IBAN)
@@ -153,7 +153,7 @@ func TestConcurrentAcceptsCountExactly(t *testing.T) {
 	for w := range 20 {
 		wg.Go(func() {
 			for n := range 25 {
-				if _, err := st.Accept(ctx, fmt.Sprintf("org-%d", w%5), report.OrgBank, fmt.Sprintf("k-%d-%d", w, n), sub); err != nil {
+				if _, err := st.Accept(ctx, fmt.Sprintf("org-%d", w%5), domain.OrgBank, fmt.Sprintf("k-%d-%d", w, n), sub); err != nil {
 					errs.Add(1)
 				}
 			}
@@ -163,7 +163,7 @@ func TestConcurrentAcceptsCountExactly(t *testing.T) {
 	var fresh atomic.Int64
 	for range 50 {
 		wg.Go(func() {
-			a, err := st.Accept(ctx, "org-x", report.OrgBank, "same", sub)
+			a, err := st.Accept(ctx, "org-x", domain.OrgBank, "same", sub)
 			if err != nil {
 				errs.Add(1)
 			} else if !a.Replayed {
@@ -194,7 +194,7 @@ func TestLookupManyAndScriptReload(t *testing.T) {
 	}
 	for n, i := range ibans[:3] {
 		for k := 0; k <= n; k++ {
-			if _, err := st.Accept(ctx, "bank-a", report.OrgBank, fmt.Sprintf("%d-%d", n, k), report.Submission{IBAN: i, Category: "other"}); err != nil {
+			if _, err := st.Accept(ctx, "bank-a", domain.OrgBank, fmt.Sprintf("%d-%d", n, k), domain.Submission{IBAN: i, Category: "other"}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -218,8 +218,8 @@ func TestUnavailableIsFast(t *testing.T) {
 	st, _ := store.New(rdb, store.Options{Secret: secret})
 	start := time.Now()
 	_, err := st.Lookup(context.Background(), mustSub(t, "NL91ABNA0417164300", "other", "").IBAN)
-	var de *report.Error
-	if !errors.As(err, &de) || de.Code != report.CodeUnavailable {
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Code != domain.CodeUnavailable {
 		t.Fatalf("err = %v, want unavailable", err)
 	}
 	if time.Since(start) > 2*time.Second {
@@ -244,13 +244,13 @@ func TestErrorsAreClassified(t *testing.T) {
 	if err := srv.Client(t).Set(ctx, store.IdemBucketOf(st.ReportID("bank-a", "wrongtype")), "x", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	_, err = st.Accept(ctx, "bank-a", report.OrgBank, "wrongtype", sub)
-	if report.ErrorCode(err) != report.CodeInternal || !strings.Contains(err.Error(), "WRONGTYPE") {
+	_, err = st.Accept(ctx, "bank-a", domain.OrgBank, "wrongtype", sub)
+	if domain.ErrorCode(err) != domain.CodeInternal || !strings.Contains(err.Error(), "WRONGTYPE") {
 		t.Errorf("WRONGTYPE: %v, want internal", err)
 	}
 	srv.Stop()
 	_, err = st.Lookup(ctx, sub.IBAN)
-	if report.ErrorCode(err) != report.CodeUnavailable {
+	if domain.ErrorCode(err) != domain.CodeUnavailable {
 		t.Errorf("Redis down: %v, want unavailable", err)
 	}
 	mu.Lock()
@@ -280,16 +280,16 @@ func TestIdempotencyKeyAgesOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	first, err := st.Accept(ctx, "bank-a", report.OrgBank, "k", mustSub(t, "NL91ABNA0417164300", "phishing", ""))
+	first, err := st.Accept(ctx, "bank-a", domain.OrgBank, "k", mustSub(t, "NL91ABNA0417164300", "phishing", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock.Add((20 * 24 * time.Hour).Milliseconds())
-	if _, err := st.Accept(ctx, "bank-a", report.OrgBank, "k", mustSub(t, "NL91ABNA0417164300", "other", "")); report.ErrorCode(err) != report.CodeConflict {
+	if _, err := st.Accept(ctx, "bank-a", domain.OrgBank, "k", mustSub(t, "NL91ABNA0417164300", "other", "")); domain.ErrorCode(err) != domain.CodeConflict {
 		t.Fatalf("the key reused with another body within its TTL: %v, want a conflict", err)
 	}
 	clock.Add((20 * 24 * time.Hour).Milliseconds()) // 40 days: past retention and the key's TTL
-	again, err := st.Accept(ctx, "bank-a", report.OrgBank, "k", mustSub(t, "DE89370400440532013000", "other", ""))
+	again, err := st.Accept(ctx, "bank-a", domain.OrgBank, "k", mustSub(t, "DE89370400440532013000", "other", ""))
 	if err != nil || again.Replayed || again.ReportCount != 1 {
 		t.Fatalf("the key after its TTL: %+v %v, want a new report", again, err)
 	}

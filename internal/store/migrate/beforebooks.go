@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 	"github.com/redis/go-redis/v9"
 )
@@ -131,7 +131,7 @@ func (m *migration) migrateIBAN(ctx context.Context, o oldIBAN, ids []string) er
 	if err != nil || part >= m.opt.Partitions {
 		return errors.New("migrate: partition " + o.tag + " is not configured here (storage.partitions must not change)")
 	}
-	in := store.Imported{Key: report.IBANKey{Pseudonym: o.pseudo, Partition: part}}
+	in := store.Imported{Key: domain.IBANKey{Pseudonym: o.pseudo, Partition: part}}
 	oldKeys := []string{o.key("i"), o.key("o"), o.key("z"), o.key("v"), o.key("x"), o.key("m"), o.key("t")}
 	for _, id := range ids {
 		oldKeys = append(oldKeys, o.report(id), idemKey(id))
@@ -200,14 +200,14 @@ func (m *migration) readReport(ctx context.Context, o oldIBAN, id string, in *st
 
 // oldReport reads a report hash of the layout before books.
 func oldReport(id string, h map[string]string) store.ImportedReport {
-	r := store.ImportedReport{ReportStatus: report.ReportStatus{ID: id, Status: report.Status(h["st"]),
-		ReceivedAt: msTime(h["rcv"]), PoliceReference: h["pref"], ReporterOrg: h["org"], ReporterType: report.OrgType(h["src"]),
-		Category: report.Category(h["cat"]), LastError: h["err"],
-		Review: report.Review{State: report.ReviewState(h["rv"]), Holder: h["h"], RespondBy: msTime(h["rb"]),
+	r := store.ImportedReport{ReportStatus: domain.ReportStatus{ID: id, Status: domain.Status(h["st"]),
+		ReceivedAt: msTime(h["rcv"]), PoliceReference: h["pref"], ReporterOrg: h["org"], ReporterType: domain.OrgType(h["src"]),
+		Category: domain.Category(h["cat"]), LastError: h["err"],
+		Review: domain.Review{State: domain.ReviewState(h["rv"]), Holder: h["h"], RespondBy: msTime(h["rb"]),
 			AcknowledgedAt: msTime(h["ack"]), ClosedAt: msTime(h["cls"]), CancelledAt: msTime(h["can"]),
-			Result: report.Result(h["res"]), FraudType: report.FraudType(h["ft"]), Details: h["det"], CancelReason: h["cr"]}}}
+			Result: domain.Result(h["res"]), FraudType: domain.FraudType(h["ft"]), Details: h["det"], CancelReason: h["cr"]}}}
 	if r.Review.State == "" {
-		r.Review.State = report.ReviewUnrouted // accepted before reviews existed
+		r.Review.State = domain.ReviewUnrouted // accepted before reviews existed
 	}
 	if fwd := msTime(h["fwd"]); !fwd.IsZero() {
 		r.ForwardedAt = &fwd

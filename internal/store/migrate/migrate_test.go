@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/redistest"
-	"github.com/mulegate/mulegate/internal/report"
 	"github.com/mulegate/mulegate/internal/store"
 	"github.com/redis/go-redis/v9"
 )
@@ -78,7 +78,7 @@ func TestBeforeBooks(t *testing.T) {
 	legacy, _ := newLegacySealer(secret)
 	ctx := context.Background()
 	i, _ := iban.Parse("NL91ABNA0417164300")
-	sub := report.Submission{IBAN: i, Category: "phishing"}
+	sub := domain.Submission{IBAN: i, Category: "phishing"}
 	pseudo, part := s.Pseudonym(i)
 	tag := fmt.Sprintf("{p%d}", part)
 	key := func(x string) string { return "mg:" + tag + ":" + x + ":" + pseudo }
@@ -123,21 +123,21 @@ func TestBeforeBooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Status != report.StatusForwarded || st.PoliceReference != "POL-1" || st.IBAN != i.String() || st.Review.Holder != "bank-h" ||
-		st.Review.State != report.ReviewOpen || !st.Review.RespondBy.Equal(rcv.Add(7*24*time.Hour)) || st.Attempts != 1 {
+	if st.Status != domain.StatusForwarded || st.PoliceReference != "POL-1" || st.IBAN != i.String() || st.Review.Holder != "bank-h" ||
+		st.Review.State != domain.ReviewOpen || !st.Review.RespondBy.Equal(rcv.Add(7*24*time.Hour)) || st.Attempts != 1 {
 		t.Errorf("report after migrating: %+v", st)
 	}
 	if st, _ := s.ReportStatus(ctx, b); st.Review.CancelReason != "filed by mistake" {
 		t.Errorf("cancelled report after migrating: %+v", st)
 	}
-	if _, err := s.ReportStatus(ctx, c); report.ErrorCode(err) != report.CodeNotFound {
+	if _, err := s.ReportStatus(ctx, c); domain.ErrorCode(err) != domain.CodeNotFound {
 		t.Errorf("the report past retention: %v, want not found", err)
 	}
-	if acc, err := s.Accept(ctx, "bank-a", report.OrgBank, "k1", sub); err != nil || !acc.Replayed || acc.ID != a {
+	if acc, err := s.Accept(ctx, "bank-a", domain.OrgBank, "k1", sub); err != nil || !acc.Replayed || acc.ID != a {
 		t.Errorf("replay after migrating: %+v %v", acc, err)
 	}
-	other := report.Submission{IBAN: i, Category: "other"}
-	if _, err := s.Accept(ctx, "bank-a", report.OrgBank, "k1", other); report.ErrorCode(err) != report.CodeConflict {
+	other := domain.Submission{IBAN: i, Category: "other"}
+	if _, err := s.Accept(ctx, "bank-a", domain.OrgBank, "k1", other); domain.ErrorCode(err) != domain.CodeConflict {
 		t.Errorf("another request under a migrated key: %v, want a conflict", err)
 	}
 	crossed, _, err := s.ThresholdCrossing(ctx, i.String(), 1)
@@ -173,12 +173,12 @@ func TestBooksBeforeTheJField(t *testing.T) {
 	ctx := context.Background()
 	nl, _ := iban.Parse("NL91ABNA0417164300")
 	de, _ := iban.Parse("DE89370400440532013000")
-	sub := report.Submission{IBAN: nl, Category: "phishing"}
-	first, err := s.Accept(ctx, "bank-a", report.OrgBank, "k1", sub)
+	sub := domain.Submission{IBAN: nl, Category: "phishing"}
+	first, err := s.Accept(ctx, "bank-a", domain.OrgBank, "k1", sub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := s.Accept(ctx, "bank-b", report.OrgBank, "k2", report.Submission{IBAN: de, Category: "phishing"})
+	second, err := s.Accept(ctx, "bank-b", domain.OrgBank, "k2", domain.Submission{IBAN: de, Category: "phishing"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestBooksBeforeTheJField(t *testing.T) {
 	d := now.Unix() / 86400
 	rdb.HSet(ctx, idemBucket(first.ID), raw, string([]byte{byte(d >> 8), byte(d)})+string(fp[:10])+string([]byte{0, byte(part)}))
 	// Part 2's event ids.
-	ev := report.Event{ID: s.EventID(report.EventReportReceived, first.ID), Type: report.EventReportReceived, Data: []byte(`{}`), CreatedAt: now}
+	ev := domain.Event{ID: s.EventID(domain.EventReportReceived, first.ID), Type: domain.EventReportReceived, Data: []byte(`{}`), CreatedAt: now}
 	rdb.HSet(ctx, "mg:{a:bank-h}:eids", ev.ID, "1-0")
 	rdb.HSet(ctx, "mg:layout", "v", 3)
 
@@ -225,10 +225,10 @@ func TestBooksBeforeTheJField(t *testing.T) {
 			t.Errorf("book %q keeps an old field", b)
 		}
 	}
-	if again, err := s.Accept(ctx, "bank-a", report.OrgBank, "k1", sub); err != nil || !again.Replayed {
+	if again, err := s.Accept(ctx, "bank-a", domain.OrgBank, "k1", sub); err != nil || !again.Replayed {
 		t.Errorf("the old request again: %+v %v, want a replay", again, err)
 	}
-	if _, err := s.Accept(ctx, "bank-a", report.OrgBank, "k1", report.Submission{IBAN: nl, Category: "other"}); report.ErrorCode(err) != report.CodeConflict {
+	if _, err := s.Accept(ctx, "bank-a", domain.OrgBank, "k1", domain.Submission{IBAN: nl, Category: "other"}); domain.ErrorCode(err) != domain.CodeConflict {
 		t.Errorf("another request under the old key: %v, want a conflict", err)
 	}
 	if added, err := s.AppendEvent(ctx, "bank-h", ev); err != nil || added {
@@ -254,7 +254,7 @@ func TestSealsFeedsAndOutbox(t *testing.T) {
 	now := time.Now()
 	st := newStore(t, rdb, now)
 	i, _ := iban.Parse(ibanText)
-	acc, err := st.Accept(ctx, "bank-a", report.OrgBank, "k1", report.Submission{IBAN: i, Category: "phishing"})
+	acc, err := st.Accept(ctx, "bank-a", domain.OrgBank, "k1", domain.Submission{IBAN: i, Category: "phishing"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package report
+package domain
 
 import (
 	"time"
@@ -106,8 +106,8 @@ func (r Review) Bucket() string {
 	return ""
 }
 
-// Request is an action on a review with what the caller sent with it.
-type Request struct {
+// ReviewRequest is an action on a review with what the caller sent with it.
+type ReviewRequest struct {
 	Action    Action
 	Result    Result    // close
 	FraudType FraudType // close, when agreed
@@ -117,8 +117,8 @@ type Request struct {
 
 // NewClose validates a close request: fraud_type is required when agreed
 // and refused when disagreed.
-func NewClose(result, fraudType, details string) (Request, error) {
-	r := Request{Action: ActionClose, Result: Result(result), FraudType: FraudType(fraudType), Details: details}
+func NewClose(result, fraudType, details string) (ReviewRequest, error) {
+	r := ReviewRequest{Action: ActionClose, Result: Result(result), FraudType: FraudType(fraudType), Details: details}
 	switch {
 	case result == "":
 		return r, Invalid("result", "result is required (agreed or disagreed)")
@@ -137,11 +137,11 @@ func NewClose(result, fraudType, details string) (Request, error) {
 }
 
 // NewCancel validates a cancel request.
-func NewCancel(reason string) (Request, error) {
+func NewCancel(reason string) (ReviewRequest, error) {
 	if utf8.RuneCountInString(reason) > MaxCancelReasonRunes || !utf8.ValidString(reason) {
-		return Request{}, Invalid("reason", "reason must be valid text of at most 500 characters")
+		return ReviewRequest{}, Invalid("reason", "reason must be valid text of at most 500 characters")
 	}
-	return Request{Action: ActionCancel, Reason: reason}, nil
+	return ReviewRequest{Action: ActionCancel, Reason: reason}, nil
 }
 
 // Caller is who acts on a report, as far as its review is concerned.
@@ -168,7 +168,7 @@ func (p Parties) Any() bool { return p.Reporter || p.Holder || p.Police }
 // and not an error). A caller who is none of the parties gets not_found;
 // a party asking for an action that is not theirs gets forbidden; an
 // action the state does not allow gets invalid_state, naming the state.
-func (r Review) Apply(p Parties, req Request, now time.Time) (Review, bool, error) {
+func (r Review) Apply(p Parties, req ReviewRequest, now time.Time) (Review, bool, error) {
 	// A review's times are stored in milliseconds: the answer to the
 	// action and its event say what every later read will.
 	now = now.UTC().Truncate(time.Millisecond)

@@ -1,4 +1,4 @@
-package report
+package domain
 
 import (
 	"errors"
@@ -16,7 +16,7 @@ func TestReviewStateMachine(t *testing.T) {
 	now := t0.Add(time.Hour + 123456789).In(time.FixedZone("CET", 3600))
 	stored := t0.Add(time.Hour + 123000000)
 	open := NewReview("bank-b", t0, 7*24*time.Hour)
-	acked, _, _ := open.Apply(Parties{Holder: true}, Request{Action: ActionAcknowledge}, now)
+	acked, _, _ := open.Apply(Parties{Holder: true}, ReviewRequest{Action: ActionAcknowledge}, now)
 	agree, _ := NewClose("agreed", "mule_account", "frozen")
 	closed, _, _ := open.Apply(Parties{Holder: true}, agree, now)
 	cancel, _ := NewCancel("filed by mistake")
@@ -24,13 +24,13 @@ func TestReviewStateMachine(t *testing.T) {
 	unrouted := NewReview("", t0, 7*24*time.Hour)
 	disagree, _ := NewClose("disagreed", "", "")
 	holder, reporter, police, stranger := Parties{Holder: true}, Parties{Reporter: true}, Parties{Police: true}, Parties{}
-	ack := Request{Action: ActionAcknowledge}
+	ack := ReviewRequest{Action: ActionAcknowledge}
 
 	for _, tc := range []struct {
 		name    string
 		from    Review
 		who     Parties
-		req     Request
+		req     ReviewRequest
 		want    ReviewState
 		changed bool
 		code    Code
