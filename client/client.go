@@ -221,6 +221,38 @@ func (c *Client) do(ctx context.Context, k call, out any) (http.Header, int, err
 	if len(k.want) == 0 {
 		k.want = []int{http.StatusOK}
 	}
+	target := c.url(k)
+	var last error
+	for attempt := 1; ; attempt++ {
+		req, err := c.request(ctx, k, target, payload)
+		if err != nil {
+			return nil, 0, err
+		}
+		resp, err := c.hc.Do(req)
+		var wait time.Duration
+		if err != nil {
+			if !k.safe || ctx.Err() != nil {
+				return nil, 0, err
+			}
+			last, wait = err, backoff(attempt)
+		} else {
+			h, status, retry, err := c.read(resp, k.want, out)
+			if !retry {
+				return h, status, err
+			}
+			last, wait = err, retryAfter(err, backoff(attempt))
+		}
+		if attempt >= c.maxAttempts {
+			return nil, 0, last
+		}
+		if err := sleep(ctx, min(wait, c.maxWait)); err != nil {
+			return nil, 0, errors.Join(err, last)
+		}
+	}
+}
+
+// url is a call's address under the client's base.
+func (c *Client) url(k call) string {
 	u := *c.base
 	u.Path += k.path
 	u.RawPath = ""
@@ -229,53 +261,48 @@ func (c *Client) do(ctx context.Context, k call, out any) (http.Header, int, err
 		u.Path, _ = url.PathUnescape(u.RawPath)
 	}
 	u.RawQuery = k.query.Encode()
-	var last error
-	for attempt := 1; ; attempt++ {
-		tok, err := c.tokens.Token(ctx)
-		if err != nil {
-			return nil, 0, fmt.Errorf("client: token: %w", err)
-		}
-		req, err := http.NewRequestWithContext(ctx, k.method, u.String(), bytes.NewReader(payload))
-		if err != nil {
-			return nil, 0, err
-		}
-		for h, vs := range k.header {
-			req.Header[h] = vs
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Accept", "application/json")
-		if payload != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := c.hc.Do(req)
-		var wait time.Duration
-		switch {
-		case err != nil:
-			if !k.safe || ctx.Err() != nil {
-				return nil, 0, err
-			}
-			last, wait = err, backoff(attempt)
-		default:
-			h, status, retry, err := c.read(resp, k.want, out)
-			if !retry {
-				return h, status, err
-			}
-			last, wait = err, backoff(attempt)
-			var pe *Error
-			if errors.As(err, &pe) && pe.RetryAfter > 0 {
-				wait = pe.RetryAfter
-			}
-		}
-		if attempt >= c.maxAttempts {
-			return nil, 0, last
-		}
-		t := time.NewTimer(min(wait, c.maxWait))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, 0, errors.Join(ctx.Err(), last)
-		case <-t.C:
-		}
+	return u.String()
+}
+
+// request is one attempt of a call, with a fresh token.
+func (c *Client) request(ctx context.Context, k call, target string, payload []byte) (*http.Request, error) {
+	tok, err := c.tokens.Token(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("client: token: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, k.method, target, bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	for h, vs := range k.header {
+		req.Header[h] = vs
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", "application/json")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// retryAfter is the wait a refusal asks for (Retry-After), else def.
+func retryAfter(err error, def time.Duration) time.Duration {
+	var pe *Error
+	if errors.As(err, &pe) && pe.RetryAfter > 0 {
+		return pe.RetryAfter
+	}
+	return def
+}
+
+// sleep waits d, or returns ctx's error when it ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -529,23 +556,9 @@ func feed[T, P any](ctx context.Context, c *Client, path string, o FeedOptions, 
 	return func(yield func(CursorItem[T], error) bool) {
 		cursor := o.After
 		for {
-			q := url.Values{}
-			if cursor != "" {
-				q.Set("after", cursor)
-			}
-			if o.Limit > 0 {
-				q.Set("limit", strconv.Itoa(o.Limit))
-			}
-			if len(o.Types) > 0 {
-				q.Set("types", strings.Join(o.Types, ","))
-			}
-			if o.Follow {
-				q.Set("wait", "30")
-			}
 			var page P
-			if _, _, err := c.do(ctx, call{method: "GET", path: path, query: q, safe: true}, &page); err != nil {
-				var zero CursorItem[T]
-				yield(zero, err)
+			if _, _, err := c.do(ctx, call{method: "GET", path: path, query: o.query(cursor), safe: true}, &page); err != nil {
+				yield(CursorItem[T]{}, err)
 				return
 			}
 			list, next := items(&page)
@@ -562,6 +575,24 @@ func feed[T, P any](ctx context.Context, c *Client, path string, o FeedOptions, 
 			}
 		}
 	}
+}
+
+// query is a feed page's query from cursor.
+func (o FeedOptions) query(cursor string) url.Values {
+	q := url.Values{}
+	if cursor != "" {
+		q.Set("after", cursor)
+	}
+	if o.Limit > 0 {
+		q.Set("limit", strconv.Itoa(o.Limit))
+	}
+	if len(o.Types) > 0 {
+		q.Set("types", strings.Join(o.Types, ","))
+	}
+	if o.Follow {
+		q.Set("wait", "30")
+	}
+	return q
 }
 
 // cursorOf is an entry's own cursor (Event.Cursor, Alert.Cursor), or the
@@ -598,32 +629,15 @@ func stream[T any](ctx context.Context, c *Client, path string, q url.Values, af
 	return func(yield func(CursorItem[T], error) bool) {
 		last, failures := after, 0
 		for ctx.Err() == nil {
-			u := *c.base
-			u.Path += path
-			u.RawQuery = q.Encode()
-			tok, err := c.tokens.Token(ctx)
-			if err != nil {
-				yield(CursorItem[T]{}, fmt.Errorf("client: token: %w", err))
-				return
+			resp, fatal, err := c.openStream(ctx, path, q, last)
+			if err == nil && resp.StatusCode != http.StatusOK {
+				var retry bool
+				_, _, retry, err = c.read(resp, []int{http.StatusOK}, nil)
+				fatal = !retry
 			}
-			req, err := http.NewRequestWithContext(ctx, "GET", u.String(), nil)
-			if err != nil {
+			if fatal {
 				yield(CursorItem[T]{}, err)
 				return
-			}
-			req.Header.Set("Authorization", "Bearer "+tok)
-			req.Header.Set("Accept", "text/event-stream")
-			if last != "" {
-				req.Header.Set("Last-Event-ID", last)
-			}
-			resp, err := c.hc.Do(req)
-			if err == nil && resp.StatusCode != http.StatusOK {
-				_, _, retry, perr := c.read(resp, []int{http.StatusOK}, nil)
-				if !retry {
-					yield(CursorItem[T]{}, perr)
-					return
-				}
-				err = perr
 			}
 			if err == nil {
 				failures = 0
@@ -645,15 +659,34 @@ func stream[T any](ctx context.Context, c *Client, path string, q url.Values, af
 				yield(CursorItem[T]{}, err)
 				return
 			}
-			t := time.NewTimer(backoff(failures))
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if sleep(ctx, backoff(failures)) != nil {
 				return
-			case <-t.C:
 			}
 		}
 	}
+}
+
+// openStream opens an SSE stream from after the cursor last; fatal says
+// an error is not to be retried (no token, no request).
+func (c *Client) openStream(ctx context.Context, path string, q url.Values, last string) (resp *http.Response, fatal bool, err error) {
+	u := *c.base
+	u.Path += path
+	u.RawQuery = q.Encode()
+	tok, err := c.tokens.Token(ctx)
+	if err != nil {
+		return nil, true, fmt.Errorf("client: token: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", u.String(), nil)
+	if err != nil {
+		return nil, true, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", "text/event-stream")
+	if last != "" {
+		req.Header.Set("Last-Event-ID", last)
+	}
+	resp, err = c.hc.Do(req)
+	return resp, false, err
 }
 
 // readSSE calls each with every event's id and data until the body ends

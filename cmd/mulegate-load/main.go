@@ -155,74 +155,95 @@ func (r result) summary() string {
 func attack(ctx context.Context, client *http.Client, o options) result {
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
-	var sent atomic.Int64
-	var mu sync.Mutex
-	statuses := map[int]int64{}
-	var latencies []time.Duration
-	var errCount atomic.Int64
-	ibans := make([]string, o.ibans)
-	for n := range ibans {
+	a := &attacker{client: client, o: o, start: time.Now(), statuses: map[int]int64{}, ibans: make([]string, o.ibans)}
+	for n := range a.ibans {
 		i, _ := iban.FromBBAN("NL", fmt.Sprintf("ABNA%010d", n))
-		ibans[n] = i.String()
+		a.ibans[n] = i.String()
 	}
-	start := time.Now()
 	var wg sync.WaitGroup
 	for w := range o.concurrency {
-		wg.Go(func() {
-			local := make([]time.Duration, 0, 4096)
-			localStatus := map[int]int64{}
-			defer func() {
-				mu.Lock()
-				latencies = append(latencies, local...)
-				for k, v := range localStatus {
-					statuses[k] += v
-				}
-				mu.Unlock()
-			}()
-			for ctx.Err() == nil {
-				n := sent.Add(1)
-				if n > o.maxReq {
-					return
-				}
-				var rb io.Reader
-				if o.body != "" {
-					body := o.body
-					if len(ibans) > 0 {
-						body = strings.ReplaceAll(body, "{{IBAN}}", ibans[n%int64(len(ibans))])
-					}
-					rb = strings.NewReader(body)
-				}
-				req, err := http.NewRequestWithContext(ctx, o.method, o.target, rb)
-				if err != nil {
-					errCount.Add(1)
-					return
-				}
-				req.Header.Set("Authorization", "Bearer "+o.token)
-				if o.body != "" {
-					req.Header.Set("Content-Type", "application/json")
-				}
-				if o.uniqueKey {
-					req.Header.Set("Idempotency-Key", fmt.Sprintf("load-%d-%d-%d", start.UnixNano(), w, n))
-				}
-				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err != nil {
-					if ctx.Err() == nil {
-						errCount.Add(1)
-					}
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode/100 == 2 {
-					local = append(local, time.Since(t0))
-				}
-				localStatus[resp.StatusCode]++
-			}
-		})
+		wg.Go(func() { a.work(ctx, w) })
 	}
 	wg.Wait()
-	return result{elapsed: time.Since(start), latencies: latencies, statuses: statuses, errors: errCount.Load()}
+	return result{elapsed: time.Since(a.start), latencies: a.latencies, statuses: a.statuses, errors: a.errCount.Load()}
+}
+
+// attacker is one attack's shared state.
+type attacker struct {
+	client    *http.Client
+	o         options
+	start     time.Time
+	ibans     []string
+	sent      atomic.Int64
+	errCount  atomic.Int64
+	mu        sync.Mutex
+	statuses  map[int]int64
+	latencies []time.Duration
+}
+
+// work is one worker: it sends until the context ends or the count is
+// reached, and adds what it measured to the attack's totals.
+func (a *attacker) work(ctx context.Context, w int) {
+	local := make([]time.Duration, 0, 4096)
+	localStatus := map[int]int64{}
+	defer func() {
+		a.mu.Lock()
+		a.latencies = append(a.latencies, local...)
+		for k, v := range localStatus {
+			a.statuses[k] += v
+		}
+		a.mu.Unlock()
+	}()
+	for ctx.Err() == nil {
+		n := a.sent.Add(1)
+		if n > a.o.maxReq {
+			return
+		}
+		req, err := a.request(ctx, w, n)
+		if err != nil {
+			a.errCount.Add(1)
+			return
+		}
+		t0 := time.Now()
+		resp, err := a.client.Do(req)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.errCount.Add(1)
+			}
+			continue
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 == 2 {
+			local = append(local, time.Since(t0))
+		}
+		localStatus[resp.StatusCode]++
+	}
+}
+
+// request is worker w's n-th request.
+func (a *attacker) request(ctx context.Context, w int, n int64) (*http.Request, error) {
+	o := a.o
+	var rb io.Reader
+	if o.body != "" {
+		body := o.body
+		if len(a.ibans) > 0 {
+			body = strings.ReplaceAll(body, "{{IBAN}}", a.ibans[n%int64(len(a.ibans))])
+		}
+		rb = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, o.method, o.target, rb)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+o.token)
+	if o.body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if o.uniqueKey {
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("load-%d-%d-%d", a.start.UnixNano(), w, n))
+	}
+	return req, nil
 }
 
 // mustBeLoopback refuses any target that is not this machine.

@@ -346,6 +346,7 @@ func TestExpiredAndTrimmedAlertsAreNotServed(t *testing.T) {
 		`{"iban":"NL91ABNA0417164300","severity":"info","message":"short-lived","reference":"r","expires_at":"`+soon+`"}`); got.status != 201 {
 		t.Fatalf("post: %d %s", got.status, got.body)
 	}
+	kept := time.Now()
 	a.post(t, api, "NL91ABNA0417164300", "kept for 3 s")
 	if f := decodeInto[feed](t, do(t, a.bankA, "GET", api+"/v1/alerts", a.aTok, "")); len(f.Alerts) != 2 {
 		t.Fatalf("before expiry: %d alerts", len(f.Alerts))
@@ -358,8 +359,8 @@ func TestExpiredAndTrimmedAlertsAreNotServed(t *testing.T) {
 	if len(f.Alerts) != 1 || f.Alerts[0].Message != "kept for 3 s" {
 		t.Fatalf("after expiry: %+v", f)
 	}
-	time.Sleep(1500 * time.Millisecond)
-	a.post(t, api, "NL91ABNA0417164300", "new") // also trims the stream by age
+	time.Sleep(time.Until(kept.Add(3500 * time.Millisecond))) // the retention passes for the second alert
+	a.post(t, api, "NL91ABNA0417164300", "new")               // also trims the stream by age
 	f = decodeInto[feed](t, do(t, a.bankA, "GET", api+"/v1/alerts", a.aTok, ""))
 	if len(f.Alerts) != 1 || f.Alerts[0].Message != "new" {
 		t.Fatalf("after retention: %+v", f)
