@@ -52,7 +52,7 @@ Usage:
   mulegate forward --config FILE    run outbox forwarders only (no API)
   mulegate outbox requeue --config FILE (--report ID | --all-rejected)
                                     put reports the police store rejected back in the outbox
-  mulegate migrate --config FILE    rewrite a Redis of a mulegate before books (stop serve first)
+  mulegate migrate --config FILE    bring a Redis of an older mulegate to the current layout (stop the gateways first)
   mulegate audit verify FILE        check an audit trail's hash chain; names the first broken record
   mulegate policestore-sim          run the police core store simulator
   mulegate dev [--redis ADDR]       run a complete development gateway (NOT FOR PRODUCTION)

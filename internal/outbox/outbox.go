@@ -13,8 +13,8 @@ type Entry struct {
 	Partition int
 	StreamID  string // the stream entry id; its time part is when it was queued
 	ReportID  string
-	// Pseudonym names the book of the report's IBAN (hex; "" for an entry
-	// queued before books existed: the store finds it by the report id).
+	// Pseudonym names the book of the report's IBAN (hex; "" for a feed
+	// entry, which has no report).
 	Pseudonym string
 	// TraceParent is the W3C traceparent of the request that queued the
 	// entry ("" without tracing): the forwarding call continues its trace.

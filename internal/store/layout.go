@@ -40,9 +40,8 @@ func (s *conn) SecretCheck() string {
 var ErrLayout = errors.New("store: data layout")
 
 // CheckLayout makes sure the data is in the current layout and was
-// written with this secret. An empty Redis is marked as current. Data
-// written before the layout was marked (Part 2 and before) needs
-// "mulegate migrate".
+// written with this secret. An empty Redis is marked as current; data
+// without the mark, or with an older one, needs "mulegate migrate".
 func (s *conn) CheckLayout(ctx context.Context) error {
 	v, err := s.rdb.HGetAll(ctx, layoutKey).Result()
 	if err != nil {
