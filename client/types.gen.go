@@ -581,6 +581,17 @@ type AlertRequest struct {
 // AlertRequestSeverity defines model for AlertRequest.Severity.
 type AlertRequestSeverity string
 
+// Amount A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+//
+// Example: {"currency":"EUR","value":"249.95"}
+type Amount struct {
+	// Currency Example: EUR
+	Currency string `json:"currency"`
+
+	// Value Example: 249.95
+	Value string `json:"value"`
+}
+
 // BatchError Example: {"error":{"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9"},"iban":"NL00BOGUS"}
 type BatchError struct {
 	Error struct {
@@ -618,6 +629,11 @@ type CloseRequestFraudType string
 // CloseRequestResult defines model for CloseRequest.Result.
 type CloseRequestResult string
 
+// CurrencySums Sums per ISO 4217 currency, each a decimal string with exactly the currency's minor digits.
+//
+// Example: {"EUR":"1249.95"}
+type CurrencySums map[string]string
+
 // Event Example: {"created_at":"2026-12-02T01:16:38.548Z","cursor":"1796174198548-0","data":{"amount":{"currency":"EUR","value":"249.95"},"category":"phishing","iban":"DE89370400440532013000","received_at":"2026-12-02T01:16:38.545597872Z","reference":"case-4711","report_id":"d02a96b956f1645aad6abb910bc6ad31","reporter_org":"demo-market","reporter_type":"marketplace","respond_by":"2026-12-09T01:16:38.545Z"},"event_id":"3f81b8f049e2dac759435f305ea90e7a","type":"report.received"}
 type Event struct {
 	CreatedAt time.Time `json:"created_at"`
@@ -647,8 +663,33 @@ type EventType string
 // cannot learn, or pass on to its seller, that the police are
 // involved). Omitted fields are absent, not null.
 //
-// Example: {"bank_code":"37040044","by_category":{"helpdesk_fraud":1,"phishing":1},"by_source":{"bank":1,"marketplace":1},"cancelled_count":0,"country":"DE","first_reported_at":"2026-12-02T01:16:38.545Z","iban":"DE89370400440532013000","last_reported_at":"2026-12-02T01:16:38.571Z","marker":null,"report_count":2,"reporter_count":2,"reports_last_30_days":2,"review":{"confirmed":0,"disputed":0,"open":2},"risk":"medium","risk_reasons":[],"stats":{"d30":{"reporters":2,"reports":2},"d365":{"reporters":2,"reports":2},"d7":{"reporters":2,"reports":2},"d90":{"reporters":2,"reports":2}},"watermark":"2026-12-02T01:16:38.571Z"}
+// Example: {"amounts":{"d30":{"EUR":"249.95"},"d365":{"EUR":"249.95"},"d7":{"EUR":"249.95"},"d90":{"EUR":"249.95"}},"bank_code":"37040044","by_category":{"helpdesk_fraud":1,"phishing":1},"by_source":{"bank":1,"marketplace":1},"cancelled_count":0,"country":"DE","first_reported_at":"2026-12-02T01:16:38.545Z","iban":"DE89370400440532013000","last_reported_at":"2026-12-02T01:16:38.571Z","marker":null,"recovered":{},"report_count":2,"reporter_count":2,"reports_last_30_days":2,"review":{"confirmed":0,"disputed":0,"open":2},"risk":"medium","risk_reasons":[],"stats":{"d30":{"reporters":2,"reports":2},"d365":{"reporters":2,"reports":2},"d7":{"reporters":2,"reports":2},"d90":{"reporters":2,"reports":2}},"watermark":"2026-12-02T01:16:38.571Z"}
 type Lookup struct {
+	// Amounts Per window and currency, the exact sum of the amounts of the counted reports that have one (a window with no amounts is {}). Reports stored with an amount that breaks the Part 3 rules count but are left out here.
+	//
+	// Example: {"d30":{"EUR":"1249.95"},"d365":{"EUR":"1249.95","JPY":"12000"},"d7":{},"d90":{"EUR":"1249.95"}}
+	Amounts *struct {
+		// D30 Sums per ISO 4217 currency, each a decimal string with exactly the currency's minor digits.
+		//
+		// Example: {"EUR":"1249.95"}
+		D30 CurrencySums `json:"d30"`
+
+		// D365 Sums per ISO 4217 currency, each a decimal string with exactly the currency's minor digits.
+		//
+		// Example: {"EUR":"1249.95"}
+		D365 CurrencySums `json:"d365"`
+
+		// D7 Sums per ISO 4217 currency, each a decimal string with exactly the currency's minor digits.
+		//
+		// Example: {"EUR":"1249.95"}
+		D7 CurrencySums `json:"d7"`
+
+		// D90 Sums per ISO 4217 currency, each a decimal string with exactly the currency's minor digits.
+		//
+		// Example: {"EUR":"1249.95"}
+		D90 CurrencySums `json:"d90"`
+	} `json:"amounts,omitempty"`
+
 	// BankCode National bank identifier (NL: 4 letters, DE: 8-digit BLZ, BE: 3 digits, FR: 5 digits, …)
 	BankCode   *string         `json:"bank_code,omitempty"`
 	ByCategory *map[string]int `json:"by_category,omitempty"`
@@ -669,6 +710,9 @@ type Lookup struct {
 		FraudType    LookupMarkerFraudType `json:"fraud_type"`
 		RegisteredAt time.Time             `json:"registered_at"`
 	} `json:"marker,omitempty"`
+
+	// Recovered Per currency, the exact sum of what the recoveries of counted reports returned.
+	Recovered *CurrencySums `json:"recovered,omitempty"`
 
 	// ReportCount Distinct accepted reports within the retention period.
 	ReportCount *int `json:"report_count,omitempty"`
@@ -747,13 +791,10 @@ type ProblemCode string
 
 // ReportRequest Example: {"amount":{"currency":"EUR","value":"249.95"},"category":"phishing","description":"paid for a phone that never came","iban":"DE89 3704 0044 0532 0130 00","occurred_at":"2026-11-30T18:05:00Z","reference":"case-4711"}
 type ReportRequest struct {
-	Amount *struct {
-		// Currency Example: EUR
-		Currency string `json:"currency"`
-
-		// Value Example: 249.95
-		Value string `json:"value"`
-	} `json:"amount,omitempty"`
+	// Amount A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+	//
+	// Example: {"currency":"EUR","value":"249.95"}
+	Amount      *Amount  `json:"amount,omitempty"`
 	Category    Category `json:"category"`
 	Description *string  `json:"description,omitempty"`
 	Iban        string   `json:"iban"`

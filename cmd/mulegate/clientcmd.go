@@ -140,10 +140,7 @@ func cmdReport(ctx context.Context, args []string, getenv func(string) string, s
 		r.OccurredAt = &t
 	}
 	if *amount != "" {
-		r.Amount = &struct {
-			Currency string `json:"currency"`
-			Value    string `json:"value"`
-		}{Currency: *currency, Value: *amount}
+		r.Amount = &client.Amount{Currency: *currency, Value: *amount}
 	}
 	if *key == "" {
 		*key = client.NewIdempotencyKey()

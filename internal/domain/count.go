@@ -31,6 +31,9 @@ type Counted struct {
 	Source   string
 	Review   ReviewState
 	Result   Result
+	// Amount is the report's amount, Recovered what its recovery
+	// returned (zero: none).
+	Amount, Recovered Amount
 }
 
 // Counter builds one IBAN's counts. Use it through a pointer and do not
@@ -81,7 +84,13 @@ func (k *Counter) Add(r Counted) {
 	for w, start := range k.p.Starts {
 		if r.Received >= start {
 			k.c.Windows[w].Reports++
+			if r.Amount.Value != "" {
+				k.c.Amounts[w].Add(r.Amount)
+			}
 		}
+	}
+	if r.Recovered.Value != "" {
+		k.c.Recovered.Add(r.Recovered)
 	}
 }
 

@@ -18,12 +18,15 @@ func TestCounterRules(t *testing.T) {
 	ago := func(d int) int64 { return now.Add(-time.Duration(d) * 24 * time.Hour).UnixMilli() }
 	k := p.Counter()
 	for _, r := range []Counted{
-		{Received: ago(500), Org: "bank-old", Category: "phishing", Source: "bank", Review: ReviewOpen}, // past retention
-		{Received: ago(1), Org: "bank-a", Category: "phishing", Source: "bank", Review: ReviewOpen},     // 7 days
-		{Received: ago(20), Org: "bank-a", Category: "phishing", Source: "bank", Review: ReviewClosed, Result: ResultAgreed},
+		{Received: ago(500), Org: "bank-old", Category: "phishing", Source: "bank", Review: ReviewOpen, Amount: eur("7.00")}, // past retention
+		{Received: ago(1), Org: "bank-a", Category: "phishing", Source: "bank", Review: ReviewOpen, Amount: eur("100.10"),
+			Recovered: eur("50.00")}, // 7 days
+		{Received: ago(20), Org: "bank-a", Category: "phishing", Source: "bank", Review: ReviewClosed, Result: ResultAgreed,
+			Amount: Amount{Value: "1200", Currency: "JPY"}},
 		{Received: ago(60), Org: "shop-b", Category: "marketplace_fraud", Source: "marketplace", Review: ReviewClosed, Result: ResultDisagreed},
-		{Received: ago(200), Org: "bank-c", Category: "phishing", Source: "bank", Review: ReviewUnrouted},
-		{Received: ago(2), Org: "bank-d", Category: "phishing", Source: "bank", Review: ReviewCancelled},
+		{Received: ago(200), Org: "bank-c", Category: "phishing", Source: "bank", Review: ReviewUnrouted, Amount: eur("0.90")},
+		{Received: ago(2), Org: "bank-d", Category: "phishing", Source: "bank", Review: ReviewCancelled, Amount: eur("5.00"),
+			Recovered: eur("5.00")}, // cancelled: no amount, nothing recovered
 	} {
 		k.Add(r)
 	}
@@ -33,10 +36,31 @@ func TestCounterRules(t *testing.T) {
 		First: time.UnixMilli(ago(200)).UTC(), Last: time.UnixMilli(ago(1)).UTC(),
 		Review:  ReviewCounts{Open: 1, Confirmed: 1, Disputed: 1},
 		Windows: [4]Window{{Reports: 1, Reporters: 1}, {Reports: 2, Reporters: 1}, {Reports: 3, Reporters: 2}, {Reports: 4, Reporters: 3}}}
-	if d := cmp.Diff(want, got); d != "" {
+	wantSums := [4]map[string]string{{"EUR": "100.10"}, {"EUR": "100.10", "JPY": "1200"}, {"EUR": "100.10", "JPY": "1200"},
+		{"EUR": "101.00", "JPY": "1200"}}
+	for w := range got.Amounts {
+		if d := cmp.Diff(wantSums[w], sumsMap(got.Amounts[w])); d != "" {
+			t.Errorf("amounts in window %d (-want +got):\n%s", w, d)
+		}
+	}
+	if d := cmp.Diff(map[string]string{"EUR": "50.00"}, sumsMap(got.Recovered)); d != "" {
+		t.Errorf("recovered (-want +got):\n%s", d)
+	}
+	got.Amounts, got.Recovered = [4]Sums{}, nil
+	if d := cmp.Diff(want, got, cmp.AllowUnexported(CurrencySum{})); d != "" {
 		t.Errorf("counts (-want +got):\n%s", d)
 	}
 	if empty := p.Counter(); empty.Counts().ReportCount != 0 || !empty.Counts().First.IsZero() {
 		t.Errorf("no reports: %+v", empty.Counts())
 	}
+}
+
+func eur(v string) Amount { return Amount{Value: v, Currency: "EUR"} }
+
+func sumsMap(s Sums) map[string]string {
+	out := map[string]string{}
+	for _, c := range s {
+		out[c.Currency] = c.Value()
+	}
+	return out
 }

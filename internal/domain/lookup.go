@@ -75,8 +75,12 @@ type Counts struct {
 	Review        ReviewCounts
 	Cancelled     int64
 	Windows       [4]Window // WindowDays, in order
-	Marker        *Marker
-	Watermark     time.Time // the newest change reflected; zero when none
+	// Amounts are, per window, the sums of the counted reports' amounts
+	// per currency; Recovered the sums of what their recoveries returned.
+	Amounts   [4]Sums
+	Recovered Sums
+	Marker    *Marker
+	Watermark time.Time // the newest change reflected; zero when none
 }
 
 // Tally is a count per name (a lookup's by_category or by_source), in

@@ -3,7 +3,6 @@ package domain
 import (
 	"encoding/json"
 	"errors"
-	"regexp"
 	"time"
 	"unicode/utf8"
 
@@ -48,17 +47,12 @@ const (
 	MaxReferenceRunes   = 128
 )
 
-// Amount is a money amount as the reporter gave it. The value stays a
-// decimal string so that no float rounding ever reaches the police.
+// Amount is a money amount: a decimal string, never a float, so that no
+// rounding ever reaches a sum or the police (money.go has the rules).
 type Amount struct {
 	Value    string `json:"value"`
 	Currency string `json:"currency"`
 }
-
-var (
-	amountPattern   = regexp.MustCompile(`^[0-9]{1,15}(\.[0-9]{1,4})?$`)
-	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
-)
 
 // Submission is a report as a client submitted it, before it is accepted.
 type Submission struct {
@@ -89,12 +83,11 @@ func NewSubmission(rawIBAN, category string, occurredAt *time.Time, amount *Amou
 		return s, Invalid("occurred_at", "occurred_at must not be in the future")
 	}
 	if amount != nil {
-		if !amountPattern.MatchString(amount.Value) {
-			return s, Invalid("amount.value", "amount.value must be a decimal string like \"249.95\" (up to 15 digits, up to 4 decimals)")
+		a, err := NewAmount(*amount, "amount")
+		if err != nil {
+			return s, err
 		}
-		if !currencyPattern.MatchString(amount.Currency) {
-			return s, Invalid("amount.currency", "amount.currency must be an ISO 4217 code like \"EUR\"")
-		}
+		amount = &a
 	}
 	if utf8.RuneCountInString(reference) > MaxReferenceRunes {
 		return s, Invalid("reference", "reference must be at most 128 characters")

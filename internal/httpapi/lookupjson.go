@@ -92,6 +92,12 @@ func (v View) appendLookup(b []byte, l domain.Lookup) []byte {
 	if w.field("stats") {
 		w.b = appendStats(w.b, l.Windows)
 	}
+	if w.field("amounts") {
+		w.b = appendAmounts(w.b, l.Amounts)
+	}
+	if w.field("recovered") {
+		w.b = appendSums(w.b, l.Recovered)
+	}
 	if w.field("marker") {
 		w.b = v.appendMarker(w.b, l.Marker)
 	}
@@ -213,6 +219,35 @@ func appendStats(b []byte, ws [len(domain.WindowDays)]domain.Window) []byte {
 		b = append(b, `,"reporters":`...)
 		b = strconv.AppendInt(b, ws[o.w].Reporters, 10)
 		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// appendAmounts writes the windows' sums keyed "d7", "d30"….
+func appendAmounts(b []byte, ws [len(domain.WindowDays)]domain.Sums) []byte {
+	b = append(b, '{')
+	for n, o := range statsOrder {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = jsonw.AppendString(b, o.key)
+		b = append(b, ':')
+		b = appendSums(b, ws[o.w])
+	}
+	return append(b, '}')
+}
+
+// appendSums writes sums as {"EUR":"1249.95",…}, in currency order (as
+// encoding/json sorts map keys).
+func appendSums(b []byte, s domain.Sums) []byte {
+	b = append(b, '{')
+	for n, c := range s {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = jsonw.AppendString(b, c.Currency)
+		b = append(b, ':')
+		b = jsonw.AppendString(b, c.Value())
 	}
 	return append(b, '}')
 }

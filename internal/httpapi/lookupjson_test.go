@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,8 +73,21 @@ func randomLookup(r *rand.Rand, ib iban.IBAN) domain.Lookup {
 	c := domain.Counts{ReportCount: r.Int64N(100), ReporterCount: r.Int64N(10), Last30Days: r.Int64N(50),
 		ByCategory: tallyOf(counts()), BySource: tallyOf(counts()), First: t(), Last: t(), Cancelled: r.Int64N(3), Watermark: t(),
 		Review: domain.ReviewCounts{Open: r.Int64N(5), Confirmed: r.Int64N(2), Disputed: r.Int64N(2)}}
+	currencies := []string{"EUR", "JPY", "BHD", "GBP"}
 	for w, d := range domain.WindowDays {
 		c.Windows[w] = domain.Window{Days: d, Reports: r.Int64N(40), Reporters: r.Int64N(5)}
+		for range r.IntN(3) {
+			cur := currencies[r.IntN(len(currencies))]
+			digits, _ := domain.MinorDigits(cur)
+			a, _ := domain.NewAmount(domain.Amount{Currency: cur, Value: strconv.Itoa(1+r.IntN(1e6)) + "." + strings.Repeat("5", digits)}, "amount")
+			if digits == 0 {
+				a, _ = domain.NewAmount(domain.Amount{Currency: cur, Value: strconv.Itoa(1 + r.IntN(1e6))}, "amount")
+			}
+			c.Amounts[w].Add(a)
+			if r.IntN(2) == 0 {
+				c.Recovered.Add(a)
+			}
+		}
 	}
 	if r.IntN(3) == 0 {
 		by := []domain.OrgType{domain.OrgPolice, domain.OrgBank, ""}[r.IntN(3)]
@@ -94,23 +108,25 @@ func randomLookup(r *rand.Rand, ib iban.IBAN) domain.Lookup {
 
 // lookupJSON is the answer for one IBAN.
 type lookupJSON struct {
-	IBAN            string              `json:"iban"`
-	Country         string              `json:"country"`
-	BankCode        string              `json:"bank_code"`
-	ReportCount     int64               `json:"report_count"`
-	ReporterCount   int64               `json:"reporter_count"`
-	Last30Days      int64               `json:"reports_last_30_days"`
-	ByCategory      map[string]int64    `json:"by_category"`
-	BySource        map[string]int64    `json:"by_source"`
-	FirstReportedAt *string             `json:"first_reported_at"`
-	LastReportedAt  *string             `json:"last_reported_at"`
-	Risk            domain.Risk         `json:"risk"`
-	Review          reviewCountsJSON    `json:"review"`
-	CancelledCount  int64               `json:"cancelled_count"`
-	Stats           map[string]statJSON `json:"stats"`
-	Marker          *markerJSON         `json:"marker"`
-	RiskReasons     []string            `json:"risk_reasons"`
-	Watermark       *string             `json:"watermark"`
+	IBAN            string                       `json:"iban"`
+	Country         string                       `json:"country"`
+	BankCode        string                       `json:"bank_code"`
+	ReportCount     int64                        `json:"report_count"`
+	ReporterCount   int64                        `json:"reporter_count"`
+	Last30Days      int64                        `json:"reports_last_30_days"`
+	ByCategory      map[string]int64             `json:"by_category"`
+	BySource        map[string]int64             `json:"by_source"`
+	FirstReportedAt *string                      `json:"first_reported_at"`
+	LastReportedAt  *string                      `json:"last_reported_at"`
+	Risk            domain.Risk                  `json:"risk"`
+	Review          reviewCountsJSON             `json:"review"`
+	CancelledCount  int64                        `json:"cancelled_count"`
+	Stats           map[string]statJSON          `json:"stats"`
+	Amounts         map[string]map[string]string `json:"amounts"`
+	Recovered       map[string]string            `json:"recovered"`
+	Marker          *markerJSON                  `json:"marker"`
+	RiskReasons     []string                     `json:"risk_reasons"`
+	Watermark       *string                      `json:"watermark"`
 }
 
 type reviewCountsJSON struct {
@@ -169,6 +185,18 @@ func renderLookup(l domain.Lookup) lookupJSON {
 	for _, w := range l.Windows {
 		out.Stats["d"+strconv.Itoa(w.Days)] = statJSON{Reports: w.Reports, Reporters: w.Reporters}
 	}
+	sums := func(s domain.Sums) map[string]string {
+		m := map[string]string{}
+		for _, c := range s {
+			m[c.Currency] = c.Value()
+		}
+		return m
+	}
+	out.Amounts = map[string]map[string]string{}
+	for w, d := range domain.WindowDays {
+		out.Amounts["d"+strconv.Itoa(d)] = sums(l.Amounts[w])
+	}
+	out.Recovered = sums(l.Recovered)
 	if m := l.Marker; m != nil {
 		out.Marker = &markerJSON{FraudType: string(m.FraudType), ByType: string(m.ByType), RegisteredAt: m.RegisteredAt.Format(time.RFC3339Nano)}
 	}

@@ -42,7 +42,7 @@ func countBook(kv []string, p domain.Periods) domain.Counts {
 		}
 		// Only the fields the counts need are read; no time but the
 		// received one is parsed.
-		var r [nCore]string
+		var r [nFields]string
 		split(v, r[:])
 		if r[fRcv] == "" {
 			continue
@@ -50,7 +50,8 @@ func countBook(kv []string, p domain.Periods) domain.Counts {
 		at := unb36(r[fRcv])
 		newestRcv = max(newestRcv, at)
 		k.Add(domain.Counted{Received: at, Org: r[fOrg], Category: catCodes.valueOf(r[fCat]), Source: srcCodes.valueOf(r[fSrc]),
-			Review: domain.ReviewState(reviewCodes.valueOf(r[fReview])), Result: domain.Result(resultCodes.valueOf(r[fRes]))})
+			Review: domain.ReviewState(reviewCodes.valueOf(r[fReview])), Result: domain.Result(resultCodes.valueOf(r[fRes])),
+			Amount: unpackAmount(r[fAmount]), Recovered: unpackRecovered(r[fRecovered], r[fAmount])})
 	}
 	c := k.Counts()
 	switch {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,11 @@ func TestRecordRoundTrip(t *testing.T) {
 			Review: domain.ReviewClosed, Forwarded: at(time.Second), PoliceRef: "PR-20261201-1",
 			Ack: at(time.Hour), Closed: at(2 * time.Hour), Result: domain.ResultAgreed, FraudType: "mule_account"},
 		"a later version's category": {Received: rcv, Category: "deepfake_fraud", Source: "bank", Org: "o", Status: "queued", Review: "open"},
+		"with an amount and a returned recovery": {Received: rcv, Category: "phishing", Source: domain.OrgBank, Org: "bank-a", N: 2,
+			Status: domain.StatusForwarded, Holder: "rabobank", BookHolder: true, RespondBy: at(7 * 24 * time.Hour),
+			Review: domain.ReviewClosed, Forwarded: at(time.Second), RefSpilled: true, Ack: at(time.Hour), Closed: at(2 * time.Hour),
+			Result: domain.ResultAgreed, FraudType: "mule_account", Amount: domain.Amount{Value: "249.95", Currency: "EUR"},
+			Recovery: domain.RecoveryReturned, Recovered: domain.Amount{Value: "100.00", Currency: "EUR"}},
 	} {
 		core, rest, err := r.encode()
 		if err != nil {
@@ -36,6 +42,10 @@ func TestRecordRoundTrip(t *testing.T) {
 		}
 		if got != r {
 			t.Errorf("%s: decoded %+v, want %+v", name, got, r)
+		}
+		// What lookups read stays in the record whether or not it spilled.
+		if r.Amount.Value != "" && !strings.Contains(core, "EUR249.95") || r.Recovered.Value != "" && !strings.Contains(core, "100.00") {
+			t.Errorf("%s: the amounts are not in the record itself (%q, x: %q)", name, core, rest)
 		}
 		if len(core) > 64 || len(rest) > 64 {
 			t.Errorf("%s: %d + %d bytes, want at most 64 each (%q, %q)", name, len(core), len(rest), core, rest)

@@ -55,9 +55,12 @@ const (
 	fFwd              // forwarded, ms after received, base 36
 	fRef              // police reference ("~": in the p:<id> field)
 	fAck              // acknowledged, ms after received, base 36 (may be in x:<id>)
-	fCls              // closed
-	fCan              // cancelled
-	fFT               // fraud type code
+	fCls              // closed (may be in x:<id>)
+	fCan              // cancelled (may be in x:<id>)
+	fFT               // fraud type code (may be in x:<id>)
+	fAmount           // the report's amount: currency and value ("EUR249.95")
+	fRecovery         // its recovery's state code ("" for none)
+	fRecovered        // the amount its recovery returned: its value, after its currency unless that is fAmount's
 	nFields
 )
 
@@ -83,10 +86,14 @@ var luaRecord = func() string {
 	return b.String()
 }()
 
-// nCore are the fields a record keeps in itself; the rest (review times
-// and fraud type) go to the x:<id> field when the whole would pass
-// maxRecord bytes. Lookups and the scripts need only the core.
-const nCore = fAck
+// The spilled fields (review times and fraud type), fSpill to fSpillEnd,
+// go to the x:<id> field when the whole record would pass maxRecord
+// bytes, and are left empty in the record itself; every other field stays
+// at its position. Lookups and the scripts read no spilled field.
+const (
+	fSpill    = fAck
+	fSpillEnd = fFT + 1
+)
 
 // maxRecord is the longest record kept whole: longer ones spill (x:<id>,
 // p:<id>), so that a book keeps Redis' compact listpack encoding.
@@ -133,6 +140,9 @@ type record struct {
 	Ack, Closed, Cancels time.Time
 	Result               domain.Result
 	FraudType            domain.FraudType
+	Amount               domain.Amount // zero: none
+	Recovery             domain.RecoveryState
+	Recovered            domain.Amount // what the recovery returned
 }
 
 // Codes for the closed sets. A value not in its table (a later version's)
@@ -145,6 +155,7 @@ var (
 	statusCodes = newCodes(map[string]byte{"queued": 'q', "forwarded": 'f', "rejected": 'r'})
 	resultCodes = newCodes(map[string]byte{"agreed": 'a', "disagreed": 'd'})
 	ftCodes     = newCodes(map[string]byte{"mule_account": 'm', "scammer_account": 's', "account_takeover": 't', "other": 'o'})
+	rcvCodes    = newCodes(map[string]byte{"requested": 'q', "held": 'h', "returned": 'r', "rejected": 'j', "released": 'l'})
 )
 
 // codes map a closed set's values to one-byte codes and back.
@@ -249,10 +260,41 @@ func (r record) encode() (core, rest string, err error) {
 	f[fCan] = after(r.Received, r.Cancels)
 	f[fRes] = resultCodes.code(string(r.Result))
 	f[fFT] = ftCodes.code(string(r.FraudType))
+	f[fAmount] = packAmount(r.Amount)
+	f[fRecovery] = rcvCodes.code(string(r.Recovery))
+	f[fRecovered] = packAmount(r.Recovered)
+	if r.Recovered.Currency == r.Amount.Currency {
+		f[fRecovered] = r.Recovered.Value
+	}
 	if all := join(f[:]); len(all) <= maxRecord {
 		return all, "", nil
 	}
-	return join(f[:nCore]), join(f[nCore:]), nil
+	rest = join(f[fSpill:fSpillEnd])
+	clear(f[fSpill:fSpillEnd])
+	return join(f[:]), rest, nil
+}
+
+// packAmount is an amount in a record: its currency, then its value.
+func packAmount(a domain.Amount) string {
+	if a.Value == "" {
+		return ""
+	}
+	return a.Currency + a.Value
+}
+
+// unpackRecovered reads fRecovered: a value alone is in fAmount's currency.
+func unpackRecovered(s, amount string) domain.Amount {
+	if s != "" && s[0] >= '0' && s[0] <= '9' {
+		return domain.Amount{Currency: unpackAmount(amount).Currency, Value: s}
+	}
+	return unpackAmount(s)
+}
+
+func unpackAmount(s string) domain.Amount {
+	if len(s) < 4 {
+		return domain.Amount{}
+	}
+	return domain.Amount{Currency: s[:3], Value: s[3:]}
 }
 
 // join joins fields, trailing empty ones left off.
@@ -270,7 +312,7 @@ func decodeRecord(core, rest, bookHolder string) (record, error) {
 	var f [nFields]string
 	split(core, f[:])
 	if rest != "" {
-		split(rest, f[nCore:])
+		split(rest, f[fSpill:fSpillEnd])
 	}
 	if f[fRcv] == "" {
 		return record{}, errBadRecord
@@ -283,6 +325,8 @@ func decodeRecord(core, rest, bookHolder string) (record, error) {
 		Forwarded: since(rcv, f[fFwd]), PoliceRef: f[fRef], RefSpilled: f[fRef] == spilled,
 		Ack: since(rcv, f[fAck]), Closed: since(rcv, f[fCls]), Cancels: since(rcv, f[fCan]),
 		Result: domain.Result(resultCodes.valueOf(f[fRes])), FraudType: domain.FraudType(ftCodes.valueOf(f[fFT])),
+		Amount: unpackAmount(f[fAmount]), Recovery: domain.RecoveryState(rcvCodes.valueOf(f[fRecovery])),
+		Recovered: unpackRecovered(f[fRecovered], f[fAmount]),
 	}
 	if r.RefSpilled {
 		r.PoliceRef = ""

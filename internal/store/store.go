@@ -307,8 +307,12 @@ func (s *Reports) Accept(ctx context.Context, org string, orgType domain.OrgType
 		return domain.Accepted{}, domain.Internal("accept report: encode", err)
 	}
 	rv := domain.NewReview(s.opt.HolderOf(sub.IBAN), now, s.opt.RespondWithin)
-	rec, _, err := record{Received: now, Category: sub.Category, Source: orgType, Org: org, Status: domain.StatusQueued,
-		Holder: rv.Holder, RespondBy: rv.RespondBy, Review: rv.State}.encode()
+	r := record{Received: now, Category: sub.Category, Source: orgType, Org: org, Status: domain.StatusQueued,
+		Holder: rv.Holder, RespondBy: rv.RespondBy, Review: rv.State}
+	if sub.Amount != nil {
+		r.Amount = *sub.Amount
+	}
+	rec, _, err := r.encode()
 	if err != nil {
 		return domain.Accepted{}, domain.Internal("accept report: record", err)
 	}
