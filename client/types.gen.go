@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for AcceptedStatus.
@@ -162,12 +163,18 @@ func (e CloseRequestResult) Valid() bool {
 
 // Defines values for EventType.
 const (
-	AlertCreated     EventType = "alert.created"
-	IbanThreshold    EventType = "iban.threshold"
-	MarkerCancelled  EventType = "marker.cancelled"
-	MarkerRegistered EventType = "marker.registered"
-	ReportCancelled  EventType = "report.cancelled"
-	ReportReceived   EventType = "report.received"
+	AlertCreated      EventType = "alert.created"
+	IbanThreshold     EventType = "iban.threshold"
+	MarkerCancelled   EventType = "marker.cancelled"
+	MarkerRegistered  EventType = "marker.registered"
+	RecoveryHeld      EventType = "recovery.held"
+	RecoveryRejected  EventType = "recovery.rejected"
+	RecoveryReleased  EventType = "recovery.released"
+	RecoveryRequested EventType = "recovery.requested"
+	RecoveryReturned  EventType = "recovery.returned"
+	ReportCancelled   EventType = "report.cancelled"
+	ReportReceived    EventType = "report.received"
+	ReportReviewed    EventType = "report.reviewed"
 )
 
 // Valid indicates whether the value is a known member of the EventType enum.
@@ -181,9 +188,21 @@ func (e EventType) Valid() bool {
 		return true
 	case MarkerRegistered:
 		return true
+	case RecoveryHeld:
+		return true
+	case RecoveryRejected:
+		return true
+	case RecoveryReleased:
+		return true
+	case RecoveryRequested:
+		return true
+	case RecoveryReturned:
+		return true
 	case ReportCancelled:
 		return true
 	case ReportReceived:
+		return true
+	case ReportReviewed:
 		return true
 	default:
 		return false
@@ -313,6 +332,60 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeUnroutableIban:
 		return true
 	case ProblemCodeUnsupportedMediaType:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecoveryState.
+const (
+	RecoveryStateHeld      RecoveryState = "held"
+	RecoveryStateRejected  RecoveryState = "rejected"
+	RecoveryStateReleased  RecoveryState = "released"
+	RecoveryStateRequested RecoveryState = "requested"
+	RecoveryStateReturned  RecoveryState = "returned"
+)
+
+// Valid indicates whether the value is a known member of the RecoveryState enum.
+func (e RecoveryState) Valid() bool {
+	switch e {
+	case RecoveryStateHeld:
+		return true
+	case RecoveryStateRejected:
+		return true
+	case RecoveryStateReleased:
+		return true
+	case RecoveryStateRequested:
+		return true
+	case RecoveryStateReturned:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecoveryRejectReason.
+const (
+	RecoveryRejectReasonAccountClosed RecoveryRejectReason = "account_closed"
+	RecoveryRejectReasonFundsMoved    RecoveryRejectReason = "funds_moved"
+	RecoveryRejectReasonNoBalance     RecoveryRejectReason = "no_balance"
+	RecoveryRejectReasonNotFraud      RecoveryRejectReason = "not_fraud"
+	RecoveryRejectReasonOther         RecoveryRejectReason = "other"
+)
+
+// Valid indicates whether the value is a known member of the RecoveryRejectReason enum.
+func (e RecoveryRejectReason) Valid() bool {
+	switch e {
+	case RecoveryRejectReasonAccountClosed:
+		return true
+	case RecoveryRejectReasonFundsMoved:
+		return true
+	case RecoveryRejectReasonNoBalance:
+		return true
+	case RecoveryRejectReasonNotFraud:
+		return true
+	case RecoveryRejectReasonOther:
 		return true
 	default:
 		return false
@@ -646,7 +719,15 @@ type Event struct {
 	// reporter_type, received_at, respond_by. report.cancelled:
 	// report_id, iban, cancelled_at, reason?. alert.created: the
 	// alert's alert_id, iban, severity, message, reference,
-	// created_at, expires_at?.
+	// created_at, expires_at?. report.reviewed (to the reporter,
+	// bank or marketplace, when the holder closes the report):
+	// report_id, iban, result, fraud_type?, closed_at.
+	// recovery.requested (to the holder): report_id, iban, amount,
+	// reporter_org, hold_by, answer_by. recovery.released (to the
+	// holder): report_id, iban, reason?. recovery.held,
+	// recovery.returned, recovery.rejected (to the requester):
+	// report_id, iban, amount?, reason?, reference?, partial?.
+	// Clients ignore types and fields they do not know.
 	Data map[string]interface{} `json:"data"`
 
 	// EventId Stable across redeliveries: de-duplicate by it.
@@ -774,6 +855,13 @@ type LookupMarkerFraudType string
 // or every counted report was closed as disputed.
 type LookupRisk string
 
+// Payment Identifies the payment so the holder can find the money.
+type Payment struct {
+	EndToEndId *string             `json:"end_to_end_id,omitempty"`
+	Uetr       *string             `json:"uetr,omitempty"`
+	ValueDate  *openapi_types.Date `json:"value_date,omitempty"`
+}
+
 // Problem Example: {"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9","instance":"urn:request:f6b7cf37b842e9c04cc6ffdf4dbafbaf","status":422,"title":"The IBAN is invalid","type":"urn:mulegate:problem:invalid_iban"}
 type Problem struct {
 	Code   ProblemCode `json:"code"`
@@ -788,6 +876,97 @@ type Problem struct {
 
 // ProblemCode defines model for Problem.Code.
 type ProblemCode string
+
+// Recovery A report's funds recovery (SPEC Part 3, modelled on MED). overdue_hold is true while requested past hold_by; overdue while not final past answer_by. return_to is shown to the holder only.
+//
+// Example: {"answer_by":"2026-12-10T12:31:46.13Z","held":{"currency":"EUR","value":"150.00"},"held_at":"2026-12-03T12:40:00Z","hold_by":"2026-12-03T13:31:46.13Z","overdue":false,"overdue_hold":false,"partial":true,"requested":{"currency":"EUR","value":"200.00"},"requested_at":"2026-12-03T12:31:46.13Z","requested_by":"bank-b","return_reference":"RET-9","returned":{"currency":"EUR","value":"150.00"},"returned_at":"2026-12-03T15:00:00Z","state":"returned"}
+type Recovery struct {
+	AnswerBy time.Time `json:"answer_by"`
+	Details  *string   `json:"details,omitempty"`
+
+	// Held A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+	//
+	// Example: {"currency":"EUR","value":"249.95"}
+	Held        *Amount    `json:"held,omitempty"`
+	HeldAt      *time.Time `json:"held_at,omitempty"`
+	HoldBy      time.Time  `json:"hold_by"`
+	Overdue     bool       `json:"overdue"`
+	OverdueHold bool       `json:"overdue_hold"`
+
+	// Partial Once returned: less came back than was requested.
+	Partial *bool `json:"partial,omitempty"`
+
+	// Payment Identifies the payment so the holder can find the money.
+	Payment *Payment `json:"payment,omitempty"`
+
+	// Reason The reject reason, or why it was released (cancelled).
+	Reason        *string    `json:"reason,omitempty"`
+	RejectDetails *string    `json:"reject_details,omitempty"`
+	RejectedAt    *time.Time `json:"rejected_at,omitempty"`
+	ReleasedAt    *time.Time `json:"released_at,omitempty"`
+
+	// Requested A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+	//
+	// Example: {"currency":"EUR","value":"249.95"}
+	Requested       Amount    `json:"requested"`
+	RequestedAt     time.Time `json:"requested_at"`
+	RequestedBy     string    `json:"requested_by"`
+	ReturnReference *string   `json:"return_reference,omitempty"`
+
+	// ReturnTo The IBAN the money goes back to (holder only).
+	ReturnTo *string `json:"return_to,omitempty"`
+
+	// Returned A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+	//
+	// Example: {"currency":"EUR","value":"249.95"}
+	Returned   *Amount       `json:"returned,omitempty"`
+	ReturnedAt *time.Time    `json:"returned_at,omitempty"`
+	State      RecoveryState `json:"state"`
+}
+
+// RecoveryState defines model for Recovery.State.
+type RecoveryState string
+
+// RecoveryAmount Example: {"amount":{"currency":"EUR","value":"150.00"}}
+type RecoveryAmount struct {
+	// Amount A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+	//
+	// Example: {"currency":"EUR","value":"249.95"}
+	Amount Amount `json:"amount"`
+}
+
+// RecoveryReject Example: {"reason":"funds_moved"}
+type RecoveryReject struct {
+	Details *string              `json:"details,omitempty"`
+	Reason  RecoveryRejectReason `json:"reason"`
+}
+
+// RecoveryRejectReason defines model for RecoveryReject.Reason.
+type RecoveryRejectReason string
+
+// RecoveryRequest Example: {"amount":{"currency":"EUR","value":"200.00"},"details":"paid on 1 Dec","payment":{"end_to_end_id":"E2E-1"},"return_to":"BE68539007547034"}
+type RecoveryRequest struct {
+	// Amount A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+	//
+	// Example: {"currency":"EUR","value":"249.95"}
+	Amount  Amount  `json:"amount"`
+	Details *string `json:"details,omitempty"`
+
+	// Payment Identifies the payment so the holder can find the money.
+	Payment *Payment `json:"payment,omitempty"`
+
+	// ReturnTo The victim's account at the requesting bank, where the money goes back to.
+	ReturnTo *string `json:"return_to,omitempty"`
+}
+
+// RecoveryReturn Example: {"amount":{"currency":"EUR","value":"150.00"},"reference":"RET-9"}
+type RecoveryReturn struct {
+	// Amount A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+	//
+	// Example: {"currency":"EUR","value":"249.95"}
+	Amount    Amount  `json:"amount"`
+	Reference *string `json:"reference,omitempty"`
+}
 
 // ReportRequest Example: {"amount":{"currency":"EUR","value":"249.95"},"category":"phishing","description":"paid for a phone that never came","iban":"DE89 3704 0044 0532 0130 00","occurred_at":"2026-11-30T18:05:00Z","reference":"case-4711"}
 type ReportRequest struct {
@@ -808,7 +987,11 @@ type ReportRequest struct {
 
 // ReportStatus Example: {"attempts":1,"forwarded_at":"2026-12-02T01:16:38.548Z","last_error":null,"police_reference":"POL-00000001","received_at":"2026-12-02T01:16:38.545Z","report_id":"d02a96b956f1645aad6abb910bc6ad31","review":{"holder_org":"demo-bank","overdue":false,"respond_by":"2026-12-09T01:16:38.545Z","state":"open"},"status":"forwarded"}
 type ReportStatus struct {
-	Attempts int `json:"attempts"`
+	// Amount A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+	//
+	// Example: {"currency":"EUR","value":"249.95"}
+	Amount   *Amount `json:"amount,omitempty"`
+	Attempts int     `json:"attempts"`
 
 	// Category Shown to the holder only.
 	Category    *string    `json:"category,omitempty"`
@@ -827,7 +1010,12 @@ type ReportStatus struct {
 	LastError       *string   `json:"last_error"`
 	PoliceReference *string   `json:"police_reference"`
 	ReceivedAt      time.Time `json:"received_at"`
-	ReportId        string    `json:"report_id"`
+
+	// Recovery A report's funds recovery (SPEC Part 3, modelled on MED). overdue_hold is true while requested past hold_by; overdue while not final past answer_by. return_to is shown to the holder only.
+	//
+	// Example: {"answer_by":"2026-12-10T12:31:46.13Z","held":{"currency":"EUR","value":"150.00"},"held_at":"2026-12-03T12:40:00Z","hold_by":"2026-12-03T13:31:46.13Z","overdue":false,"overdue_hold":false,"partial":true,"requested":{"currency":"EUR","value":"200.00"},"requested_at":"2026-12-03T12:31:46.13Z","requested_by":"bank-b","return_reference":"RET-9","returned":{"currency":"EUR","value":"150.00"},"returned_at":"2026-12-03T15:00:00Z","state":"returned"}
+	Recovery *Recovery `json:"recovery,omitempty"`
+	ReportId string    `json:"report_id"`
 
 	// ReporterOrg Shown to the holder only.
 	ReporterOrg *string `json:"reporter_org,omitempty"`
@@ -1019,6 +1207,18 @@ type CancelReportJSONRequestBody = CancelRequest
 
 // CloseReportJSONRequestBody defines body for CloseReport for application/json ContentType.
 type CloseReportJSONRequestBody = CloseRequest
+
+// RequestRecoveryJSONRequestBody defines body for RequestRecovery for application/json ContentType.
+type RequestRecoveryJSONRequestBody = RecoveryRequest
+
+// HoldRecoveryJSONRequestBody defines body for HoldRecovery for application/json ContentType.
+type HoldRecoveryJSONRequestBody = RecoveryAmount
+
+// RejectRecoveryJSONRequestBody defines body for RejectRecovery for application/json ContentType.
+type RejectRecoveryJSONRequestBody = RecoveryReject
+
+// ReturnRecoveryJSONRequestBody defines body for ReturnRecovery for application/json ContentType.
+type ReturnRecoveryJSONRequestBody = RecoveryReturn
 
 // AsLookup returns the union data inside the LookupIBANs200JSONResponseBody_Results_Item as a Lookup
 func (t LookupIBANs200JSONResponseBody_Results_Item) AsLookup() (Lookup, error) {

@@ -35,9 +35,9 @@ type devOrg struct {
 }
 
 var devOrgs = []devOrg{
-	{ID: "demo-bank", Type: "bank", File: "bank", Scope: "ibans:read reports:write reports:read alerts:read events:read reports:review markers:write",
+	{ID: "demo-bank", Type: "bank", File: "bank", Scope: "ibans:read reports:write reports:read alerts:read events:read reports:review markers:write recoveries:write",
 		BankCodes: map[string][]string{"NL": {"ABNA"}, "DE": {"37040044"}, "BE": {"539"}, "FR": {"20041"}}},
-	{ID: "demo-market", Type: "marketplace", File: "market", Scope: "ibans:read reports:write reports:read"},
+	{ID: "demo-market", Type: "marketplace", File: "market", Scope: "ibans:read reports:write reports:read events:read"},
 	{ID: "demo-police", Type: "police", File: "police", Scope: "ibans:read reports:write reports:read alerts:write markers:write audit:read"},
 }
 

@@ -65,6 +65,7 @@ func (c *core) gateway(ctx context.Context, cfg config.Config, stdout io.Writer)
 	g := &gatewayServer{c: c, cfg: cfg, hub: c.st.NewAlertHub(), stopping: make(chan struct{})}
 	m := httpapi.NewMetrics(c.reg)
 	httpapi.RegisterReviewBacklog(c.reg, c.st, c.orgs.Banks)
+	httpapi.RegisterRecoveriesOverdue(c.reg, c.st.Feeds, c.orgs.Banks)
 	c.reg.MustRegister(newEventsTrimmed(c.st, c.orgs.Banks))
 	var err error
 	if g.authn, err = c.newAuthn(ctx, cfg, m); err != nil {

@@ -247,7 +247,8 @@ func (c *core) newAuthn(ctx context.Context, cfg config.Config, m *httpapi.Metri
 func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg *httpapi.ServerTLS, hub *store.AlertHub, stopping <-chan struct{}, au httpapi.Auditor, looked httpapi.LookupLog) *http.Server {
 	api := httpapi.NewAPI(httpapi.Deps{
 		Reports: c.st.Reports, IBANs: c.st.IBANs, Feeds: c.st.Feeds, Verifier: a.verifier, Log: c.log, Metrics: m,
-		Router: a.router, AlertWaiter: hub, Done: stopping,
+		Recovery: domain.RecoveryPolicy{HoldWithin: cfg.Recovery.HoldWithin.D(), AnswerWithin: cfg.Recovery.AnswerWithin.D()},
+		Router:   a.router, AlertWaiter: hub, Done: stopping,
 		AlertOptions: httpapi.AlertOptions{MaxWait: cfg.Alerts.MaxWait.D(),
 			Keepalive: cfg.Alerts.Keepalive.D(), ValidateID: store.ValidCursor},
 		Risk: domain.RiskPolicy{Thresholds: domain.RiskThresholds{Low: cfg.Risk.Low, Medium: cfg.Risk.Medium, High: cfg.Risk.High},

@@ -23,6 +23,7 @@ const (
 	ScopeReportsReview
 	ScopeMarkersWrite
 	ScopeAuditRead
+	ScopeRecoveriesWrite
 )
 
 var scopeNames = []struct {
@@ -38,6 +39,7 @@ var scopeNames = []struct {
 	{ScopeReportsReview, "reports:review"},
 	{ScopeMarkersWrite, "markers:write"},
 	{ScopeAuditRead, "audit:read"},
+	{ScopeRecoveriesWrite, "recoveries:write"},
 }
 
 // String lists the scopes space-separated, as in a token's scope claim.
@@ -74,8 +76,8 @@ func ParseScopes(names ...string) Scope {
 // grant more than its organisation's type allows.
 var TypeScopes = map[domain.OrgType]Scope{
 	domain.OrgBank: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsRead |
-		ScopeEventsRead | ScopeReportsReview | ScopeMarkersWrite,
-	domain.OrgMarketplace: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead,
+		ScopeEventsRead | ScopeReportsReview | ScopeMarkersWrite | ScopeRecoveriesWrite,
+	domain.OrgMarketplace: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeEventsRead,
 	domain.OrgPolice: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsWrite |
 		ScopeMarkersWrite | ScopeAuditRead,
 }

@@ -164,6 +164,12 @@ type Config struct {
 		RespondWithin     Duration `yaml:"respond_within"`
 		EscalateReporters int64    `yaml:"escalate_reporters"`
 	} `yaml:"review"`
+	// Recovery: the holder's deadlines to block the money (hold_within)
+	// and to answer (answer_within) after a recovery request.
+	Recovery struct {
+		HoldWithin   Duration `yaml:"hold_within"`
+		AnswerWithin Duration `yaml:"answer_within"`
+	} `yaml:"recovery"`
 	Orgs []Org `yaml:"orgs"`
 	Log  struct {
 		Level string `yaml:"level"`
@@ -290,6 +296,8 @@ func Default() Config {
 	c.Views = map[string]View{"marketplace": {Omit: []string{"by_source", "marker.by_type"}}}
 	c.Review.RespondWithin = Duration(7 * 24 * time.Hour)
 	c.Review.EscalateReporters = 3
+	c.Recovery.HoldWithin = Duration(time.Hour)
+	c.Recovery.AnswerWithin = Duration(7 * 24 * time.Hour)
 	c.Log.Level = "info"
 	return c
 }

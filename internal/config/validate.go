@@ -213,6 +213,11 @@ func (c *Config) validateReview(p *problems) {
 	if c.Review.EscalateReporters < 2 {
 		p.bad("review.escalate_reporters", "must be at least 2")
 	}
+	p.atLeast("recovery.hold_within", c.Recovery.HoldWithin, time.Second, "1s")
+	p.atLeast("recovery.answer_within", c.Recovery.AnswerWithin, time.Second, "1s")
+	if c.Recovery.AnswerWithin < c.Recovery.HoldWithin {
+		p.bad("recovery.answer_within", "must not be shorter than recovery.hold_within")
+	}
 }
 
 func (c *Config) validateViews(p *problems) {

@@ -17,11 +17,21 @@ const (
 	EventIBANThreshold    EventType = "iban.threshold"
 	EventMarkerRegistered EventType = "marker.registered"
 	EventMarkerCancelled  EventType = "marker.cancelled"
+	// Part 3: a report's outcome for its reporter, and its recovery's
+	// steps (the requester hears of the holder's, the holder of the
+	// requester's).
+	EventReportReviewed    EventType = "report.reviewed"
+	EventRecoveryRequested EventType = "recovery.requested"
+	EventRecoveryHeld      EventType = "recovery.held"
+	EventRecoveryReturned  EventType = "recovery.returned"
+	EventRecoveryRejected  EventType = "recovery.rejected"
+	EventRecoveryReleased  EventType = "recovery.released"
 )
 
 // EventTypes is the closed list, in API order.
 var EventTypes = []EventType{EventReportReceived, EventReportCancelled, EventAlertCreated,
-	EventIBANThreshold, EventMarkerRegistered, EventMarkerCancelled}
+	EventIBANThreshold, EventMarkerRegistered, EventMarkerCancelled, EventReportReviewed,
+	EventRecoveryRequested, EventRecoveryHeld, EventRecoveryReturned, EventRecoveryRejected, EventRecoveryReleased}
 
 // ParseEventTypes reads a types filter: comma-separated event types; an
 // empty filter is every type.
@@ -37,7 +47,11 @@ func ParseEventTypes(raw string) (map[EventType]bool, error) {
 			known = known || et == k
 		}
 		if !known {
-			return nil, Invalid("types", "types must be a comma-separated list of report.received, report.cancelled, alert.created, iban.threshold, marker.registered, marker.cancelled")
+			names := make([]string, len(EventTypes))
+			for i, k := range EventTypes {
+				names[i] = string(k)
+			}
+			return nil, Invalid("types", "types must be a comma-separated list of "+strings.Join(names, ", "))
 		}
 		out[et] = true
 	}

@@ -213,7 +213,7 @@ type RecoveryCase struct {
 // changed is false for a repeat.
 func ApplyRecovery(c RecoveryCase, s RecoveryStep, now time.Time, pol RecoveryPolicy) (next Recovery, changed bool, err error) {
 	now = now.UTC().Truncate(time.Millisecond)
-	if err := c.role(s.Action); err != nil {
+	if err := c.Role(s.Action); err != nil {
 		return Recovery{}, false, err
 	}
 	if c.Recovery != nil && c.Recovery.repeats(s) {
@@ -244,8 +244,9 @@ func ApplyRecovery(c RecoveryCase, s RecoveryStep, now time.Time, pol RecoveryPo
 	return r, true, nil
 }
 
-// role answers 403 for a party acting out of its role.
-func (c RecoveryCase) role(a RecoveryAction) error {
+// Role answers 403 for a party acting out of its role (the API checks it
+// before it reads the body, as SPEC Part 3's order of checks has it).
+func (c RecoveryCase) Role(a RecoveryAction) error {
 	switch a {
 	case RecoveryRequest:
 		if !c.Parties.Reporter || c.Caller.Type != OrgBank {

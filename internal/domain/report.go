@@ -175,7 +175,9 @@ type ReportStatus struct {
 	ReporterType    OrgType
 	Category        Category
 	IBAN            string // for the holder's eyes; decrypted from the report
+	Amount          Amount // zero: none
 	Review          Review
+	Recovery        *Recovery // nil: none
 }
 
 // PartiesOf relates a caller to this report.

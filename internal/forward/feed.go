@@ -3,6 +3,7 @@ package forward
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/mulegate/mulegate/internal/domain"
@@ -22,6 +23,7 @@ type Feed interface {
 	ThresholdCrossing(ctx context.Context, iban string, n int64) (bool, domain.Counts, error)
 	MarkThresholdCrossed(ctx context.Context, iban string) error
 	TrackDue(ctx context.Context, holder, reportID string, respondBy time.Time, open bool) error
+	TrackRecovery(ctx context.Context, holder, reportID string, deadline time.Time) error
 }
 
 // feedRelay tells the bank that holds a reported account: it reads every
@@ -168,18 +170,11 @@ func (f *feedRelay) handle(ctx context.Context, entries []outbox.Entry) (done bo
 				continue
 			}
 		}
-		if ev, ok := f.eventFor(e); ok {
-			added, err := f.feed.AppendEvent(ctx, e.Holder, ev)
-			if err != nil {
-				f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
-				done = false
-				continue
-			}
-			if added && f.m != nil {
-				f.m.eventWritten(ev.Type)
-			}
+		if !f.write(ctx, e.Holder, e, f.eventFor) || !f.write(ctx, e.FeedTo, e, f.carried) {
+			done = false
+			continue
 		}
-		if !f.threshold(ctx, e) || !f.trackDue(ctx, e) {
+		if !f.threshold(ctx, e) || !f.trackDue(ctx, e) || !f.trackRecovery(ctx, e) {
 			done = false
 			continue // retried with the relay's own pending entries
 		}
@@ -189,6 +184,47 @@ func (f *feedRelay) handle(ctx context.Context, entries []outbox.Entry) (done bo
 		}
 	}
 	return done
+}
+
+// write writes the event of e that of gives (if any) into org's feed;
+// false when it failed (the entry is retried).
+func (f *feedRelay) write(ctx context.Context, org string, e outbox.Entry, of func(outbox.Entry) (domain.Event, bool)) bool {
+	ev, ok := of(e)
+	if !ok || org == "" {
+		return true
+	}
+	added, err := f.feed.AppendEvent(ctx, org, ev)
+	if err != nil {
+		f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
+		return false
+	}
+	if added && f.m != nil {
+		f.m.eventWritten(ev.Type)
+	}
+	return true
+}
+
+// carried is the feed event an entry carries (Part 3's report.reviewed
+// and recovery steps), with an id stable across redeliveries.
+func (f *feedRelay) carried(e outbox.Entry) (domain.Event, bool) {
+	if e.FeedType == "" {
+		return domain.Event{}, false
+	}
+	typ := domain.EventType(e.FeedType)
+	return domain.Event{ID: f.feed.EventID(typ, e.Key), Type: typ, CreatedAt: time.Now(), Data: e.FeedData}, true
+}
+
+// trackRecovery keeps the holder's list of recoveries it owes an answer
+// on, for the overdue gauge. False when Redis did not take it.
+func (f *feedRelay) trackRecovery(ctx context.Context, e outbox.Entry) bool {
+	if e.Holder == "" || !strings.HasPrefix(e.Event, "recovery.") {
+		return true
+	}
+	if err := f.feed.TrackRecovery(ctx, e.Holder, e.ReportID, e.Deadline); err != nil {
+		f.log("holders feed: recoveries due failed; will retry", "report_id", e.ReportID, "err", err)
+		return false
+	}
+	return true
 }
 
 // threshold announces iban.threshold to the holder once per crossing of

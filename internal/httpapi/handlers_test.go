@@ -48,6 +48,11 @@ func (f *fakeStore) Review(context.Context, string, domain.Caller, domain.Review
 	return f.status, false, f.statusErr
 }
 
+func (f *fakeStore) Recover(context.Context, string, domain.Caller, domain.RecoveryStep, domain.RecoveryPolicy) (
+	domain.Recovery, domain.ReportStatus, bool, error) {
+	return domain.Recovery{}, f.status, false, f.statusErr
+}
+
 func (f *fakeStore) LookupKey(context.Context, domain.IBANKey) (domain.Counts, error) {
 	return f.counts, f.statusErr
 }

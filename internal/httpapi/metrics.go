@@ -24,6 +24,7 @@ type Metrics struct {
 	authFailures *prometheus.CounterVec
 
 	reviews         *prometheus.CounterVec
+	recoveries      *prometheus.CounterVec
 	rateLimited     *prometheus.CounterVec
 	alertsCreated   prometheus.Counter
 	alertsDelivered *prometheus.CounterVec
@@ -51,6 +52,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.reviews = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mulegate_reviews_total", Help: "Review actions that changed a report, by action (acknowledge, close, cancel).",
 	}, []string{"action"})
+	m.recoveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mulegate_recoveries_total", Help: "Recovery steps that changed a recovery, by action (request, hold, return, reject, release).",
+	}, []string{"action"})
 	m.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mulegate_rate_limited_total", Help: "Requests refused with 429, by org type and limit (lookups, writes).",
 	}, []string{"org_type", "class"})
@@ -66,12 +70,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.sseOpen = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "mulegate_alert_streams_open", Help: "Open Server-Sent Events alert streams.",
 	})
-	reg.MustRegister(m.requests, m.latency, m.tokenCache, m.authFailures, m.reviews, m.rateLimited, m.alertsCreated, m.alertsDelivered, m.eventsDelivered, m.sseOpen)
+	reg.MustRegister(m.requests, m.latency, m.tokenCache, m.authFailures, m.reviews, m.recoveries, m.rateLimited, m.alertsCreated, m.alertsDelivered, m.eventsDelivered, m.sseOpen)
 	// Every series of a closed label set exists from the start at 0, so
 	// rates and alert rules see it before its first event.
 	m.tokenHit, m.tokenMiss = m.tokenCache.WithLabelValues("hit"), m.tokenCache.WithLabelValues("miss")
 	for _, a := range []domain.Action{domain.ActionAcknowledge, domain.ActionClose, domain.ActionCancel} {
 		m.reviews.WithLabelValues(string(a))
+	}
+	for _, a := range []domain.RecoveryAction{domain.RecoveryRequest, domain.RecoveryHold, domain.RecoveryReturn, domain.RecoveryReject,
+		domain.RecoveryRelease} {
+		m.recoveries.WithLabelValues(string(a))
 	}
 	for _, t := range []domain.OrgType{domain.OrgBank, domain.OrgMarketplace, domain.OrgPolice} {
 		for _, c := range []domain.RateClass{domain.RateLookups, domain.RateWrites} {
@@ -155,5 +163,46 @@ func (o *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for bank, n := range open {
 		ch <- prometheus.MustNewConstMetric(openDesc, prometheus.GaugeValue, float64(n), bank)
+	}
+}
+
+// recovered counts a recovery step that changed a recovery.
+func (m *Metrics) recovered(a domain.RecoveryAction) {
+	if m != nil {
+		m.recoveries.WithLabelValues(string(a)).Inc()
+	}
+}
+
+// RecoveriesOverdue counts, per bank, the recoveries it has not held or
+// answered by their deadline.
+type RecoveriesOverdue interface {
+	RecoveriesOverdue(ctx context.Context, banks []string) (map[string]int64, error)
+}
+
+var recoveriesOverdueDesc = prometheus.NewDesc("mulegate_recoveries_overdue",
+	"Recoveries a holding bank has not held by hold_by or answered by answer_by (computed at scrape time).", []string{"holder"}, nil)
+
+type recoveriesCollector struct {
+	c     RecoveriesOverdue
+	banks func() []string
+}
+
+// RegisterRecoveriesOverdue adds mulegate_recoveries_overdue{holder} for
+// the banks banks() names.
+func RegisterRecoveriesOverdue(reg prometheus.Registerer, c RecoveriesOverdue, banks func() []string) {
+	reg.MustRegister(&recoveriesCollector{c: c, banks: banks})
+}
+
+func (o *recoveriesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- recoveriesOverdueDesc }
+
+func (o *recoveriesCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	overdue, err := o.c.RecoveriesOverdue(ctx, o.banks())
+	if err != nil {
+		return
+	}
+	for bank, n := range overdue {
+		ch <- prometheus.MustNewConstMetric(recoveriesOverdueDesc, prometheus.GaugeValue, float64(n), bank)
 	}
 }

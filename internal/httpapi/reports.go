@@ -141,17 +141,19 @@ func handleSubmitReport(d reportDeps) gin.HandlerFunc {
 }
 
 type statusJSON struct {
-	ReportID        string     `json:"report_id"`
-	Status          string     `json:"status"`
-	Attempts        int64      `json:"attempts"`
-	ReceivedAt      string     `json:"received_at"`
-	ForwardedAt     *string    `json:"forwarded_at"`
-	PoliceReference *string    `json:"police_reference"`
-	LastError       *string    `json:"last_error"`
-	Review          reviewJSON `json:"review"`
-	IBAN            string     `json:"iban,omitempty"`
-	Category        string     `json:"category,omitempty"`
-	ReporterOrg     string     `json:"reporter_org,omitempty"`
+	ReportID        string         `json:"report_id"`
+	Status          string         `json:"status"`
+	Attempts        int64          `json:"attempts"`
+	ReceivedAt      string         `json:"received_at"`
+	ForwardedAt     *string        `json:"forwarded_at"`
+	PoliceReference *string        `json:"police_reference"`
+	LastError       *string        `json:"last_error"`
+	Review          reviewJSON     `json:"review"`
+	IBAN            string         `json:"iban,omitempty"`
+	Category        string         `json:"category,omitempty"`
+	ReporterOrg     string         `json:"reporter_org,omitempty"`
+	Amount          *domain.Amount `json:"amount,omitempty"`
+	Recovery        *recoveryJSON  `json:"recovery,omitempty"`
 }
 
 type reviewJSON struct {
@@ -181,6 +183,14 @@ func renderStatus(st domain.ReportStatus, p domain.Parties, now time.Time) statu
 		Result: string(r.Result), FraudType: string(r.FraudType), Overdue: r.Overdue(now)}
 	if p.Holder {
 		out.IBAN, out.Category, out.ReporterOrg = st.IBAN, string(st.Category), st.ReporterOrg
+	}
+	if st.Amount.Value != "" {
+		a := st.Amount
+		out.Amount = &a
+	}
+	if st.Recovery != nil {
+		r := renderRecovery(*st.Recovery, p, now)
+		out.Recovery = &r
 	}
 	return out
 }

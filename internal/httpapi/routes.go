@@ -21,6 +21,7 @@ type (
 		reportAccepter
 		reportReader
 		reviewer
+		recoverer
 	}
 	// IBANs are lookups, markers and the lookup log.
 	IBANs interface {
@@ -38,6 +39,7 @@ type (
 // Deps are the API's dependencies and limits.
 type Deps struct {
 	Reports           Reports
+	Recovery          domain.RecoveryPolicy // recovery.hold_within, recovery.answer_within
 	IBANs             IBANs
 	Feeds             Feeds // nil: no alert or event routes
 	Router            alertRouter
@@ -135,6 +137,12 @@ func NewAPI(d Deps) http.Handler {
 	v1.handle("POST", "/reports/:id/acknowledge", "acknowledge", write, review, handleReview(rv, domain.ActionAcknowledge))
 	v1.handle("POST", "/reports/:id/close", "close", write, review, handleReview(rv, domain.ActionClose))
 	v1.handle("POST", "/reports/:id/cancel", "cancel", write, party(auth.ScopeReportsWrite), handleReview(rv, domain.ActionCancel))
+	rc := recoveryDeps{store: d.Reports, policy: d.Recovery, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
+	recover := party(auth.ScopeRecoveriesWrite)
+	for path, a := range map[string]domain.RecoveryAction{"/recovery": domain.RecoveryRequest, "/recovery/hold": domain.RecoveryHold,
+		"/recovery/return": domain.RecoveryReturn, "/recovery/reject": domain.RecoveryReject, "/recovery/release": domain.RecoveryRelease} {
+		v1.handle("POST", "/reports/:id"+path, "recovery_"+string(a), write, recover, handleRecovery(rc, a))
+	}
 
 	if d.Feeds != nil {
 		pa := postAlertDeps{store: d.Feeds, router: d.Router, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes,

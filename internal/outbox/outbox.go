@@ -32,6 +32,14 @@ type Entry struct {
 	// PoliceOnly marks an entry put back by "outbox requeue": the holder's
 	// feed had it the first time; only the police store needs it again.
 	PoliceOnly bool
+	// A feed event the entry carries for an org (Part 3: report.reviewed
+	// for the reporter, recovery steps for the other side): its type, the
+	// org and its data ("" type: none). Deadline is what the holder owes
+	// next for a recovery (zero: nothing, the recovery is final).
+	FeedTo   string
+	FeedType string
+	FeedData []byte
+	Deadline time.Time
 }
 
 // Kind is what an entry carries to the police store.

@@ -79,3 +79,40 @@ func NewPoliceEvent(id, byOrg string, r domain.Review, req domain.ReviewRequest)
 	}
 	return e
 }
+
+// PoliceRecoveryEvent is the police body of a recovery step (SPEC Part 3):
+// POST {police_url}/reports/{id}/events with Idempotency-Key
+// <report_id>:recovery.<step>.
+type PoliceRecoveryEvent struct {
+	ReportID  string         `json:"report_id"`
+	Event     string         `json:"event"` // recovery.requested|held|returned|rejected|released
+	At        string         `json:"at"`
+	ByOrg     string         `json:"by_org"`
+	Amount    *domain.Amount `json:"amount,omitempty"`
+	Reason    string         `json:"reason,omitempty"`
+	Reference string         `json:"reference,omitempty"`
+}
+
+// RecoveryEventName is the event name of a recovery step.
+func RecoveryEventName(s domain.RecoveryState) string { return "recovery." + string(s) }
+
+// NewPoliceRecoveryEvent is the police body of the step that made r what
+// it is, taken by byOrg.
+func NewPoliceRecoveryEvent(id, byOrg string, r domain.Recovery) PoliceRecoveryEvent {
+	e := PoliceRecoveryEvent{ReportID: id, Event: RecoveryEventName(r.State), ByOrg: byOrg}
+	at := r.RequestedAt
+	switch r.State {
+	case domain.RecoveryRequested:
+		e.Amount = &r.Requested
+	case domain.RecoveryHeld:
+		at, e.Amount = r.HeldAt, &r.Held
+	case domain.RecoveryReturned:
+		at, e.Amount, e.Reference = r.ReturnedAt, &r.Returned, r.ReturnReference
+	case domain.RecoveryRejected:
+		at, e.Reason = r.RejectedAt, r.Reason
+	case domain.RecoveryReleased:
+		at, e.Reason = r.ReleasedAt, r.Reason
+	}
+	e.At = at.UTC().Format(time.RFC3339Nano)
+	return e
+}

@@ -331,7 +331,18 @@ type eventWire struct {
 	FraudType string `json:"fraud_type,omitempty"`
 	Details   string `json:"details,omitempty"`
 	Reason    string `json:"reason,omitempty"`
+	// Recovery steps (Part 3).
+	Amount *struct {
+		Value    string `json:"value"`
+		Currency string `json:"currency"`
+	} `json:"amount,omitempty"`
+	Reference string `json:"reference,omitempty"`
 }
+
+// eventNames are the events a report may have: review outcomes and
+// recovery steps.
+var eventNames = map[string]bool{"acknowledged": true, "closed": true, "cancelled": true, "recovery.requested": true,
+	"recovery.held": true, "recovery.returned": true, "recovery.rejected": true, "recovery.released": true}
 
 // postEvent records a review event of a known report, once per
 // Idempotency-Key (<report_id>:<event>). An event for a report the store
@@ -359,9 +370,9 @@ func (s *Sim) postEvent(w http.ResponseWriter, r *http.Request) {
 		s.rejected.Add(1)
 		writeJSON(w, 400, map[string]string{"error": "report_id must match the path and Idempotency-Key must be <report_id>:<event>"})
 		return
-	case in.Event != "acknowledged" && in.Event != "closed" && in.Event != "cancelled":
+	case !eventNames[in.Event]:
 		s.rejected.Add(1)
-		writeJSON(w, 422, map[string]string{"error": "event must be acknowledged, closed or cancelled"})
+		writeJSON(w, 422, map[string]string{"error": "event must be acknowledged, closed, cancelled or a recovery step (recovery.requested|held|returned|rejected|released)"})
 		return
 	}
 	s.mu.Lock()

@@ -207,3 +207,45 @@ func (s *Feeds) ReviewBacklog(ctx context.Context, banks []string) (open, overdu
 	}
 	return open, overdue, nil
 }
+
+// TrackRecovery records what a holder owes next on a recovery (hold_by
+// while requested, answer_by while held), or forgets it (a zero deadline:
+// the recovery is final), for the overdue recoveries gauge.
+func (s *Feeds) TrackRecovery(ctx context.Context, holder, reportID string, deadline time.Time) error {
+	var err error
+	if !deadline.IsZero() {
+		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.ZAdd(ctx, recoveriesDueKey(holder), redis.Z{Score: float64(deadline.UnixMilli()), Member: reportID})
+			p.ZRemRangeByScore(ctx, recoveriesDueKey(holder), "-inf", s.dueGone(s.now()))
+			p.Expire(ctx, recoveriesDueKey(holder), time.Duration(s.ttlSeconds())*time.Second)
+			return nil
+		})
+	} else {
+		err = s.rdb.ZRem(ctx, recoveriesDueKey(holder), reportID).Err()
+	}
+	if err != nil {
+		return s.fail(opAlerts, "recoveries due: write", err)
+	}
+	return nil
+}
+
+// RecoveriesOverdue counts, per bank, the recoveries it has not held or
+// answered by their deadline.
+func (s *Feeds) RecoveriesOverdue(ctx context.Context, banks []string) (map[string]int64, error) {
+	now := "(" + strconv.FormatInt(s.now().UnixMilli(), 10)
+	late := make([]*redis.IntCmd, len(banks))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for n, b := range banks {
+			late[n] = p.ZCount(ctx, recoveriesDueKey(b), "-inf", now)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(opAlerts, "recoveries due: read", err)
+	}
+	out := make(map[string]int64, len(banks))
+	for n, b := range banks {
+		out[b] = late[n].Val()
+	}
+	return out, nil
+}

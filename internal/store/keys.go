@@ -48,6 +48,10 @@ func eventIDs(org string) string    { return "mg:{a:" + org + "}:eidx" }
 // when the review is closed or the report cancelled).
 func dueKey(org string) string { return "mg:{a:" + org + "}:due" }
 
+// recoveriesDueKey is a bank's unfinished recoveries as holder: report id
+// -> the deadline of what it owes next, ms (the relay keeps it).
+func recoveriesDueKey(org string) string { return "mg:{a:" + org + "}:rdue" }
+
 // streamsKey holds an org's open streams and long polls by lease end.
 func streamsKey(org string) string { return "rate:mg:{l:" + org + "}:streams" }
 

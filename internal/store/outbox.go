@@ -242,6 +242,16 @@ func (s *conn) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 			e.RespondBy = msTime(rb)
 		}
 		e.PoliceOnly = m.Values["ro"] == "1"
+		if ft, _ := m.Values["ft"].(string); ft != "" {
+			e.FeedTo, _ = m.Values["to"].(string)
+			fd, _ := m.Values["fd"].(string)
+			if b, err := s.blobs.open(adFeed(key), fd); err == nil {
+				e.FeedType, e.FeedData = ft, b
+			}
+		}
+		if dl, ok := m.Values["dl"].(string); ok {
+			e.Deadline = msTime(dl)
+		}
 		out = append(out, e)
 	}
 	return out

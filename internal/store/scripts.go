@@ -11,7 +11,7 @@ var (
 	acceptScript         = newScript("accept", []string{"lib/record", "lib/trim", "lib/accept"}, acceptArgs{})
 	acceptManyScript     = newScript("accept_many", []string{"lib/record", "lib/trim", "lib/claim", "lib/accept"}, claimReportArgs{}, acceptArgs{})
 	pruneScript          = newScript("prune", []string{"lib/record", "lib/trim"}, pruneArgs{})
-	reviewScript         = newScript("review", []string{"lib/record"}, reviewArgs{})
+	changeScript         = newScript("change", []string{"lib/record"}, changeArgs{})
 	markerScript         = newScript("marker", []string{"lib/record"}, markerArgs{})
 	finishScript         = newScript("finish", []string{"lib/record", "lib/consumed"}, finishArgs{})
 	doneScript           = newScript("done", []string{"lib/consumed"}, doneArgs{})
@@ -28,7 +28,7 @@ var (
 )
 
 var allScripts = []*redis.Script{claimKeyScript, claimReportScript, acceptScript, acceptManyScript, pruneScript,
-	reviewScript, markerScript, finishScript, doneScript, holdScript, dropConsumerScript, parkScript, requeueScript,
+	changeScript, markerScript, finishScript, doneScript, holdScript, dropConsumerScript, parkScript, requeueScript,
 	postAlertScript, appendEventScript, thresholdScript, dayWritesScript, streamsScript, earlierPendingScript}
 
 // claimKeyArgs: an idempotent alert's claim (Store.claim).
@@ -85,26 +85,20 @@ type pruneArgs struct {
 
 func (a pruneArgs) argv() []any { return argvOf(a) }
 
-// reviewArgs: a review transition (Store.Review).
-type reviewArgs struct {
+// changeArgs: a change to a report (Store.Review, Store.Recover).
+type changeArgs struct {
 	ID        string `lua:"id"`        // raw report id
 	Expected  string `lua:"expected"`  // the record as read
 	Record    string `lua:"record"`    // the record to write
 	Uncounted int    `lua:"uncounted"` // change of the not-cancelled count (0 or -1)
 	Now       int64  `lua:"now"`       // ms
-	EventKey  string `lua:"event_key"` // the police store's idempotency key
-	EventBody string `lua:"event_body"`
+	Entries   string `lua:"entries"`   // the outbox entries, a JSON list of field/value lists
 	Wake      string `lua:"wake"`
 	Partition int    `lua:"partition"`
-	Holder    string `lua:"holder"`
-	Event     string `lua:"event"` // the event's name
-	IBAN      string `lua:"iban"`  // sealed for the holder's feed
-	ReportID  string `lua:"report_id"`
-	Pseudonym string `lua:"pseudonym"`
 	Fields    []any  `lua:"fields"` // the report's own fields: name, value ("" deletes)
 }
 
-func (a reviewArgs) argv() []any { return argvOf(a) }
+func (a changeArgs) argv() []any { return argvOf(a) }
 
 // markerArgs: a marker change (Store.ChangeMarker).
 type markerArgs struct {

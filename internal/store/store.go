@@ -699,7 +699,7 @@ func (s *conn) readReport(ctx context.Context, id string) (domain.ReportStatus, 
 		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, err
 	}
 	raw := rawID(id)
-	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "j", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw).Result()
+	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "j", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw, "r:"+raw).Result()
 	if err != nil {
 		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, s.fail(opReport, "report status", err)
 	}
@@ -723,6 +723,12 @@ func (s *conn) readReport(ctx context.Context, id string) (domain.ReportStatus, 
 	if sealed != "" {
 		st.IBAN, err = s.seal.open(k.rawPseudo(), sealed)
 	}
+	if err == nil && str(7) != "" {
+		var b []byte
+		if b, err = s.blobs.open(adRecovery(id), str(7)); err == nil {
+			st.Recovery, err = decodeRecovery(b)
+		}
+	}
 	if err != nil {
 		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, domain.Internal("report status: "+id, err)
 	}
@@ -741,7 +747,7 @@ type bookRecord struct {
 func (r record) status(id string) domain.ReportStatus {
 	st := domain.ReportStatus{
 		ID: id, Status: r.Status, Attempts: r.Attempts, ReceivedAt: r.Received, PoliceReference: r.PoliceRef,
-		ReporterOrg: r.Org, ReporterType: r.Source, Category: r.Category,
+		ReporterOrg: r.Org, ReporterType: r.Source, Category: r.Category, Amount: r.Amount,
 		Review: domain.Review{State: r.Review, Holder: r.Holder, ReceivedAt: r.Received, RespondBy: r.RespondBy,
 			AcknowledgedAt: r.Ack, ClosedAt: r.Closed, CancelledAt: r.Cancels, Result: r.Result, FraudType: r.FraudType},
 	}
@@ -753,56 +759,6 @@ func (r record) status(id string) domain.ReportStatus {
 		st.Review.State = domain.ReviewUnrouted
 	}
 	return st
-}
-
-// Review applies a review action (acknowledge, close, cancel) for caller.
-// The domain decides (domain.Review.Apply); the store applies the result
-// atomically on the IBAN's slot if nobody changed the record meanwhile,
-// and otherwise reads it again and decides again. changed is false for a
-// repeat of an action already applied.
-func (s *Reports) Review(ctx context.Context, id string, caller domain.Caller, req domain.ReviewRequest) (st domain.ReportStatus, changed bool, err error) {
-	raw := rawID(id)
-	for attempt := 0; attempt < 5; attempt++ {
-		var k ibanKeys
-		var old bookRecord
-		if st, k, old, err = s.readReport(ctx, id); err != nil {
-			return st, false, err
-		}
-		now := s.now()
-		next, changed, err := st.Review.Apply(st.PartiesOf(caller), req, now)
-		if err != nil || !changed {
-			return st, false, err
-		}
-		event, err := json.Marshal(outbox.NewPoliceEvent(id, caller.Org, next, req))
-		if err != nil {
-			return st, false, domain.Internal("review: encode", err)
-		}
-		r := old.rec
-		r.Review, r.Ack, r.Closed, r.Cancels, r.Result, r.FraudType =
-			next.State, next.AcknowledgedAt, next.ClosedAt, next.CancelledAt, next.Result, next.FraudType
-		core, rest, err := r.encode()
-		if err != nil {
-			return st, false, domain.Internal("review: record", err)
-		}
-		uncounted := 0
-		if st.Review.State != domain.ReviewCancelled && next.State == domain.ReviewCancelled {
-			uncounted = -1
-		}
-		name := outbox.PoliceEventName(req.Action)
-		args := reviewArgs{ID: raw, Expected: old.core, Record: core, Uncounted: uncounted, Now: now.UnixMilli(),
-			EventKey: id + ":" + name, EventBody: s.blobs.seal(adOutbox(id), event), Wake: WakeChannel, Partition: k.part,
-			Holder: st.Review.Holder, Event: name, IBAN: s.sealIBAN(id, st.IBAN), ReportID: id, Pseudonym: k.pseudo,
-			Fields: []any{"d:" + raw, next.Details, "c:" + raw, next.CancelReason, "x:" + raw, rest}}
-		v, err := s.runReplicated(ctx, reviewScript, []string{k.book(), s.OutboxKey(k.part)}, args.argv()...)
-		if err != nil {
-			return st, false, s.fail(opReport, "review script", err)
-		}
-		if n, _ := v.(int64); n == 1 {
-			st.Review = next
-			return st, true, nil
-		}
-	}
-	return st, false, domain.Unavailable("review", errTooManyChanges)
 }
 
 // sealIBAN seals a review event's IBAN for the holder's feed ("" stays
