@@ -481,3 +481,68 @@ func TestFaultReviewEvents(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestFaultRecoverySteps (SPEC Part 3, "Funds recovery"): while the police
+// store is down, a recovery is requested, held and returned, and the
+// gateway that took them is killed; once the store is back (and another
+// gateway runs), the store has the report and then every step, once each
+// and in the order they happened, and the victim's bank has the holder's
+// steps in its feed, in order.
+func TestFaultRecoverySteps(t *testing.T) {
+	p := mustPKI(t)
+	rds := redistest.StartTopology(t)
+	sim := mustSimProc(t).addrs["sim"]
+	a := mustServeProc(t, p, rds.Addrs(), forwardEnv(sim)...)
+	setFaults(t, sim, `{"down":true}`)
+	victim, holder := p.client(t, p.clients["bank-b"]), p.client(t, p.clients["bank-a"])
+	vTok, hTok := p.token(t, "bank-b", nil, nil), p.token(t, "bank-a", nil, nil)
+	res := do(t, victim, "POST", a.addrs["api"]+"/v1/reports", vTok,
+		`{"iban":"NL91ABNA0417164300","category":"phishing","amount":{"value":"500","currency":"EUR"}}`, "Idempotency-Key", "frs-1")
+	if res.status != 202 {
+		t.Fatalf("submit: %d", res.status)
+	}
+	id := decodeInto[accepted](t, res).ReportID
+	rec := a.addrs["api"] + "/v1/reports/" + id + "/recovery"
+	for _, s := range []struct {
+		c         *http.Client
+		tok, path string
+		body      string
+	}{
+		{victim, vTok, "", `{"amount":{"value":"500","currency":"EUR"}}`},
+		{holder, hTok, "/hold", `{"amount":{"value":"300","currency":"EUR"}}`},
+		{holder, hTok, "/return", `{"amount":{"value":"300","currency":"EUR"},"reference":"R-1"}`},
+	} {
+		if got := do(t, s.c, "POST", rec+s.path, s.tok, s.body); got.status != 200 && got.status != 201 {
+			t.Fatalf("recovery%s: %d %s", s.path, got.status, got.body)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // retries against the down store
+	a.kill(syscall.SIGKILL)
+	setFaults(t, sim, `{}`)
+	b := mustServeProc(t, p, rds.Addrs(), forwardEnv(sim)...)
+	want := "recovery.requested,recovery.held,recovery.returned"
+	var got string
+	waitfor.Until(t, "the police store to have the report, then every step in order", 20*time.Second, func() bool {
+		var r struct {
+			Deliveries int `json:"deliveries"`
+			Events     []struct {
+				Event string `json:"event"`
+			} `json:"events"`
+		}
+		getJSON(t, sim+"/_sim/reports/"+id, &r)
+		var names []string
+		for _, e := range r.Events {
+			names = append(names, e.Event)
+		}
+		got = strings.Join(names, ",")
+		return r.Deliveries >= 1 && got == want
+	})
+	waitfor.Until(t, "the victim's feed to have the holder's steps in order", 10*time.Second, func() bool {
+		page := decodeInto[eventPage](t, do(t, victim, "GET", b.addrs["api"]+"/v1/events", vTok, ""))
+		var types []string
+		for _, e := range page.Events {
+			types = append(types, e.Type)
+		}
+		return strings.Join(types, ",") == "recovery.held,recovery.returned"
+	})
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -220,5 +221,61 @@ func TestRecoveryEndToEnd(t *testing.T) {
 	})
 	if n := metric(t, gw.ops, `mulegate_recoveries_total{action="hold"}`); n != "1" {
 		t.Errorf("mulegate_recoveries_total{action=\"hold\"} = %q, want 1", n)
+	}
+}
+
+// TestRecoveryEventsAfterTheReport (SPEC Part 3, "A feed is in order per
+// report"): with two gateways on one Redis (a Cluster on the cluster
+// pass), each relaying the holders' feed, reports accepted by one and
+// recoveries requested at once through the other: the holder's feed never
+// shows a report's recovery.requested before its report.received.
+func TestRecoveryEventsAfterTheReport(t *testing.T) {
+	p := mustPKI(t)
+	rds := mustRedisAddrs(t)
+	sim := mustSimProc(t).addrs["sim"]
+	one := mustGateway(t, p, rds, "", "MULEGATE_POLICE_URL", sim, "MULEGATE_FORWARD_WORKERS", "2")
+	two := mustGateway(t, p, rds, "", "MULEGATE_POLICE_URL", sim, "MULEGATE_FORWARD_WORKERS", "2")
+	victim, holder := p.client(t, p.clients["bank-b"]), p.client(t, p.clients["bank-a"])
+	vTok, hTok := p.token(t, "bank-b", nil, nil), p.token(t, "bank-a", nil, nil)
+	const n = 20
+	for i := range n {
+		res := do(t, victim, "POST", one.api+"/v1/reports", vTok, fmt.Sprintf(`{"iban":%q,"category":"phishing"}`, nlIBANText(i)),
+			"Idempotency-Key", fmt.Sprint("order-", i))
+		if res.status != 202 {
+			t.Fatalf("report %d: %d", i, res.status)
+		}
+		id := decodeInto[accepted](t, res).ReportID
+		if got := do(t, victim, "POST", two.api+"/v1/reports/"+id+"/recovery", vTok, `{"amount":{"value":"10","currency":"EUR"}}`); got.status != 201 {
+			t.Fatalf("recovery %d: %d %s", i, got.status, got.body)
+		}
+	}
+	var events []struct {
+		Type string `json:"type"`
+		Data struct {
+			ReportID string `json:"report_id"`
+		} `json:"data"`
+	}
+	waitfor.Until(t, "every report and recovery in the holder's feed", 20*time.Second, func() bool {
+		page := decodeInto[struct {
+			Events []struct {
+				Type string `json:"type"`
+				Data struct {
+					ReportID string `json:"report_id"`
+				} `json:"data"`
+			} `json:"events"`
+		}](t, do(t, holder, "GET", two.api+"/v1/events?limit=1000&types=report.received,recovery.requested", hTok, ""))
+		events = page.Events
+		return len(events) == 2*n
+	})
+	seen := map[string]bool{}
+	for _, e := range events {
+		switch e.Type {
+		case "report.received":
+			seen[e.Data.ReportID] = true
+		case "recovery.requested":
+			if !seen[e.Data.ReportID] {
+				t.Errorf("recovery.requested of %s before its report.received", e.Data.ReportID)
+			}
+		}
 	}
 }
