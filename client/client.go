@@ -439,6 +439,42 @@ func (c *Client) review(ctx context.Context, id, action string, body any) (*Repo
 	return &out, err
 }
 
+// RequestRecovery is POST /v1/reports/{id}/recovery: the reporting bank
+// asks the holder to block and return the money (201; the same request
+// again is 200 with the recovery as it is now).
+func (c *Client) RequestRecovery(ctx context.Context, id string, r RecoveryRequest) (*Recovery, error) {
+	return c.recovery(ctx, id, "", r, http.StatusCreated, http.StatusOK)
+}
+
+// HoldRecovery is POST /v1/reports/{id}/recovery/hold (the holder).
+func (c *Client) HoldRecovery(ctx context.Context, id string, amount Amount) (*Recovery, error) {
+	return c.recovery(ctx, id, "/hold", RecoveryAmount{Amount: amount})
+}
+
+// ReturnRecovery is POST /v1/reports/{id}/recovery/return (the holder).
+func (c *Client) ReturnRecovery(ctx context.Context, id string, r RecoveryReturn) (*Recovery, error) {
+	return c.recovery(ctx, id, "/return", r)
+}
+
+// RejectRecovery is POST /v1/reports/{id}/recovery/reject (the holder).
+func (c *Client) RejectRecovery(ctx context.Context, id string, r RecoveryReject) (*Recovery, error) {
+	return c.recovery(ctx, id, "/reject", r)
+}
+
+// ReleaseRecovery is POST /v1/reports/{id}/recovery/release (the requester).
+func (c *Client) ReleaseRecovery(ctx context.Context, id string) (*Recovery, error) {
+	return c.recovery(ctx, id, "/release", nil)
+}
+
+// recovery steps are safe to repeat: the same step with the same body
+// answers 200 with the recovery, changing nothing.
+func (c *Client) recovery(ctx context.Context, id, step string, body any, want ...int) (*Recovery, error) {
+	var out Recovery
+	_, _, err := c.do(ctx, call{method: "POST", path: "/v1/reports/" + url.PathEscape(id) + "/recovery" + step, body: body, safe: true,
+		want: want}, &out)
+	return &out, err
+}
+
 // Marker is an IBAN's marker as PUT answers it.
 type Marker struct {
 	IBAN         string    `json:"iban"`

@@ -238,3 +238,63 @@ func cmdReview(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	return printJSON(stdout, st)
 }
+
+// cmdRecovery is "mulegate recovery request|hold|return|reject|release ID
+// [...]": a report's funds recovery, through the client.
+func cmdRecovery(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	usage := "usage: mulegate recovery request ID --amount V --currency C [--details D] [--return-to IBAN] [--end-to-end-id E]" +
+		" | hold ID --amount V --currency C | return ID --amount V --currency C [--reference R]" +
+		" | reject ID --reason no_balance|account_closed|not_fraud|funds_moved|other [--details D] | release ID"
+	if len(args) < 2 {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	action, id := args[0], args[1]
+	fs, cf := clientFlagSet("recovery "+action, getenv, stderr)
+	amount := fs.String("amount", "", "request, hold, return: the amount's value, e.g. 249.95")
+	currency := fs.String("currency", "EUR", "request, hold, return: the amount's ISO 4217 currency")
+	details := fs.String("details", "", "request, reject: free text")
+	returnTo := fs.String("return-to", "", "request: the IBAN the money goes back to")
+	e2e := fs.String("end-to-end-id", "", "request: the payment's end-to-end id")
+	reference := fs.String("reference", "", "return: the return payment's reference")
+	reason := fs.String("reason", "", "reject: no_balance, account_closed, not_fraud, funds_moved or other")
+	if err := fs.Parse(args[2:]); err != nil || fs.NArg() != 0 {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	amt := client.Amount{Value: *amount, Currency: *currency}
+	opt := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	var r *client.Recovery
+	switch action {
+	case "request":
+		req := client.RecoveryRequest{Amount: amt, Details: opt(*details), ReturnTo: opt(*returnTo)}
+		if *e2e != "" {
+			req.Payment = &client.Payment{EndToEndId: e2e}
+		}
+		r, err = c.RequestRecovery(ctx, id, req)
+	case "hold":
+		r, err = c.HoldRecovery(ctx, id, amt)
+	case "return":
+		r, err = c.ReturnRecovery(ctx, id, client.RecoveryReturn{Amount: amt, Reference: opt(*reference)})
+	case "reject":
+		r, err = c.RejectRecovery(ctx, id, client.RecoveryReject{Reason: client.RecoveryRejectReason(*reason), Details: opt(*details)})
+	case "release":
+		r, err = c.ReleaseRecovery(ctx, id)
+	default:
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	if err != nil {
+		return err
+	}
+	return printJSON(stdout, r)
+}

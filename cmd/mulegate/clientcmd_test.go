@@ -138,6 +138,35 @@ func TestClientCommands(t *testing.T) {
 			t.Fatalf("%v: %v\n%s", step, err, out)
 		}
 	}
+	// A recovery, from the victim's bank (bank-b) to the holder, by CLI.
+	victim := envFor("bank-b")
+	out, err = run(victim, "report", "--iban", ibanNL, "--category", "phishing", "--amount", "90", "--currency", "EUR")
+	var vacc struct {
+		ReportID string `json:"report_id"`
+	}
+	if mustJSON(out, &vacc); err != nil {
+		t.Fatalf("the victim's report: %v %s", err, out)
+	}
+	for _, step := range []struct {
+		env   []string
+		args  []string
+		state string
+	}{
+		{victim, []string{"recovery", "request", vacc.ReportID, "--amount", "90", "--return-to", "BE68539007547034"}, "requested"},
+		{bank, []string{"recovery", "hold", vacc.ReportID, "--amount", "90"}, "held"},
+		{bank, []string{"recovery", "return", vacc.ReportID, "--amount", "90", "--reference", "RET-CLI"}, "returned"},
+	} {
+		out, err := run(step.env, step.args...)
+		var r struct {
+			State string `json:"state"`
+		}
+		if mustJSON(out, &r); err != nil || r.State != step.state {
+			t.Fatalf("%v: %v %s, want state %s", step.args, err, out, step.state)
+		}
+	}
+	if out, err := run(victim, "recovery", "release", vacc.ReportID); err == nil || !strings.Contains(out, "409") {
+		t.Errorf("release of a returned recovery: %v %q, want a failing exit with the 409", err, out)
+	}
 	out, err = run(market, "report", "show", acc.ReportID)
 	var st struct {
 		Review struct {

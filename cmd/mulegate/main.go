@@ -65,6 +65,7 @@ For integrators (flags or MULEGATE_CLIENT_URL, _CERT, _KEY, _CA, _TOKEN; one JSO
   mulegate report show ID           a report's status and review
   mulegate events [--follow]        the bank's event feed, resumable with --after CURSOR
   mulegate review acknowledge|close|cancel ID [...]   answer or withdraw a report
+  mulegate recovery request|hold|return|reject|release ID [...]   ask for, block, return or refuse a report's money
   mulegate help                     show this help
 
 Run 'mulegate COMMAND -h' for the flags of a command.
@@ -102,6 +103,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdEvents(ctx, args[1:], getenv, stdout, stderr)
 	case "review":
 		return cmdReview(ctx, args[1:], getenv, stdout, stderr)
+	case "recovery":
+		return cmdRecovery(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
