@@ -84,6 +84,13 @@ var rows = []row{
 		{title: "Overdue reviews by holding bank", unit: "short", help: "Past respond_by; alert MulegateOverdueReviewsGrowing.", queries: []query{
 			{`sum by (holder) (mulegate_reviews_overdue{` + sel + `})`, "{{holder}}"}}},
 	}},
+	{"Recoveries", []panel{
+		{title: "Recovery steps", unit: "ops", help: "Requests, holds, returns, rejections and releases that changed a recovery.", queries: []query{
+			{`sum by (action) (rate(mulegate_recoveries_total{` + sel + `}[$__rate_interval]))`, "{{action}}"}}},
+		{title: "Overdue recoveries by holding bank", unit: "short",
+			help: "Not held by hold_by, or not answered by answer_by; alert MulegateRecoveriesOverdue.", queries: []query{
+				{`sum by (holder) (mulegate_recoveries_overdue{` + sel + `})`, "{{holder}}"}}},
+	}},
 	{"Events and alerts", []panel{
 		{title: "Events written into banks' feeds", unit: "ops", queries: []query{
 			{`sum by (type) (rate(mulegate_events_written_total{` + sel + `}[$__rate_interval]))`, "{{type}}"}}},
