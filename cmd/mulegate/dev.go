@@ -37,6 +37,10 @@ type devOrg struct {
 var devOrgs = []devOrg{
 	{ID: "demo-bank", Type: "bank", File: "bank", Scope: "ibans:read reports:write reports:read alerts:read events:read reports:review markers:write recoveries:write",
 		BankCodes: map[string][]string{"NL": {"ABNA"}, "DE": {"37040044"}, "BE": {"539"}, "FR": {"20041"}}},
+	// The victim's bank: it reports the account its customer paid and asks
+	// demo-bank, which holds it, for the money (funds recovery).
+	{ID: "demo-victim", Type: "bank", File: "victim", Scope: "ibans:read reports:write reports:read alerts:read events:read recoveries:write",
+		BankCodes: map[string][]string{"GB": {"WEST"}}},
 	{ID: "demo-market", Type: "marketplace", File: "market", Scope: "ibans:read reports:write reports:read events:read"},
 	{ID: "demo-police", Type: "police", File: "police", Scope: "ibans:read reports:write reports:read alerts:write markers:write audit:read"},
 }
@@ -225,6 +229,15 @@ func portOf(listen string) (string, error) {
 	return port, nil
 }
 
+// devCertFiles are the demo orgs' certificate files.
+func devCertFiles() []string {
+	var out []string
+	for _, o := range devOrgs {
+		out = append(out, o.File+".pem")
+	}
+	return out
+}
+
 // writeDevPKI makes the development CA, the server certificate, one client
 // certificate per demo org, the signing key and its JWKS. Existing files
 // are kept, so certificates and tokens stay valid across restarts.
@@ -232,7 +245,13 @@ func writeDevPKI(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(dir, "jwks.json")); err == nil {
+	have := true // a folder from an older build may lack a newer org's certificate: made again whole
+	for _, f := range append([]string{"jwks.json"}, devCertFiles()...) {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			have = false
+		}
+	}
+	if have {
 		return nil
 	}
 	ca, err := devenv.NewCA("mulegate development CA (NOT FOR PRODUCTION)")
@@ -296,9 +315,11 @@ Paste into a shell in this folder:
   export BANK_TOKEN={{index .Tokens "bank"}}
   export MARKET_TOKEN={{index .Tokens "market"}}
   export POLICE_TOKEN={{index .Tokens "police"}}
+  export VICTIM_TOKEN={{index .Tokens "victim"}}
   bank()   { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/bank.pem   --key {{.Dir}}/bank-key.pem   -H "Authorization: Bearer $BANK_TOKEN"   "$@"; echo; }
   market() { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/market.pem --key {{.Dir}}/market-key.pem -H "Authorization: Bearer $MARKET_TOKEN" "$@"; echo; }
   police() { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/police.pem --key {{.Dir}}/police-key.pem -H "Authorization: Bearer $POLICE_TOKEN" "$@"; echo; }
+  victim() { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/victim.pem --key {{.Dir}}/victim-key.pem -H "Authorization: Bearer $VICTIM_TOKEN" "$@"; echo; }
 
 Or the mulegate CLI, as the bank (built on the Go client package
 github.com/mulegate/mulegate/client; one JSON object per line):
@@ -354,6 +375,24 @@ store receives the review events after the report:
   bank $MG/v1/ibans/DE89370400440532013000
   sleep 2
   curl -sS {{.Police}}/_sim/reports/${LOCATION##*/}; echo
+
+Getting the money back (funds recovery, modelled on Brazil's MED): the
+victim's bank (demo-victim) reports the account its customer paid, then
+asks the bank that holds it (demo-bank) to block the money and return it
+to the customer's account; demo-bank holds part of it and returns that.
+Each side hears of the other's steps in its own feed; the lookup shows
+the amounts reported and what came back:
+
+  REC=$(victim -o /dev/null -w '%header{location}' -X POST $MG/v1/reports -H 'Content-Type: application/json' \
+    -H 'Idempotency-Key: victim-1' -d '{"iban":"NL91ABNA0417164300","category":"helpdesk_fraud","amount":{"value":"1200.00","currency":"EUR"}}')
+  victim -X POST $MG$REC/recovery -H 'Content-Type: application/json' \
+    -d '{"amount":{"value":"1200.00","currency":"EUR"},"return_to":"GB82WEST12345698765432","details":"paid at 14:02 to a fake helpdesk"}'
+  bank -X POST $MG$REC/recovery/hold -H 'Content-Type: application/json' -d '{"amount":{"value":"800.00","currency":"EUR"}}'
+  bank -X POST $MG$REC/recovery/return -H 'Content-Type: application/json' -d '{"amount":{"value":"800.00","currency":"EUR"},"reference":"RET-0001"}'
+  sleep 1
+  bank "$MG/v1/events?types=recovery.requested"
+  victim "$MG/v1/events?types=recovery.held,recovery.returned"
+  victim $MG/v1/ibans/NL91ABNA0417164300
 
 Police alerts: the police push an alert about an IBAN; it is routed to the
 bank whose bank codes hold it (demo-bank: NL ABNA, DE 37040044, BE 539,

@@ -45,9 +45,12 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 		`"event":"acknowledged"`, `"event":"closed"`, // the police store got the review events
 		`"police_breaker":"open"`, `mulegate_police_breaker_state 2`, // the outage
 		`"bank_org":"demo-bank"`, `"severity":"critical"`, // an alert pushed and read
-		`"message":"under investigation"`, // the long poll woke up with the second alert
-		"event: alert",                    // the SSE stream
-		`"unique":9,`,                     // 2 + 1 reports before, 6 during the outage: all delivered
+		`"message":"under investigation"`,                                                          // the long poll woke up with the second alert
+		"event: alert",                                                                             // the SSE stream
+		`"state":"requested","requested_by":"demo-victim"`, `"state":"held"`, `"state":"returned"`, // the recovery's steps
+		`"type":"recovery.requested"`, `"type":"recovery.held"`, `"type":"recovery.returned"`, // each side's feed
+		`"recovered":{"EUR":"800.00"}`, // the lookup
+		`"unique":10,`,                 // 2 + 1 + 1 reports before, 6 during the outage: all delivered
 		`{"audit":"ok","police_breaker":"closed","redis":"ok"}`, `mulegate_token_cache_total{result="hit"}`,
 	} {
 		if !strings.Contains(string(out), want) {
