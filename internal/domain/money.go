@@ -136,6 +136,31 @@ func (s *Sums) Add(a Amount) {
 	c.hi += carry
 }
 
+// AppendValue appends Value, without allocating for a sum below 2^64
+// minor units (a lookup renders several).
+func (c CurrencySum) AppendValue(b []byte) []byte {
+	if c.hi != 0 {
+		return append(b, c.Value()...)
+	}
+	d, _ := MinorDigits(c.Currency)
+	start := len(b)
+	b = strconv.AppendUint(b, c.lo, 10)
+	if d == 0 {
+		return b
+	}
+	if pad := d + 1 - (len(b) - start); pad > 0 { // at least one digit before the point
+		b = append(b, make([]byte, pad)...)
+		copy(b[start+pad:], b[start:len(b)-pad])
+		for i := range pad {
+			b[start+i] = '0'
+		}
+	}
+	b = append(b, 0)
+	copy(b[len(b)-d:], b[len(b)-d-1:len(b)-1])
+	b[len(b)-d-1] = '.'
+	return b
+}
+
 // Value is the sum as a decimal string with the currency's minor digits.
 func (c CurrencySum) Value() string {
 	d, _ := MinorDigits(c.Currency)

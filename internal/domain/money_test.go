@@ -46,6 +46,9 @@ func TestSumsAreExact(t *testing.T) {
 		t.Fatalf("sums %+v", s)
 	}
 	for i, c := range s {
+		if string(c.AppendValue([]byte("x"))) != "x"+want[c.Currency] {
+			t.Errorf("%s: AppendValue %q, want %q", c.Currency, c.AppendValue([]byte("x")), want[c.Currency])
+		}
 		if c.Value() != want[c.Currency] || (i > 0 && s[i-1].Currency >= c.Currency) {
 			t.Errorf("%s: %s, want %s (in currency order)", c.Currency, c.Value(), want[c.Currency])
 		}
@@ -53,6 +56,18 @@ func TestSumsAreExact(t *testing.T) {
 	var large Sums
 	for range 200 { // 2 * 10^19 minor units: past 2^64
 		large.Add(Amount{Value: "999999999999999.99", Currency: "EUR"})
+	}
+	var small Sums
+	small.Add(Amount{Value: "0.05", Currency: "BHD"})
+	small.Add(Amount{Value: "0.01", Currency: "EUR"})
+	small.Add(Amount{Value: "7", Currency: "JPY"})
+	for _, c := range small {
+		if got := string(c.AppendValue(nil)); got != c.Value() {
+			t.Errorf("%s: AppendValue %q, Value %q", c.Currency, got, c.Value())
+		}
+	}
+	if got := string(large[0].AppendValue(nil)); got != "199999999999999998.00" {
+		t.Errorf("AppendValue past 2^64: %s", got)
 	}
 	if got := large[0].Value(); got != "199999999999999998.00" {
 		t.Errorf("two hundred of the largest: %s", got)

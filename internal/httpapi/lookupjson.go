@@ -246,8 +246,8 @@ func appendSums(b []byte, s domain.Sums) []byte {
 			b = append(b, ',')
 		}
 		b = jsonw.AppendString(b, c.Currency)
-		b = append(b, ':')
-		b = jsonw.AppendString(b, c.Value())
+		b = append(b, ':', '"')
+		b = append(c.AppendValue(b), '"') // digits and a point: nothing to escape
 	}
 	return append(b, '}')
 }

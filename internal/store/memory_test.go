@@ -154,3 +154,57 @@ func nlIBAN(n int) iban.IBAN {
 	}
 	return i
 }
+
+// TestRecoveryBytes measures what a funds recovery adds to Redis: the
+// book of a reported IBAN (one report with an amount, forwarded, the
+// outbox drained) before the recovery and after it was requested, held
+// and returned (the recovery kept sealed in the book, its state and what
+// it returned in the record). A measurement, not a check:
+//
+//	go test ./internal/store -run TestRecoveryBytes -v
+func TestRecoveryBytes(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	st, err := store.New(rdb, store.Options{Secret: secret, HolderOf: func(iban.IBAN) string { return "bank-h" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	i := nlIBAN(7)
+	acc, err := st.Accept(ctx, "bank-v", domain.OrgBank, "rb-1", domain.Submission{IBAN: i, Category: "phishing",
+		Amount: &domain.Amount{Value: "1200.00", Currency: "EUR"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	book := st.BookKey(i)
+	size := func() int64 { return rdb.MemoryUsage(ctx, book, 0).Val() }
+	before := size()
+	pol := domain.RecoveryPolicy{HoldWithin: time.Hour, AnswerWithin: 7 * 24 * time.Hour}
+	ret := "GB82WEST12345698765432"
+	steps := []struct {
+		c domain.Caller
+		s func() (domain.RecoveryStep, error)
+	}{
+		{domain.Caller{Org: "bank-v", Type: domain.OrgBank}, func() (domain.RecoveryStep, error) {
+			return domain.NewRecoveryRequest(&domain.Amount{Value: "1200", Currency: "EUR"}, "paid at 14:02 to a fake helpdesk",
+				&domain.Payment{EndToEndID: "E2E-20261203-000001"}, ret)
+		}},
+		{domain.Caller{Org: "bank-h", Type: domain.OrgBank}, func() (domain.RecoveryStep, error) {
+			return domain.NewRecoveryHold(&domain.Amount{Value: "800", Currency: "EUR"})
+		}},
+		{domain.Caller{Org: "bank-h", Type: domain.OrgBank}, func() (domain.RecoveryStep, error) {
+			return domain.NewRecoveryReturn(&domain.Amount{Value: "800", Currency: "EUR"}, "RET-0001")
+		}},
+	}
+	for _, s := range steps {
+		step, err := s.s()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, err := st.Recover(ctx, acc.ID, s.c, step, pol); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("the book: %d bytes before the recovery, %d after it was requested, held and returned (+%d); encoding %s",
+		before, size(), size()-before, rdb.ObjectEncoding(ctx, book).Val())
+}
