@@ -209,6 +209,9 @@ func TestRecoveryEndToEnd(t *testing.T) {
 		v := decodeInto[reportView](t, do(t, victim, "GET", gw.api+"/v1/reports/"+id2, vTok, ""))
 		return v.Recovery != nil && v.Recovery.OverdueHold
 	})
+	waitfor.Until(t, "the overdue hold in mulegate_recoveries_overdue", 10*time.Second, func() bool {
+		return metric(t, gw.ops, `mulegate_recoveries_overdue{holder="bank-a"}`) == "1"
+	})
 	if got := do(t, victim, "POST", gw.api+"/v1/reports/"+id2+"/cancel", vTok, `{"reason":"filed twice"}`); got.status != 200 {
 		t.Fatalf("cancel: %d %s", got.status, got.body)
 	}
@@ -219,6 +222,27 @@ func TestRecoveryEndToEnd(t *testing.T) {
 	waitfor.Until(t, "the holder's recovery.released", 10*time.Second, func() bool {
 		return types(holder, hTok) == "recovery.requested,recovery.requested,recovery.released"
 	})
+	waitfor.Until(t, "the released recovery out of mulegate_recoveries_overdue", 10*time.Second, func() bool {
+		return metric(t, gw.ops, `mulegate_recoveries_overdue{holder="bank-a"}`) == "0"
+	})
+	// Every reporter, a marketplace too, hears when the holder closes its
+	// report (report.reviewed); the marketplace's feed has nothing else.
+	mrep := do(t, market, "POST", gw.api+"/v1/reports", mTok, `{"iban":"NL91ABNA0417164300","category":"marketplace_fraud"}`,
+		"Idempotency-Key", "rec-m")
+	mid := decodeInto[accepted](t, mrep).ReportID
+	if got := do(t, holder, "POST", gw.api+"/v1/reports/"+mid+"/close", hTok, `{"result":"agreed","fraud_type":"mule_account"}`); got.status != 200 {
+		t.Fatalf("close: %d %s", got.status, got.body)
+	}
+	var reviewed eventPage
+	waitfor.Until(t, "report.reviewed in the marketplace's feed", 10*time.Second, func() bool {
+		reviewed = decodeInto[eventPage](t, do(t, market, "GET", gw.api+"/v1/events", mTok, ""))
+		return len(reviewed.Events) > 0
+	})
+	if len(reviewed.Events) != 1 || reviewed.Events[0].Type != "report.reviewed" ||
+		!strings.Contains(string(reviewed.Events[0].Data), `"result":"agreed","fraud_type":"mule_account"`) ||
+		!strings.Contains(string(reviewed.Events[0].Data), mid) {
+		t.Errorf("the marketplace's feed: %+v", reviewed.Events)
+	}
 	if n := metric(t, gw.ops, `mulegate_recoveries_total{action="hold"}`); n != "1" {
 		t.Errorf("mulegate_recoveries_total{action=\"hold\"} = %q, want 1", n)
 	}
