@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -199,5 +200,49 @@ func TestPruneFailureIsCountedAsPrune(t *testing.T) {
 	}
 	if len(ops) != 1 || ops[0] != "prune" {
 		t.Errorf("errors counted under %v, want [prune]", ops)
+	}
+}
+
+// TestPruneTakesTheRecoveryWithItsReport: a report past retention leaves
+// its book with everything of its own, its recovery included, while the
+// book's newer report keeps its own.
+func TestPruneTakesTheRecoveryWithItsReport(t *testing.T) {
+	clock, now := testClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	rdb := redistest.StartTopology(t).Client(t)
+	st, err := store.New(rdb, store.Options{Secret: secret, Now: now, Retention: 30 * 24 * time.Hour,
+		HolderOf: func(iban.IBAN) string { return "bank-h" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	victim := domain.Caller{Org: "bank-v", Type: domain.OrgBank}
+	pol := domain.RecoveryPolicy{HoldWithin: time.Hour, AnswerWithin: 24 * time.Hour}
+	recovered := func(key string) domain.Accepted {
+		t.Helper()
+		a, err := st.Accept(ctx, "bank-v", domain.OrgBank, key, mustSub(t, "NL91ABNA0417164300", "phishing", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		step, _ := domain.NewRecoveryRequest(&domain.Amount{Value: "10", Currency: "EUR"}, "", nil, "")
+		if _, _, _, err := st.Recover(ctx, a.ID, victim, step, pol); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	old := recovered("old")
+	clock.Add((20 * 24 * time.Hour).Milliseconds())
+	newer := recovered("newer")
+	clock.Add((15 * 24 * time.Hour).Milliseconds())
+	if _, err := st.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fields := rdb.HKeys(ctx, st.BookKey(mustIBAN(t, "NL91ABNA0417164300"))).Val()
+	for _, f := range fields {
+		if strings.HasSuffix(f, store.RawID(old.ID)) {
+			t.Errorf("the pruned report left %q in its book", f[:2])
+		}
+	}
+	if st, err := st.ReportStatus(ctx, newer.ID); err != nil || st.Recovery == nil {
+		t.Errorf("the newer report's recovery: %+v %v", st.Recovery, err)
 	}
 }
