@@ -18,6 +18,9 @@ var Categories = []Category{
 	"romance_fraud", "ransomware", "money_mule", "other",
 }
 
+// CategoryMoneyMule is the category of linked reports (onward transfers).
+const CategoryMoneyMule Category = "money_mule"
+
 // Valid reports whether c is one of Categories.
 func (c Category) Valid() bool {
 	for _, k := range Categories {
@@ -62,6 +65,7 @@ type Submission struct {
 	Amount      *Amount
 	Reference   string
 	Description string
+	Chain       *ChainLink // a linked report's place in its chain (nil: hop 0)
 }
 
 // NewSubmission validates raw fields into a Submission. now and skew bound
@@ -131,13 +135,15 @@ func ParseIBAN(raw string) (iban.IBAN, error) {
 // dictionary of IBANs would invert): the store keeps an HMAC of it.
 func (s Submission) Canonical() []byte {
 	c := struct {
-		IBAN        string  `json:"iban"`
-		Category    string  `json:"category"`
-		OccurredAt  string  `json:"occurred_at,omitempty"`
-		Amount      *Amount `json:"amount,omitempty"`
-		Reference   string  `json:"reference,omitempty"`
-		Description string  `json:"description,omitempty"`
-	}{IBAN: s.IBAN.String(), Category: string(s.Category), Amount: s.Amount, Reference: s.Reference, Description: s.Description}
+		IBAN        string     `json:"iban"`
+		Category    string     `json:"category"`
+		OccurredAt  string     `json:"occurred_at,omitempty"`
+		Amount      *Amount    `json:"amount,omitempty"`
+		Reference   string     `json:"reference,omitempty"`
+		Description string     `json:"description,omitempty"`
+		Chain       *ChainLink `json:"chain,omitempty"`
+	}{IBAN: s.IBAN.String(), Category: string(s.Category), Amount: s.Amount, Reference: s.Reference, Description: s.Description,
+		Chain: s.Chain}
 	if s.OccurredAt != nil {
 		c.OccurredAt = s.OccurredAt.UTC().Format(time.RFC3339Nano)
 	}

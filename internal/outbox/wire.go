@@ -21,6 +21,11 @@ type PoliceReport struct {
 	ReporterOrg  string         `json:"reporter_org,omitempty"`
 	ReporterType string         `json:"reporter_type,omitempty"`
 	ReceivedAt   string         `json:"received_at,omitempty"`
+	// A linked report's place in its chain (Part 3); a report of hop 0
+	// sends none of them, as in Part 1.
+	SourceReportID string `json:"source_report_id,omitempty"`
+	RootReportID   string `json:"root_report_id,omitempty"`
+	Hop            int    `json:"hop,omitempty"`
 }
 
 // NewPoliceReport is the police body of an accepted report.
@@ -35,6 +40,9 @@ func NewPoliceReport(s domain.Submission, id, org string, orgType domain.OrgType
 	}
 	if !received.IsZero() {
 		w.ReceivedAt = received.UTC().Format(time.RFC3339Nano)
+	}
+	if c := s.Chain; c != nil {
+		w.SourceReportID, w.RootReportID, w.Hop = c.SourceID, c.RootID, c.Hop
 	}
 	return w
 }

@@ -198,6 +198,10 @@ type wire struct {
 	ReporterOrg  string          `json:"reporter_org"`
 	ReporterType string          `json:"reporter_type"`
 	ReceivedAt   string          `json:"received_at"`
+	// Part 3: a linked report's chain (absent for hop 0).
+	SourceReportID string `json:"source_report_id,omitempty"`
+	RootReportID   string `json:"root_report_id,omitempty"`
+	Hop            int    `json:"hop,omitempty"`
 }
 
 func (s *Sim) postReport(w http.ResponseWriter, r *http.Request) {
