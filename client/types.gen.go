@@ -275,6 +275,21 @@ func (e LookupRisk) Valid() bool {
 	}
 }
 
+// Defines values for OnwardAnswerReportsStatus.
+const (
+	OnwardAnswerReportsStatusQueued OnwardAnswerReportsStatus = "queued"
+)
+
+// Valid indicates whether the value is a known member of the OnwardAnswerReportsStatus enum.
+func (e OnwardAnswerReportsStatus) Valid() bool {
+	switch e {
+	case OnwardAnswerReportsStatusQueued:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProblemCode.
 const (
 	ProblemCodeForbidden              ProblemCode = "forbidden"
@@ -716,7 +731,8 @@ type Event struct {
 
 	// Data report.received: report_id, iban (normalised), category,
 	// occurred_at?, amount?, reference?, description?, reporter_org,
-	// reporter_type, received_at, respond_by. report.cancelled:
+	// reporter_type, received_at, respond_by, and for a linked
+	// report source_report_id, root_report_id, hop. report.cancelled:
 	// report_id, iban, cancelled_at, reason?. alert.created: the
 	// alert's alert_id, iban, severity, message, reference,
 	// created_at, expires_at?. report.reviewed (to the reporter,
@@ -854,6 +870,35 @@ type LookupMarkerFraudType string
 // and low at most while only one organisation reported the IBAN
 // or every counted report was closed as disputed.
 type LookupRisk string
+
+// OnwardAnswer Example: {"reports":[{"holder_org":"bank-a","hop":1,"iban":"DE89370400440532013000","report_id":"5f1c0d3c8a7e4b0e9d2a6f4b3c2e1d0a","status":"queued"}]}
+type OnwardAnswer struct {
+	Reports []struct {
+		// HolderOrg The bank that holds the onward IBAN (absent: none registered).
+		HolderOrg *string                   `json:"holder_org,omitempty"`
+		Hop       int                       `json:"hop"`
+		Iban      string                    `json:"iban"`
+		ReportId  string                    `json:"report_id"`
+		Status    OnwardAnswerReportsStatus `json:"status"`
+	} `json:"reports"`
+}
+
+// OnwardAnswerReportsStatus defines model for OnwardAnswer.Reports.Status.
+type OnwardAnswerReportsStatus string
+
+// OnwardRequest Example: {"transfers":[{"amount":{"currency":"EUR","value":"900.00"},"at":"2026-12-03T12:05:00Z","iban":"DE89370400440532013000"}]}
+type OnwardRequest struct {
+	Transfers []struct {
+		// Amount A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+		//
+		// Example: {"currency":"EUR","value":"249.95"}
+		Amount Amount `json:"amount"`
+
+		// At When the money left; not in the future.
+		At   time.Time `json:"at"`
+		Iban string    `json:"iban"`
+	} `json:"transfers"`
+}
 
 // Payment Identifies the payment so the holder can find the money.
 type Payment struct {
@@ -997,6 +1042,9 @@ type ReportStatus struct {
 	Category    *string    `json:"category,omitempty"`
 	ForwardedAt *time.Time `json:"forwarded_at"`
 
+	// Hop A linked report's hop (absent for a report made directly: hop 0).
+	Hop *int `json:"hop,omitempty"`
+
 	// Iban Shown to the holder only: the normalised IBAN.
 	Iban *string `json:"iban,omitempty"`
 
@@ -1028,8 +1076,14 @@ type ReportStatus struct {
 	//
 	//
 	// Example: {"holder_org":"demo-bank","overdue":false,"respond_by":"2026-12-09T01:16:38.545Z","state":"open"}
-	Review Review             `json:"review"`
-	Status ReportStatusStatus `json:"status"`
+	Review Review `json:"review"`
+
+	// RootReportId A linked report: the first report of its chain.
+	RootReportId *string `json:"root_report_id,omitempty"`
+
+	// SourceReportId A linked report (hop >= 1): the report the money came from.
+	SourceReportId *string            `json:"source_report_id,omitempty"`
+	Status         ReportStatusStatus `json:"status"`
 }
 
 // ReportStatusStatus defines model for ReportStatus.Status.
@@ -1190,6 +1244,11 @@ type SubmitReportParams struct {
 	IdempotencyKey string `json:"Idempotency-Key"`
 }
 
+// ReportOnwardParams defines parameters for ReportOnward.
+type ReportOnwardParams struct {
+	IdempotencyKey string `json:"Idempotency-Key"`
+}
+
 // PostAlertJSONRequestBody defines body for PostAlert for application/json ContentType.
 type PostAlertJSONRequestBody = AlertRequest
 
@@ -1207,6 +1266,9 @@ type CancelReportJSONRequestBody = CancelRequest
 
 // CloseReportJSONRequestBody defines body for CloseReport for application/json ContentType.
 type CloseReportJSONRequestBody = CloseRequest
+
+// ReportOnwardJSONRequestBody defines body for ReportOnward for application/json ContentType.
+type ReportOnwardJSONRequestBody = OnwardRequest
 
 // RequestRecoveryJSONRequestBody defines body for RequestRecovery for application/json ContentType.
 type RequestRecoveryJSONRequestBody = RecoveryRequest

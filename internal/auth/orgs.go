@@ -24,6 +24,8 @@ const (
 	ScopeMarkersWrite
 	ScopeAuditRead
 	ScopeRecoveriesWrite
+	ScopeChainsWrite
+	ScopeChainsRead
 )
 
 var scopeNames = []struct {
@@ -40,6 +42,8 @@ var scopeNames = []struct {
 	{ScopeMarkersWrite, "markers:write"},
 	{ScopeAuditRead, "audit:read"},
 	{ScopeRecoveriesWrite, "recoveries:write"},
+	{ScopeChainsWrite, "chains:write"},
+	{ScopeChainsRead, "chains:read"},
 }
 
 // String lists the scopes space-separated, as in a token's scope claim.
@@ -76,10 +80,10 @@ func ParseScopes(names ...string) Scope {
 // grant more than its organisation's type allows.
 var TypeScopes = map[domain.OrgType]Scope{
 	domain.OrgBank: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsRead |
-		ScopeEventsRead | ScopeReportsReview | ScopeMarkersWrite | ScopeRecoveriesWrite,
+		ScopeEventsRead | ScopeReportsReview | ScopeMarkersWrite | ScopeRecoveriesWrite | ScopeChainsWrite | ScopeChainsRead,
 	domain.OrgMarketplace: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeEventsRead,
 	domain.OrgPolice: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsWrite |
-		ScopeMarkersWrite | ScopeAuditRead,
+		ScopeMarkersWrite | ScopeAuditRead | ScopeChainsRead,
 }
 
 // Org is a registered organisation.

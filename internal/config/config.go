@@ -170,6 +170,12 @@ type Config struct {
 		HoldWithin   Duration `yaml:"hold_within"`
 		AnswerWithin Duration `yaml:"answer_within"`
 	} `yaml:"recovery"`
+	// Chains: onward transfers (linked reports) per request and hops per
+	// chain.
+	Chains struct {
+		MaxHops      int `yaml:"max_hops"`
+		MaxTransfers int `yaml:"max_transfers"`
+	} `yaml:"chains"`
 	Orgs []Org `yaml:"orgs"`
 	Log  struct {
 		Level string `yaml:"level"`
@@ -298,6 +304,8 @@ func Default() Config {
 	c.Review.EscalateReporters = 3
 	c.Recovery.HoldWithin = Duration(time.Hour)
 	c.Recovery.AnswerWithin = Duration(7 * 24 * time.Hour)
+	c.Chains.MaxHops = 5
+	c.Chains.MaxTransfers = 50
 	c.Log.Level = "info"
 	return c
 }

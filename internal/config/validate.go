@@ -215,6 +215,12 @@ func (c *Config) validateReview(p *problems) {
 	}
 	p.atLeast("recovery.hold_within", c.Recovery.HoldWithin, time.Second, "1s")
 	p.atLeast("recovery.answer_within", c.Recovery.AnswerWithin, time.Second, "1s")
+	if c.Chains.MaxHops < 1 || c.Chains.MaxHops > 50 {
+		p.bad("chains.max_hops", "must be between 1 and 50")
+	}
+	if c.Chains.MaxTransfers < 1 || c.Chains.MaxTransfers > 1000 {
+		p.bad("chains.max_transfers", "must be between 1 and 1000")
+	}
 	if c.Recovery.AnswerWithin < c.Recovery.HoldWithin {
 		p.bad("recovery.answer_within", "must not be shorter than recovery.hold_within")
 	}

@@ -183,7 +183,8 @@ type ReportStatus struct {
 	IBAN            string // for the holder's eyes; decrypted from the report
 	Amount          Amount // zero: none
 	Review          Review
-	Recovery        *Recovery // nil: none
+	Recovery        *Recovery  // nil: none
+	Chain           *ChainLink // a linked report's place in its chain (nil: hop 0)
 }
 
 // PartiesOf relates a caller to this report.

@@ -26,6 +26,7 @@ type Outbox interface {
 	MarkForwarded(ctx context.Context, e outbox.Entry, policeRef string, at time.Time) error
 	MarkRejected(ctx context.Context, e outbox.Entry, reason string) error
 	ReportForwardingStatus(ctx context.Context, e outbox.Entry) (domain.Status, error)
+	SourceSettled(ctx context.Context, e outbox.Entry) (bool, error)
 	ForwarderReady(ctx context.Context, e outbox.Entry) (bool, error)
 	ParkEvent(ctx context.Context, e outbox.Entry) (bool, error)
 	RecordAttempt(ctx context.Context, e outbox.Entry, consumer, reason string) (owned bool, err error)
@@ -442,6 +443,11 @@ func (r *Relay) gate(ctx context.Context, e outbox.Entry) gateVerdict {
 		return skip
 	case outbox.KindEvent:
 		return r.eventReady(ctx, e)
+	}
+	// A linked report goes after the report it came from (another IBAN's
+	// outbox partition): the police must know the source first.
+	if ok, err := r.ob.SourceSettled(ctx, e); err != nil || !ok {
+		return later
 	}
 	return send
 }

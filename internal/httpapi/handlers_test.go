@@ -53,6 +53,13 @@ func (f *fakeStore) Recover(context.Context, string, domain.Caller, domain.Recov
 	return domain.Recovery{}, f.status, false, f.statusErr
 }
 
+func (f *fakeStore) Onward(context.Context, domain.Caller, string, domain.ReportStatus, []domain.Transfer, domain.ChainLink) (
+	[]domain.Accepted, error) {
+	return nil, f.statusErr
+}
+
+func (f *fakeStore) HolderOf(iban.IBAN) string { return "" }
+
 func (f *fakeStore) LookupKey(context.Context, domain.IBANKey) (domain.Counts, error) {
 	return f.counts, f.statusErr
 }

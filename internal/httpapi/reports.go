@@ -154,6 +154,9 @@ type statusJSON struct {
 	ReporterOrg     string         `json:"reporter_org,omitempty"`
 	Amount          *domain.Amount `json:"amount,omitempty"`
 	Recovery        *recoveryJSON  `json:"recovery,omitempty"`
+	SourceReportID  string         `json:"source_report_id,omitempty"`
+	RootReportID    string         `json:"root_report_id,omitempty"`
+	Hop             int            `json:"hop,omitempty"`
 }
 
 type reviewJSON struct {
@@ -191,6 +194,9 @@ func renderStatus(st domain.ReportStatus, p domain.Parties, now time.Time) statu
 	if st.Recovery != nil {
 		r := renderRecovery(*st.Recovery, p, now)
 		out.Recovery = &r
+	}
+	if ch := st.Chain; ch != nil {
+		out.SourceReportID, out.RootReportID, out.Hop = ch.SourceID, ch.RootID, ch.Hop
 	}
 	return out
 }

@@ -22,6 +22,7 @@ type (
 		reportReader
 		reviewer
 		recoverer
+		onwarder
 	}
 	// IBANs are lookups, markers and the lookup log.
 	IBANs interface {
@@ -40,6 +41,7 @@ type (
 type Deps struct {
 	Reports           Reports
 	Recovery          domain.RecoveryPolicy // recovery.hold_within, recovery.answer_within
+	Chains            domain.ChainPolicy    // chains.max_hops, chains.max_transfers
 	IBANs             IBANs
 	Feeds             Feeds // nil: no alert or event routes
 	Router            alertRouter
@@ -137,6 +139,8 @@ func NewAPI(d Deps) http.Handler {
 	v1.handle("POST", "/reports/:id/acknowledge", "acknowledge", write, review, handleReview(rv, domain.ActionAcknowledge))
 	v1.handle("POST", "/reports/:id/close", "close", write, review, handleReview(rv, domain.ActionClose))
 	v1.handle("POST", "/reports/:id/cancel", "cancel", write, party(auth.ScopeReportsWrite), handleReview(rv, domain.ActionCancel))
+	cd := chainDeps{store: d.Reports, policy: d.Chains, bodyLimit: d.MaxBatchBodyBytes, skew: d.ClockSkew, timeout: d.RequestTimeout, now: d.Now}
+	v1.handle("POST", "/reports/:id/onward", "onward", write, party(auth.ScopeChainsWrite), handleOnward(cd))
 	rc := recoveryDeps{store: d.Reports, policy: d.Recovery, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
 	recover := party(auth.ScopeRecoveriesWrite)
 	for path, a := range map[string]domain.RecoveryAction{"/recovery": domain.RecoveryRequest, "/recovery/hold": domain.RecoveryHold,

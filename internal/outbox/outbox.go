@@ -36,6 +36,9 @@ type Entry struct {
 	// for the reporter, recovery steps for the other side): its type, the
 	// org and its data ("" type: none). Deadline is what the holder owes
 	// next for a recovery (zero: nothing, the recovery is final).
+	// Source is a linked report's source report id ("" for hop 0): the
+	// police get a linked report only after its source.
+	Source   string
 	FeedTo   string
 	FeedType string
 	FeedData []byte

@@ -242,6 +242,7 @@ func (s *conn) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 			e.RespondBy = msTime(rb)
 		}
 		e.PoliceOnly = m.Values["ro"] == "1"
+		e.Source, _ = m.Values["src"].(string)
 		if ft, _ := m.Values["ft"].(string); ft != "" {
 			e.FeedTo, _ = m.Values["to"].(string)
 			fd, _ := m.Values["fd"].(string)
@@ -289,6 +290,35 @@ func (s *Outbox) ReportForwardingStatus(ctx context.Context, e outbox.Entry) (do
 		return "", domain.Internal("outbox: report status", err)
 	}
 	return r.Status, nil
+}
+
+// SourceSettled says whether a linked report may go to the police store:
+// the police have (or refused) the report it came from, which is on
+// another IBAN's slot. A report without a source, or whose source is gone
+// (past retention), is settled.
+func (s *Outbox) SourceSettled(ctx context.Context, e outbox.Entry) (bool, error) {
+	if e.Source == "" {
+		return true, nil
+	}
+	k, err := s.locate(ctx, e.Source)
+	if domain.ErrorCode(err) == domain.CodeNotFound {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	rec, err := s.rdb.HGet(ctx, k.book(), rawID(e.Source)).Result()
+	if errors.Is(err, redis.Nil) {
+		return true, nil
+	}
+	if err != nil {
+		return false, s.fail(opOutbox, "outbox: source status", err)
+	}
+	r, err := decodeRecord(rec, "", "")
+	if err != nil {
+		return false, domain.Internal("outbox: source status", err)
+	}
+	return r.Status != domain.StatusQueued, nil
 }
 
 // entryBook names the book of an entry's report (its "ps"), always on

@@ -61,6 +61,7 @@ const (
 	fAmount           // the report's amount: currency and value ("EUR249.95")
 	fRecovery         // its recovery's state code ("" for none)
 	fRecovered        // the amount its recovery returned: its value, after its currency unless that is fAmount's
+	fHop              // a linked report's hop in its chain, base 36 ("" for hop 0; its source and root in k:<id>)
 	nFields
 )
 
@@ -143,6 +144,7 @@ type record struct {
 	Amount               domain.Amount // zero: none
 	Recovery             domain.RecoveryState
 	Recovered            domain.Amount // what the recovery returned
+	Hop                  int
 }
 
 // Codes for the closed sets. A value not in its table (a later version's)
@@ -266,6 +268,9 @@ func (r record) encode() (core, rest string, err error) {
 	if r.Recovered.Currency == r.Amount.Currency {
 		f[fRecovered] = r.Recovered.Value
 	}
+	if r.Hop > 0 {
+		f[fHop] = b36(int64(r.Hop))
+	}
 	if all := join(f[:]); len(all) <= maxRecord {
 		return all, "", nil
 	}
@@ -326,7 +331,7 @@ func decodeRecord(core, rest, bookHolder string) (record, error) {
 		Ack: since(rcv, f[fAck]), Closed: since(rcv, f[fCls]), Cancels: since(rcv, f[fCan]),
 		Result: domain.Result(resultCodes.valueOf(f[fRes])), FraudType: domain.FraudType(ftCodes.valueOf(f[fFT])),
 		Amount: unpackAmount(f[fAmount]), Recovery: domain.RecoveryState(rcvCodes.valueOf(f[fRecovery])),
-		Recovered: unpackRecovered(f[fRecovered], f[fAmount]),
+		Recovered: unpackRecovered(f[fRecovered], f[fAmount]), Hop: int(unb36(f[fHop])),
 	}
 	if r.RefSpilled {
 		r.PoliceRef = ""

@@ -312,6 +312,10 @@ func (s *Reports) Accept(ctx context.Context, org string, orgType domain.OrgType
 	if sub.Amount != nil {
 		r.Amount = *sub.Amount
 	}
+	chain := ""
+	if c := sub.Chain; c != nil {
+		r.Hop, chain = c.Hop, c.SourceID+c.RootID
+	}
 	rec, _, err := r.encode()
 	if err != nil {
 		return domain.Accepted{}, domain.Internal("accept report: record", err)
@@ -323,7 +327,7 @@ func (s *Reports) Accept(ctx context.Context, org string, orgType domain.OrgType
 	args := acceptArgs{ID: raw, Head: head, Mid: mid, Tail: tail, Now: now.UnixMilli(), Cutoff: cutoff, TTL: s.ttlSeconds(),
 		Sealed: sealed, Body: s.blobs.seal(adOutbox(id), body), Wake: WakeChannel, Partition: k.part, Holder: rv.Holder,
 		RespondBy: msOrZero(rv.RespondBy), IndexEntry: dayBytes(day(now)) + k.rawPseudo(), IndexFirstDay: day(now) - s.ttlDays(),
-		BookPrefix: bookPrefix(k.tag), Pseudonym: k.pseudo, ReportID: id, TraceParent: traceParent(ctx)}
+		BookPrefix: bookPrefix(k.tag), Pseudonym: k.pseudo, ReportID: id, TraceParent: traceParent(ctx), Chain: chain}
 	actx, end := span(ctx, "accept")
 	var v any
 	if s.comb != nil { // the claim in the same script, combined with concurrent reports
@@ -699,7 +703,7 @@ func (s *conn) readReport(ctx context.Context, id string) (domain.ReportStatus, 
 		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, err
 	}
 	raw := rawID(id)
-	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "j", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw, "r:"+raw).Result()
+	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "j", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw, "r:"+raw, "k:"+raw).Result()
 	if err != nil {
 		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, s.fail(opReport, "report status", err)
 	}
@@ -720,6 +724,9 @@ func (s *conn) readReport(ctx context.Context, id string) (domain.ReportStatus, 
 		st.PoliceReference = str(3)
 	}
 	st.Review.Details, st.Review.CancelReason = str(4), str(5)
+	if c := str(8); len(c) == 64 && r.Hop > 0 {
+		st.Chain = &domain.ChainLink{SourceID: c[:32], RootID: c[32:], Hop: r.Hop}
+	}
 	if sealed != "" {
 		st.IBAN, err = s.seal.open(k.rawPseudo(), sealed)
 	}

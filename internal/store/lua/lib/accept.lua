@@ -37,13 +37,19 @@ local function accept(k, a)
   if newh or not js then
     set[#set + 1] = 'j'; set[#set + 1] = (newh or jh or '') .. SEP .. (js or a.sealed)
   end
+  if a.chain ~= '' then set[#set + 1] = 'k:' .. a.id; set[#set + 1] = a.chain end
   redis.call('HSET', b, unpack(set))
   -- No TTL: the report index retires the book (prune). A marker keeps
   -- the book for the retention after its last write (marker.lua).
   if cur[3] then redis.call('EXPIRE', b, a.ttl) else redis.call('PERSIST', b) end
   dayput(k.index, a.id, a.index_entry, tonumber(a.index_first_day), a.ttl, function(e) prune(a.book_prefix, e, cutoff) end)
-  redis.call('XADD', k.outbox, '*', 'id', a.report_id, 'ps', a.pseudonym, 'body', a.body, 'h', a.holder, 'rb', a.respond_by,
-    'tp', a.traceparent)
+  if a.chain ~= '' then
+    redis.call('XADD', k.outbox, '*', 'id', a.report_id, 'ps', a.pseudonym, 'body', a.body, 'h', a.holder, 'rb', a.respond_by,
+      'tp', a.traceparent, 'src', string.sub(a.chain, 1, 32))
+  else
+    redis.call('XADD', k.outbox, '*', 'id', a.report_id, 'ps', a.pseudonym, 'body', a.body, 'h', a.holder, 'rb', a.respond_by,
+      'tp', a.traceparent)
+  end
   redis.call('PUBLISH', a.wake, a.partition)
   return {1, nc}
 end

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/policesim"
+	"github.com/mulegate/mulegate/internal/waitfor"
+)
+
+type linkedOut struct {
+	ReportID  string `json:"report_id"`
+	IBAN      string `json:"iban"`
+	Hop       int    `json:"hop"`
+	HolderOrg string `json:"holder_org"`
+	Status    string `json:"status"`
+}
+
+type onwardOut struct {
+	Reports []linkedOut `json:"reports"`
+}
+
+// TestOnwardTransfers (SPEC Part 3, "Following the money"): the holder
+// of a report says where the money went; each transfer is a linked report
+// (money_mule, its amount, the chain fields), routed to its own holder,
+// counted, and delivered to the police store after its source with the
+// chain fields. Every guard answers as the SPEC says, the Idempotency-Key
+// shares POST /v1/reports' namespace, a replay answers the same, and a
+// second hop from a linked report keeps the chain's root.
+func TestOnwardTransfers(t *testing.T) {
+	p := mustPKI(t)
+	sim := mustSimProc(t).addrs["sim"]
+	gw := mustGateway(t, p, mustRedisAddrs(t), "", "MULEGATE_POLICE_URL", sim, "MULEGATE_FORWARD_WORKERS", "2",
+		"MULEGATE_CHAINS_MAX_HOPS", "2", "MULEGATE_CHAINS_MAX_TRANSFERS", "3")
+	victim, holder := p.client(t, p.clients["bank-b"]), p.client(t, p.clients["bank-a"])
+	market, police := p.client(t, p.clients["market-a"]), p.client(t, p.clients["police-nl"])
+	vTok, hTok, mTok, pTok := p.token(t, "bank-b", nil, nil), p.token(t, "bank-a", nil, nil), p.token(t, "market-a", nil, nil), p.token(t, "police-nl", nil, nil)
+	rep := do(t, victim, "POST", gw.api+"/v1/reports", vTok, `{"iban":"NL91ABNA0417164300","category":"phishing"}`, "Idempotency-Key", "chain-0")
+	root := decodeInto[accepted](t, rep).ReportID
+	// The police store is down while the chain grows: every linked report
+	// waits in the outbox with its source, and must still reach the store
+	// after it.
+	setFaults(t, sim, `{"down":true}`)
+	onward := gw.api + "/v1/reports/" + root + "/onward"
+	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	transfer := func(ib, v string) string {
+		return fmt.Sprintf(`{"iban":%q,"amount":{"value":%q,"currency":"EUR"},"at":%q}`, ib, v, at)
+	}
+	body := `{"transfers":[` + transfer("DE89370400440532013000", "600") + "," + transfer("BE68539007547034", "300") + `]}`
+	for _, g := range []struct {
+		name      string
+		c         *http.Client
+		tok, key  string
+		body      string
+		status    int
+		code, has string
+	}{
+		{"404/not a party", market, mTok, "k1", body, 404, "not_found", ""},
+		{"403/the reporter is not the holder", victim, vTok, "k1", body, 403, "forbidden", ""},
+		{"403/the police lack chains:write", police, pTok, "k1", body, 403, "forbidden", ""},
+		{"400/no Idempotency-Key", holder, hTok, "", body, 400, "idempotency_key_required", ""},
+		{"400/the report's own IBAN", holder, hTok, "k1", `{"transfers":[` + transfer("NL91ABNA0417164300", "1") + `]}`, 400, "invalid_request", "transfers[0].iban"},
+		{"422/an invalid IBAN", holder, hTok, "k1", `{"transfers":[` + transfer("DE00370400440532013000", "1") + `]}`, 422, "invalid_iban", "transfers[0].iban"},
+		{"400/too many", holder, hTok, "k1", `{"transfers":[` + strings.Repeat(transfer("DE89370400440532013000", "1")+",", 3) + transfer("DE89370400440532013000", "1") + `]}`,
+			400, "invalid_request", "transfers"},
+	} {
+		var h []string
+		if g.key != "" {
+			h = []string{"Idempotency-Key", g.key}
+		}
+		got := do(t, g.c, "POST", onward, g.tok, g.body, h...)
+		if got.status != g.status || problemCode(t, got) != g.code || !strings.Contains(string(got.body), g.has) {
+			t.Errorf("%s: %d %s", g.name, got.status, got.body)
+		}
+	}
+	first := do(t, holder, "POST", onward, hTok, body, "Idempotency-Key", "hop-1")
+	if first.status != 201 {
+		t.Fatalf("onward: %d %s", first.status, first.body)
+	}
+	hop1 := decodeInto[onwardOut](t, first).Reports
+	if len(hop1) != 2 || hop1[0].IBAN != "DE89370400440532013000" || hop1[0].HolderOrg != "bank-a" || hop1[1].HolderOrg != "bank-b" ||
+		hop1[0].Hop != 1 || hop1[0].Status != "queued" {
+		t.Fatalf("the linked reports: %+v", hop1)
+	}
+	again := do(t, holder, "POST", onward, hTok, body, "Idempotency-Key", "hop-1")
+	if again.status != 201 || again.header.Get("Idempotent-Replayed") != "true" || decodeInto[onwardOut](t, again).Reports[1].ReportID != hop1[1].ReportID {
+		t.Errorf("the same request again: %d %s", again.status, again.body)
+	}
+	if got := do(t, holder, "POST", onward, hTok, `{"transfers":[`+transfer("DE89370400440532013000", "5")+`]}`, "Idempotency-Key", "hop-1"); got.status != 422 ||
+		problemCode(t, got) != "idempotency_conflict" {
+		t.Errorf("the key with another body: %d %s", got.status, got.body)
+	}
+	if got := do(t, holder, "POST", gw.api+"/v1/reports", hTok, `{"iban":"NL91ABNA0417164300","category":"phishing"}`, "Idempotency-Key", "hop-1"); got.status != 422 {
+		t.Errorf("the onward key on POST /v1/reports: %d %s, want 422 (one namespace)", got.status, got.body)
+	}
+	// The second hop, by bank-b, the holder of the BE account; a third
+	// would pass chains.max_hops (2).
+	second := do(t, victim, "POST", gw.api+"/v1/reports/"+hop1[1].ReportID+"/onward", vTok,
+		`{"transfers":[`+transfer("CH9300762011623852957", "250")+`]}`, "Idempotency-Key", "hop-2")
+	if second.status != 201 {
+		t.Fatalf("second hop: %d %s", second.status, second.body)
+	}
+	hop2 := decodeInto[onwardOut](t, second).Reports[0]
+	if got := do(t, victim, "POST", gw.api+"/v1/reports/"+hop2.ReportID+"/onward", vTok,
+		`{"transfers":[`+transfer("DE89370400440532013000", "1")+`]}`, "Idempotency-Key", "hop-3"); got.status != 400 {
+		t.Errorf("past chains.max_hops: %d %s", got.status, got.body)
+	}
+	st := decodeInto[struct {
+		Category       string            `json:"category"`
+		Amount         map[string]string `json:"amount"`
+		SourceReportID string            `json:"source_report_id"`
+		RootReportID   string            `json:"root_report_id"`
+		Hop            int               `json:"hop"`
+		ReporterOrg    string            `json:"reporter_org"`
+	}](t, do(t, victim, "GET", gw.api+"/v1/reports/"+hop2.ReportID, vTok, ""))
+	if st.SourceReportID != hop1[1].ReportID || st.RootReportID != root || st.Hop != 2 || st.Category != "money_mule" ||
+		st.Amount["value"] != "250.00" || st.ReporterOrg != "bank-b" {
+		t.Errorf("the second hop's report: %+v", st)
+	}
+	if l := decodeInto[lookup](t, do(t, holder, "GET", gw.api+"/v1/ibans/DE89370400440532013000", hTok, "")); l.ReportCount != 1 || l.ByCategory["money_mule"] != 1 {
+		t.Errorf("the onward IBAN's lookup: %+v", l)
+	}
+	// The police store: every report once, each linked one after its
+	// source, with the chain fields.
+	setFaults(t, sim, `{}`)
+	want := map[string][2]string{hop1[0].ReportID: {root, root}, hop1[1].ReportID: {root, root}, hop2.ReportID: {hop1[1].ReportID, root}}
+	waitfor.Until(t, "the police store to have the chain", 20*time.Second, func() bool {
+		got := simReceived(t, sim)
+		return got[root] == 1 && got[hop1[0].ReportID] == 1 && got[hop1[1].ReportID] == 1 && got[hop2.ReportID] == 1
+	})
+	first0 := simRecord(t, sim, root).FirstReceivedAt
+	for id, w := range want {
+		r := simRecord(t, sim, id)
+		var body struct {
+			Source string `json:"source_report_id"`
+			Root   string `json:"root_report_id"`
+			Hop    int    `json:"hop"`
+		}
+		decodeJSONBytes(t, r.Body, &body)
+		if body.Source != w[0] || body.Root != w[1] || body.Hop < 1 {
+			t.Errorf("the police body of %s: %+v, want source %s root %s", id, body, w[0], w[1])
+		}
+		if src := simRecord(t, sim, w[0]); r.FirstReceivedAt.Before(src.FirstReceivedAt) || r.FirstReceivedAt.Before(first0) {
+			t.Errorf("%s reached the police store before its source", id)
+		}
+	}
+	var rootBody map[string]any
+	decodeJSONBytes(t, simRecord(t, sim, root).Body, &rootBody)
+	if _, has := rootBody["hop"]; has {
+		t.Errorf("the root report (hop 0) sent chain fields: %v", rootBody)
+	}
+}
+
+// simRecord is the simulator's record of one report.
+func simRecord(t testing.TB, sim, id string) policesim.Record {
+	t.Helper()
+	var r policesim.Record
+	getJSON(t, sim+"/_sim/reports/"+id, &r)
+	return r
+}
+
+func decodeJSONBytes(t testing.TB, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("decode %s: %v", b, err)
+	}
+}
