@@ -702,6 +702,47 @@ type CancelRequest struct {
 // Category defines model for Category.
 type Category string
 
+// Chain Example: {"reports":[{"holder_org":"bank-a","hop":0,"iban":"NL91ABNA0417164300","report_id":"b2dacb5de7d33ff6b34fb7c910123d80","reporter_org":"bank-b","review":{"state":"open"}},{"amount":{"currency":"EUR","value":"600.00"},"country":"DE","hop":1,"report_id":"5f1c0d3c8a7e4b0e9d2a6f4b3c2e1d0a","review":{"state":"open"},"source_report_id":"b2dacb5de7d33ff6b34fb7c910123d80"}],"root_report_id":"b2dacb5de7d33ff6b34fb7c910123d80"}
+type Chain struct {
+	Reports []struct {
+		// Amount A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+		//
+		// Example: {"currency":"EUR","value":"249.95"}
+		Amount *Amount `json:"amount,omitempty"`
+
+		// Country Instead of iban and the orgs, for a bank that neither filed nor holds this report.
+		Country   *string `json:"country,omitempty"`
+		HolderOrg *string `json:"holder_org,omitempty"`
+		Hop       int     `json:"hop"`
+		Iban      *string `json:"iban,omitempty"`
+		Recovery  *struct {
+			// Held A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+			//
+			// Example: {"currency":"EUR","value":"249.95"}
+			Held *Amount `json:"held,omitempty"`
+
+			// Requested A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+			//
+			// Example: {"currency":"EUR","value":"249.95"}
+			Requested *Amount `json:"requested,omitempty"`
+
+			// Returned A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+			//
+			// Example: {"currency":"EUR","value":"249.95"}
+			Returned *Amount `json:"returned,omitempty"`
+			State    string  `json:"state"`
+		} `json:"recovery,omitempty"`
+		ReportId    string  `json:"report_id"`
+		ReporterOrg *string `json:"reporter_org,omitempty"`
+		Review      struct {
+			Result *string `json:"result,omitempty"`
+			State  string  `json:"state"`
+		} `json:"review"`
+		SourceReportId *string `json:"source_report_id,omitempty"`
+	} `json:"reports"`
+	RootReportId string `json:"root_report_id"`
+}
+
 // CloseRequest Example: {"details":"account frozen, owner recruited via social media","fraud_type":"mule_account","result":"agreed"}
 type CloseRequest struct {
 	Details *string `json:"details,omitempty"`

@@ -169,3 +169,77 @@ func decodeJSONBytes(t testing.TB, b []byte, v any) {
 		t.Fatalf("decode %s: %v", b, err)
 	}
 }
+
+type chainView struct {
+	Root    string `json:"root_report_id"`
+	Reports []struct {
+		ReportID    string `json:"report_id"`
+		Source      string `json:"source_report_id"`
+		Hop         int    `json:"hop"`
+		IBAN        string `json:"iban"`
+		Country     string `json:"country"`
+		HolderOrg   string `json:"holder_org"`
+		ReporterOrg string `json:"reporter_org"`
+	} `json:"reports"`
+}
+
+// TestChainView (SPEC Part 3, "Following the money", precise point 5):
+// a three-report chain across three banks' accounts, seen through GET
+// /v1/reports/{id}/chain: the police see it whole; each bank sees it from
+// its root, breadth-first, with the reports it neither filed nor holds
+// reduced to their country; an org that is no party gets 404.
+func TestChainView(t *testing.T) {
+	p := mustPKI(t)
+	gw := mustGateway(t, p, mustRedisAddrs(t), "")
+	victim, holder := p.client(t, p.clients["bank-b"]), p.client(t, p.clients["bank-a"])
+	market, police := p.client(t, p.clients["market-a"]), p.client(t, p.clients["police-nl"])
+	vTok, hTok, mTok, pTok := p.token(t, "bank-b", nil, nil), p.token(t, "bank-a", nil, nil), p.token(t, "market-a", nil, nil), p.token(t, "police-nl", nil, nil)
+	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	root := decodeInto[accepted](t, do(t, victim, "POST", gw.api+"/v1/reports", vTok, `{"iban":"NL91ABNA0417164300","category":"phishing"}`,
+		"Idempotency-Key", "cv-0")).ReportID
+	// bank-a (holds NL) sends it on to DE (bank-a's) and BE (bank-b's);
+	// bank-b sends the BE money on to CH (bank-b's).
+	hop1 := decodeInto[onwardOut](t, do(t, holder, "POST", gw.api+"/v1/reports/"+root+"/onward", hTok,
+		`{"transfers":[{"iban":"DE89370400440532013000","amount":{"value":"600","currency":"EUR"},"at":"`+at+`"},`+
+			`{"iban":"BE68539007547034","amount":{"value":"300","currency":"EUR"},"at":"`+at+`"}]}`, "Idempotency-Key", "cv-1")).Reports
+	hop2 := decodeInto[onwardOut](t, do(t, victim, "POST", gw.api+"/v1/reports/"+hop1[1].ReportID+"/onward", vTok,
+		`{"transfers":[{"iban":"CH9300762011623852957","amount":{"value":"250","currency":"EUR"},"at":"`+at+`"}]}`, "Idempotency-Key", "cv-2")).Reports
+	if len(hop1) != 2 || len(hop2) != 1 {
+		t.Fatalf("the chain: %+v %+v", hop1, hop2)
+	}
+	order := []string{root, hop1[0].ReportID, hop1[1].ReportID, hop2[0].ReportID}
+	view := func(c *http.Client, tok, through string) chainView {
+		got := do(t, c, "GET", gw.api+"/v1/reports/"+through+"/chain", tok, "")
+		if got.status != 200 {
+			t.Fatalf("chain through %s: %d %s", through, got.status, got.body)
+		}
+		return decodeInto[chainView](t, got)
+	}
+	check := func(who string, v chainView, masked map[string]string) {
+		t.Helper()
+		if v.Root != root || len(v.Reports) != len(order) {
+			t.Fatalf("%s: %+v", who, v)
+		}
+		for n, r := range v.Reports {
+			if r.ReportID != order[n] {
+				t.Errorf("%s: report %d is %s, want %s (breadth-first)", who, n, r.ReportID, order[n])
+			}
+			if country, ok := masked[r.ReportID]; ok {
+				if r.IBAN != "" || r.HolderOrg != "" || r.ReporterOrg != "" || r.Country != country {
+					t.Errorf("%s sees %s: %+v, want only its country %s", who, r.ReportID, r, country)
+				}
+			} else if r.IBAN == "" || r.ReporterOrg == "" || r.Country != "" {
+				t.Errorf("%s sees %s: %+v, want it whole", who, r.ReportID, r)
+			}
+		}
+	}
+	check("the police", view(police, pTok, hop2[0].ReportID), nil)
+	check("bank-a", view(holder, hTok, hop1[0].ReportID), map[string]string{hop2[0].ReportID: "CH"})
+	check("bank-b", view(victim, vTok, root), map[string]string{hop1[0].ReportID: "DE"})
+	if got := do(t, market, "GET", gw.api+"/v1/reports/"+root+"/chain", mTok, ""); got.status != 404 {
+		t.Errorf("a non-party: %d, want 404", got.status)
+	}
+	if got := do(t, holder, "GET", gw.api+"/v1/reports/"+hop2[0].ReportID+"/chain", hTok, ""); got.status != 404 {
+		t.Errorf("bank-a through a report it is no party of: %d, want 404", got.status)
+	}
+}

@@ -108,3 +108,82 @@ func handleOnward(d chainDeps) gin.HandlerFunc {
 		c.JSON(http.StatusCreated, gin.H{"reports": out})
 	}
 }
+
+type chainReader interface {
+	Chain(ctx context.Context, st domain.ReportStatus) (root string, reports []domain.ReportStatus, err error)
+}
+
+type chainEntryJSON struct {
+	ReportID       string         `json:"report_id"`
+	SourceReportID string         `json:"source_report_id,omitempty"`
+	Hop            int            `json:"hop"`
+	IBAN           string         `json:"iban,omitempty"`
+	Country        string         `json:"country,omitempty"`
+	HolderOrg      string         `json:"holder_org,omitempty"`
+	ReporterOrg    string         `json:"reporter_org,omitempty"`
+	Amount         *domain.Amount `json:"amount,omitempty"`
+	Review         struct {
+		State  string `json:"state"`
+		Result string `json:"result,omitempty"`
+	} `json:"review"`
+	Recovery *chainRecoveryJSON `json:"recovery,omitempty"`
+}
+
+type chainRecoveryJSON struct {
+	State     string         `json:"state"`
+	Requested *domain.Amount `json:"requested,omitempty"`
+	Held      *domain.Amount `json:"held,omitempty"`
+	Returned  *domain.Amount `json:"returned,omitempty"`
+}
+
+// handleChain serves GET /v1/reports/{id}/chain (scope chains:read): the
+// whole chain from its root, breadth-first, at most 1000 reports. The
+// police see every report whole; a bank (a party of the report it asks
+// through) sees the reports it neither filed nor holds without their
+// IBAN and orgs, only their country.
+func handleChain(store chainReader, timeout time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		st := *stateOf(c).report // read by reportParty
+		ctx, cancel := withTimeout(c, timeout)
+		defer cancel()
+		root, reports, err := store.Chain(ctx, st)
+		if err != nil {
+			writeProblem(c, err)
+			return
+		}
+		who := caller(c)
+		out := make([]chainEntryJSON, len(reports))
+		for n, r := range reports {
+			out[n] = chainEntry(r, who)
+		}
+		c.JSON(http.StatusOK, gin.H{"root_report_id": root, "reports": out})
+	}
+}
+
+func chainEntry(r domain.ReportStatus, who domain.Caller) chainEntryJSON {
+	e := chainEntryJSON{ReportID: r.ID}
+	if r.Chain != nil {
+		e.SourceReportID, e.Hop = r.Chain.SourceID, r.Chain.Hop
+	}
+	p := r.PartiesOf(who)
+	if p.Police || p.Reporter || p.Holder {
+		e.IBAN, e.HolderOrg, e.ReporterOrg = r.IBAN, r.Review.Holder, r.ReporterOrg
+	} else if len(r.IBAN) >= 2 {
+		e.Country = r.IBAN[:2]
+	}
+	if r.Amount.Value != "" {
+		a := r.Amount
+		e.Amount = &a
+	}
+	e.Review.State, e.Review.Result = string(r.Review.State), string(r.Review.Result)
+	if rc := r.Recovery; rc != nil {
+		some := func(a domain.Amount) *domain.Amount {
+			if a.Value == "" {
+				return nil
+			}
+			return &a
+		}
+		e.Recovery = &chainRecoveryJSON{State: string(rc.State), Requested: some(rc.Requested), Held: some(rc.Held), Returned: some(rc.Returned)}
+	}
+	return e
+}

@@ -60,6 +60,10 @@ func (f *fakeStore) Onward(context.Context, domain.Caller, string, domain.Report
 
 func (f *fakeStore) HolderOf(iban.IBAN) string { return "" }
 
+func (f *fakeStore) Chain(context.Context, domain.ReportStatus) (string, []domain.ReportStatus, error) {
+	return "", nil, f.statusErr
+}
+
 func (f *fakeStore) LookupKey(context.Context, domain.IBANKey) (domain.Counts, error) {
 	return f.counts, f.statusErr
 }

@@ -23,6 +23,7 @@ type (
 		reviewer
 		recoverer
 		onwarder
+		chainReader
 	}
 	// IBANs are lookups, markers and the lookup log.
 	IBANs interface {
@@ -141,6 +142,7 @@ func NewAPI(d Deps) http.Handler {
 	v1.handle("POST", "/reports/:id/cancel", "cancel", write, party(auth.ScopeReportsWrite), handleReview(rv, domain.ActionCancel))
 	cd := chainDeps{store: d.Reports, policy: d.Chains, bodyLimit: d.MaxBatchBodyBytes, skew: d.ClockSkew, timeout: d.RequestTimeout, now: d.Now}
 	v1.handle("POST", "/reports/:id/onward", "onward", write, party(auth.ScopeChainsWrite), handleOnward(cd))
+	v1.handle("GET", "/reports/:id/chain", "chain_read", lookup, party(auth.ScopeChainsRead), handleChain(d.Reports, d.RequestTimeout))
 	rc := recoveryDeps{store: d.Reports, policy: d.Recovery, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
 	recover := party(auth.ScopeRecoveriesWrite)
 	for path, a := range map[string]domain.RecoveryAction{"/recovery": domain.RecoveryRequest, "/recovery/hold": domain.RecoveryHold,

@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 
 	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/mulegate/mulegate/internal/domain"
 )
@@ -40,7 +43,7 @@ func (s *Reports) Onward(ctx context.Context, caller domain.Caller, key string, 
 		}
 		out[n] = a
 	}
-	return out, nil
+	return out, s.linkChildren(ctx, source.ID, out)
 }
 
 // linkedKey is the idempotency key of a request's n-th linked report: a
@@ -61,3 +64,66 @@ func transferBodies(ts []domain.Transfer, link domain.ChainLink) []json.RawMessa
 
 // HolderOf is the bank org that holds an IBAN now ("" for none).
 func (s *Reports) HolderOf(i iban.IBAN) string { return s.opt.HolderOf(i) }
+
+// childrenScript adds linked reports to their source's list of onward
+// reports (o:<id> in the source's book: their ids, hex, one after the
+// other), each once; a source that is gone (past retention) gets none.
+var childrenScript = newScript("children", nil, childrenArgs{})
+
+// childrenArgs: a source report's new onward reports.
+type childrenArgs struct {
+	ID       string `lua:"id"`       // the source's raw id
+	Children string `lua:"children"` // hex ids, 32 characters each
+}
+
+func (a childrenArgs) argv() []any { return argvOf(a) }
+
+// maxChain bounds a chain view (SPEC: at most 1000 reports).
+const maxChain = 1000
+
+// Chain is the chain a report belongs to, from its root, breadth-first,
+// at most maxChain reports, each as GET /v1/reports/{id} reads it.
+func (s *Reports) Chain(ctx context.Context, st domain.ReportStatus) (root string, reports []domain.ReportStatus, err error) {
+	root = st.ID
+	if st.Chain != nil {
+		root = st.Chain.RootID
+	}
+	queue := []string{root}
+	for len(queue) > 0 && len(reports) < maxChain {
+		id := queue[0]
+		queue = queue[1:]
+		r, k, _, err := s.readReport(ctx, id)
+		if domain.ErrorCode(err) == domain.CodeNotFound {
+			continue // past retention, or cancelled out of existence
+		}
+		if err != nil {
+			return root, nil, err
+		}
+		reports = append(reports, r)
+		kids, err := s.rdb.HGet(ctx, k.book(), "o:"+rawID(id)).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return root, nil, s.fail(opReport, "chain: read", err)
+		}
+		for i := 0; i+32 <= len(kids); i += 32 {
+			queue = append(queue, kids[i:i+32])
+		}
+	}
+	return root, reports, nil
+}
+
+// linkChildren records the linked reports of one onward request with
+// their source, for the chain view.
+func (s *Reports) linkChildren(ctx context.Context, source string, acc []domain.Accepted) error {
+	k, err := s.locate(ctx, source)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, a := range acc {
+		b.WriteString(a.ID)
+	}
+	if err := childrenScript.Run(ctx, s.rdb, []string{k.book()}, childrenArgs{ID: rawID(source), Children: b.String()}.argv()...).Err(); err != nil {
+		return s.fail(opReport, "chain: link", err)
+	}
+	return nil
+}
