@@ -129,10 +129,30 @@ func NewAPI(d Deps) http.Handler {
 	v1.handle("PUT", "/ibans/:iban/marker", "marker_set", write, need(auth.ScopeMarkersWrite), handlePutMarker(md))
 	v1.handle("DELETE", "/ibans/:iban/marker", "marker_lift", write, need(auth.ScopeMarkersWrite), handleDeleteMarker(md))
 
+	reportRoutes(v1, d, lookup, write)
+
+	if d.Feeds != nil {
+		pa := postAlertDeps{store: d.Feeds, router: d.Router, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes,
+			timeout: d.RequestTimeout, now: d.Now}
+		v1.handle("POST", "/alerts", "alert", write, need(auth.ScopeAlertsWrite), handlePostAlert(pa))
+		fd := feedDeps{waiter: d.AlertWaiter, opt: d.AlertOptions, timeout: d.RequestTimeout, done: d.Done, slots: d.Slots,
+			writeTimeout: d.WriteTimeout, metrics: d.Metrics}
+		alerts, events := alertFeed(d.Feeds, d.Metrics), eventFeed(d.Feeds, d.Metrics)
+		v1.handle("GET", "/alerts", "alerts_read", peek, need(auth.ScopeAlertsRead), handleFeed(alerts, fd))
+		v1.handle("GET", "/alerts/stream", "alerts_read", peek, need(auth.ScopeAlertsRead), handleFeedStream(alerts, fd))
+		v1.handle("GET", "/events", "events_read", peek, need(auth.ScopeEventsRead), handleFeed(events, fd))
+		v1.handle("GET", "/events/stream", "events_read", peek, need(auth.ScopeEventsRead), handleFeedStream(events, fd))
+	}
+	return r
+}
+
+// reportRoutes registers /v1/reports and the routes of one report:
+// status, review, onward transfers and the chain, recovery. For
+// /v1/reports/{id}/…: the rate limit (reads spend the lookups bucket),
+// then 404 for a non-party, then the scope (reportParty).
+func reportRoutes(v1 v1Routes, d Deps, lookup, write gin.HandlerFunc) {
 	rp := reportDeps{store: d.Reports, bodyLimit: d.MaxBodyBytes, skew: d.ClockSkew, timeout: d.RequestTimeout, now: d.Now}
-	v1.handle("POST", "/reports", "report", write, need(auth.ScopeReportsWrite), handleSubmitReport(rp))
-	// /v1/reports/{id}/…: the rate limit (reads spend the lookups
-	// bucket), then 404 for a non-party, then the scope (reportParty).
+	v1.handle("POST", "/reports", "report", write, requireScope(auth.ScopeReportsWrite), handleSubmitReport(rp))
 	party := func(want auth.Scope) gin.HandlerFunc { return reportParty(rp, want) }
 	v1.handle("GET", "/reports/:id", "report_read", lookup, party(auth.ScopeReportsRead), handleReportStatus(rp))
 	rv := reviewDeps{store: d.Reports, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
@@ -149,20 +169,6 @@ func NewAPI(d Deps) http.Handler {
 		"/recovery/return": domain.RecoveryReturn, "/recovery/reject": domain.RecoveryReject, "/recovery/release": domain.RecoveryRelease} {
 		v1.handle("POST", "/reports/:id"+path, "recovery_"+string(a), write, recover, handleRecovery(rc, a))
 	}
-
-	if d.Feeds != nil {
-		pa := postAlertDeps{store: d.Feeds, router: d.Router, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes,
-			timeout: d.RequestTimeout, now: d.Now}
-		v1.handle("POST", "/alerts", "alert", write, need(auth.ScopeAlertsWrite), handlePostAlert(pa))
-		fd := feedDeps{waiter: d.AlertWaiter, opt: d.AlertOptions, timeout: d.RequestTimeout, done: d.Done, slots: d.Slots,
-			writeTimeout: d.WriteTimeout, metrics: d.Metrics}
-		alerts, events := alertFeed(d.Feeds, d.Metrics), eventFeed(d.Feeds, d.Metrics)
-		v1.handle("GET", "/alerts", "alerts_read", peek, need(auth.ScopeAlertsRead), handleFeed(alerts, fd))
-		v1.handle("GET", "/alerts/stream", "alerts_read", peek, need(auth.ScopeAlertsRead), handleFeedStream(alerts, fd))
-		v1.handle("GET", "/events", "events_read", peek, need(auth.ScopeEventsRead), handleFeed(events, fd))
-		v1.handle("GET", "/events/stream", "events_read", peek, need(auth.ScopeEventsRead), handleFeedStream(events, fd))
-	}
-	return r
 }
 
 // routeKey is a route by method and template.
