@@ -801,7 +801,7 @@ type EventType string
 // cannot learn, or pass on to its seller, that the police are
 // involved). Omitted fields are absent, not null.
 //
-// Example: {"amounts":{"d30":{"EUR":"249.95"},"d365":{"EUR":"249.95"},"d7":{"EUR":"249.95"},"d90":{"EUR":"249.95"}},"bank_code":"37040044","by_category":{"helpdesk_fraud":1,"phishing":1},"by_source":{"bank":1,"marketplace":1},"cancelled_count":0,"country":"DE","first_reported_at":"2026-12-02T01:16:38.545Z","iban":"DE89370400440532013000","last_reported_at":"2026-12-02T01:16:38.571Z","marker":null,"recovered":{},"report_count":2,"reporter_count":2,"reports_last_30_days":2,"review":{"confirmed":0,"disputed":0,"open":2},"risk":"medium","risk_reasons":[],"stats":{"d30":{"reporters":2,"reports":2},"d365":{"reporters":2,"reports":2},"d7":{"reporters":2,"reports":2},"d90":{"reporters":2,"reports":2}},"watermark":"2026-12-02T01:16:38.571Z"}
+// Example: {"amounts":{"d30":{"EUR":"249.95"},"d365":{"EUR":"249.95"},"d7":{"EUR":"249.95"},"d90":{"EUR":"249.95"}},"bank_code":"37040044","by_category":{"helpdesk_fraud":1,"phishing":1},"by_source":{"bank":1,"marketplace":1},"cancelled_count":0,"chain":{"linked_reports":0,"min_hop":null},"country":"DE","first_reported_at":"2026-12-02T01:16:38.545Z","iban":"DE89370400440532013000","last_reported_at":"2026-12-02T01:16:38.571Z","marker":null,"recovered":{},"report_count":2,"reporter_count":2,"reports_last_30_days":2,"review":{"confirmed":0,"disputed":0,"open":2},"risk":"medium","risk_reasons":[],"stats":{"d30":{"reporters":2,"reports":2},"d365":{"reporters":2,"reports":2},"d7":{"reporters":2,"reports":2},"d90":{"reporters":2,"reports":2}},"watermark":"2026-12-02T01:16:38.571Z"}
 type Lookup struct {
 	// Amounts Per window and currency, the exact sum of the amounts of the counted reports that have one (a window with no amounts is {}). Reports stored with an amount that breaks the Part 3 rules count but are left out here.
 	//
@@ -836,7 +836,13 @@ type Lookup struct {
 	BySource *map[string]int `json:"by_source,omitempty"`
 
 	// CancelledCount Reports their reporter withdrew (within the retention); counted nowhere else.
-	CancelledCount  *int       `json:"cancelled_count,omitempty"`
+	CancelledCount *int `json:"cancelled_count,omitempty"`
+
+	// Chain The counted reports about the IBAN that are linked reports (onward transfers a holder reported, hop >= 1) and their smallest hop (null: none).
+	Chain *struct {
+		LinkedReports int  `json:"linked_reports"`
+		MinHop        *int `json:"min_hop"`
+	} `json:"chain,omitempty"`
 	Country         *string    `json:"country,omitempty"`
 	FirstReportedAt *time.Time `json:"first_reported_at,omitempty"`
 

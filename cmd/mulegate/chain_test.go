@@ -124,6 +124,19 @@ func TestOnwardTransfers(t *testing.T) {
 	if l := decodeInto[lookup](t, do(t, holder, "GET", gw.api+"/v1/ibans/DE89370400440532013000", hTok, "")); l.ReportCount != 1 || l.ByCategory["money_mule"] != 1 {
 		t.Errorf("the onward IBAN's lookup: %+v", l)
 	}
+	type chainCounts struct {
+		Chain struct {
+			Linked int  `json:"linked_reports"`
+			MinHop *int `json:"min_hop"`
+		} `json:"chain"`
+	}
+	if l := decodeInto[chainCounts](t, do(t, holder, "GET", gw.api+"/v1/ibans/CH9300762011623852957", hTok, "")); l.Chain.Linked != 1 ||
+		l.Chain.MinHop == nil || *l.Chain.MinHop != 2 {
+		t.Errorf("the second hop's IBAN: %+v", l.Chain)
+	}
+	if l := decodeInto[chainCounts](t, do(t, holder, "GET", gw.api+"/v1/ibans/NL91ABNA0417164300", hTok, "")); l.Chain.Linked != 0 || l.Chain.MinHop != nil {
+		t.Errorf("the root's IBAN (hop 0): %+v", l.Chain)
+	}
 	// The police store: every report once, each linked one after its
 	// source, with the chain fields.
 	setFaults(t, sim, `{}`)

@@ -34,6 +34,7 @@ type Counted struct {
 	// Amount is the report's amount, Recovered what its recovery
 	// returned (zero: none).
 	Amount, Recovered Amount
+	Hop               int // a linked report's hop (0: made directly)
 }
 
 // Counter builds one IBAN's counts. Use it through a pointer and do not
@@ -91,6 +92,12 @@ func (k *Counter) Add(r Counted) {
 	}
 	if r.Recovered.Value != "" {
 		k.c.Recovered.Add(r.Recovered)
+	}
+	if r.Hop > 0 {
+		k.c.LinkedReports++
+		if k.c.MinHop == 0 || r.Hop < k.c.MinHop {
+			k.c.MinHop = r.Hop
+		}
 	}
 }
 

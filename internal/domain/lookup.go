@@ -79,8 +79,12 @@ type Counts struct {
 	// per currency; Recovered the sums of what their recoveries returned.
 	Amounts   [4]Sums
 	Recovered Sums
-	Marker    *Marker
-	Watermark time.Time // the newest change reflected; zero when none
+	// Chain: the counted reports about the IBAN that are linked reports
+	// (hop >= 1, onward transfers) and their smallest hop (0: none).
+	LinkedReports int64
+	MinHop        int
+	Marker        *Marker
+	Watermark     time.Time // the newest change reflected; zero when none
 }
 
 // Tally is a count per name (a lookup's by_category or by_source), in

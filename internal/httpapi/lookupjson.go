@@ -98,6 +98,18 @@ func (v View) appendLookup(b []byte, l domain.Lookup) []byte {
 	if w.field("recovered") {
 		w.b = appendSums(w.b, l.Recovered)
 	}
+	if w.field("chain") {
+		w.b = append(w.b, `{"linked_reports":`...)
+		w.b = strconv.AppendInt(w.b, l.LinkedReports, 10)
+		w.b = append(w.b, `,"min_hop":`...)
+		if l.MinHop == 0 {
+			w.b = append(w.b, "null"...)
+		} else {
+			w.b = strconv.AppendInt(w.b, int64(l.MinHop), 10)
+		}
+		// confirmed_upstream comes with its propagation (issue 24).
+		w.b = append(w.b, '}')
+	}
 	if w.field("marker") {
 		w.b = v.appendMarker(w.b, l.Marker)
 	}

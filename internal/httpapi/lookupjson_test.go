@@ -93,6 +93,9 @@ func randomLookup(r *rand.Rand, ib iban.IBAN) domain.Lookup {
 		by := []domain.OrgType{domain.OrgPolice, domain.OrgBank, ""}[r.IntN(3)]
 		c.Marker = &domain.Marker{FraudType: domain.FraudType("mule_account"), ByType: by, RegisteredAt: time.UnixMilli(1_700_000_000_123).UTC()}
 	}
+	if r.IntN(2) == 0 {
+		c.LinkedReports, c.MinHop = 1+r.Int64N(5), 1+r.IntN(5)
+	}
 	l := domain.Lookup{IBAN: ib, Counts: c, Risk: domain.Risk([]string{"none", "low", "medium", "high"}[r.IntN(4)])}
 	switch r.IntN(3) {
 	case 0:
@@ -124,9 +127,15 @@ type lookupJSON struct {
 	Stats           map[string]statJSON          `json:"stats"`
 	Amounts         map[string]map[string]string `json:"amounts"`
 	Recovered       map[string]string            `json:"recovered"`
+	Chain           chainCountsJSON              `json:"chain"`
 	Marker          *markerJSON                  `json:"marker"`
 	RiskReasons     []string                     `json:"risk_reasons"`
 	Watermark       *string                      `json:"watermark"`
+}
+
+type chainCountsJSON struct {
+	LinkedReports int64 `json:"linked_reports"`
+	MinHop        *int  `json:"min_hop"`
 }
 
 type reviewCountsJSON struct {
@@ -197,6 +206,11 @@ func renderLookup(l domain.Lookup) lookupJSON {
 		out.Amounts["d"+strconv.Itoa(d)] = sums(l.Amounts[w])
 	}
 	out.Recovered = sums(l.Recovered)
+	out.Chain.LinkedReports = l.LinkedReports
+	if l.MinHop > 0 {
+		h := l.MinHop
+		out.Chain.MinHop = &h
+	}
 	if m := l.Marker; m != nil {
 		out.Marker = &markerJSON{FraudType: string(m.FraudType), ByType: string(m.ByType), RegisteredAt: m.RegisteredAt.Format(time.RFC3339Nano)}
 	}
