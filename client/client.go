@@ -439,6 +439,31 @@ func (c *Client) review(ctx context.Context, id, action string, body any) (*Repo
 	return &out, err
 }
 
+// ReportOnward is POST /v1/reports/{id}/onward (the holder): where the
+// money of a report went on, each transfer becoming a linked report, with
+// idempotencyKey (NewIdempotencyKey for a new request): a repeat answers
+// the same (replayed) and a retry completes a partial call.
+func (c *Client) ReportOnward(ctx context.Context, id, idempotencyKey string, transfers []Transfer) (a *OnwardAnswer, replayed bool, err error) {
+	if idempotencyKey == "" {
+		return nil, false, errors.New("client: an Idempotency-Key is required (NewIdempotencyKey)")
+	}
+	var out OnwardAnswer
+	h, _, err := c.do(ctx, call{method: "POST", path: "/v1/reports/" + url.PathEscape(id) + "/onward", body: OnwardRequest{Transfers: transfers},
+		header: http.Header{"Idempotency-Key": {idempotencyKey}}, safe: true, want: []int{http.StatusCreated}}, &out)
+	if err != nil {
+		return nil, false, err
+	}
+	return &out, h.Get("Idempotent-Replayed") == "true", nil
+}
+
+// Chain is GET /v1/reports/{id}/chain: the chain the report belongs to,
+// from its root, breadth-first.
+func (c *Client) Chain(ctx context.Context, id string) (*Chain, error) {
+	var out Chain
+	_, _, err := c.do(ctx, call{method: "GET", path: "/v1/reports/" + url.PathEscape(id) + "/chain", safe: true}, &out)
+	return &out, err
+}
+
 // RequestRecovery is POST /v1/reports/{id}/recovery: the reporting bank
 // asks the holder to block and return the money (201; the same request
 // again is 200 with the recovery as it is now).

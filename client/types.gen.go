@@ -209,6 +209,21 @@ func (e EventType) Valid() bool {
 	}
 }
 
+// Defines values for LinkedReportStatus.
+const (
+	LinkedReportStatusQueued LinkedReportStatus = "queued"
+)
+
+// Valid indicates whether the value is a known member of the LinkedReportStatus enum.
+func (e LinkedReportStatus) Valid() bool {
+	switch e {
+	case LinkedReportStatusQueued:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for LookupMarkerByType.
 const (
 	LookupMarkerByTypeBank   LookupMarkerByType = "bank"
@@ -269,21 +284,6 @@ func (e LookupRisk) Valid() bool {
 	case Medium:
 		return true
 	case None:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for OnwardAnswerReportsStatus.
-const (
-	OnwardAnswerReportsStatusQueued OnwardAnswerReportsStatus = "queued"
-)
-
-// Valid indicates whether the value is a known member of the OnwardAnswerReportsStatus enum.
-func (e OnwardAnswerReportsStatus) Valid() bool {
-	switch e {
-	case OnwardAnswerReportsStatusQueued:
 		return true
 	default:
 		return false
@@ -704,43 +704,46 @@ type Category string
 
 // Chain Example: {"reports":[{"holder_org":"bank-a","hop":0,"iban":"NL91ABNA0417164300","report_id":"b2dacb5de7d33ff6b34fb7c910123d80","reporter_org":"bank-b","review":{"state":"open"}},{"amount":{"currency":"EUR","value":"600.00"},"country":"DE","hop":1,"report_id":"5f1c0d3c8a7e4b0e9d2a6f4b3c2e1d0a","review":{"state":"open"},"source_report_id":"b2dacb5de7d33ff6b34fb7c910123d80"}],"root_report_id":"b2dacb5de7d33ff6b34fb7c910123d80"}
 type Chain struct {
-	Reports []struct {
-		// Amount A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+	Reports      []ChainReport `json:"reports"`
+	RootReportId string        `json:"root_report_id"`
+}
+
+// ChainReport defines model for ChainReport.
+type ChainReport struct {
+	// Amount A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+	//
+	// Example: {"currency":"EUR","value":"249.95"}
+	Amount *Amount `json:"amount,omitempty"`
+
+	// Country Instead of iban and the orgs, for a bank that neither filed nor holds this report.
+	Country   *string `json:"country,omitempty"`
+	HolderOrg *string `json:"holder_org,omitempty"`
+	Hop       int     `json:"hop"`
+	Iban      *string `json:"iban,omitempty"`
+	Recovery  *struct {
+		// Held A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
 		//
 		// Example: {"currency":"EUR","value":"249.95"}
-		Amount *Amount `json:"amount,omitempty"`
+		Held *Amount `json:"held,omitempty"`
 
-		// Country Instead of iban and the orgs, for a bank that neither filed nor holds this report.
-		Country   *string `json:"country,omitempty"`
-		HolderOrg *string `json:"holder_org,omitempty"`
-		Hop       int     `json:"hop"`
-		Iban      *string `json:"iban,omitempty"`
-		Recovery  *struct {
-			// Held A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
-			//
-			// Example: {"currency":"EUR","value":"249.95"}
-			Held *Amount `json:"held,omitempty"`
+		// Requested A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+		//
+		// Example: {"currency":"EUR","value":"249.95"}
+		Requested *Amount `json:"requested,omitempty"`
 
-			// Requested A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
-			//
-			// Example: {"currency":"EUR","value":"249.95"}
-			Requested *Amount `json:"requested,omitempty"`
-
-			// Returned A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
-			//
-			// Example: {"currency":"EUR","value":"249.95"}
-			Returned *Amount `json:"returned,omitempty"`
-			State    string  `json:"state"`
-		} `json:"recovery,omitempty"`
-		ReportId    string  `json:"report_id"`
-		ReporterOrg *string `json:"reporter_org,omitempty"`
-		Review      struct {
-			Result *string `json:"result,omitempty"`
-			State  string  `json:"state"`
-		} `json:"review"`
-		SourceReportId *string `json:"source_report_id,omitempty"`
-	} `json:"reports"`
-	RootReportId string `json:"root_report_id"`
+		// Returned A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+		//
+		// Example: {"currency":"EUR","value":"249.95"}
+		Returned *Amount `json:"returned,omitempty"`
+		State    string  `json:"state"`
+	} `json:"recovery,omitempty"`
+	ReportId    string  `json:"report_id"`
+	ReporterOrg *string `json:"reporter_org,omitempty"`
+	Review      struct {
+		Result *string `json:"result,omitempty"`
+		State  string  `json:"state"`
+	} `json:"review"`
+	SourceReportId *string `json:"source_report_id,omitempty"`
 }
 
 // CloseRequest Example: {"details":"account frozen, owner recruited via social media","fraud_type":"mule_account","result":"agreed"}
@@ -794,6 +797,19 @@ type Event struct {
 
 // EventType defines model for Event.Type.
 type EventType string
+
+// LinkedReport defines model for LinkedReport.
+type LinkedReport struct {
+	// HolderOrg The bank that holds the onward IBAN (absent: none registered).
+	HolderOrg *string            `json:"holder_org,omitempty"`
+	Hop       int                `json:"hop"`
+	Iban      string             `json:"iban"`
+	ReportId  string             `json:"report_id"`
+	Status    LinkedReportStatus `json:"status"`
+}
+
+// LinkedReportStatus defines model for LinkedReport.Status.
+type LinkedReportStatus string
 
 // Lookup Every field is present unless the gateway's view for the caller's
 // organisation type leaves it out (views.<type>.omit; by default a
@@ -920,31 +936,12 @@ type LookupRisk string
 
 // OnwardAnswer Example: {"reports":[{"holder_org":"bank-a","hop":1,"iban":"DE89370400440532013000","report_id":"5f1c0d3c8a7e4b0e9d2a6f4b3c2e1d0a","status":"queued"}]}
 type OnwardAnswer struct {
-	Reports []struct {
-		// HolderOrg The bank that holds the onward IBAN (absent: none registered).
-		HolderOrg *string                   `json:"holder_org,omitempty"`
-		Hop       int                       `json:"hop"`
-		Iban      string                    `json:"iban"`
-		ReportId  string                    `json:"report_id"`
-		Status    OnwardAnswerReportsStatus `json:"status"`
-	} `json:"reports"`
+	Reports []LinkedReport `json:"reports"`
 }
-
-// OnwardAnswerReportsStatus defines model for OnwardAnswer.Reports.Status.
-type OnwardAnswerReportsStatus string
 
 // OnwardRequest Example: {"transfers":[{"amount":{"currency":"EUR","value":"900.00"},"at":"2026-12-03T12:05:00Z","iban":"DE89370400440532013000"}]}
 type OnwardRequest struct {
-	Transfers []struct {
-		// Amount A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
-		//
-		// Example: {"currency":"EUR","value":"249.95"}
-		Amount Amount `json:"amount"`
-
-		// At When the money left; not in the future.
-		At   time.Time `json:"at"`
-		Iban string    `json:"iban"`
-	} `json:"transfers"`
+	Transfers []Transfer `json:"transfers"`
 }
 
 // Payment Identifies the payment so the holder can find the money.
@@ -1167,6 +1164,18 @@ type ReviewResult string
 
 // ReviewState defines model for Review.State.
 type ReviewState string
+
+// Transfer defines model for Transfer.
+type Transfer struct {
+	// Amount A money amount. `currency` is an ISO 4217 code; `value` a positive decimal string with at most the currency's minor digits (EUR 2, JPY 0, BHD 3) and at most 15 digits before the point, normalised on intake to exactly the currency's minor digits ("249.9" EUR is "249.90"). Anything else is 400 `invalid_request` naming `amount.value` or `amount.currency`. Sums are exact and rendered with the currency's minor digits.
+	//
+	// Example: {"currency":"EUR","value":"249.95"}
+	Amount Amount `json:"amount"`
+
+	// At When the money left; not in the future.
+	At   time.Time `json:"at"`
+	Iban string    `json:"iban"`
+}
 
 // WindowStats defines model for WindowStats.
 type WindowStats struct {

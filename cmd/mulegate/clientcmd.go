@@ -298,3 +298,85 @@ func cmdRecovery(ctx context.Context, args []string, getenv func(string) string,
 	}
 	return printJSON(stdout, r)
 }
+
+// transfersFlag collects --transfer IBAN=AMOUNT flags.
+type transfersFlag []string
+
+func (f *transfersFlag) String() string     { return strings.Join(*f, " ") }
+func (f *transfersFlag) Set(v string) error { *f = append(*f, v); return nil }
+
+// cmdOnward is "mulegate onward ID --transfer IBAN=AMOUNT [...]": the
+// holder says where a report's money went on (each transfer a linked
+// report), and "mulegate chain ID" shows the chain.
+func cmdOnward(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	usage := "usage: mulegate onward ID --transfer IBAN=AMOUNT [--transfer …] [--currency EUR] [--at TIME] [--idempotency-key K]"
+	if len(args) < 1 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	id := args[0]
+	fs, cf := clientFlagSet("onward", getenv, stderr)
+	var transfers transfersFlag
+	fs.Var(&transfers, "transfer", "IBAN=AMOUNT of one onward transfer (repeat for more)")
+	currency := fs.String("currency", "EUR", "the transfers' ISO 4217 currency")
+	at := fs.String("at", "", "when the money left, RFC 3339 (default: now)")
+	key := fs.String("idempotency-key", "", "Idempotency-Key (default: a new random one, printed; give it again to repeat)")
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 || len(transfers) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	when := time.Now().UTC()
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return fmt.Errorf("--at: %w", err)
+		}
+		when = t
+	}
+	var ts []client.Transfer
+	for _, tr := range transfers {
+		ib, amount, ok := strings.Cut(tr, "=")
+		if !ok {
+			return fmt.Errorf("--transfer %q: want IBAN=AMOUNT", tr)
+		}
+		ts = append(ts, client.Transfer{Iban: ib, Amount: client.Amount{Value: amount, Currency: *currency}, At: when})
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	if *key == "" {
+		*key = client.NewIdempotencyKey()
+	}
+	a, replayed, err := c.ReportOnward(ctx, id, *key, ts)
+	if err != nil {
+		return fmt.Errorf("%w (Idempotency-Key %s: retry with the same key)", err, *key)
+	}
+	return printJSON(stdout, struct {
+		*client.OnwardAnswer
+		IdempotencyKey string `json:"idempotency_key"`
+		Replayed       bool   `json:"replayed"`
+	}{a, *key, replayed})
+}
+
+// cmdChain is "mulegate chain ID".
+func cmdChain(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) < 1 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(stderr, "usage: mulegate chain ID")
+		return errUsage
+	}
+	fs, cf := clientFlagSet("chain", getenv, stderr)
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
+		fmt.Fprintln(stderr, "usage: mulegate chain ID")
+		return errUsage
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ch, err := c.Chain(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	return printJSON(stdout, ch)
+}

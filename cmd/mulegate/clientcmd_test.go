@@ -167,6 +167,29 @@ func TestClientCommands(t *testing.T) {
 	if out, err := run(victim, "recovery", "release", vacc.ReportID); err == nil || !strings.Contains(out, "409") {
 		t.Errorf("release of a returned recovery: %v %q, want a failing exit with the 409", err, out)
 	}
+	// Where the money went on, by CLI: the holder reports an onward
+	// transfer, and the chain shows both reports.
+	out, err = run(bank, "onward", vacc.ReportID, "--transfer", "DE89370400440532013000=40")
+	var onward struct {
+		Reports []struct {
+			ReportID string `json:"report_id"`
+			Hop      int    `json:"hop"`
+		} `json:"reports"`
+		IdempotencyKey string `json:"idempotency_key"`
+	}
+	if mustJSON(out, &onward); err != nil || len(onward.Reports) != 1 || onward.Reports[0].Hop != 1 || onward.IdempotencyKey == "" {
+		t.Fatalf("onward: %v %s", err, out)
+	}
+	out, err = run(bank, "chain", onward.Reports[0].ReportID)
+	var chain struct {
+		Root    string `json:"root_report_id"`
+		Reports []struct {
+			ReportID string `json:"report_id"`
+		} `json:"reports"`
+	}
+	if mustJSON(out, &chain); err != nil || chain.Root != vacc.ReportID || len(chain.Reports) != 2 {
+		t.Errorf("chain: %v %s", err, out)
+	}
 	out, err = run(market, "report", "show", acc.ReportID)
 	var st struct {
 		Review struct {

@@ -66,6 +66,8 @@ For integrators (flags or MULEGATE_CLIENT_URL, _CERT, _KEY, _CA, _TOKEN; one JSO
   mulegate events [--follow]        the bank's event feed, resumable with --after CURSOR
   mulegate review acknowledge|close|cancel ID [...]   answer or withdraw a report
   mulegate recovery request|hold|return|reject|release ID [...]   ask for, block, return or refuse a report's money
+  mulegate onward ID --transfer IBAN=AMOUNT [...]   say where a report's money went on (linked reports)
+  mulegate chain ID                                 the chain a report belongs to
   mulegate help                     show this help
 
 Run 'mulegate COMMAND -h' for the flags of a command.
@@ -105,6 +107,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdReview(ctx, args[1:], getenv, stdout, stderr)
 	case "recovery":
 		return cmdRecovery(ctx, args[1:], getenv, stdout, stderr)
+	case "onward":
+		return cmdOnward(ctx, args[1:], getenv, stdout, stderr)
+	case "chain":
+		return cmdChain(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
