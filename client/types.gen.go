@@ -817,7 +817,7 @@ type LinkedReportStatus string
 // cannot learn, or pass on to its seller, that the police are
 // involved). Omitted fields are absent, not null.
 //
-// Example: {"amounts":{"d30":{"EUR":"249.95"},"d365":{"EUR":"249.95"},"d7":{"EUR":"249.95"},"d90":{"EUR":"249.95"}},"bank_code":"37040044","by_category":{"helpdesk_fraud":1,"phishing":1},"by_source":{"bank":1,"marketplace":1},"cancelled_count":0,"chain":{"linked_reports":0,"min_hop":null},"country":"DE","first_reported_at":"2026-12-02T01:16:38.545Z","iban":"DE89370400440532013000","last_reported_at":"2026-12-02T01:16:38.571Z","marker":null,"recovered":{},"report_count":2,"reporter_count":2,"reports_last_30_days":2,"review":{"confirmed":0,"disputed":0,"open":2},"risk":"medium","risk_reasons":[],"stats":{"d30":{"reporters":2,"reports":2},"d365":{"reporters":2,"reports":2},"d7":{"reporters":2,"reports":2},"d90":{"reporters":2,"reports":2}},"watermark":"2026-12-02T01:16:38.571Z"}
+// Example: {"amounts":{"d30":{"EUR":"249.95"},"d365":{"EUR":"249.95"},"d7":{"EUR":"249.95"},"d90":{"EUR":"249.95"}},"bank_code":"37040044","by_category":{"helpdesk_fraud":1,"phishing":1},"by_source":{"bank":1,"marketplace":1},"cancelled_count":0,"chain":{"confirmed_upstream":false,"linked_reports":0,"min_hop":null},"country":"DE","first_reported_at":"2026-12-02T01:16:38.545Z","iban":"DE89370400440532013000","last_reported_at":"2026-12-02T01:16:38.571Z","marker":null,"recovered":{},"report_count":2,"reporter_count":2,"reports_last_30_days":2,"review":{"confirmed":0,"disputed":0,"open":2},"risk":"medium","risk_reasons":[],"stats":{"d30":{"reporters":2,"reports":2},"d365":{"reporters":2,"reports":2},"d7":{"reporters":2,"reports":2},"d90":{"reporters":2,"reports":2}},"watermark":"2026-12-02T01:16:38.571Z"}
 type Lookup struct {
 	// Amounts Per window and currency, the exact sum of the amounts of the counted reports that have one (a window with no amounts is {}). Reports stored with an amount that breaks the Part 3 rules count but are left out here.
 	//
@@ -854,10 +854,11 @@ type Lookup struct {
 	// CancelledCount Reports their reporter withdrew (within the retention); counted nowhere else.
 	CancelledCount *int `json:"cancelled_count,omitempty"`
 
-	// Chain The counted reports about the IBAN that are linked reports (onward transfers a holder reported, hop >= 1) and their smallest hop (null: none).
+	// Chain The counted reports about the IBAN that are linked reports (onward transfers a holder reported, hop >= 1), their smallest hop (null: none), and whether one of them has a source its holder confirmed (closed agreed, the source being another org's report): the IBAN is then one hop from a confirmed mule. A source closed or cancelled after its onward reports were made is reflected within seconds.
 	Chain *struct {
-		LinkedReports int  `json:"linked_reports"`
-		MinHop        *int `json:"min_hop"`
+		ConfirmedUpstream bool `json:"confirmed_upstream"`
+		LinkedReports     int  `json:"linked_reports"`
+		MinHop            *int `json:"min_hop"`
 	} `json:"chain,omitempty"`
 	Country         *string    `json:"country,omitempty"`
 	FirstReportedAt *time.Time `json:"first_reported_at,omitempty"`
@@ -901,10 +902,12 @@ type Lookup struct {
 	// medium, >=5 high), raised to at least medium at
 	// review.escalate_reporters (3) distinct reporters in 30 days,
 	// and low at most while only one organisation reported the IBAN
-	// or every counted report was closed as disputed.
+	// (unless chain.confirmed_upstream, which raises it to at least
+	// medium: linked_to_confirmed) or every counted report was closed
+	// as disputed.
 	Risk *LookupRisk `json:"risk,omitempty"`
 
-	// RiskReasons Every rule whose condition holds, in the order marker, confirmed, reporters>=N, count>=N, all_disputed.
+	// RiskReasons Every rule whose condition holds, in the order marker, confirmed, linked_to_confirmed, reporters>=N, count>=N, all_disputed.
 	RiskReasons *[]string `json:"risk_reasons,omitempty"`
 
 	// Stats Counted reports and distinct reporting organisations by acceptance time.
@@ -931,7 +934,9 @@ type LookupMarkerFraudType string
 // medium, >=5 high), raised to at least medium at
 // review.escalate_reporters (3) distinct reporters in 30 days,
 // and low at most while only one organisation reported the IBAN
-// or every counted report was closed as disputed.
+// (unless chain.confirmed_upstream, which raises it to at least
+// medium: linked_to_confirmed) or every counted report was closed
+// as disputed.
 type LookupRisk string
 
 // OnwardAnswer Example: {"reports":[{"holder_org":"bank-a","hop":1,"iban":"DE89370400440532013000","report_id":"5f1c0d3c8a7e4b0e9d2a6f4b3c2e1d0a","status":"queued"}]}

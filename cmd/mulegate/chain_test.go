@@ -256,3 +256,72 @@ func TestChainView(t *testing.T) {
 		t.Errorf("bank-a through a report it is no party of: %d, want 404", got.status)
 	}
 }
+
+// TestConfirmedUpstream (SPEC Part 3, "Following the money", precise
+// points 6 and 7): an IBAN the money went on to is "one hop from a
+// confirmed mule" once the holder of its source closes that report
+// agreed (another org's report): its lookup says confirmed_upstream and
+// its risk rises to at least medium (linked_to_confirmed), within 10
+// seconds; the source's cancellation takes it back. A linked report made
+// after its source was confirmed carries it from the start.
+func TestConfirmedUpstream(t *testing.T) {
+	p := mustPKI(t)
+	sim := mustSimProc(t).addrs["sim"]
+	gw := mustGateway(t, p, mustRedisAddrs(t), "", "MULEGATE_POLICE_URL", sim, "MULEGATE_FORWARD_WORKERS", "2")
+	victim, holder := p.client(t, p.clients["bank-b"]), p.client(t, p.clients["bank-a"])
+	vTok, hTok := p.token(t, "bank-b", nil, nil), p.token(t, "bank-a", nil, nil)
+	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	type rated struct {
+		Risk    string   `json:"risk"`
+		Reasons []string `json:"risk_reasons"`
+		Chain   struct {
+			Confirmed bool `json:"confirmed_upstream"`
+		} `json:"chain"`
+	}
+	look := func(ib string) rated {
+		return decodeInto[rated](t, do(t, victim, "GET", gw.api+"/v1/ibans/"+ib, vTok, ""))
+	}
+	root := decodeInto[accepted](t, do(t, victim, "POST", gw.api+"/v1/reports", vTok, `{"iban":"NL91ABNA0417164300","category":"phishing"}`,
+		"Idempotency-Key", "cu-0")).ReportID
+	if got := do(t, holder, "POST", gw.api+"/v1/reports/"+root+"/onward", hTok,
+		`{"transfers":[{"iban":"DE89370400440532013000","amount":{"value":"600","currency":"EUR"},"at":"`+at+`"}]}`, "Idempotency-Key", "cu-1"); got.status != 201 {
+		t.Fatalf("onward: %d %s", got.status, got.body)
+	}
+	if l := look("DE89370400440532013000"); l.Chain.Confirmed || l.Risk != "low" {
+		t.Errorf("before the source is confirmed: %+v", l)
+	}
+	if got := do(t, holder, "POST", gw.api+"/v1/reports/"+root+"/close", hTok, `{"result":"agreed","fraud_type":"mule_account"}`); got.status != 200 {
+		t.Fatalf("close: %d %s", got.status, got.body)
+	}
+	var l rated
+	waitfor.Until(t, "confirmed_upstream after the source's close", 10*time.Second, func() bool {
+		l = look("DE89370400440532013000")
+		return l.Chain.Confirmed
+	})
+	if l.Risk != "medium" || strings.Join(l.Reasons, ",") != "linked_to_confirmed" {
+		t.Errorf("one hop from a confirmed mule: %+v, want medium with linked_to_confirmed", l)
+	}
+	if got := do(t, victim, "POST", gw.api+"/v1/reports/"+root+"/cancel", vTok, ""); got.status != 200 {
+		t.Fatalf("cancel: %d %s", got.status, got.body)
+	}
+	waitfor.Until(t, "confirmed_upstream gone after the source's cancel", 10*time.Second, func() bool {
+		l = look("DE89370400440532013000")
+		return !l.Chain.Confirmed
+	})
+	if l.Risk != "low" {
+		t.Errorf("after the cancel: %+v", l)
+	}
+	// A source confirmed before its onward report: carried from the start.
+	root2 := decodeInto[accepted](t, do(t, victim, "POST", gw.api+"/v1/reports", vTok, `{"iban":"NL91ABNA0417164300","category":"phishing"}`,
+		"Idempotency-Key", "cu-2")).ReportID
+	if got := do(t, holder, "POST", gw.api+"/v1/reports/"+root2+"/close", hTok, `{"result":"agreed","fraud_type":"mule_account"}`); got.status != 200 {
+		t.Fatalf("close: %d %s", got.status, got.body)
+	}
+	if got := do(t, holder, "POST", gw.api+"/v1/reports/"+root2+"/onward", hTok,
+		`{"transfers":[{"iban":"BE68539007547034","amount":{"value":"100","currency":"EUR"},"at":"`+at+`"}]}`, "Idempotency-Key", "cu-3"); got.status != 201 {
+		t.Fatalf("onward: %d %s", got.status, got.body)
+	}
+	if l := look("BE68539007547034"); !l.Chain.Confirmed || l.Risk != "medium" {
+		t.Errorf("an onward report from a confirmed source: %+v", l)
+	}
+}

@@ -17,6 +17,20 @@ type ChainLink struct {
 	SourceID string // the report the money came from
 	RootID   string // the first report of the chain
 	Hop      int    // the source's hop + 1 (a report made directly has hop 0)
+	// Upstream: the source confirms the linked report now (its
+	// ConfirmsOnward); kept with the linked report, moved by the source's
+	// later changes. Not part of the request.
+	Upstream bool `json:"-"`
+}
+
+// ConfirmsOnward says whether a report makes the IBANs its money went on
+// to "one hop from a confirmed mule": it counts (not cancelled) and its
+// holder closed it agreed, the holder being another org than its
+// reporter (a bank cannot confirm its own report and push IBANs up the
+// chain with it).
+func (st ReportStatus) ConfirmsOnward() bool {
+	r := st.Review
+	return r.State == ReviewClosed && r.Result == ResultAgreed && r.Holder != "" && r.Holder != st.ReporterOrg
 }
 
 // ChainPolicy bounds chains (chains.max_hops, chains.max_transfers).

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +56,28 @@ func TestTransfersAndLinks(t *testing.T) {
 	sub := tr[0].Submission(ChainLink{SourceID: "src", RootID: "src", Hop: 1})
 	if sub.Category != CategoryMoneyMule || sub.Amount.Value != "100.00" || sub.Chain.Hop != 1 || string(sub.Canonical()) == "" {
 		t.Errorf("the linked report: %+v", sub)
+	}
+}
+
+// TestLinkedToConfirmedRisk (SPEC Part 3, precise point 7): one hop from
+// a confirmed mule raises one org's report to medium, the exception to
+// the two voices, with its reason in order; all disputed still caps it.
+func TestLinkedToConfirmedRisk(t *testing.T) {
+	p := RiskPolicy{Thresholds: RiskThresholds{Low: 1, Medium: 2, High: 5}, EscalateReporters: 3}
+	c := Counts{ReportCount: 1, ReporterCount: 1, Review: ReviewCounts{Open: 1}, ConfirmedUpstream: true}
+	if r, why := p.Rate(c); r != RiskMedium || strings.Join(why, ",") != "linked_to_confirmed" {
+		t.Errorf("one report one hop from a confirmed mule: %s %v, want medium, linked_to_confirmed", r, why)
+	}
+	c.ConfirmedUpstream = false
+	if r, _ := p.Rate(c); r != RiskLow {
+		t.Errorf("without it: %s, want low", r)
+	}
+	c = Counts{ReportCount: 1, ReporterCount: 1, Review: ReviewCounts{Confirmed: 1}, ConfirmedUpstream: true}
+	if r, why := p.Rate(c); r != RiskHigh || strings.Join(why, ",") != "confirmed,linked_to_confirmed" {
+		t.Errorf("confirmed too: %s %v", r, why)
+	}
+	c = Counts{ReportCount: 2, ReporterCount: 2, Review: ReviewCounts{Disputed: 2}, ConfirmedUpstream: true}
+	if r, _ := p.Rate(c); r != RiskLow {
+		t.Errorf("all disputed: %s, want low", r)
 	}
 }

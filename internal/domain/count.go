@@ -34,7 +34,8 @@ type Counted struct {
 	// Amount is the report's amount, Recovered what its recovery
 	// returned (zero: none).
 	Amount, Recovered Amount
-	Hop               int // a linked report's hop (0: made directly)
+	Hop               int  // a linked report's hop (0: made directly)
+	Upstream          bool // its source confirms it
 }
 
 // Counter builds one IBAN's counts. Use it through a pointer and do not
@@ -94,6 +95,7 @@ func (k *Counter) Add(r Counted) {
 		k.c.Recovered.Add(r.Recovered)
 	}
 	if r.Hop > 0 {
+		k.c.ConfirmedUpstream = k.c.ConfirmedUpstream || r.Upstream
 		k.c.LinkedReports++
 		if k.c.MinHop == 0 || r.Hop < k.c.MinHop {
 			k.c.MinHop = r.Hop

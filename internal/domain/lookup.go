@@ -83,8 +83,11 @@ type Counts struct {
 	// (hop >= 1, onward transfers) and their smallest hop (0: none).
 	LinkedReports int64
 	MinHop        int
-	Marker        *Marker
-	Watermark     time.Time // the newest change reflected; zero when none
+	// ConfirmedUpstream: a counted linked report about the IBAN has a
+	// source its holder confirmed (closed agreed, another org's report).
+	ConfirmedUpstream bool
+	Marker            *Marker
+	Watermark         time.Time // the newest change reflected; zero when none
 }
 
 // Tally is a count per name (a lookup's by_category or by_source), in
@@ -175,6 +178,9 @@ func (p RiskPolicy) Rate(c Counts) (Risk, []string) {
 	if c.Review.Confirmed > 0 {
 		reasons = append(reasons, "confirmed")
 	}
+	if c.ConfirmedUpstream {
+		reasons = append(reasons, "linked_to_confirmed")
+	}
 	if p.EscalateReporters > 0 && d30 >= p.EscalateReporters {
 		reasons = append(reasons, fmt.Sprintf("reporters>=%d", p.EscalateReporters))
 	}
@@ -191,7 +197,13 @@ func (p RiskPolicy) Rate(c Counts) (Risk, []string) {
 	if p.EscalateReporters > 0 && d30 >= p.EscalateReporters && rank(risk) < rank(RiskMedium) {
 		risk = RiskMedium
 	}
-	if (c.ReporterCount < MinVoicesAboveLow || allDisputed) && rank(risk) > rank(RiskLow) {
+	if c.ReporterCount < MinVoicesAboveLow && rank(risk) > rank(RiskLow) {
+		risk = RiskLow // two voices before medium (Part 2)
+	}
+	if c.ConfirmedUpstream && rank(risk) < rank(RiskMedium) {
+		risk = RiskMedium // one hop from a confirmed mule: an exception to the two voices
+	}
+	if allDisputed && rank(risk) > rank(RiskLow) {
 		risk = RiskLow
 	}
 	return risk, reasons

@@ -185,6 +185,7 @@ type ReportStatus struct {
 	Review          Review
 	Recovery        *Recovery  // nil: none
 	Chain           *ChainLink // a linked report's place in its chain (nil: hop 0)
+	Children        []string   // the linked reports made from it (onward transfers)
 }
 
 // PartiesOf relates a caller to this report.

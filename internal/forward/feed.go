@@ -24,6 +24,7 @@ type Feed interface {
 	MarkThresholdCrossed(ctx context.Context, iban string) error
 	TrackDue(ctx context.Context, holder, reportID string, respondBy time.Time, open bool) error
 	TrackRecovery(ctx context.Context, holder, reportID string, deadline time.Time) error
+	SetUpstream(ctx context.Context, reportID string, up bool, at time.Time) error
 }
 
 // feedRelay tells the bank that holds a reported account: it reads every
@@ -174,7 +175,7 @@ func (f *feedRelay) handle(ctx context.Context, entries []outbox.Entry) (done bo
 			done = false
 			continue
 		}
-		if !f.threshold(ctx, e) || !f.trackDue(ctx, e) || !f.trackRecovery(ctx, e) {
+		if !f.threshold(ctx, e) || !f.trackDue(ctx, e) || !f.trackRecovery(ctx, e) || !f.upstream(ctx, e) {
 			done = false
 			continue // retried with the relay's own pending entries
 		}
@@ -212,6 +213,23 @@ func (f *feedRelay) carried(e outbox.Entry) (domain.Event, bool) {
 	}
 	typ := domain.EventType(e.FeedType)
 	return domain.Event{ID: f.feed.EventID(typ, e.Key), Type: typ, CreatedAt: time.Now(), Data: e.FeedData}, true
+}
+
+// upstream tells a report's linked reports whether it confirms them now
+// (a KindUpstream entry): each is written once, the latest word winning.
+// False when Redis did not take one (the entry is retried whole: the
+// writes are idempotent).
+func (f *feedRelay) upstream(ctx context.Context, e outbox.Entry) bool {
+	if e.Kind != outbox.KindUpstream {
+		return true
+	}
+	for _, kid := range e.Children {
+		if err := f.feed.SetUpstream(ctx, kid, e.Upstream, time.UnixMilli(e.At)); err != nil {
+			f.log("holders feed: chain word failed; will retry", "report_id", e.ReportID, "err", err)
+			return false
+		}
+	}
+	return true
 }
 
 // trackRecovery keeps the holder's list of recoveries it owes an answer

@@ -439,7 +439,7 @@ const (
 // gate decides what to do with an entry before calling the store.
 func (r *Relay) gate(ctx context.Context, e outbox.Entry) gateVerdict {
 	switch e.Kind {
-	case outbox.KindFeed: // for the holder's feed only
+	case outbox.KindFeed, outbox.KindUpstream: // for the feeds and the linked reports only
 		return skip
 	case outbox.KindEvent:
 		return r.eventReady(ctx, e)

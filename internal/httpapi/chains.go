@@ -83,6 +83,7 @@ func handleOnward(d chainDeps) gin.HandlerFunc {
 			writeProblem(c, err)
 			return
 		}
+		link.Upstream = st.ConfirmsOnward()
 		ibans := make([]iban.IBAN, len(ts))
 		for n, t := range ts {
 			ibans[n] = t.IBAN

@@ -107,7 +107,8 @@ func (v View) appendLookup(b []byte, l domain.Lookup) []byte {
 		} else {
 			w.b = strconv.AppendInt(w.b, int64(l.MinHop), 10)
 		}
-		// confirmed_upstream comes with its propagation (issue 24).
+		w.b = append(w.b, `,"confirmed_upstream":`...)
+		w.b = strconv.AppendBool(w.b, l.ConfirmedUpstream)
 		w.b = append(w.b, '}')
 	}
 	if w.field("marker") {

@@ -94,7 +94,7 @@ func randomLookup(r *rand.Rand, ib iban.IBAN) domain.Lookup {
 		c.Marker = &domain.Marker{FraudType: domain.FraudType("mule_account"), ByType: by, RegisteredAt: time.UnixMilli(1_700_000_000_123).UTC()}
 	}
 	if r.IntN(2) == 0 {
-		c.LinkedReports, c.MinHop = 1+r.Int64N(5), 1+r.IntN(5)
+		c.LinkedReports, c.MinHop, c.ConfirmedUpstream = 1+r.Int64N(5), 1+r.IntN(5), r.IntN(2) == 0
 	}
 	l := domain.Lookup{IBAN: ib, Counts: c, Risk: domain.Risk([]string{"none", "low", "medium", "high"}[r.IntN(4)])}
 	switch r.IntN(3) {
@@ -134,8 +134,9 @@ type lookupJSON struct {
 }
 
 type chainCountsJSON struct {
-	LinkedReports int64 `json:"linked_reports"`
-	MinHop        *int  `json:"min_hop"`
+	LinkedReports     int64 `json:"linked_reports"`
+	MinHop            *int  `json:"min_hop"`
+	ConfirmedUpstream bool  `json:"confirmed_upstream"`
 }
 
 type reviewCountsJSON struct {
@@ -206,7 +207,7 @@ func renderLookup(l domain.Lookup) lookupJSON {
 		out.Amounts["d"+strconv.Itoa(d)] = sums(l.Amounts[w])
 	}
 	out.Recovered = sums(l.Recovered)
-	out.Chain.LinkedReports = l.LinkedReports
+	out.Chain.LinkedReports, out.Chain.ConfirmedUpstream = l.LinkedReports, l.ConfirmedUpstream
 	if l.MinHop > 0 {
 		h := l.MinHop
 		out.Chain.MinHop = &h

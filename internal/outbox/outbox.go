@@ -38,7 +38,12 @@ type Entry struct {
 	// next for a recovery (zero: nothing, the recovery is final).
 	// Source is a linked report's source report id ("" for hop 0): the
 	// police get a linked report only after its source.
-	Source   string
+	Source string
+	// Children, Upstream and At: a KindUpstream entry's linked reports,
+	// whether their source confirms them, and as of when (ms).
+	Children []string
+	Upstream bool
+	At       int64
 	FeedTo   string
 	FeedType string
 	FeedData []byte
@@ -58,6 +63,10 @@ const (
 	// KindFeed is for the holder's feed only (a police marker set or
 	// lifted): the forwarders pass it by.
 	KindFeed Kind = "feed"
+	// KindUpstream tells a report's linked reports whether it confirms
+	// them now (Upstream, as of At): the holders' relay writes it into
+	// their records; the forwarders pass it by.
+	KindUpstream Kind = "upstream"
 )
 
 // Stats describes one outbox partition.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/redis/go-redis/v9"
@@ -126,4 +128,49 @@ func (s *Reports) linkChildren(ctx context.Context, source string, acc []domain.
 		return s.fail(opReport, "chain: link", err)
 	}
 	return nil
+}
+
+// upstreamScript writes a source's word into a linked report's record.
+var upstreamScript = newScript("upstream", []string{"lib/record"}, upstreamArgs{})
+
+// upstreamArgs: whether a linked report's source confirms it, as of when.
+type upstreamArgs struct {
+	ID string `lua:"id"` // the linked report's raw id
+	Up string `lua:"up"` // "1" or ""
+	At int64  `lua:"at"` // ms
+}
+
+func (a upstreamArgs) argv() []any { return argvOf(a) }
+
+// SetUpstream records in a linked report whether its source confirms it
+// as of at (the holders' relay, from the source's KindUpstream entry): the
+// latest word wins. A report that is gone is left alone.
+func (s *Reports) SetUpstream(ctx context.Context, reportID string, up bool, at time.Time) error {
+	k, err := s.locate(ctx, reportID)
+	if domain.ErrorCode(err) == domain.CodeNotFound {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	flag := ""
+	if up {
+		flag = "1"
+	}
+	err = upstreamScript.Run(ctx, s.rdb, []string{k.book()}, upstreamArgs{ID: rawID(reportID), Up: flag, At: at.UnixMilli()}.argv()...).Err()
+	if err != nil {
+		return s.fail(opReport, "chain: upstream", err)
+	}
+	return nil
+}
+
+// upstreamEntry is the outbox entry that tells a report's linked reports
+// whether it confirms them now.
+func upstreamEntry(k ibanKeys, st domain.ReportStatus, confirms bool, at time.Time) entry {
+	up := "0"
+	if confirms {
+		up = "1"
+	}
+	return entry{"id", st.ID, "ps", k.pseudo, "kind", "upstream", "kids", strings.Join(st.Children, ""), "up", up,
+		"at", strconv.FormatInt(at.UnixMilli(), 10)}
 }

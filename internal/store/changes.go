@@ -158,6 +158,13 @@ func (s *Reports) reviewChange(k ibanKeys, st domain.ReportStatus, old bookRecor
 		}
 	}
 	c.entries = []entry{e}
+	if after := st; len(st.Children) > 0 {
+		// The linked reports hear whether this report confirms them now.
+		after.Review = next
+		if was, is := st.ConfirmsOnward(), after.ConfirmsOnward(); was != is {
+			c.entries = append(c.entries, upstreamEntry(k, st, is, now))
+		}
+	}
 	if req.Action == domain.ActionCancel && st.Recovery != nil {
 		if r, ok := st.Recovery.ReleaseOnCancel(now); ok {
 			if err := s.recoveryChange(&c, k, st, r, caller.Org); err != nil {

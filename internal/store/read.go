@@ -51,7 +51,7 @@ func countBook(kv []string, p domain.Periods) domain.Counts {
 		newestRcv = max(newestRcv, at)
 		k.Add(domain.Counted{Received: at, Org: r[fOrg], Category: catCodes.valueOf(r[fCat]), Source: srcCodes.valueOf(r[fSrc]),
 			Review: domain.ReviewState(reviewCodes.valueOf(r[fReview])), Result: domain.Result(resultCodes.valueOf(r[fRes])),
-			Amount: unpackAmount(r[fAmount]), Recovered: unpackRecovered(r[fRecovered], r[fAmount]), Hop: int(unb36(r[fHop]))})
+			Amount: unpackAmount(r[fAmount]), Recovered: unpackRecovered(r[fRecovered], r[fAmount]), Hop: int(unb36(r[fHop])), Upstream: r[fUpstream] == "1"})
 	}
 	c := k.Counts()
 	switch {

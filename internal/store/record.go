@@ -62,6 +62,7 @@ const (
 	fRecovery         // its recovery's state code ("" for none)
 	fRecovered        // the amount its recovery returned: its value, after its currency unless that is fAmount's
 	fHop              // a linked report's hop in its chain, base 36 ("" for hop 0; its source and root in k:<id>)
+	fUpstream         // "1" while its source confirms it (closed agreed by another org); set from the source (u:<id>)
 	nFields
 )
 
@@ -74,7 +75,7 @@ var luaRecord = func() string {
 	for _, f := range []struct {
 		name string
 		pos  int
-	}{{"F_RCV", fRcv}, {"F_N", fN}, {"F_ST", fSt}, {"F_AT", fAt}, {"F_REVIEW", fReview}, {"F_FWD", fFwd}, {"F_REF", fRef}} {
+	}{{"F_RCV", fRcv}, {"F_N", fN}, {"F_ST", fSt}, {"F_AT", fAt}, {"F_REVIEW", fReview}, {"F_FWD", fFwd}, {"F_REF", fRef}, {"F_UPSTREAM", fUpstream}} {
 		fmt.Fprintf(&b, "local %s = %d\n", f.name, f.pos+1)
 	}
 	fmt.Fprintf(&b, "local NFIELDS, MAX_RECORD, ID_LEN = %d, %d, %d\n", nFields, maxRecord, rawIDLen)
@@ -145,6 +146,7 @@ type record struct {
 	Recovery             domain.RecoveryState
 	Recovered            domain.Amount // what the recovery returned
 	Hop                  int
+	Upstream             bool
 }
 
 // Codes for the closed sets. A value not in its table (a later version's)
@@ -271,6 +273,9 @@ func (r record) encode() (core, rest string, err error) {
 	if r.Hop > 0 {
 		f[fHop] = b36(int64(r.Hop))
 	}
+	if r.Upstream {
+		f[fUpstream] = "1"
+	}
 	if all := join(f[:]); len(all) <= maxRecord {
 		return all, "", nil
 	}
@@ -332,6 +337,7 @@ func decodeRecord(core, rest, bookHolder string) (record, error) {
 		Result: domain.Result(resultCodes.valueOf(f[fRes])), FraudType: domain.FraudType(ftCodes.valueOf(f[fFT])),
 		Amount: unpackAmount(f[fAmount]), Recovery: domain.RecoveryState(rcvCodes.valueOf(f[fRecovery])),
 		Recovered: unpackRecovered(f[fRecovered], f[fAmount]), Hop: int(unb36(f[fHop])),
+		Upstream: f[fUpstream] == "1",
 	}
 	if r.RefSpilled {
 		r.PoliceRef = ""

@@ -29,7 +29,7 @@ var (
 
 var allScripts = []*redis.Script{claimKeyScript, claimReportScript, acceptScript, acceptManyScript, pruneScript,
 	changeScript, markerScript, finishScript, doneScript, holdScript, dropConsumerScript, parkScript, requeueScript,
-	postAlertScript, appendEventScript, thresholdScript, dayWritesScript, streamsScript, earlierPendingScript, childrenScript}
+	postAlertScript, appendEventScript, thresholdScript, dayWritesScript, streamsScript, earlierPendingScript, childrenScript, upstreamScript}
 
 // claimKeyArgs: an idempotent alert's claim (Store.claim).
 type claimKeyArgs struct {

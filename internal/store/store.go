@@ -314,7 +314,7 @@ func (s *Reports) Accept(ctx context.Context, org string, orgType domain.OrgType
 	}
 	chain := ""
 	if c := sub.Chain; c != nil {
-		r.Hop, chain = c.Hop, c.SourceID+c.RootID
+		r.Hop, r.Upstream, chain = c.Hop, c.Upstream, c.SourceID+c.RootID
 	}
 	rec, _, err := r.encode()
 	if err != nil {
@@ -703,7 +703,7 @@ func (s *conn) readReport(ctx context.Context, id string) (domain.ReportStatus, 
 		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, err
 	}
 	raw := rawID(id)
-	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "j", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw, "r:"+raw, "k:"+raw).Result()
+	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "j", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw, "r:"+raw, "k:"+raw, "o:"+raw).Result()
 	if err != nil {
 		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, s.fail(opReport, "report status", err)
 	}
@@ -725,7 +725,10 @@ func (s *conn) readReport(ctx context.Context, id string) (domain.ReportStatus, 
 	}
 	st.Review.Details, st.Review.CancelReason = str(4), str(5)
 	if c := str(8); len(c) == 64 && r.Hop > 0 {
-		st.Chain = &domain.ChainLink{SourceID: c[:32], RootID: c[32:], Hop: r.Hop}
+		st.Chain = &domain.ChainLink{SourceID: c[:32], RootID: c[32:], Hop: r.Hop, Upstream: r.Upstream}
+	}
+	for kids := str(9); len(kids) >= 32; kids = kids[32:] {
+		st.Children = append(st.Children, kids[:32])
 	}
 	if sealed != "" {
 		st.IBAN, err = s.seal.open(k.rawPseudo(), sealed)

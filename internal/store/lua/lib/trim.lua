@@ -8,7 +8,7 @@ local function trim(b, cutoff, nc)
       local t = fields(all[j + 1])
       local rcv = tonumber(t[F_RCV], 36)
       if rcv < cutoff then
-        redis.call('HDEL', b, f, 'd:' .. f, 'c:' .. f, 'e:' .. f, 'p:' .. f, 'x:' .. f, 'r:' .. f, 'k:' .. f, 'o:' .. f)
+        redis.call('HDEL', b, f, 'd:' .. f, 'c:' .. f, 'e:' .. f, 'p:' .. f, 'x:' .. f, 'r:' .. f, 'k:' .. f, 'o:' .. f, 'u:' .. f)
         if t[F_REVIEW] ~= RV_CANCELLED then nc = nc - 1 end
       elseif not lo or rcv < lo then lo = rcv end
     end
