@@ -39,7 +39,7 @@ var devOrgs = []devOrg{
 		BankCodes: map[string][]string{"NL": {"ABNA"}, "DE": {"37040044"}, "BE": {"539"}, "FR": {"20041"}}},
 	// The victim's bank: it reports the account its customer paid and asks
 	// demo-bank, which holds it, for the money (funds recovery).
-	{ID: "demo-victim", Type: "bank", File: "victim", Scope: "ibans:read reports:write reports:read alerts:read events:read recoveries:write",
+	{ID: "demo-victim", Type: "bank", File: "victim", Scope: "ibans:read reports:write reports:read alerts:read events:read recoveries:write chains:write chains:read",
 		BankCodes: map[string][]string{"GB": {"WEST"}}},
 	{ID: "demo-market", Type: "marketplace", File: "market", Scope: "ibans:read reports:write reports:read events:read"},
 	{ID: "demo-police", Type: "police", File: "police", Scope: "ibans:read reports:write reports:read alerts:write markers:write audit:read chains:read"},
