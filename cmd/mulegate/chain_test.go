@@ -325,3 +325,51 @@ func TestConfirmedUpstream(t *testing.T) {
 		t.Errorf("an onward report from a confirmed source: %+v", l)
 	}
 }
+
+// TestRecoveryAlongTheChain (SPEC Part 3, "Recovery follows the chain"):
+// the victim's bank, which filed the root report, asks for the money at
+// the account it went on to (a linked report filed by the first holder):
+// it is a party of that linked report's status (without its IBAN) and
+// recovery, gets the holder's steps in its feed and may release it; it is
+// no party of the linked report's review, and an org off the chain gets
+// 404.
+func TestRecoveryAlongTheChain(t *testing.T) {
+	p := mustPKI(t)
+	sim := mustSimProc(t).addrs["sim"]
+	gw := mustGateway(t, p, mustRedisAddrs(t), "", "MULEGATE_POLICE_URL", sim, "MULEGATE_FORWARD_WORKERS", "2")
+	victim, holder, market := p.client(t, p.clients["bank-b"]), p.client(t, p.clients["bank-a"]), p.client(t, p.clients["market-a"])
+	vTok, hTok, mTok := p.token(t, "bank-b", nil, nil), p.token(t, "bank-a", nil, nil), p.token(t, "market-a", nil, nil)
+	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	root := decodeInto[accepted](t, do(t, victim, "POST", gw.api+"/v1/reports", vTok, `{"iban":"NL91ABNA0417164300","category":"phishing"}`,
+		"Idempotency-Key", "rc-0")).ReportID
+	linked := decodeInto[onwardOut](t, do(t, holder, "POST", gw.api+"/v1/reports/"+root+"/onward", hTok,
+		`{"transfers":[{"iban":"DE89370400440532013000","amount":{"value":"700","currency":"EUR"},"at":"`+at+`"}]}`, "Idempotency-Key", "rc-1")).Reports[0].ReportID
+	st := do(t, victim, "GET", gw.api+"/v1/reports/"+linked, vTok, "")
+	if st.status != 200 || strings.Contains(string(st.body), "DE89370400440532013000") {
+		t.Errorf("the linked report as the root's reporter sees it: %d %s, want 200 without its IBAN", st.status, st.body)
+	}
+	if got := do(t, market, "GET", gw.api+"/v1/reports/"+linked, mTok, ""); got.status != 404 {
+		t.Errorf("an org off the chain: %d, want 404", got.status)
+	}
+	if got := do(t, victim, "POST", gw.api+"/v1/reports/"+linked+"/acknowledge", vTok, ""); got.status != 404 {
+		t.Errorf("the root's reporter on the linked report's review: %d, want 404", got.status)
+	}
+	rec := gw.api + "/v1/reports/" + linked + "/recovery"
+	if got := do(t, victim, "POST", rec+"/release", vTok, ""); got.status != 409 {
+		t.Errorf("release before any request: %d %s, want 409", got.status, got.body)
+	}
+	got := do(t, victim, "POST", rec, vTok, `{"amount":{"value":"700","currency":"EUR"},"return_to":"BE68539007547034"}`)
+	if got.status != 201 || decodeInto[recoveryOut](t, got).RequestedBy != "bank-b" {
+		t.Fatalf("the root's reporter asks for the money downstream: %d %s", got.status, got.body)
+	}
+	if got := do(t, holder, "POST", rec+"/hold", hTok, `{"amount":{"value":"500","currency":"EUR"}}`); got.status != 200 {
+		t.Fatalf("hold: %d %s", got.status, got.body)
+	}
+	waitfor.Until(t, "the holder's hold in the requester's feed", 10*time.Second, func() bool {
+		page := decodeInto[eventPage](t, do(t, victim, "GET", gw.api+"/v1/events?types=recovery.held", vTok, ""))
+		return len(page.Events) == 1 && strings.Contains(string(page.Events[0].Data), linked)
+	})
+	if got := do(t, victim, "POST", rec+"/release", vTok, ""); got.status != 200 || decodeInto[recoveryOut](t, got).State != "released" {
+		t.Errorf("the requester releases it: %d %s", got.status, got.body)
+	}
+}

@@ -21,6 +21,9 @@ type ChainLink struct {
 	// ConfirmsOnward); kept with the linked report, moved by the source's
 	// later changes. Not part of the request.
 	Upstream bool `json:"-"`
+	// RootReporter is the org that filed the root report: it may ask for
+	// the money along the chain.
+	RootReporter string `json:"-"`
 }
 
 // ConfirmsOnward says whether a report makes the IBANs its money went on

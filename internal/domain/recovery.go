@@ -249,14 +249,17 @@ func ApplyRecovery(c RecoveryCase, s RecoveryStep, now time.Time, pol RecoveryPo
 func (c RecoveryCase) Role(a RecoveryAction) error {
 	switch a {
 	case RecoveryRequest:
-		if !c.Parties.Reporter || c.Caller.Type != OrgBank {
-			return &Error{Code: CodeForbidden, Msg: "only the bank that filed this report may request a recovery"}
+		if !(c.Parties.Reporter || c.Parties.RootReporter) || c.Caller.Type != OrgBank {
+			return &Error{Code: CodeForbidden, Msg: "only the bank that filed this report (or the first report of its chain) may request a recovery"}
 		}
 	case RecoveryHold, RecoveryReturn, RecoveryReject:
 		if !c.Parties.Holder {
 			return &Error{Code: CodeForbidden, Msg: "only the bank that holds the account may " + string(a) + " a recovery"}
 		}
 	case RecoveryRelease:
+		if c.Recovery == nil && (c.Parties.Reporter || c.Parties.RootReporter) {
+			return nil // nothing to release: 409 names the state
+		}
 		requester := c.ReportedBy
 		if c.Recovery != nil {
 			requester = c.Recovery.RequestedBy

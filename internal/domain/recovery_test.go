@@ -54,6 +54,8 @@ func TestRecoveryStateMachine(t *testing.T) {
 		code    Code
 	}{
 		{"201/request", asReporter(nil), request, RecoveryRequested, true, ""},
+		{"201/request by the chain's root reporter", as(Caller{Org: "bank-root", Type: OrgBank}, Parties{RootReporter: true}, nil), request,
+			RecoveryRequested, true, ""},
 		{"403/request by the holder", asHolder(nil), request, "", false, CodeForbidden},
 		{"403/request by the police", as(police, Parties{Police: true}, nil), request, "", false, CodeForbidden},
 		{"403/request by a marketplace reporter", marketplace, request, "", false, CodeForbidden},

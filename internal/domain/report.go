@@ -189,4 +189,8 @@ type ReportStatus struct {
 }
 
 // PartiesOf relates a caller to this report.
-func (st ReportStatus) PartiesOf(c Caller) Parties { return PartiesOf(c, st.ReporterOrg, st.Review) }
+func (st ReportStatus) PartiesOf(c Caller) Parties {
+	p := PartiesOf(c, st.ReporterOrg, st.Review)
+	p.RootReporter = st.Chain != nil && st.Chain.RootReporter != "" && c.Org == st.Chain.RootReporter && !p.Reporter
+	return p
+}

@@ -152,7 +152,14 @@ type Caller struct {
 
 // Parties says what a caller is to a report: its reporter, its holder,
 // the police. A bank that reported an IBAN it holds is both.
-type Parties struct{ Reporter, Holder, Police bool }
+type Parties struct {
+	Reporter, Holder, Police bool
+	// RootReporter: the caller filed the first report of the linked
+	// report's chain (another org than its reporter). It is a party of
+	// the linked report's status and recovery only (SPEC Part 3: recovery
+	// follows the chain), and sees it without its IBAN.
+	RootReporter bool
+}
 
 // PartiesOf relates a caller to a report.
 func PartiesOf(c Caller, reporterOrg string, r Review) Parties {

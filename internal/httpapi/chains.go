@@ -84,6 +84,10 @@ func handleOnward(d chainDeps) gin.HandlerFunc {
 			return
 		}
 		link.Upstream = st.ConfirmsOnward()
+		link.RootReporter = st.ReporterOrg
+		if st.Chain != nil {
+			link.RootReporter = st.Chain.RootReporter
+		}
 		ibans := make([]iban.IBAN, len(ts))
 		for n, t := range ts {
 			ibans[n] = t.IBAN

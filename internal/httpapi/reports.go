@@ -212,7 +212,7 @@ func handleReportStatus(d reportDeps) gin.HandlerFunc {
 // an unknown report, or one the caller is no party of, is 404 whatever
 // the caller's scopes (existence is not revealed); only then does a
 // missing scope give 403. The report as read is kept for the handler.
-func reportParty(d reportDeps, want auth.Scope) gin.HandlerFunc {
+func reportParty(d reportDeps, want auth.Scope, withRoot bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx, cancel := withTimeout(c, d.timeout)
 		defer cancel()
@@ -221,7 +221,7 @@ func reportParty(d reportDeps, want auth.Scope) gin.HandlerFunc {
 			writeProblem(c, err)
 			return
 		}
-		if !st.PartiesOf(caller(c)).Any() {
+		if p := st.PartiesOf(caller(c)); !p.Any() && !(withRoot && p.RootReporter) {
 			writeProblem(c, &domain.Error{Code: domain.CodeNotFound, Msg: "no such report"})
 			return
 		}

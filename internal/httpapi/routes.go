@@ -153,8 +153,11 @@ func NewAPI(d Deps) http.Handler {
 func reportRoutes(v1 v1Routes, d Deps, lookup, write gin.HandlerFunc) {
 	rp := reportDeps{store: d.Reports, bodyLimit: d.MaxBodyBytes, skew: d.ClockSkew, timeout: d.RequestTimeout, now: d.Now}
 	v1.handle("POST", "/reports", "report", write, requireScope(auth.ScopeReportsWrite), handleSubmitReport(rp))
-	party := func(want auth.Scope) gin.HandlerFunc { return reportParty(rp, want) }
-	v1.handle("GET", "/reports/:id", "report_read", lookup, party(auth.ScopeReportsRead), handleReportStatus(rp))
+	party := func(want auth.Scope) gin.HandlerFunc { return reportParty(rp, want, false) }
+	// The root report's reporter is a party of a linked report's status
+	// and recovery (recovery follows the chain).
+	withRoot := func(want auth.Scope) gin.HandlerFunc { return reportParty(rp, want, true) }
+	v1.handle("GET", "/reports/:id", "report_read", lookup, withRoot(auth.ScopeReportsRead), handleReportStatus(rp))
 	rv := reviewDeps{store: d.Reports, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
 	review := party(auth.ScopeReportsReview)
 	v1.handle("POST", "/reports/:id/acknowledge", "acknowledge", write, review, handleReview(rv, domain.ActionAcknowledge))
@@ -164,7 +167,7 @@ func reportRoutes(v1 v1Routes, d Deps, lookup, write gin.HandlerFunc) {
 	v1.handle("POST", "/reports/:id/onward", "onward", write, party(auth.ScopeChainsWrite), handleOnward(cd))
 	v1.handle("GET", "/reports/:id/chain", "chain_read", lookup, party(auth.ScopeChainsRead), handleChain(d.Reports, d.RequestTimeout))
 	rc := recoveryDeps{store: d.Reports, policy: d.Recovery, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
-	recover := party(auth.ScopeRecoveriesWrite)
+	recover := withRoot(auth.ScopeRecoveriesWrite)
 	for path, a := range map[string]domain.RecoveryAction{"/recovery": domain.RecoveryRequest, "/recovery/hold": domain.RecoveryHold,
 		"/recovery/return": domain.RecoveryReturn, "/recovery/reject": domain.RecoveryReject, "/recovery/release": domain.RecoveryRelease} {
 		v1.handle("POST", "/reports/:id"+path, "recovery_"+string(a), write, recover, handleRecovery(rc, a))

@@ -72,7 +72,7 @@ type acceptArgs struct {
 	Pseudonym     string `lua:"pseudonym"`   // hex
 	ReportID      string `lua:"report_id"`   // hex
 	TraceParent   string `lua:"traceparent"` // the request's ("")
-	Chain         string `lua:"chain"`       // a linked report's source and root ids (hex, 32 each); "" for hop 0
+	Chain         string `lua:"chain"`       // a linked report's source and root ids (hex, 32 each), then the root's reporter; "" for hop 0
 }
 
 func (a acceptArgs) argv() []any { return argvOf(a) }

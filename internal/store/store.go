@@ -314,7 +314,7 @@ func (s *Reports) Accept(ctx context.Context, org string, orgType domain.OrgType
 	}
 	chain := ""
 	if c := sub.Chain; c != nil {
-		r.Hop, r.Upstream, chain = c.Hop, c.Upstream, c.SourceID+c.RootID
+		r.Hop, r.Upstream, chain = c.Hop, c.Upstream, c.SourceID+c.RootID+c.RootReporter
 	}
 	rec, _, err := r.encode()
 	if err != nil {
@@ -724,8 +724,8 @@ func (s *conn) readReport(ctx context.Context, id string) (domain.ReportStatus, 
 		st.PoliceReference = str(3)
 	}
 	st.Review.Details, st.Review.CancelReason = str(4), str(5)
-	if c := str(8); len(c) == 64 && r.Hop > 0 {
-		st.Chain = &domain.ChainLink{SourceID: c[:32], RootID: c[32:], Hop: r.Hop, Upstream: r.Upstream}
+	if c := str(8); len(c) >= 64 && r.Hop > 0 {
+		st.Chain = &domain.ChainLink{SourceID: c[:32], RootID: c[32:64], RootReporter: c[64:], Hop: r.Hop, Upstream: r.Upstream}
 	}
 	for kids := str(9); len(kids) >= 32; kids = kids[32:] {
 		st.Children = append(st.Children, kids[:32])
