@@ -57,6 +57,15 @@ type Amount struct {
 	Currency string `json:"currency"`
 }
 
+// OrNil is a copy of a for an optional field of an answer, nil when no
+// amount was given.
+func (a Amount) OrNil() *Amount {
+	if a.Value == "" {
+		return nil
+	}
+	return &a
+}
+
 // Submission is a report as a client submitted it, before it is accepted.
 type Submission struct {
 	IBAN        iban.IBAN

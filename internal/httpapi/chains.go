@@ -176,19 +176,10 @@ func chainEntry(r domain.ReportStatus, who domain.Caller) chainEntryJSON {
 	} else if len(r.IBAN) >= 2 {
 		e.Country = r.IBAN[:2]
 	}
-	if r.Amount.Value != "" {
-		a := r.Amount
-		e.Amount = &a
-	}
+	e.Amount = r.Amount.OrNil()
 	e.Review.State, e.Review.Result = string(r.Review.State), string(r.Review.Result)
 	if rc := r.Recovery; rc != nil {
-		some := func(a domain.Amount) *domain.Amount {
-			if a.Value == "" {
-				return nil
-			}
-			return &a
-		}
-		e.Recovery = &chainRecoveryJSON{State: string(rc.State), Requested: some(rc.Requested), Held: some(rc.Held), Returned: some(rc.Returned)}
+		e.Recovery = &chainRecoveryJSON{State: string(rc.State), Requested: rc.Requested.OrNil(), Held: rc.Held.OrNil(), Returned: rc.Returned.OrNil()}
 	}
 	return e
 }

@@ -151,14 +151,8 @@ type recoveryJSON struct {
 // renderRecovery shows a recovery to a party of its report: the IBAN
 // the money goes back to only to the holder, who has to send it there.
 func renderRecovery(r domain.Recovery, p domain.Parties, now time.Time) recoveryJSON {
-	amount := func(a domain.Amount) *domain.Amount {
-		if a.Value == "" {
-			return nil
-		}
-		return &a
-	}
-	out := recoveryJSON{State: string(r.State), RequestedBy: r.RequestedBy, Requested: r.Requested, Held: amount(r.Held),
-		Returned: amount(r.Returned), Details: r.Details, Payment: r.Payment, RequestedAt: r.RequestedAt.Format(time.RFC3339Nano),
+	out := recoveryJSON{State: string(r.State), RequestedBy: r.RequestedBy, Requested: r.Requested, Held: r.Held.OrNil(),
+		Returned: r.Returned.OrNil(), Details: r.Details, Payment: r.Payment, RequestedAt: r.RequestedAt.Format(time.RFC3339Nano),
 		HoldBy: r.HoldBy.Format(time.RFC3339Nano), AnswerBy: r.AnswerBy.Format(time.RFC3339Nano), HeldAt: timePtr(r.HeldAt),
 		ReturnedAt: timePtr(r.ReturnedAt), RejectedAt: timePtr(r.RejectedAt), ReleasedAt: timePtr(r.ReleasedAt), Reason: r.Reason,
 		RejectDetails: r.RejectDetails, ReturnReference: r.ReturnReference, OverdueHold: r.OverdueHold(now), Overdue: r.Overdue(now)}

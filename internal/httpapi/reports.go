@@ -187,10 +187,7 @@ func renderStatus(st domain.ReportStatus, p domain.Parties, now time.Time) statu
 	if p.Holder {
 		out.IBAN, out.Category, out.ReporterOrg = st.IBAN, string(st.Category), st.ReporterOrg
 	}
-	if st.Amount.Value != "" {
-		a := st.Amount
-		out.Amount = &a
-	}
+	out.Amount = st.Amount.OrNil()
 	if st.Recovery != nil {
 		r := renderRecovery(*st.Recovery, p, now)
 		out.Recovery = &r

@@ -3,13 +3,11 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mulegate/mulegate/internal/iban"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/mulegate/mulegate/internal/domain"
 )
@@ -30,7 +28,7 @@ func (s *Reports) Onward(ctx context.Context, caller domain.Caller, key string, 
 		return nil, domain.Internal("onward: encode", err)
 	}
 	raw, now := rawID(s.ReportID(caller.Org, key)), s.now()
-	sk, err := s.locate(ctx, source.ID)
+	sk, err := s.locate(ctx, source.ID) // the source's book: the claim names its partition, the children go there
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +43,7 @@ func (s *Reports) Onward(ctx context.Context, caller domain.Caller, key string, 
 		}
 		out[n] = a
 	}
-	return out, s.linkChildren(ctx, source.ID, out)
+	return out, s.linkChildren(ctx, sk, source.ID, out)
 }
 
 // linkedKey is the idempotency key of a request's n-th linked report: a
@@ -94,32 +92,22 @@ func (s *Reports) Chain(ctx context.Context, st domain.ReportStatus) (root strin
 	for len(queue) > 0 && len(reports) < maxChain {
 		id := queue[0]
 		queue = queue[1:]
-		r, k, _, err := s.readReport(ctx, id)
+		r, _, _, err := s.readReport(ctx, id) // one read: the record, and its children (o:<id>)
 		if domain.ErrorCode(err) == domain.CodeNotFound {
-			continue // past retention, or cancelled out of existence
+			continue // past retention
 		}
 		if err != nil {
 			return root, nil, err
 		}
 		reports = append(reports, r)
-		kids, err := s.rdb.HGet(ctx, k.book(), "o:"+rawID(id)).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return root, nil, s.fail(opReport, "chain: read", err)
-		}
-		for i := 0; i+32 <= len(kids); i += 32 {
-			queue = append(queue, kids[i:i+32])
-		}
+		queue = append(queue, r.Children...)
 	}
 	return root, reports, nil
 }
 
 // linkChildren records the linked reports of one onward request with
 // their source, for the chain view.
-func (s *Reports) linkChildren(ctx context.Context, source string, acc []domain.Accepted) error {
-	k, err := s.locate(ctx, source)
-	if err != nil {
-		return err
-	}
+func (s *Reports) linkChildren(ctx context.Context, k ibanKeys, source string, acc []domain.Accepted) error {
 	var b strings.Builder
 	for _, a := range acc {
 		b.WriteString(a.ID)

@@ -38,10 +38,7 @@ const (
 // takes it out of the outbox; false when the report is not rejected (any
 // more).
 func (s *Outbox) ParkEvent(ctx context.Context, e outbox.Entry) (bool, error) {
-	k, err := s.entryBook(ctx, e)
-	if err != nil {
-		return false, err
-	}
+	k := s.entryBook(e)
 	n, err := parkScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), k.book(), rejectedKey(k.tag), parkedKey(k.tag)},
 		parkArgs{Group: forwarderGroup, Entry: e.StreamID, ID: rawID(e.ReportID), ReportID: e.ReportID, EventKey: e.Key,
 			Body: s.blobs.seal(adOutbox(e.ReportID), e.Body), OtherGroup: holderGroup, Event: e.Event, TTL: s.ttlSeconds()}.argv()...).Int()
@@ -282,10 +279,7 @@ func (s *Outbox) MarkRejected(ctx context.Context, e outbox.Entry, reason string
 // belongs to (queued, forwarded, rejected); a review event waits until its
 // report is no longer queued.
 func (s *Outbox) ReportForwardingStatus(ctx context.Context, e outbox.Entry) (domain.Status, error) {
-	k, err := s.entryBook(ctx, e)
-	if err != nil {
-		return "", err
-	}
+	k := s.entryBook(e)
 	rec, err := s.rdb.HGet(ctx, k.book(), rawID(e.ReportID)).Result()
 	if errors.Is(err, redis.Nil) {
 		return domain.StatusRejected, nil // the report is gone (expired): nothing to attach the event to
@@ -331,8 +325,8 @@ func (s *Outbox) SourceSettled(ctx context.Context, e outbox.Entry) (bool, error
 
 // entryBook names the book of an entry's report (its "ps"), always on
 // the entry's own slot (its stream's).
-func (s *conn) entryBook(_ context.Context, e outbox.Entry) (ibanKeys, error) {
-	return ibanKeys{tag: s.tags[e.Partition], part: e.Partition, pseudo: e.Pseudonym}, nil
+func (s *conn) entryBook(e outbox.Entry) ibanKeys {
+	return ibanKeys{tag: s.tags[e.Partition], part: e.Partition, pseudo: e.Pseudonym}
 }
 
 func (s *conn) finish(ctx context.Context, e outbox.Entry, st domain.Status, ref string, at time.Time, reason string) error {
@@ -341,10 +335,7 @@ func (s *conn) finish(ctx context.Context, e outbox.Entry, st domain.Status, ref
 	if e.Kind != outbox.KindReport {
 		code = "event" // a review event or a feed entry: only leaves the outbox
 	} else {
-		var err error
-		if k, err = s.entryBook(ctx, e); err != nil {
-			return err
-		}
+		k = s.entryBook(e)
 	}
 	body := ""
 	if st == domain.StatusRejected {
@@ -373,10 +364,7 @@ func (s *Outbox) Hold(ctx context.Context, e outbox.Entry, consumer string) (own
 }
 
 func (s *conn) hold(ctx context.Context, e outbox.Entry, consumer, reason string) (bool, error) {
-	k, err := s.entryBook(ctx, e)
-	if err != nil {
-		return false, err
-	}
+	k := s.entryBook(e)
 	n, err := holdScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition), k.book()},
 		holdArgs{Group: forwarderGroup, Entry: e.StreamID, Consumer: consumer, Error: reason, ID: rawID(e.ReportID)}.argv()...).Int()
 	if err != nil {
