@@ -394,6 +394,19 @@ the amounts reported and what came back:
   victim "$MG/v1/events?types=recovery.held,recovery.returned"
   victim $MG/v1/ibans/NL91ABNA0417164300
 
+Following the money (onward transfers, modelled on MED 2.0): demo-bank
+says where the money of that report went on to, a French account it holds
+and a British one at demo-victim. Each transfer becomes a linked report
+(hop 1), routed to its holder and sent to the police after its source.
+Once demo-bank closes the first report agreed, the French account is one
+hop from a confirmed mule: risk medium with a single reporter:
+
+  mulegate onward ${REC##*/} --transfer FR1420041010050500013M02606=300 --transfer GB82WEST12345698765432=100 --idempotency-key onward-1
+  mulegate chain ${REC##*/}
+  bank -X POST $MG$REC/close -H 'Content-Type: application/json' -d '{"result":"agreed","fraud_type":"mule_account"}'
+  sleep 1
+  mulegate lookup FR1420041010050500013M02606
+
 Police alerts: the police push an alert about an IBAN; it is routed to the
 bank whose bank codes hold it (demo-bank: NL ABNA, DE 37040044, BE 539,
 FR 20041). The bank reads its feed, long-polls, or streams (SSE):

@@ -49,8 +49,10 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 		"event: alert",                                                                             // the SSE stream
 		`"state":"requested","requested_by":"demo-victim"`, `"state":"held"`, `"state":"returned"`, // the recovery's steps
 		`"type":"recovery.requested"`, `"type":"recovery.held"`, `"type":"recovery.returned"`, // each side's feed
-		`"recovered":{"EUR":"800.00"}`, // the lookup
-		`"unique":10,`,                 // 2 + 1 + 1 reports before, 6 during the outage: all delivered
+		`"recovered":{"EUR":"800.00"}`,                                                                             // the lookup
+		`"holder_org":"demo-victim","hop":1`, `"chain":{"confirmed_upstream":true,"linked_reports":1,"min_hop":1}`, // the chain (the CLI sorts keys)
+		`"risk_reasons":["linked_to_confirmed"]`,
+		`"unique":12,`, // 2 + 1 + 1 reports and 2 linked ones before, 6 during the outage: all delivered
 		`{"audit":"ok","police_breaker":"closed","redis":"ok"}`, `mulegate_token_cache_total{result="hit"}`,
 	} {
 		if !strings.Contains(string(out), want) {

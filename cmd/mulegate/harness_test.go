@@ -37,7 +37,7 @@ type pki struct {
 }
 
 var testOrgs = map[string]string{
-	"bank-a": "bank", "bank-b": "bank", "market-a": "marketplace", "police-nl": "police",
+	"bank-a": "bank", "bank-b": "bank", "bank-c": "bank", "market-a": "marketplace", "police-nl": "police",
 }
 
 func mustPKI(t testing.TB) *pki {
@@ -94,6 +94,8 @@ func (p *pki) config(redisAddrs []string, extra string) string {
 			orgs.WriteString("    bank_codes: {NL: [ABNA], DE: [\"37040044\"]}\n")
 		case "bank-b":
 			orgs.WriteString("    bank_codes: {BE: [\"539\"], FR: [\"20041\"], CH: [\"00762\"]}\n")
+		case "bank-c":
+			orgs.WriteString("    bank_codes: {ES: [\"2100\"], IT: [\"05428\"]}\n")
 		}
 	}
 	return fmt.Sprintf(`

@@ -27,13 +27,18 @@ type ChainLink struct {
 }
 
 // ConfirmsOnward says whether a report makes the IBANs its money went on
-// to "one hop from a confirmed mule": it counts (not cancelled) and its
-// holder closed it agreed, the holder being another org than its
-// reporter (a bank cannot confirm its own report and push IBANs up the
-// chain with it).
-func (st ReportStatus) ConfirmsOnward() bool {
+// to "one hop from a confirmed mule" (SPEC Part 3): it counts (not
+// cancelled) and either its holder closed it agreed, the holder being
+// another org than its reporter (a bank cannot confirm its own report and
+// push IBANs up the chain with it), or its IBAN carries a marker (marked).
+// A cancelled source confirms nothing, marker or not: its reporter
+// withdrew the report the chain was built from.
+func (st ReportStatus) ConfirmsOnward(marked bool) bool {
 	r := st.Review
-	return r.State == ReviewClosed && r.Result == ResultAgreed && r.Holder != "" && r.Holder != st.ReporterOrg
+	if r.State == ReviewCancelled {
+		return false
+	}
+	return marked || r.State == ReviewClosed && r.Result == ResultAgreed && r.Holder != "" && r.Holder != st.ReporterOrg
 }
 
 // ChainPolicy bounds chains (chains.max_hops, chains.max_transfers).

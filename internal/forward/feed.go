@@ -24,7 +24,8 @@ type Feed interface {
 	MarkThresholdCrossed(ctx context.Context, iban string) error
 	TrackDue(ctx context.Context, holder, reportID string, respondBy time.Time, open bool) error
 	TrackRecovery(ctx context.Context, holder, reportID string, deadline time.Time) error
-	SetUpstream(ctx context.Context, reportID string, up bool, at time.Time) error
+	SourceWord(ctx context.Context, reportID string) (up bool, version int64, err error)
+	SetUpstream(ctx context.Context, reportID string, up bool, version int64) error
 }
 
 // feedRelay tells the bank that holds a reported account: it reads every
@@ -215,16 +216,28 @@ func (f *feedRelay) carried(e outbox.Entry) (domain.Event, bool) {
 	return domain.Event{ID: f.feed.EventID(typ, e.Key), Type: typ, CreatedAt: time.Now(), Data: e.FeedData}, true
 }
 
-// upstream tells a report's linked reports whether it confirms them now
-// (a KindUpstream entry): each is written once, the latest word winning.
-// False when Redis did not take one (the entry is retried whole: the
-// writes are idempotent).
+// upstream has a report's linked reports hear whether it confirms them
+// now (a KindUpstream entry, queued by every change that can move it):
+// the word is read from the source's book as it is now, versioned by
+// that reading, and written into each linked report once, the latest
+// reading winning; so entries handled out of order, twice, or by two
+// gateways at once still leave the linked reports as the source is. A
+// source that is gone is passed by. False when Redis did not take one
+// (the entry is retried whole: the writes are idempotent).
 func (f *feedRelay) upstream(ctx context.Context, e outbox.Entry) bool {
 	if e.Kind != outbox.KindUpstream {
 		return true
 	}
+	up, version, err := f.feed.SourceWord(ctx, e.ReportID)
+	if domain.ErrorCode(err) == domain.CodeNotFound {
+		return true
+	}
+	if err != nil {
+		f.log("holders feed: chain word failed; will retry", "report_id", e.ReportID, "err", err)
+		return false
+	}
 	for _, kid := range e.Children {
-		if err := f.feed.SetUpstream(ctx, kid, e.Upstream, time.UnixMilli(e.At)); err != nil {
+		if err := f.feed.SetUpstream(ctx, kid, up, version); err != nil {
 			f.log("holders feed: chain word failed; will retry", "report_id", e.ReportID, "err", err)
 			return false
 		}

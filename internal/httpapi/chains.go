@@ -83,7 +83,6 @@ func handleOnward(d chainDeps) gin.HandlerFunc {
 			writeProblem(c, err)
 			return
 		}
-		link.Upstream = st.ConfirmsOnward()
 		link.RootReporter = st.ReporterOrg
 		if st.Chain != nil {
 			link.RootReporter = st.Chain.RootReporter

@@ -39,11 +39,8 @@ type Entry struct {
 	// Source is a linked report's source report id ("" for hop 0): the
 	// police get a linked report only after its source.
 	Source string
-	// Children, Upstream and At: a KindUpstream entry's linked reports,
-	// whether their source confirms them, and as of when (ms).
+	// Children: a KindUpstream entry's linked reports.
 	Children []string
-	Upstream bool
-	At       int64
 	FeedTo   string
 	FeedType string
 	FeedData []byte
@@ -63,9 +60,9 @@ const (
 	// KindFeed is for the holder's feed only (a police marker set or
 	// lifted): the forwarders pass it by.
 	KindFeed Kind = "feed"
-	// KindUpstream tells a report's linked reports whether it confirms
-	// them now (Upstream, as of At): the holders' relay writes it into
-	// their records; the forwarders pass it by.
+	// KindUpstream has a report's linked reports (Children) hear whether
+	// it confirms them now: the holders' relay reads that from the
+	// report's book and writes it into theirs; the forwarders pass it by.
 	KindUpstream Kind = "upstream"
 )
 

@@ -123,6 +123,9 @@ func (s *Reports) Review(ctx context.Context, id string, caller domain.Caller, r
 			return st, false, err
 		}
 		if ok, err := s.apply(ctx, k, id, old, c, now); err != nil || ok {
+			if err == nil && len(st.Children) > 0 {
+				s.spreadWord(ctx, k, id, st.Children)
+			}
 			st.Review = next
 			if rel != nil {
 				st.Recovery = rel
@@ -158,12 +161,9 @@ func (s *Reports) reviewChange(k ibanKeys, st domain.ReportStatus, old bookRecor
 		}
 	}
 	c.entries = []entry{e}
-	if after := st; len(st.Children) > 0 {
+	if len(st.Children) > 0 {
 		// The linked reports hear whether this report confirms them now.
-		after.Review = next
-		if was, is := st.ConfirmsOnward(), after.ConfirmsOnward(); was != is {
-			c.entries = append(c.entries, upstreamEntry(k, st, is, now))
-		}
+		c.entries = append(c.entries, upstreamEntry(k, st))
 	}
 	if req.Action == domain.ActionCancel && st.Recovery != nil {
 		if r, ok := st.Recovery.ReleaseOnCancel(now); ok {

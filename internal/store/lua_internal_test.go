@@ -28,7 +28,7 @@ func TestArgsPreludeAndArgvAgree(t *testing.T) {
 	if d := cmp.Diff([]any{"x", int64(7), "a", "b"}, argvOf(sampleArgs{ID: "x", Now: 7, Fields: []any{"a", "b"}})); d != "" {
 		t.Errorf("argv (-want +got):\n%s", d)
 	}
-	if n := nArgs(acceptArgs{}); n != 20 || !strings.Contains(luaArgs(acceptArgs{}), "local ACCEPT_N = 20") {
+	if n := nArgs(acceptArgs{}); n != 21 || !strings.Contains(luaArgs(acceptArgs{}), "local ACCEPT_N = 21") {
 		t.Errorf("acceptArgs: %d fixed arguments, prelude %q", n, luaArgs(acceptArgs{}))
 	}
 	if luaArgName(reflectType(claimReportArgs{})) != "claim_report" {

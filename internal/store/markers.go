@@ -59,7 +59,7 @@ func (s *IBANs) ChangeMarker(ctx context.Context, i iban.IBAN, c domain.Caller, 
 		}
 		subject := k.pseudo + ":" + strconv.FormatInt(now.UnixMilli(), 10)
 		args := markerArgs{Expected: expected, Now: now.UnixMilli(), TTL: s.ttlSeconds(), Holder: feedHolder, Event: string(typ),
-			Subject: subject, Body: s.blobs.seal(adOutbox(subject), data), Wake: WakeChannel, Partition: k.part}
+			Subject: subject, Body: s.blobs.seal(adOutbox(subject), data), Wake: WakeChannel, Partition: k.part, Pseudo: k.pseudo}
 		if m != nil {
 			args.Fields = []any{"m:ft", string(m.FraudType), "m:bt", string(m.ByType), "m:by", m.ByOrg,
 				"m:at", m.RegisteredAt.UnixMilli(), "m:det", m.Details}
@@ -68,7 +68,12 @@ func (s *IBANs) ChangeMarker(ctx context.Context, i iban.IBAN, c domain.Caller, 
 		if err != nil {
 			return old, s.fail(opReport, "marker script", err)
 		}
-		if n, _ := v.(int64); n == 1 {
+		if words, ok := v.([]any); ok && len(words) > 0 {
+			for n := 1; n+1 < len(words); n += 2 {
+				id, _ := words[n].(string)
+				kids, _ := words[n+1].(string)
+				s.spreadWord(ctx, k, id, splitIDs(kids))
+			}
 			return old, nil
 		}
 	}

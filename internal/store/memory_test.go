@@ -208,3 +208,74 @@ func TestRecoveryBytes(t *testing.T) {
 	t.Logf("the book: %d bytes before the recovery, %d after it was requested, held and returned (+%d); encoding %s",
 		before, size(), size()-before, rdb.ObjectEncoding(ctx, book).Val())
 }
+
+// TestChainBytes measures what following the money adds to Redis (a
+// documented measurement, docs/perf/history.md): the book of an onward
+// IBAN with one linked report next to one with a plain report of the same
+// amount, and a source's book before and after it names 1, then 50,
+// linked reports.
+func TestChainBytes(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	st, err := store.New(rdb, store.Options{Secret: secret, HolderOf: func(iban.IBAN) string { return "bank-h" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	size := func(i iban.IBAN) (int64, string) {
+		return rdb.MemoryUsage(ctx, st.BookKey(i), 0).Val(), rdb.ObjectEncoding(ctx, st.BookKey(i)).Val()
+	}
+	accept := func(n int, key string) domain.ReportStatus {
+		a, err := st.Accept(ctx, "bank-v", domain.OrgBank, key, domain.Submission{IBAN: nlIBAN(n), Category: "phishing",
+			Amount: &domain.Amount{Value: "1200.00", Currency: "EUR"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := st.ReportStatus(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	holder := domain.Caller{Org: "bank-h", Type: domain.OrgBank}
+	pol := domain.ChainPolicy{MaxHops: 5, MaxTransfers: 50}
+	onward := func(src domain.ReportStatus, key string, first, n int) {
+		link, _ := domain.Link(src.ID, "", 0, pol)
+		link.RootReporter = src.ReporterOrg
+		ts := make([]domain.Transfer, n)
+		for k := range ts {
+			ts[k] = domain.Transfer{IBAN: nlIBAN(first + k), Amount: domain.Amount{Value: "1000.00", Currency: "EUR"}, At: time.Now().Add(-time.Minute)}
+		}
+		if _, err := st.Onward(ctx, holder, key, src, ts, link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A plain report of the same amount, for comparison.
+	plain, plainEnc := func() (int64, string) { accept(100, "cb-plain"); return size(nlIBAN(100)) }()
+	one := accept(1, "cb-1")
+	before, _ := size(nlIBAN(1))
+	onward(one, "cb-1-on", 200, 1)
+	after1, enc1 := size(nlIBAN(1))
+	linked, linkedEnc := size(nlIBAN(200))
+	src, err := st.ReportStatus(ctx, one.ID)
+	if err != nil || len(src.Children) != 1 {
+		t.Fatalf("the source's linked reports: %v %v", src.Children, err)
+	}
+	up, version, err := st.SourceWord(ctx, one.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetUpstream(ctx, src.Children[0], up, version); err != nil {
+		t.Fatal(err)
+	}
+	worded, wordedEnc := size(nlIBAN(200))
+	fifty := accept(2, "cb-2")
+	before50, _ := size(nlIBAN(2))
+	onward(fifty, "cb-2-on", 300, 50)
+	after50, enc50 := size(nlIBAN(2))
+	t.Logf("an onward IBAN's book with one linked report: %d bytes (%s); with a plain report of the same amount: %d (%s): +%d",
+		linked, linkedEnc, plain, plainEnc, linked-plain)
+	t.Logf("the onward IBAN's book once its source's word was written into it: %d bytes (+%d, %s)", worded, worded-linked, wordedEnc)
+	t.Logf("a source's book: %d bytes; naming 1 linked report %d (+%d, %s); another source naming 50: %d -> %d (+%d, %s)",
+		before, after1, after1-before, enc1, before50, after50, after50-before50, enc50)
+}

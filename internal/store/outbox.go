@@ -241,12 +241,7 @@ func (s *conn) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 		e.PoliceOnly = m.Values["ro"] == "1"
 		e.Source, _ = m.Values["src"].(string)
 		if kids, _ := m.Values["kids"].(string); kids != "" {
-			for ; len(kids) >= 32; kids = kids[32:] {
-				e.Children = append(e.Children, kids[:32])
-			}
-			e.Upstream = m.Values["up"] == "1"
-			at, _ := m.Values["at"].(string)
-			e.At, _ = strconv.ParseInt(at, 10, 64)
+			e.Children = splitIDs(kids)
 		}
 		if ft, _ := m.Values["ft"].(string); ft != "" {
 			e.FeedTo, _ = m.Values["to"].(string)

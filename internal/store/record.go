@@ -31,6 +31,12 @@ import (
 //	d:<id> c:<id>        a report's review details and cancel reason
 //	e:<id> p:<id>        a report's last forwarding error; its police
 //	                     reference when it does not fit in the record
+//	k:<id>               a linked report's chain: its source's and its root's
+//	                     raw ids (16 bytes each), then the root's reporter
+//	o:<id>               a source report's linked reports: raw ids, one after
+//	                     the other
+//	u:<id>               the version (µs) of the source's word a linked
+//	                     report's record holds (chains.go)
 //
 // A record is its fields joined by the unit separator (0x1F), trailing
 // empty fields left off, short codes for the closed sets. The free texts

@@ -29,7 +29,8 @@ var (
 
 var allScripts = []*redis.Script{claimKeyScript, claimReportScript, acceptScript, acceptManyScript, pruneScript,
 	changeScript, markerScript, finishScript, doneScript, holdScript, dropConsumerScript, parkScript, requeueScript,
-	postAlertScript, appendEventScript, thresholdScript, dayWritesScript, streamsScript, earlierPendingScript, childrenScript, upstreamScript}
+	postAlertScript, appendEventScript, thresholdScript, dayWritesScript, streamsScript, earlierPendingScript, childrenScript, upstreamScript,
+	sourceWordScript}
 
 // claimKeyArgs: an idempotent alert's claim (Store.claim).
 type claimKeyArgs struct {
@@ -72,7 +73,8 @@ type acceptArgs struct {
 	Pseudonym     string `lua:"pseudonym"`   // hex
 	ReportID      string `lua:"report_id"`   // hex
 	TraceParent   string `lua:"traceparent"` // the request's ("")
-	Chain         string `lua:"chain"`       // a linked report's source and root ids (hex, 32 each), then the root's reporter; "" for hop 0
+	Chain         string `lua:"chain"`       // a linked report's k:<id>: its source and root ids (raw, 16 bytes each), then the root's reporter; "" for hop 0
+	Source        string `lua:"source"`      // a linked report's source id (hex), for its outbox entry
 }
 
 func (a acceptArgs) argv() []any { return argvOf(a) }
@@ -112,6 +114,7 @@ type markerArgs struct {
 	Body      string `lua:"body"` // sealed
 	Wake      string `lua:"wake"`
 	Partition int    `lua:"partition"`
+	Pseudo    string `lua:"pseudo"` // the book's pseudonym, for its reports' chain words
 	Fields    []any  `lua:"fields"` // m:* name, value; none: lift
 }
 

@@ -312,9 +312,9 @@ func (s *Reports) Accept(ctx context.Context, org string, orgType domain.OrgType
 	if sub.Amount != nil {
 		r.Amount = *sub.Amount
 	}
-	chain := ""
+	chain, source := "", ""
 	if c := sub.Chain; c != nil {
-		r.Hop, r.Upstream, chain = c.Hop, c.Upstream, c.SourceID+c.RootID+c.RootReporter
+		r.Hop, r.Upstream, chain, source = c.Hop, c.Upstream, rawID(c.SourceID)+rawID(c.RootID)+c.RootReporter, c.SourceID
 	}
 	rec, _, err := r.encode()
 	if err != nil {
@@ -327,7 +327,7 @@ func (s *Reports) Accept(ctx context.Context, org string, orgType domain.OrgType
 	args := acceptArgs{ID: raw, Head: head, Mid: mid, Tail: tail, Now: now.UnixMilli(), Cutoff: cutoff, TTL: s.ttlSeconds(),
 		Sealed: sealed, Body: s.blobs.seal(adOutbox(id), body), Wake: WakeChannel, Partition: k.part, Holder: rv.Holder,
 		RespondBy: msOrZero(rv.RespondBy), IndexEntry: dayBytes(day(now)) + k.rawPseudo(), IndexFirstDay: day(now) - s.ttlDays(),
-		BookPrefix: bookPrefix(k.tag), Pseudonym: k.pseudo, ReportID: id, TraceParent: traceParent(ctx), Chain: chain}
+		BookPrefix: bookPrefix(k.tag), Pseudonym: k.pseudo, ReportID: id, TraceParent: traceParent(ctx), Chain: chain, Source: source}
 	actx, end := span(ctx, "accept")
 	var v any
 	if s.comb != nil { // the claim in the same script, combined with concurrent reports
@@ -724,11 +724,12 @@ func (s *conn) readReport(ctx context.Context, id string) (domain.ReportStatus, 
 		st.PoliceReference = str(3)
 	}
 	st.Review.Details, st.Review.CancelReason = str(4), str(5)
-	if c := str(8); len(c) >= 64 && r.Hop > 0 {
-		st.Chain = &domain.ChainLink{SourceID: c[:32], RootID: c[32:64], RootReporter: c[64:], Hop: r.Hop, Upstream: r.Upstream}
+	if c := str(8); len(c) >= 2*rawIDLen && r.Hop > 0 {
+		st.Chain = &domain.ChainLink{SourceID: hex.EncodeToString([]byte(c[:rawIDLen])), RootID: hex.EncodeToString([]byte(c[rawIDLen : 2*rawIDLen])),
+			RootReporter: c[2*rawIDLen:], Hop: r.Hop, Upstream: r.Upstream}
 	}
-	for kids := str(9); len(kids) >= 32; kids = kids[32:] {
-		st.Children = append(st.Children, kids[:32])
+	for kids := str(9); len(kids) >= rawIDLen; kids = kids[rawIDLen:] {
+		st.Children = append(st.Children, hex.EncodeToString([]byte(kids[:rawIDLen])))
 	}
 	if sealed != "" {
 		st.IBAN, err = s.seal.open(k.rawPseudo(), sealed)

@@ -2,8 +2,11 @@
 -- a.fields: name, value; none lifts it) if it is still the one the domain
 -- decided on (compare and set on its registration time), and move the
 -- book's watermark. With a holder, the same step queues the feed entry
--- from which the holders' relay tells that bank.
--- KEYS: book, outbox. Returns 1 when applied, 0 when the marker changed.
+-- from which the holders' relay tells that bank. Every report about the
+-- IBAN that has linked reports queues its word for them (a KindUpstream
+-- entry: a marker confirms them, its lifting takes that back).
+-- KEYS: book, outbox. Returns {1, then each such report's id and its
+-- linked reports' ids (hex)} when applied, 0 when the marker changed.
 local book, outbox = KEYS[1], KEYS[2]
 local a = marker_args(ARGV, 0)
 local at = redis.call('HGET', book, 'm:at') or ''
@@ -16,9 +19,21 @@ redis.call('HDEL', book, 'm:ft', 'm:bt', 'm:by', 'm:at', 'm:det')
 for k = 1, #a.fields, 2 do
   if a.fields[k + 1] ~= '' then redis.call('HSET', book, a.fields[k], a.fields[k + 1]) end
 end
+local words = {1}
+local all = redis.call('HGETALL', book)
+for j = 1, #all, 2 do
+  local f = all[j]
+  if string.sub(f, 1, 2) == 'o:' and #f == 2 + ID_LEN then
+    local id, kids = tohex(string.sub(f, 3)), tohex(all[j + 1])
+    redis.call('XADD', outbox, '*', 'id', id, 'ps', a.pseudo, 'kind', 'upstream', 'kids', kids)
+    words[#words + 1] = id
+    words[#words + 1] = kids
+  end
+end
+if #words > 1 then redis.call('PUBLISH', a.wake, a.partition) end
 local wm, lo, nc = getw(book)
 setw(book, tonumber(a.now), lo, nc)
 -- A marker keeps its book for the retention after its last write; once
 -- lifted, a book with records is retired by the report index (prune).
 if #a.fields == 0 and lo then redis.call('PERSIST', book) else redis.call('EXPIRE', book, a.ttl) end
-return 1
+return words

@@ -45,7 +45,7 @@ local function accept(k, a)
   dayput(k.index, a.id, a.index_entry, tonumber(a.index_first_day), a.ttl, function(e) prune(a.book_prefix, e, cutoff) end)
   if a.chain ~= '' then
     redis.call('XADD', k.outbox, '*', 'id', a.report_id, 'ps', a.pseudonym, 'body', a.body, 'h', a.holder, 'rb', a.respond_by,
-      'tp', a.traceparent, 'src', string.sub(a.chain, 1, 32))
+      'tp', a.traceparent, 'src', a.source)
   else
     redis.call('XADD', k.outbox, '*', 'id', a.report_id, 'ps', a.pseudonym, 'body', a.body, 'h', a.holder, 'rb', a.respond_by,
       'tp', a.traceparent)

@@ -11,6 +11,10 @@ local function pack(t)
   while n > 0 and (t[n] == nil or t[n] == '') do n = n - 1 end
   return table.concat(t, SEP, 1, n)
 end
+-- tohex: raw bytes (a report id, ids one after the other) in lower-case hex.
+local function tohex(s)
+  return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end))
+end
 local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
 local function b36(n)
   n = math.floor(n)
