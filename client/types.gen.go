@@ -854,7 +854,7 @@ type Lookup struct {
 	// CancelledCount Reports their reporter withdrew (within the retention); counted nowhere else.
 	CancelledCount *int `json:"cancelled_count,omitempty"`
 
-	// Chain The counted reports about the IBAN that are linked reports (onward transfers a holder reported, hop >= 1), their smallest hop (null: none), and whether one of them has a source its holder confirmed (closed agreed, the source being another org's report): the IBAN is then one hop from a confirmed mule. A source closed or cancelled after its onward reports were made is reflected within seconds.
+	// Chain The counted reports about the IBAN that are linked reports (onward transfers a holder reported, hop >= 1), their smallest hop (null: none), and whether one of them has a source that confirms it: a source report that counts and that its holder closed agreed (the source being another org's report), or whose IBAN carries a marker. The IBAN is then one hop from a confirmed mule. A source closed, cancelled, marked or unmarked after its onward reports were made is reflected within 10 seconds (usually within milliseconds).
 	Chain *struct {
 		ConfirmedUpstream bool `json:"confirmed_upstream"`
 		LinkedReports     int  `json:"linked_reports"`
