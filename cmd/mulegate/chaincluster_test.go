@@ -26,7 +26,7 @@ import (
 //	R0  bank-b reports NL (held by bank-a)
 //	R1  bank-a: the money went on to ES (bank-c)        hop 1
 //	R2  bank-c: it went on to FR (bank-b)               hop 2
-//	R3  bank-b: it went on to IT (bank-c)               hop 3
+//	R3  bank-b: it went on to GB (bank-c)               hop 3
 //
 // Each bank and the police see the chain as the SPEC says; the police
 // store gets every report once, each after its source, with the chain
@@ -55,7 +55,7 @@ func TestChainAcrossBanks(t *testing.T) {
 		t.Helper()
 		return do(t, parties[org].c, method, gws[step%2].api+path, parties[org].tok, body, h...)
 	}
-	ibans := []string{"NL91ABNA0417164300", "ES9121000418450200051332", "FR1420041010050500013M02606", "IT71X0542811101000000123452"}
+	ibans := []string{"NL91ABNA0417164300", "ES9121000418450200051332", "FR1420041010050500013M02606", "GB51NWBK60161331926811"}
 	holders := []string{"bank-a", "bank-c", "bank-b", "bank-c"}
 	if redistest.Topology() == "cluster" {
 		for n := 1; n < len(ibans); n++ {
@@ -103,7 +103,7 @@ func checkChainViews(t *testing.T, via viaGateway, ids []string) {
 		masked       map[string]string
 	}{
 		{"police-nl", ids[3], nil},
-		{"bank-a", ids[1], map[string]string{ids[2]: "FR", ids[3]: "IT"}},
+		{"bank-a", ids[1], map[string]string{ids[2]: "FR", ids[3]: "GB"}},
 		{"bank-b", ids[0], map[string]string{ids[1]: "ES"}},
 		{"bank-c", ids[3], map[string]string{ids[0]: "NL"}},
 	} {

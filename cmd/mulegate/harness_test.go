@@ -95,7 +95,7 @@ func (p *pki) config(redisAddrs []string, extra string) string {
 		case "bank-b":
 			orgs.WriteString("    bank_codes: {BE: [\"539\"], FR: [\"20041\"], CH: [\"00762\"]}\n")
 		case "bank-c":
-			orgs.WriteString("    bank_codes: {ES: [\"2100\"], IT: [\"05428\"]}\n")
+			orgs.WriteString("    bank_codes: {ES: [\"2100\"], GB: [NWBK]}\n")
 		}
 	}
 	return fmt.Sprintf(`
