@@ -164,6 +164,7 @@ func (e CloseRequestResult) Valid() bool {
 // Defines values for EventType.
 const (
 	AlertCreated      EventType = "alert.created"
+	IbanCorrected     EventType = "iban.corrected"
 	IbanThreshold     EventType = "iban.threshold"
 	MarkerCancelled   EventType = "marker.cancelled"
 	MarkerRegistered  EventType = "marker.registered"
@@ -181,6 +182,8 @@ const (
 func (e EventType) Valid() bool {
 	switch e {
 	case AlertCreated:
+		return true
+	case IbanCorrected:
 		return true
 	case IbanThreshold:
 		return true
@@ -218,6 +221,51 @@ const (
 func (e LinkedReportStatus) Valid() bool {
 	switch e {
 	case LinkedReportStatusQueued:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LookupClearedReason.
+const (
+	LookupClearedReasonCourtRuling         LookupClearedReason = "court_ruling"
+	LookupClearedReasonError               LookupClearedReason = "error"
+	LookupClearedReasonInvestigationClosed LookupClearedReason = "investigation_closed"
+	LookupClearedReasonProsecutorDecision  LookupClearedReason = "prosecutor_decision"
+)
+
+// Valid indicates whether the value is a known member of the LookupClearedReason enum.
+func (e LookupClearedReason) Valid() bool {
+	switch e {
+	case LookupClearedReasonCourtRuling:
+		return true
+	case LookupClearedReasonError:
+		return true
+	case LookupClearedReasonInvestigationClosed:
+		return true
+	case LookupClearedReasonProsecutorDecision:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LookupHolderStatusStatus.
+const (
+	LookupHolderStatusStatusAccountClosed     LookupHolderStatusStatus = "account_closed"
+	LookupHolderStatusStatusCollectionAccount LookupHolderStatusStatus = "collection_account"
+	LookupHolderStatusStatusTakenOver         LookupHolderStatusStatus = "taken_over"
+)
+
+// Valid indicates whether the value is a known member of the LookupHolderStatusStatus enum.
+func (e LookupHolderStatusStatus) Valid() bool {
+	switch e {
+	case LookupHolderStatusStatusAccountClosed:
+		return true
+	case LookupHolderStatusStatusCollectionAccount:
+		return true
+	case LookupHolderStatusStatusTakenOver:
 		return true
 	default:
 		return false
@@ -497,6 +545,54 @@ func (e ReviewState) Valid() bool {
 	}
 }
 
+// Defines values for ClearIBANJSONBodyReason.
+const (
+	ClearIBANJSONBodyReasonCourtRuling         ClearIBANJSONBodyReason = "court_ruling"
+	ClearIBANJSONBodyReasonError               ClearIBANJSONBodyReason = "error"
+	ClearIBANJSONBodyReasonInvestigationClosed ClearIBANJSONBodyReason = "investigation_closed"
+	ClearIBANJSONBodyReasonProsecutorDecision  ClearIBANJSONBodyReason = "prosecutor_decision"
+)
+
+// Valid indicates whether the value is a known member of the ClearIBANJSONBodyReason enum.
+func (e ClearIBANJSONBodyReason) Valid() bool {
+	switch e {
+	case ClearIBANJSONBodyReasonCourtRuling:
+		return true
+	case ClearIBANJSONBodyReasonError:
+		return true
+	case ClearIBANJSONBodyReasonInvestigationClosed:
+		return true
+	case ClearIBANJSONBodyReasonProsecutorDecision:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ClearIBAN200JSONResponseBodyReason.
+const (
+	ClearIBAN200JSONResponseBodyReasonCourtRuling         ClearIBAN200JSONResponseBodyReason = "court_ruling"
+	ClearIBAN200JSONResponseBodyReasonError               ClearIBAN200JSONResponseBodyReason = "error"
+	ClearIBAN200JSONResponseBodyReasonInvestigationClosed ClearIBAN200JSONResponseBodyReason = "investigation_closed"
+	ClearIBAN200JSONResponseBodyReasonProsecutorDecision  ClearIBAN200JSONResponseBodyReason = "prosecutor_decision"
+)
+
+// Valid indicates whether the value is a known member of the ClearIBAN200JSONResponseBodyReason enum.
+func (e ClearIBAN200JSONResponseBodyReason) Valid() bool {
+	switch e {
+	case ClearIBAN200JSONResponseBodyReasonCourtRuling:
+		return true
+	case ClearIBAN200JSONResponseBodyReasonError:
+		return true
+	case ClearIBAN200JSONResponseBodyReasonInvestigationClosed:
+		return true
+	case ClearIBAN200JSONResponseBodyReasonProsecutorDecision:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for LookupsOfIBAN200JSONResponseBodyOrgsOrgType.
 const (
 	LookupsOfIBAN200JSONResponseBodyOrgsOrgTypeBank        LookupsOfIBAN200JSONResponseBodyOrgsOrgType = "bank"
@@ -578,6 +674,177 @@ func (e PutMarker200JSONResponseBodyFraudType) Valid() bool {
 	case PutMarker200JSONResponseBodyFraudTypeOther:
 		return true
 	case PutMarker200JSONResponseBodyFraudTypeScammerAccount:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAccessRecord200JSONResponseBodyClearedReason.
+const (
+	GetAccessRecord200JSONResponseBodyClearedReasonCourtRuling         GetAccessRecord200JSONResponseBodyClearedReason = "court_ruling"
+	GetAccessRecord200JSONResponseBodyClearedReasonError               GetAccessRecord200JSONResponseBodyClearedReason = "error"
+	GetAccessRecord200JSONResponseBodyClearedReasonInvestigationClosed GetAccessRecord200JSONResponseBodyClearedReason = "investigation_closed"
+	GetAccessRecord200JSONResponseBodyClearedReasonProsecutorDecision  GetAccessRecord200JSONResponseBodyClearedReason = "prosecutor_decision"
+)
+
+// Valid indicates whether the value is a known member of the GetAccessRecord200JSONResponseBodyClearedReason enum.
+func (e GetAccessRecord200JSONResponseBodyClearedReason) Valid() bool {
+	switch e {
+	case GetAccessRecord200JSONResponseBodyClearedReasonCourtRuling:
+		return true
+	case GetAccessRecord200JSONResponseBodyClearedReasonError:
+		return true
+	case GetAccessRecord200JSONResponseBodyClearedReasonInvestigationClosed:
+		return true
+	case GetAccessRecord200JSONResponseBodyClearedReasonProsecutorDecision:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAccessRecord200JSONResponseBodyHolderStatusStatus.
+const (
+	GetAccessRecord200JSONResponseBodyHolderStatusStatusAccountClosed     GetAccessRecord200JSONResponseBodyHolderStatusStatus = "account_closed"
+	GetAccessRecord200JSONResponseBodyHolderStatusStatusCollectionAccount GetAccessRecord200JSONResponseBodyHolderStatusStatus = "collection_account"
+	GetAccessRecord200JSONResponseBodyHolderStatusStatusTakenOver         GetAccessRecord200JSONResponseBodyHolderStatusStatus = "taken_over"
+)
+
+// Valid indicates whether the value is a known member of the GetAccessRecord200JSONResponseBodyHolderStatusStatus enum.
+func (e GetAccessRecord200JSONResponseBodyHolderStatusStatus) Valid() bool {
+	switch e {
+	case GetAccessRecord200JSONResponseBodyHolderStatusStatusAccountClosed:
+		return true
+	case GetAccessRecord200JSONResponseBodyHolderStatusStatusCollectionAccount:
+		return true
+	case GetAccessRecord200JSONResponseBodyHolderStatusStatusTakenOver:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAccessRecord200JSONResponseBodyLookupsOrgType.
+const (
+	GetAccessRecord200JSONResponseBodyLookupsOrgTypeBank        GetAccessRecord200JSONResponseBodyLookupsOrgType = "bank"
+	GetAccessRecord200JSONResponseBodyLookupsOrgTypeMarketplace GetAccessRecord200JSONResponseBodyLookupsOrgType = "marketplace"
+	GetAccessRecord200JSONResponseBodyLookupsOrgTypePolice      GetAccessRecord200JSONResponseBodyLookupsOrgType = "police"
+)
+
+// Valid indicates whether the value is a known member of the GetAccessRecord200JSONResponseBodyLookupsOrgType enum.
+func (e GetAccessRecord200JSONResponseBodyLookupsOrgType) Valid() bool {
+	switch e {
+	case GetAccessRecord200JSONResponseBodyLookupsOrgTypeBank:
+		return true
+	case GetAccessRecord200JSONResponseBodyLookupsOrgTypeMarketplace:
+		return true
+	case GetAccessRecord200JSONResponseBodyLookupsOrgTypePolice:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAccessRecord200JSONResponseBodyMarkerByType.
+const (
+	GetAccessRecord200JSONResponseBodyMarkerByTypeBank   GetAccessRecord200JSONResponseBodyMarkerByType = "bank"
+	GetAccessRecord200JSONResponseBodyMarkerByTypePolice GetAccessRecord200JSONResponseBodyMarkerByType = "police"
+)
+
+// Valid indicates whether the value is a known member of the GetAccessRecord200JSONResponseBodyMarkerByType enum.
+func (e GetAccessRecord200JSONResponseBodyMarkerByType) Valid() bool {
+	switch e {
+	case GetAccessRecord200JSONResponseBodyMarkerByTypeBank:
+		return true
+	case GetAccessRecord200JSONResponseBodyMarkerByTypePolice:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAccessRecord200JSONResponseBodyMarkerFraudType.
+const (
+	GetAccessRecord200JSONResponseBodyMarkerFraudTypeAccountTakeover GetAccessRecord200JSONResponseBodyMarkerFraudType = "account_takeover"
+	GetAccessRecord200JSONResponseBodyMarkerFraudTypeMuleAccount     GetAccessRecord200JSONResponseBodyMarkerFraudType = "mule_account"
+	GetAccessRecord200JSONResponseBodyMarkerFraudTypeOther           GetAccessRecord200JSONResponseBodyMarkerFraudType = "other"
+	GetAccessRecord200JSONResponseBodyMarkerFraudTypeScammerAccount  GetAccessRecord200JSONResponseBodyMarkerFraudType = "scammer_account"
+)
+
+// Valid indicates whether the value is a known member of the GetAccessRecord200JSONResponseBodyMarkerFraudType enum.
+func (e GetAccessRecord200JSONResponseBodyMarkerFraudType) Valid() bool {
+	switch e {
+	case GetAccessRecord200JSONResponseBodyMarkerFraudTypeAccountTakeover:
+		return true
+	case GetAccessRecord200JSONResponseBodyMarkerFraudTypeMuleAccount:
+		return true
+	case GetAccessRecord200JSONResponseBodyMarkerFraudTypeOther:
+		return true
+	case GetAccessRecord200JSONResponseBodyMarkerFraudTypeScammerAccount:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAccessRecord200JSONResponseBodyReportsReporterType.
+const (
+	GetAccessRecord200JSONResponseBodyReportsReporterTypeBank        GetAccessRecord200JSONResponseBodyReportsReporterType = "bank"
+	GetAccessRecord200JSONResponseBodyReportsReporterTypeMarketplace GetAccessRecord200JSONResponseBodyReportsReporterType = "marketplace"
+	GetAccessRecord200JSONResponseBodyReportsReporterTypePolice      GetAccessRecord200JSONResponseBodyReportsReporterType = "police"
+)
+
+// Valid indicates whether the value is a known member of the GetAccessRecord200JSONResponseBodyReportsReporterType enum.
+func (e GetAccessRecord200JSONResponseBodyReportsReporterType) Valid() bool {
+	switch e {
+	case GetAccessRecord200JSONResponseBodyReportsReporterTypeBank:
+		return true
+	case GetAccessRecord200JSONResponseBodyReportsReporterTypeMarketplace:
+		return true
+	case GetAccessRecord200JSONResponseBodyReportsReporterTypePolice:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PutHolderStatusJSONBodyStatus.
+const (
+	PutHolderStatusJSONBodyStatusAccountClosed     PutHolderStatusJSONBodyStatus = "account_closed"
+	PutHolderStatusJSONBodyStatusCollectionAccount PutHolderStatusJSONBodyStatus = "collection_account"
+	PutHolderStatusJSONBodyStatusTakenOver         PutHolderStatusJSONBodyStatus = "taken_over"
+)
+
+// Valid indicates whether the value is a known member of the PutHolderStatusJSONBodyStatus enum.
+func (e PutHolderStatusJSONBodyStatus) Valid() bool {
+	switch e {
+	case PutHolderStatusJSONBodyStatusAccountClosed:
+		return true
+	case PutHolderStatusJSONBodyStatusCollectionAccount:
+		return true
+	case PutHolderStatusJSONBodyStatusTakenOver:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PutHolderStatus200JSONResponseBodyStatus.
+const (
+	PutHolderStatus200JSONResponseBodyStatusAccountClosed     PutHolderStatus200JSONResponseBodyStatus = "account_closed"
+	PutHolderStatus200JSONResponseBodyStatusCollectionAccount PutHolderStatus200JSONResponseBodyStatus = "collection_account"
+	PutHolderStatus200JSONResponseBodyStatusTakenOver         PutHolderStatus200JSONResponseBodyStatus = "taken_over"
+)
+
+// Valid indicates whether the value is a known member of the PutHolderStatus200JSONResponseBodyStatus enum.
+func (e PutHolderStatus200JSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case PutHolderStatus200JSONResponseBodyStatusAccountClosed:
+		return true
+	case PutHolderStatus200JSONResponseBodyStatusCollectionAccount:
+		return true
+	case PutHolderStatus200JSONResponseBodyStatusTakenOver:
 		return true
 	default:
 		return false
@@ -787,6 +1054,12 @@ type Event struct {
 	// holder): report_id, iban, reason?. recovery.held,
 	// recovery.returned, recovery.rejected (to the requester):
 	// report_id, iban, amount?, reason?, reference?, partial?.
+	// iban.corrected (to every bank or marketplace that looked the
+	// IBAN up within corrections.lookback before a police clear,
+	// reported it or holds it): iban, cleared_at, reason (not to
+	// marketplaces; clear_withdrawn when a clear made in error was
+	// withdrawn), previous_risk (the risk a lookup answered just
+	// before the clear; absent on a withdrawal).
 	// Clients ignore types and fields they do not know.
 	Data map[string]interface{} `json:"data"`
 
@@ -817,7 +1090,7 @@ type LinkedReportStatus string
 // cannot learn, or pass on to its seller, that the police are
 // involved). Omitted fields are absent, not null.
 //
-// Example: {"amounts":{"d30":{"EUR":"249.95"},"d365":{"EUR":"249.95"},"d7":{"EUR":"249.95"},"d90":{"EUR":"249.95"}},"bank_code":"37040044","by_category":{"helpdesk_fraud":1,"phishing":1},"by_source":{"bank":1,"marketplace":1},"cancelled_count":0,"chain":{"confirmed_upstream":false,"linked_reports":0,"min_hop":null},"country":"DE","first_reported_at":"2026-12-02T01:16:38.545Z","iban":"DE89370400440532013000","last_reported_at":"2026-12-02T01:16:38.571Z","marker":null,"recovered":{},"report_count":2,"reporter_count":2,"reports_last_30_days":2,"review":{"confirmed":0,"disputed":0,"open":2},"risk":"medium","risk_reasons":[],"stats":{"d30":{"reporters":2,"reports":2},"d365":{"reporters":2,"reports":2},"d7":{"reporters":2,"reports":2},"d90":{"reporters":2,"reports":2}},"watermark":"2026-12-02T01:16:38.571Z"}
+// Example: {"amounts":{"d30":{"EUR":"249.95"},"d365":{"EUR":"249.95"},"d7":{"EUR":"249.95"},"d90":{"EUR":"249.95"}},"bank_code":"37040044","by_category":{"helpdesk_fraud":1,"phishing":1},"by_source":{"bank":1,"marketplace":1},"cancelled_count":0,"chain":{"confirmed_upstream":false,"linked_reports":0,"min_hop":null},"cleared_count":0,"country":"DE","first_reported_at":"2026-12-02T01:16:38.545Z","iban":"DE89370400440532013000","last_reported_at":"2026-12-02T01:16:38.571Z","marker":null,"recovered":{},"report_count":2,"reporter_count":2,"reports_last_30_days":2,"review":{"confirmed":0,"disputed":0,"open":2},"risk":"medium","risk_reasons":[],"score":49,"stats":{"d30":{"reporters":2,"reports":2},"d365":{"reporters":2,"reports":2},"d7":{"reporters":2,"reports":2},"d90":{"reporters":2,"reports":2}},"watermark":"2026-12-02T01:16:38.571Z"}
 type Lookup struct {
 	// Amounts Per window and currency, the exact sum of the amounts of the counted reports that have one (a window with no amounts is {}). Reports stored with an amount that breaks the Part 3 rules count but are left out here.
 	//
@@ -860,8 +1133,23 @@ type Lookup struct {
 		LinkedReports     int  `json:"linked_reports"`
 		MinHop            *int `json:"min_hop"`
 	} `json:"chain,omitempty"`
+
+	// Cleared The police cleared the IBAN (absent when not): every report accepted before `at` no longer counts (see cleared_count); later reports count as usual. `reason` is police information: the marketplaces' view leaves it out by default (views.marketplace.omit holds cleared.reason).
+	Cleared *struct {
+		At     time.Time            `json:"at"`
+		Reason *LookupClearedReason `json:"reason,omitempty"`
+	} `json:"cleared,omitempty"`
+
+	// ClearedCount Reports within the retention that a clear covers (in no other count; a cancelled report stays in cancelled_count).
+	ClearedCount    *int       `json:"cleared_count,omitempty"`
 	Country         *string    `json:"country,omitempty"`
 	FirstReportedAt *time.Time `json:"first_reported_at,omitempty"`
+
+	// HolderStatus What the bank that holds the IBAN says of the account (absent when nothing). collection_account (a payment provider's account that unrelated payers use) caps risk at low unless there is a marker or a confirmed report; the others are shown only.
+	HolderStatus *struct {
+		Since  time.Time                `json:"since"`
+		Status LookupHolderStatusStatus `json:"status"`
+	} `json:"holder_status,omitempty"`
 
 	// Iban Example: NL91ABNA0417164300
 	Iban           string     `json:"iban"`
@@ -907,8 +1195,11 @@ type Lookup struct {
 	// as disputed.
 	Risk *LookupRisk `json:"risk,omitempty"`
 
-	// RiskReasons Every rule whose condition holds, in the order marker, confirmed, linked_to_confirmed, reporters>=N, count>=N, all_disputed.
+	// RiskReasons Every rule whose condition holds, in the order marker, confirmed, linked_to_confirmed, reporters>=N, count>=N, all_disputed; then collection_account when that cap lowered the risk.
 	RiskReasons *[]string `json:"risk_reasons,omitempty"`
+
+	// Score A confidence that decays, beside the risk (which keeps its rules): S = Σ over counted reports of w × 0.5^(age in days / risk.half_life_days, 90 by default), w = 1 open, acknowledged or unrouted, 3 closed agreed, 0.2 closed disagreed, halved for a linked report; score = round(100 × (1 − e^(−S/3))); a marker makes it 100. Example: one open report of today, S = 1, score 28; the same 90 days old, S = 0.5, score 15.
+	Score *int `json:"score,omitempty"`
 
 	// Stats Counted reports and distinct reporting organisations by acceptance time.
 	Stats *struct {
@@ -921,6 +1212,12 @@ type Lookup struct {
 	// Watermark Time of the newest change reflected in the answer (a report accepted, reviewed or cancelled, a marker set or lifted).
 	Watermark *time.Time `json:"watermark,omitempty"`
 }
+
+// LookupClearedReason defines model for Lookup.Cleared.Reason.
+type LookupClearedReason string
+
+// LookupHolderStatusStatus defines model for Lookup.HolderStatus.Status.
+type LookupHolderStatusStatus string
 
 // LookupMarkerByType defines model for Lookup.Marker.ByType.
 type LookupMarkerByType string
@@ -1275,6 +1572,18 @@ type LookupIBANs200JSONResponseBody_Results_Item struct {
 	union json.RawMessage
 }
 
+// ClearIBANJSONBody defines parameters for ClearIBAN.
+type ClearIBANJSONBody struct {
+	Details *string                 `json:"details,omitempty"`
+	Reason  ClearIBANJSONBodyReason `json:"reason"`
+}
+
+// ClearIBANJSONBodyReason defines parameters for ClearIBAN.
+type ClearIBANJSONBodyReason string
+
+// ClearIBAN200JSONResponseBodyReason defines parameters for ClearIBAN.
+type ClearIBAN200JSONResponseBodyReason string
+
 // LookupsOfIBAN200JSONResponseBodyOrgsOrgType defines parameters for LookupsOfIBAN.
 type LookupsOfIBAN200JSONResponseBodyOrgsOrgType string
 
@@ -1292,6 +1601,36 @@ type PutMarker200JSONResponseBodyByType string
 
 // PutMarker200JSONResponseBodyFraudType defines parameters for PutMarker.
 type PutMarker200JSONResponseBodyFraudType string
+
+// GetAccessRecord200JSONResponseBodyClearedReason defines parameters for GetAccessRecord.
+type GetAccessRecord200JSONResponseBodyClearedReason string
+
+// GetAccessRecord200JSONResponseBodyHolderStatusStatus defines parameters for GetAccessRecord.
+type GetAccessRecord200JSONResponseBodyHolderStatusStatus string
+
+// GetAccessRecord200JSONResponseBodyLookupsOrgType defines parameters for GetAccessRecord.
+type GetAccessRecord200JSONResponseBodyLookupsOrgType string
+
+// GetAccessRecord200JSONResponseBodyMarkerByType defines parameters for GetAccessRecord.
+type GetAccessRecord200JSONResponseBodyMarkerByType string
+
+// GetAccessRecord200JSONResponseBodyMarkerFraudType defines parameters for GetAccessRecord.
+type GetAccessRecord200JSONResponseBodyMarkerFraudType string
+
+// GetAccessRecord200JSONResponseBodyReportsReporterType defines parameters for GetAccessRecord.
+type GetAccessRecord200JSONResponseBodyReportsReporterType string
+
+// PutHolderStatusJSONBody defines parameters for PutHolderStatus.
+type PutHolderStatusJSONBody struct {
+	Details *string                       `json:"details,omitempty"`
+	Status  PutHolderStatusJSONBodyStatus `json:"status"`
+}
+
+// PutHolderStatusJSONBodyStatus defines parameters for PutHolderStatus.
+type PutHolderStatusJSONBodyStatus string
+
+// PutHolderStatus200JSONResponseBodyStatus defines parameters for PutHolderStatus.
+type PutHolderStatus200JSONResponseBodyStatus string
 
 // GetLimits200JSONResponseBodyOrgType defines parameters for GetLimits.
 type GetLimits200JSONResponseBodyOrgType string
@@ -1316,8 +1655,14 @@ type PostAlertJSONRequestBody = AlertRequest
 // LookupIBANsJSONRequestBody defines body for LookupIBANs for application/json ContentType.
 type LookupIBANsJSONRequestBody LookupIBANsJSONBody
 
+// ClearIBANJSONRequestBody defines body for ClearIBAN for application/json ContentType.
+type ClearIBANJSONRequestBody ClearIBANJSONBody
+
 // PutMarkerJSONRequestBody defines body for PutMarker for application/json ContentType.
 type PutMarkerJSONRequestBody PutMarkerJSONBody
+
+// PutHolderStatusJSONRequestBody defines body for PutHolderStatus for application/json ContentType.
+type PutHolderStatusJSONRequestBody PutHolderStatusJSONBody
 
 // SubmitReportJSONRequestBody defines body for SubmitReport for application/json ContentType.
 type SubmitReportJSONRequestBody = ReportRequest

@@ -35,14 +35,14 @@ type devOrg struct {
 }
 
 var devOrgs = []devOrg{
-	{ID: "demo-bank", Type: "bank", File: "bank", Scope: "ibans:read reports:write reports:read alerts:read events:read reports:review markers:write recoveries:write chains:write chains:read",
+	{ID: "demo-bank", Type: "bank", File: "bank", Scope: "ibans:read reports:write reports:read alerts:read events:read reports:review markers:write recoveries:write chains:write chains:read ibans:status",
 		BankCodes: map[string][]string{"NL": {"ABNA"}, "DE": {"37040044"}, "BE": {"539"}, "FR": {"20041"}}},
 	// The victim's bank: it reports the account its customer paid and asks
 	// demo-bank, which holds it, for the money (funds recovery).
 	{ID: "demo-victim", Type: "bank", File: "victim", Scope: "ibans:read reports:write reports:read alerts:read events:read recoveries:write chains:write chains:read",
 		BankCodes: map[string][]string{"GB": {"WEST"}}},
 	{ID: "demo-market", Type: "marketplace", File: "market", Scope: "ibans:read reports:write reports:read events:read"},
-	{ID: "demo-police", Type: "police", File: "police", Scope: "ibans:read reports:write reports:read alerts:write markers:write audit:read chains:read"},
+	{ID: "demo-police", Type: "police", File: "police", Scope: "ibans:read reports:write reports:read alerts:write markers:write audit:read chains:read ibans:clear"},
 }
 
 // devFlags are dev mode's command-line settings.

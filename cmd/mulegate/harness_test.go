@@ -126,9 +126,9 @@ orgs:
 func (p *pki) token(t testing.TB, org string, mutate func(*devenv.TokenSpec), extra map[string]any) string {
 	t.Helper()
 	scope := map[string]string{
-		"bank":        "ibans:read reports:write reports:read alerts:read events:read reports:review markers:write recoveries:write chains:write chains:read",
+		"bank":        "ibans:read reports:write reports:read alerts:read events:read reports:review markers:write recoveries:write chains:write chains:read ibans:status",
 		"marketplace": "ibans:read reports:write reports:read events:read",
-		"police":      "ibans:read reports:write reports:read alerts:write markers:write audit:read chains:read",
+		"police":      "ibans:read reports:write reports:read alerts:write markers:write audit:read chains:read ibans:clear",
 	}[testOrgs[org]]
 	spec := devenv.TokenSpec{Issuer: testIssuer, Audience: testAudience, Subject: org + "-svc", Org: org, Scope: scope}
 	if leaf, ok := p.clients[org]; ok {

@@ -89,6 +89,7 @@ func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, e
 	st, err := store.New(rdb, store.Options{
 		HolderOf:       router.Holder,
 		RespondWithin:  cfg.Review.RespondWithin.D(),
+		HalfLifeDays:   float64(cfg.Risk.HalfLifeDays),
 		Secret:         []byte(cfg.Storage.PseudonymSecret),
 		Partitions:     cfg.Storage.Partitions,
 		Retention:      cfg.Storage.Retention.D(),
@@ -183,7 +184,8 @@ func (c *core) relay(cfg config.Config) (*forward.Relay, error) {
 		BackoffInitial: cfg.Forward.BackoffInitial.D(), BackoffMax: cfg.Forward.BackoffMax.D(),
 		Breaker: forward.BreakerConfig{Failures: uint32(cfg.Breaker.Failures), OpenFor: cfg.Breaker.OpenFor.D(),
 			Probes: uint32(cfg.Breaker.HalfOpenProbes)},
-		EscalateReporters: cfg.Review.EscalateReporters,
+		EscalateReporters:   cfg.Review.EscalateReporters,
+		CorrectionsLookback: cfg.Corrections.Lookback.D(),
 	}, c.st, client, c.log, forward.NewMetrics(c.reg)), nil
 }
 

@@ -26,6 +26,8 @@ const (
 	ScopeRecoveriesWrite
 	ScopeChainsWrite
 	ScopeChainsRead
+	ScopeIBANsStatus
+	ScopeIBANsClear
 )
 
 var scopeNames = []struct {
@@ -44,6 +46,8 @@ var scopeNames = []struct {
 	{ScopeRecoveriesWrite, "recoveries:write"},
 	{ScopeChainsWrite, "chains:write"},
 	{ScopeChainsRead, "chains:read"},
+	{ScopeIBANsStatus, "ibans:status"},
+	{ScopeIBANsClear, "ibans:clear"},
 }
 
 // String lists the scopes space-separated, as in a token's scope claim.
@@ -80,10 +84,11 @@ func ParseScopes(names ...string) Scope {
 // grant more than its organisation's type allows.
 var TypeScopes = map[domain.OrgType]Scope{
 	domain.OrgBank: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsRead |
-		ScopeEventsRead | ScopeReportsReview | ScopeMarkersWrite | ScopeRecoveriesWrite | ScopeChainsWrite | ScopeChainsRead,
+		ScopeEventsRead | ScopeReportsReview | ScopeMarkersWrite | ScopeRecoveriesWrite | ScopeChainsWrite | ScopeChainsRead |
+		ScopeIBANsStatus,
 	domain.OrgMarketplace: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeEventsRead,
 	domain.OrgPolice: ScopeIBANsRead | ScopeReportsWrite | ScopeReportsRead | ScopeAlertsWrite |
-		ScopeMarkersWrite | ScopeAuditRead | ScopeChainsRead,
+		ScopeMarkersWrite | ScopeAuditRead | ScopeChainsRead | ScopeIBANsClear,
 }
 
 // Org is a registered organisation.

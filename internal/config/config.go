@@ -141,7 +141,15 @@ type Config struct {
 		Low    int64 `yaml:"low"`
 		Medium int64 `yaml:"medium"`
 		High   int64 `yaml:"high"`
+		// HalfLifeDays is the score's half-life: a report's weight halves
+		// every this many days.
+		HalfLifeDays int `yaml:"half_life_days"`
 	} `yaml:"risk"`
+	// Corrections: after a clear, the orgs that looked the IBAN up this
+	// long before it get iban.corrected.
+	Corrections struct {
+		Lookback Duration `yaml:"lookback"`
+	} `yaml:"corrections"`
 	// Limits: per org type (bank, marketplace, police), overridable per
 	// org (orgs[].limits).
 	Limits Limits `yaml:"limits"`
@@ -238,7 +246,7 @@ type View struct {
 // Omittable are the lookup fields a view may leave out.
 var Omittable = []string{"country", "bank_code", "report_count", "reporter_count", "reports_last_30_days", "by_category",
 	"by_source", "first_reported_at", "last_reported_at", "risk", "review", "cancelled_count", "stats", "marker",
-	"marker.by_type", "risk_reasons", "watermark"}
+	"marker.by_type", "risk_reasons", "watermark", "holder_status", "cleared", "cleared.reason", "cleared_count", "score"}
 
 // Org is one registered organisation.
 type Org struct {
@@ -299,12 +307,14 @@ func Default() Config {
 	c.Risk.Low, c.Risk.Medium, c.Risk.High = 1, 2, 5
 	c.Events.Retention = Duration(90 * 24 * time.Hour)
 	c.Events.MaxPerBank = 1_000_000
-	c.Views = map[string]View{"marketplace": {Omit: []string{"by_source", "marker.by_type"}}}
+	c.Views = map[string]View{"marketplace": {Omit: []string{"by_source", "marker.by_type", "cleared.reason"}}}
 	c.Review.RespondWithin = Duration(7 * 24 * time.Hour)
 	c.Review.EscalateReporters = 3
 	c.Recovery.HoldWithin = Duration(time.Hour)
 	c.Recovery.AnswerWithin = Duration(7 * 24 * time.Hour)
 	c.Chains.MaxHops = 5
+	c.Risk.HalfLifeDays = 90
+	c.Corrections.Lookback = Duration(90 * 24 * time.Hour)
 	c.Chains.MaxTransfers = 50
 	c.Log.Level = "info"
 	return c

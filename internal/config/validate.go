@@ -215,6 +215,10 @@ func (c *Config) validateReview(p *problems) {
 	}
 	p.atLeast("recovery.hold_within", c.Recovery.HoldWithin, time.Second, "1s")
 	p.atLeast("recovery.answer_within", c.Recovery.AnswerWithin, time.Second, "1s")
+	if c.Risk.HalfLifeDays < 1 || c.Risk.HalfLifeDays > 3650 {
+		p.bad("risk.half_life_days", "must be between 1 and 3650")
+	}
+	p.atLeast("corrections.lookback", c.Corrections.Lookback, time.Hour, "1h")
 	if c.Chains.MaxHops < 1 || c.Chains.MaxHops > 50 {
 		p.bad("chains.max_hops", "must be between 1 and 50")
 	}

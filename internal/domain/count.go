@@ -12,11 +12,15 @@ import "time"
 type Periods struct {
 	Cutoff int64
 	Starts [len(WindowDays)]int64
+	// Now (ms) and HalfLifeDays (risk.half_life_days; 0: the default)
+	// decay the score.
+	Now          int64
+	HalfLifeDays float64
 }
 
 // PeriodsAt are the periods at now for a retention.
 func PeriodsAt(now time.Time, retention time.Duration) Periods {
-	p := Periods{Cutoff: now.Add(-retention).UnixMilli()}
+	p := Periods{Cutoff: now.Add(-retention).UnixMilli(), Now: now.UnixMilli()}
 	for w, d := range WindowDays {
 		p.Starts[w] = max(p.Cutoff, now.Add(-time.Duration(d)*24*time.Hour).UnixMilli())
 	}
@@ -49,7 +53,12 @@ type Counter struct {
 	// few orgs: an array in the counter holds them.
 	orgBuf [8]orgNewest
 	newest []orgNewest
+	clear  *Clear
 }
+
+// Cleared tells the counter the IBAN's clear (nil: none) before any Add:
+// the reports it covers count only in ClearedCount.
+func (k *Counter) Cleared(c *Clear) { k.clear = c }
 
 // Counter starts counting for the periods.
 func (p Periods) Counter() Counter { return Counter{p: p} }
@@ -67,7 +76,12 @@ func (k *Counter) Add(r Counted) {
 		k.c.Cancelled++
 		return
 	}
+	if k.clear.Covers(r.Received) {
+		k.c.ClearedCount++
+		return
+	}
 	k.c.ReportCount++
+	k.c.ScoreSum += ScoreWeight(r.Review, r.Result, r.Hop) * Decay(r.Received, k.p.Now, k.p.HalfLifeDays)
 	k.c.ByCategory.Add(r.Category, 1)
 	k.c.BySource.Add(r.Source, 1)
 	switch (Review{State: r.Review, Result: r.Result}).Bucket() {

@@ -26,12 +26,16 @@ const (
 	EventRecoveryReturned  EventType = "recovery.returned"
 	EventRecoveryRejected  EventType = "recovery.rejected"
 	EventRecoveryReleased  EventType = "recovery.released"
+	// EventIBANCorrected: the police cleared an IBAN (or withdrew a
+	// clear), for every org that acted on its old answer.
+	EventIBANCorrected EventType = "iban.corrected"
 )
 
 // EventTypes is the closed list, in API order.
 var EventTypes = []EventType{EventReportReceived, EventReportCancelled, EventAlertCreated,
 	EventIBANThreshold, EventMarkerRegistered, EventMarkerCancelled, EventReportReviewed,
-	EventRecoveryRequested, EventRecoveryHeld, EventRecoveryReturned, EventRecoveryRejected, EventRecoveryReleased}
+	EventRecoveryRequested, EventRecoveryHeld, EventRecoveryReturned, EventRecoveryRejected, EventRecoveryReleased,
+	EventIBANCorrected}
 
 // ParseEventTypes reads a types filter: comma-separated event types; an
 // empty filter is every type.

@@ -88,6 +88,14 @@ type Counts struct {
 	ConfirmedUpstream bool
 	Marker            *Marker
 	Watermark         time.Time // the newest change reflected; zero when none
+	// HolderStatus is the holding bank's word on the account (nil: none).
+	HolderStatus *HolderStatus
+	// Cleared is the police's clear (nil: none), ClearedCount the reports
+	// it covers (in no other count).
+	Cleared      *Clear
+	ClearedCount int64
+	// ScoreSum is S of the score's formula (Score makes it 0–100).
+	ScoreSum float64
 }
 
 // Tally is a count per name (a lookup's by_category or by_source), in
@@ -143,6 +151,7 @@ type Lookup struct {
 	Counts
 	Risk    Risk
 	Reasons []string
+	Score   int // 0–100, beside the risk
 }
 
 // MinVoicesAboveLow is how many distinct reporting orgs it takes for an
@@ -206,6 +215,12 @@ func (p RiskPolicy) Rate(c Counts) (Risk, []string) {
 	if allDisputed && rank(risk) > rank(RiskLow) {
 		risk = RiskLow
 	}
+	if h := c.HolderStatus; h != nil && h.Status == StatusCollectionAccount && rank(risk) > rank(RiskLow) {
+		// A payment provider's collection account: unrelated payers'
+		// reports; listed only when the cap lowered the risk.
+		risk = RiskLow
+		reasons = append(reasons, "collection_account")
+	}
 	return risk, reasons
 }
 
@@ -227,5 +242,5 @@ func NewLookup(i iban.IBAN, c Counts, p RiskPolicy) Lookup {
 		c.Windows[n].Days = d
 	}
 	risk, reasons := p.Rate(c)
-	return Lookup{IBAN: i, Counts: c, Risk: risk, Reasons: reasons}
+	return Lookup{IBAN: i, Counts: c, Risk: risk, Reasons: reasons, Score: Score(c.ScoreSum, c.Marker != nil)}
 }

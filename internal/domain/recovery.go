@@ -357,9 +357,18 @@ func (c RecoveryCase) bound(s RecoveryStep) error {
 // ReleaseOnCancel is what cancelling the report does to its recovery: an
 // open one is released (reason "cancelled"); changed is false otherwise.
 func (r Recovery) ReleaseOnCancel(now time.Time) (Recovery, bool) {
+	return r.releaseFor(now, "cancelled")
+}
+
+// ReleaseOnClear is what a police clear does to a cleared report's
+// recovery (SPEC Part 3, precise point 8): an open one, held money
+// included, is released (reason "cleared").
+func (r Recovery) ReleaseOnClear(now time.Time) (Recovery, bool) { return r.releaseFor(now, "cleared") }
+
+func (r Recovery) releaseFor(now time.Time, reason string) (Recovery, bool) {
 	if r.State.Final() {
 		return r, false
 	}
-	r.State, r.ReleasedAt, r.Reason = RecoveryReleased, now.UTC().Truncate(time.Millisecond), "cancelled"
+	r.State, r.ReleasedAt, r.Reason = RecoveryReleased, now.UTC().Truncate(time.Millisecond), reason
 	return r, true
 }

@@ -195,6 +195,19 @@ type ReportStatus struct {
 	Recovery        *Recovery  // nil: none
 	Chain           *ChainLink // a linked report's place in its chain (nil: hop 0)
 	Children        []string   // the linked reports made from it (onward transfers)
+	// Cleared is the police's clear that covers the report (nil: none):
+	// it no longer counts, and only a cancel still acts on it.
+	Cleared *Clear
+}
+
+// RefuseCleared is the 409 for an action on a cleared report (SPEC Part
+// 3, precise point 8): every action but cancel.
+func (st ReportStatus) RefuseCleared() error {
+	if st.Cleared == nil {
+		return nil
+	}
+	return &Error{Code: CodeInvalidState, Msg: "the report was cleared by the police (" + string(st.Cleared.Reason) +
+		"); it can no longer be reviewed, recovered or followed"}
 }
 
 // PartiesOf relates a caller to this report.

@@ -26,6 +26,7 @@ type Feed interface {
 	TrackRecovery(ctx context.Context, holder, reportID string, deadline time.Time) error
 	SourceWord(ctx context.Context, reportID string) (up bool, version int64, err error)
 	SetUpstream(ctx context.Context, reportID string, up bool, version int64) error
+	CorrectionRecipients(ctx context.Context, pseudo string, part int, at int64, lookback time.Duration, iban string) ([]domain.Caller, error)
 }
 
 // feedRelay tells the bank that holds a reported account: it reads every
@@ -176,7 +177,7 @@ func (f *feedRelay) handle(ctx context.Context, entries []outbox.Entry) (done bo
 			done = false
 			continue
 		}
-		if !f.threshold(ctx, e) || !f.trackDue(ctx, e) || !f.trackRecovery(ctx, e) || !f.upstream(ctx, e) {
+		if !f.threshold(ctx, e) || !f.trackDue(ctx, e) || !f.trackRecovery(ctx, e) || !f.upstream(ctx, e) || !f.correct(ctx, e) {
 			done = false
 			continue // retried with the relay's own pending entries
 		}
@@ -240,6 +241,48 @@ func (f *feedRelay) upstream(ctx context.Context, e outbox.Entry) bool {
 		if err := f.feed.SetUpstream(ctx, kid, up, version); err != nil {
 			f.log("holders feed: chain word failed; will retry", "report_id", e.ReportID, "err", err)
 			return false
+		}
+	}
+	return true
+}
+
+// correctionSettle is how old a clear must be before its corrections are
+// written: every gateway flushes its lookup log each second, so a lookup
+// made just before the clear is in the log by then.
+const correctionSettle = 2 * time.Second
+
+// correct writes one iban.corrected into the feed of every org the clear
+// of a KindCorrect entry corrects (store.CorrectionRecipients), each
+// once whatever the redeliveries (its id is the clear's and the org's);
+// a marketplace's leaves out the reason (police information). False
+// while the clear is younger than correctionSettle or when Redis did not
+// take one (the entry is retried whole).
+func (f *feedRelay) correct(ctx context.Context, e outbox.Entry) bool {
+	if e.Kind != outbox.KindCorrect {
+		return true
+	}
+	if time.Since(time.UnixMilli(e.ClearedAt)) < correctionSettle {
+		return false
+	}
+	orgs, err := f.feed.CorrectionRecipients(ctx, e.Pseudonym, e.Partition, e.ClearedAt, f.r.cfg.CorrectionsLookback, e.IBAN)
+	if err != nil {
+		f.log("holders feed: corrections failed; will retry", "report_id", e.ReportID, "err", err)
+		return false
+	}
+	for _, o := range orgs {
+		data := map[string]any{"iban": e.IBAN, "cleared_at": time.UnixMilli(e.ClearedAt).UTC().Format(time.RFC3339Nano)}
+		if o.Type != domain.OrgMarketplace {
+			data["reason"] = e.ClearReason
+		}
+		if e.PreviousRisk != "" {
+			data["previous_risk"] = e.PreviousRisk
+		}
+		if _, err := f.feed.AppendEvent(ctx, o.Org, f.event(domain.EventIBANCorrected, e.ReportID+":"+o.Org, data)); err != nil {
+			f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
+			return false
+		}
+		if f.m != nil {
+			f.m.eventWritten(domain.EventIBANCorrected)
 		}
 	}
 	return true

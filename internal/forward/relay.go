@@ -73,6 +73,9 @@ type Config struct {
 	// announce iban.threshold to the holder (review.escalate_reporters,
 	// default 3).
 	EscalateReporters int64
+	// CorrectionsLookback: an org that looked an IBAN up this long before
+	// a clear gets its iban.corrected (corrections.lookback, 90 days).
+	CorrectionsLookback time.Duration
 }
 
 func (c *Config) defaults() {
@@ -96,6 +99,9 @@ func (c *Config) defaults() {
 	}
 	if c.EscalateReporters <= 0 {
 		c.EscalateReporters = 3
+	}
+	if c.CorrectionsLookback <= 0 {
+		c.CorrectionsLookback = 90 * 24 * time.Hour
 	}
 }
 
@@ -439,7 +445,7 @@ const (
 // gate decides what to do with an entry before calling the store.
 func (r *Relay) gate(ctx context.Context, e outbox.Entry) gateVerdict {
 	switch e.Kind {
-	case outbox.KindFeed, outbox.KindUpstream: // for the feeds and the linked reports only
+	case outbox.KindFeed, outbox.KindUpstream, outbox.KindCorrect: // for the feeds and the linked reports only
 		return skip
 	case outbox.KindEvent:
 		return r.eventReady(ctx, e)

@@ -79,6 +79,9 @@ func handleOnward(d chainDeps) gin.HandlerFunc {
 			root, hop = st.Chain.RootID, st.Chain.Hop
 		}
 		link, err := domain.Link(st.ID, root, hop, d.policy)
+		if err == nil {
+			err = st.RefuseCleared()
+		}
 		if err != nil {
 			writeProblem(c, err)
 			return

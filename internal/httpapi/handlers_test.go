@@ -82,6 +82,24 @@ func (f *fakeStore) ChangeMarker(context.Context, iban.IBAN, domain.Caller, stri
 
 func (f *fakeStore) Lookups(context.Context, iban.IBAN) ([]domain.OrgLookups, error) { return nil, nil }
 
+func (f *fakeStore) SetHolderStatus(context.Context, iban.IBAN, domain.HolderStatus) error {
+	return nil
+}
+
+func (f *fakeStore) DeleteHolderStatus(context.Context, iban.IBAN) error { return nil }
+
+func (f *fakeStore) ClearIBAN(context.Context, iban.IBAN, domain.Clear, domain.Risk) (int64, error) {
+	return 0, nil
+}
+
+func (f *fakeStore) WithdrawClear(context.Context, iban.IBAN) (domain.Clear, error) {
+	return domain.Clear{}, nil
+}
+
+func (f *fakeStore) Lookup(context.Context, iban.IBAN) (domain.Counts, error) {
+	return domain.Counts{}, nil
+}
+
 func init() { gin.SetMode(gin.TestMode) } // the program sets release mode; tests stay quiet
 
 type allowAll struct{}
@@ -208,4 +226,8 @@ func TestHandlers(t *testing.T) {
 			}
 		})
 	}
+}
+
+func (f *fakeStore) AccessRecord(context.Context, iban.IBAN) (domain.AccessRecord, error) {
+	return domain.AccessRecord{}, nil
 }

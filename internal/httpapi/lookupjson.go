@@ -24,6 +24,7 @@ import (
 type View struct {
 	omit         map[string]bool
 	markerByType bool // leave out marker.by_type
+	clearReason  bool // leave out cleared.reason (police information)
 }
 
 // NewView makes a view from field names (top-level lookup fields, or
@@ -31,8 +32,12 @@ type View struct {
 func NewView(omit []string) View {
 	v := View{omit: map[string]bool{}}
 	for _, f := range omit {
-		if f == "marker.by_type" {
+		switch f {
+		case "marker.by_type":
 			v.markerByType = true
+			continue
+		case "cleared.reason":
+			v.clearReason = true
 			continue
 		}
 		v.omit[f] = true
@@ -114,6 +119,8 @@ func (v View) appendLookup(b []byte, l domain.Lookup) []byte {
 	if w.field("marker") {
 		w.b = v.appendMarker(w.b, l.Marker)
 	}
+	v.appendCorrections(&w, l.Counts)
+	w.int("score", int64(l.Score))
 	if w.field("risk_reasons") {
 		if l.Reasons == nil {
 			w.b = append(w.b, "null"...)
@@ -130,6 +137,28 @@ func (v View) appendLookup(b []byte, l domain.Lookup) []byte {
 	}
 	w.time("watermark", l.Watermark)
 	return append(w.b, '}')
+}
+
+// appendCorrections writes the holder's status and the police's clear
+// (each absent when none) and cleared_count.
+func (v View) appendCorrections(w *objWriter, c domain.Counts) {
+	if h := c.HolderStatus; h != nil && w.field("holder_status") {
+		w.b = append(w.b, `{"status":`...)
+		w.b = jsonw.AppendString(w.b, string(h.Status))
+		w.b = append(w.b, `,"since":`...)
+		w.b = jsonw.AppendString(w.b, h.Since.UTC().Format(time.RFC3339Nano))
+		w.b = append(w.b, '}')
+	}
+	if cl := c.Cleared; cl != nil && w.field("cleared") {
+		w.b = append(w.b, `{"at":`...)
+		w.b = jsonw.AppendString(w.b, cl.At.UTC().Format(time.RFC3339Nano))
+		if !v.clearReason {
+			w.b = append(w.b, `,"reason":`...)
+			w.b = jsonw.AppendString(w.b, string(cl.Reason))
+		}
+		w.b = append(w.b, '}')
+	}
+	w.int("cleared_count", c.ClearedCount)
 }
 
 func (v View) appendMarker(b []byte, m *domain.Marker) []byte {

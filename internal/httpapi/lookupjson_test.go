@@ -20,7 +20,7 @@ import (
 // times, odd category names).
 func TestAppendLookupMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
-	views := []View{NewView(nil), NewView([]string{"by_source", "marker.by_type"}), NewView([]string{"stats", "risk_reasons", "watermark", "iban"}),
+	views := []View{NewView(nil), NewView([]string{"by_source", "marker.by_type", "cleared.reason"}), NewView([]string{"stats", "risk_reasons", "watermark", "iban"}),
 		NewView([]string{"marker"})}
 	r := rand.New(rand.NewPCG(1, 2))
 	ib, err := iban.Parse("NL91ABNA0417164300")
@@ -96,7 +96,13 @@ func randomLookup(r *rand.Rand, ib iban.IBAN) domain.Lookup {
 	if r.IntN(2) == 0 {
 		c.LinkedReports, c.MinHop, c.ConfirmedUpstream = 1+r.Int64N(5), 1+r.IntN(5), r.IntN(2) == 0
 	}
-	l := domain.Lookup{IBAN: ib, Counts: c, Risk: domain.Risk([]string{"none", "low", "medium", "high"}[r.IntN(4)])}
+	if r.IntN(3) == 0 {
+		c.HolderStatus = &domain.HolderStatus{Status: domain.HolderStatusKinds[r.IntN(3)], Since: t()}
+	}
+	if r.IntN(3) == 0 {
+		c.Cleared, c.ClearedCount = &domain.Clear{At: time.UnixMilli(1_700_000_000_456).UTC(), Reason: domain.ClearError}, r.Int64N(9)
+	}
+	l := domain.Lookup{IBAN: ib, Counts: c, Risk: domain.Risk([]string{"none", "low", "medium", "high"}[r.IntN(4)]), Score: r.IntN(101)}
 	switch r.IntN(3) {
 	case 0:
 	case 1:
@@ -129,8 +135,22 @@ type lookupJSON struct {
 	Recovered       map[string]string            `json:"recovered"`
 	Chain           chainCountsJSON              `json:"chain"`
 	Marker          *markerJSON                  `json:"marker"`
+	HolderStatus    *holderStatusJSON            `json:"holder_status,omitempty"`
+	Cleared         *clearedJSON                 `json:"cleared,omitempty"`
+	ClearedCount    int64                        `json:"cleared_count"`
+	Score           int                          `json:"score"`
 	RiskReasons     []string                     `json:"risk_reasons"`
 	Watermark       *string                      `json:"watermark"`
+}
+
+type holderStatusJSON struct {
+	Status string `json:"status"`
+	Since  string `json:"since"`
+}
+
+type clearedJSON struct {
+	At     string `json:"at"`
+	Reason string `json:"reason,omitempty"`
 }
 
 type chainCountsJSON struct {
@@ -163,6 +183,9 @@ func (v View) renderReflect(l domain.Lookup) any {
 	out := renderLookup(l)
 	if v.markerByType && out.Marker != nil {
 		out.Marker.ByType = ""
+	}
+	if v.clearReason && out.Cleared != nil {
+		out.Cleared.Reason = ""
 	}
 	if len(v.omit) == 0 {
 		return out
@@ -215,6 +238,13 @@ func renderLookup(l domain.Lookup) lookupJSON {
 	if m := l.Marker; m != nil {
 		out.Marker = &markerJSON{FraudType: string(m.FraudType), ByType: string(m.ByType), RegisteredAt: m.RegisteredAt.Format(time.RFC3339Nano)}
 	}
+	if h := l.HolderStatus; h != nil {
+		out.HolderStatus = &holderStatusJSON{Status: string(h.Status), Since: h.Since.Format(time.RFC3339Nano)}
+	}
+	if c := l.Cleared; c != nil {
+		out.Cleared = &clearedJSON{At: c.At.Format(time.RFC3339Nano), Reason: string(c.Reason)}
+	}
+	out.ClearedCount, out.Score = l.ClearedCount, l.Score
 	return out
 }
 

@@ -183,7 +183,7 @@ func renderStatus(st domain.ReportStatus, p domain.Parties, now time.Time) statu
 	r := st.Review
 	out.Review = reviewJSON{State: string(r.State), HolderOrg: r.Holder, RespondBy: timePtr(r.RespondBy),
 		AcknowledgedAt: timePtr(r.AcknowledgedAt), ClosedAt: timePtr(r.ClosedAt), CancelledAt: timePtr(r.CancelledAt),
-		Result: string(r.Result), FraudType: string(r.FraudType), Overdue: r.Overdue(now)}
+		Result: string(r.Result), FraudType: string(r.FraudType), Overdue: r.Overdue(now) && st.Cleared == nil}
 	if p.Holder {
 		out.IBAN, out.Category, out.ReporterOrg = st.IBAN, string(st.Category), st.ReporterOrg
 	}

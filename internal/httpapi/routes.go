@@ -30,6 +30,8 @@ type (
 		lookuper
 		markerStore
 		lookupsReader
+		correctStore
+		recordStore
 	}
 	// Feeds are the banks' alerts and events.
 	Feeds interface {
@@ -128,6 +130,13 @@ func NewAPI(d Deps) http.Handler {
 	md := markerDeps{store: d.IBANs, router: d.Router, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
 	v1.handle("PUT", "/ibans/:iban/marker", "marker_set", write, need(auth.ScopeMarkersWrite), handlePutMarker(md))
 	v1.handle("DELETE", "/ibans/:iban/marker", "marker_lift", write, need(auth.ScopeMarkersWrite), handleDeleteMarker(md))
+
+	cd := correctDeps{store: d.IBANs, router: d.Router, risk: d.Risk, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
+	v1.handle("PUT", "/ibans/:iban/status", "status_set", write, need(auth.ScopeIBANsStatus), handlePutStatus(cd))
+	v1.handle("DELETE", "/ibans/:iban/status", "status_clear", write, need(auth.ScopeIBANsStatus), handleDeleteStatus(cd))
+	v1.handle("POST", "/ibans/:iban/clear", "clear", write, need(auth.ScopeIBANsClear), handleClear(cd))
+	v1.handle("DELETE", "/ibans/:iban/clear", "clear_withdraw", write, need(auth.ScopeIBANsClear), handleWithdrawClear(cd))
+	v1.handle("GET", "/ibans/:iban/record", "record", peek, handleRecord(cd, d.IBANs))
 
 	reportRoutes(v1, d, lookup, write)
 

@@ -41,10 +41,15 @@ type Entry struct {
 	Source string
 	// Children: a KindUpstream entry's linked reports.
 	Children []string
-	FeedTo   string
-	FeedType string
-	FeedData []byte
-	Deadline time.Time
+	// A KindCorrect entry's clear: its time (ms), its reason (or
+	// clear_withdrawn) and the risk a lookup answered just before it.
+	ClearedAt    int64
+	ClearReason  string
+	PreviousRisk string
+	FeedTo       string
+	FeedType     string
+	FeedData     []byte
+	Deadline     time.Time
 }
 
 // Kind is what an entry carries to the police store.
@@ -64,6 +69,10 @@ const (
 	// it confirms them now: the holders' relay reads that from the
 	// report's book and writes it into theirs; the forwarders pass it by.
 	KindUpstream Kind = "upstream"
+	// KindCorrect tells those who acted on an IBAN's old answer that the
+	// police cleared it (or withdrew a clear): the holders' relay writes
+	// one iban.corrected into each one's feed; the forwarders pass it by.
+	KindCorrect Kind = "correct"
 )
 
 // Stats describes one outbox partition.

@@ -196,7 +196,7 @@ func (s *Reports) sourceWord(ctx context.Context, k ibanKeys, id string) (up boo
 	if err != nil {
 		return false, 0, s.fail(opReport, "chain: source word", err)
 	}
-	if len(v) != 6 {
+	if len(v) != 7 {
 		return false, 0, domain.Internal("chain: source word", errUnexpected(v))
 	}
 	if v[0] == "" {
@@ -212,7 +212,11 @@ func (s *Reports) sourceWord(ctx context.Context, k ibanKeys, id string) (up boo
 	if err1 != nil || err2 != nil {
 		return false, 0, domain.Internal("chain: source word", errUnexpected(v))
 	}
-	return r.status(id).ConfirmsOnward(v[3] != ""), sec*1_000_000 + usec, nil
+	st := r.status(id)
+	if parseClear(v[6], "").Covers(r.Received.UnixMilli()) {
+		return false, sec*1_000_000 + usec, nil // a cleared source confirms nothing
+	}
+	return st.ConfirmsOnward(v[3] != ""), sec*1_000_000 + usec, nil
 }
 
 // eagerWords bounds the linked reports a change tells at once.

@@ -118,6 +118,11 @@ func (s *Reports) Review(ctx context.Context, id string, caller domain.Caller, r
 		if err != nil || !changed {
 			return st, false, err
 		}
+		if req.Action != domain.ActionCancel {
+			if err := st.RefuseCleared(); err != nil {
+				return st, false, err
+			}
+		}
 		c, rel, err := s.reviewChange(k, st, old, caller, req, next, now)
 		if err != nil {
 			return st, false, err
@@ -191,6 +196,9 @@ func (s *Reports) Recover(ctx context.Context, id string, caller domain.Caller, 
 			Amount: st.Amount, Recovery: st.Recovery, ReportedBy: st.ReporterOrg}
 		next, changed, err := domain.ApplyRecovery(rc, step, now, pol)
 		if err != nil || !changed {
+			return next, st, false, err
+		}
+		if err := st.RefuseCleared(); err != nil {
 			return next, st, false, err
 		}
 		c := change{rec: old.rec}

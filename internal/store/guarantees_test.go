@@ -188,7 +188,7 @@ func TestCountsExactPastTheTrimCap(t *testing.T) {
 	one := domain.Window{Reports: 1, Reporters: 1}
 	want := domain.Counts{ReportCount: 1, ReporterCount: 1, Last30Days: 1, First: at, Last: at,
 		ByCategory: domain.Tally{{Name: "other", N: 1}}, BySource: domain.Tally{{Name: "marketplace", N: 1}},
-		Windows: [4]domain.Window{one, one, one, one}, Watermark: at}
+		Windows: [4]domain.Window{one, one, one, one}, Watermark: at, ScoreSum: 1} // one open report of now: S = 1
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("after one new report (-want +got):\n%s", diff)
 	}

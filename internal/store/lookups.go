@@ -15,8 +15,9 @@ import (
 
 // Who looked an IBAN up, for the police (GET /v1/ibans/{iban}/lookups):
 // per IBAN a hash "mg:{pK}:a:P" with, per org, the count (n:ORG), the
-// first and last time (f:ORG, l:ORG, ms) and the org type (t:ORG), kept
-// for the retention. Lookups are counted in memory and written in one
+// first and last time (f:ORG, l:ORG, ms), the org type (t:ORG) and the
+// count per month (m:YYYY-MM:ORG, for the access record), kept for the
+// retention. Lookups are counted in memory and written in one
 // pipelined round trip per node every second, not one per lookup; a
 // flush that fails keeps its counts for the next one, so none is dropped
 // while Redis comes back.
@@ -98,6 +99,7 @@ func (l *LookupLog) Flush(ctx context.Context) error {
 				p.HIncrBy(ctx, key, "n:"+org, c.n)
 				p.HSetNX(ctx, key, "f:"+org, c.first)
 				p.HSet(ctx, key, "l:"+org, c.last, "t:"+org, c.orgType)
+				p.HIncrBy(ctx, key, "m:"+time.UnixMilli(c.last).UTC().Format("2006-01")+":"+org, c.n)
 			}
 			p.Expire(ctx, key, ttl)
 		}

@@ -69,11 +69,7 @@ func (s *IBANs) ChangeMarker(ctx context.Context, i iban.IBAN, c domain.Caller, 
 			return old, s.fail(opReport, "marker script", err)
 		}
 		if words, ok := v.([]any); ok && len(words) > 0 {
-			for n := 1; n+1 < len(words); n += 2 {
-				id, _ := words[n].(string)
-				kids, _ := words[n+1].(string)
-				s.spreadWord(ctx, k, id, splitIDs(kids))
-			}
+			s.spreadWords(ctx, k, words[1:])
 			return old, nil
 		}
 	}

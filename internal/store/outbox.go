@@ -243,6 +243,12 @@ func (s *conn) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 		if kids, _ := m.Values["kids"].(string); kids != "" {
 			e.Children = splitIDs(kids)
 		}
+		if e.Kind == outbox.KindCorrect {
+			e.ClearReason, _ = m.Values["cr"].(string)
+			e.PreviousRisk, _ = m.Values["pr"].(string)
+			ca, _ := m.Values["ca"].(string)
+			e.ClearedAt, _ = strconv.ParseInt(ca, 10, 64)
+		}
 		if ft, _ := m.Values["ft"].(string); ft != "" {
 			e.FeedTo, _ = m.Values["to"].(string)
 			fd, _ := m.Values["fd"].(string)

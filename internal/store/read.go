@@ -25,17 +25,25 @@ import (
 // builds no map.
 func countBook(kv []string, p domain.Periods) domain.Counts {
 	k := p.Counter()
+	cl := clearOf(kv)
+	k.Cleared(cl)
 	var mk markerFields
+	var hs, hsd string
 	var newestRcv, wm int64
 	for n := 0; n+1 < len(kv); n += 2 {
 		f, v := kv[n], kv[n+1]
 		if len(f) != rawIDLen {
-			if f == "w" {
+			switch f {
+			case "w":
 				wm, _, _ = parseW(v)
 				if wm <= 0 {
 					wm = -1 // a "w" without a watermark: none, whatever the records say
 				}
-			} else {
+			case "hs":
+				hs = v
+			case "hsd":
+				hsd = v
+			default:
 				mk.set(f, v)
 			}
 			continue
@@ -63,6 +71,10 @@ func countBook(kv []string, p domain.Periods) domain.Counts {
 		c.Watermark = time.UnixMilli(newestRcv).UTC()
 	}
 	c.Marker = mk.marker()
+	c.Cleared = cl
+	if hs != "" {
+		c.HolderStatus = parseHolderStatus(hs, hsd)
+	}
 	return c
 }
 
@@ -104,6 +116,13 @@ func pairsOf(h map[string]string) []string {
 	return kv
 }
 
+// periods are the lookups' periods now, with the score's half-life.
+func (s *conn) periods() domain.Periods {
+	p := domain.PeriodsAt(s.now(), s.opt.Retention)
+	p.HalfLifeDays = s.opt.HalfLifeDays
+	return p
+}
+
 // Lookup returns the counts for one IBAN.
 func (s *IBANs) Lookup(ctx context.Context, i iban.IBAN) (domain.Counts, error) {
 	return s.LookupKey(ctx, s.KeyOf(i))
@@ -133,7 +152,7 @@ func (s *IBANs) LookupKey(ctx context.Context, key domain.IBANKey) (domain.Count
 	if err != nil {
 		return domain.Counts{}, s.fail(opLookup, "lookup", err)
 	}
-	return countBook(bookPairs(cmd), domain.PeriodsAt(s.now(), s.opt.Retention)), nil
+	return countBook(bookPairs(cmd), s.periods()), nil
 }
 
 // bookCmd is the HGETALL of a book. Over RESP2, which mulegate's own
@@ -199,7 +218,7 @@ func (s *IBANs) LookupKeys(ctx context.Context, keys []domain.IBANKey) ([]domain
 	if err != nil {
 		return nil, s.fail(opLookup, "lookup batch", err)
 	}
-	periods := domain.PeriodsAt(s.now(), s.opt.Retention)
+	periods := s.periods()
 	for n, c := range cmds {
 		out[n] = countBook(bookPairs(c), periods)
 	}

@@ -12,7 +12,7 @@ var (
 	acceptManyScript     = newScript("accept_many", []string{"lib/record", "lib/trim", "lib/claim", "lib/accept"}, claimReportArgs{}, acceptArgs{})
 	pruneScript          = newScript("prune", []string{"lib/record", "lib/trim"}, pruneArgs{})
 	changeScript         = newScript("change", []string{"lib/record"}, changeArgs{})
-	markerScript         = newScript("marker", []string{"lib/record"}, markerArgs{})
+	markerScript         = newScript("marker", []string{"lib/record", "lib/words"}, markerArgs{})
 	finishScript         = newScript("finish", []string{"lib/record", "lib/consumed"}, finishArgs{})
 	doneScript           = newScript("done", []string{"lib/consumed"}, doneArgs{})
 	holdScript           = newScript("hold", []string{"lib/record"}, holdArgs{})
@@ -30,7 +30,7 @@ var (
 var allScripts = []*redis.Script{claimKeyScript, claimReportScript, acceptScript, acceptManyScript, pruneScript,
 	changeScript, markerScript, finishScript, doneScript, holdScript, dropConsumerScript, parkScript, requeueScript,
 	postAlertScript, appendEventScript, thresholdScript, dayWritesScript, streamsScript, earlierPendingScript, childrenScript, upstreamScript,
-	sourceWordScript}
+	sourceWordScript, bookWordsScript, clearScript, unclearScript}
 
 // claimKeyArgs: an idempotent alert's claim (Store.claim).
 type claimKeyArgs struct {

@@ -52,6 +52,8 @@ type Options struct {
 	HolderOf func(iban.IBAN) string
 	// RespondWithin is the holder's deadline after acceptance (default 7 days).
 	RespondWithin time.Duration
+	// HalfLifeDays is the score's half-life (risk.half_life_days; 0: 90).
+	HalfLifeDays float64
 	// Reads is the client lookups read through: a cluster client with
 	// ReadOnly set sends them to replicas. Nil: the main client. Reports'
 	// own reads (GET /v1/reports/{id}, reviews) always use the main
@@ -703,47 +705,69 @@ func (s *conn) readReport(ctx context.Context, id string) (domain.ReportStatus, 
 		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, err
 	}
 	raw := rawID(id)
-	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "j", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw, "r:"+raw, "k:"+raw, "o:"+raw).Result()
+	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "j", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw, "r:"+raw, "k:"+raw, "o:"+raw,
+		"cl").Result()
 	if err != nil {
 		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, s.fail(opReport, "report status", err)
 	}
-	str := func(n int) string { v, _ := vals[n].(string); return v }
-	if str(0) == "" {
+	fields := []string{raw, "j", "e:", "p:", "d:", "c:", "x:", "r:", "k:", "o:", "cl"}
+	got := make(map[string]string, len(fields))
+	for n, f := range fields {
+		if v, ok := vals[n].(string); ok {
+			got[f] = v
+		}
+	}
+	if got[raw] == "" {
 		// Indexed but never recorded, or trimmed past retention: the
 		// client has no report to see.
 		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, &domain.Error{Code: domain.CodeNotFound, Msg: "no such report"}
 	}
-	holder, sealed := splitHead(str(1))
-	r, err := decodeRecord(str(0), str(6), holder)
+	st, r, err := s.reportFrom(k, id, func(f string) string { return got[f] })
 	if err != nil {
-		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, domain.Internal("report status: "+id, err)
+		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, err
+	}
+	return st, k, bookRecord{core: got[raw], rec: r}, nil
+}
+
+// reportFrom decodes report id from its book's fields: get(raw) is its
+// record, get("j") and get("cl") the book's, and get("e:") … get("o:")
+// the report's own (the prefix alone names them).
+func (s *conn) reportFrom(k ibanKeys, id string, get func(field string) string) (domain.ReportStatus, record, error) {
+	raw := rawID(id)
+	holder, sealed := splitHead(get("j"))
+	r, err := decodeRecord(get(raw), get("x:"), holder)
+	if err != nil {
+		return domain.ReportStatus{}, r, domain.Internal("report status: "+id, err)
 	}
 	st := r.status(id)
-	st.LastError = str(2)
+	st.LastError = get("e:")
 	if r.RefSpilled {
-		st.PoliceReference = str(3)
+		st.PoliceReference = get("p:")
 	}
-	st.Review.Details, st.Review.CancelReason = str(4), str(5)
-	if c := str(8); len(c) >= 2*rawIDLen && r.Hop > 0 {
+	st.Review.Details, st.Review.CancelReason = get("d:"), get("c:")
+	if c := get("k:"); len(c) >= 2*rawIDLen && r.Hop > 0 {
 		st.Chain = &domain.ChainLink{SourceID: hex.EncodeToString([]byte(c[:rawIDLen])), RootID: hex.EncodeToString([]byte(c[rawIDLen : 2*rawIDLen])),
 			RootReporter: c[2*rawIDLen:], Hop: r.Hop, Upstream: r.Upstream}
 	}
-	for kids := str(9); len(kids) >= rawIDLen; kids = kids[rawIDLen:] {
+	if cl := parseClear(get("cl"), ""); cl.Covers(r.Received.UnixMilli()) {
+		st.Cleared = cl
+	}
+	for kids := get("o:"); len(kids) >= rawIDLen; kids = kids[rawIDLen:] {
 		st.Children = append(st.Children, hex.EncodeToString([]byte(kids[:rawIDLen])))
 	}
 	if sealed != "" {
 		st.IBAN, err = s.seal.open(k.rawPseudo(), sealed)
 	}
-	if err == nil && str(7) != "" {
+	if rv := get("r:"); err == nil && rv != "" {
 		var b []byte
-		if b, err = s.blobs.open(adRecovery(id), str(7)); err == nil {
+		if b, err = s.blobs.open(adRecovery(id), rv); err == nil {
 			st.Recovery, err = decodeRecovery(b)
 		}
 	}
 	if err != nil {
-		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, domain.Internal("report status: "+id, err)
+		return domain.ReportStatus{}, r, domain.Internal("report status: "+id, err)
 	}
-	return st, k, bookRecord{core: str(0), rec: r}, nil
+	return st, r, nil
 }
 
 // bookRecord is a record as read: its core as stored (for compare and

@@ -20,17 +20,7 @@ for k = 1, #a.fields, 2 do
   if a.fields[k + 1] ~= '' then redis.call('HSET', book, a.fields[k], a.fields[k + 1]) end
 end
 local words = {1}
-local all = redis.call('HGETALL', book)
-for j = 1, #all, 2 do
-  local f = all[j]
-  if string.sub(f, 1, 2) == 'o:' and #f == 2 + ID_LEN then
-    local id, kids = tohex(string.sub(f, 3)), tohex(all[j + 1])
-    redis.call('XADD', outbox, '*', 'id', id, 'ps', a.pseudo, 'kind', 'upstream', 'kids', kids)
-    words[#words + 1] = id
-    words[#words + 1] = kids
-  end
-end
-if #words > 1 then redis.call('PUBLISH', a.wake, a.partition) end
+if queue_words(book, outbox, a.pseudo, words) then redis.call('PUBLISH', a.wake, a.partition) end
 local wm, lo, nc = getw(book)
 setw(book, tonumber(a.now), lo, nc)
 -- A marker keeps its book for the retention after its last write; once

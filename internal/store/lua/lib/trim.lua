@@ -22,7 +22,7 @@ local function prune(prefix, e, cutoff)
   if lo then lo, nc = trim(b, cutoff, nc) end
   if lo then
     setw(b, wm, lo, nc)
-  elseif redis.call('HEXISTS', b, 'm:at') == 0 then
+  elseif redis.call('HEXISTS', b, 'm:at') == 0 and redis.call('HEXISTS', b, 'hs') == 0 then
     redis.call('DEL', b)
   else
     setw(b, wm, nil, nc)
