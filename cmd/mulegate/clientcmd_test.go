@@ -200,6 +200,30 @@ func TestClientCommands(t *testing.T) {
 	if mustJSON(out, &st); err != nil || st.Review.State != "closed" || st.Review.Result != "agreed" {
 		t.Fatalf("report show after the close: %v %s", err, out)
 	}
+	// Correcting the record by CLI: the holding bank's status, the
+	// police's clear (and its withdrawal), the access record.
+	police := envFor("police-nl")
+	if out, err = run(bank, "status", "set", ibanNL, "taken_over", "--details", "customer's phone was stolen"); err != nil ||
+		!strings.Contains(out, `"status":"taken_over"`) {
+		t.Errorf("status set: %v %s", err, out)
+	}
+	if out, err = run(police, "clear", ibanNL, "--reason", "error", "--details", "wrong IBAN in the file"); err != nil ||
+		!strings.Contains(out, `"reason":"error"`) || !strings.Contains(out, `"reports_cleared":`) {
+		t.Errorf("clear: %v %s", err, out)
+	}
+	if out, err = run(bank, "record", ibanNL); err != nil || !strings.Contains(out, `"holder_status":{"status":"taken_over"`) ||
+		!strings.Contains(out, `"cleared":{"at":`) || !strings.Contains(out, `"counted":false`) {
+		t.Errorf("record: %v %s", err, out)
+	}
+	if out, err = run(police, "clear", ibanNL, "--withdraw"); err != nil || !strings.Contains(out, `"withdrawn":true`) {
+		t.Errorf("clear --withdraw: %v %s", err, out)
+	}
+	if out, err = run(bank, "status", "clear", ibanNL); err != nil {
+		t.Errorf("status clear: %v %s", err, out)
+	}
+	if out, err = run(market, "clear", ibanNL, "--reason", "error"); err == nil || !strings.Contains(out, "forbidden") {
+		t.Errorf("a marketplace clearing: %v %s", err, out)
+	}
 }
 
 // TestClientEventStream: the client's EventStream (Server-Sent Events)

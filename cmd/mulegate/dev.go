@@ -407,6 +407,20 @@ hop from a confirmed mule: risk medium with a single reporter:
   sleep 1
   mulegate lookup FR1420041010050500013M02606
 
+Correcting the record: the French account's holder turns out to be a
+victim of an account takeover. demo-bank says so (taken_over), the police
+clear the IBAN: its reports stop counting at once, and every org that
+looked it up, reported it or holds it gets iban.corrected in its feed
+within seconds. demo-bank answers its customer's access request with the
+record (no police lookups in it, no marker's origin):
+
+  bank -X PUT $MG/v1/ibans/FR1420041010050500013M02606/status -H 'Content-Type: application/json' -d '{"status":"taken_over"}'
+  police -X POST $MG/v1/ibans/FR1420041010050500013M02606/clear -H 'Content-Type: application/json' -d '{"reason":"investigation_closed"}'
+  bank $MG/v1/ibans/FR1420041010050500013M02606
+  for i in $(seq 40); do bank "$MG/v1/events?types=iban.corrected" | grep -q iban.corrected && break; sleep 0.25; done
+  bank "$MG/v1/events?types=iban.corrected"
+  mulegate record FR1420041010050500013M02606
+
 Police alerts: the police push an alert about an IBAN; it is routed to the
 bank whose bank codes hold it (demo-bank: NL ABNA, DE 37040044, BE 539,
 FR 20041). The bank reads its feed, long-polls, or streams (SSE):

@@ -52,6 +52,8 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 		`"recovered":{"EUR":"800.00"}`,                                                                             // the lookup
 		`"holder_org":"demo-victim","hop":1`, `"chain":{"confirmed_upstream":true,"linked_reports":1,"min_hop":1}`, // the chain (the CLI sorts keys)
 		`"risk_reasons":["linked_to_confirmed"]`,
+		`"reason":"investigation_closed","reports_cleared":1`, `"holder_status":{"status":"taken_over"`, `"cleared_count":1`, // the clear
+		`"type":"iban.corrected"`, `"previous_risk":"medium"`, `"counted":false`, // the correction and the record
 		`"unique":12,`, // 2 + 1 + 1 reports and 2 linked ones before, 6 during the outage: all delivered
 		`{"audit":"ok","police_breaker":"closed","redis":"ok"}`, `mulegate_token_cache_total{result="hit"}`,
 	} {

@@ -68,6 +68,9 @@ For integrators (flags or MULEGATE_CLIENT_URL, _CERT, _KEY, _CA, _TOKEN; one JSO
   mulegate recovery request|hold|return|reject|release ID [...]   ask for, block, return or refuse a report's money
   mulegate onward ID --transfer IBAN=AMOUNT [...]   say where a report's money went on (linked reports)
   mulegate chain ID                                 the chain a report belongs to
+  mulegate status set IBAN STATUS [--details D] | status clear IBAN   the holding bank's word on its account
+  mulegate clear IBAN --reason R [--details D] | clear IBAN --withdraw   the police clear an IBAN (or withdraw one made in error)
+  mulegate record IBAN                              everything the gateway holds about an IBAN (access request)
   mulegate help                     show this help
 
 Run 'mulegate COMMAND -h' for the flags of a command.
@@ -111,6 +114,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdOnward(ctx, args[1:], getenv, stdout, stderr)
 	case "chain":
 		return cmdChain(ctx, args[1:], getenv, stdout, stderr)
+	case "status":
+		return cmdStatus(ctx, args[1:], getenv, stdout, stderr)
+	case "clear":
+		return cmdClear(ctx, args[1:], getenv, stdout, stderr)
+	case "record":
+		return cmdRecord(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,118 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Correcting the record (SPEC Part 3): the holding bank's status of an
+// account, the police's clear, and the account holder's access record.
+
+// HolderStatus is what the bank that holds an IBAN says of the account:
+// "collection_account" (a payment provider's, which unrelated payers
+// use: its risk is capped at low), "account_closed" or "taken_over".
+type HolderStatus struct {
+	IBAN    string    `json:"iban"`
+	Status  string    `json:"status"`
+	Since   time.Time `json:"since"`
+	Details string    `json:"details,omitempty"`
+}
+
+// SetHolderStatus is PUT /v1/ibans/{iban}/status (the holding bank,
+// scope ibans:status); details may be "".
+func (c *Client) SetHolderStatus(ctx context.Context, iban, status, details string) (*HolderStatus, error) {
+	body := map[string]string{"status": status}
+	if details != "" {
+		body["details"] = details
+	}
+	var out HolderStatus
+	_, _, err := c.do(ctx, call{method: "PUT", path: ibanPath(iban) + "/status", body: body, safe: true}, &out)
+	return &out, err
+}
+
+// DeleteHolderStatus is DELETE /v1/ibans/{iban}/status.
+func (c *Client) DeleteHolderStatus(ctx context.Context, iban string) error {
+	_, _, err := c.do(ctx, call{method: "DELETE", path: ibanPath(iban) + "/status", safe: true, want: []int{http.StatusNoContent}}, nil)
+	return err
+}
+
+// Clear is the answer to a police clear.
+type Clear struct {
+	IBAN           string    `json:"iban"`
+	ClearedAt      time.Time `json:"cleared_at"`
+	Reason         string    `json:"reason"`
+	ReportsCleared int64     `json:"reports_cleared"`
+}
+
+// ClearIBAN is POST /v1/ibans/{iban}/clear (the police, scope
+// ibans:clear): reason is court_ruling, prosecutor_decision,
+// investigation_closed or error; details may be "". A clear is not
+// retried after a network error (a second one would correct everyone
+// again): look the IBAN up to see whether it took.
+func (c *Client) ClearIBAN(ctx context.Context, iban, reason, details string) (*Clear, error) {
+	body := map[string]string{"reason": reason}
+	if details != "" {
+		body["details"] = details
+	}
+	var out Clear
+	_, _, err := c.do(ctx, call{method: "POST", path: ibanPath(iban) + "/clear", body: body}, &out)
+	return &out, err
+}
+
+// WithdrawClear is DELETE /v1/ibans/{iban}/clear: a clear made in error
+// is withdrawn.
+func (c *Client) WithdrawClear(ctx context.Context, iban string) error {
+	_, _, err := c.do(ctx, call{method: "DELETE", path: ibanPath(iban) + "/clear", safe: true, want: []int{http.StatusNoContent}}, nil)
+	return err
+}
+
+// AccessRecord is everything a gateway holds about an IBAN, for the
+// account holder's access request.
+type AccessRecord struct {
+	IBAN    string         `json:"iban"`
+	Reports []RecordReport `json:"reports"`
+	Marker  *struct {
+		FraudType    string    `json:"fraud_type"`
+		ByType       string    `json:"by_type,omitempty"`
+		RegisteredAt time.Time `json:"registered_at"`
+	} `json:"marker,omitempty"`
+	HolderStatus *struct {
+		Status  string    `json:"status"`
+		Since   time.Time `json:"since"`
+		Details string    `json:"details,omitempty"`
+	} `json:"holder_status,omitempty"`
+	Cleared *struct {
+		At      time.Time `json:"at"`
+		Reason  string    `json:"reason"`
+		Details string    `json:"details,omitempty"`
+	} `json:"cleared,omitempty"`
+	Lookups []struct {
+		OrgType string `json:"org_type"`
+		Org     string `json:"org,omitempty"`
+		Month   string `json:"month"`
+		Count   int64  `json:"count"`
+	} `json:"lookups"`
+}
+
+// RecordReport is one report of an access record.
+type RecordReport struct {
+	ReportID     string    `json:"report_id"`
+	Category     string    `json:"category"`
+	AcceptedAt   time.Time `json:"accepted_at"`
+	ReporterType string    `json:"reporter_type"`
+	ReporterOrg  string    `json:"reporter_org,omitempty"`
+	Amount       *Amount   `json:"amount,omitempty"`
+	Hop          int       `json:"hop"`
+	Review       Review    `json:"review"`
+	Recovery     *Recovery `json:"recovery,omitempty"`
+	Counted      bool      `json:"counted"`
+}
+
+// AccessRecord is GET /v1/ibans/{iban}/record (the holding bank with
+// ibans:status, the police with audit:read).
+func (c *Client) AccessRecord(ctx context.Context, iban string) (*AccessRecord, error) {
+	var out AccessRecord
+	_, _, err := c.do(ctx, call{method: "GET", path: ibanPath(iban) + "/record", safe: true}, &out)
+	return &out, err
+}
