@@ -94,12 +94,29 @@ func TestChainWords(t *testing.T) {
 	if confirmed() {
 		t.Error("still confirmed after the marker was lifted")
 	}
-	// Marked again, then cancelled by its reporter: no word confirms.
+	// Marked again, then cleared, then cancelled by its reporter: no
+	// word confirms.
 	if _, err := st.ChangeMarker(ctx, src.IBAN, police, "bank-h", &domain.Marker{FraudType: "mule_account",
 		ByType: domain.OrgPolice, ByOrg: police.Org, RegisteredAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	word(true)
+	if !confirmed() {
+		t.Error("the marker's change did not tell the linked report at once")
+	}
+	// Marked and cleared by the police: a cleared source confirms
+	// nothing, and the clear writes that into the linked report at once.
+	if _, err := st.ClearIBAN(ctx, src.IBAN, domain.Clear{At: time.Now(), Reason: domain.ClearError, By: police.Org}, domain.RiskHigh); err != nil {
+		t.Fatal(err)
+	}
+	word(false)
+	if confirmed() {
+		t.Error("still confirmed after its source was cleared")
+	}
+	if _, err := st.WithdrawClear(ctx, src.IBAN); err != nil {
+		t.Fatal(err)
+	}
+	word(false) // the clear lifted the marker, and the withdrawal leaves it lifted
 	if _, _, err := st.Review(ctx, a.ID, victim, mustCancel(t)); err != nil {
 		t.Fatal(err)
 	}
