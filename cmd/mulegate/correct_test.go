@@ -241,6 +241,15 @@ func TestClear(t *testing.T) {
 	// bank-c looked it up; nobody else (the police have no feed).
 	want := map[string]bool{"bank-a": true, "bank-b": true, "bank-c": true, "market-a": true}
 	expectCorrections(t, gw.api, o, want, "error", "high") // marked before the clear
+	// The clear ended the cleared reviews' open (and overdue) flags:
+	// bank-a owes only the review of the report made after it.
+	openReviews := func(want string) {
+		t.Helper()
+		waitfor.Until(t, "mulegate_reviews_open{holder=\"bank-a\"} = "+want, 10*time.Second, func() bool {
+			return metric(t, gw.ops, `mulegate_reviews_open{holder="bank-a"}`) == want
+		})
+	}
+	openReviews("1")
 	// A clear made in error is withdrawn: the reports count again.
 	if got := do(t, o["police-nl"].c, "DELETE", clear, o["police-nl"].tok, ""); got.status != 204 {
 		t.Fatalf("withdraw: %d %s", got.status, got.body)
@@ -249,6 +258,7 @@ func TestClear(t *testing.T) {
 		t.Errorf("after the withdrawal (3 reports count, one cancelled): %+v", l)
 	}
 	expectCorrections(t, gw.api, o, want, "clear_withdrawn", "")
+	openReviews("3") // the two uncancelled cleared reports are owed again
 	if got := do(t, o["police-nl"].c, "DELETE", clear, o["police-nl"].tok, ""); got.status != 404 {
 		t.Errorf("withdraw without a clear: %d", got.status)
 	}

@@ -75,7 +75,10 @@ func startDev(t *testing.T) (dir, script string) {
 	// compiling script" (consumer groups made at "0", which miniredis
 	// reports back as "0"): no script error may reach the log.
 	t.Cleanup(func() {
-		if l := logs.String(); strings.Contains(l, "ERR ") || strings.Contains(l, "script") {
+		// A Redis error reply ("ERR …", NOSCRIPT) is what it guards against;
+		// a slow machine's i/o timeout while dropping consumers at
+		// shutdown (a warning, retried by the next start) is not one.
+		if l := logs.String(); strings.Contains(l, "ERR ") || strings.Contains(l, "NOSCRIPT") || strings.Contains(l, "compiling script") {
 			t.Errorf("dev mode logged a Redis or script error:\n%s", l)
 		}
 	})

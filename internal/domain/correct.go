@@ -160,6 +160,12 @@ func Score(s float64, marker bool) int {
 	return int(math.Round(100 * (1 - math.Exp(-s/scoreScale))))
 }
 
+// DueReview is a review a holder owes: its report and deadline.
+type DueReview struct {
+	Holder, ReportID string
+	RespondBy        time.Time
+}
+
 // AccessRecord is everything the gateway holds about an IBAN, for the
 // account holder's access request (GET /v1/ibans/{iban}/record).
 type AccessRecord struct {

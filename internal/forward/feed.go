@@ -26,7 +26,8 @@ type Feed interface {
 	TrackRecovery(ctx context.Context, holder, reportID string, deadline time.Time) error
 	SourceWord(ctx context.Context, reportID string) (up bool, version int64, err error)
 	SetUpstream(ctx context.Context, reportID string, up bool, version int64) error
-	CorrectionRecipients(ctx context.Context, pseudo string, part int, at int64, lookback time.Duration, iban string) ([]domain.Caller, error)
+	CorrectionRecipients(ctx context.Context, pseudo string, part int, at int64, lookback time.Duration,
+		iban string) ([]domain.Caller, []domain.DueReview, error)
 }
 
 // feedRelay tells the bank that holds a reported account: it reads every
@@ -264,10 +265,17 @@ func (f *feedRelay) correct(ctx context.Context, e outbox.Entry) bool {
 	if time.Since(time.UnixMilli(e.ClearedAt)) < correctionSettle {
 		return false
 	}
-	orgs, err := f.feed.CorrectionRecipients(ctx, e.Pseudonym, e.Partition, e.ClearedAt, f.r.cfg.CorrectionsLookback, e.IBAN)
+	orgs, due, err := f.feed.CorrectionRecipients(ctx, e.Pseudonym, e.Partition, e.ClearedAt, f.r.cfg.CorrectionsLookback, e.IBAN)
 	if err != nil {
 		f.log("holders feed: corrections failed; will retry", "report_id", e.ReportID, "err", err)
 		return false
+	}
+	withdrawn := e.ClearReason == string(domain.ClearWithdrawn)
+	for _, d := range due { // a clear ends the overdue flags, a withdrawal brings them back
+		if err := f.feed.TrackDue(ctx, d.Holder, d.ReportID, d.RespondBy, withdrawn); err != nil {
+			f.log("holders feed: reviews due failed; will retry", "report_id", e.ReportID, "err", err)
+			return false
+		}
 	}
 	for _, o := range orgs {
 		data := map[string]any{"iban": e.IBAN, "cleared_at": time.UnixMilli(e.ClearedAt).UTC().Format(time.RFC3339Nano)}

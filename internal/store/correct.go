@@ -252,21 +252,23 @@ func (s *IBANs) WithdrawClear(ctx context.Context, i iban.IBAN) (domain.Clear, e
 // whose lookups of it span a moment within lookback before the clear (the
 // lookup log keeps each org's first and last), every reporter of a report
 // the clear covers, and every holder of one, and the bank that holds it
-// now. The police have no feed.
+// now. The police have no feed. due are the open reviews of the reports
+// the clear covers: a clear ends their overdue flags (and a withdrawal
+// brings them back).
 func (s *IBANs) CorrectionRecipients(ctx context.Context, pseudo string, part int, at int64, lookback time.Duration,
-	ibanText string) ([]domain.Caller, error) {
+	ibanText string) (orgs []domain.Caller, due []domain.DueReview, err error) {
 	k := s.keysOf(domain.IBANKey{Pseudonym: pseudo, Partition: part})
 	var log, book *redis.MapStringStringCmd
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		log, book = p.HGetAll(ctx, k.lookupLog()), p.HGetAll(ctx, k.book())
 		return nil
 	}); err != nil {
-		return nil, s.fail(opReport, "corrections: read", err)
+		return nil, nil, s.fail(opReport, "corrections: read", err)
 	}
-	orgs := map[string]domain.OrgType{}
+	byOrg := map[string]domain.OrgType{}
 	add := func(org string, t domain.OrgType) {
 		if org != "" && (t == domain.OrgBank || t == domain.OrgMarketplace) {
-			orgs[org] = t
+			byOrg[org] = t
 		}
 	}
 	l := log.Val()
@@ -292,16 +294,19 @@ func (s *IBANs) CorrectionRecipients(ctx context.Context, pseudo string, part in
 		}
 		add(r.Org, r.Source)
 		add(r.Holder, domain.OrgBank)
+		if (r.Review == domain.ReviewOpen || r.Review == domain.ReviewAcknowledged) && r.Holder != "" {
+			due = append(due, domain.DueReview{Holder: r.Holder, ReportID: hex.EncodeToString([]byte(f)), RespondBy: r.RespondBy})
+		}
 	}
 	if i, err := iban.Parse(ibanText); err == nil {
 		add(s.opt.HolderOf(i), domain.OrgBank)
 	}
-	out := make([]domain.Caller, 0, len(orgs))
-	for org, t := range orgs {
-		out = append(out, domain.Caller{Org: org, Type: t})
+	orgs = make([]domain.Caller, 0, len(byOrg))
+	for org, t := range byOrg {
+		orgs = append(orgs, domain.Caller{Org: org, Type: t})
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Org < out[b].Org })
-	return out, nil
+	sort.Slice(orgs, func(a, b int) bool { return orgs[a].Org < orgs[b].Org })
+	return orgs, due, nil
 }
 
 // AccessRecord reads everything the gateway holds about an IBAN (its
