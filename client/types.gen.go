@@ -545,6 +545,66 @@ func (e ReviewState) Valid() bool {
 	}
 }
 
+// Defines values for EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysAlg.
+const (
+	ES256 EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysAlg = "ES256"
+)
+
+// Valid indicates whether the value is a known member of the EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysAlg enum.
+func (e EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysAlg) Valid() bool {
+	switch e {
+	case ES256:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysCrv.
+const (
+	P256 EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysCrv = "P-256"
+)
+
+// Valid indicates whether the value is a known member of the EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysCrv enum.
+func (e EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysCrv) Valid() bool {
+	switch e {
+	case P256:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysKty.
+const (
+	EC EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysKty = "EC"
+)
+
+// Valid indicates whether the value is a known member of the EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysKty enum.
+func (e EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysKty) Valid() bool {
+	switch e {
+	case EC:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysUse.
+const (
+	Sig EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysUse = "sig"
+)
+
+// Valid indicates whether the value is a known member of the EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysUse enum.
+func (e EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysUse) Valid() bool {
+	switch e {
+	case Sig:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ClearIBANJSONBodyReason.
 const (
 	ClearIBANJSONBodyReasonCourtRuling         ClearIBANJSONBodyReason = "court_ruling"
@@ -1485,6 +1545,9 @@ type WindowStats struct {
 	Reports   int `json:"reports"`
 }
 
+// Prefer Example: signed
+type Prefer = string
+
 // Forbidden Example: {"code":"invalid_iban","detail":"length: NL IBANs have 18 characters, got 9","instance":"urn:request:f6b7cf37b842e9c04cc6ffdf4dbafbaf","status":422,"title":"The IBAN is invalid","type":"urn:mulegate:problem:invalid_iban"}
 type Forbidden = Problem
 
@@ -1562,14 +1625,38 @@ type StreamEventsParams struct {
 	LastEventID *string `json:"Last-Event-ID,omitempty"`
 }
 
+// EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysAlg defines parameters for EvidenceKeys.
+type EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysAlg string
+
+// EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysCrv defines parameters for EvidenceKeys.
+type EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysCrv string
+
+// EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysKty defines parameters for EvidenceKeys.
+type EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysKty string
+
+// EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysUse defines parameters for EvidenceKeys.
+type EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysUse string
+
 // LookupIBANsJSONBody defines parameters for LookupIBANs.
 type LookupIBANsJSONBody struct {
 	Ibans []string `json:"ibans"`
 }
 
+// LookupIBANsParams defines parameters for LookupIBANs.
+type LookupIBANsParams struct {
+	// Prefer "signed" asks for a signed answer (when the gateway has evidence.signing_key_file): Mulegate-Signature holds a detached compact JWS over the exact body; other preferences are ignored.
+	Prefer *Prefer `json:"Prefer,omitempty"`
+}
+
 // LookupIBANs200JSONResponseBody_Results_Item defines parameters for LookupIBANs.
 type LookupIBANs200JSONResponseBody_Results_Item struct {
 	union json.RawMessage
+}
+
+// LookupIBANParams defines parameters for LookupIBAN.
+type LookupIBANParams struct {
+	// Prefer "signed" asks for a signed answer (when the gateway has evidence.signing_key_file): Mulegate-Signature holds a detached compact JWS over the exact body; other preferences are ignored.
+	Prefer *Prefer `json:"Prefer,omitempty"`
 }
 
 // ClearIBANJSONBody defines parameters for ClearIBAN.
@@ -1642,6 +1729,12 @@ type GetLimits200JSONResponseBodyPoliciesName string
 type SubmitReportParams struct {
 	// IdempotencyKey 1-255 visible ASCII characters. Missing → 400 idempotency_key_required; malformed → 400 invalid_request.
 	IdempotencyKey string `json:"Idempotency-Key"`
+}
+
+// GetReportParams defines parameters for GetReport.
+type GetReportParams struct {
+	// Prefer "signed" asks for a signed answer (when the gateway has evidence.signing_key_file): Mulegate-Signature holds a detached compact JWS over the exact body; other preferences are ignored.
+	Prefer *Prefer `json:"Prefer,omitempty"`
 }
 
 // ReportOnwardParams defines parameters for ReportOnward.

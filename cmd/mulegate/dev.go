@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +24,7 @@ import (
 	"github.com/mulegate/mulegate/internal/config"
 	"github.com/mulegate/mulegate/internal/devenv"
 	"github.com/mulegate/mulegate/internal/policesim"
+	"golang.org/x/mod/sumdb/note"
 )
 
 const (
@@ -82,6 +87,9 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	if err := writeDevPKI(f.dir); err != nil {
+		return err
+	}
+	if err := writeDevEvidenceKeys(f.dir); err != nil {
 		return err
 	}
 	addr, stopRedis, err := devRedis(f.redis)
@@ -159,6 +167,8 @@ func devConfig(f devFlags, redisAddr, policeURL string, getenv func(string) stri
 	cfg.Storage.PseudonymSecret = secret
 	cfg.Police.URL = policeURL
 	cfg.Audit.Path = filepath.Join(f.dir, "audit.jsonl") // keeps the terminal for the commands
+	cfg.Evidence.SigningKeyFile, cfg.Evidence.KeyID = filepath.Join(f.dir, "answers-key.pem"), "dev-answers-1"
+	cfg.Evidence.Origin = devOrigin
 	cfg.Forward.Workers = 2
 	cfg.Forward.SweepInterval = config.Duration(2 * time.Second)
 	cfg.Forward.VisibilityTimeout = config.Duration(10 * time.Second)
@@ -421,6 +431,14 @@ record (no police lookups in it, no marker's origin):
   bank "$MG/v1/events?types=iban.corrected"
   mulegate record FR1420041010050500013M02606
 
+Evidence: ask for a signed answer (Prefer: signed) and check it offline
+against the gateway's keys; its "audit" names the record of the request
+in {{.Dir}}/audit.jsonl, which holds the body's SHA-256:
+
+  bank -D answer.headers -o answer.json -H 'Prefer: signed' $MG/v1/ibans/NL91ABNA0417164300
+  bank $MG/v1/evidence/keys > answer-keys.json
+  mulegate evidence verify --keys answer-keys.json --signature "$(sed -n 's/^mulegate-signature: //Ip' answer.headers | tr -d '\r')" answer.json
+
 Police alerts: the police push an alert about an IBAN; it is routed to the
 bank whose bank codes hold it (demo-bank: NL ABNA, DE 37040044, BE 539,
 FR 20041). The bank reads its feed, long-polls, or streams (SSE):
@@ -458,3 +476,39 @@ Mint another token (e.g. a shorter one):
   go run ./cmd/mulegate token --dir {{.Dir}} --org demo-bank --cert {{.Dir}}/bank.pem --ttl 10m
 
 `))
+
+// writeDevEvidenceKeys makes the answer-signing key (answers-key.pem, EC
+// P-256) and the checkpoint signed-note key pair (checkpoint.key, and
+// checkpoint.pub for verifiers), keeping existing ones.
+func writeDevEvidenceKeys(dir string) error {
+	answers := filepath.Join(dir, "answers-key.pem")
+	if _, err := os.Stat(answers); err != nil {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		der, err := x509.MarshalECPrivateKey(k)
+		if err != nil {
+			return err
+		}
+		if _, err := devenv.WriteFile(dir, "answers-key.pem", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "checkpoint.key")); err != nil {
+		skey, vkey, err := note.GenerateKey(rand.Reader, devOrigin)
+		if err != nil {
+			return err
+		}
+		if _, err := devenv.WriteFile(dir, "checkpoint.pub", []byte(vkey+"\n"), 0o644); err != nil {
+			return err
+		}
+		if _, err := devenv.WriteFile(dir, "checkpoint.key", []byte(skey+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// devOrigin is the dev gateway's evidence origin (and checkpoint key name).
+const devOrigin = "mulegate/dev"

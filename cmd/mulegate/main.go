@@ -58,6 +58,7 @@ Usage:
   mulegate dev [--redis ADDR]       run a complete development gateway (NOT FOR PRODUCTION)
   mulegate token [flags]            mint a development token bound to a client certificate
   mulegate iban IBAN...             validate IBANs offline
+  mulegate evidence verify --keys JWKS --signature SIG BODY   check a signed answer offline (exit 1: it does not verify)
 
 For integrators (flags or MULEGATE_CLIENT_URL, _CERT, _KEY, _CA, _TOKEN; one JSON object per line):
   mulegate lookup IBAN...           look IBANs up (one: GET, more: one batch)
@@ -120,6 +121,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdClear(ctx, args[1:], getenv, stdout, stderr)
 	case "record":
 		return cmdRecord(ctx, args[1:], getenv, stdout, stderr)
+	case "evidence":
+		return cmdEvidence(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

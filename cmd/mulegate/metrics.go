@@ -1,9 +1,11 @@
 package main
 
 import (
+	"os"
 	"time"
 
 	"github.com/mulegate/mulegate/internal/audit"
+	"github.com/mulegate/mulegate/internal/config"
 	"github.com/mulegate/mulegate/internal/httpapi"
 	"github.com/mulegate/mulegate/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,13 +14,41 @@ import (
 // The gateway's own metrics that are read from its parts at scrape time
 // (the audit trail, the feeds, the CRLs).
 
-// auditor hands the API's audit entries to the trail's writer.
-type auditor struct{ w *audit.Writer }
+// auditor hands the API's audit entries to the trail's writer; it is the
+// evidence trail signed answers name (origin#seq).
+type auditor struct {
+	w      *audit.Writer
+	origin string
+}
 
 func (a auditor) Audit(e httpapi.AuditEntry) error {
-	return a.w.Write(audit.Record{Time: e.Time, RequestID: e.RequestID, Org: e.Org, OrgType: e.OrgType, Sub: e.Sub,
+	_, err := a.AuditSeq(e)
+	return err
+}
+
+func (a auditor) AuditSeq(e httpapi.AuditEntry) (uint64, error) {
+	return a.w.WriteSeq(audit.Record{Time: e.Time, RequestID: e.RequestID, Org: e.Org, OrgType: e.OrgType, Sub: e.Sub,
 		Thumbprint: e.Thumbprint, Method: e.Method, Route: e.Route, Action: e.Action, ReportID: e.ReportID,
-		Pseudonyms: e.Pseudonyms, Purpose: e.Purpose, Status: e.Status, Risk: e.Risk, Count: e.Count})
+		Pseudonyms: e.Pseudonyms, Purpose: e.Purpose, Status: e.Status, Risk: e.Risk, Count: e.Count, BodySHA256: e.BodySHA256})
+}
+
+func (a auditor) Sync() error {
+	_, _, err := a.w.Sync()
+	return err
+}
+
+func (a auditor) Origin() string { return a.origin }
+
+// evidenceOrigin is evidence.origin, by default mulegate/<hostname>.
+func evidenceOrigin(cfg config.Config) string {
+	if cfg.Evidence.Origin != "" {
+		return cfg.Evidence.Origin
+	}
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		h = "localhost"
+	}
+	return "mulegate/" + h
 }
 
 func (a auditor) Healthy() bool { return a.w.Healthy() }

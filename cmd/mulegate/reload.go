@@ -52,6 +52,11 @@ func (g *gatewayServer) reload(ctx context.Context, path string, getenv func(str
 	if err := g.tls.Reload(tlsFiles(cfg)); err != nil { // swaps only if every file loads
 		return err
 	}
+	if g.signer != nil && cfg.Evidence.SigningKeyFile != "" {
+		if err := g.signer.Reload(cfg.Evidence.SigningKeyFile, cfg.Evidence.KeyID); err != nil {
+			return err
+		}
+	}
 	orgs, routes := orgsFrom(cfg)
 	g.authn.orgs.Swap(orgs)
 	g.authn.router.p.Store(routes)

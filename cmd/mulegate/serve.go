@@ -12,6 +12,7 @@ import (
 
 	"github.com/mulegate/mulegate/internal/audit"
 	"github.com/mulegate/mulegate/internal/config"
+	"github.com/mulegate/mulegate/internal/evidence"
 	"github.com/mulegate/mulegate/internal/forward"
 	"github.com/mulegate/mulegate/internal/httpapi"
 	"github.com/mulegate/mulegate/internal/store"
@@ -56,6 +57,7 @@ type gatewayServer struct {
 	tls      *httpapi.ServerTLS
 	audit    *audit.Writer
 	lookups  *store.LookupLog
+	signer   *evidence.Signer // nil without evidence.signing_key_file
 }
 
 func (c *core) gateway(ctx context.Context, cfg config.Config, stdout io.Writer) (*gatewayServer, error) {
@@ -84,8 +86,13 @@ func (c *core) gateway(ctx context.Context, cfg config.Config, stdout io.Writer)
 		return nil, err
 	}
 	registerAudit(c.reg, g.audit)
+	if cfg.Evidence.SigningKeyFile != "" {
+		if g.signer, err = evidence.LoadSigner(cfg.Evidence.SigningKeyFile, cfg.Evidence.KeyID); err != nil {
+			return nil, err
+		}
+	}
 	g.lookups = c.st.NewLookupLog()
-	g.api = c.apiServer(cfg, g.authn, m, g.tls, g.hub, g.stopping, auditor{g.audit}, g.lookups)
+	g.api = c.apiServer(cfg, g.authn, m, g.tls, g.hub, g.stopping, auditor{w: g.audit, origin: evidenceOrigin(cfg)}, g.lookups, g.signer)
 	g.ops = c.opsServer(cfg, g.relay, httpapi.Check{Name: "audit", Check: func(context.Context) (string, bool) {
 		if !g.audit.Healthy() {
 			return "unavailable", false

@@ -13,6 +13,7 @@ import (
 	"github.com/mulegate/mulegate/internal/auth"
 	"github.com/mulegate/mulegate/internal/config"
 	"github.com/mulegate/mulegate/internal/domain"
+	"github.com/mulegate/mulegate/internal/evidence"
 	"github.com/mulegate/mulegate/internal/forward"
 	"github.com/mulegate/mulegate/internal/httpapi"
 	"github.com/mulegate/mulegate/internal/iban"
@@ -246,8 +247,14 @@ func (c *core) newAuthn(ctx context.Context, cfg config.Config, m *httpapi.Metri
 
 // apiServer builds the /v1 API behind mTLS. stopping is closed when the
 // server shuts down: long polls answer and streams end.
-func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg *httpapi.ServerTLS, hub *store.AlertHub, stopping <-chan struct{}, au httpapi.Auditor, looked httpapi.LookupLog) *http.Server {
+func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg *httpapi.ServerTLS, hub *store.AlertHub, stopping <-chan struct{}, au httpapi.Auditor, looked httpapi.LookupLog, signer *evidence.Signer) *http.Server {
+	var sg httpapi.AnswerSigner
+	var keys func() ([]byte, error)
+	if signer != nil {
+		sg, keys = signer, signer.JWKS
+	}
 	api := httpapi.NewAPI(httpapi.Deps{
+		Signer: sg, EvidenceKeys: keys,
 		Reports: c.st.Reports, IBANs: c.st.IBANs, Feeds: c.st.Feeds, Verifier: a.verifier, Log: c.log, Metrics: m,
 		Recovery: domain.RecoveryPolicy{HoldWithin: cfg.Recovery.HoldWithin.D(), AnswerWithin: cfg.Recovery.AnswerWithin.D()},
 		Chains:   domain.ChainPolicy{MaxHops: cfg.Chains.MaxHops, MaxTransfers: cfg.Chains.MaxTransfers},

@@ -51,7 +51,10 @@ type Record struct {
 	// (refused requests of one certificate in one second).
 	Count  int64  `json:"count,omitempty"`
 	Detail string `json:"detail,omitempty"`
-	Prev   string `json:"prev"`
+	// BodySHA256 is, for a signed answer, the SHA-256 (hex) of the body
+	// that was signed.
+	BodySHA256 string `json:"body_sha256,omitempty"`
+	Prev       string `json:"prev"`
 }
 
 // appendJSON writes the record as encoding/json would, without
@@ -95,6 +98,7 @@ func (r Record) appendJSON(b []byte) []byte {
 		b = strconv.AppendInt(append(b, `,"count":`...), r.Count, 10)
 	}
 	str("detail", r.Detail, true)
+	str("body_sha256", r.BodySHA256, true)
 	str("prev", r.Prev, false)
 	return append(b, '}')
 }
@@ -210,12 +214,37 @@ func newWriter(out io.Writer, f *os.File, seq uint64, prev string, size int64, s
 // Write appends r to the trail and returns once it is in the sink. An
 // error means it is not: the caller must not answer as if it were.
 func (w *Writer) Write(r Record) error {
+	_, err := w.WriteSeq(r)
+	return err
+}
+
+// WriteSeq is Write, and says which sequence number the record got.
+func (w *Writer) WriteSeq(r Record) (uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return ErrClosed
+		return 0, ErrClosed
 	}
-	return w.writeLocked(r)
+	if err := w.writeLocked(r); err != nil {
+		return 0, err
+	}
+	return w.seq, nil
+}
+
+// Sync writes the file to disk now and returns the records and bytes
+// synced (every whole record written so far). A signed answer leaves
+// only after it (its record must exist whatever happens next), and a
+// checkpoint covers only what it synced. Stdout and test sinks sync
+// nothing.
+func (w *Writer) Sync() (records uint64, size int64, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.file != nil {
+		if err := w.file.Sync(); err != nil {
+			return 0, 0, fmt.Errorf("audit: sync: %w", err)
+		}
+	}
+	return w.seq, w.size, nil
 }
 
 func (w *Writer) writeLocked(r Record) error {

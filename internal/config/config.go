@@ -158,6 +158,18 @@ type Config struct {
 		// every second); "" or "-": stdout, each line with "log":"audit".
 		Path string `yaml:"path"`
 	} `yaml:"audit"`
+	// Evidence: signed answers (signing_key_file: PEM EC P-256, named
+	// key_id) and signed checkpoints of the audit trail's Merkle tree
+	// (checkpoint_key_file: a signed-note private key), every
+	// checkpoint_interval when it grew, under origin (default
+	// mulegate/<hostname>; replicas need distinct ones).
+	Evidence struct {
+		SigningKeyFile     string   `yaml:"signing_key_file"`
+		KeyID              string   `yaml:"key_id"`
+		CheckpointKeyFile  string   `yaml:"checkpoint_key_file"`
+		CheckpointInterval Duration `yaml:"checkpoint_interval"`
+		Origin             string   `yaml:"origin"`
+	} `yaml:"evidence"`
 	// Views: per org type, lookup fields left out of the answer (no
 	// tipping-off: a marketplace must not learn that the police are
 	// involved).
@@ -314,6 +326,7 @@ func Default() Config {
 	c.Recovery.AnswerWithin = Duration(7 * 24 * time.Hour)
 	c.Chains.MaxHops = 5
 	c.Risk.HalfLifeDays = 90
+	c.Evidence.CheckpointInterval = Duration(10 * time.Second)
 	c.Corrections.Lookback = Duration(90 * 24 * time.Hour)
 	c.Chains.MaxTransfers = 50
 	c.Log.Level = "info"

@@ -215,6 +215,13 @@ func (c *Config) validateReview(p *problems) {
 	}
 	p.atLeast("recovery.hold_within", c.Recovery.HoldWithin, time.Second, "1s")
 	p.atLeast("recovery.answer_within", c.Recovery.AnswerWithin, time.Second, "1s")
+	if c.Evidence.SigningKeyFile != "" && c.Evidence.KeyID == "" {
+		p.bad("evidence.key_id", "is required with evidence.signing_key_file")
+	}
+	if (c.Evidence.SigningKeyFile != "" || c.Evidence.CheckpointKeyFile != "") && (c.Audit.Path == "" || c.Audit.Path == "-") {
+		p.bad("audit.path", "must be a file for signed answers and checkpoints (evidence.*)")
+	}
+	p.atLeast("evidence.checkpoint_interval", c.Evidence.CheckpointInterval, 100*time.Millisecond, "100ms")
 	if c.Risk.HalfLifeDays < 1 || c.Risk.HalfLifeDays > 3650 {
 		p.bad("risk.half_life_days", "must be between 1 and 3650")
 	}

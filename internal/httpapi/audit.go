@@ -28,7 +28,8 @@ type AuditEntry struct {
 	Purpose    string
 	Status     int
 	Risk       []string
-	Count      int64 // an aggregate record's number of requests
+	Count      int64  // an aggregate record's number of requests
+	BodySHA256 string // a signed answer's body
 }
 
 // Auditor writes audit entries to the trail (internal/audit, wired in
@@ -83,7 +84,11 @@ type LookupLog interface {
 // certificate (refusedGate); beyond the limit they share one aggregate
 // record per certificate and second. Answered lookups are counted in the
 // lookup log.
-func auditTrail(a Auditor, key keyOf, looked LookupLog, actions map[routeKey]string, refused *refusedGate) gin.HandlerFunc {
+func auditTrail(a Auditor, key keyOf, looked LookupLog, actions map[routeKey]string, refused *refusedGate, signer AnswerSigner) gin.HandlerFunc {
+	trail, _ := a.(EvidenceTrail)
+	if signer == nil || trail == nil {
+		signer = nil
+	}
 	return func(c *gin.Context) {
 		start := time.Now()
 		st := stateOf(c)
@@ -101,8 +106,14 @@ func auditTrail(a Auditor, key keyOf, looked LookupLog, actions map[routeKey]str
 		}
 		w := &auditWriter{ResponseWriter: c.Writer, requestID: st.id}
 		w.commit = func() bool { return commitAudit(c, a, st, start, actions) }
+		if signer != nil && signedActions[actions[routeKey{c.Request.Method, c.FullPath()}]] && prefersSigned(c.Request.Header) {
+			w.signing = &signing{signer: signer, trail: trail}
+		}
 		c.Writer = w
 		c.Next()
+		if w.signing != nil {
+			w.sign(c, st, time.Now())
+		}
 		w.WriteHeaderNow() // a handler that wrote nothing: its record, then its header
 		status := w.Status()
 		if refused != nil {
@@ -142,7 +153,14 @@ func commitAudit(c *gin.Context, a Auditor, st *reqState, start time.Time, actio
 		}
 	}
 	e.Risk = st.risks
-	if err := a.Audit(e); err != nil {
+	e.BodySHA256 = st.bodySHA256
+	var err error
+	if t, ok := a.(EvidenceTrail); ok && st.bodySHA256 != "" {
+		st.auditSeq, err = t.AuditSeq(e)
+	} else {
+		err = a.Audit(e)
+	}
+	if err != nil {
 		logger(c).Error("audit record not written: answering 503", "err", err.Error())
 		return false
 	}
@@ -159,6 +177,9 @@ type auditWriter struct {
 	commit    func() bool
 	committed bool
 	failed    bool
+	// signing holds a signed answer's body back until its record is
+	// synced (signed.go); nil otherwise.
+	signing *signing
 }
 
 func (w *auditWriter) ensure() bool {
@@ -185,6 +206,10 @@ func (w *auditWriter) ensure() bool {
 }
 
 func (w *auditWriter) Write(b []byte) (int, error) {
+	if w.signing != nil {
+		w.signing.body = append(w.signing.body, b...)
+		return len(b), nil
+	}
 	if !w.ensure() {
 		return len(b), nil
 	}
@@ -192,6 +217,10 @@ func (w *auditWriter) Write(b []byte) (int, error) {
 }
 
 func (w *auditWriter) WriteString(s string) (int, error) {
+	if w.signing != nil {
+		w.signing.body = append(w.signing.body, s...)
+		return len(s), nil
+	}
 	if !w.ensure() {
 		return len(s), nil
 	}
@@ -199,12 +228,18 @@ func (w *auditWriter) WriteString(s string) (int, error) {
 }
 
 func (w *auditWriter) WriteHeaderNow() {
+	if w.signing != nil {
+		return // sent with the signed body
+	}
 	if w.ensure() {
 		w.ResponseWriter.WriteHeaderNow()
 	}
 }
 
 func (w *auditWriter) Flush() {
+	if w.signing != nil {
+		return
+	}
 	if w.ensure() {
 		w.ResponseWriter.Flush()
 	}

@@ -42,7 +42,7 @@ func auditedEngine(a Auditor) *gin.Engine {
 	r := gin.New()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	key := func(i iban.IBAN) domain.IBANKey { return domain.IBANKey{Pseudonym: "p"} }
-	r.Use(withRequestID(log), recovery(), accessLog(nil), auditTrail(a, key, nil, map[routeKey]string{}, nil))
+	r.Use(withRequestID(log), recovery(), accessLog(nil), auditTrail(a, key, nil, map[routeKey]string{}, nil, nil))
 	r.GET("/v1/boom", func(c *gin.Context) { panic("boom") })
 	r.GET("/v1/ok", func(c *gin.Context) { c.JSON(200, gin.H{"ok": true}) })
 	r.GET("/v1/silent", func(c *gin.Context) {})

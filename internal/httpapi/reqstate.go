@@ -39,6 +39,10 @@ type reqState struct {
 	// suppressed: refused at once by refusedGate (counted in an
 	// aggregate record and log line, not one of its own).
 	suppressed bool
+	// A signed answer's body hash and the sequence number its audit
+	// record got.
+	bodySHA256 string
+	auditSeq   uint64
 }
 
 // stateOf is the request's state, made when first asked for. It is read

@@ -42,25 +42,30 @@ type (
 
 // Deps are the API's dependencies and limits.
 type Deps struct {
-	Reports           Reports
-	Recovery          domain.RecoveryPolicy // recovery.hold_within, recovery.answer_within
-	Chains            domain.ChainPolicy    // chains.max_hops, chains.max_transfers
-	IBANs             IBANs
-	Feeds             Feeds // nil: no alert or event routes
-	Router            alertRouter
-	AlertWaiter       alertWaiter
-	AlertOptions      AlertOptions
-	Done              <-chan struct{} // closed when the server shuts down (ends SSE streams)
-	Verifier          tokenVerifier
-	Log               *slog.Logger
-	Metrics           *Metrics
-	Risk              domain.RiskPolicy
-	Views             map[domain.OrgType]View
-	Limiter           limiter
-	DayLimiter        dayLimiter    // writes per UTC day (nil: none)
-	Slots             streamSlots   // SSE streams and long polls per org (nil: none)
-	WriteTimeout      time.Duration // api.write_timeout: a stream reader that does not read is cut after it
-	Audit             Auditor
+	Reports      Reports
+	Recovery     domain.RecoveryPolicy // recovery.hold_within, recovery.answer_within
+	Chains       domain.ChainPolicy    // chains.max_hops, chains.max_transfers
+	IBANs        IBANs
+	Feeds        Feeds // nil: no alert or event routes
+	Router       alertRouter
+	AlertWaiter  alertWaiter
+	AlertOptions AlertOptions
+	Done         <-chan struct{} // closed when the server shuts down (ends SSE streams)
+	Verifier     tokenVerifier
+	Log          *slog.Logger
+	Metrics      *Metrics
+	Risk         domain.RiskPolicy
+	Views        map[domain.OrgType]View
+	Limiter      limiter
+	DayLimiter   dayLimiter    // writes per UTC day (nil: none)
+	Slots        streamSlots   // SSE streams and long polls per org (nil: none)
+	WriteTimeout time.Duration // api.write_timeout: a stream reader that does not read is cut after it
+	Audit        Auditor
+	// Signer signs answers on Prefer: signed (nil: the preference is
+	// ignored); Audit must then be an EvidenceTrail.
+	Signer AnswerSigner
+	// EvidenceKeys is the JWKS of GET /v1/evidence/keys (nil: none).
+	EvidenceKeys      func() ([]byte, error)
 	KeyOf             func(iban.IBAN) domain.IBANKey // the IBAN's keyed pseudonym and partition (the store's KeyOf)
 	ValidPurpose      func(string) bool
 	LookupLog         LookupLog
@@ -99,7 +104,7 @@ func NewAPI(d Deps) http.Handler {
 	if refused != nil && d.Done != nil {
 		go refused.run(d.Done)
 	}
-	r.Use(tracing(), withRequestID(d.Log), recovery(), accessLog(d.Metrics), auditTrail(d.Audit, d.KeyOf, d.LookupLog, actions, refused))
+	r.Use(tracing(), withRequestID(d.Log), recovery(), accessLog(d.Metrics), auditTrail(d.Audit, d.KeyOf, d.LookupLog, actions, refused, d.Signer))
 
 	// Every route is rate limited per org before its scope check, so that
 	// every authenticated answer carries the RateLimit headers: lookups
@@ -120,6 +125,7 @@ func NewAPI(d Deps) http.Handler {
 	need := requireScope
 	v1 := v1Routes{g: r.Group("/v1", clientCert(d.TLS), bearer(d.Verifier)), actions: actions, purpose: purpose(d.ValidPurpose)}
 	v1.handle("GET", "/limits", "limits_read", peek, handleLimits(rd))
+	v1.handle("GET", "/evidence/keys", "evidence_keys", peek, handleEvidenceKeys(d.EvidenceKeys))
 
 	ld := lookupDeps{store: d.IBANs, risk: d.Risk, views: d.Views, rate: rd, maxBatch: d.MaxBatch,
 		bodyLimit: d.MaxBatchBodyBytes, timeout: d.RequestTimeout}
