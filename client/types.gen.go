@@ -1625,6 +1625,13 @@ type StreamEventsParams struct {
 	LastEventID *string `json:"Last-Event-ID,omitempty"`
 }
 
+// EvidenceConsistencyParams defines parameters for EvidenceConsistency.
+type EvidenceConsistencyParams struct {
+	Origin string `form:"origin" json:"origin"`
+	From   int    `form:"from" json:"from"`
+	To     int    `form:"to" json:"to"`
+}
+
 // EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysAlg defines parameters for EvidenceKeys.
 type EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysAlg string
 
@@ -1636,6 +1643,13 @@ type EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysKty string
 
 // EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysUse defines parameters for EvidenceKeys.
 type EvidenceKeys200ApplicationJwkSetPlusJSONResponseBodyKeysUse string
+
+// EvidenceProofParams defines parameters for EvidenceProof.
+type EvidenceProofParams struct {
+	Origin string `form:"origin" json:"origin"`
+	Seq    int    `form:"seq" json:"seq"`
+	Size   int    `form:"size" json:"size"`
+}
 
 // LookupIBANsJSONBody defines parameters for LookupIBANs.
 type LookupIBANsJSONBody struct {

@@ -6,6 +6,8 @@
 # two are driven alternately (A B A B) by the same bounded mTLS load
 # generator. Everything is on 127.0.0.1 and stopped by PID at the end.
 #   scripts/lookup-ab.sh BASE_REV [DURATION_SECONDS] [CONCURRENCY]
+#   SIGNED=1 scripts/lookup-ab.sh …   also the working tree's lookups with
+#                                     "Prefer: signed" (B+signed; dev signs answers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE=${1:?usage: scripts/lookup-ab.sh BASE_REV [DURATION] [CONCURRENCY]}
@@ -46,10 +48,11 @@ for v in A B; do
 done
 
 phase() {
-  local v=$1 c0 r0 out n c1 r1
+  local v=$1 hdr=${2:-} c0 r0 out n c1 r1
   c0=$(cpu "${mpid[$v]}"); r0=$(cpu "${rpid[$v]}")
   out=$("$work/load" -cacert "${dir[$v]}/ca.pem" -cert "${dir[$v]}/market.pem" -key "${dir[$v]}/market-key.pem" \
-    -token "${tok[$v]}" -c "$CONC" -d "${DUR}s" -url "${api[$v]}/v1/ibans/NL91ABNA0417164300")
+    -token "${tok[$v]}" -c "$CONC" -d "${DUR}s" -header "$hdr" -url "${api[$v]}/v1/ibans/NL91ABNA0417164300")
+  [ -n "$hdr" ] && v="$v+signed"
   c1=$(cpu "${mpid[$v]}"); r1=$(cpu "${rpid[$v]}")
   n=$(echo "$out" | sed -n 's/^ok=\([0-9]*\).*/\1/p')
   echo "$v $out"
@@ -57,4 +60,4 @@ phase() {
     'BEGIN { if (n > 0) printf "  %s gateway CPU %.1f us/lookup, Redis CPU %.1f us/lookup\n", v, c/hz/n*1e6, r/hz/n*1e6 }'
 }
 echo "# $(nproc) cores; A = $BASE, B = working tree; ${DUR}s per phase, $CONC connections; IBAN with 5 reports"
-for round in 1 2; do phase A; phase B; done
+for round in 1 2; do phase A; phase B; [ "${SIGNED:-0}" = 1 ] && phase B "Prefer: signed"; done

@@ -55,6 +55,7 @@ type options struct {
 	concurrency               int
 	duration                  time.Duration
 	maxReq                    int64
+	header                    string // one extra "Name: value" header ("" for none)
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -88,6 +89,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.concurrency, "c", 32, "concurrent connections")
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "how long to run (at most 5m)")
 	fs.Int64Var(&o.maxReq, "n", 1_000_000, "stop after this many requests (at most 10,000,000)")
+	fs.StringVar(&o.header, "header", "", `one more request header, "Name: value" (e.g. "Prefer: signed")`)
 	if err := fs.Parse(args); err != nil {
 		return o, errUsage
 	}
@@ -242,6 +244,9 @@ func (a *attacker) request(ctx context.Context, w int, n int64) (*http.Request, 
 	}
 	if o.uniqueKey {
 		req.Header.Set("Idempotency-Key", fmt.Sprintf("load-%d-%d-%d", a.start.UnixNano(), w, n))
+	}
+	if name, value, ok := strings.Cut(o.header, ":"); ok {
+		req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
 	return req, nil
 }

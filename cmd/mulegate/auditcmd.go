@@ -2,21 +2,37 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/mulegate/mulegate/internal/audit"
+	"github.com/mulegate/mulegate/internal/evidence"
 )
 
-// cmdAudit is "mulegate audit verify FILE": it checks an audit trail's
-// hash chain and names the first broken record.
+// cmdAudit is "mulegate audit verify FILE [--checkpoints FILE --note-key
+// PUBKEY]": it checks an audit trail's hash chain and names the first
+// broken record; given the checkpoints, it checks that each is signed by
+// the key and that its root is the tree of the file's first records (the
+// chain alone is worth nothing against someone who can write the file:
+// he can recompute it; he cannot sign a checkpoint).
 func cmdAudit(args []string, stdout, stderr io.Writer) error {
-	if len(args) != 2 || args[0] != "verify" {
-		fmt.Fprintln(stderr, "usage: mulegate audit verify FILE")
+	const usage = "usage: mulegate audit verify FILE [--checkpoints FILE --note-key PUBKEY]"
+	if len(args) < 2 || args[0] != "verify" {
+		fmt.Fprintln(stderr, usage)
 		return errUsage
 	}
-	f, err := os.Open(args[1])
+	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cpFile := fs.String("checkpoints", "", "the trail's checkpoints (<audit.path>.checkpoints)")
+	key := fs.String("note-key", "", "the checkpoint verifier key (name+hash+base64), or a file holding it")
+	path := args[1]
+	if err := fs.Parse(args[2:]); err != nil || fs.NArg() != 0 || (*cpFile == "") != (*key == "") {
+		fmt.Fprintln(stderr, usage)
+		return errUsage
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
@@ -24,11 +40,35 @@ func cmdAudit(args []string, stdout, stderr io.Writer) error {
 	n, err := audit.Verify(f)
 	var b *audit.Broken
 	if errors.As(err, &b) {
-		return fmt.Errorf("%s: %d records intact, then the chain breaks at %w", args[1], n, err)
+		return fmt.Errorf("%s: %d records intact, then the chain breaks at %w", path, n, err)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: %d records, chain intact\n", args[1], n)
+	if *cpFile == "" {
+		fmt.Fprintf(stdout, "%s: %d records, chain intact\n", path, n)
+		return nil
+	}
+	cps, err := os.ReadFile(*cpFile)
+	if err != nil {
+		return err
+	}
+	k, err := noteKey(*key)
+	if err != nil {
+		return err
+	}
+	c, err := evidence.VerifyCheckpoints(path, cps, k)
+	if err != nil {
+		return errors.Join(errVerify, fmt.Errorf("%s: %d checkpoints hold, then: %w", path, c, err))
+	}
+	fmt.Fprintf(stdout, "%s: %d records, chain intact, %d signed checkpoints match the file\n", path, n, c)
 	return nil
+}
+
+// noteKey is a verifier key given inline or in a file.
+func noteKey(v string) (string, error) {
+	if b, err := os.ReadFile(v); err == nil {
+		return string(b), nil
+	}
+	return v, nil
 }

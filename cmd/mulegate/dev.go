@@ -169,6 +169,8 @@ func devConfig(f devFlags, redisAddr, policeURL string, getenv func(string) stri
 	cfg.Audit.Path = filepath.Join(f.dir, "audit.jsonl") // keeps the terminal for the commands
 	cfg.Evidence.SigningKeyFile, cfg.Evidence.KeyID = filepath.Join(f.dir, "answers-key.pem"), "dev-answers-1"
 	cfg.Evidence.Origin = devOrigin
+	cfg.Evidence.CheckpointKeyFile = filepath.Join(f.dir, "checkpoint.key")
+	cfg.Evidence.CheckpointInterval = config.Duration(time.Second) // the printed walk finds its checkpoint at once
 	cfg.Forward.Workers = 2
 	cfg.Forward.SweepInterval = config.Duration(2 * time.Second)
 	cfg.Forward.VisibilityTimeout = config.Duration(10 * time.Second)
@@ -480,7 +482,11 @@ Mint another token (e.g. a shorter one):
 // writeDevEvidenceKeys makes the answer-signing key (answers-key.pem, EC
 // P-256) and the checkpoint signed-note key pair (checkpoint.key, and
 // checkpoint.pub for verifiers), keeping existing ones.
-func writeDevEvidenceKeys(dir string) error {
+func writeDevEvidenceKeys(dir string) error { return writeEvidenceKeys(dir, devOrigin) }
+
+// writeEvidenceKeys writes the keys writeDevEvidenceKeys describes, the
+// checkpoint key named name (the origin), keeping existing ones.
+func writeEvidenceKeys(dir, name string) error {
 	answers := filepath.Join(dir, "answers-key.pem")
 	if _, err := os.Stat(answers); err != nil {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -496,7 +502,7 @@ func writeDevEvidenceKeys(dir string) error {
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "checkpoint.key")); err != nil {
-		skey, vkey, err := note.GenerateKey(rand.Reader, devOrigin)
+		skey, vkey, err := note.GenerateKey(rand.Reader, name)
 		if err != nil {
 			return err
 		}

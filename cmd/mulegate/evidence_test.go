@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
@@ -21,6 +22,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/mulegate/mulegate/internal/evidence"
 	"github.com/mulegate/mulegate/internal/redistest"
 	"github.com/mulegate/mulegate/internal/waitfor"
 )
@@ -217,4 +222,144 @@ func TestSignedAnswers(t *testing.T) {
 	if _, ok := checkJWS(t, keys, first.header.Get("Mulegate-Signature"), first.body); !ok {
 		t.Error("an answer signed before the rotation no longer verifies")
 	}
+}
+
+// checkpointOf reads a signed checkpoint's size and root.
+func checkpointOf(t *testing.T, raw []byte) evidence.Checkpoint {
+	t.Helper()
+	cp := evidence.SplitCheckpoints(append(append([]byte{}, raw...), '\n'))
+	if len(cp) != 1 {
+		t.Fatalf("not one signed checkpoint: %q", raw)
+	}
+	c, err := evidence.ParseCheckpoint(cp[0].Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestEvidenceTrail (SPEC Part 3, "A trail that proves it was only
+// appended to"): the audit records form a Merkle tree whose signed
+// checkpoints the gateway publishes; a bank gets the inclusion proof of
+// its own signed answer's record (not of another org's; the police of
+// any) and checks answer, record, proof and checkpoint offline with
+// `mulegate evidence verify`; consistency proofs link checkpoints; the
+// tree continues after a SIGKILL and a restart; `mulegate audit verify`
+// accepts the trail with its checkpoints and refuses an edited copy.
+func TestEvidenceTrail(t *testing.T) {
+	httpOnly(t)
+	p := mustPKI(t)
+	dir := t.TempDir()
+	keyFile, auditFile, cpKey := filepath.Join(dir, "answers.pem"), filepath.Join(dir, "audit.jsonl"), filepath.Join(dir, "cp.key")
+	writeECKey(t, keyFile)
+	skey, vkey, err := note.GenerateKey(rand.Reader, "mulegate/trail-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.WriteFile(cpKey, []byte(skey+"\n"), 0o600)
+	cfgPath := filepath.Join(dir, "mulegate.yaml")
+	rds := redistest.StartTopology(t)
+	_ = writeFile(cfgPath, p.config(rds.Addrs(), "audit:\n  path: "+auditFile+"\nevidence:\n  signing_key_file: "+keyFile+
+		"\n  key_id: k1\n  origin: mulegate/trail-test\n  checkpoint_key_file: "+cpKey+"\n  checkpoint_interval: 200ms\n"))
+	gw := startProc(t, []string{"serve", "--config", cfgPath}, nil, "api", "ops")
+	bank, tok := p.client(t, p.clients["bank-a"]), p.token(t, "bank-a", nil, nil)
+	other, otok := p.client(t, p.clients["bank-b"]), p.token(t, "bank-b", nil, nil)
+	police, ptok := p.client(t, p.clients["police-nl"]), p.token(t, "police-nl", nil, nil)
+	answer := do(t, bank, "GET", gw.addrs["api"]+"/v1/ibans/NL91ABNA0417164300", tok, "", "Prefer", "signed")
+	hdr, _ := checkJWS(t, jwksKeys(t, do(t, bank, "GET", gw.addrs["api"]+"/v1/evidence/keys", tok, "").body),
+		answer.header.Get("Mulegate-Signature"), answer.body)
+	_, seqText, _ := strings.Cut(hdr["audit"].(string), "#")
+	seq, _ := strconv.ParseInt(seqText, 10, 64)
+	var cp []byte
+	waitfor.Until(t, "a checkpoint that covers the answer's record", 5*time.Second, func() bool {
+		got := do(t, bank, "GET", gw.addrs["api"]+"/v1/evidence/checkpoint", tok, "")
+		cp = got.body
+		return got.status == 200 && checkpointOf(t, cp).Size >= seq
+	})
+	first := checkpointOf(t, cp)
+	proofURL := fmt.Sprintf("%s/v1/evidence/proof?origin=mulegate/trail-test&seq=%d&size=%d", gw.addrs["api"], seq, first.Size)
+	proof := do(t, bank, "GET", proofURL, tok, "")
+	if proof.status != 200 {
+		t.Fatalf("the bank's proof of its own record: %d %s", proof.status, proof.body)
+	}
+	if got := do(t, other, "GET", proofURL, otok, ""); got.status != 403 {
+		t.Errorf("another bank's proof of bank-a's record: %d", got.status)
+	}
+	if got := do(t, police, "GET", proofURL, ptok, ""); got.status != 200 {
+		t.Errorf("the police's proof: %d", got.status)
+	}
+	if got := do(t, bank, "GET", strings.Replace(proofURL, "trail-test", "elsewhere", 1), tok, ""); got.status != 404 ||
+		!strings.Contains(string(got.body), "elsewhere") {
+		t.Errorf("another origin: %d %s", got.status, got.body)
+	}
+	// The bank's offline walk: answer, record, proof, checkpoint.
+	files := map[string][]byte{"keys.json": do(t, bank, "GET", gw.addrs["api"]+"/v1/evidence/keys", tok, "").body, "body.json": answer.body,
+		"proof.json": proof.body, "checkpoint.txt": cp, "record.json": mustRecordLine(t, auditFile, seq)}
+	for name, b := range files {
+		_ = os.WriteFile(filepath.Join(dir, name), b, 0o600)
+	}
+	walk := func() (string, error) {
+		out, err := exec.Command(mustBinary(t), "evidence", "verify", "--keys", filepath.Join(dir, "keys.json"),
+			"--signature", answer.header.Get("Mulegate-Signature"), "--record", filepath.Join(dir, "record.json"),
+			"--proof", filepath.Join(dir, "proof.json"), "--checkpoint", filepath.Join(dir, "checkpoint.txt"), "--note-key", vkey,
+			filepath.Join(dir, "body.json")).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := walk(); err != nil || !strings.Contains(out, `"in_trail":{"origin":"mulegate/trail-test"`) {
+		t.Fatalf("the offline walk: %v %s", err, out)
+	}
+	_ = os.WriteFile(filepath.Join(dir, "record.json"), []byte(strings.Replace(string(files["record.json"]), `"status":200`, `"status":404`, 1)), 0o600)
+	if out, err := walk(); err == nil {
+		t.Errorf("an edited record passed the walk: %s", out)
+	}
+	// SIGKILL and a restart: the tree continues, consistent with before.
+	gw.kill(syscall.SIGKILL)
+	gw = startProc(t, []string{"serve", "--config", cfgPath}, nil, "api", "ops")
+	for range 5 {
+		do(t, bank, "GET", gw.addrs["api"]+"/v1/ibans/DE89370400440532013000", tok, "")
+	}
+	waitfor.Until(t, "a checkpoint after the restart", 5*time.Second, func() bool {
+		got := do(t, bank, "GET", gw.addrs["api"]+"/v1/evidence/checkpoint", tok, "")
+		cp = got.body
+		return got.status == 200 && checkpointOf(t, cp).Size >= first.Size+5
+	})
+	second := checkpointOf(t, cp)
+	cons := decodeInto[struct {
+		Proof []string `json:"proof"`
+	}](t, do(t, bank, "GET", fmt.Sprintf("%s/v1/evidence/consistency?origin=mulegate/trail-test&from=%d&to=%d", gw.addrs["api"], first.Size, second.Size), tok, ""))
+	tp := make(tlog.TreeProof, len(cons.Proof))
+	for n, h := range cons.Proof {
+		raw, _ := base64.StdEncoding.DecodeString(h)
+		copy(tp[n][:], raw)
+	}
+	if err := tlog.CheckTree(tp, second.Size, second.Root, first.Size, first.Root); err != nil {
+		t.Errorf("the tree after the restart does not extend the one before: %v", err)
+	}
+	gw.kill(syscall.SIGTERM)
+	out, err := exec.Command(mustBinary(t), "audit", "verify", auditFile, "--checkpoints", auditFile+".checkpoints", "--note-key", vkey).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "signed checkpoints match the file") {
+		t.Errorf("audit verify: %v %s", err, out)
+	}
+	raw, _ := os.ReadFile(auditFile)
+	edited := filepath.Join(dir, "edited.jsonl")
+	_ = os.WriteFile(edited, []byte(strings.Replace(string(raw), `"org":"bank-a"`, `"org":"bank-b"`, 1)), 0o600)
+	if out, err := exec.Command(mustBinary(t), "audit", "verify", edited, "--checkpoints", auditFile+".checkpoints", "--note-key", vkey).CombinedOutput(); err == nil {
+		t.Errorf("an edited trail verifies: %s", out)
+	}
+}
+
+// mustRecordLine is record seq's JSON line.
+func mustRecordLine(t *testing.T, path string, seq int64) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(l, `{"seq":`+strconv.FormatInt(seq, 10)+`,`) {
+			return []byte(l)
+		}
+	}
+	t.Fatalf("no record %d", seq)
+	return nil
 }

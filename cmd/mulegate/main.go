@@ -53,12 +53,14 @@ Usage:
   mulegate outbox requeue --config FILE (--report ID | --all-rejected)
                                     put reports the police store rejected back in the outbox
   mulegate migrate --config FILE    bring a Redis of an older mulegate to the current layout (stop the gateways first)
-  mulegate audit verify FILE        check an audit trail's hash chain; names the first broken record
+  mulegate audit verify FILE [--checkpoints F --note-key K]        check an audit trail's hash chain; names the first broken record
   mulegate policestore-sim          run the police core store simulator
   mulegate dev [--redis ADDR]       run a complete development gateway (NOT FOR PRODUCTION)
   mulegate token [flags]            mint a development token bound to a client certificate
   mulegate iban IBAN...             validate IBANs offline
-  mulegate evidence verify --keys JWKS --signature SIG BODY   check a signed answer offline (exit 1: it does not verify)
+  mulegate evidence verify --keys JWKS --signature SIG [--record … --proof … --checkpoint … --note-key …] BODY
+                                    check a signed answer (and its record in the trail) offline; exit 1: it does not verify
+  mulegate evidence keygen --dir DIR --origin O   make the answer-signing and checkpoint keys
 
 For integrators (flags or MULEGATE_CLIENT_URL, _CERT, _KEY, _CA, _TOKEN; one JSON object per line):
   mulegate lookup IBAN...           look IBANs up (one: GET, more: one batch)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/mulegate/mulegate/internal/audit"
@@ -16,6 +18,7 @@ import (
 	"github.com/mulegate/mulegate/internal/forward"
 	"github.com/mulegate/mulegate/internal/httpapi"
 	"github.com/mulegate/mulegate/internal/store"
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -58,6 +61,7 @@ type gatewayServer struct {
 	audit    *audit.Writer
 	lookups  *store.LookupLog
 	signer   *evidence.Signer // nil without evidence.signing_key_file
+	tree     *evidence.Tree   // nil without evidence.*
 }
 
 func (c *core) gateway(ctx context.Context, cfg config.Config, stdout io.Writer) (*gatewayServer, error) {
@@ -91,8 +95,11 @@ func (c *core) gateway(ctx context.Context, cfg config.Config, stdout io.Writer)
 			return nil, err
 		}
 	}
+	if g.tree, err = openTree(cfg); err != nil {
+		return nil, err
+	}
 	g.lookups = c.st.NewLookupLog()
-	g.api = c.apiServer(cfg, g.authn, m, g.tls, g.hub, g.stopping, auditor{w: g.audit, origin: evidenceOrigin(cfg)}, g.lookups, g.signer)
+	g.api = c.apiServer(cfg, g.authn, m, g.tls, g.hub, g.stopping, auditor{w: g.audit, origin: evidenceOrigin(cfg)}, g.lookups, g.signer, g.tree)
 	g.ops = c.opsServer(cfg, g.relay, httpapi.Check{Name: "audit", Check: func(context.Context) (string, bool) {
 		if !g.audit.Healthy() {
 			return "unavailable", false
@@ -120,6 +127,14 @@ func (g *gatewayServer) run(ctx context.Context, apiLn, opsLn net.Listener, cfgP
 	eg.Go(func() error { return g.c.st.RunPrune(ctx, pruneEvery, g.c.log) })
 	if g.relay != nil {
 		eg.Go(func() error { return g.relay.Run(ctx) })
+	}
+	if g.tree != nil {
+		eg.Go(func() error {
+			return g.tree.Run(ctx, g.cfg.Evidence.CheckpointInterval.D(), func() (int64, error) {
+				_, size, err := g.audit.Sync()
+				return size, err
+			}, g.c.log.Warn)
+		})
 	}
 	if extra != nil {
 		eg.Go(func() error { return extra(ctx) })
@@ -178,4 +193,23 @@ func ignoreClosed(err error) error {
 		return nil
 	}
 	return err
+}
+
+// openTree opens the audit trail's Merkle tree when the gateway signs
+// answers or checkpoints (evidence.*), with the checkpoint key if set.
+func openTree(cfg config.Config) (*evidence.Tree, error) {
+	if cfg.Evidence.SigningKeyFile == "" && cfg.Evidence.CheckpointKeyFile == "" {
+		return nil, nil
+	}
+	var signer note.Signer
+	if cfg.Evidence.CheckpointKeyFile != "" {
+		b, err := os.ReadFile(cfg.Evidence.CheckpointKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("evidence.checkpoint_key_file: %w", err)
+		}
+		if signer, err = note.NewSigner(strings.TrimSpace(string(b))); err != nil {
+			return nil, fmt.Errorf("evidence.checkpoint_key_file: %w", err)
+		}
+	}
+	return evidence.OpenTree(cfg.Audit.Path, evidenceOrigin(cfg), signer)
 }

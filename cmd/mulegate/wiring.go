@@ -247,14 +247,18 @@ func (c *core) newAuthn(ctx context.Context, cfg config.Config, m *httpapi.Metri
 
 // apiServer builds the /v1 API behind mTLS. stopping is closed when the
 // server shuts down: long polls answer and streams end.
-func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg *httpapi.ServerTLS, hub *store.AlertHub, stopping <-chan struct{}, au httpapi.Auditor, looked httpapi.LookupLog, signer *evidence.Signer) *http.Server {
+func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg *httpapi.ServerTLS, hub *store.AlertHub, stopping <-chan struct{}, au httpapi.Auditor, looked httpapi.LookupLog, signer *evidence.Signer, tree *evidence.Tree) *http.Server {
 	var sg httpapi.AnswerSigner
 	var keys func() ([]byte, error)
 	if signer != nil {
 		sg, keys = signer, signer.JWKS
 	}
+	var et httpapi.EvidenceTree
+	if tree != nil {
+		et = tree
+	}
 	api := httpapi.NewAPI(httpapi.Deps{
-		Signer: sg, EvidenceKeys: keys,
+		Signer: sg, EvidenceKeys: keys, Tree: et,
 		Reports: c.st.Reports, IBANs: c.st.IBANs, Feeds: c.st.Feeds, Verifier: a.verifier, Log: c.log, Metrics: m,
 		Recovery: domain.RecoveryPolicy{HoldWithin: cfg.Recovery.HoldWithin.D(), AnswerWithin: cfg.Recovery.AnswerWithin.D()},
 		Chains:   domain.ChainPolicy{MaxHops: cfg.Chains.MaxHops, MaxTransfers: cfg.Chains.MaxTransfers},

@@ -65,7 +65,9 @@ type Deps struct {
 	// ignored); Audit must then be an EvidenceTrail.
 	Signer AnswerSigner
 	// EvidenceKeys is the JWKS of GET /v1/evidence/keys (nil: none).
-	EvidenceKeys      func() ([]byte, error)
+	EvidenceKeys func() ([]byte, error)
+	// Tree is the audit trail\'s Merkle tree (nil: none).
+	Tree              EvidenceTree
 	KeyOf             func(iban.IBAN) domain.IBANKey // the IBAN's keyed pseudonym and partition (the store's KeyOf)
 	ValidPurpose      func(string) bool
 	LookupLog         LookupLog
@@ -126,6 +128,9 @@ func NewAPI(d Deps) http.Handler {
 	v1 := v1Routes{g: r.Group("/v1", clientCert(d.TLS), bearer(d.Verifier)), actions: actions, purpose: purpose(d.ValidPurpose)}
 	v1.handle("GET", "/limits", "limits_read", peek, handleLimits(rd))
 	v1.handle("GET", "/evidence/keys", "evidence_keys", peek, handleEvidenceKeys(d.EvidenceKeys))
+	v1.handle("GET", "/evidence/checkpoint", "evidence_checkpoint", peek, handleCheckpoint(d.Tree))
+	v1.handle("GET", "/evidence/proof", "evidence_proof", peek, handleProof(d.Tree))
+	v1.handle("GET", "/evidence/consistency", "evidence_consistency", peek, handleConsistency(d.Tree))
 
 	ld := lookupDeps{store: d.IBANs, risk: d.Risk, views: d.Views, rate: rd, maxBatch: d.MaxBatch,
 		bodyLimit: d.MaxBatchBodyBytes, timeout: d.RequestTimeout}

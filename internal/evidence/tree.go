@@ -1,0 +1,440 @@
+package evidence
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// The trail as a Merkle tree (SPEC Part 3, "A trail that proves it was
+// only appended to"): the records of an audit file, in order, are the
+// leaves of an RFC 6962 tree (leaf = SHA-256(0x00 ‖ the record's JSON
+// line without its newline); golang.org/x/mod/sumdb/tlog keeps it), and
+// a signed note of the tree's size and root (a C2SP tlog-checkpoint) is
+// appended to <audit file>.checkpoints when the tree grew. The tree is
+// the file: it is read from the file, off the request path, and rebuilt
+// from it at start, so it continues across restarts and crashes of the
+// same origin. Record seq N is leaf N-1.
+
+// Tree is one audit file's Merkle tree and its checkpoints.
+type Tree struct {
+	origin string
+	path   string
+	cpPath string
+	signer note.Signer // nil: no checkpoints
+
+	mu      sync.RWMutex
+	hashes  []tlog.Hash // stored hashes, in tlog's layout
+	offsets []int64     // each record's offset in the file
+	n       int64       // records in the tree
+	read    int64       // bytes of whole lines read
+	latest  []byte      // the latest signed checkpoint
+	latestN int64
+}
+
+// OpenTree builds the tree of an audit file (it may not exist yet) under
+// origin, signing checkpoints with signer (nil: none) into
+// path+".checkpoints". A checkpoint larger than the file's tree means the
+// file lost records the gateway vouched for: OpenTree refuses, naming
+// both sizes.
+func OpenTree(path, origin string, signer note.Signer) (*Tree, error) {
+	t := &Tree{origin: origin, path: path, cpPath: path + ".checkpoints", signer: signer}
+	if err := t.CatchUp(-1); err != nil {
+		return nil, err
+	}
+	cps, err := os.ReadFile(t.cpPath)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	for _, cp := range SplitCheckpoints(cps) {
+		c, err := ParseCheckpoint(cp.Text)
+		if err != nil || c.Origin != origin {
+			continue
+		}
+		if c.Size > t.n {
+			return nil, fmt.Errorf("evidence: %s holds a checkpoint of %d records but %s has %d: the trail lost records it had vouched for",
+				t.cpPath, c.Size, path, t.n)
+		}
+		t.latest, t.latestN = cp.Raw, c.Size
+	}
+	return t, nil
+}
+
+// Origin is the tree's origin.
+func (t *Tree) Origin() string { return t.origin }
+
+// Size is the number of records in the tree.
+func (t *Tree) Size() int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.n
+}
+
+func (t *Tree) reader() tlog.HashReader {
+	return tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			if x < 0 || x >= int64(len(t.hashes)) {
+				return nil, fmt.Errorf("evidence: no stored hash %d", x)
+			}
+			out[i] = t.hashes[x]
+		}
+		return out, nil
+	})
+}
+
+// CatchUp adds the whole lines of the file up to limit bytes (-1: all)
+// to the tree.
+func (t *Tree) CatchUp(limit int64) error {
+	f, err := os.Open(t.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("evidence: %w", err)
+	}
+	defer f.Close()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, err := f.Seek(t.read, io.SeekStart); err != nil {
+		return fmt.Errorf("evidence: %w", err)
+	}
+	var r io.Reader = f
+	if limit >= 0 {
+		r = io.LimitReader(f, max(0, limit-t.read))
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := br.ReadBytes('\n')
+		if err != nil { // EOF or a line not yet whole: it waits for the next catch-up
+			return nil
+		}
+		hs, herr := tlog.StoredHashes(t.n, line[:len(line)-1], t.reader())
+		if herr != nil {
+			return fmt.Errorf("evidence: record %d: %w", t.n+1, herr)
+		}
+		t.hashes = append(t.hashes, hs...)
+		t.offsets = append(t.offsets, t.read)
+		t.n++
+		t.read += int64(len(line))
+	}
+}
+
+// Root is the tree hash of the first size records.
+func (t *Tree) Root(size int64) (tlog.Hash, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if size < 0 || size > t.n {
+		return tlog.Hash{}, fmt.Errorf("evidence: the tree has %d records, not %d", t.n, size)
+	}
+	return tlog.TreeHash(size, t.reader())
+}
+
+// Checkpoint adds the records synced so far (size bytes of the file) and,
+// if the tree grew since the last checkpoint, signs one and appends it
+// to the checkpoints file. It reports whether it wrote one.
+func (t *Tree) Checkpoint(size int64) (bool, error) {
+	if t.signer == nil {
+		return false, t.CatchUp(size)
+	}
+	if err := t.CatchUp(size); err != nil {
+		return false, err
+	}
+	t.mu.RLock()
+	n, last := t.n, t.latestN
+	t.mu.RUnlock()
+	if n == last || n == 0 {
+		return false, nil
+	}
+	root, err := t.Root(n)
+	if err != nil {
+		return false, err
+	}
+	msg, err := note.Sign(&note.Note{Text: CheckpointText(t.origin, n, root)}, t.signer)
+	if err != nil {
+		return false, fmt.Errorf("evidence: sign checkpoint: %w", err)
+	}
+	f, err := os.OpenFile(t.cpPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return false, fmt.Errorf("evidence: %w", err)
+	}
+	_, werr := f.Write(append(msg, '\n'))
+	serr := f.Sync()
+	if err := errors.Join(werr, serr, f.Close()); err != nil {
+		return false, fmt.Errorf("evidence: write checkpoint: %w", err)
+	}
+	t.mu.Lock()
+	t.latest, t.latestN = msg, n
+	t.mu.Unlock()
+	return true, nil
+}
+
+// Run checkpoints every interval: sync says how many bytes of the file
+// are on disk (the audit writer's Sync), so a checkpoint covers only
+// synced records. It stops with ctx, after a last checkpoint.
+func (t *Tree) Run(ctx context.Context, interval time.Duration, sync func() (int64, error), logf func(msg string, args ...any)) error {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	step := func() {
+		size, err := sync()
+		if err == nil {
+			_, err = t.Checkpoint(size)
+		}
+		if err != nil && logf != nil {
+			logf("evidence: checkpoint failed; will retry", "err", err)
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			step()
+			return nil
+		case <-tick.C:
+			step()
+		}
+	}
+}
+
+// Latest is the latest signed checkpoint (nil: none yet).
+func (t *Tree) Latest() []byte {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.latest
+}
+
+// ProveRecord is the inclusion proof of record seq in the tree of size
+// records, with the record's leaf hash.
+func (t *Tree) ProveRecord(seq, size int64) (tlog.Hash, tlog.RecordProof, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if seq < 1 || size < seq || size > t.n {
+		return tlog.Hash{}, nil, fmt.Errorf("evidence: no record %d in a tree of %d (the tree has %d)", seq, size, t.n)
+	}
+	leaf, err := t.reader().ReadHashes([]int64{tlog.StoredHashIndex(0, seq-1)})
+	if err != nil {
+		return tlog.Hash{}, nil, err
+	}
+	p, err := tlog.ProveRecord(size, seq-1, t.reader())
+	return leaf[0], p, err
+}
+
+// ProveTree is the consistency proof from the tree of from records to
+// the tree of to records.
+func (t *Tree) ProveTree(from, to int64) (tlog.TreeProof, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if from < 1 || to < from || to > t.n {
+		return nil, fmt.Errorf("evidence: no consistency proof from %d to %d (the tree has %d)", from, to, t.n)
+	}
+	return tlog.ProveTree(to, from, t.reader())
+}
+
+// Record reads record seq's line from the file.
+func (t *Tree) Record(seq int64) ([]byte, error) {
+	t.mu.RLock()
+	if seq < 1 || seq > t.n {
+		t.mu.RUnlock()
+		return nil, fmt.Errorf("evidence: no record %d", seq)
+	}
+	off := t.offsets[seq-1]
+	end := t.read
+	if seq < t.n {
+		end = t.offsets[seq]
+	}
+	t.mu.RUnlock()
+	f, err := os.Open(t.path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, end-off)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf, []byte("\n")), nil
+}
+
+// RecordOrg is the org of record seq's request ("" for none).
+func (t *Tree) RecordOrg(seq int64) (string, error) {
+	line, err := t.Record(seq)
+	if err != nil {
+		return "", err
+	}
+	var r struct {
+		Org string `json:"org"`
+	}
+	if err := json.Unmarshal(line, &r); err != nil {
+		return "", fmt.Errorf("evidence: record %d: %w", seq, err)
+	}
+	return r.Org, nil
+}
+
+// CheckpointText is a C2SP tlog-checkpoint body: origin, size, root.
+func CheckpointText(origin string, size int64, root tlog.Hash) string {
+	return origin + "\n" + strconv.FormatInt(size, 10) + "\n" + base64.StdEncoding.EncodeToString(root[:]) + "\n"
+}
+
+// Checkpoint is a parsed checkpoint body.
+type Checkpoint struct {
+	Origin string
+	Size   int64
+	Root   tlog.Hash
+}
+
+// ParseCheckpoint reads a checkpoint body (its first three lines).
+func ParseCheckpoint(text string) (Checkpoint, error) {
+	lines := strings.SplitN(text, "\n", 4)
+	if len(lines) < 4 {
+		return Checkpoint{}, errors.New("a checkpoint has an origin, a size and a root hash")
+	}
+	size, err := strconv.ParseInt(lines[1], 10, 64)
+	if err != nil || size < 0 {
+		return Checkpoint{}, fmt.Errorf("checkpoint size %q", lines[1])
+	}
+	raw, err := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil || len(raw) != tlog.HashSize {
+		return Checkpoint{}, fmt.Errorf("checkpoint root %q", lines[2])
+	}
+	c := Checkpoint{Origin: lines[0], Size: size}
+	copy(c.Root[:], raw)
+	return c, nil
+}
+
+// SignedCheckpoint is one signed note of a checkpoints file: its bytes
+// and its body.
+type SignedCheckpoint struct {
+	Raw  []byte
+	Text string
+}
+
+// SplitCheckpoints splits a checkpoints file into its signed notes: each
+// is a body of three lines, a blank line and its signature lines, and
+// notes are separated by a blank line.
+func SplitCheckpoints(b []byte) []SignedCheckpoint {
+	var out []SignedCheckpoint
+	for len(b) > 0 {
+		end := bytes.Index(b, []byte("\n\n"))
+		if end < 0 {
+			break
+		}
+		body := b[:end+1]
+		rest := b[end+2:]
+		sigEnd := bytes.Index(rest, []byte("\n\n"))
+		if sigEnd < 0 {
+			sigEnd = len(rest)
+		} else {
+			sigEnd++
+		}
+		raw := append(append([]byte{}, b[:end+2]...), rest[:sigEnd]...)
+		out = append(out, SignedCheckpoint{Raw: raw, Text: string(body)})
+		b = bytes.TrimLeft(rest[sigEnd:], "\n")
+	}
+	return out
+}
+
+// VerifyCheckpoints checks every checkpoint of a checkpoints file
+// against an audit file: each is signed by the key vkey names (a
+// signed-note verifier key) and its root is the tree hash of the file's
+// first size records. It returns how many it checked; an edited,
+// reordered, removed or truncated record fails the first checkpoint
+// that covers it.
+func VerifyCheckpoints(auditPath string, checkpoints []byte, vkey string) (int, error) {
+	v, err := note.NewVerifier(strings.TrimSpace(vkey))
+	if err != nil {
+		return 0, fmt.Errorf("the note key: %w", err)
+	}
+	t := &Tree{path: auditPath}
+	if err := t.CatchUp(-1); err != nil {
+		return 0, err
+	}
+	cps := SplitCheckpoints(checkpoints)
+	if len(cps) == 0 {
+		return 0, errors.New("no checkpoint in the checkpoints file")
+	}
+	for n, cp := range cps {
+		if _, err := note.Open(cp.Raw, note.VerifierList(v)); err != nil {
+			return n, fmt.Errorf("checkpoint %d: not signed by %s: %w", n+1, v.Name(), err)
+		}
+		c, err := ParseCheckpoint(cp.Text)
+		if err != nil {
+			return n, fmt.Errorf("checkpoint %d: %w", n+1, err)
+		}
+		if c.Size > t.n {
+			return n, fmt.Errorf("checkpoint %d covers %d records, the file has %d: records were removed or cut off", n+1, c.Size, t.n)
+		}
+		root, err := t.Root(c.Size)
+		if err != nil {
+			return n, err
+		}
+		if root != c.Root {
+			return n, fmt.Errorf("checkpoint %d: the file's first %d records do not hash to its root: a record was edited, removed or reordered", n+1, c.Size)
+		}
+	}
+	return len(cps), nil
+}
+
+// Proof is an inclusion proof as GET /v1/evidence/proof answers it.
+type Proof struct {
+	Origin   string   `json:"origin"`
+	Seq      int64    `json:"seq"`
+	TreeSize int64    `json:"tree_size"`
+	LeafHash string   `json:"leaf_hash"`
+	Proof    []string `json:"proof"`
+}
+
+// VerifyInclusion checks, offline, that an audit record (its JSON line)
+// is record proof.Seq of the tree a signed checkpoint vouches for: the
+// checkpoint is signed by vkey, names the proof's origin and size, and
+// the proof leads from the line's leaf hash to its root.
+func VerifyInclusion(line []byte, p Proof, checkpoint []byte, vkey string) (Checkpoint, error) {
+	v, err := note.NewVerifier(strings.TrimSpace(vkey))
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("the note key: %w", err)
+	}
+	n, err := note.Open(checkpoint, note.VerifierList(v))
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("the checkpoint is not signed by %s: %w", v.Name(), err)
+	}
+	c, err := ParseCheckpoint(n.Text)
+	if err != nil {
+		return c, err
+	}
+	if c.Origin != p.Origin || c.Size != p.TreeSize {
+		return c, fmt.Errorf("the proof is for %s at %d records, the checkpoint %s at %d", p.Origin, p.TreeSize, c.Origin, c.Size)
+	}
+	var rec struct {
+		Seq int64 `json:"seq"`
+	}
+	if err := json.Unmarshal(line, &rec); err != nil || rec.Seq != p.Seq {
+		return c, fmt.Errorf("the record is seq %d, the proof is for %d", rec.Seq, p.Seq)
+	}
+	leaf := tlog.RecordHash(line)
+	if base64.StdEncoding.EncodeToString(leaf[:]) != p.LeafHash {
+		return c, errors.New("the record's leaf hash is not the proof's: the record differs from the one in the trail")
+	}
+	proof := make(tlog.RecordProof, len(p.Proof))
+	for i, h := range p.Proof {
+		raw, err := base64.StdEncoding.DecodeString(h)
+		if err != nil || len(raw) != tlog.HashSize {
+			return c, fmt.Errorf("proof hash %d is not a base64 SHA-256", i)
+		}
+		copy(proof[i][:], raw)
+	}
+	if err := tlog.CheckRecord(proof, c.Size, c.Root, p.Seq-1, leaf); err != nil {
+		return c, fmt.Errorf("the proof does not lead to the checkpoint's root: %w", err)
+	}
+	return c, nil
+}
