@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,7 +19,10 @@ import (
 // chain alone is worth nothing against someone who can write the file:
 // he can recompute it; he cannot sign a checkpoint).
 func cmdAudit(args []string, stdout, stderr io.Writer) error {
-	const usage = "usage: mulegate audit verify FILE [--checkpoints FILE --note-key PUBKEY]"
+	const usage = "usage: mulegate audit verify FILE [--checkpoints FILE --note-key PUBKEY]\n       mulegate audit prove FILE --seq N [--size M] [--origin O]"
+	if len(args) >= 2 && args[0] == "prove" {
+		return cmdAuditProve(args[1], args[2:], stdout, stderr)
+	}
 	if len(args) < 2 || args[0] != "verify" {
 		fmt.Fprintln(stderr, usage)
 		return errUsage
@@ -71,4 +75,36 @@ func noteKey(v string) (string, error) {
 		return string(b), nil
 	}
 	return v, nil
+}
+
+// cmdAuditProve is "mulegate audit prove FILE --seq N [--size M]": the
+// inclusion proof of record N in the tree of the file's first M records
+// (default: all), made offline from the file, as GET /v1/evidence/proof
+// answers it.
+func cmdAuditProve(path string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("audit prove", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	seq := fs.Int64("seq", 0, "the record")
+	size := fs.Int64("size", 0, "the tree size (a checkpoint's; default: the whole file)")
+	origin := fs.String("origin", "", "the trail's evidence.origin, for the answer")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *seq < 1 {
+		fmt.Fprintln(stderr, "usage: mulegate audit prove FILE --seq N [--size M] [--origin O]")
+		return errUsage
+	}
+	t, err := evidence.OpenTree(path, *origin, nil)
+	if err != nil {
+		return err
+	}
+	if *size == 0 {
+		*size = t.Size()
+	}
+	leaf, proof, err := t.ProveRecord(*seq, *size)
+	if err != nil {
+		return err
+	}
+	p := evidence.Proof{Origin: *origin, Seq: *seq, TreeSize: *size, LeafHash: base64.StdEncoding.EncodeToString(leaf[:]), Proof: []string{}}
+	for _, h := range proof {
+		p.Proof = append(p.Proof, base64.StdEncoding.EncodeToString(h[:]))
+	}
+	return printJSON(stdout, p)
 }

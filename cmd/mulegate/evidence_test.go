@@ -336,6 +336,12 @@ func TestEvidenceTrail(t *testing.T) {
 		t.Errorf("the tree after the restart does not extend the one before: %v", err)
 	}
 	gw.kill(syscall.SIGTERM)
+	// The same proof, made offline from the file (precise point 14).
+	offline, err := exec.Command(mustBinary(t), "audit", "prove", auditFile, "--seq", seqText, "--size", strconv.FormatInt(first.Size, 10),
+		"--origin", "mulegate/trail-test").Output()
+	if err != nil || strings.TrimSpace(string(offline)) != strings.TrimSpace(string(proof.body)) {
+		t.Errorf("audit prove: %v\n%s\nthe API's: %s", err, offline, proof.body)
+	}
 	out, err := exec.Command(mustBinary(t), "audit", "verify", auditFile, "--checkpoints", auditFile+".checkpoints", "--note-key", vkey).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "signed checkpoints match the file") {
 		t.Errorf("audit verify: %v %s", err, out)

@@ -53,7 +53,8 @@ Usage:
   mulegate outbox requeue --config FILE (--report ID | --all-rejected)
                                     put reports the police store rejected back in the outbox
   mulegate migrate --config FILE    bring a Redis of an older mulegate to the current layout (stop the gateways first)
-  mulegate audit verify FILE [--checkpoints F --note-key K]        check an audit trail's hash chain; names the first broken record
+  mulegate audit verify FILE [--checkpoints F --note-key K]        check an audit trail's hash chain (and its signed checkpoints)
+  mulegate audit prove FILE --seq N [--size M] [--origin O]        a record's inclusion proof, offline
   mulegate policestore-sim          run the police core store simulator
   mulegate dev [--redis ADDR]       run a complete development gateway (NOT FOR PRODUCTION)
   mulegate token [flags]            mint a development token bound to a client certificate

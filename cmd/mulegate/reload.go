@@ -57,6 +57,15 @@ func (g *gatewayServer) reload(ctx context.Context, path string, getenv func(str
 			return err
 		}
 	}
+	if g.tree != nil {
+		s, err := checkpointSigner(cfg)
+		if err != nil {
+			return err
+		}
+		if s != nil {
+			g.tree.SetSigner(s)
+		}
+	}
 	orgs, routes := orgsFrom(cfg)
 	g.authn.orgs.Swap(orgs)
 	g.authn.router.p.Store(routes)

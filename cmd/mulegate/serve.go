@@ -201,15 +201,25 @@ func openTree(cfg config.Config) (*evidence.Tree, error) {
 	if cfg.Evidence.SigningKeyFile == "" && cfg.Evidence.CheckpointKeyFile == "" {
 		return nil, nil
 	}
-	var signer note.Signer
-	if cfg.Evidence.CheckpointKeyFile != "" {
-		b, err := os.ReadFile(cfg.Evidence.CheckpointKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("evidence.checkpoint_key_file: %w", err)
-		}
-		if signer, err = note.NewSigner(strings.TrimSpace(string(b))); err != nil {
-			return nil, fmt.Errorf("evidence.checkpoint_key_file: %w", err)
-		}
+	signer, err := checkpointSigner(cfg)
+	if err != nil {
+		return nil, err
 	}
 	return evidence.OpenTree(cfg.Audit.Path, evidenceOrigin(cfg), signer)
+}
+
+// checkpointSigner reads evidence.checkpoint_key_file (nil when unset).
+func checkpointSigner(cfg config.Config) (note.Signer, error) {
+	if cfg.Evidence.CheckpointKeyFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(cfg.Evidence.CheckpointKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("evidence.checkpoint_key_file: %w", err)
+	}
+	s, err := note.NewSigner(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("evidence.checkpoint_key_file: %w", err)
+	}
+	return s, nil
 }

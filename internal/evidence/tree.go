@@ -34,9 +34,9 @@ type Tree struct {
 	origin string
 	path   string
 	cpPath string
-	signer note.Signer // nil: no checkpoints
 
 	mu      sync.RWMutex
+	signer  note.Signer // nil: no checkpoints
 	hashes  []tlog.Hash // stored hashes, in tlog's layout
 	offsets []int64     // each record's offset in the file
 	n       int64       // records in the tree
@@ -71,6 +71,15 @@ func OpenTree(path, origin string, signer note.Signer) (*Tree, error) {
 		t.latest, t.latestN = cp.Raw, c.Size
 	}
 	return t, nil
+}
+
+// SetSigner replaces the checkpoint key (SIGHUP): later checkpoints are
+// signed with it; verifiers need both keys for the checkpoints of the
+// same origin.
+func (t *Tree) SetSigner(s note.Signer) {
+	t.mu.Lock()
+	t.signer = s
+	t.mu.Unlock()
 }
 
 // Origin is the tree's origin.
@@ -147,23 +156,20 @@ func (t *Tree) Root(size int64) (tlog.Hash, error) {
 // if the tree grew since the last checkpoint, signs one and appends it
 // to the checkpoints file. It reports whether it wrote one.
 func (t *Tree) Checkpoint(size int64) (bool, error) {
-	if t.signer == nil {
-		return false, t.CatchUp(size)
-	}
 	if err := t.CatchUp(size); err != nil {
 		return false, err
 	}
 	t.mu.RLock()
-	n, last := t.n, t.latestN
+	n, last, signer := t.n, t.latestN, t.signer
 	t.mu.RUnlock()
-	if n == last || n == 0 {
+	if signer == nil || n == last || n == 0 {
 		return false, nil
 	}
 	root, err := t.Root(n)
 	if err != nil {
 		return false, err
 	}
-	msg, err := note.Sign(&note.Note{Text: CheckpointText(t.origin, n, root)}, t.signer)
+	msg, err := note.Sign(&note.Note{Text: CheckpointText(t.origin, n, root)}, signer)
 	if err != nil {
 		return false, fmt.Errorf("evidence: sign checkpoint: %w", err)
 	}
