@@ -259,8 +259,9 @@ func TestEvidenceTrail(t *testing.T) {
 	_ = os.WriteFile(cpKey, []byte(skey+"\n"), 0o600)
 	cfgPath := filepath.Join(dir, "mulegate.yaml")
 	rds := redistest.StartTopology(t)
-	_ = writeFile(cfgPath, p.config(rds.Addrs(), "audit:\n  path: "+auditFile+"\nevidence:\n  signing_key_file: "+keyFile+
-		"\n  key_id: k1\n  origin: mulegate/trail-test\n  checkpoint_key_file: "+cpKey+"\n  checkpoint_interval: 200ms\n"))
+	cfgText := p.config(rds.Addrs(), "audit:\n  path: "+auditFile+"\nevidence:\n  signing_key_file: "+keyFile+
+		"\n  key_id: k1\n  origin: mulegate/trail-test\n  checkpoint_key_file: "+cpKey+"\n  checkpoint_interval: 200ms\n")
+	_ = writeFile(cfgPath, cfgText)
 	gw := startProc(t, []string{"serve", "--config", cfgPath}, nil, "api", "ops")
 	bank, tok := p.client(t, p.clients["bank-a"]), p.token(t, "bank-a", nil, nil)
 	other, otok := p.client(t, p.clients["bank-b"]), p.token(t, "bank-b", nil, nil)
@@ -335,7 +336,35 @@ func TestEvidenceTrail(t *testing.T) {
 	if err := tlog.CheckTree(tp, second.Size, second.Root, first.Size, first.Root); err != nil {
 		t.Errorf("the tree after the restart does not extend the one before: %v", err)
 	}
+	// SIGHUP with a new audit.path rotates the trail: the old file keeps
+	// its checkpoints, the new one is a tree of its own, <origin>/1, which
+	// a restart keeps.
+	auditFile2 := filepath.Join(dir, "audit-2.jsonl")
+	_ = writeFile(cfgPath, strings.Replace(cfgText, auditFile, auditFile2, 1))
+	if err := gw.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	rotated := func(g *proc) {
+		t.Helper()
+		waitfor.Until(t, "a checkpoint of the rotated trail", 10*time.Second, func() bool {
+			do(t, bank, "GET", g.addrs["api"]+"/v1/ibans/DE89370400440532013000", tok, "")
+			got := do(t, bank, "GET", g.addrs["api"]+"/v1/evidence/checkpoint", tok, "")
+			return got.status == 200 && checkpointOf(t, got.body).Origin == "mulegate/trail-test/1"
+		})
+		a := do(t, bank, "GET", g.addrs["api"]+"/v1/ibans/NL91ABNA0417164300", tok, "", "Prefer", "signed")
+		h, _ := checkJWS(t, jwksKeys(t, do(t, bank, "GET", g.addrs["api"]+"/v1/evidence/keys", tok, "").body), a.header.Get("Mulegate-Signature"), a.body)
+		if !strings.HasPrefix(h["audit"].(string), "mulegate/trail-test/1#") {
+			t.Errorf("a signed answer after the rotation names %v", h["audit"])
+		}
+	}
+	rotated(gw)
 	gw.kill(syscall.SIGTERM)
+	gw = startProc(t, []string{"serve", "--config", cfgPath}, nil, "api", "ops")
+	rotated(gw)
+	gw.kill(syscall.SIGTERM)
+	if out, err := exec.Command(mustBinary(t), "audit", "verify", auditFile2, "--checkpoints", auditFile2+".checkpoints", "--note-key", vkey).CombinedOutput(); err != nil {
+		t.Errorf("audit verify of the rotated file: %v %s", err, out)
+	}
 	// The same proof, made offline from the file (precise point 14).
 	offline, err := exec.Command(mustBinary(t), "audit", "prove", auditFile, "--seq", seqText, "--size", strconv.FormatInt(first.Size, 10),
 		"--origin", "mulegate/trail-test").Output()

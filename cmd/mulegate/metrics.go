@@ -18,7 +18,7 @@ import (
 // evidence trail signed answers name (origin#seq).
 type auditor struct {
 	w      *audit.Writer
-	origin string
+	origin func() string // the current tree's (a rotation changes it)
 }
 
 func (a auditor) Audit(e httpapi.AuditEntry) error {
@@ -37,7 +37,7 @@ func (a auditor) Sync() error {
 	return err
 }
 
-func (a auditor) Origin() string { return a.origin }
+func (a auditor) Origin() string { return a.origin() }
 
 // evidenceOrigin is evidence.origin, by default mulegate/<hostname>.
 func evidenceOrigin(cfg config.Config) string {

@@ -57,13 +57,20 @@ func (g *gatewayServer) reload(ctx context.Context, path string, getenv func(str
 			return err
 		}
 	}
-	if g.tree != nil {
+	if g.trail != nil {
 		s, err := checkpointSigner(cfg)
 		if err != nil {
 			return err
 		}
 		if s != nil {
-			g.tree.SetSigner(s)
+			g.trail.cur().SetSigner(s)
+		}
+		if cfg.Audit.Path != g.auditPath {
+			if err := g.trail.rotate(cfg.Audit.Path); err != nil {
+				return fmt.Errorf("audit.path: rotating the trail: %w", err)
+			}
+			g.c.log.Info("audit trail rotated", "path", cfg.Audit.Path, "origin", g.trail.Origin())
+			g.auditPath = cfg.Audit.Path
 		}
 	}
 	orgs, routes := orgsFrom(cfg)

@@ -61,7 +61,10 @@ type gatewayServer struct {
 	audit    *audit.Writer
 	lookups  *store.LookupLog
 	signer   *evidence.Signer // nil without evidence.signing_key_file
-	tree     *evidence.Tree   // nil without evidence.*
+	trail    *trail           // nil without evidence.*
+	// auditPath is the audit file written now (a SIGHUP that changes
+	// audit.path rotates the trail to it).
+	auditPath string
 }
 
 func (c *core) gateway(ctx context.Context, cfg config.Config, stdout io.Writer) (*gatewayServer, error) {
@@ -95,11 +98,19 @@ func (c *core) gateway(ctx context.Context, cfg config.Config, stdout io.Writer)
 			return nil, err
 		}
 	}
-	if g.tree, err = openTree(cfg); err != nil {
+	g.auditPath = cfg.Audit.Path
+	tree, err := openTree(cfg)
+	if err != nil {
 		return nil, err
 	}
+	au := auditor{w: g.audit, origin: func() string { return evidenceOrigin(cfg) }}
+	if tree != nil {
+		g.trail = &trail{w: g.audit, base: evidenceOrigin(cfg)}
+		g.trail.tree.Store(tree)
+		au.origin = g.trail.Origin
+	}
 	g.lookups = c.st.NewLookupLog()
-	g.api = c.apiServer(cfg, g.authn, m, g.tls, g.hub, g.stopping, auditor{w: g.audit, origin: evidenceOrigin(cfg)}, g.lookups, g.signer, g.tree)
+	g.api = c.apiServer(cfg, g.authn, m, g.tls, g.hub, g.stopping, au, g.lookups, g.signer, g.trail)
 	g.ops = c.opsServer(cfg, g.relay, httpapi.Check{Name: "audit", Check: func(context.Context) (string, bool) {
 		if !g.audit.Healthy() {
 			return "unavailable", false
@@ -128,13 +139,8 @@ func (g *gatewayServer) run(ctx context.Context, apiLn, opsLn net.Listener, cfgP
 	if g.relay != nil {
 		eg.Go(func() error { return g.relay.Run(ctx) })
 	}
-	if g.tree != nil {
-		eg.Go(func() error {
-			return g.tree.Run(ctx, g.cfg.Evidence.CheckpointInterval.D(), func() (int64, error) {
-				_, size, err := g.audit.Sync()
-				return size, err
-			}, g.c.log.Warn)
-		})
+	if g.trail != nil {
+		eg.Go(func() error { return g.trail.run(ctx, g.cfg.Evidence.CheckpointInterval.D(), g.c.log.Warn) })
 	}
 	if extra != nil {
 		eg.Go(func() error { return extra(ctx) })

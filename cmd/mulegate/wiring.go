@@ -247,15 +247,15 @@ func (c *core) newAuthn(ctx context.Context, cfg config.Config, m *httpapi.Metri
 
 // apiServer builds the /v1 API behind mTLS. stopping is closed when the
 // server shuts down: long polls answer and streams end.
-func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg *httpapi.ServerTLS, hub *store.AlertHub, stopping <-chan struct{}, au httpapi.Auditor, looked httpapi.LookupLog, signer *evidence.Signer, tree *evidence.Tree) *http.Server {
+func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg *httpapi.ServerTLS, hub *store.AlertHub, stopping <-chan struct{}, au httpapi.Auditor, looked httpapi.LookupLog, signer *evidence.Signer, tr *trail) *http.Server {
 	var sg httpapi.AnswerSigner
 	var keys func() ([]byte, error)
 	if signer != nil {
 		sg, keys = signer, signer.JWKS
 	}
 	var et httpapi.EvidenceTree
-	if tree != nil {
-		et = tree
+	if tr != nil {
+		et = tr
 	}
 	api := httpapi.NewAPI(httpapi.Deps{
 		Signer: sg, EvidenceKeys: keys, Tree: et,

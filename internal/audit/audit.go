@@ -200,6 +200,42 @@ func Open(path string, stdout io.Writer) (*Writer, error) {
 	return w, nil
 }
 
+// Rotate moves the trail to another file (SIGHUP with a new audit.path):
+// the current file is synced and closed, and records go on in path,
+// continuing its own chain (a new file starts one). Records written
+// before Rotate returns are in the old file, those after in the new one.
+func (w *Writer) Rotate(path string) error {
+	if w.stdout || path == "" || path == "-" {
+		return errors.New("audit: only a file trail rotates, to a file")
+	}
+	seq, prev, size, torn, err := recoverTorn(path, time.Now())
+	if err != nil {
+		return fmt.Errorf("audit.path: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("audit.path: %w", err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		f.Close()
+		return ErrClosed
+	}
+	old := w.file
+	if err := old.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("audit: sync before rotating: %w", err)
+	}
+	w.out, w.file, w.seq, w.prev, w.size = f, f, seq, prev, size
+	_ = old.Close()
+	if torn.Bytes > 0 {
+		return w.writeLocked(Record{Time: time.Now().UTC(), Action: "audit.recovered", Method: "-", Route: "-", Purpose: "-",
+			Count: int64(torn.Bytes), Detail: fmt.Sprintf("moved %d bytes of a torn last record aside to %s", torn.Bytes, filepath.Base(torn.File))})
+	}
+	return nil
+}
+
 // NewWriter writes to out (a test's sink, or any io.Writer) as Open does
 // to a file, starting a new chain.
 func NewWriter(out io.Writer) *Writer { return newWriter(out, nil, 0, "", 0, false) }
@@ -304,7 +340,10 @@ func (w *Writer) run() {
 		case <-every.C:
 		}
 		if w.dirty.Swap(false) {
-			_ = w.file.Sync()
+			w.mu.Lock()
+			f := w.file // Rotate may swap it; a file closed meanwhile was synced by Rotate
+			w.mu.Unlock()
+			_ = f.Sync()
 		}
 		if w.broken.Load() {
 			w.probe()

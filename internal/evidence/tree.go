@@ -3,7 +3,6 @@ package evidence
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -47,9 +45,11 @@ type Tree struct {
 
 // OpenTree builds the tree of an audit file (it may not exist yet) under
 // origin, signing checkpoints with signer (nil: none) into
-// path+".checkpoints". A checkpoint larger than the file's tree means the
-// file lost records the gateway vouched for: OpenTree refuses, naming
-// both sizes.
+// path+".checkpoints". A file rotated to by SIGHUP has an origin of its
+// own, origin/<n> (Rotated): its checkpoints name it, and OpenTree takes
+// it from them, so it is stable across restarts. A checkpoint larger than
+// the file's tree means the file lost records the gateway vouched for:
+// OpenTree refuses, naming both sizes.
 func OpenTree(path, origin string, signer note.Signer) (*Tree, error) {
 	t := &Tree{origin: origin, path: path, cpPath: path + ".checkpoints", signer: signer}
 	if err := t.CatchUp(-1); err != nil {
@@ -61,9 +61,10 @@ func OpenTree(path, origin string, signer note.Signer) (*Tree, error) {
 	}
 	for _, cp := range SplitCheckpoints(cps) {
 		c, err := ParseCheckpoint(cp.Text)
-		if err != nil || c.Origin != origin {
+		if err != nil || (c.Origin != origin && !strings.HasPrefix(c.Origin, origin+"/")) {
 			continue
 		}
+		t.origin = c.Origin
 		if c.Size > t.n {
 			return nil, fmt.Errorf("evidence: %s holds a checkpoint of %d records but %s has %d: the trail lost records it had vouched for",
 				t.cpPath, c.Size, path, t.n)
@@ -71,6 +72,13 @@ func OpenTree(path, origin string, signer note.Signer) (*Tree, error) {
 		t.latest, t.latestN = cp.Raw, c.Size
 	}
 	return t, nil
+}
+
+// Signer is the checkpoint key (nil: none).
+func (t *Tree) Signer() note.Signer {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.signer
 }
 
 // SetSigner replaces the checkpoint key (SIGHUP): later checkpoints are
@@ -83,7 +91,32 @@ func (t *Tree) SetSigner(s note.Signer) {
 }
 
 // Origin is the tree's origin.
-func (t *Tree) Origin() string { return t.origin }
+func (t *Tree) Origin() string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.origin
+}
+
+// Rotated is the origin of the tree after cur's when the trail rotates to
+// a new file: base/1, then base/2…
+func Rotated(cur, base string) string {
+	n := 0
+	if rest, ok := strings.CutPrefix(cur, base+"/"); ok {
+		n, _ = strconv.Atoi(rest)
+	}
+	return base + "/" + strconv.Itoa(n+1)
+}
+
+// Rename gives a tree without checkpoints its origin (a rotated trail's).
+func (t *Tree) Rename(origin string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.latest != nil {
+		return fmt.Errorf("evidence: %s already has checkpoints as %s", t.path, t.origin)
+	}
+	t.origin = origin
+	return nil
+}
 
 // Size is the number of records in the tree.
 func (t *Tree) Size() int64 {
@@ -169,7 +202,7 @@ func (t *Tree) Checkpoint(size int64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	msg, err := note.Sign(&note.Note{Text: CheckpointText(t.origin, n, root)}, signer)
+	msg, err := note.Sign(&note.Note{Text: CheckpointText(t.Origin(), n, root)}, signer)
 	if err != nil {
 		return false, fmt.Errorf("evidence: sign checkpoint: %w", err)
 	}
@@ -186,32 +219,6 @@ func (t *Tree) Checkpoint(size int64) (bool, error) {
 	t.latest, t.latestN = msg, n
 	t.mu.Unlock()
 	return true, nil
-}
-
-// Run checkpoints every interval: sync says how many bytes of the file
-// are on disk (the audit writer's Sync), so a checkpoint covers only
-// synced records. It stops with ctx, after a last checkpoint.
-func (t *Tree) Run(ctx context.Context, interval time.Duration, sync func() (int64, error), logf func(msg string, args ...any)) error {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	step := func() {
-		size, err := sync()
-		if err == nil {
-			_, err = t.Checkpoint(size)
-		}
-		if err != nil && logf != nil {
-			logf("evidence: checkpoint failed; will retry", "err", err)
-		}
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			step()
-			return nil
-		case <-tick.C:
-			step()
-		}
-	}
 }
 
 // Latest is the latest signed checkpoint (nil: none yet).
