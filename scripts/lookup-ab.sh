@@ -52,9 +52,9 @@ phase() {
   c0=$(cpu "${mpid[$v]}"); r0=$(cpu "${rpid[$v]}")
   out=$("$work/load" -cacert "${dir[$v]}/ca.pem" -cert "${dir[$v]}/market.pem" -key "${dir[$v]}/market-key.pem" \
     -token "${tok[$v]}" -c "$CONC" -d "${DUR}s" -header "$hdr" -url "${api[$v]}/v1/ibans/NL91ABNA0417164300")
-  [ -n "$hdr" ] && v="$v+signed"
   c1=$(cpu "${mpid[$v]}"); r1=$(cpu "${rpid[$v]}")
   n=$(echo "$out" | sed -n 's/^ok=\([0-9]*\).*/\1/p')
+  if [ -n "$hdr" ]; then v="$v+signed"; fi
   echo "$v $out"
   awk -v n="$n" -v c="$((c1 - c0))" -v r="$((r1 - r0))" -v hz="$hz" -v v="$v" \
     'BEGIN { if (n > 0) printf "  %s gateway CPU %.1f us/lookup, Redis CPU %.1f us/lookup\n", v, c/hz/n*1e6, r/hz/n*1e6 }'

@@ -154,6 +154,12 @@ type Writer struct {
 	broken  atomic.Bool
 	dirty   atomic.Bool // written to the file since its last fsync
 
+	// syncMu orders Sync's fsyncs; synced is how many bytes of
+	// syncedFile the last one covered.
+	syncMu     sync.Mutex
+	syncedFile *os.File
+	synced     int64
+
 	mu     sync.Mutex
 	out    io.Writer
 	file   *os.File // nil for stdout
@@ -272,15 +278,30 @@ func (w *Writer) WriteSeq(r Record) (uint64, error) {
 // only after it (its record must exist whatever happens next), and a
 // checkpoint covers only what it synced. Stdout and test sinks sync
 // nothing.
+//
+// The fsync runs outside the writer's lock, so requests are not held up
+// by it, and concurrent callers share one (group commit): a caller that
+// waited while another synced past its records returns without syncing.
 func (w *Writer) Sync() (records uint64, size int64, err error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.file != nil {
-		if err := w.file.Sync(); err != nil {
-			return 0, 0, fmt.Errorf("audit: sync: %w", err)
-		}
+	f, records, size := w.file, w.seq, w.size
+	w.mu.Unlock()
+	if f == nil {
+		return records, size, nil
 	}
-	return w.seq, w.size, nil
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
+	if w.syncedFile == f && w.synced >= size {
+		return records, size, nil
+	}
+	w.mu.Lock()
+	upTo := w.size // everything written now is covered by the fsync below
+	w.mu.Unlock()
+	if err := f.Sync(); err != nil {
+		return 0, 0, fmt.Errorf("audit: sync: %w", err)
+	}
+	w.syncedFile, w.synced = f, upTo
+	return records, size, nil
 }
 
 func (w *Writer) writeLocked(r Record) error {

@@ -159,20 +159,37 @@ func (t *Tree) CatchUp(limit int64) error {
 		r = io.LimitReader(f, max(0, limit-t.read))
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
+	var long []byte // a line longer than the buffer, gathered
 	for {
-		line, err := br.ReadBytes('\n')
+		line, err := br.ReadSlice('\n') // no copy: the line is only hashed
+		if errors.Is(err, bufio.ErrBufferFull) {
+			long = append(long, line...)
+			continue
+		}
 		if err != nil { // EOF or a line not yet whole: it waits for the next catch-up
 			return nil
 		}
-		hs, herr := tlog.StoredHashes(t.n, line[:len(line)-1], t.reader())
-		if herr != nil {
-			return fmt.Errorf("evidence: record %d: %w", t.n+1, herr)
+		if long != nil {
+			line, long = append(long, line...), nil
 		}
-		t.hashes = append(t.hashes, hs...)
 		t.offsets = append(t.offsets, t.read)
-		t.n++
+		t.addLeaf(tlog.RecordHash(line[:len(line)-1]))
 		t.read += int64(len(line))
 	}
+}
+
+// addLeaf appends record t.n's stored hashes: its leaf hash, then the
+// root of each subtree it completes, as tlog.StoredHashesForRecordHash
+// computes them, without its allocations (the tree grows by one record
+// per request).
+func (t *Tree) addLeaf(h tlog.Hash) {
+	n := t.n
+	t.hashes = append(t.hashes, h)
+	for i := 0; (n>>uint(i))&1 == 1; i++ {
+		h = tlog.NodeHash(t.hashes[tlog.StoredHashIndex(i, n>>uint(i)-1)], h)
+		t.hashes = append(t.hashes, h)
+	}
+	t.n++
 }
 
 // Root is the tree hash of the first size records.

@@ -17,7 +17,7 @@ import (
 
 // writeRecords appends n records to the audit file at path, through the
 // real writer (which continues the file's chain and sequence).
-func writeRecords(t *testing.T, path string, n int) {
+func writeRecords(t testing.TB, path string, n int) {
 	t.Helper()
 	w, err := audit.Open(path, nil)
 	if err != nil {
@@ -180,5 +180,36 @@ func TestCheckpointsCatchRewrites(t *testing.T) {
 	}
 	if _, err := OpenTree(path, "mulegate/test", signer); err == nil || !strings.Contains(err.Error(), "3") {
 		t.Errorf("a trail shorter than its checkpoints opened: %v", err)
+	}
+}
+
+// TestStoredHashesAreTlogs: the tree's own stored-hash arithmetic
+// (addLeaf) gives exactly what tlog.StoredHashes gives, record after
+// record, and the same tree hashes.
+func TestStoredHashesAreTlogs(t *testing.T) {
+	var ours Tree
+	var theirs []tlog.Hash
+	r := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			out[i] = theirs[x]
+		}
+		return out, nil
+	})
+	for n := int64(0); n < 300; n++ {
+		data := []byte(strings.Repeat("r", int(n%7)) + string(rune('a'+n%26)))
+		hs, err := tlog.StoredHashes(n, data, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirs = append(theirs, hs...)
+		ours.addLeaf(tlog.RecordHash(data))
+		if len(ours.hashes) != len(theirs) || ours.hashes[len(ours.hashes)-1] != theirs[len(theirs)-1] {
+			t.Fatalf("record %d: the stored hashes differ from tlog's", n)
+		}
+		want, _ := tlog.TreeHash(n+1, r)
+		if got, _ := ours.Root(n + 1); got != want {
+			t.Fatalf("tree of %d: root differs from tlog's", n+1)
+		}
 	}
 }

@@ -106,7 +106,8 @@ func auditTrail(a Auditor, key keyOf, looked LookupLog, actions map[routeKey]str
 		}
 		w := &auditWriter{ResponseWriter: c.Writer, requestID: st.id}
 		w.commit = func() bool { return commitAudit(c, a, st, start, actions) }
-		if signer != nil && signedActions[actions[routeKey{c.Request.Method, c.FullPath()}]] && prefersSigned(c.Request.Header) {
+		if signer != nil && len(c.Request.Header["Prefer"]) > 0 && prefersSigned(c.Request.Header) &&
+			signedActions[actions[routeKey{c.Request.Method, c.FullPath()}]] {
 			w.signing = &signing{signer: signer, trail: trail}
 		}
 		c.Writer = w
