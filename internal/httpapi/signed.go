@@ -41,12 +41,20 @@ var signedActions = map[string]bool{"lookup": true, "lookup_batch": true, "repor
 // value and parameters).
 func prefersSigned(h http.Header) bool {
 	for _, v := range h.Values("Prefer") {
-		for _, p := range strings.Split(v, ",") {
-			name, _, _ := strings.Cut(strings.TrimSpace(p), ";")
-			name, _, _ = strings.Cut(name, "=")
-			if strings.EqualFold(strings.TrimSpace(name), "signed") {
-				return true
-			}
+		if preferValueSigned(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// preferValueSigned reads one Prefer header value.
+func preferValueSigned(v string) bool {
+	for _, p := range strings.Split(v, ",") {
+		name, _, _ := strings.Cut(strings.TrimSpace(p), ";")
+		name, _, _ = strings.Cut(name, "=")
+		if strings.EqualFold(strings.TrimSpace(name), "signed") {
+			return true
 		}
 	}
 	return false

@@ -1,0 +1,31 @@
+package httpapi
+
+import "testing"
+
+// FuzzPrefer: any Prefer header value is read without panicking;
+// "signed" is found as its own preference wherever RFC 7240 puts it, and
+// not inside another preference's value.
+func FuzzPrefer(f *testing.F) {
+	f.Add("signed")
+	f.Add("return=minimal, signed; x=1")
+	f.Add(";;,,=signed")
+	f.Add("wait=10")
+	f.Fuzz(func(t *testing.T, v string) {
+		got := preferValueSigned(v)
+		if !preferValueSigned(v + ", signed") {
+			t.Errorf("%q, signed: not found", v)
+		}
+		if preferValueSigned("respond-async=" + v) && got == false && !containsComma(v) {
+			t.Errorf("respond-async=%q read as signed", v)
+		}
+	})
+}
+
+func containsComma(s string) bool {
+	for _, c := range s {
+		if c == ',' {
+			return true
+		}
+	}
+	return false
+}
