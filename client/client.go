@@ -61,6 +61,14 @@ type Config struct {
 	// one wait before a retry (default 30 s). The context bounds both.
 	MaxAttempts int
 	MaxWait     time.Duration
+	// Purpose is the X-Purpose every call declares unless its context
+	// says otherwise (WithPurpose): payment_check, onboarding,
+	// investigation, monitoring or other. "" sends none, and the gateway
+	// audits the call as "unspecified".
+	Purpose string
+	// UserAgent names your application; the client appends its own
+	// ("mulegate-go/1"). The gateway's access log shows it.
+	UserAgent string
 	// InsecureLoopback allows an http:// BaseURL on a loopback host
 	// (127.0.0.0/8, ::1, localhost), for tests against a plain listener.
 	// Any other http:// base URL is refused: the token never travels in
@@ -92,6 +100,32 @@ type Client struct {
 	tokens      TokenSource
 	maxAttempts int
 	maxWait     time.Duration
+	purpose     string
+	userAgent   string
+}
+
+// userAgent is the client's own product token.
+const userAgent = "mulegate-go/1"
+
+type ctxKey int
+
+const (
+	purposeKey ctxKey = iota
+	requestIDKey
+)
+
+// WithPurpose declares the X-Purpose of the calls made with ctx (it
+// overrides Config.Purpose): the gateway records it in its audit trail.
+func WithPurpose(ctx context.Context, purpose string) context.Context {
+	return context.WithValue(ctx, purposeKey, purpose)
+}
+
+// WithRequestID sends id as the X-Request-ID of the calls made with ctx
+// (1-128 characters of [A-Za-z0-9._:-]), so your logs and the gateway's
+// name the same request; without it the gateway makes one up and
+// answers it (Error.RequestID).
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
 }
 
 // New builds a client.
@@ -109,7 +143,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Token == nil {
 		return nil, errors.New("client: a TokenSource is required")
 	}
-	c := &Client{base: base, hc: cfg.HTTPClient, tokens: cfg.Token, maxAttempts: cfg.MaxAttempts, maxWait: cfg.MaxWait}
+	c := &Client{base: base, hc: cfg.HTTPClient, tokens: cfg.Token, maxAttempts: cfg.MaxAttempts, maxWait: cfg.MaxWait,
+		purpose: cfg.Purpose, userAgent: strings.TrimSpace(cfg.UserAgent + " " + userAgent)}
 	if c.maxAttempts <= 0 {
 		c.maxAttempts = 4
 	}
@@ -279,6 +314,17 @@ func (c *Client) request(ctx context.Context, k call, target string, payload []b
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	purpose := c.purpose
+	if p, ok := ctx.Value(purposeKey).(string); ok {
+		purpose = p
+	}
+	if purpose != "" {
+		req.Header.Set("X-Purpose", purpose)
+	}
+	if id, ok := ctx.Value(requestIDKey).(string); ok && id != "" {
+		req.Header.Set("X-Request-ID", id)
+	}
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -743,6 +789,7 @@ func (c *Client) openStream(ctx context.Context, path string, q url.Values, last
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("User-Agent", c.userAgent)
 	if last != "" {
 		req.Header.Set("Last-Event-ID", last)
 	}

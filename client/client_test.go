@@ -190,3 +190,30 @@ func TestTokenNeverInClear(t *testing.T) {
 		t.Error("New changed the caller's http.Client")
 	}
 }
+
+// TestPurposeRequestIDAndUserAgent: every call declares Config.Purpose
+// unless its context says otherwise (WithPurpose), sends the caller's
+// request id (WithRequestID) and a User-Agent naming the application and
+// the client, so the gateway audits the real purpose.
+func TestPurposeRequestIDAndUserAgent(t *testing.T) {
+	lookup := func(w http.ResponseWriter) { _, _ = w.Write([]byte(`{"iban":"NL91ABNA0417164300"}`)) }
+	f := &fake{plays: []func(http.ResponseWriter){lookup, lookup, lookup}}
+	srv := httptest.NewTLSServer(f)
+	t.Cleanup(srv.Close)
+	c, err := New(Config{BaseURL: srv.URL, HTTPClient: srv.Client(), Token: StaticToken("tok"), Purpose: "monitoring", UserAgent: "acme-payments/7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, cx := range []context.Context{ctx, WithPurpose(ctx, "payment_check"), WithRequestID(ctx, "acme-42")} {
+		if _, err := c.Lookup(cx, "NL91ABNA0417164300"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n, want := range []struct{ purpose, id string }{{"monitoring", ""}, {"payment_check", ""}, {"monitoring", "acme-42"}} {
+		h := f.got[n].Header
+		if h.Get("X-Purpose") != want.purpose || h.Get("X-Request-ID") != want.id || h.Get("User-Agent") != "acme-payments/7 mulegate-go/1" {
+			t.Errorf("call %d: X-Purpose %q, X-Request-ID %q, User-Agent %q", n, h.Get("X-Purpose"), h.Get("X-Request-ID"), h.Get("User-Agent"))
+		}
+	}
+}

@@ -200,6 +200,13 @@ func TestClientCommands(t *testing.T) {
 	if mustJSON(out, &st); err != nil || st.Review.State != "closed" || st.Review.Result != "agreed" {
 		t.Fatalf("report show after the close: %v %s", err, out)
 	}
+	// --purpose reaches the gateway as X-Purpose (an unknown one is its 400).
+	if out, err = run(bank, "lookup", "--purpose", "payment_check", ibanNL); err != nil || !strings.Contains(out, `"iban":"`+ibanNL+`"`) {
+		t.Errorf("lookup --purpose payment_check: %v %s", err, out)
+	}
+	if out, err = run(bank, "lookup", "--purpose", "curiosity", ibanNL); err == nil || !strings.Contains(out, "X-Purpose") {
+		t.Errorf("lookup --purpose curiosity: %v %s", err, out)
+	}
 	// Correcting the record by CLI: the holding bank's status, the
 	// police's clear (and its withdrawal), the access record.
 	police := envFor("police-nl")
