@@ -15,7 +15,7 @@ func FuzzPrefer(f *testing.F) {
 		if !preferValueSigned(v + ", signed") {
 			t.Errorf("%q, signed: not found", v)
 		}
-		if preferValueSigned("respond-async=" + v) && got == false && !containsComma(v) {
+		if preferValueSigned("respond-async="+v) && got == false && !containsComma(v) {
 			t.Errorf("respond-async=%q read as signed", v)
 		}
 	})
