@@ -57,6 +57,16 @@ type Config struct {
 	HTTPClient *http.Client
 	// Token is asked for a token before every request.
 	Token TokenSource
+	// TokenURL, when Token is nil, is an OAuth 2.0 token endpoint the
+	// client fetches its tokens from (client credentials, RFC 6749 §4.4)
+	// over the same mTLS connection settings, authenticating with the
+	// client certificate (RFC 8705 tls_client_auth: no secret), asking
+	// for Scopes ("" all the client may have) as ClientID ("" the
+	// identity provider takes it from the certificate). Tokens are
+	// cached and fetched again shortly before they expire.
+	TokenURL string
+	ClientID string
+	Scopes   []string
 	// MaxAttempts bounds the tries of one call (default 4); MaxWait caps
 	// one wait before a retry (default 30 s). The context bounds both.
 	MaxAttempts int
@@ -140,8 +150,8 @@ func New(cfg Config) (*Client, error) {
 	default:
 		return nil, fmt.Errorf("client: base URL %q: the token is sent only over https (http:// only on loopback, with InsecureLoopback)", cfg.BaseURL)
 	}
-	if cfg.Token == nil {
-		return nil, errors.New("client: a TokenSource is required")
+	if cfg.Token == nil && cfg.TokenURL == "" {
+		return nil, errors.New("client: a TokenSource or a TokenURL is required")
 	}
 	c := &Client{base: base, hc: cfg.HTTPClient, tokens: cfg.Token, maxAttempts: cfg.MaxAttempts, maxWait: cfg.MaxWait,
 		purpose: cfg.Purpose, userAgent: strings.TrimSpace(cfg.UserAgent + " " + userAgent)}
@@ -167,6 +177,9 @@ func New(cfg Config) (*Client, error) {
 	// Authorization header on a redirect to the same host, even from
 	// https to http). The 3xx comes back to the caller as an error.
 	c.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if c.tokens == nil {
+		c.tokens = ClientCredentials(c.hc, cfg.TokenURL, cfg.ClientID, cfg.Scopes...)
+	}
 	return c, nil
 }
 

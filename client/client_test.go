@@ -5,11 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -214,6 +216,47 @@ func TestPurposeRequestIDAndUserAgent(t *testing.T) {
 		h := f.got[n].Header
 		if h.Get("X-Purpose") != want.purpose || h.Get("X-Request-ID") != want.id || h.Get("User-Agent") != "acme-payments/7 mulegate-go/1" {
 			t.Errorf("call %d: X-Purpose %q, X-Request-ID %q, User-Agent %q", n, h.Get("X-Purpose"), h.Get("X-Request-ID"), h.Get("User-Agent"))
+		}
+	}
+}
+
+// TestTokenURL: with a TokenURL the client fetches its token with the
+// client credentials grant (no secret: the certificate authenticates),
+// sends it as the bearer, and reuses it until it nears its expiry.
+func TestTokenURL(t *testing.T) {
+	var fetches atomic.Int32
+	var form url.Values
+	idp := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		form = r.PostForm
+		fetches.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"access_token":"at-1","token_type":"Bearer","expires_in":3600,"scope":"ibans:read"}`))
+	}))
+	t.Cleanup(idp.Close)
+	var auth []string
+	api := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth = append(auth, r.Header.Get("Authorization"))
+		_, _ = w.Write([]byte(`{"iban":"NL91ABNA0417164300"}`))
+	}))
+	t.Cleanup(api.Close)
+	hc := api.Client()
+	hc.Transport.(*http.Transport).TLSClientConfig.RootCAs.AddCert(idp.Certificate())
+	c, err := New(Config{BaseURL: api.URL, HTTPClient: hc, TokenURL: idp.URL + "/oauth2/token", Scopes: []string{"ibans:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := c.Lookup(context.Background(), "NL91ABNA0417164300"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fetches.Load() != 1 || form.Get("grant_type") != "client_credentials" || form.Get("scope") != "ibans:read" || form.Get("client_secret") != "" {
+		t.Errorf("%d fetches, form %v", fetches.Load(), form)
+	}
+	for _, a := range auth {
+		if a != "Bearer at-1" {
+			t.Errorf("Authorization %q", a)
 		}
 	}
 }

@@ -19,7 +19,7 @@ import (
 
 // clientFlags are the connection flags every client command takes, each
 // with a MULEGATE_CLIENT_* default.
-type clientFlags struct{ url, cert, key, ca, token, purpose *string }
+type clientFlags struct{ url, cert, key, ca, token, tokenURL, purpose *string }
 
 func addClientFlags(fs *flag.FlagSet, getenv func(string) string) clientFlags {
 	return clientFlags{
@@ -28,6 +28,8 @@ func addClientFlags(fs *flag.FlagSet, getenv func(string) string) clientFlags {
 		key:   fs.String("key", getenv("MULEGATE_CLIENT_KEY"), "client key, PEM (MULEGATE_CLIENT_KEY)"),
 		ca:    fs.String("ca", getenv("MULEGATE_CLIENT_CA"), "CA of the gateway's certificate, PEM; empty for the system roots (MULEGATE_CLIENT_CA)"),
 		token: fs.String("token", getenv("MULEGATE_CLIENT_TOKEN"), "bearer token bound to the certificate (MULEGATE_CLIENT_TOKEN)"),
+		tokenURL: fs.String("token-url", getenv("MULEGATE_CLIENT_TOKEN_URL"),
+			"OAuth 2.0 token endpoint to fetch tokens from with the client certificate, when no --token (MULEGATE_CLIENT_TOKEN_URL)"),
 		purpose: fs.String("purpose", getenv("MULEGATE_CLIENT_PURPOSE"),
 			"X-Purpose the gateway audits: payment_check, onboarding, investigation, monitoring or other (MULEGATE_CLIENT_PURPOSE)"),
 	}
@@ -41,11 +43,15 @@ func clientFlagSet(name string, getenv func(string) string, stderr io.Writer) (*
 }
 
 func (f clientFlags) client() (*client.Client, error) {
-	if *f.url == "" || *f.token == "" {
-		return nil, errors.New("give --url and --token (or MULEGATE_CLIENT_URL and MULEGATE_CLIENT_TOKEN); 'mulegate dev' prints them")
+	if *f.url == "" || (*f.token == "" && *f.tokenURL == "") {
+		return nil, errors.New("give --url and --token or --token-url (or MULEGATE_CLIENT_URL and MULEGATE_CLIENT_TOKEN or _TOKEN_URL); 'mulegate dev' prints them")
 	}
-	return client.New(client.Config{BaseURL: *f.url, CertFile: *f.cert, KeyFile: *f.key, CAFile: *f.ca, Token: client.StaticToken(*f.token),
-		Purpose: *f.purpose, UserAgent: "mulegate-cli"})
+	cfg := client.Config{BaseURL: *f.url, CertFile: *f.cert, KeyFile: *f.key, CAFile: *f.ca, TokenURL: *f.tokenURL,
+		Purpose: *f.purpose, UserAgent: "mulegate-cli"}
+	if *f.token != "" {
+		cfg.Token = client.StaticToken(*f.token)
+	}
+	return client.New(cfg)
 }
 
 func printJSON(w io.Writer, v any) error {

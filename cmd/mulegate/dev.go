@@ -25,6 +25,7 @@ import (
 	"github.com/mulegate/mulegate/internal/devenv"
 	"github.com/mulegate/mulegate/internal/policesim"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/sync/errgroup"
 )
 
 const (
@@ -52,9 +53,9 @@ var devOrgs = []devOrg{
 
 // devFlags are dev mode's command-line settings.
 type devFlags struct {
-	dir, redis, listen, opsListen, policeListen string
-	pprof                                       bool
-	ttl                                         time.Duration
+	dir, redis, listen, opsListen, policeListen, tokenListen string
+	pprof                                                    bool
+	ttl                                                      time.Duration
 }
 
 func parseDevFlags(args []string, stderr io.Writer) (devFlags, error) {
@@ -66,6 +67,7 @@ func parseDevFlags(args []string, stderr io.Writer) (devFlags, error) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8443", "API listen address (mTLS)")
 	fs.StringVar(&f.opsListen, "ops-listen", "127.0.0.1:9090", "operations listen address")
 	fs.StringVar(&f.policeListen, "police-listen", "127.0.0.1:9200", "listen address of the embedded police store simulator")
+	fs.StringVar(&f.tokenListen, "token-listen", "127.0.0.1:0", "listen address of the OAuth 2.0 token endpoint (client credentials over mTLS; port 0: any free one, printed)")
 	fs.BoolVar(&f.pprof, "pprof", false, "serve /debug/pprof/ on the ops listener")
 	fs.DurationVar(&f.ttl, "token-ttl", 12*time.Hour, "lifetime of the printed tokens")
 	if err := fs.Parse(args); err != nil {
@@ -102,6 +104,12 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	defer simLn.Close()
+	tokenLn, err := net.Listen("tcp", f.tokenListen)
+	if err != nil {
+		return fmt.Errorf("--token-listen: %w", err)
+	}
+	defer tokenLn.Close()
+	f.tokenListen = tokenLn.Addr().String() // the printed commands name the real port
 	cfg, err := devConfig(f, addr, "http://"+simLn.Addr().String(), getenv)
 	if err != nil {
 		return err
@@ -113,7 +121,12 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := printDevBanner(stdout, f, apiPort, cfg, tokens); err != nil {
 		return err
 	}
-	return serve(ctx, cfg, "", getenv, stdout, stderr, func(ctx context.Context) error { return runSim(ctx, simSrv, simLn) })
+	return serve(ctx, cfg, "", getenv, stdout, stderr, func(ctx context.Context) error {
+		eg, ctx := errgroup.WithContext(ctx)
+		eg.Go(func() error { return runSim(ctx, simSrv, simLn) })
+		eg.Go(func() error { return devTokenServer(ctx, f.dir, tokenLn, time.Hour) })
+		return eg.Wait()
+	})
 }
 
 // devRedis starts the embedded miniredis unless addr names a real Redis.
@@ -226,8 +239,13 @@ func printDevBanner(w io.Writer, f devFlags, apiPort string, cfg config.Config, 
 	}
 	return devBanner.Execute(w, map[string]any{
 		"Dir": f.dir, "AbsDir": absDir, "Port": apiPort, "Ops": f.opsListen, "Tokens": tokens, "Redis": redisNote,
-		"Police": cfg.Police.URL,
+		"Police": cfg.Police.URL, "TokenPort": portOrEmpty(f.tokenListen),
 	})
+}
+
+func portOrEmpty(listen string) string {
+	_, port, _ := net.SplitHostPort(listen)
+	return port
 }
 
 func portOf(listen string) (string, error) {
@@ -328,6 +346,7 @@ Paste into a shell in this folder:
   export MARKET_TOKEN={{index .Tokens "market"}}
   export POLICE_TOKEN={{index .Tokens "police"}}
   export VICTIM_TOKEN={{index .Tokens "victim"}}
+  export TOKEN_URL=https://localhost:{{.TokenPort}}/oauth2/token
   bank()   { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/bank.pem   --key {{.Dir}}/bank-key.pem   -H "Authorization: Bearer $BANK_TOKEN"   "$@"; echo; }
   market() { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/market.pem --key {{.Dir}}/market-key.pem -H "Authorization: Bearer $MARKET_TOKEN" "$@"; echo; }
   police() { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/police.pem --key {{.Dir}}/police-key.pem -H "Authorization: Bearer $POLICE_TOKEN" "$@"; echo; }
@@ -340,6 +359,14 @@ github.com/mulegate/mulegate/client; one JSON object per line):
   export MULEGATE_CLIENT_CERT={{.Dir}}/bank.pem MULEGATE_CLIENT_KEY={{.Dir}}/bank-key.pem
   mulegate lookup NL91ABNA0417164300 DE89370400440532013000
   # mulegate events --follow   (the bank's feed as it comes; Ctrl-C stops, --after CURSOR resumes)
+
+Tokens as in production: an OAuth 2.0 token endpoint (client credentials,
+the client certificate as the credential, RFC 8705 certificate-bound
+RFC 9068 access tokens); the CLI and the Go client fetch and refresh them:
+
+  curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/bank.pem --key {{.Dir}}/bank-key.pem \
+    -d grant_type=client_credentials -d scope='ibans:read' $TOKEN_URL; echo
+  MULEGATE_CLIENT_TOKEN= MULEGATE_CLIENT_TOKEN_URL=$TOKEN_URL mulegate lookup --purpose payment_check NL91ABNA0417164300
 
 Look up an IBAN (a never-reported IBAN answers with counts 0, risk "none"):
 

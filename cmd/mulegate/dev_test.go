@@ -55,6 +55,7 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 		`"reason":"investigation_closed","reports_cleared":1`, `"holder_status":{"status":"taken_over"`, `"cleared_count":1`, // the clear
 		`"type":"iban.corrected"`, `"previous_risk":"medium"`, `"counted":false`, // the correction and the record
 		`"verified":true`, `"audit":"mulegate/dev#`, // a signed answer checked offline
+		`"scope":"ibans:read","token_type":"Bearer"`, // the token endpoint
 		`"unique":12,`, // 2 + 1 + 1 reports and 2 linked ones before, 6 during the outage: all delivered
 		`{"audit":"ok","police_breaker":"closed","redis":"ok"}`, `mulegate_token_cache_total{result="hit"}`,
 	} {
