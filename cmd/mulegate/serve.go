@@ -190,7 +190,13 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, getenv func(s
 		return err
 	}
 	fmt.Fprintf(stdout, "api https://%s\nops http://%s\n", apiLn.Addr(), opsLn.Addr())
-	c.log.Info("mulegate listening", "api", apiLn.Addr().String(), "ops", opsLn.Addr().String(), "forward_workers", cfg.Forward.Workers)
+	b := readBuildInfo()
+	redisMode := "single"
+	if cfg.Redis.Cluster {
+		redisMode = "cluster"
+	}
+	c.log.Info("mulegate listening", "api", apiLn.Addr().String(), "ops", opsLn.Addr().String(), "forward_workers", cfg.Forward.Workers,
+		"version", b.Version, "revision", b.Revision, "config", cfgPath, "redis", redisMode)
 	return g.run(ctx, apiLn, opsLn, cfgPath, getenv, extra)
 }
 

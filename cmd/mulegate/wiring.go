@@ -79,6 +79,7 @@ func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, e
 	redis.SetLogger(redisLog{log})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerBuildInfo(reg)
 	rdb := newRedis(cfg, false)
 	reads := rdb
 	if cfg.Redis.ReadFromReplicas {
