@@ -26,7 +26,7 @@ func TestOtherLanguageExamples(t *testing.T) {
 			if _, err := exec.LookPath(ex.tool); err != nil {
 				t.Skipf("%s not installed: docs/examples/%s not run", ex.tool, ex.file)
 			}
-			cmd := exec.Command(ex.tool, filepath.Join(root, "docs/examples", ex.file), mg[1], "NL91ABNA0417164300")
+			cmd := exec.Command(ex.tool, filepath.Join(root, "docs", "examples", ex.file), mg[1], "NL91ABNA0417164300")
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(), "BANK_TOKEN="+tok[1])
 			out, err := cmd.CombinedOutput()
