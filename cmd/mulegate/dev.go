@@ -239,8 +239,17 @@ func printDevBanner(w io.Writer, f devFlags, apiPort string, cfg config.Config, 
 	}
 	return devBanner.Execute(w, map[string]any{
 		"Dir": f.dir, "AbsDir": absDir, "Port": apiPort, "Ops": f.opsListen, "Tokens": tokens, "Redis": redisNote,
-		"Police": cfg.Police.URL, "TokenPort": portOrEmpty(f.tokenListen),
+		"Police": cfg.Police.URL, "TokenPort": portOrEmpty(f.tokenListen), "Bin": executableDir(),
 	})
+}
+
+// executableDir is the folder of the running binary ("." if unknown).
+func executableDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "."
+	}
+	return filepath.Dir(exe)
 }
 
 func portOrEmpty(listen string) string {
@@ -347,6 +356,7 @@ Paste into a shell in this folder:
   export POLICE_TOKEN={{index .Tokens "police"}}
   export VICTIM_TOKEN={{index .Tokens "victim"}}
   export TOKEN_URL=https://localhost:{{.TokenPort}}/oauth2/token
+  export OPS=http://{{.Ops}}
   bank()   { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/bank.pem   --key {{.Dir}}/bank-key.pem   -H "Authorization: Bearer $BANK_TOKEN"   "$@"; echo; }
   market() { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/market.pem --key {{.Dir}}/market-key.pem -H "Authorization: Bearer $MARKET_TOKEN" "$@"; echo; }
   police() { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/police.pem --key {{.Dir}}/police-key.pem -H "Authorization: Bearer $POLICE_TOKEN" "$@"; echo; }
@@ -355,6 +365,7 @@ Paste into a shell in this folder:
 Or the mulegate CLI, as the bank (built on the Go client package
 github.com/mulegate/mulegate/client; one JSON object per line):
 
+  export PATH="{{.Bin}}:$PATH"   # the mulegate running this ('go run' builds it in a temporary folder)
   export MULEGATE_CLIENT_URL=$MG MULEGATE_CLIENT_CA={{.Dir}}/ca.pem MULEGATE_CLIENT_TOKEN=$BANK_TOKEN
   export MULEGATE_CLIENT_CERT={{.Dir}}/bank.pem MULEGATE_CLIENT_KEY={{.Dir}}/bank-key.pem
   mulegate lookup NL91ABNA0417164300 DE89370400440532013000

@@ -29,11 +29,25 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
+		if errors.Is(err, errUsage) && helpAsked(os.Args[1:]) {
+			return // the usage was asked for, and printed: not a failure
+		}
 		if !errors.Is(err, errUsage) {
 			fmt.Fprintln(os.Stderr, "mulegate:", err)
 		}
 		os.Exit(1)
 	}
+}
+
+// helpAsked says whether the command line asks for help (-h, -help,
+// --help anywhere).
+func helpAsked(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			return true
+		}
+	}
+	return false
 }
 
 var errUsage = errors.New("usage")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -30,4 +31,18 @@ func TestVersion(t *testing.T) {
 		l := gw.stderr.String()
 		return strings.Contains(l, `"msg":"mulegate listening"`) && strings.Contains(l, `"version":"`+b.Version+`"`) && strings.Contains(l, `"redis":"`)
 	})
+}
+
+// TestHelpExitsZero: asking any command for help prints its usage and
+// exits 0 (it is not a failure).
+func TestHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"dev", "--help"}, {"serve", "-h"}, {"lookup", "-h"}, {"evidence", "verify", "-h"}, {"audit", "verify", "x", "-h"}} {
+		out, err := exec.Command(mustBinary(t), args...).CombinedOutput()
+		if err != nil || !strings.Contains(strings.ToLower(string(out)), "usage") {
+			t.Errorf("mulegate %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	if err := exec.Command(mustBinary(t), "dev", "--no-such-flag").Run(); err == nil {
+		t.Error("a bad flag exits 0")
+	}
 }
