@@ -46,3 +46,20 @@ func TestHelpExitsZero(t *testing.T) {
 		t.Error("a bad flag exits 0")
 	}
 }
+
+// TestConfigCheck: `mulegate config check` accepts a good configuration
+// and lists every problem of a bad one, with the key's path, exiting 1.
+func TestConfigCheck(t *testing.T) {
+	p := mustPKI(t)
+	dir := t.TempDir()
+	good, bad := dir+"/good.yaml", dir+"/bad.yaml"
+	_ = writeFile(good, p.config([]string{"127.0.0.1:6379"}, ""))
+	_ = writeFile(bad, strings.Replace(p.config([]string{"127.0.0.1:6379"}, "chains:\n  max_hops: 0\n"), "  listen: 127.0.0.1:0\n", "  lisen: 127.0.0.1:0\n", 1))
+	if out, err := exec.Command(mustBinary(t), "config", "check", "--config", good).CombinedOutput(); err != nil || !strings.Contains(string(out), ": ok") {
+		t.Errorf("a good configuration: %v %s", err, out)
+	}
+	out, err := exec.Command(mustBinary(t), "config", "check", "--config", bad).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "unknown key api.lisen, did you mean api.listen?") || !strings.Contains(string(out), "chains.max_hops") {
+		t.Errorf("a bad configuration: %v %s", err, out)
+	}
+}

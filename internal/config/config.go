@@ -337,16 +337,30 @@ func Default() Config {
 // overrides from getenv, reads *_file secrets and validates the result.
 func Load(path string, getenv func(string) string) (Config, error) {
 	c := Default()
+	var unknown []error
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return c, fmt.Errorf("config: %w", err)
 		}
+		var doc yaml.Node
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+		unknown = unknownKeys(&doc)
 		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
+		dec.KnownFields(len(unknown) == 0) // named above, with their paths: the rest is still checked
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 			return c, fmt.Errorf("config %s: %w", path, err)
 		}
+	}
+	if len(unknown) > 0 {
+		// Every problem at once: the unknown keys, then what the rest says.
+		err := errors.Join(unknown...)
+		if verr := c.Validate(); verr != nil {
+			err = errors.Join(err, verr)
+		}
+		return c, fmt.Errorf("config %s: %w", path, err)
 	}
 	if err := ApplyEnv(&c, getenv); err != nil {
 		return c, err

@@ -1,0 +1,35 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestUnknownKeysNamed: a key the configuration does not know is named
+// with its full path and line, with the key it most likely meant, every
+// one of them at once (yaml alone said "field … not found in type
+// config.Config", one at a time).
+func TestUnknownKeysNamed(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	body := "api:\n  lisen: 127.0.0.1:8443\nevidence:\n  signing_key_fil: k.pem\norgs:\n  - id: a\n    type: bank\n    bank_code: {NL: [ABNA]}\nlimits:\n  bank: {lookups_per_secnd: 5}\nfrobnicate: true\n"
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(p, func(string) string { return "" })
+	if err == nil {
+		t.Fatal("unknown keys loaded")
+	}
+	for _, want := range []string{
+		"line 2: unknown key api.lisen, did you mean api.listen?",
+		"line 4: unknown key evidence.signing_key_fil, did you mean evidence.signing_key_file?",
+		"line 8: unknown key orgs[0].bank_code, did you mean orgs[0].bank_codes?",
+		"line 10: unknown key limits.bank.lookups_per_secnd, did you mean limits.bank.lookups_per_second?",
+		"line 11: unknown key frobnicate",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
