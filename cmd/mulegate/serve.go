@@ -181,6 +181,9 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, getenv func(s
 		return err
 	}
 	defer c.close()
+	for _, name := range config.UnknownEnv(os.Environ()) {
+		c.log.Warn("an environment variable nothing reads (a typo?); ignored", "name", name)
+	}
 	g, err := c.gateway(ctx, cfg, stdout)
 	if err != nil {
 		return err

@@ -134,3 +134,61 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// EnvNames are the MULEGATE_* variables the configuration reads (every
+// scalar and string-list key, by its yaml path).
+func EnvNames() []string {
+	var out []string
+	envNames(reflect.TypeFor[Config](), "MULEGATE", &out)
+	sort.Strings(out)
+	return out
+}
+
+func envNames(t reflect.Type, prefix string, out *[]string) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := prefix + "_" + strings.ToUpper(tag)
+		if f.Type.Kind() == reflect.Struct {
+			envNames(f.Type, name, out)
+			continue
+		}
+		*out = append(*out, name)
+	}
+}
+
+// otherEnv are MULEGATE_* variables read elsewhere than the gateway's
+// configuration (the CLI's, the load generator's, the tests').
+var otherEnv = map[string]bool{"MULEGATE_CLIENT_URL": true, "MULEGATE_CLIENT_CERT": true, "MULEGATE_CLIENT_KEY": true,
+	"MULEGATE_CLIENT_CA": true, "MULEGATE_CLIENT_TOKEN": true, "MULEGATE_CLIENT_TOKEN_URL": true, "MULEGATE_CLIENT_PURPOSE": true,
+	"MULEGATE_TOKEN": true, "MULEGATE_TEST_TOPOLOGY": true, "MULEGATE_BENCH_RATE": true, "MULEGATE_DIR": true}
+
+// UnknownEnv names the MULEGATE_* variables of environ (KEY=VALUE) that
+// nothing reads, each with the known one it most likely meant: a typo in
+// a variable is otherwise silently ignored.
+func UnknownEnv(environ []string) []string {
+	known := map[string]reflect.Type{}
+	for _, n := range EnvNames() {
+		known[n] = nil
+	}
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "MULEGATE_") || otherEnv[name] {
+			continue
+		}
+		if _, ok := known[name]; ok {
+			continue
+		}
+		msg := name
+		if near := nearest(name, known); near != "" {
+			msg += " (did you mean " + near + "?)"
+		}
+		out = append(out, msg)
+	}
+	sort.Strings(out)
+	return out
+}

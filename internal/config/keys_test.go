@@ -33,3 +33,22 @@ func TestUnknownKeysNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownEnv: a MULEGATE_* variable nothing reads is named, with the
+// one it most likely meant; known ones and the CLI's are not.
+func TestUnknownEnv(t *testing.T) {
+	got := UnknownEnv([]string{"MULEGATE_REDIS_ADDRS=a:1", "MULEGATE_FORWARD_WORKRES=2", "MULEGATE_CLIENT_URL=x", "PATH=/bin", "MULEGATE_NOPE=1"})
+	want := []string{"MULEGATE_FORWARD_WORKRES (did you mean MULEGATE_FORWARD_WORKERS?)", "MULEGATE_NOPE"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	for _, n := range []string{"MULEGATE_API_LISTEN", "MULEGATE_STORAGE_PSEUDONYM_SECRET_FILE", "MULEGATE_EVIDENCE_ORIGIN", "MULEGATE_CHAINS_MAX_HOPS"} {
+		found := false
+		for _, k := range EnvNames() {
+			found = found || k == n
+		}
+		if !found {
+			t.Errorf("%s is not among the variables the configuration reads", n)
+		}
+	}
+}
