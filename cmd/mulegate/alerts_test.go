@@ -168,6 +168,9 @@ func TestAlertIdempotency(t *testing.T) {
 	if len(f.Alerts) != 1 {
 		t.Fatalf("bank sees %d alerts after a replay, want 1", len(f.Alerts))
 	}
+	if v := metric(t, a.gw.ops, `mulegate_events_written_total{type="alert.created"}`); v != "1" {
+		t.Errorf(`mulegate_events_written_total{type="alert.created"} = %q, want 1 (the alert is in the bank's event feed)`, v)
+	}
 	if v := metric(t, a.gw.ops, "mulegate_alerts_created_total"); v != "1" {
 		t.Errorf("mulegate_alerts_created_total = %q, want 1", v)
 	}

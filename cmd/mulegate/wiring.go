@@ -70,7 +70,8 @@ type core struct {
 	reads  redis.UniversalClient // lookups' client: rdb, or a replica-reading one
 	st     *store.Store
 	orgs   *auth.Registry
-	router *routerHolder // the holder of an IBAN, from the orgs; swapped on SIGHUP
+	router *routerHolder          // the holder of an IBAN, from the orgs; swapped on SIGHUP
+	events *prometheus.CounterVec // mulegate_events_written_total: the relay's and the API's
 }
 
 func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, error) {
@@ -80,6 +81,7 @@ func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, e
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerBuildInfo(reg)
+	events := forward.NewEventsWritten(reg)
 	rdb := newRedis(cfg, false)
 	reads := rdb
 	if cfg.Redis.ReadFromReplicas {
@@ -129,7 +131,8 @@ func newCore(ctx context.Context, cfg config.Config, stderr io.Writer) (*core, e
 		// Not fatal: Redis may come up later; scripts load on first use.
 		log.Warn("redis not reachable at start; will keep trying", "err", err)
 	}
-	return &core{log: log, sink: sink, reg: reg, rdb: rdb, reads: reads, st: st, orgs: auth.NewRegistry(orgs), router: router}, nil
+	return &core{log: log, sink: sink, reg: reg, rdb: rdb, reads: reads, st: st, orgs: auth.NewRegistry(orgs), router: router,
+		events: events}, nil
 }
 
 // startTracing sets OpenTelemetry tracing up from the OTEL_* variables
@@ -188,7 +191,7 @@ func (c *core) relay(cfg config.Config) (*forward.Relay, error) {
 			Probes: uint32(cfg.Breaker.HalfOpenProbes)},
 		EscalateReporters:   cfg.Review.EscalateReporters,
 		CorrectionsLookback: cfg.Corrections.Lookback.D(),
-	}, c.st, client, c.log, forward.NewMetrics(c.reg)), nil
+	}, c.st, client, c.log, forward.NewMetrics(c.reg, c.events)), nil
 }
 
 // opsServer serves /healthz, /readyz (Redis, and the police breaker when
@@ -260,7 +263,8 @@ func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg
 	}
 	api := httpapi.NewAPI(httpapi.Deps{
 		Signer: sg, EvidenceKeys: keys, Tree: et,
-		Reports: c.st.Reports, IBANs: c.st.IBANs, Feeds: c.st.Feeds, Verifier: a.verifier, Log: c.log, Metrics: m,
+		EventWritten: func(t domain.EventType) { c.events.WithLabelValues(string(t)).Inc() },
+		Reports:      c.st.Reports, IBANs: c.st.IBANs, Feeds: c.st.Feeds, Verifier: a.verifier, Log: c.log, Metrics: m,
 		Recovery: domain.RecoveryPolicy{HoldWithin: cfg.Recovery.HoldWithin.D(), AnswerWithin: cfg.Recovery.AnswerWithin.D()},
 		Chains:   domain.ChainPolicy{MaxHops: cfg.Chains.MaxHops, MaxTransfers: cfg.Chains.MaxTransfers},
 		Router:   a.router, AlertWaiter: hub, Done: stopping,

@@ -19,7 +19,23 @@ type Metrics struct {
 }
 
 // NewMetrics registers the forwarding metrics in reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// NewEventsWritten registers mulegate_events_written_total{type} (every
+// event type from 0): the holders' relay and the API (alert.created) both
+// count into it.
+func NewEventsWritten(reg prometheus.Registerer) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mulegate_events_written_total", Help: "Events written into the banks' feeds (by the holders' relay, and alerts by the API), by type.",
+	}, []string{"type"})
+	reg.MustRegister(c)
+	for _, t := range domain.EventTypes {
+		c.WithLabelValues(string(t))
+	}
+	return c
+}
+
+// NewMetrics registers the relay's metrics; events is the shared
+// mulegate_events_written_total (nil: registered here).
+func NewMetrics(reg prometheus.Registerer, events *prometheus.CounterVec) *Metrics {
 	m := &Metrics{
 		reg: reg,
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -35,19 +51,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Police breaker trips, by whether this process tripped (local) or another one did (shared).",
 		}, []string{"source"}),
 	}
-	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "mulegate_events_written_total", Help: "Events written into the banks' feeds by the holders' relay, by type.",
-	}, []string{"type"})
-	reg.MustRegister(m.attempts, m.latency, m.trips, m.events)
+	if events == nil {
+		events = NewEventsWritten(reg)
+	}
+	m.events = events
+	reg.MustRegister(m.attempts, m.latency, m.trips)
 	// Closed label sets exist from the start at 0.
 	for _, o := range []Outcome{Delivered, Rejected, Retry} {
 		m.attempts.WithLabelValues(o.String())
 	}
 	for _, src := range []string{"local", "shared"} {
 		m.trips.WithLabelValues(src)
-	}
-	for _, t := range domain.EventTypes {
-		m.events.WithLabelValues(string(t))
 	}
 	return m
 }

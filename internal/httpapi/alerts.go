@@ -77,12 +77,13 @@ func renderAlert(a domain.Alert) alertJSON {
 
 // postAlertDeps are what handlePostAlert needs.
 type postAlertDeps struct {
-	store     alertStore
-	router    alertRouter
-	metrics   *Metrics
-	bodyLimit int64
-	timeout   time.Duration
-	now       func() time.Time
+	store        alertStore
+	router       alertRouter
+	metrics      *Metrics
+	eventWritten func(domain.EventType) // nil: not counted
+	bodyLimit    int64
+	timeout      time.Duration
+	now          func() time.Time
 }
 
 func handlePostAlert(d postAlertDeps) gin.HandlerFunc {
@@ -118,8 +119,13 @@ func handlePostAlert(d postAlertDeps) gin.HandlerFunc {
 		}
 		if replayed {
 			c.Header("Idempotent-Replayed", "true")
-		} else if d.metrics != nil {
-			d.metrics.alertsCreated.Inc()
+		} else {
+			if d.metrics != nil {
+				d.metrics.alertsCreated.Inc()
+			}
+			if d.eventWritten != nil {
+				d.eventWritten(domain.EventAlertCreated) // its alert.created is in the bank's event feed too
+			}
 		}
 		c.JSON(http.StatusCreated, alertCreatedJSON{AlertID: a.ID, BankOrg: a.BankOrg, CreatedAt: a.CreatedAt.Format(time.RFC3339Nano)})
 	}

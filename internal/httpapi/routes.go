@@ -66,8 +66,11 @@ type Deps struct {
 	Signer AnswerSigner
 	// EvidenceKeys is the JWKS of GET /v1/evidence/keys (nil: none).
 	EvidenceKeys func() ([]byte, error)
-	// Tree is the audit trail\'s Merkle tree (nil: none).
-	Tree              EvidenceTree
+	// Tree is the audit trail's Merkle tree (nil: none).
+	Tree EvidenceTree
+	// EventWritten counts an event the API writes into a feed (an alert's
+	// alert.created; nil: none).
+	EventWritten      func(domain.EventType)
 	KeyOf             func(iban.IBAN) domain.IBANKey // the IBAN's keyed pseudonym and partition (the store's KeyOf)
 	ValidPurpose      func(string) bool
 	LookupLog         LookupLog
@@ -152,7 +155,7 @@ func NewAPI(d Deps) http.Handler {
 	reportRoutes(v1, d, lookup, write)
 
 	if d.Feeds != nil {
-		pa := postAlertDeps{store: d.Feeds, router: d.Router, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes,
+		pa := postAlertDeps{store: d.Feeds, router: d.Router, metrics: d.Metrics, eventWritten: d.EventWritten, bodyLimit: d.MaxBodyBytes,
 			timeout: d.RequestTimeout, now: d.Now}
 		v1.handle("POST", "/alerts", "alert", write, need(auth.ScopeAlertsWrite), handlePostAlert(pa))
 		fd := feedDeps{waiter: d.AlertWaiter, opt: d.AlertOptions, timeout: d.RequestTimeout, done: d.Done, slots: d.Slots,
