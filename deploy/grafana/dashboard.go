@@ -23,6 +23,9 @@ type panel struct {
 	title, unit, help string
 	stat              bool // a single number instead of a time series
 	queries           []query
+	// mappings show a stat's values as words and colours (value -> text,
+	// colour).
+	mappings map[string][2]string
 }
 
 type query struct{ expr, legend string }
@@ -61,7 +64,8 @@ var rows = []row{
 			{`sum by (op) (rate(mulegate_redis_errors_total{` + sel + `}[$__rate_interval]))`, "{{op}}"}}},
 	}},
 	{"Police store", []panel{
-		{title: "Breaker state", stat: true, help: "0 closed, 1 half-open, 2 open.", queries: []query{
+		{title: "Breaker state", stat: true, help: "0 closed, 1 half-open, 2 open.",
+			mappings: map[string][2]string{"0": {"closed", "green"}, "1": {"half-open", "orange"}, "2": {"open", "red"}}, queries: []query{
 			{`max(mulegate_police_breaker_state{` + sel + `})`, "state"}}},
 		{title: "Breaker trips", unit: "short", queries: []query{
 			{`sum by (source) (increase(mulegate_police_breaker_trips_total{` + sel + `}[$__rate_interval]))`, "{{source}}"}}},
@@ -157,6 +161,13 @@ func build(p panel, ds common.DataSourceRef) cog.Builder[dashboard.Panel] {
 		}
 		for _, q := range p.queries {
 			s = s.WithTarget(prometheus.NewDataqueryBuilder().Expr(q.expr).LegendFormat(q.legend).Datasource(ds))
+		}
+		if len(p.mappings) > 0 {
+			opts := map[string]dashboard.ValueMappingResult{}
+			for v, tc := range p.mappings {
+				opts[v] = dashboard.ValueMappingResult{Text: cog.ToPtr(tc[0]), Color: cog.ToPtr(tc[1])}
+			}
+			s = s.Mappings([]dashboard.ValueMapping{{ValueMap: &dashboard.ValueMap{Type: dashboard.MappingTypeValueToText, Options: opts}}})
 		}
 		return s
 	}
