@@ -66,7 +66,7 @@ var rows = []row{
 	{"Police store", []panel{
 		{title: "Breaker state", stat: true, help: "0 closed, 1 half-open, 2 open.",
 			mappings: map[string][2]string{"0": {"closed", "green"}, "1": {"half-open", "orange"}, "2": {"open", "red"}}, queries: []query{
-			{`max(mulegate_police_breaker_state{` + sel + `})`, "state"}}},
+				{`max(mulegate_police_breaker_state{` + sel + `})`, "state"}}},
 		{title: "Breaker trips", unit: "short", queries: []query{
 			{`sum by (source) (increase(mulegate_police_breaker_trips_total{` + sel + `}[$__rate_interval]))`, "{{source}}"}}},
 		{title: "Forward outcomes", unit: "ops", queries: []query{
