@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"reflect"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,5 +51,60 @@ func TestUnknownEnv(t *testing.T) {
 		if !found {
 			t.Errorf("%s is not among the variables the configuration reads", n)
 		}
+	}
+}
+
+// TestConfigReferenceListsEveryKey: docs/config.md names exactly the
+// keys the configuration reads (org-type maps as limits.<type>.* and
+// views.<type>.*, orgs as orgs[].*), each with the type and default the
+// code has for the keys with a fixed path.
+func TestConfigReferenceListsEveryKey(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := map[string]string{} // key -> its row
+	for _, l := range strings.Split(string(raw), "\n") {
+		if k, ok := strings.CutPrefix(l, "| `"); ok {
+			if i := strings.Index(k, "`"); i > 0 {
+				doc[k[:i]] = l
+			}
+		}
+	}
+	code := map[string]bool{}
+	var walk func(tt reflect.Type, path string)
+	walk = func(tt reflect.Type, path string) {
+		for k, ft := range yamlFields(tt) {
+			p := join(path, k)
+			if k == anyKey {
+				p = join(path, "<type>")
+			}
+			switch {
+			case ft.Kind() == reflect.Struct && (p == "orgs[].limits" || ft == reflect.TypeFor[Duration]()):
+				code[p] = true
+			case ft.Kind() == reflect.Struct:
+				walk(ft, p)
+			case ft.Kind() == reflect.Map && ft.Elem().Kind() == reflect.Struct:
+				walk(ft.Elem(), join(p, "<type>"))
+			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+				walk(ft.Elem(), p+"[]")
+			default:
+				code[p] = true
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+	for k := range code {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("docs/config.md does not name %s", k)
+		}
+	}
+	for k := range doc {
+		if !code[k] {
+			t.Errorf("docs/config.md names %s, which the configuration does not read", k)
+		}
+	}
+	if !strings.Contains(doc["api.listen"], "`127.0.0.1:8443`") || !strings.Contains(doc["storage.retention"], "`730d`") {
+		t.Errorf("defaults: %q, %q", doc["api.listen"], doc["storage.retention"])
 	}
 }
