@@ -89,6 +89,7 @@ For integrators (flags or MULEGATE_CLIENT_URL, _CERT, _KEY, _CA, _TOKEN; one JSO
   mulegate status set IBAN STATUS [--details D] | status clear IBAN   the holding bank's word on its account
   mulegate clear IBAN --reason R [--details D] | clear IBAN --withdraw   the police clear an IBAN (or withdraw one made in error)
   mulegate record IBAN                              everything the gateway holds about an IBAN (access request)
+  mulegate health [--url U]         exit 0 when the ops endpoint answers 200 (a container HEALTHCHECK)
   mulegate config check --config FILE   load and validate a configuration; lists every problem (exit 1)
   mulegate version                  the build: module version, VCS revision and time, Go version
   mulegate help                     show this help
@@ -142,6 +143,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdRecord(ctx, args[1:], getenv, stdout, stderr)
 	case "evidence":
 		return cmdEvidence(args[1:], stdout, stderr)
+	case "health":
+		return cmdHealth(ctx, args[1:], stdout, stderr)
 	case "config":
 		return cmdConfig(args[1:], getenv, stdout, stderr)
 	case "version", "--version":

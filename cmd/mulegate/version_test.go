@@ -63,3 +63,15 @@ func TestConfigCheck(t *testing.T) {
 		t.Errorf("a bad configuration: %v %s", err, out)
 	}
 }
+
+// TestHealthCommand: `mulegate health` exits 0 against a ready gateway's
+// ops endpoint and 1 against one that does not answer.
+func TestHealthCommand(t *testing.T) {
+	gw := mustGateway(t, mustPKI(t), mustRedisAddrs(t), "")
+	if out, err := exec.Command(mustBinary(t), "health", "--url", gw.ops+"/readyz").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "200 ") {
+		t.Errorf("a ready gateway: %v %s", err, out)
+	}
+	if out, err := exec.Command(mustBinary(t), "health", "--url", "http://127.0.0.1:1/readyz", "--timeout", "1s").CombinedOutput(); err == nil {
+		t.Errorf("nothing listening, exit 0: %s", out)
+	}
+}
