@@ -70,29 +70,44 @@ func (c *Client) WithdrawClear(ctx context.Context, iban string) error {
 // AccessRecord is everything a gateway holds about an IBAN, for the
 // account holder's access request.
 type AccessRecord struct {
-	IBAN    string         `json:"iban"`
-	Reports []RecordReport `json:"reports"`
-	Marker  *struct {
-		FraudType    string    `json:"fraud_type"`
-		ByType       string    `json:"by_type,omitempty"`
-		RegisteredAt time.Time `json:"registered_at"`
-	} `json:"marker,omitempty"`
-	HolderStatus *struct {
-		Status  string    `json:"status"`
-		Since   time.Time `json:"since"`
-		Details string    `json:"details,omitempty"`
-	} `json:"holder_status,omitempty"`
-	Cleared *struct {
-		At      time.Time `json:"at"`
-		Reason  string    `json:"reason"`
-		Details string    `json:"details,omitempty"`
-	} `json:"cleared,omitempty"`
-	Lookups []struct {
-		OrgType string `json:"org_type"`
-		Org     string `json:"org,omitempty"`
-		Month   string `json:"month"`
-		Count   int64  `json:"count"`
-	} `json:"lookups"`
+	IBAN         string         `json:"iban"`
+	Reports      []RecordReport `json:"reports"`
+	Marker       *RecordMarker  `json:"marker,omitempty"`
+	HolderStatus *RecordStatus  `json:"holder_status,omitempty"`
+	Cleared      *RecordClear   `json:"cleared,omitempty"`
+	Lookups      []MonthLookups `json:"lookups"`
+}
+
+// RecordMarker is an access record's marker (ByType: the police's copy
+// only).
+type RecordMarker struct {
+	FraudType    string    `json:"fraud_type"`
+	ByType       string    `json:"by_type,omitempty"`
+	RegisteredAt time.Time `json:"registered_at"`
+}
+
+// RecordStatus is an access record's holder status.
+type RecordStatus struct {
+	Status  string    `json:"status"`
+	Since   time.Time `json:"since"`
+	Details string    `json:"details,omitempty"`
+}
+
+// RecordClear is an access record's police clear (Details: the police's
+// copy only).
+type RecordClear struct {
+	At      time.Time `json:"at"`
+	Reason  string    `json:"reason"`
+	Details string    `json:"details,omitempty"`
+}
+
+// MonthLookups is how often orgs of a type (the police's copy: one org)
+// looked the IBAN up in a month ("2026-11").
+type MonthLookups struct {
+	OrgType string `json:"org_type"`
+	Org     string `json:"org,omitempty"`
+	Month   string `json:"month"`
+	Count   int64  `json:"count"`
 }
 
 // RecordReport is one report of an access record.

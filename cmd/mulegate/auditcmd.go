@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -102,9 +101,5 @@ func cmdAuditProve(path string, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p := evidence.Proof{Origin: *origin, Seq: *seq, TreeSize: *size, LeafHash: base64.StdEncoding.EncodeToString(leaf[:]), Proof: []string{}}
-	for _, h := range proof {
-		p.Proof = append(p.Proof, base64.StdEncoding.EncodeToString(h[:]))
-	}
-	return printJSON(stdout, p)
+	return printJSON(stdout, evidence.NewProof(*origin, *seq, *size, leaf, proof))
 }

@@ -52,14 +52,17 @@ func TestDevTokenEndpoint(t *testing.T) {
 	hdr, _ := base64.RawURLEncoding.DecodeString(parts[0])
 	body, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	var claims struct {
-		Org, ClientID, Jti, Scope string
-		Cnf                       map[string]string `json:"cnf"`
+		Org      string            `json:"org"`
+		ClientID string            `json:"client_id"`
+		Jti      string            `json:"jti"`
+		Scope    string            `json:"scope"`
+		Cnf      map[string]string `json:"cnf"`
 	}
 	_ = json.Unmarshal(body, &claims)
 	var ch struct{ Typ string }
 	_ = json.Unmarshal(hdr, &ch)
-	if ch.Typ != "at+jwt" || !strings.Contains(string(body), `"client_id":"demo-bank"`) || !strings.Contains(string(body), `"jti":`) ||
-		!strings.Contains(string(body), `"x5t#S256":"`+bank.Thumbprint()+`"`) {
+	if ch.Typ != "at+jwt" || claims.ClientID != "demo-bank" || claims.Org != "demo-bank" || claims.Jti == "" ||
+		claims.Scope != "ibans:read reports:read" || claims.Cnf["x5t#S256"] != bank.Thumbprint() {
 		t.Errorf("the token: header %s, claims %s", hdr, body)
 	}
 	for _, c := range []struct {

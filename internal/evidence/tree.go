@@ -425,6 +425,21 @@ type Proof struct {
 	Proof    []string `json:"proof"`
 }
 
+// NewProof is the Proof of record seq in the tree of size records: the
+// one shape the API, `mulegate audit prove` and VerifyInclusion share.
+func NewProof(origin string, seq, size int64, leaf tlog.Hash, p tlog.RecordProof) Proof {
+	return Proof{Origin: origin, Seq: seq, TreeSize: size, LeafHash: base64.StdEncoding.EncodeToString(leaf[:]), Proof: HashesB64(p)}
+}
+
+// HashesB64 are hashes in standard base64, as the proofs carry them.
+func HashesB64(hs []tlog.Hash) []string {
+	out := make([]string, len(hs))
+	for n, h := range hs {
+		out[n] = base64.StdEncoding.EncodeToString(h[:])
+	}
+	return out
+}
+
 // VerifyInclusion checks, offline, that an audit record (its JSON line)
 // is record proof.Seq of the tree a signed checkpoint vouches for: the
 // checkpoint is signed by vkey, names the proof's origin and size, and

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"net/http"
 	"strconv"
 
@@ -9,6 +8,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/mulegate/mulegate/internal/domain"
+	"github.com/mulegate/mulegate/internal/evidence"
 )
 
 // The Merkle trail's routes (SPEC Part 3, "A trail that proves it was
@@ -50,14 +50,6 @@ func treeParams(c *gin.Context, tree EvidenceTree, names ...string) ([]int64, bo
 	return out, true
 }
 
-func hashesB64(hs []tlog.Hash) []string {
-	out := make([]string, len(hs))
-	for n, h := range hs {
-		out[n] = base64.StdEncoding.EncodeToString(h[:])
-	}
-	return out
-}
-
 // handleCheckpoint serves GET /v1/evidence/checkpoint: the latest signed
 // checkpoint (text/plain), 404 before the first.
 func handleCheckpoint(tree EvidenceTree) gin.HandlerFunc {
@@ -72,14 +64,6 @@ func handleCheckpoint(tree EvidenceTree) gin.HandlerFunc {
 		}
 		c.Data(http.StatusOK, "text/plain; charset=utf-8", cp)
 	}
-}
-
-type proofJSON struct {
-	Origin   string   `json:"origin"`
-	Seq      int64    `json:"seq"`
-	TreeSize int64    `json:"tree_size"`
-	LeafHash string   `json:"leaf_hash"`
-	Proof    []string `json:"proof"`
 }
 
 // handleProof serves GET /v1/evidence/proof?origin=O&seq=N&size=M: the
@@ -113,8 +97,7 @@ func handleProof(tree EvidenceTree) gin.HandlerFunc {
 			writeProblem(c, &domain.Error{Code: domain.CodeNotFound, Msg: err.Error()})
 			return
 		}
-		c.JSON(http.StatusOK, proofJSON{Origin: tree.Origin(), Seq: seq, TreeSize: size,
-			LeafHash: base64.StdEncoding.EncodeToString(leaf[:]), Proof: hashesB64(proof)})
+		c.JSON(http.StatusOK, evidence.NewProof(tree.Origin(), seq, size, leaf, proof))
 	}
 }
 
@@ -141,6 +124,6 @@ func handleConsistency(tree EvidenceTree) gin.HandlerFunc {
 			writeProblem(c, &domain.Error{Code: domain.CodeNotFound, Msg: err.Error()})
 			return
 		}
-		c.JSON(http.StatusOK, consistencyJSON{Origin: tree.Origin(), From: v[0], To: v[1], Proof: hashesB64(p)})
+		c.JSON(http.StatusOK, consistencyJSON{Origin: tree.Origin(), From: v[0], To: v[1], Proof: evidence.HashesB64(p)})
 	}
 }

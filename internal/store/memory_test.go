@@ -275,6 +275,12 @@ func TestChainBytes(t *testing.T) {
 	after50, enc50 := size(nlIBAN(2))
 	t.Logf("an onward IBAN's book with one linked report: %d bytes (%s); with a plain report of the same amount: %d (%s): +%d",
 		linked, linkedEnc, plain, plainEnc, linked-plain)
+	// The chain fields keep raw ids so that a linked report's book, and a
+	// source naming one, stay in Redis' compact encoding (in hex they did
+	// not: 480 bytes).
+	if linkedEnc != "listpack" || wordedEnc != "listpack" || enc1 != "listpack" {
+		t.Errorf("a chain's books left listpack: linked %s, with its word %s, source %s", linkedEnc, wordedEnc, enc1)
+	}
 	t.Logf("the onward IBAN's book once its source's word was written into it: %d bytes (+%d, %s)", worded, worded-linked, wordedEnc)
 	t.Logf("a source's book: %d bytes; naming 1 linked report %d (+%d, %s); another source naming 50: %d -> %d (+%d, %s)",
 		before, after1, after1-before, enc1, before50, after50, after50-before50, enc50)
