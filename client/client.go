@@ -10,16 +10,20 @@
 //     Retry-After (bounded), a report is retried with the same
 //     Idempotency-Key (so a retry never counts twice), and network errors
 //     are retried only for requests that are safe to repeat;
-//   - typed methods for every route, with the types generated from
-//     api/openapi.yaml (types.gen.go, go generate; a test keeps them
-//     equal to the contract);
-//   - the event and alert feeds as iterators that long-poll and resume
-//     from a cursor.
+//   - a method for every route an integrator calls, with Go types for
+//     the contract's (types.go: one type per idea, Go names, values
+//     rather than pointers; a test checks each field and enum against
+//     api/openapi.yaml);
+//   - the event and alert feeds as iterators that long-poll or stream
+//     and resume from a cursor, with typed event payloads
+//     (Event.Payload);
+//   - X-Purpose (Config.Purpose, WithPurpose) and X-Request-ID
+//     (WithRequestID) on every call, so the gateway's audit trail says
+//     why you looked.
 //
-// Problem answers (RFC 9457) come back as *Error.
+// Problem answers (RFC 9457) come back as *Error; Code(err) is their
+// machine-readable code.
 package client
-
-//go:generate go tool oapi-codegen -generate types -package client -o types.gen.go ../api/openapi.yaml
 
 import (
 	"bufio"
@@ -124,6 +128,16 @@ const (
 	requestIDKey
 )
 
+// The purposes a call may declare (X-Purpose), for Config.Purpose and
+// WithPurpose.
+const (
+	PurposePaymentCheck  = "payment_check"
+	PurposeOnboarding    = "onboarding"
+	PurposeInvestigation = "investigation"
+	PurposeMonitoring    = "monitoring"
+	PurposeOther         = "other"
+)
+
 // WithPurpose declares the X-Purpose of the calls made with ctx (it
 // overrides Config.Purpose): the gateway records it in its audit trail.
 func WithPurpose(ctx context.Context, purpose string) context.Context {
@@ -224,6 +238,7 @@ type Error struct {
 	RequestID  string        // X-Request-ID: quote it to the operator
 }
 
+// Error is "mulegate: STATUS CODE: DETAIL".
 func (e *Error) Error() string {
 	code := string(e.Problem.Code)
 	if code == "" {
@@ -236,11 +251,14 @@ func (e *Error) Error() string {
 	return msg
 }
 
-// Code is the problem's machine-readable code ("" for a non-problem error).
-func Code(err error) string {
+// Code is the machine-readable code of a problem answer in err's chain
+// ("" for any other error), to compare with the Code constants:
+//
+//	if client.Code(err) == client.CodeIdempotencyConflict { ... }
+func Code(err error) ProblemCode {
 	var e *Error
 	if errors.As(err, &e) {
-		return string(e.Problem.Code)
+		return e.Problem.Code
 	}
 	return ""
 }
@@ -416,20 +434,15 @@ func (c *Client) Lookup(ctx context.Context, iban string) (*Lookup, error) {
 	return &out, err
 }
 
-// BatchResult is one IBAN's answer in a batch: a Lookup, or an Error for
-// an invalid entry.
-type BatchResult struct {
-	Lookup *Lookup
-	Error  *BatchError
-}
-
 // LookupMany is POST /v1/ibans/lookup: up to the gateway's batch limit
 // (1000 by default), answers in input order.
 func (c *Client) LookupMany(ctx context.Context, ibans []string) ([]BatchResult, error) {
 	var out struct {
 		Results []json.RawMessage `json:"results"`
 	}
-	_, _, err := c.do(ctx, call{method: "POST", path: "/v1/ibans/lookup", body: LookupIBANsJSONRequestBody{Ibans: ibans}, safe: true}, &out)
+	_, _, err := c.do(ctx, call{method: "POST", path: "/v1/ibans/lookup", body: struct {
+		IBANs []string `json:"ibans"`
+	}{ibans}, safe: true}, &out)
 	if err != nil {
 		return nil, err
 	}
@@ -507,7 +520,7 @@ func (c *Client) ReportOnward(ctx context.Context, id, idempotencyKey string, tr
 		return nil, false, errors.New("client: an Idempotency-Key is required (NewIdempotencyKey)")
 	}
 	var out OnwardAnswer
-	h, _, err := c.do(ctx, call{method: "POST", path: "/v1/reports/" + url.PathEscape(id) + "/onward", body: OnwardRequest{Transfers: transfers},
+	h, _, err := c.do(ctx, call{method: "POST", path: "/v1/reports/" + url.PathEscape(id) + "/onward", body: onwardRequest{Transfers: transfers},
 		header: http.Header{"Idempotency-Key": {idempotencyKey}}, safe: true, want: []int{http.StatusCreated}}, &out)
 	if err != nil {
 		return nil, false, err
@@ -530,9 +543,10 @@ func (c *Client) RequestRecovery(ctx context.Context, id string, r RecoveryReque
 	return c.recovery(ctx, id, "", r, http.StatusCreated, http.StatusOK)
 }
 
-// HoldRecovery is POST /v1/reports/{id}/recovery/hold (the holder).
+// HoldRecovery is POST /v1/reports/{id}/recovery/hold (the holder): the
+// amount it blocked.
 func (c *Client) HoldRecovery(ctx context.Context, id string, amount Amount) (*Recovery, error) {
-	return c.recovery(ctx, id, "/hold", RecoveryAmount{Amount: amount})
+	return c.recovery(ctx, id, "/hold", recoveryAmount{Amount: amount})
 }
 
 // ReturnRecovery is POST /v1/reports/{id}/recovery/return (the holder).
@@ -559,20 +573,11 @@ func (c *Client) recovery(ctx context.Context, id, step string, body any, want .
 	return &out, err
 }
 
-// Marker is an IBAN's marker as PUT answers it.
-type Marker struct {
-	IBAN         string    `json:"iban"`
-	FraudType    string    `json:"fraud_type"`
-	ByType       string    `json:"by_type"`
-	ByOrg        string    `json:"by_org"`
-	RegisteredAt time.Time `json:"registered_at"`
-	Details      string    `json:"details,omitempty"`
-}
-
-// PutMarker is PUT /v1/ibans/{iban}/marker.
-func (c *Client) PutMarker(ctx context.Context, iban string, m PutMarkerJSONRequestBody) (*Marker, error) {
+// PutMarker is PUT /v1/ibans/{iban}/marker (scope markers:write: the
+// police for any IBAN, a bank for IBANs it holds); details may be "".
+func (c *Client) PutMarker(ctx context.Context, iban string, fraudType FraudType, details string) (*Marker, error) {
 	var out Marker
-	_, _, err := c.do(ctx, call{method: "PUT", path: ibanPath(iban) + "/marker", body: m, safe: true}, &out)
+	_, _, err := c.do(ctx, call{method: "PUT", path: ibanPath(iban) + "/marker", body: markerRequest{FraudType: fraudType, Details: details}, safe: true}, &out)
 	return &out, err
 }
 
@@ -580,15 +585,6 @@ func (c *Client) PutMarker(ctx context.Context, iban string, m PutMarkerJSONRequ
 func (c *Client) DeleteMarker(ctx context.Context, iban string) error {
 	_, _, err := c.do(ctx, call{method: "DELETE", path: ibanPath(iban) + "/marker", safe: true, want: []int{http.StatusNoContent}}, nil)
 	return err
-}
-
-// OrgLookups is one org's lookups of an IBAN.
-type OrgLookups struct {
-	Org     string    `json:"org"`
-	OrgType string    `json:"org_type"`
-	Lookups int64     `json:"lookups"`
-	FirstAt time.Time `json:"first_at"`
-	LastAt  time.Time `json:"last_at"`
 }
 
 // LookupsOf is GET /v1/ibans/{iban}/lookups (the police): who looked it up.
@@ -600,19 +596,6 @@ func (c *Client) LookupsOf(ctx context.Context, iban string) ([]OrgLookups, erro
 	return out.Orgs, err
 }
 
-// Limits are the caller's rate limit policies.
-type Limits struct {
-	Org      string `json:"org"`
-	OrgType  string `json:"org_type"`
-	Policies []struct {
-		Name         string `json:"name"`
-		PerSecond    int64  `json:"per_second"`
-		Burst        int64  `json:"burst"`
-		Remaining    int64  `json:"remaining"`
-		ResetSeconds int64  `json:"reset_seconds"`
-	} `json:"policies"`
-}
-
 // Limits is GET /v1/limits.
 func (c *Client) Limits(ctx context.Context) (*Limits, error) {
 	var out Limits
@@ -620,29 +603,31 @@ func (c *Client) Limits(ctx context.Context) (*Limits, error) {
 	return &out, err
 }
 
-// PostAlert is POST /v1/alerts (the police); idempotencyKey may be "".
-func (c *Client) PostAlert(ctx context.Context, idempotencyKey string, a AlertRequest) (*Alert, error) {
+// PostAlert is POST /v1/alerts (the police): the alert goes to the bank
+// that holds the IBAN. With an idempotencyKey ("" for none) a retry
+// after a network error cannot post it twice.
+func (c *Client) PostAlert(ctx context.Context, idempotencyKey string, a AlertRequest) (*PostedAlert, error) {
 	k := call{method: "POST", path: "/v1/alerts", body: a, want: []int{http.StatusCreated, http.StatusOK}}
 	if idempotencyKey != "" {
 		k.header, k.safe = http.Header{"Idempotency-Key": {idempotencyKey}}, true
 	}
-	var out Alert
+	var out PostedAlert
 	_, _, err := c.do(ctx, k, &out)
 	return &out, err
 }
 
 // FeedOptions choose where a feed starts and what it returns.
 type FeedOptions struct {
-	After string   // the cursor to resume from ("" for the start)
-	Types []string // events only: the types wanted (nil for all)
-	Limit int      // per page (default the gateway's)
+	After string      // the cursor to resume from ("" for the start)
+	Types []EventType // events only: the types wanted (nil for all)
+	Limit int         // per page (default the gateway's)
 	// Follow long-polls for new entries instead of ending at the
 	// newest; the iterator then ends only with ctx or an error.
 	Follow bool
 }
 
-// EventPage is one page of the event feed.
-type EventPage struct {
+// eventPage is one page of the event feed.
+type eventPage struct {
 	Events     []Event `json:"events"`
 	NextCursor string  `json:"next_cursor"`
 }
@@ -651,11 +636,11 @@ type EventPage struct {
 // the cursor to resume from after it (store it once the event is
 // handled). Delivery is at least once: dedupe on event_id.
 func (c *Client) Events(ctx context.Context, o FeedOptions) iter.Seq2[CursorItem[Event], error] {
-	return feed(ctx, c, "/v1/events", o, func(p *EventPage) ([]Event, string) { return p.Events, p.NextCursor })
+	return feed(ctx, c, "/v1/events", o, func(p *eventPage) ([]Event, string) { return p.Events, p.NextCursor })
 }
 
-// AlertPage is one page of the alert feed.
-type AlertPage struct {
+// alertPage is one page of the alert feed.
+type alertPage struct {
 	Alerts     []Alert `json:"alerts"`
 	NextCursor string  `json:"next_cursor"`
 }
@@ -663,7 +648,7 @@ type AlertPage struct {
 // Alerts iterates the calling bank's alert feed, as Events does.
 func (c *Client) Alerts(ctx context.Context, o FeedOptions) iter.Seq2[CursorItem[Alert], error] {
 	o.Types = nil
-	return feed(ctx, c, "/v1/alerts", o, func(p *AlertPage) ([]Alert, string) { return p.Alerts, p.NextCursor })
+	return feed(ctx, c, "/v1/alerts", o, func(p *alertPage) ([]Alert, string) { return p.Alerts, p.NextCursor })
 }
 
 // CursorItem is a feed entry and the cursor after it.
@@ -707,7 +692,7 @@ func (o FeedOptions) query(cursor string) url.Values {
 		q.Set("limit", strconv.Itoa(o.Limit))
 	}
 	if len(o.Types) > 0 {
-		q.Set("types", strings.Join(o.Types, ","))
+		q.Set("types", joinTypes(o.Types))
 	}
 	if o.Follow {
 		q.Set("wait", "30")
@@ -732,12 +717,21 @@ func cursorOf(v any, next string) string {
 // with its cursor. A dropped connection is reopened from the last cursor
 // (Last-Event-ID), with the retry rules; the iterator ends with ctx or an
 // error the rules do not retry.
-func (c *Client) EventStream(ctx context.Context, after string, types []string) iter.Seq2[CursorItem[Event], error] {
+func (c *Client) EventStream(ctx context.Context, after string, types ...EventType) iter.Seq2[CursorItem[Event], error] {
 	q := url.Values{}
 	if len(types) > 0 {
-		q.Set("types", strings.Join(types, ","))
+		q.Set("types", joinTypes(types))
 	}
 	return stream[Event](ctx, c, "/v1/events/stream", q, after)
+}
+
+// joinTypes is a types= filter.
+func joinTypes(types []EventType) string {
+	s := make([]string, len(types))
+	for n, t := range types {
+		s[n] = string(t)
+	}
+	return strings.Join(s, ",")
 }
 
 // AlertStream is GET /v1/alerts/stream, as EventStream.

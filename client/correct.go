@@ -9,20 +9,18 @@ import (
 // Correcting the record (SPEC Part 3): the holding bank's status of an
 // account, the police's clear, and the account holder's access record.
 
-// HolderStatus is what the bank that holds an IBAN says of the account:
-// "collection_account" (a payment provider's, which unrelated payers
-// use: its risk is capped at low), "account_closed" or "taken_over".
+// HolderStatus is what the bank that holds an IBAN says of the account.
 type HolderStatus struct {
-	IBAN    string    `json:"iban"`
-	Status  string    `json:"status"`
-	Since   time.Time `json:"since"`
-	Details string    `json:"details,omitempty"`
+	IBAN    string        `json:"iban"`
+	Status  AccountStatus `json:"status"`
+	Since   time.Time     `json:"since"`
+	Details string        `json:"details,omitempty"`
 }
 
 // SetHolderStatus is PUT /v1/ibans/{iban}/status (the holding bank,
 // scope ibans:status); details may be "".
-func (c *Client) SetHolderStatus(ctx context.Context, iban, status, details string) (*HolderStatus, error) {
-	body := map[string]string{"status": status}
+func (c *Client) SetHolderStatus(ctx context.Context, iban string, status AccountStatus, details string) (*HolderStatus, error) {
+	body := map[string]string{"status": string(status)}
 	if details != "" {
 		body["details"] = details
 	}
@@ -39,19 +37,19 @@ func (c *Client) DeleteHolderStatus(ctx context.Context, iban string) error {
 
 // Clear is the answer to a police clear.
 type Clear struct {
-	IBAN           string    `json:"iban"`
-	ClearedAt      time.Time `json:"cleared_at"`
-	Reason         string    `json:"reason"`
-	ReportsCleared int64     `json:"reports_cleared"`
+	IBAN           string      `json:"iban"`
+	ClearedAt      time.Time   `json:"cleared_at"`
+	Reason         ClearReason `json:"reason"`
+	ReportsCleared int64       `json:"reports_cleared"` // reports that counted and stopped counting
 }
 
 // ClearIBAN is POST /v1/ibans/{iban}/clear (the police, scope
-// ibans:clear): reason is court_ruling, prosecutor_decision,
-// investigation_closed or error; details may be "". A clear is not
+// ibans:clear); details may be "". Only a clear made in ClearError can
+// be withdrawn (WithdrawClear). A clear is not
 // retried after a network error (a second one would correct everyone
 // again): look the IBAN up to see whether it took.
-func (c *Client) ClearIBAN(ctx context.Context, iban, reason, details string) (*Clear, error) {
-	body := map[string]string{"reason": reason}
+func (c *Client) ClearIBAN(ctx context.Context, iban string, reason ClearReason, details string) (*Clear, error) {
+	body := map[string]string{"reason": string(reason)}
 	if details != "" {
 		body["details"] = details
 	}
@@ -81,43 +79,43 @@ type AccessRecord struct {
 // RecordMarker is an access record's marker (ByType: the police's copy
 // only).
 type RecordMarker struct {
-	FraudType    string    `json:"fraud_type"`
-	ByType       string    `json:"by_type,omitempty"`
+	FraudType    FraudType `json:"fraud_type"`
+	ByType       OrgType   `json:"by_type,omitempty"`
 	RegisteredAt time.Time `json:"registered_at"`
 }
 
 // RecordStatus is an access record's holder status.
 type RecordStatus struct {
-	Status  string    `json:"status"`
-	Since   time.Time `json:"since"`
-	Details string    `json:"details,omitempty"`
+	Status  AccountStatus `json:"status"`
+	Since   time.Time     `json:"since"`
+	Details string        `json:"details,omitempty"`
 }
 
 // RecordClear is an access record's police clear (Details: the police's
 // copy only).
 type RecordClear struct {
-	At      time.Time `json:"at"`
-	Reason  string    `json:"reason"`
-	Details string    `json:"details,omitempty"`
+	At      time.Time   `json:"at"`
+	Reason  ClearReason `json:"reason"`
+	Details string      `json:"details,omitempty"`
 }
 
 // MonthLookups is how often orgs of a type (the police's copy: one org)
 // looked the IBAN up in a month ("2026-11").
 type MonthLookups struct {
-	OrgType string `json:"org_type"`
-	Org     string `json:"org,omitempty"`
-	Month   string `json:"month"`
-	Count   int64  `json:"count"`
+	OrgType OrgType `json:"org_type"`
+	Org     string  `json:"org,omitempty"`
+	Month   string  `json:"month"`
+	Count   int64   `json:"count"`
 }
 
 // RecordReport is one report of an access record.
 type RecordReport struct {
 	ReportID     string    `json:"report_id"`
-	Category     string    `json:"category"`
+	Category     Category  `json:"category"`
 	AcceptedAt   time.Time `json:"accepted_at"`
-	ReporterType string    `json:"reporter_type"`
-	ReporterOrg  string    `json:"reporter_org,omitempty"`
-	Amount       *Amount   `json:"amount,omitempty"`
+	ReporterType OrgType   `json:"reporter_type"`
+	ReporterOrg  string    `json:"reporter_org,omitempty"` // the police's copy only
+	Amount       Amount    `json:"amount,omitzero"`
 	Hop          int       `json:"hop"`
 	Review       Review    `json:"review"`
 	Recovery     *Recovery `json:"recovery,omitempty"`

@@ -134,22 +134,16 @@ func cmdReport(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	r := client.ReportRequest{Iban: *ib, Category: client.Category(*cat)}
-	if *ref != "" {
-		r.Reference = ref
-	}
-	if *desc != "" {
-		r.Description = desc
-	}
+	r := client.ReportRequest{IBAN: *ib, Category: client.Category(*cat), Reference: *ref, Description: *desc}
 	if *occurred != "" {
 		t, err := time.Parse(time.RFC3339, *occurred)
 		if err != nil {
 			return fmt.Errorf("--occurred-at: %w", err)
 		}
-		r.OccurredAt = &t
+		r.OccurredAt = t
 	}
 	if *amount != "" {
-		r.Amount = &client.Amount{Currency: *currency, Value: *amount}
+		r.Amount = client.Amount{Currency: *currency, Value: *amount}
 	}
 	if *key == "" {
 		*key = client.NewIdempotencyKey()
@@ -181,7 +175,9 @@ func cmdEvents(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	o := client.FeedOptions{After: *after, Follow: *follow}
 	if *types != "" {
-		o.Types = strings.Split(*types, ",")
+		for t := range strings.SplitSeq(*types, ",") {
+			o.Types = append(o.Types, client.EventType(t))
+		}
 	}
 	for it, err := range c.Events(ctx, o) {
 		if err != nil {
@@ -223,21 +219,9 @@ func cmdReview(ctx context.Context, args []string, getenv func(string) string, s
 	case "acknowledge":
 		st, err = c.AcknowledgeReport(ctx, id)
 	case "close":
-		r := client.CloseRequest{Result: client.CloseRequestResult(*result)}
-		if *ft != "" {
-			f := client.CloseRequestFraudType(*ft)
-			r.FraudType = &f
-		}
-		if *details != "" {
-			r.Details = details
-		}
-		st, err = c.CloseReport(ctx, id, r)
+		st, err = c.CloseReport(ctx, id, client.CloseRequest{Result: client.ReviewResult(*result), FraudType: client.FraudType(*ft), Details: *details})
 	case "cancel":
-		var r client.CancelRequest
-		if *reason != "" {
-			r.Reason = reason
-		}
-		st, err = c.CancelReport(ctx, id, r)
+		st, err = c.CancelReport(ctx, id, client.CancelRequest{Reason: *reason})
 	default:
 		fmt.Fprintln(stderr, usage)
 		return errUsage
@@ -276,26 +260,20 @@ func cmdRecovery(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	amt := client.Amount{Value: *amount, Currency: *currency}
-	opt := func(s string) *string {
-		if s == "" {
-			return nil
-		}
-		return &s
-	}
 	var r *client.Recovery
 	switch action {
 	case "request":
-		req := client.RecoveryRequest{Amount: amt, Details: opt(*details), ReturnTo: opt(*returnTo)}
+		req := client.RecoveryRequest{Amount: amt, Details: *details, ReturnTo: *returnTo}
 		if *e2e != "" {
-			req.Payment = &client.Payment{EndToEndId: e2e}
+			req.Payment = &client.Payment{EndToEndID: *e2e}
 		}
 		r, err = c.RequestRecovery(ctx, id, req)
 	case "hold":
 		r, err = c.HoldRecovery(ctx, id, amt)
 	case "return":
-		r, err = c.ReturnRecovery(ctx, id, client.RecoveryReturn{Amount: amt, Reference: opt(*reference)})
+		r, err = c.ReturnRecovery(ctx, id, client.RecoveryReturn{Amount: amt, Reference: *reference})
 	case "reject":
-		r, err = c.RejectRecovery(ctx, id, client.RecoveryReject{Reason: client.RecoveryRejectReason(*reason), Details: opt(*details)})
+		r, err = c.RejectRecovery(ctx, id, client.RecoveryReject{Reason: client.RejectReason(*reason), Details: *details})
 	case "release":
 		r, err = c.ReleaseRecovery(ctx, id)
 	default:
@@ -348,7 +326,7 @@ func cmdOnward(ctx context.Context, args []string, getenv func(string) string, s
 		if !ok {
 			return fmt.Errorf("--transfer %q: want IBAN=AMOUNT", tr)
 		}
-		ts = append(ts, client.Transfer{Iban: ib, Amount: client.Amount{Value: amount, Currency: *currency}, At: when})
+		ts = append(ts, client.Transfer{IBAN: ib, Amount: client.Amount{Value: amount, Currency: *currency}, At: when})
 	}
 	c, err := cf.client()
 	if err != nil {

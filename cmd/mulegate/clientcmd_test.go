@@ -254,7 +254,7 @@ func TestClientEventStream(t *testing.T) {
 	ended := make(chan error, 1)
 	go func() {
 		var last error
-		for it, err := range c.EventStream(ctx, "", []string{"report.received"}) {
+		for it, err := range c.EventStream(ctx, "", client.EventReportReceived) {
 			if err != nil {
 				last = err
 				break
@@ -271,8 +271,10 @@ func TestClientEventStream(t *testing.T) {
 	id := decodeInto[accepted](t, res).ReportID
 	select {
 	case it := <-got:
-		if it.Item.Type != "report.received" || it.Item.Data["report_id"] != id || it.Cursor == "" {
-			t.Errorf("streamed %+v, want report.received of %s with a cursor", it, id)
+		p, err := it.Item.Payload()
+		rr, ok := p.(*client.ReportReceived)
+		if err != nil || !ok || rr.ReportID != id || rr.IBAN != ibanNL || rr.ReporterOrg != "market-a" || rr.ReporterType != client.OrgMarketplace || it.Cursor == "" {
+			t.Errorf("streamed %+v (payload %+v, %v), want report.received of %s with a cursor", it, p, err, id)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stream delivered nothing")

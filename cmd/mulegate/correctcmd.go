@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/mulegate/mulegate/client"
 )
 
 // The commands of "correcting the record": the holding bank's status of
@@ -43,7 +45,7 @@ func cmdStatus(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		return printJSON(stdout, map[string]any{"iban": iban, "status": nil})
 	}
-	h, err := c.SetHolderStatus(ctx, iban, status, *details)
+	h, err := c.SetHolderStatus(ctx, iban, client.AccountStatus(status), *details)
 	if err != nil {
 		return err
 	}
@@ -76,7 +78,7 @@ func cmdClear(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		return printJSON(stdout, map[string]any{"iban": args[0], "withdrawn": true})
 	}
-	cl, err := c.ClearIBAN(ctx, args[0], *reason, *details)
+	cl, err := c.ClearIBAN(ctx, args[0], client.ClearReason(*reason), *details)
 	if err != nil {
 		return err
 	}

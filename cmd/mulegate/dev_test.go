@@ -50,7 +50,7 @@ func TestDevPrintedCommandsWork(t *testing.T) {
 		`"state":"requested","requested_by":"demo-victim"`, `"state":"held"`, `"state":"returned"`, // the recovery's steps
 		`"type":"recovery.requested"`, `"type":"recovery.held"`, `"type":"recovery.returned"`, // each side's feed
 		`"recovered":{"EUR":"800.00"}`,                                                                             // the lookup
-		`"holder_org":"demo-victim","hop":1`, `"chain":{"confirmed_upstream":true,"linked_reports":1,"min_hop":1}`, // the chain (the CLI sorts keys)
+		`"hop":1,"holder_org":"demo-victim"`, `"chain":{"linked_reports":1,"min_hop":1,"confirmed_upstream":true}`, // the chain (the CLI prints the contract's order)
 		`"risk_reasons":["linked_to_confirmed"]`,
 		`"reason":"investigation_closed","reports_cleared":1`, `"holder_status":{"status":"taken_over"`, `"cleared_count":1`, // the clear
 		`"type":"iban.corrected"`, `"previous_risk":"medium"`, `"counted":false`, // the correction and the record

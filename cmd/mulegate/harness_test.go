@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/mulegate/mulegate/client"
 	"github.com/mulegate/mulegate/internal/devenv"
 	"github.com/mulegate/mulegate/internal/redistest"
 )
@@ -312,7 +314,35 @@ func (s *specCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 	if verr := openapi3filter.ValidateResponse(req.Context(), out); verr != nil {
 		s.t.Errorf("%s %s -> %d does not match api/openapi.yaml: %v\nbody: %s", req.Method, req.URL.Path, resp.StatusCode, verr, body)
 	}
+	if req.URL.Path == "/v1/events" && resp.StatusCode == http.StatusOK {
+		checkPayloads(s.t, body)
+	}
 	return resp, nil
+}
+
+// checkPayloads: every event's data decodes strictly into the Go
+// client's payload type for its type (no field the client does not know,
+// none of a wrong kind), and every type the gateway writes has one.
+func checkPayloads(t testing.TB, body []byte) {
+	var page struct {
+		Events []client.Event `json:"events"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil {
+		t.Errorf("event page: %v", err)
+		return
+	}
+	for _, e := range page.Events {
+		p, err := e.Payload()
+		if err != nil || p == nil {
+			t.Errorf("event %s: the Go client has no payload for it (%v)", e.Type, err)
+			continue
+		}
+		dec := json.NewDecoder(bytes.NewReader(e.Data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(p); err != nil {
+			t.Errorf("event %s: its data does not fit the Go client's %T: %v\ndata: %s", e.Type, p, err, e.Data)
+		}
+	}
 }
 
 // call is one API request and its answer.
