@@ -2,9 +2,9 @@
 # root, and otherwise says exactly what to install.
 GO ?= go
 
-.PHONY: test deps size-check tidy-check lint vet fmt-check race rules openapi-lint grafana build bench fuzz load clean
+.PHONY: test deps size-check tidy-check lint vet fmt-check race rules openapi-lint grafana kubernetes build bench fuzz load clean
 
-test: deps size-check tidy-check fmt-check vet lint rules openapi-lint grafana race
+test: deps size-check tidy-check fmt-check vet lint rules openapi-lint grafana kubernetes race
 
 deps:
 	@if ! command -v redis-server >/dev/null 2>&1; then \
@@ -74,6 +74,13 @@ lint:
 # against its builder.
 grafana:
 	cd deploy/grafana && $(GO) mod tidy -diff && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# The Kubernetes base, a module of its own too (k8s.io/api stays out of
+# the product's go.mod): every object decoded strictly into the API
+# types and checked (deploy/kubernetes/base_test.go); the ConfigMap's
+# configuration is loaded as each pod sees it by internal/config's tests.
+kubernetes:
+	cd deploy/kubernetes && $(GO) mod tidy -diff && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # The integration suite runs twice: on a single redis-server and on a
 # 3-master Redis Cluster that the tests start themselves.
