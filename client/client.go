@@ -126,6 +126,7 @@ type ctxKey int
 const (
 	purposeKey ctxKey = iota
 	requestIDKey
+	actorKey
 )
 
 // The purposes a call may declare (X-Purpose), for Config.Purpose and
@@ -150,6 +151,13 @@ func WithPurpose(ctx context.Context, purpose string) context.Context {
 // answers it (Error.RequestID).
 func WithRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, requestIDKey, id)
+}
+
+// WithActor names the person the calls made with ctx act for (X-Actor:
+// 1-128 visible ASCII characters), recorded as the actor of their audit
+// records: a console or case tool sends its user's name.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey, actor)
 }
 
 // New builds a client.
@@ -345,6 +353,17 @@ func (c *Client) request(ctx context.Context, k call, target string, payload []b
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "application/json")
+	c.declare(ctx, req)
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// declare sets what every request says of itself: the User-Agent, and
+// from ctx (or the client's defaults) X-Purpose, X-Request-ID and
+// X-Actor.
+func (c *Client) declare(ctx context.Context, req *http.Request) {
 	req.Header.Set("User-Agent", c.userAgent)
 	purpose := c.purpose
 	if p, ok := ctx.Value(purposeKey).(string); ok {
@@ -356,10 +375,9 @@ func (c *Client) request(ctx context.Context, k call, target string, payload []b
 	if id, ok := ctx.Value(requestIDKey).(string); ok && id != "" {
 		req.Header.Set("X-Request-ID", id)
 	}
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if a, ok := ctx.Value(actorKey).(string); ok && a != "" {
+		req.Header.Set("X-Actor", a)
 	}
-	return req, nil
 }
 
 // retryAfter is the wait a refusal asks for (Retry-After), else def.
@@ -796,7 +814,7 @@ func (c *Client) openStream(ctx context.Context, path string, q url.Values, last
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("User-Agent", c.userAgent)
+	c.declare(ctx, req)
 	if last != "" {
 		req.Header.Set("Last-Event-ID", last)
 	}

@@ -200,7 +200,7 @@ func TestTokenNeverInClear(t *testing.T) {
 // the client, so the gateway audits the real purpose.
 func TestPurposeRequestIDAndUserAgent(t *testing.T) {
 	lookup := func(w http.ResponseWriter) { _, _ = w.Write([]byte(`{"iban":"NL91ABNA0417164300"}`)) }
-	f := &fake{plays: []func(http.ResponseWriter){lookup, lookup, lookup}}
+	f := &fake{plays: []func(http.ResponseWriter){lookup, lookup, lookup, lookup}}
 	srv := httptest.NewTLSServer(f)
 	t.Cleanup(srv.Close)
 	c, err := New(Config{BaseURL: srv.URL, HTTPClient: srv.Client(), Token: StaticToken("tok"), Purpose: "monitoring", UserAgent: "acme-payments/7"})
@@ -208,15 +208,15 @@ func TestPurposeRequestIDAndUserAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for _, cx := range []context.Context{ctx, WithPurpose(ctx, "payment_check"), WithRequestID(ctx, "acme-42")} {
+	for _, cx := range []context.Context{ctx, WithPurpose(ctx, "payment_check"), WithRequestID(ctx, "acme-42"), WithActor(ctx, "j.devries")} {
 		if _, err := c.Lookup(cx, "NL91ABNA0417164300"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for n, want := range []struct{ purpose, id string }{{"monitoring", ""}, {"payment_check", ""}, {"monitoring", "acme-42"}} {
+	for n, want := range []struct{ purpose, id, actor string }{{"monitoring", "", ""}, {"payment_check", "", ""}, {"monitoring", "acme-42", ""}, {"monitoring", "", "j.devries"}} {
 		h := f.got[n].Header
-		if h.Get("X-Purpose") != want.purpose || h.Get("X-Request-ID") != want.id || h.Get("User-Agent") != "acme-payments/7 mulegate-go/1" {
-			t.Errorf("call %d: X-Purpose %q, X-Request-ID %q, User-Agent %q", n, h.Get("X-Purpose"), h.Get("X-Request-ID"), h.Get("User-Agent"))
+		if h.Get("X-Purpose") != want.purpose || h.Get("X-Request-ID") != want.id || h.Get("X-Actor") != want.actor || h.Get("User-Agent") != "acme-payments/7 mulegate-go/1" {
+			t.Errorf("call %d: X-Purpose %q, X-Request-ID %q, X-Actor %q, User-Agent %q", n, h.Get("X-Purpose"), h.Get("X-Request-ID"), h.Get("X-Actor"), h.Get("User-Agent"))
 		}
 	}
 }

@@ -307,18 +307,23 @@ func TestAuditTrail(t *testing.T) {
 	tok := p.token(t, "bank-a", nil, nil)
 	ibans := []string{"NL91ABNA0417164300", "DE89370400440532013000", "BE68539007547034"}
 	steps := []struct {
-		method, url, tok, body, purpose string
-		status                          int
+		method, url, tok, body, purpose, actor string
+		status                                 int
 	}{
-		{"GET", "/v1/ibans/" + ibans[0], tok, "", "payment_check", 200},
-		{"POST", "/v1/ibans/lookup", tok, `{"ibans":["` + strings.Join(ibans, `","`) + `"]}`, "", 200},
-		{"GET", "/v1/ibans/" + ibans[0], tok, "", "curiosity", 400},
-		{"GET", "/v1/ibans/" + ibans[1], "", "", "", 401},
+		{"GET", "/v1/ibans/" + ibans[0], tok, "", "payment_check", "", 200},
+		{"POST", "/v1/ibans/lookup", tok, `{"ibans":["` + strings.Join(ibans, `","`) + `"]}`, "", "", 200},
+		{"GET", "/v1/ibans/" + ibans[0], tok, "", "curiosity", "", 400},
+		{"GET", "/v1/ibans/" + ibans[1], "", "", "", "", 401},
+		{"GET", "/v1/ibans/" + ibans[2], tok, "", "investigation", "j.devries@bank-a", 200},
+		{"GET", "/v1/ibans/" + ibans[2], tok, "", "", "Jan de Vries", 400},
 	}
 	for _, s := range steps {
 		var headers []string
 		if s.purpose != "" {
 			headers = []string{"X-Purpose", s.purpose}
+		}
+		if s.actor != "" {
+			headers = append(headers, "X-Actor", s.actor)
 		}
 		if got := do(t, bank, s.method, gw.api+s.url, s.tok, s.body, headers...); got.status != s.status {
 			t.Fatalf("%s %s: %d, want %d: %s", s.method, s.url, got.status, s.status, got.body)
@@ -361,9 +366,20 @@ func TestAuditTrail(t *testing.T) {
 	if r := recs[3]; r["status"] != float64(401) || r["org"] != nil || r["cert_thumbprint"] != p.clients["bank-a"].Thumbprint() {
 		t.Errorf("401 record: %v", r)
 	}
+	for n, r := range recs {
+		if _, named := r["actor"]; named != (n == 4) {
+			t.Errorf("record %d: actor %v; want one only for the lookup that named its actor", n+1, r["actor"])
+		}
+	}
+	if r := recs[4]; r["actor"] != "j.devries@bank-a" || r["purpose"] != "investigation" || r["status"] != float64(200) {
+		t.Errorf("actor record: %v", r)
+	}
+	if r := recs[5]; r["status"] != float64(400) {
+		t.Errorf("bad actor record: %v", r)
+	}
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), []string{"audit", "verify", path}, func(string) string { return "" }, &out, &errOut); err != nil ||
-		!strings.Contains(out.String(), "4 records, chain intact") {
+		!strings.Contains(out.String(), "6 records, chain intact") {
 		t.Fatalf("audit verify: %v %s", err, out.String())
 	}
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")

@@ -29,7 +29,7 @@ func (a auditor) Audit(e httpapi.AuditEntry) error {
 func (a auditor) AuditSeq(e httpapi.AuditEntry) (uint64, error) {
 	return a.w.WriteSeq(audit.Record{Time: e.Time, RequestID: e.RequestID, Org: e.Org, OrgType: e.OrgType, Sub: e.Sub,
 		Thumbprint: e.Thumbprint, Method: e.Method, Route: e.Route, Action: e.Action, ReportID: e.ReportID,
-		Pseudonyms: e.Pseudonyms, Purpose: e.Purpose, Status: e.Status, Risk: e.Risk, Count: e.Count, BodySHA256: e.BodySHA256})
+		Pseudonyms: e.Pseudonyms, Purpose: e.Purpose, Actor: e.Actor, Status: e.Status, Risk: e.Risk, Count: e.Count, BodySHA256: e.BodySHA256})
 }
 
 func (a auditor) Sync() error {

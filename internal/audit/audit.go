@@ -43,8 +43,11 @@ type Record struct {
 	ReportID   string    `json:"report_id,omitempty"`
 	Pseudonyms []string  `json:"ibans,omitempty"` // keyed pseudonyms, never IBANs
 	Purpose    string    `json:"purpose"`
-	Status     int       `json:"status"`
-	Risk       []string  `json:"risk,omitempty"` // for lookups: the risk answered, per IBAN
+	// Actor is the person at the org's keyboard (X-Actor, e.g. the
+	// console's user), absent when the caller named none.
+	Actor  string   `json:"actor,omitempty"`
+	Status int      `json:"status"`
+	Risk   []string `json:"risk,omitempty"` // for lookups: the risk answered, per IBAN
 	// Count and Detail describe records about the trail or about many
 	// requests: "audit.recovered" (bytes moved aside), "audit.resumed"
 	// (requests refused while the sink was broken), "refused.suppressed"
@@ -90,6 +93,7 @@ func (r Record) appendJSON(b []byte) []byte {
 		b = jsonw.AppendStrings(append(b, `,"ibans":`...), r.Pseudonyms)
 	}
 	str("purpose", r.Purpose, false)
+	str("actor", r.Actor, true)
 	b = strconv.AppendInt(append(b, `,"status":`...), int64(r.Status), 10)
 	if len(r.Risk) > 0 {
 		b = jsonw.AppendStrings(append(b, `,"risk":`...), r.Risk)

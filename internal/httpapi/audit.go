@@ -26,6 +26,7 @@ type AuditEntry struct {
 	ReportID   string
 	Pseudonyms []string
 	Purpose    string
+	Actor      string // X-Actor: the person at the caller's keyboard
 	Status     int
 	Risk       []string
 	Count      int64  // an aggregate record's number of requests
@@ -137,7 +138,7 @@ func commitAudit(c *gin.Context, a Auditor, st *reqState, start time.Time, actio
 	p := st.principal
 	e := AuditEntry{Time: start.UTC(), RequestID: st.id, Org: p.Org.ID, OrgType: string(p.Org.Type), Sub: p.Subject,
 		Method: methodLabel(c.Request.Method), Route: route, Action: actions[routeKey{c.Request.Method, route}],
-		ReportID: c.Param("id"), Purpose: st.purpose, Status: c.Writer.Status()}
+		ReportID: c.Param("id"), Purpose: st.purpose, Actor: st.actor, Status: c.Writer.Status()}
 	if e.Action == "" {
 		e.Action = "other"
 	}
@@ -253,13 +254,23 @@ func (w *auditWriter) Status() int {
 	return w.ResponseWriter.Status()
 }
 
-// purpose reads X-Purpose: payment_check, onboarding, investigation,
-// monitoring or other; absent is unspecified; anything else is 400.
+// purpose reads X-Purpose (payment_check, onboarding, investigation,
+// monitoring or other; absent is unspecified) and X-Actor (the person at
+// the caller's keyboard: 1-128 visible ASCII characters; absent is none);
+// anything else is 400 and changes nothing.
 func purpose(valid func(string) bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		v, present, err := singleHeader(c, "X-Purpose")
 		if err == nil && present && !valid(v) {
 			err = domain.Invalid("X-Purpose", "X-Purpose must be payment_check, onboarding, investigation, monitoring or other")
+		}
+		var actor string
+		var named bool
+		if err == nil {
+			actor, named, err = singleHeader(c, "X-Actor")
+			if err == nil && named && !ValidActor(actor) {
+				err = domain.Invalid("X-Actor", "X-Actor must be 1-128 visible ASCII characters (the user's name, no spaces)")
+			}
 		}
 		if err != nil {
 			writeProblem(c, err)
@@ -268,8 +279,25 @@ func purpose(valid func(string) bool) gin.HandlerFunc {
 		if present {
 			stateOf(c).purpose = v
 		}
+		if named {
+			stateOf(c).actor = actor
+		}
 		c.Next()
 	}
+}
+
+// ValidActor reports whether a is a valid X-Actor: 1-128 visible ASCII
+// characters (0x21-0x7e).
+func ValidActor(a string) bool {
+	if a == "" || len(a) > 128 {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] < 0x21 || a[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // Unwrap lets http.ResponseController reach the connection (write

@@ -26,6 +26,7 @@ type reqState struct {
 	problem   string // the problem code answered, if any
 	iban      string // the request's IBAN, masked, for the access log
 	purpose   string // X-Purpose, when sent
+	actor     string // X-Actor, when sent
 	// keyOf is the pseudonymiser auditTrail set for this request; keys
 	// are the keys of the IBANs it was about (keysSet: it named IBANs,
 	// perhaps none valid) and risks their risks, for the audit trail.
