@@ -79,6 +79,7 @@ func TestTypesFollowTheContract(t *testing.T) {
 		{reflect.TypeFor[Recovery](), component("Recovery"), false},
 		{reflect.TypeFor[AlertRequest](), component("AlertRequest"), true},
 		{reflect.TypeFor[Problem](), component("Problem"), false},
+		{reflect.TypeFor[WorkPage](), component("WorkPage"), false},
 		{reflect.TypeFor[Limits](), answer("/v1/limits", "GET", 200), false},
 		{reflect.TypeFor[struct {
 			IBANs []string `json:"ibans"`

@@ -12,7 +12,7 @@ import "time"
 // hold their zero value (omitempty, omitzero).
 
 // Ptr returns a pointer to v, for the few fields where absent and zero
-// differ (Recovery.Partial) and for tests that build answers.
+// differ (ReviewOptions.Overdue, Recovery.Partial).
 func Ptr[T any](v T) *T { return &v }
 
 // Amount is a money amount: Value is a positive decimal string with at

@@ -23,7 +23,7 @@ type Feed interface {
 	ThresholdCrossing(ctx context.Context, iban string, n int64) (bool, domain.Counts, error)
 	MarkThresholdCrossed(ctx context.Context, iban string) error
 	TrackDue(ctx context.Context, holder, reportID string, respondBy time.Time, open bool) error
-	TrackRecovery(ctx context.Context, holder, reportID string, deadline time.Time) error
+	TrackRecovery(ctx context.Context, holder, requester, reportID string, deadline time.Time) error
 	SourceWord(ctx context.Context, reportID string) (up bool, version int64, err error)
 	SetUpstream(ctx context.Context, reportID string, up bool, version int64) error
 	CorrectionRecipients(ctx context.Context, pseudo string, part int, at int64, lookback time.Duration,
@@ -302,7 +302,7 @@ func (f *feedRelay) trackRecovery(ctx context.Context, e outbox.Entry) bool {
 	if e.Holder == "" || !strings.HasPrefix(e.Event, "recovery.") {
 		return true
 	}
-	if err := f.feed.TrackRecovery(ctx, e.Holder, e.ReportID, e.Deadline); err != nil {
+	if err := f.feed.TrackRecovery(ctx, e.Holder, e.Requester, e.ReportID, e.Deadline); err != nil {
 		f.log("holders feed: recoveries due failed; will retry", "report_id", e.ReportID, "err", err)
 		return false
 	}

@@ -37,6 +37,7 @@ type (
 	Feeds interface {
 		alertStore
 		eventStore
+		workLister
 	}
 )
 
@@ -165,6 +166,9 @@ func NewAPI(d Deps) http.Handler {
 		v1.handle("GET", "/alerts/stream", "alerts_read", peek, need(auth.ScopeAlertsRead), handleFeedStream(alerts, fd))
 		v1.handle("GET", "/events", "events_read", peek, need(auth.ScopeEventsRead), handleFeed(events, fd))
 		v1.handle("GET", "/events/stream", "events_read", peek, need(auth.ScopeEventsRead), handleFeedStream(events, fd))
+		wd := workDeps{lists: d.Feeds, reports: d.Reports, timeout: d.RequestTimeout, now: d.Now}
+		v1.handle("GET", "/reviews", "reviews_read", lookup, need(auth.ScopeReportsReview), handleWorkList(wd, reviewsQuery))
+		v1.handle("GET", "/recoveries", "recoveries_read", lookup, need(auth.ScopeRecoveriesWrite), handleWorkList(wd, recoveriesQuery))
 	}
 	return r
 }

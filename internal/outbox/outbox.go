@@ -50,6 +50,9 @@ type Entry struct {
 	FeedType     string
 	FeedData     []byte
 	Deadline     time.Time
+	// Requester is the org that requested a recovery (recovery entries):
+	// its work list of recoveries in progress.
+	Requester string
 }
 
 // Kind is what an entry carries to the police store.

@@ -238,7 +238,7 @@ func (s *Reports) recoveryChange(c *change, k ibanKeys, st domain.ReportStatus, 
 	if e, err = s.feed(e, to, domain.EventType(name), data); err != nil {
 		return domain.Internal("recovery: encode", err)
 	}
-	c.entries = append(c.entries, append(e, "dl", deadline(r)))
+	c.entries = append(c.entries, append(e, "dl", deadline(r), "rq", r.RequestedBy))
 	return nil
 }
 

@@ -210,23 +210,66 @@ func (s *Feeds) ReviewBacklog(ctx context.Context, banks []string) (open, overdu
 
 // TrackRecovery records what a holder owes next on a recovery (hold_by
 // while requested, answer_by while held), or forgets it (a zero deadline:
-// the recovery is final), for the overdue recoveries gauge.
-func (s *Feeds) TrackRecovery(ctx context.Context, holder, reportID string, deadline time.Time) error {
-	var err error
-	if !deadline.IsZero() {
-		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.ZAdd(ctx, recoveriesDueKey(holder), redis.Z{Score: float64(deadline.UnixMilli()), Member: reportID})
-			p.ZRemRangeByScore(ctx, recoveriesDueKey(holder), "-inf", s.dueGone(s.now()))
-			p.Expire(ctx, recoveriesDueKey(holder), time.Duration(s.ttlSeconds())*time.Second)
-			return nil
-		})
-	} else {
-		err = s.rdb.ZRem(ctx, recoveriesDueKey(holder), reportID).Err()
-	}
+// the recovery is final): in the holder's list (the overdue recoveries
+// gauge, GET /v1/recoveries?role=holder) and the requester's
+// (role=requester; "" when the entry predates it).
+func (s *Feeds) TrackRecovery(ctx context.Context, holder, requester, reportID string, deadline time.Time) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, key := range []string{recoveriesDueKey(holder), recoveriesAskedKey(requester)} {
+			switch {
+			case key == recoveriesAskedKey(""):
+			case deadline.IsZero():
+				p.ZRem(ctx, key, reportID)
+			default:
+				p.ZAdd(ctx, key, redis.Z{Score: float64(deadline.UnixMilli()), Member: reportID})
+				p.ZRemRangeByScore(ctx, key, "-inf", s.dueGone(s.now()))
+				p.Expire(ctx, key, time.Duration(s.ttlSeconds())*time.Second)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return s.fail(opAlerts, "recoveries due: write", err)
 	}
 	return nil
+}
+
+// WorkList reads one page of an org's work list, earliest deadline first,
+// after a cursor (WorkCursor of the last item read; "" from the start),
+// with deadlines before dueBefore only (zero: all). The lists are kept by
+// the holders' relay: a report is in them within about a second.
+func (s *Feeds) WorkList(ctx context.Context, list domain.WorkList, org string, after domain.WorkCursor, limit int, dueBefore time.Time) ([]domain.WorkItem, error) {
+	key := map[domain.WorkList]func(string) string{domain.ReviewsDue: dueKey, domain.RecoveriesHeld: recoveriesDueKey,
+		domain.RecoveriesAsked: recoveriesAskedKey}[list](org)
+	by := redis.ZRangeBy{Min: "-inf", Max: "+inf", Count: int64(limit) + 1}
+	if !after.IsZero() {
+		by.Min = strconv.FormatInt(after.Due, 10)
+	}
+	if !dueBefore.IsZero() {
+		by.Max = "(" + strconv.FormatInt(dueBefore.UnixMilli(), 10)
+	}
+	var out []domain.WorkItem
+	for {
+		rows, err := s.rdb.ZRangeByScoreWithScores(ctx, key, &by).Result()
+		if err != nil {
+			return nil, s.fail(opAlerts, "work list: read", err)
+		}
+		for _, r := range rows {
+			id, _ := r.Member.(string)
+			due := int64(r.Score)
+			if !after.IsZero() && due == after.Due && id <= after.ID {
+				continue // at the cursor's deadline: members come in order
+			}
+			if len(out) == limit {
+				return out, nil
+			}
+			out = append(out, domain.WorkItem{ReportID: id, Due: time.UnixMilli(due).UTC()})
+		}
+		if int64(len(rows)) < by.Count {
+			return out, nil
+		}
+		by.Offset += by.Count
+	}
 }
 
 // RecoveriesOverdue counts, per bank, the recoveries it has not held or

@@ -52,6 +52,11 @@ func dueKey(org string) string { return "mg:{a:" + org + "}:due" }
 // -> the deadline of what it owes next, ms (the relay keeps it).
 func recoveriesDueKey(org string) string { return "mg:{a:" + org + "}:rdue" }
 
+// recoveriesAskedKey is a bank's unfinished recoveries as requester:
+// report id -> the deadline of what the holder owes next, ms (the relay
+// keeps it).
+func recoveriesAskedKey(org string) string { return "mg:{a:" + org + "}:rreq" }
+
 // streamsKey holds an org's open streams and long polls by lease end.
 func streamsKey(org string) string { return "rate:mg:{l:" + org + "}:streams" }
 

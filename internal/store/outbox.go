@@ -259,6 +259,7 @@ func (s *conn) entries(partition int, msgs []redis.XMessage) []outbox.Entry {
 		if dl, ok := m.Values["dl"].(string); ok {
 			e.Deadline = msTime(dl)
 		}
+		e.Requester, _ = m.Values["rq"].(string)
 		out = append(out, e)
 	}
 	return out

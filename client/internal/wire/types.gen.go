@@ -520,25 +520,25 @@ func (e ReviewResult) Valid() bool {
 
 // Defines values for ReviewState.
 const (
-	Acknowledged ReviewState = "acknowledged"
-	Cancelled    ReviewState = "cancelled"
-	Closed       ReviewState = "closed"
-	Open         ReviewState = "open"
-	Unrouted     ReviewState = "unrouted"
+	ReviewStateAcknowledged ReviewState = "acknowledged"
+	ReviewStateCancelled    ReviewState = "cancelled"
+	ReviewStateClosed       ReviewState = "closed"
+	ReviewStateOpen         ReviewState = "open"
+	ReviewStateUnrouted     ReviewState = "unrouted"
 )
 
 // Valid indicates whether the value is a known member of the ReviewState enum.
 func (e ReviewState) Valid() bool {
 	switch e {
-	case Acknowledged:
+	case ReviewStateAcknowledged:
 		return true
-	case Cancelled:
+	case ReviewStateCancelled:
 		return true
-	case Closed:
+	case ReviewStateClosed:
 		return true
-	case Open:
+	case ReviewStateOpen:
 		return true
-	case Unrouted:
+	case ReviewStateUnrouted:
 		return true
 	default:
 		return false
@@ -944,6 +944,78 @@ func (e GetLimits200JSONResponseBodyPoliciesName) Valid() bool {
 	case Lookups:
 		return true
 	case Writes:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListRecoveriesParamsRole.
+const (
+	Holder    ListRecoveriesParamsRole = "holder"
+	Requester ListRecoveriesParamsRole = "requester"
+)
+
+// Valid indicates whether the value is a known member of the ListRecoveriesParamsRole enum.
+func (e ListRecoveriesParamsRole) Valid() bool {
+	switch e {
+	case Holder:
+		return true
+	case Requester:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListRecoveriesParamsState.
+const (
+	ListRecoveriesParamsStateHeld      ListRecoveriesParamsState = "held"
+	ListRecoveriesParamsStateRequested ListRecoveriesParamsState = "requested"
+)
+
+// Valid indicates whether the value is a known member of the ListRecoveriesParamsState enum.
+func (e ListRecoveriesParamsState) Valid() bool {
+	switch e {
+	case ListRecoveriesParamsStateHeld:
+		return true
+	case ListRecoveriesParamsStateRequested:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListReviewsParamsState.
+const (
+	ListReviewsParamsStateAcknowledged ListReviewsParamsState = "acknowledged"
+	ListReviewsParamsStateOpen         ListReviewsParamsState = "open"
+)
+
+// Valid indicates whether the value is a known member of the ListReviewsParamsState enum.
+func (e ListReviewsParamsState) Valid() bool {
+	switch e {
+	case ListReviewsParamsStateAcknowledged:
+		return true
+	case ListReviewsParamsStateOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListReviewsParamsOverdue.
+const (
+	False ListReviewsParamsOverdue = "false"
+	True  ListReviewsParamsOverdue = "true"
+)
+
+// Valid indicates whether the value is a known member of the ListReviewsParamsOverdue enum.
+func (e ListReviewsParamsOverdue) Valid() bool {
+	switch e {
+	case False:
+		return true
+	case True:
 		return true
 	default:
 		return false
@@ -1545,6 +1617,13 @@ type WindowStats struct {
 	Reports   int `json:"reports"`
 }
 
+// WorkPage defines model for WorkPage.
+type WorkPage struct {
+	// NextCursor Pass as after= for the next page (the same cursor when the page was empty).
+	NextCursor string         `json:"next_cursor"`
+	Reports    []ReportStatus `json:"reports"`
+}
+
 // Prefer Example: signed
 type Prefer = string
 
@@ -1739,6 +1818,22 @@ type GetLimits200JSONResponseBodyOrgType string
 // GetLimits200JSONResponseBodyPoliciesName defines parameters for GetLimits.
 type GetLimits200JSONResponseBodyPoliciesName string
 
+// ListRecoveriesParams defines parameters for ListRecoveries.
+type ListRecoveriesParams struct {
+	Role  ListRecoveriesParamsRole   `form:"role" json:"role"`
+	State *ListRecoveriesParamsState `form:"state,omitempty" json:"state,omitempty"`
+
+	// After A next_cursor of this list.
+	After *string `form:"after,omitempty" json:"after,omitempty"`
+	Limit *int    `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ListRecoveriesParamsRole defines parameters for ListRecoveries.
+type ListRecoveriesParamsRole string
+
+// ListRecoveriesParamsState defines parameters for ListRecoveries.
+type ListRecoveriesParamsState string
+
 // SubmitReportParams defines parameters for SubmitReport.
 type SubmitReportParams struct {
 	// IdempotencyKey 1-255 visible ASCII characters. Missing → 400 idempotency_key_required; malformed → 400 invalid_request.
@@ -1755,6 +1850,24 @@ type GetReportParams struct {
 type ReportOnwardParams struct {
 	IdempotencyKey string `json:"Idempotency-Key"`
 }
+
+// ListReviewsParams defines parameters for ListReviews.
+type ListReviewsParams struct {
+	State *ListReviewsParamsState `form:"state,omitempty" json:"state,omitempty"`
+
+	// Overdue true: past respond_by only; false: not yet.
+	Overdue *ListReviewsParamsOverdue `form:"overdue,omitempty" json:"overdue,omitempty"`
+
+	// After A next_cursor of this list.
+	After *string `form:"after,omitempty" json:"after,omitempty"`
+	Limit *int    `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ListReviewsParamsState defines parameters for ListReviews.
+type ListReviewsParamsState string
+
+// ListReviewsParamsOverdue defines parameters for ListReviews.
+type ListReviewsParamsOverdue string
 
 // PostAlertJSONRequestBody defines body for PostAlert for application/json ContentType.
 type PostAlertJSONRequestBody = AlertRequest
