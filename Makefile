@@ -2,9 +2,9 @@
 # root, and otherwise says exactly what to install.
 GO ?= go
 
-.PHONY: test deps size-check tidy-check lint vet fmt-check race rules openapi-lint grafana kubernetes build bench fuzz load clean
+.PHONY: test deps size-check tidy-check lint vet fmt-check race rules openapi-lint grafana kubernetes browser screenshots build bench fuzz load clean
 
-test: deps size-check tidy-check fmt-check vet lint rules openapi-lint grafana kubernetes race
+test: deps size-check tidy-check fmt-check vet lint rules openapi-lint grafana kubernetes browser race
 
 deps:
 	@if ! command -v redis-server >/dev/null 2>&1; then \
@@ -35,6 +35,24 @@ rules:
 	else \
 	  echo "make: SKIPPING the alert rule tests: promtool is missing (not root, so not installed). Install it with 'sudo apt-get install -y prometheus' (Debian/Ubuntu) and run 'make test' again." >&2; \
 	fi
+
+# Chromium for the console's browser tests (Debian's chromium, driven
+# headless by chromedp; installed like promtool when root). Without it
+# those tests skip, saying so.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 && ! command -v google-chrome >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing chromium (Debian package) for the console's browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else \
+	    echo "make: the console's browser tests will be SKIPPED: Chromium is missing (not root, so not installed). Install it with 'sudo apt-get install -y chromium' (Debian/Ubuntu) and run 'make test' again." >&2; \
+	  fi; \
+	fi
+
+# The README's console screenshots, taken by the browser test.
+screenshots:
+	MULEGATE_SCREENSHOTS=$(CURDIR)/docs/console MULEGATE_TEST_TOPOLOGY=single $(GO) test -count=1 -run TestConsoleInBrowser ./cmd/mulegate
 
 # The OpenAPI contract, linted with Redocly's CLI (pinned) when node is
 # there: recommended rules, every example checked against its schema.

@@ -3,8 +3,12 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -60,4 +64,39 @@ func (s *credentialsSource) Token(ctx context.Context) (string, error) {
 		}
 		return r.t.AccessToken, nil
 	}
+}
+
+// TokenFile is a TokenSource that reads the token from a file, again
+// whenever the file changes: for a token a sidecar (an identity
+// provider's agent) keeps fresh on disk.
+func TokenFile(path string) TokenSource { return &fileSource{path: path} }
+
+type fileSource struct {
+	path  string
+	mu    sync.Mutex
+	mtime time.Time
+	size  int64
+	tok   string
+}
+
+// Token returns the file's token (trimmed), read again when its
+// modification time or size changed.
+func (s *fileSource) Token(context.Context) (string, error) {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return "", fmt.Errorf("client: token file: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tok == "" || !fi.ModTime().Equal(s.mtime) || fi.Size() != s.size {
+		b, err := os.ReadFile(s.path)
+		if err != nil {
+			return "", fmt.Errorf("client: token file: %w", err)
+		}
+		if s.tok = strings.TrimSpace(string(b)); s.tok == "" {
+			return "", fmt.Errorf("client: token file %s is empty", s.path)
+		}
+		s.mtime, s.size = fi.ModTime(), fi.Size()
+	}
+	return s.tok, nil
 }

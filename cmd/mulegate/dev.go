@@ -54,6 +54,7 @@ var devOrgs = []devOrg{
 // devFlags are dev mode's command-line settings.
 type devFlags struct {
 	dir, redis, listen, opsListen, policeListen, tokenListen string
+	bankConsole, policeConsole                               string
 	pprof                                                    bool
 	ttl                                                      time.Duration
 }
@@ -68,6 +69,8 @@ func parseDevFlags(args []string, stderr io.Writer) (devFlags, error) {
 	fs.StringVar(&f.opsListen, "ops-listen", "127.0.0.1:9090", "operations listen address")
 	fs.StringVar(&f.policeListen, "police-listen", "127.0.0.1:9200", "listen address of the embedded police store simulator")
 	fs.StringVar(&f.tokenListen, "token-listen", "127.0.0.1:0", "listen address of the OAuth 2.0 token endpoint (client credentials over mTLS; port 0: any free one, printed)")
+	fs.StringVar(&f.bankConsole, "bank-console", "127.0.0.1:8480", "listen address of demo-bank's web console (\"\": none)")
+	fs.StringVar(&f.policeConsole, "police-console", "127.0.0.1:8481", "listen address of demo-police's web console (\"\": none)")
 	fs.BoolVar(&f.pprof, "pprof", false, "serve /debug/pprof/ on the ops listener")
 	fs.DurationVar(&f.ttl, "token-ttl", 12*time.Hour, "lifetime of the printed tokens")
 	if err := fs.Parse(args); err != nil {
@@ -118,15 +121,68 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	if err := printDevBanner(stdout, f, apiPort, cfg, tokens); err != nil {
+	consoles, err := devConsoles(f, apiPort)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, c := range consoles {
+			c.ln.Close()
+		}
+	}()
+	if err := printDevBanner(stdout, f, apiPort, cfg, tokens, consoles); err != nil {
 		return err
 	}
 	return serve(ctx, cfg, "", getenv, stdout, stderr, func(ctx context.Context) error {
 		eg, ctx := errgroup.WithContext(ctx)
 		eg.Go(func() error { return runSim(ctx, simSrv, simLn) })
 		eg.Go(func() error { return devTokenServer(ctx, f.dir, tokenLn, time.Hour) })
+		for _, c := range consoles {
+			eg.Go(func() error { return serveConsole(ctx, c.srv, c.ln, c.cfg, newLogger(io.Discard, "info"), io.Discard) })
+		}
 		return eg.Wait()
 	})
+}
+
+// devConsole is one demo org's web console, bound before the banner
+// prints its address.
+type devConsole struct {
+	org string
+	cfg config.Config
+	srv http.Handler
+	ln  net.Listener
+}
+
+// devConsoles are the consoles of demo-bank and demo-police ("local"
+// users on loopback), clients of the dev gateway with the orgs'
+// certificates and tokens from the dev token endpoint.
+func devConsoles(f devFlags, apiPort string) ([]devConsole, error) {
+	var out []devConsole
+	for _, c := range []struct{ listen, file string }{{f.bankConsole, "bank"}, {f.policeConsole, "police"}} {
+		if c.listen == "" {
+			continue
+		}
+		cfg := config.Default()
+		k := &cfg.Console
+		k.Listen = c.listen
+		k.API.URL = "https://localhost:" + apiPort
+		k.API.CertFile, k.API.KeyFile = filepath.Join(f.dir, c.file+".pem"), filepath.Join(f.dir, c.file+"-key.pem")
+		k.API.CAFile = filepath.Join(f.dir, "ca.pem")
+		k.API.TokenURL = "https://localhost:" + portOrEmpty(f.tokenListen) + "/oauth2/token"
+		if err := cfg.ValidateConsole(); err != nil {
+			return nil, err
+		}
+		srv, err := newConsole(cfg, newLogger(io.Discard, "info"))
+		if err != nil {
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", c.listen)
+		if err != nil {
+			return nil, fmt.Errorf("--%s-console: %w", c.file, err)
+		}
+		out = append(out, devConsole{org: c.file, cfg: cfg, srv: srv, ln: ln})
+	}
+	return out, nil
 }
 
 // devRedis starts the embedded miniredis unless addr names a real Redis.
@@ -228,7 +284,7 @@ func devTokens(dir string, ttl time.Duration) (map[string]string, error) {
 	return tokens, nil
 }
 
-func printDevBanner(w io.Writer, f devFlags, apiPort string, cfg config.Config, tokens map[string]string) error {
+func printDevBanner(w io.Writer, f devFlags, apiPort string, cfg config.Config, tokens map[string]string, consoles []devConsole) error {
 	redisNote := "Redis at " + strings.Join(cfg.Redis.Addrs, ",")
 	if f.redis == "" {
 		redisNote = "embedded miniredis (in memory, gone when this process stops)"
@@ -239,8 +295,17 @@ func printDevBanner(w io.Writer, f devFlags, apiPort string, cfg config.Config, 
 	}
 	return devBanner.Execute(w, map[string]any{
 		"Dir": f.dir, "AbsDir": absDir, "Port": apiPort, "Ops": f.opsListen, "Tokens": tokens, "Redis": redisNote,
-		"Police": cfg.Police.URL, "TokenPort": portOrEmpty(f.tokenListen), "Bin": executableDir(),
+		"Police": cfg.Police.URL, "TokenPort": portOrEmpty(f.tokenListen), "Bin": executableDir(), "Consoles": consoleAddrs(consoles),
 	})
+}
+
+// consoleAddrs are the consoles' addresses by org file name.
+func consoleAddrs(cs []devConsole) map[string]string {
+	out := map[string]string{}
+	for _, c := range cs {
+		out[c.org] = "http://" + c.ln.Addr().String()
+	}
+	return out
 }
 
 // executableDir is the folder of the running binary ("." if unknown).
@@ -356,13 +421,19 @@ Paste into a shell in this folder:
   export POLICE_TOKEN={{index .Tokens "police"}}
   export VICTIM_TOKEN={{index .Tokens "victim"}}
   export TOKEN_URL=https://localhost:{{.TokenPort}}/oauth2/token
-  export OPS=http://{{.Ops}}
+  export OPS=http://{{.Ops}}{{with .Consoles.bank}}
+  export BANK_CONSOLE={{.}}{{end}}{{with .Consoles.police}}
+  export POLICE_CONSOLE={{.}}{{end}}
   bank()   { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/bank.pem   --key {{.Dir}}/bank-key.pem   -H "Authorization: Bearer $BANK_TOKEN"   "$@"; echo; }
   market() { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/market.pem --key {{.Dir}}/market-key.pem -H "Authorization: Bearer $MARKET_TOKEN" "$@"; echo; }
   police() { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/police.pem --key {{.Dir}}/police-key.pem -H "Authorization: Bearer $POLICE_TOKEN" "$@"; echo; }
   victim() { curl -sS --cacert {{.Dir}}/ca.pem --cert {{.Dir}}/victim.pem --key {{.Dir}}/victim-key.pem -H "Authorization: Bearer $VICTIM_TOKEN" "$@"; echo; }
 
-Or the mulegate CLI, as the bank (built on the Go client package
+{{if .Consoles}}The web consoles, in a browser (you are "local"; every action is an API call
+as the org, audited with actor "local"):{{with .Consoles.bank}} demo-bank's at {{.}}{{end}}{{with .Consoles.police}}
+and demo-police's at {{.}}{{end}}.
+
+{{end}}Or the mulegate CLI, as the bank (built on the Go client package
 github.com/mulegate/mulegate/client; one JSON object per line):
 
   export PATH="{{.Bin}}:$PATH"   # the mulegate running this ('go run' builds it in a temporary folder)

@@ -107,7 +107,8 @@ func tryDev(t *testing.T, dir string, logs *syncBuffer) (script string, listenin
 	done := make(chan error, 1)
 	go func() {
 		err := run(ctx, []string{"dev", "--dir", dir + "/.mulegate-dev",
-			"--listen", fmt.Sprintf("127.0.0.1:%d", api), "--ops-listen", fmt.Sprintf("127.0.0.1:%d", ops), "--police-listen", fmt.Sprintf("127.0.0.1:%d", police)},
+			"--listen", fmt.Sprintf("127.0.0.1:%d", api), "--ops-listen", fmt.Sprintf("127.0.0.1:%d", ops), "--police-listen", fmt.Sprintf("127.0.0.1:%d", police),
+			"--bank-console", "127.0.0.1:0", "--police-console", "127.0.0.1:0"},
 			func(string) string { return "" }, pw, logs)
 		pw.Close()
 		done <- err

@@ -69,6 +69,8 @@ Usage:
   mulegate migrate --config FILE    bring a Redis of an older mulegate to the current layout (stop the gateways first)
   mulegate audit verify FILE [--checkpoints F --note-key K]        check an audit trail's hash chain (and its signed checkpoints)
   mulegate audit prove FILE --seq N [--size M] [--origin O]        a record's inclusion proof, offline
+  mulegate console --config FILE    the web console of one org (its fraud analysts or officers)
+  mulegate console passwd NAME      print a console users file line (the password read from stdin)
   mulegate policestore-sim          run the police core store simulator
   mulegate dev [--redis ADDR]       run a complete development gateway (NOT FOR PRODUCTION)
   mulegate token [flags]            mint a development token bound to a client certificate
@@ -117,6 +119,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdPoliceSim(ctx, args[1:], stdout, stderr)
 	case "dev":
 		return cmdDev(ctx, args[1:], getenv, stdout, stderr)
+	case "console":
+		return cmdConsole(ctx, args[1:], getenv, stdout, stderr)
 	case "token":
 		return cmdToken(args[1:], stdout, stderr)
 	case "iban":

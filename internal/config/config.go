@@ -170,6 +170,27 @@ type Config struct {
 		CheckpointInterval Duration `yaml:"checkpoint_interval"`
 		Origin             string   `yaml:"origin"`
 	} `yaml:"evidence"`
+	// Console is "mulegate console": the web console of one org, a
+	// client of the API (it keeps no data of its own).
+	Console struct {
+		Listen         string   `yaml:"listen"`
+		TLSCertFile    string   `yaml:"tls_cert_file"`
+		TLSKeyFile     string   `yaml:"tls_key_file"`
+		UserHeader     string   `yaml:"user_header"`
+		TrustedProxies []string `yaml:"trusted_proxies"`
+		UsersFile      string   `yaml:"users_file"`
+		SessionTTL     Duration `yaml:"session_ttl"`
+		API            struct {
+			URL       string   `yaml:"url"`
+			CertFile  string   `yaml:"cert_file"`
+			KeyFile   string   `yaml:"key_file"`
+			CAFile    string   `yaml:"ca_file"`
+			TokenURL  string   `yaml:"token_url"`
+			ClientID  string   `yaml:"client_id"`
+			Scopes    []string `yaml:"scopes"`
+			TokenFile string   `yaml:"token_file"`
+		} `yaml:"api"`
+	} `yaml:"console"`
 	// Views: per org type, lookup fields left out of the answer (no
 	// tipping-off: a marketplace must not learn that the police are
 	// involved).
@@ -330,12 +351,40 @@ func Default() Config {
 	c.Corrections.Lookback = Duration(90 * 24 * time.Hour)
 	c.Chains.MaxTransfers = 50
 	c.Log.Level = "info"
+	c.Console.Listen = "127.0.0.1:8480"
+	c.Console.SessionTTL = Duration(8 * time.Hour)
 	return c
 }
 
 // Load reads path (if not empty) over the defaults, applies MULEGATE_*
 // overrides from getenv, reads *_file secrets and validates the result.
 func Load(path string, getenv func(string) string) (Config, error) {
+	c, err := read(path, getenv, (*Config).Validate)
+	if err != nil {
+		return c, err
+	}
+	if err := c.readSecrets(); err != nil {
+		return c, err
+	}
+	err = c.Validate()
+	return c, err
+}
+
+// LoadConsole reads a configuration for "mulegate console": the same
+// file format (a gateway's whole file will do), of which only the
+// console section is validated.
+func LoadConsole(path string, getenv func(string) string) (Config, error) {
+	c, err := read(path, getenv, (*Config).ValidateConsole)
+	if err != nil {
+		return c, err
+	}
+	err = c.ValidateConsole()
+	return c, err
+}
+
+// read reads path over the defaults and applies the environment; unknown
+// keys are reported with what validate says of the rest.
+func read(path string, getenv func(string) string, validate func(*Config) error) (Config, error) {
 	c := Default()
 	var unknown []error
 	if path != "" {
@@ -357,18 +406,12 @@ func Load(path string, getenv func(string) string) (Config, error) {
 	if len(unknown) > 0 {
 		// Every problem at once: the unknown keys, then what the rest says.
 		err := errors.Join(unknown...)
-		if verr := c.Validate(); verr != nil {
+		if verr := validate(&c); verr != nil {
 			err = errors.Join(err, verr)
 		}
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
-	if err := ApplyEnv(&c, getenv); err != nil {
-		return c, err
-	}
-	if err := c.readSecrets(); err != nil {
-		return c, err
-	}
-	err := c.Validate()
+	err := ApplyEnv(&c, getenv)
 	return c, err
 }
 

@@ -59,6 +59,40 @@ func (c *Config) Validate() error {
 	return errors.Join(p...)
 }
 
+// ValidateConsole reports every problem of the console section: who is
+// at the keyboard (a proxy's header from trusted proxies, users from a
+// file, or "local" on loopback only) and how it reaches the API.
+func (c *Config) ValidateConsole() error {
+	var p problems
+	k := c.Console
+	p.addr("console.listen", k.Listen)
+	if (k.TLSCertFile == "") != (k.TLSKeyFile == "") {
+		p.bad("console.tls_cert_file", "and console.tls_key_file go together")
+	}
+	if k.UserHeader != "" && len(k.TrustedProxies) == 0 {
+		p.bad("console.trusted_proxies", "is required with console.user_header (the header is believed only from them)")
+	}
+	for _, tp := range k.TrustedProxies {
+		if _, _, err := net.ParseCIDR(tp); err != nil && net.ParseIP(tp) == nil {
+			p.bad("console.trusted_proxies", "%q is neither an IP address nor a CIDR", tp)
+		}
+	}
+	if k.UserHeader == "" && k.UsersFile == "" {
+		host, _, _ := net.SplitHostPort(k.Listen)
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			p.bad("console.listen", "%s is not loopback: set console.user_header (behind your single sign-on proxy) or console.users_file", k.Listen)
+		}
+	}
+	p.atLeast("console.session_ttl", k.SessionTTL, time.Minute, "1m")
+	p.required("console.api.url", k.API.URL)
+	p.required("console.api.cert_file", k.API.CertFile)
+	p.required("console.api.key_file", k.API.KeyFile)
+	if (k.API.TokenURL == "") == (k.API.TokenFile == "") {
+		p.bad("console.api.token_url", "set it (an OAuth 2.0 token endpoint, client credentials over mTLS) or console.api.token_file, not both")
+	}
+	return errors.Join(p...)
+}
+
 func (c *Config) validateAPI(p *problems) {
 	p.addr("api.listen", c.API.Listen)
 	p.required("api.cert_file", c.API.CertFile)

@@ -56,3 +56,17 @@ func ParseWorkCursor(v string) (WorkCursor, error) {
 	}
 	return WorkCursor{Due: ms, ID: id}, nil
 }
+
+// ValidActor reports whether a is a valid X-Actor, the person a client
+// acts for: 1-128 visible ASCII characters (0x21-0x7e).
+func ValidActor(a string) bool {
+	if a == "" || len(a) > 128 {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] < 0x21 || a[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}

@@ -268,7 +268,7 @@ func purpose(valid func(string) bool) gin.HandlerFunc {
 		var named bool
 		if err == nil {
 			actor, named, err = singleHeader(c, "X-Actor")
-			if err == nil && named && !ValidActor(actor) {
+			if err == nil && named && !domain.ValidActor(actor) {
 				err = domain.Invalid("X-Actor", "X-Actor must be 1-128 visible ASCII characters (the user's name, no spaces)")
 			}
 		}
@@ -284,20 +284,6 @@ func purpose(valid func(string) bool) gin.HandlerFunc {
 		}
 		c.Next()
 	}
-}
-
-// ValidActor reports whether a is a valid X-Actor: 1-128 visible ASCII
-// characters (0x21-0x7e).
-func ValidActor(a string) bool {
-	if a == "" || len(a) > 128 {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if a[i] < 0x21 || a[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // Unwrap lets http.ResponseController reach the connection (write
