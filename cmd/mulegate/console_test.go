@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -220,7 +222,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(users, []byte(line+"\n"), 0o600); err != nil {
+	auditor, _ := console.HashLine("auditor", "read but do not touch")
+	if err := os.WriteFile(users, []byte(line+"\n"+auditor+" read-only\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	bankConsole := mustConsole(t, p, gw.api, "bank-a", "  users_file: "+users+"\n")
@@ -388,6 +391,36 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	if st := decodeInto[reportOut](t, do(t, holder, "GET", gw.api+"/v1/reports/"+fresh, hTok, "")); st.Review.State != "open" {
 		t.Errorf("the CSRF-less POST acknowledged the report: %+v", st.Review)
+	}
+
+	// A read-only user sees the report but cannot act on it.
+	roJar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: roJar}
+	if res, err := hc.PostForm(bankConsole.url+"/login", url.Values{"user": {"auditor"}, "password": {"read but do not touch"}}); err != nil || res.StatusCode != 200 {
+		t.Fatalf("the auditor's sign-in: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
+	res, err = hc.Get(bankConsole.url + "/reports/" + fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if res.StatusCode != 200 || csrf == nil || strings.Contains(string(page), "/acknowledge") {
+		t.Fatalf("the read-only auditor's report page: %d, csrf %v, an acknowledge form shown: %v", res.StatusCode, csrf != nil, strings.Contains(string(page), "/acknowledge"))
+	}
+	res, err = hc.PostForm(bankConsole.url+"/reports/"+fresh+"/acknowledge", url.Values{"csrf": {string(csrf[1])}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("a read-only user's acknowledge: %d, want 403", res.StatusCode)
+	}
+	if st := decodeInto[reportOut](t, do(t, holder, "GET", gw.api+"/v1/reports/"+fresh, hTok, "")); st.Review.State != "open" {
+		t.Errorf("a read-only user acknowledged the report: %+v", st.Review)
 	}
 
 	// No URL the browsers asked for holds an IBAN.
