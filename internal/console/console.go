@@ -159,7 +159,8 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *request)) 
 			s.fail(w, r, x, http.StatusForbidden, "This form has expired or did not come from this console. Go back, reload the page and try again.")
 			return
 		}
-		h(w, r, &request{user: x.user, sess: x, ctx: client.WithActor(r.Context(), x.user.Name)})
+		r = r.WithContext(client.WithActor(r.Context(), x.user.Name)) // every API call names the user, page furniture included
+		h(w, r, &request{user: x.user, sess: x, ctx: r.Context()})
 	}
 }
 
