@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/mulegate/mulegate/internal/console"
@@ -98,15 +99,26 @@ func eval[T any](t *testing.T, b *browser, js string) T {
 	return v
 }
 
-// until polls the page until js (an expression) is true.
+// until polls the page until js (an expression) is true; on a timeout
+// it shows what the page says.
 func (b *browser) until(t *testing.T, what, js string) {
 	t.Helper()
-	waitfor.Until(t, what, 20*time.Second, func() bool {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
 		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		defer cancel()
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
-		return err == nil && ok
-	})
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+			page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname + "\n" + document.body.innerText`))
+			cancel()
+			t.Fatalf("timed out after 20s waiting for %s (last error %v); the page:\n%s", what, err, page)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval
+	}
 }
 
 func (b *browser) visited() []string {
@@ -213,7 +225,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	sim := mustSimProc(t).addrs["sim"]
 	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
 	gw := mustGateway(t, p, mustRedisAddrs(t), "audit:\n  path: "+auditPath+"\n", "MULEGATE_POLICE_URL", sim, "MULEGATE_FORWARD_WORKERS", "2",
-		"MULEGATE_REVIEW_RESPOND_WITHIN", "2s", "MULEGATE_CORRECTIONS_LOOKBACK", "1h")
+		"MULEGATE_REVIEW_RESPOND_WITHIN", "2s", "MULEGATE_CORRECTIONS_LOOKBACK", "1h",
+		"MULEGATE_API_REQUEST_TIMEOUT", "5s") // a busy CI machine (-race, a cluster) must not turn a page into a 503: the console is under test here
 	holder, victim, bankC := p.client(t, p.clients["bank-a"]), p.client(t, p.clients["bank-b"]), p.client(t, p.clients["bank-c"])
 	hTok, vTok, cTok := p.token(t, "bank-a", nil, nil), p.token(t, "bank-b", nil, nil), p.token(t, "bank-c", nil, nil)
 
@@ -393,6 +406,20 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the CSRF-less POST acknowledged the report: %+v", st.Review)
 	}
 
+	// Without JavaScript the pages work the same: plain forms and links.
+	n := newBrowser(t, map[string]any{"X-Forwarded-User": "officer.nojs"})
+	if _, err := chromedp.Call(n.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	n.run(t, "search without JavaScript", chromedp.Navigate(policeConsole.url+"/search"), chromedp.WaitVisible(chromedp.CSS(`#ibans`)),
+		chromedp.SetValue(chromedp.CSS(`#ibans`), ibanB), chromedp.Click(chromedp.CSS(`form.search button`)))
+	n.until(t, "the lookup, without JavaScript", `document.querySelector('section.lookup h2')?.innerText.includes('`+ibanB+`')`)
+	n.run(t, "who looked it up, without JavaScript", chromedp.Click(chromedp.CSS(`form[action="/ibans/lookups"] button`)))
+	n.until(t, "the lookups table, without JavaScript", `document.body.innerText.includes('Who looked') && document.body.innerText.includes('bank-a')`)
+	if got := eval[bool](t, n, `typeof htmx === 'undefined'`); !got {
+		t.Error("htmx ran in a browser without JavaScript")
+	}
+
 	// A read-only user sees the report but cannot act on it.
 	roJar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: roJar}
@@ -424,7 +451,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// No URL the browsers asked for holds an IBAN.
-	for _, u := range append(a.visited(), o.visited()...) {
+	for _, u := range slices.Concat(a.visited(), o.visited(), n.visited()) {
 		for _, ib := range append([]string{ibanA, ibanB, ibanC, "NL91ABNA0417164300"}, list...) {
 			if strings.Contains(strings.ToUpper(u), ib) {
 				t.Errorf("the browser requested %s, which holds %s", u, ib)

@@ -1,6 +1,8 @@
 package console
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -105,5 +107,23 @@ func TestTrustedProxies(t *testing.T) {
 	}
 	if _, err := ParseProxies([]string{"not-an-ip"}); err == nil {
 		t.Error("a bad proxy was accepted")
+	}
+}
+
+// TestVendoredLibrariesArePinned: the vendored htmx files are exactly the
+// released versions their names say (a change must be a deliberate
+// upgrade: new file name, new hash here).
+func TestVendoredLibrariesArePinned(t *testing.T) {
+	for name, want := range map[string]string{
+		"static/htmx-2.0.4.min.js": "e209dda5c8235479f3166defc7750e1dbcd5a5c1808b7792fc2e6733768fb447",
+		"static/htmx-sse-2.2.2.js": "83eca6fa0611fe2b0bf1700b424b88b5eced38ef448ef9760a2ea08fbc875611",
+	} {
+		b, err := staticFS.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%x", sha256.Sum256(b)); got != want {
+			t.Errorf("%s: sha256 %s, want %s", name, got, want)
+		}
 	}
 }
