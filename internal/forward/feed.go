@@ -45,7 +45,20 @@ type feedRelay struct {
 	escalate int64 // distinct reporters in 30 days that make iban.threshold
 	log      func(msg string, args ...any)
 	m        *Metrics
+	parts    []int    // the partitions this lane drains (nil: all)
 	again    chan int // partitions to drain again soon
+}
+
+// partitions are the partitions this lane drains.
+func (f *feedRelay) partitions() []int {
+	if f.parts != nil {
+		return f.parts
+	}
+	all := make([]int, f.r.ob.Partitions())
+	for p := range all {
+		all[p] = p
+	}
+	return all
 }
 
 // run drains partitions as wake-ups name them, and on every sweep walks
@@ -57,7 +70,7 @@ func (f *feedRelay) run(ctx context.Context, wake <-chan int) {
 	defer sweep.Stop()
 	claim := time.NewTicker(f.r.cfg.VisibilityTimeout / 2)
 	defer claim.Stop()
-	f.again = make(chan int, f.r.ob.Partitions())
+	f.again = make(chan int, len(f.partitions()))
 	f.all(ctx, true)
 	for {
 		select {
@@ -80,7 +93,7 @@ func (f *feedRelay) run(ctx context.Context, wake <-chan int) {
 }
 
 func (f *feedRelay) all(ctx context.Context, claim bool) {
-	for p := range f.r.ob.Partitions() {
+	for _, p := range f.partitions() {
 		if claim {
 			entries, err := f.feed.ClaimForHolders(ctx, p, f.consumer, f.r.cfg.VisibilityTimeout, f.r.cfg.Batch)
 			if err != nil {

@@ -158,6 +158,49 @@ func New(cfg Config, ob Store, client *Client, log *slog.Logger, m *Metrics) *Re
 // BreakerState is the police breaker's state for /readyz and metrics.
 func (r *Relay) BreakerState() string { return r.br.State() }
 
+// runFeedLanes runs the holders' relay as Workers lanes, each draining
+// its own share of the partitions (partition p is lane p mod lanes'), so
+// that one slow entry (a threshold judged over a long book) holds up its
+// partitions only, and the round trips of different partitions overlap.
+// A report's entries are all in its IBAN's partition: its order holds.
+// The lanes share the relay's consumer name (a partition is read by one
+// lane only).
+func (r *Relay) runFeedLanes(ctx context.Context, wg *sync.WaitGroup, wake <-chan int) {
+	lanes := min(max(1, r.cfg.Workers), r.ob.Partitions())
+	wakes := make([]chan int, lanes)
+	for l := range lanes {
+		wakes[l] = make(chan int, r.ob.Partitions())
+		var parts []int
+		for p := l; p < r.ob.Partitions(); p += lanes {
+			parts = append(parts, p)
+		}
+		lane := &feedRelay{feed: r.ob, r: r, consumer: r.consumer + "-feed", parts: parts,
+			escalate: r.cfg.EscalateReporters, log: r.log.Warn, m: r.m}
+		wg.Go(func() { lane.run(ctx, wakes[l]) })
+	}
+	wg.Go(func() {
+		defer func() {
+			for _, w := range wakes {
+				close(w)
+			}
+		}()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case p, ok := <-wake:
+				if !ok {
+					return
+				}
+				select {
+				case wakes[p%lanes] <- p:
+				default: // the lane has wake-ups queued; its sweep catches up
+				}
+			}
+		}
+	})
+}
+
 // Run forwards until ctx ends. In-flight deliveries finish; entries not yet
 // answered stay pending in Redis and are claimed by another worker after
 // the visibility timeout.
@@ -181,9 +224,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	defer r.dropOwnConsumers(append(names, r.consumer+"-feed"))
 	feedWake, closeFeedWake := r.ob.WakeUps(ctx)
 	defer r.closing("feed wake-up subscription", closeFeedWake)
-	feed := &feedRelay{feed: r.ob, r: r, consumer: r.consumer + "-feed",
-		escalate: r.cfg.EscalateReporters, log: r.log.Warn, m: r.m}
-	wg.Go(func() { feed.run(ctx, feedWake) })
+	r.runFeedLanes(ctx, &wg, feedWake)
 	r.sweep(true)
 	sweep := time.NewTicker(r.cfg.SweepInterval)
 	defer sweep.Stop()
