@@ -8,6 +8,7 @@ import (
 
 	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/outbox"
+	"github.com/mulegate/mulegate/internal/store"
 )
 
 // Feed is what the holders' feed relay needs from storage: the outbox
@@ -28,6 +29,11 @@ type Feed interface {
 	SetUpstream(ctx context.Context, reportID string, up bool, version int64) error
 	CorrectionRecipients(ctx context.Context, pseudo string, part int, at int64, lookback time.Duration,
 		iban string) ([]domain.Caller, []domain.DueReview, error)
+	// A run of report entries in a few pipelined round trips.
+	AppendEvents(ctx context.Context, evs []store.OrgEvent) ([]bool, error)
+	ThresholdCrossings(ctx context.Context, ibans []string, n int64) ([]bool, []domain.Counts, error)
+	TrackDueMany(ctx context.Context, dues []store.Due) error
+	DoneForHoldersMany(ctx context.Context, entries []outbox.Entry) error
 }
 
 // feedRelay tells the bank that holds a reported account: it reads every
@@ -169,38 +175,156 @@ func (f *feedRelay) handle(ctx context.Context, entries []outbox.Entry) (done bo
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishGrace)
 	defer cancel()
 	done = true
-	for _, e := range entries {
-		if e.PoliceOnly {
-			if err := f.feed.DoneForHolders(ctx, e); err != nil {
-				f.log("holders feed: acknowledge failed; will retry", "report_id", e.ReportID, "err", err)
-				done = false
-			}
-			continue
+	for k := 0; k < len(entries); {
+		// A run of plain report entries (the bulk of the traffic) goes in a
+		// few pipelined round trips; the rest one by one, in order.
+		end := k + 1
+		for fastReport(entries[k]) && end < len(entries) && fastReport(entries[end]) {
+			end++
 		}
-		if e.Kind != outbox.KindReport {
-			ready, err := f.feed.HolderReady(ctx, e)
-			if err != nil {
-				f.log("holders feed: order check failed; will retry", "report_id", e.ReportID, "err", err)
-			}
-			if err != nil || !ready {
-				done = false
-				continue
-			}
+		var ok bool
+		if end-k > 1 {
+			ok = f.handleReports(ctx, entries[k:end])
+		} else {
+			ok = f.handleOne(ctx, entries[k])
 		}
-		if !f.write(ctx, e.Holder, e, f.eventFor) || !f.write(ctx, e.FeedTo, e, f.carried) {
-			done = false
-			continue
-		}
-		if !f.threshold(ctx, e) || !f.trackDue(ctx, e) || !f.trackRecovery(ctx, e) || !f.upstream(ctx, e) || !f.correct(ctx, e) {
-			done = false
-			continue // retried with the relay's own pending entries
-		}
-		if err := f.feed.DoneForHolders(ctx, e); err != nil {
-			f.log("holders feed: acknowledge failed; will retry", "report_id", e.ReportID, "err", err)
-			done = false
-		}
+		done = done && ok
+		k = end
 	}
 	return done
+}
+
+// handleOne writes one entry's events and acknowledges it; false when it
+// has to wait or failed (it stays pending).
+func (f *feedRelay) handleOne(ctx context.Context, e outbox.Entry) bool {
+	if e.PoliceOnly {
+		if err := f.feed.DoneForHolders(ctx, e); err != nil {
+			f.log("holders feed: acknowledge failed; will retry", "report_id", e.ReportID, "err", err)
+			return false
+		}
+		return true
+	}
+	if e.Kind != outbox.KindReport {
+		ready, err := f.feed.HolderReady(ctx, e)
+		if err != nil {
+			f.log("holders feed: order check failed; will retry", "report_id", e.ReportID, "err", err)
+		}
+		if err != nil || !ready {
+			return false
+		}
+	}
+	if !f.write(ctx, e.Holder, e, f.eventFor) || !f.write(ctx, e.FeedTo, e, f.carried) {
+		return false
+	}
+	if !f.threshold(ctx, e) || !f.trackDue(ctx, e) || !f.trackRecovery(ctx, e) || !f.upstream(ctx, e) || !f.correct(ctx, e) {
+		return false // retried with the relay's own pending entries
+	}
+	if err := f.feed.DoneForHolders(ctx, e); err != nil {
+		f.log("holders feed: acknowledge failed; will retry", "report_id", e.ReportID, "err", err)
+		return false
+	}
+	return true
+}
+
+// fastReport says whether e is a plain report entry: its events are
+// report.received and maybe iban.threshold, and it is the first entry of
+// its report (nothing earlier to wait for).
+func fastReport(e outbox.Entry) bool {
+	return e.Kind == outbox.KindReport && !e.PoliceOnly && e.FeedTo == ""
+}
+
+// handleReports does what handle does for each entry of a run of plain
+// report entries, step by step for the whole run: the holders' events,
+// the threshold judged once per IBAN (after the run's reports, as the
+// one-by-one path judges after each: the book already holds them all),
+// the review-due sets, the acknowledgements. Every step is idempotent: a
+// run that fails stays pending and is taken again (false).
+func (f *feedRelay) handleReports(ctx context.Context, run []outbox.Entry) bool {
+	var evs []store.OrgEvent
+	var dues []store.Due
+	for _, e := range run {
+		if ev, ok := f.eventFor(e); ok {
+			evs = append(evs, store.OrgEvent{Org: e.Holder, Event: ev})
+		}
+		if e.Holder != "" && !e.RespondBy.IsZero() {
+			dues = append(dues, store.Due{Holder: e.Holder, ReportID: e.ReportID, RespondBy: e.RespondBy})
+		}
+	}
+	added, err := f.feed.AppendEvents(ctx, evs)
+	if err != nil {
+		f.log("holders feed: write failed; will retry", "entries", len(run), "err", err)
+		return false
+	}
+	if f.m != nil {
+		for n, a := range added {
+			if a {
+				f.m.eventWritten(evs[n].Event.Type)
+			}
+		}
+	}
+	if !f.thresholds(ctx, run) {
+		return false
+	}
+	if err := f.feed.TrackDueMany(ctx, dues); err != nil {
+		f.log("holders feed: reviews due failed; will retry", "entries", len(run), "err", err)
+		return false
+	}
+	if err := f.feed.DoneForHoldersMany(ctx, run); err != nil {
+		f.log("holders feed: acknowledge failed; will retry", "entries", len(run), "err", err)
+		return false
+	}
+	return true
+}
+
+// thresholds judges iban.threshold for a run of report entries: each
+// IBAN once, its event's subject the IBAN's first report of the run.
+func (f *feedRelay) thresholds(ctx context.Context, run []outbox.Entry) bool {
+	if f.escalate <= 0 {
+		return true
+	}
+	var ibans []string
+	first := map[string]outbox.Entry{}
+	for _, e := range run {
+		var w struct {
+			IBAN string `json:"iban"`
+		}
+		_ = json.Unmarshal(e.Body, &w)
+		if e.Holder == "" || w.IBAN == "" {
+			continue
+		}
+		if _, ok := first[w.IBAN]; !ok {
+			first[w.IBAN] = e
+			ibans = append(ibans, w.IBAN)
+		}
+	}
+	if len(ibans) == 0 {
+		return true
+	}
+	crossed, counts, err := f.feed.ThresholdCrossings(ctx, ibans, f.escalate)
+	if err != nil {
+		f.log("holders feed: threshold check failed; will retry", "entries", len(run), "err", err)
+		return false
+	}
+	for n, ib := range ibans {
+		if !crossed[n] {
+			continue
+		}
+		e, c := first[ib], counts[n]
+		ev := f.event(domain.EventIBANThreshold, e.ReportID, map[string]any{"iban": ib,
+			"reporter_count": c.Windows[1].Reporters, "report_count": c.Windows[1].Reports, "window": "30d"})
+		if _, err := f.feed.AppendEvent(ctx, e.Holder, ev); err != nil {
+			f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
+			return false
+		}
+		if f.m != nil {
+			f.m.eventWritten(domain.EventIBANThreshold)
+		}
+		if err := f.feed.MarkThresholdCrossed(ctx, ib); err != nil {
+			f.log("holders feed: threshold mark failed; will retry", "report_id", e.ReportID, "err", err)
+			return false
+		}
+	}
+	return true
 }
 
 // write writes the event of e that of gives (if any) into org's feed;

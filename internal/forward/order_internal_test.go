@@ -2,6 +2,7 @@ package forward
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -28,6 +29,15 @@ func (f *flakyFeed) AppendEvent(ctx context.Context, org string, e domain.Event)
 		return false, errors.New("injected: feed write failed")
 	}
 	return f.Store.AppendEvent(ctx, org, e)
+}
+
+// AppendEvents fails like AppendEvent: a run of reports written in one
+// round trip fails whole.
+func (f *flakyFeed) AppendEvents(ctx context.Context, evs []store.OrgEvent) ([]bool, error) {
+	if f.failures.Add(-1) >= 0 {
+		return nil, errors.New("injected: feed write failed")
+	}
+	return f.Store.AppendEvents(ctx, evs)
 }
 
 func orderFixture(t *testing.T) (*store.Store, *flakyFeed, func(consumer string) *feedRelay) {
@@ -140,5 +150,65 @@ func TestFeedInOrderAfterAFailedWrite(t *testing.T) {
 	x.drain(ctx, p)
 	if got := feedTypes(t, st); got != "report.received,report.cancelled" {
 		t.Errorf("the bank's feed: %q, want report.received,report.cancelled", got)
+	}
+}
+
+// TestFeedRunOfReports (issue 29): a run of report entries of one
+// partition is taken in a few pipelined round trips and ends as the one
+// by one path would: each report.received once and in order, one
+// iban.threshold when the third reporter arrives, every review in the
+// holder's due set, nothing left pending; a run whose write fails stays
+// pending whole and is taken again, without a duplicate.
+func TestFeedRunOfReports(t *testing.T) {
+	st, feed, relay := orderFixture(t)
+	ctx := context.Background()
+	var ids []string
+	for n, org := range []string{"bank-a", "bank-b", "bank-c", "bank-a", "bank-b"} {
+		sub, err := domain.NewSubmission("NL91ABNA0417164300", "phishing", nil, nil, "", "", time.Now(), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := st.Accept(ctx, org, domain.OrgBank, "run-"+string(rune('a'+n)), sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, a.ID)
+	}
+	i, _ := iban.Parse("NL91ABNA0417164300")
+	p := st.KeyOf(i).Partition
+	x := relay("gw1-feed")
+	feed.failures.Store(1)
+	x.drain(ctx, p)
+	if got := feedTypes(t, st); got != "" {
+		t.Fatalf("after a failed run the bank's feed holds %q", got)
+	}
+	x.drain(ctx, p)
+	want := "report.received,report.received,report.received,report.received,report.received,iban.threshold"
+	if got := feedTypes(t, st); got != want {
+		t.Errorf("the bank's feed: %q, want %q", got, want)
+	}
+	evs, _, _, err := st.Events(ctx, "bank-h", "", 100, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, id := range ids {
+		var d struct {
+			ReportID string `json:"report_id"`
+		}
+		_ = json.Unmarshal(evs[n].Data, &d)
+		if d.ReportID != id {
+			t.Errorf("event %d is about %s, want %s (the order reported)", n, d.ReportID, id)
+		}
+	}
+	open, _, err := st.ReviewBacklog(ctx, []string{"bank-h"})
+	if err != nil || open["bank-h"] != 5 {
+		t.Errorf("open reviews in the due set: %v %v, want 5", open, err)
+	}
+	if left, err := st.PendingForHolders(ctx, p, x.consumer, 100); err != nil || len(left) != 0 {
+		t.Errorf("pending after the run: %d %v", len(left), err)
+	}
+	x.drain(ctx, p) // nothing new: nothing written twice
+	if got := feedTypes(t, st); got != want {
+		t.Errorf("after another drain: %q", got)
 	}
 }

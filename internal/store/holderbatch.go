@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/mulegate/mulegate/internal/domain"
+	"github.com/mulegate/mulegate/internal/iban"
+	"github.com/mulegate/mulegate/internal/outbox"
+	"github.com/redis/go-redis/v9"
+)
+
+// The holders' relay takes a run of report entries in a few pipelined
+// round trips (issue 29) instead of a few round trips each: the events,
+// the threshold judgements, the review-due sets and the acknowledgements
+// of the whole run. Each step is idempotent, so a run that fails part way
+// is simply taken again.
+
+// OrgEvent is an event for one org's feed.
+type OrgEvent struct {
+	Org   string
+	Event domain.Event
+}
+
+// AppendEvents appends events to their orgs' feeds, in order, each once
+// (by its event id), in one pipelined round trip per node; added says
+// which were new. With redis.wait_replicas it appends one at a time (each
+// waits for its replicas).
+func (s *Feeds) AppendEvents(ctx context.Context, evs []OrgEvent) ([]bool, error) {
+	added := make([]bool, len(evs))
+	if s.opt.WaitReplicas > 0 {
+		for n, e := range evs {
+			var err error
+			if added[n], err = s.AppendEvent(ctx, e.Org, e.Event); err != nil {
+				return nil, err
+			}
+		}
+		return added, nil
+	}
+	now := s.now()
+	retention := s.opt.EventRetention
+	cmds := make([]*redis.Cmd, len(evs))
+	err := withScripts(func() error {
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for n, oe := range evs {
+				e := oe.Event
+				args := appendEventArgs{EventID: e.ID, MinID: strconv.FormatInt(now.Add(-retention).UnixMilli(), 10), Type: string(e.Type),
+					Data: s.blobs.seal(adEvent(oe.Org, e.ID), e.Data), Created: e.CreatedAt.UnixMilli(),
+					TTL: int64((retention + 24*time.Hour) / time.Second), Channel: AlertChannel, Bank: oe.Org, Now: now.UnixMilli(),
+					MaxLen: s.opt.EventsMaxPerBank}
+				cmds[n] = appendEventScript.EvalSha(ctx, p, []string{eventStream(oe.Org), eventIDs(oe.Org)}, args.argv()...)
+			}
+			return nil
+		})
+		return err
+	}, func() error { return s.LoadScripts(ctx) })
+	if err != nil {
+		return nil, s.fail(opAlerts, "append events", err)
+	}
+	for n, c := range cmds {
+		out, _ := c.Val().([]any)
+		if len(out) != 3 {
+			return nil, domain.Internal("append events: parse", errUnexpected(c.Val()))
+		}
+		k, _ := out[0].(int64)
+		trimmed, _ := out[2].(int64)
+		s.countTrimmed(evs[n].Org, trimmed)
+		added[n] = k == 1
+	}
+	return added, nil
+}
+
+// ThresholdCrossings is ThresholdCrossing for several IBANs: their books
+// read in one pipelined round trip per node, then the marks lifted (below
+// n) or read (at or above) in one more.
+func (s *IBANs) ThresholdCrossings(ctx context.Context, raws []string, n int64) ([]bool, []domain.Counts, error) {
+	keys := make([]domain.IBANKey, len(raws))
+	for k, raw := range raws {
+		i, err := iban.Parse(raw)
+		if err != nil {
+			return nil, nil, domain.Internal("threshold: parse", err)
+		}
+		keys[k] = s.KeyOf(i)
+	}
+	counts, err := s.LookupKeys(ctx, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	marks := make([]*redis.BoolCmd, len(keys))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k, key := range keys {
+			book := s.keysOf(key).book()
+			if counts[k].Windows[1].Reporters < n {
+				p.HDel(ctx, book, "t")
+			} else {
+				marks[k] = p.HExists(ctx, book, "t")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, s.fail(opAlerts, "threshold: marks", err)
+	}
+	crossed := make([]bool, len(keys))
+	for k, m := range marks {
+		crossed[k] = m != nil && !m.Val()
+	}
+	return crossed, counts, nil
+}
+
+// Due is a review a holder owes, for TrackDueMany.
+type Due struct {
+	Holder, ReportID string
+	RespondBy        time.Time
+}
+
+// TrackDueMany records open reviews in their holders' due sets: one
+// ZADD, trim and expiry per holder, in one pipelined round trip per node.
+func (s *Feeds) TrackDueMany(ctx context.Context, dues []Due) error {
+	if len(dues) == 0 {
+		return nil
+	}
+	byHolder := map[string][]redis.Z{}
+	var order []string
+	for _, d := range dues {
+		if _, ok := byHolder[d.Holder]; !ok {
+			order = append(order, d.Holder)
+		}
+		byHolder[d.Holder] = append(byHolder[d.Holder], redis.Z{Score: float64(d.RespondBy.UnixMilli()), Member: d.ReportID})
+	}
+	gone, ttl := s.dueGone(s.now()), time.Duration(s.ttlSeconds())*time.Second
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, h := range order {
+			p.ZAdd(ctx, dueKey(h), byHolder[h]...)
+			p.ZRemRangeByScore(ctx, dueKey(h), "-inf", gone)
+			p.Expire(ctx, dueKey(h), ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		return s.fail(opAlerts, "reviews due: write", err)
+	}
+	return nil
+}
+
+// DoneForHoldersMany is DoneForHolders for a run of entries, in one
+// pipelined round trip per node.
+func (s *Outbox) DoneForHoldersMany(ctx context.Context, entries []outbox.Entry) error {
+	cmds := make([]*redis.Cmd, len(entries))
+	err := withScripts(func() error {
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for n, e := range entries {
+				cmds[n] = doneScript.EvalSha(ctx, p, []string{s.OutboxKey(e.Partition)},
+					doneArgs{Group: holderGroup, Entry: e.StreamID, OtherGroup: forwarderGroup}.argv()...)
+			}
+			return nil
+		})
+		return err
+	}, func() error { return s.LoadScripts(ctx) })
+	if err != nil {
+		return s.fail(opOutbox, "outbox: done script", err)
+	}
+	return nil
+}
