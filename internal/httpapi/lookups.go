@@ -136,14 +136,23 @@ func handleBatchLookup(d lookupDeps) gin.HandlerFunc {
 			wg.Go(func() { parts[j].run(ctx, s, key, view, risk, ibans) })
 		}
 		wg.Wait()
-		body := append(make([]byte, 0, 64+900*len(raw)), `{"results":[`...)
-		var keys []domain.IBANKey
-		var risks []string
-		for j, p := range parts {
+		defer func() {
+			for _, p := range parts {
+				putPartBody(p.body)
+			}
+		}()
+		size := 16 + len(parts)
+		for _, p := range parts {
 			if p.err != nil {
 				writeProblem(c, p.err)
 				return
 			}
+			size += len(p.body)
+		}
+		body := append(make([]byte, 0, size), `{"results":[`...)
+		var keys []domain.IBANKey
+		var risks []string
+		for j, p := range parts {
 			if j > 0 && len(p.body) > 0 {
 				body = append(body, ',')
 			}
@@ -153,6 +162,25 @@ func handleBatchLookup(d lookupDeps) gin.HandlerFunc {
 		st := stateOf(c)
 		st.keys, st.keysSet, st.risks = keys, true, risks
 		c.Data(http.StatusOK, jsonContentType, append(body, ']', '}'))
+	}
+}
+
+// partBodies keeps the buffers a batch's parts render into (about 900
+// bytes an IBAN: a batch of 1000 rendered into fresh buffers allocated
+// and zeroed 0.9 MB each time). A part's body is copied into the answer,
+// so it goes back when the answer is made.
+var partBodies sync.Pool
+
+func getPartBody(n int) []byte {
+	if b, ok := partBodies.Get().(*[]byte); ok && cap(*b) >= n {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, n)
+}
+
+func putPartBody(b []byte) {
+	if b != nil && cap(b) <= 4<<20 {
+		partBodies.Put(&b)
 	}
 }
 
@@ -192,7 +220,7 @@ func (p *batchPart) run(ctx context.Context, s lookuper, key keyOf, view View, r
 		return
 	}
 	p.risks = make([]string, len(valid))
-	p.body = make([]byte, 0, 900*len(raw))
+	p.body = getPartBody(900 * len(raw))
 	k := 0
 	for n := range raw {
 		if n > 0 {
