@@ -18,6 +18,7 @@ var (
 	holderRate    = flag.Int("holder-rate", 0, "TestHolderKeepsUp: reports per second to sustain (0: skip)")
 	holderSeconds = flag.Int("holder-seconds", 30, "TestHolderKeepsUp: for how long")
 	holderIBANs   = flag.Int("holder-ibans", 300, "TestHolderKeepsUp: distinct IBANs, a third per holder (0: a new IBAN for every report)")
+	holderGWs     = flag.Int("holder-gateways", 1, "TestHolderKeepsUp: gateways on the one Redis, the reports spread over them")
 )
 
 // TestHolderKeepsUp is the holder loop's sustained-rate benchmark (issue
@@ -30,14 +31,19 @@ var (
 // check:
 //
 //	go test ./cmd/mulegate -run TestHolderKeepsUp -v -args -holder-rate 2000 -holder-seconds 30 [-holder-ibans 0]
-//	MULEGATE_TEST_TOPOLOGY=cluster go test … (a 3-master cluster)
+//	MULEGATE_TEST_TOPOLOGY=cluster go test … (a 3-master cluster) … -holder-gateways 2
 func TestHolderKeepsUp(t *testing.T) {
 	if *holderRate == 0 {
 		t.Skip("measurement only: pass -holder-rate N")
 	}
 	p := mustPKI(t)
 	sim := mustSimProc(t).addrs["sim"]
-	gw := mustGateway(t, p, mustRedisAddrs(t), "", "MULEGATE_POLICE_URL", sim, "MULEGATE_FORWARD_WORKERS", "4")
+	rds := mustRedisAddrs(t)
+	var gws []*gateway
+	for range max(1, *holderGWs) {
+		gws = append(gws, mustGateway(t, p, rds, "", "MULEGATE_POLICE_URL", sim, "MULEGATE_FORWARD_WORKERS", "4"))
+	}
+	gw := gws[0]
 	market := p.client(t, p.clients["market-a"])
 	market.Transport = market.Transport.(*specCheck).next // measure the gateway, not the test's OpenAPI check
 	mTok := p.token(t, "market-a", nil, nil)
@@ -92,7 +98,7 @@ func TestHolderKeepsUp(t *testing.T) {
 			for k := w; k < total; k += workers {
 				time.Sleep(time.Until(next))
 				next = next.Add(interval)
-				req, _ := http.NewRequest("POST", gw.api+"/v1/reports", strings.NewReader(`{"iban":"`+ibans[k%len(ibans)]+`","category":"phishing"}`))
+				req, _ := http.NewRequest("POST", gws[k%len(gws)].api+"/v1/reports", strings.NewReader(`{"iban":"`+ibans[k%len(ibans)]+`","category":"phishing"}`))
 				req.Header.Set("Authorization", "Bearer "+mTok)
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Idempotency-Key", fmt.Sprint("hold-", k))
