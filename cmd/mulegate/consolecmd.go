@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -49,9 +50,7 @@ func cmdConsole(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 // newConsole builds the console of cfg's console section.
-func newConsole(cfg config.Config, log interface {
-	Info(string, ...any)
-}) (*console.Server, error) {
+func newConsole(cfg config.Config, log *slog.Logger) (*console.Server, error) {
 	k := cfg.Console
 	ccfg := client.Config{BaseURL: k.API.URL, CertFile: k.API.CertFile, KeyFile: k.API.KeyFile, CAFile: k.API.CAFile,
 		TokenURL: k.API.TokenURL, ClientID: k.API.ClientID, Scopes: k.API.Scopes, UserAgent: "mulegate-console/" + readBuildInfo().Version}
@@ -62,7 +61,7 @@ func newConsole(cfg config.Config, log interface {
 	if err != nil {
 		return nil, fmt.Errorf("console.api: %w", err)
 	}
-	opt := console.Options{Client: c, UserHeader: k.UserHeader, SessionTTL: k.SessionTTL.D(), Secure: k.TLSCertFile != ""}
+	opt := console.Options{Client: c, UserHeader: k.UserHeader, SessionTTL: k.SessionTTL.D(), Secure: k.TLSCertFile != "", Log: log}
 	if opt.Proxies, err = console.ParseProxies(k.TrustedProxies); err != nil {
 		return nil, err
 	}
@@ -76,9 +75,7 @@ func newConsole(cfg config.Config, log interface {
 }
 
 // serveConsole serves srv on ln until ctx ends.
-func serveConsole(ctx context.Context, srv http.Handler, ln net.Listener, cfg config.Config, log interface {
-	Info(string, ...any)
-}, stdout io.Writer) error {
+func serveConsole(ctx context.Context, srv http.Handler, ln net.Listener, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
 	k := cfg.Console
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 	scheme := "http"

@@ -151,7 +151,7 @@ func (s *Server) renderSearchProblem(w http.ResponseWriter, r *http.Request, q *
 
 func problemDetail(err error) string {
 	var e *client.Error
-	if ok := asError(err, &e); ok && e.Problem.Detail != "" {
+	if errors.As(err, &e) && e.Problem.Detail != "" {
 		return e.Problem.Detail
 	}
 	return err.Error()
@@ -553,5 +553,3 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request, q *request)
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-func asError(err error, target **client.Error) bool { return errors.As(err, target) }

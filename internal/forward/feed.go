@@ -21,7 +21,6 @@ type Feed interface {
 	DoneForHolders(ctx context.Context, e outbox.Entry) error
 	EventID(typ domain.EventType, subject string) string
 	AppendEvent(ctx context.Context, bankOrg string, e domain.Event) (bool, error)
-	ThresholdCrossing(ctx context.Context, iban string, n int64) (bool, domain.Counts, error)
 	MarkThresholdCrossed(ctx context.Context, iban string) error
 	TrackDue(ctx context.Context, holder, reportID string, respondBy time.Time, open bool) error
 	TrackRecovery(ctx context.Context, holder, requester, reportID string, deadline time.Time) error
@@ -283,48 +282,17 @@ func (f *feedRelay) thresholds(ctx context.Context, run []outbox.Entry) bool {
 		return true
 	}
 	var ibans []string
-	first := map[string]outbox.Entry{}
+	var subjects []outbox.Entry
+	seen := map[string]bool{}
 	for _, e := range run {
-		var w struct {
-			IBAN string `json:"iban"`
-		}
-		_ = json.Unmarshal(e.Body, &w)
-		if e.Holder == "" || w.IBAN == "" {
+		ib := reportIBAN(e)
+		if e.Holder == "" || ib == "" || seen[ib] {
 			continue
 		}
-		if _, ok := first[w.IBAN]; !ok {
-			first[w.IBAN] = e
-			ibans = append(ibans, w.IBAN)
-		}
+		seen[ib] = true
+		ibans, subjects = append(ibans, ib), append(subjects, e)
 	}
-	if len(ibans) == 0 {
-		return true
-	}
-	crossed, counts, err := f.feed.ThresholdCrossings(ctx, ibans, f.escalate)
-	if err != nil {
-		f.log("holders feed: threshold check failed; will retry", "entries", len(run), "err", err)
-		return false
-	}
-	for n, ib := range ibans {
-		if !crossed[n] {
-			continue
-		}
-		e, c := first[ib], counts[n]
-		ev := f.event(domain.EventIBANThreshold, e.ReportID, map[string]any{"iban": ib,
-			"reporter_count": c.Windows[1].Reporters, "report_count": c.Windows[1].Reports, "window": "30d"})
-		if _, err := f.feed.AppendEvent(ctx, e.Holder, ev); err != nil {
-			f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
-			return false
-		}
-		if f.m != nil {
-			f.m.eventWritten(domain.EventIBANThreshold)
-		}
-		if err := f.feed.MarkThresholdCrossed(ctx, ib); err != nil {
-			f.log("holders feed: threshold mark failed; will retry", "report_id", e.ReportID, "err", err)
-			return false
-		}
-	}
-	return true
+	return len(ibans) == 0 || f.judge(ctx, ibans, subjects)
 }
 
 // write writes the event of e that of gives (if any) into org's feed;
@@ -454,34 +422,53 @@ func (f *feedRelay) trackRecovery(ctx context.Context, e outbox.Entry) bool {
 func (f *feedRelay) threshold(ctx context.Context, e outbox.Entry) bool {
 	ibanText := e.IBAN
 	if e.Kind == outbox.KindReport {
-		var w struct {
-			IBAN string `json:"iban"`
-		}
-		_ = json.Unmarshal(e.Body, &w)
-		ibanText = w.IBAN
+		ibanText = reportIBAN(e)
 	} else if e.Event != "cancelled" {
 		return true
 	}
 	if e.Holder == "" || ibanText == "" || f.escalate <= 0 {
 		return true
 	}
-	crossed, c, err := f.feed.ThresholdCrossing(ctx, ibanText, f.escalate)
+	return f.judge(ctx, []string{ibanText}, []outbox.Entry{e})
+}
+
+// reportIBAN is the IBAN of a report entry (its police body's).
+func reportIBAN(e outbox.Entry) string {
+	var w struct {
+		IBAN string `json:"iban"`
+	}
+	_ = json.Unmarshal(e.Body, &w)
+	return w.IBAN
+}
+
+// judge judges the threshold of ibans (in one pipelined read of their
+// books) and announces each crossing to the holder of the entry of the
+// same index, the event's subject, then marks it. False when it could
+// not judge or announce (Redis): retried.
+func (f *feedRelay) judge(ctx context.Context, ibans []string, subjects []outbox.Entry) bool {
+	crossed, counts, err := f.feed.ThresholdCrossings(ctx, ibans, f.escalate)
 	if err != nil {
-		f.log("holders feed: threshold check failed; will retry", "report_id", e.ReportID, "err", err)
+		f.log("holders feed: threshold check failed; will retry", "report_id", subjects[0].ReportID, "err", err)
 		return false
 	}
-	if !crossed {
-		return true
-	}
-	ev := f.event(domain.EventIBANThreshold, e.ReportID, map[string]any{"iban": ibanText,
-		"reporter_count": c.Windows[1].Reporters, "report_count": c.Windows[1].Reports, "window": "30d"})
-	if _, err := f.feed.AppendEvent(ctx, e.Holder, ev); err != nil {
-		f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
-		return false
-	}
-	if err := f.feed.MarkThresholdCrossed(ctx, ibanText); err != nil {
-		f.log("holders feed: threshold mark failed; will retry", "report_id", e.ReportID, "err", err)
-		return false
+	for n, ib := range ibans {
+		if !crossed[n] {
+			continue
+		}
+		e, c := subjects[n], counts[n]
+		ev := f.event(domain.EventIBANThreshold, e.ReportID, map[string]any{"iban": ib,
+			"reporter_count": c.Windows[1].Reporters, "report_count": c.Windows[1].Reports, "window": "30d"})
+		if _, err := f.feed.AppendEvent(ctx, e.Holder, ev); err != nil {
+			f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
+			return false
+		}
+		if f.m != nil {
+			f.m.eventWritten(domain.EventIBANThreshold)
+		}
+		if err := f.feed.MarkThresholdCrossed(ctx, ib); err != nil {
+			f.log("holders feed: threshold mark failed; will retry", "report_id", e.ReportID, "err", err)
+			return false
+		}
 	}
 	return true
 }

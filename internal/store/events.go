@@ -34,16 +34,26 @@ func (s *conn) EventID(typ domain.EventType, subject string) string {
 // AppendEvent adds an event to bankOrg's feed, once per event id; added
 // is false when it was there already.
 func (s *Feeds) AppendEvent(ctx context.Context, bankOrg string, e domain.Event) (added bool, err error) {
-	now := s.now()
-	retention := s.opt.EventRetention
-	args := appendEventArgs{EventID: e.ID, MinID: strconv.FormatInt(now.Add(-retention).UnixMilli(), 10), Type: string(e.Type),
-		Data: s.blobs.seal(adEvent(bankOrg, e.ID), e.Data), Created: e.CreatedAt.UnixMilli(),
-		TTL: int64((retention + 24*time.Hour) / time.Second), Channel: AlertChannel, Bank: bankOrg, Now: now.UnixMilli(),
-		MaxLen: s.opt.EventsMaxPerBank}
-	v, err := s.runReplicated(ctx, appendEventScript, []string{eventStream(bankOrg), eventIDs(bankOrg)}, args.argv()...)
+	v, err := s.runReplicated(ctx, appendEventScript, []string{eventStream(bankOrg), eventIDs(bankOrg)}, s.appendArgs(bankOrg, e, s.now())...)
 	if err != nil {
 		return false, s.fail(opAlerts, "append event script", err)
 	}
+	return s.appended(bankOrg, v)
+}
+
+// appendArgs are the append_event script's arguments for e in bankOrg's
+// feed.
+func (s *Feeds) appendArgs(bankOrg string, e domain.Event, now time.Time) []any {
+	retention := s.opt.EventRetention
+	return appendEventArgs{EventID: e.ID, MinID: strconv.FormatInt(now.Add(-retention).UnixMilli(), 10), Type: string(e.Type),
+		Data: s.blobs.seal(adEvent(bankOrg, e.ID), e.Data), Created: e.CreatedAt.UnixMilli(),
+		TTL: int64((retention + 24*time.Hour) / time.Second), Channel: AlertChannel, Bank: bankOrg, Now: now.UnixMilli(),
+		MaxLen: s.opt.EventsMaxPerBank}.argv()
+}
+
+// appended reads the append_event script's answer: whether the event
+// was new (and counts what it trimmed).
+func (s *Feeds) appended(bankOrg string, v any) (bool, error) {
 	out, _ := v.([]any)
 	if len(out) != 3 {
 		return false, domain.Internal("append event: parse", errUnexpected(v))
@@ -120,26 +130,11 @@ func (s *conn) eventFrom(org string, m redis.XMessage) domain.Event {
 // (after cancellations, or once old reports leave the window). It returns
 // the counts it judged by.
 func (s *IBANs) ThresholdCrossing(ctx context.Context, raw string, n int64) (bool, domain.Counts, error) {
-	i, err := iban.Parse(raw)
+	crossed, counts, err := s.ThresholdCrossings(ctx, []string{raw}, n)
 	if err != nil {
-		return false, domain.Counts{}, domain.Internal("threshold: parse", err)
+		return false, domain.Counts{}, err
 	}
-	c, err := s.Lookup(ctx, i)
-	if err != nil {
-		return false, c, err
-	}
-	book := s.keysFor(i).book()
-	if c.Windows[1].Reporters < n {
-		if err := s.rdb.HDel(ctx, book, "t").Err(); err != nil {
-			return false, c, s.fail(opAlerts, "threshold: re-arm", err)
-		}
-		return false, c, nil
-	}
-	exists, err := s.rdb.HExists(ctx, book, "t").Result()
-	if err != nil {
-		return false, c, s.fail(opAlerts, "threshold: read", err)
-	}
-	return !exists, c, nil
+	return crossed[0], counts[0], nil
 }
 
 // MarkThresholdCrossed records that the crossing was announced.
@@ -158,18 +153,10 @@ func (s *IBANs) MarkThresholdCrossed(ctx context.Context, raw string) error {
 
 // TrackDue records (open) or forgets a review the holder owes.
 func (s *Feeds) TrackDue(ctx context.Context, holder, reportID string, respondBy time.Time, open bool) error {
-	var err error
 	if open {
-		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.ZAdd(ctx, dueKey(holder), redis.Z{Score: float64(respondBy.UnixMilli()), Member: reportID})
-			p.ZRemRangeByScore(ctx, dueKey(holder), "-inf", s.dueGone(s.now()))
-			p.Expire(ctx, dueKey(holder), time.Duration(s.ttlSeconds())*time.Second)
-			return nil
-		})
-	} else {
-		err = s.rdb.ZRem(ctx, dueKey(holder), reportID).Err()
+		return s.TrackDueMany(ctx, []Due{{Holder: holder, ReportID: reportID, RespondBy: respondBy}})
 	}
-	if err != nil {
+	if err := s.rdb.ZRem(ctx, dueKey(holder), reportID).Err(); err != nil {
 		return s.fail(opAlerts, "reviews due: write", err)
 	}
 	return nil

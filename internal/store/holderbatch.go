@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/mulegate/mulegate/internal/domain"
@@ -39,17 +38,11 @@ func (s *Feeds) AppendEvents(ctx context.Context, evs []OrgEvent) ([]bool, error
 		return added, nil
 	}
 	now := s.now()
-	retention := s.opt.EventRetention
 	cmds := make([]*redis.Cmd, len(evs))
 	err := withScripts(func() error {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for n, oe := range evs {
-				e := oe.Event
-				args := appendEventArgs{EventID: e.ID, MinID: strconv.FormatInt(now.Add(-retention).UnixMilli(), 10), Type: string(e.Type),
-					Data: s.blobs.seal(adEvent(oe.Org, e.ID), e.Data), Created: e.CreatedAt.UnixMilli(),
-					TTL: int64((retention + 24*time.Hour) / time.Second), Channel: AlertChannel, Bank: oe.Org, Now: now.UnixMilli(),
-					MaxLen: s.opt.EventsMaxPerBank}
-				cmds[n] = appendEventScript.EvalSha(ctx, p, []string{eventStream(oe.Org), eventIDs(oe.Org)}, args.argv()...)
+				cmds[n] = appendEventScript.EvalSha(ctx, p, []string{eventStream(oe.Org), eventIDs(oe.Org)}, s.appendArgs(oe.Org, oe.Event, now)...)
 			}
 			return nil
 		})
@@ -59,14 +52,9 @@ func (s *Feeds) AppendEvents(ctx context.Context, evs []OrgEvent) ([]bool, error
 		return nil, s.fail(opAlerts, "append events", err)
 	}
 	for n, c := range cmds {
-		out, _ := c.Val().([]any)
-		if len(out) != 3 {
-			return nil, domain.Internal("append events: parse", errUnexpected(c.Val()))
+		if added[n], err = s.appended(evs[n].Org, c.Val()); err != nil {
+			return nil, err
 		}
-		k, _ := out[0].(int64)
-		trimmed, _ := out[2].(int64)
-		s.countTrimmed(evs[n].Org, trimmed)
-		added[n] = k == 1
 	}
 	return added, nil
 }

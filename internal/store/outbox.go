@@ -101,12 +101,7 @@ func (s *Outbox) ClaimForHolders(ctx context.Context, partition int, consumer st
 // DoneForHolders records that the holder's feed has the entry; the entry
 // leaves the outbox once the forwarders are done with it too.
 func (s *Outbox) DoneForHolders(ctx context.Context, e outbox.Entry) error {
-	err := doneScript.Run(ctx, s.rdb, []string{s.OutboxKey(e.Partition)},
-		doneArgs{Group: holderGroup, Entry: e.StreamID, OtherGroup: forwarderGroup}.argv()...).Err()
-	if err != nil {
-		return s.fail(opOutbox, "outbox: done script", err)
-	}
-	return nil
+	return s.DoneForHoldersMany(ctx, []outbox.Entry{e})
 }
 
 func (s *Outbox) readGroup(ctx context.Context, group string, partition int, consumer string, count int) ([]outbox.Entry, error) {
