@@ -89,8 +89,10 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	st, err := migrate.Run(ctx, c.st, migrate.Options{Secret: []byte(cfg.Storage.PseudonymSecret), Partitions: cfg.Storage.Partitions})
 	fmt.Fprintf(stdout, "migrated %d IBANs: %d reports, %d markers; %d reports past retention dropped\n", st.IBANs, st.Reports, st.Markers, st.Expired)
 	fmt.Fprintf(stdout, "rewrote %d books, %d idempotency entries, %d event ids\n", st.Books, st.Claims, st.EventIDs)
-	fmt.Fprintf(stdout, "sealed %d feed events, %d alerts, %d rejected reports, %d outbox entries; data layout %d\n",
-		st.Events, st.Alerts, st.Rejected, st.Outbox, store.LayoutVersion)
+	fmt.Fprintf(stdout, "sealed %d feed events, %d alerts, %d rejected reports, %d outbox entries\n",
+		st.Events, st.Alerts, st.Rejected, st.Outbox)
+	fmt.Fprintf(stdout, "compacted %d feed events, %d event ids and work list entries; data layout %d\n",
+		st.Compacted, st.Members, store.LayoutVersion)
 	return err
 }
 

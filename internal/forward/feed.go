@@ -31,7 +31,6 @@ type Feed interface {
 	// A run of report entries in a few pipelined round trips.
 	AppendEvents(ctx context.Context, evs []store.OrgEvent) ([]bool, error)
 	ThresholdCrossings(ctx context.Context, ibans []string, n int64) ([]bool, []domain.Counts, error)
-	TrackDueMany(ctx context.Context, dues []store.Due) error
 	DoneForHoldersMany(ctx context.Context, entries []outbox.Entry) error
 }
 
@@ -212,7 +211,7 @@ func (f *feedRelay) handleOne(ctx context.Context, e outbox.Entry) bool {
 			return false
 		}
 	}
-	if !f.write(ctx, e.Holder, e, f.eventFor) || !f.write(ctx, e.FeedTo, e, f.carried) {
+	if !f.writeHolder(ctx, e) || !f.write(ctx, e.FeedTo, e, f.carried) {
 		return false
 	}
 	if !f.threshold(ctx, e) || !f.trackDue(ctx, e) || !f.trackRecovery(ctx, e) || !f.upstream(ctx, e) || !f.correct(ctx, e) {
@@ -233,20 +232,16 @@ func fastReport(e outbox.Entry) bool {
 }
 
 // handleReports does what handle does for each entry of a run of plain
-// report entries, step by step for the whole run: the holders' events,
-// the threshold judged once per IBAN (after the run's reports, as the
-// one-by-one path judges after each: the book already holds them all),
-// the review-due sets, the acknowledgements. Every step is idempotent: a
+// report entries, step by step for the whole run: the holders' events
+// (with the reviews they open), the threshold judged once per IBAN (after
+// the run's reports, as the one-by-one path judges after each: the book
+// already holds them all), the acknowledgements. Every step is idempotent: a
 // run that fails stays pending and is taken again (false).
 func (f *feedRelay) handleReports(ctx context.Context, run []outbox.Entry) bool {
 	var evs []store.OrgEvent
-	var dues []store.Due
 	for _, e := range run {
-		if ev, ok := f.eventFor(e); ok {
-			evs = append(evs, store.OrgEvent{Org: e.Holder, Event: ev})
-		}
-		if e.Holder != "" && !e.RespondBy.IsZero() {
-			dues = append(dues, store.Due{Holder: e.Holder, ReportID: e.ReportID, RespondBy: e.RespondBy})
+		if oe, ok := f.holderEvent(e); ok {
+			evs = append(evs, oe)
 		}
 	}
 	added, err := f.feed.AppendEvents(ctx, evs)
@@ -262,10 +257,6 @@ func (f *feedRelay) handleReports(ctx context.Context, run []outbox.Entry) bool 
 		}
 	}
 	if !f.thresholds(ctx, run) {
-		return false
-	}
-	if err := f.feed.TrackDueMany(ctx, dues); err != nil {
-		f.log("holders feed: reviews due failed; will retry", "entries", len(run), "err", err)
 		return false
 	}
 	if err := f.feed.DoneForHoldersMany(ctx, run); err != nil {
@@ -293,6 +284,38 @@ func (f *feedRelay) thresholds(ctx context.Context, run []outbox.Entry) bool {
 		ibans, subjects = append(ibans, ib), append(subjects, e)
 	}
 	return len(ibans) == 0 || f.judge(ctx, ibans, subjects)
+}
+
+// holderEvent is the holder's event for e (eventFor); a report's that
+// opens a review carries it into the holder's due set.
+func (f *feedRelay) holderEvent(e outbox.Entry) (store.OrgEvent, bool) {
+	ev, ok := f.eventFor(e)
+	if !ok {
+		return store.OrgEvent{}, false
+	}
+	oe := store.OrgEvent{Org: e.Holder, Event: ev}
+	if e.Kind == outbox.KindReport {
+		oe.ReportID, oe.RespondBy = e.ReportID, e.RespondBy
+	}
+	return oe, true
+}
+
+// writeHolder writes e's event (if any) into its holder's feed; false
+// when it failed (the entry is retried).
+func (f *feedRelay) writeHolder(ctx context.Context, e outbox.Entry) bool {
+	oe, ok := f.holderEvent(e)
+	if !ok {
+		return true
+	}
+	added, err := f.feed.AppendEvents(ctx, []store.OrgEvent{oe})
+	if err != nil {
+		f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
+		return false
+	}
+	if added[0] && f.m != nil {
+		f.m.eventWritten(oe.Event.Type)
+	}
+	return true
 }
 
 // write writes the event of e that of gives (if any) into org's feed;
@@ -474,15 +497,14 @@ func (f *feedRelay) judge(ctx context.Context, ibans []string, subjects []outbox
 }
 
 // trackDue keeps the holder's list of reviews it owes, for the overdue
-// gauge: a report with a deadline adds one, a close or a cancel removes
-// it. False when Redis did not take it.
+// gauge and the work list: a report with a deadline added one with its
+// report.received (writeHolder), a close or a cancel closes it. False
+// when Redis did not take it.
 func (f *feedRelay) trackDue(ctx context.Context, e outbox.Entry) bool {
 	var err error
 	switch {
 	case e.Holder == "":
 		return true
-	case e.Kind == outbox.KindReport && !e.RespondBy.IsZero():
-		err = f.feed.TrackDue(ctx, e.Holder, e.ReportID, e.RespondBy, true)
 	case e.Kind == outbox.KindEvent && (e.Event == "closed" || e.Event == "cancelled"):
 		err = f.feed.TrackDue(ctx, e.Holder, e.ReportID, time.Time{}, false)
 	}

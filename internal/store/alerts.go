@@ -46,7 +46,7 @@ func (s *Feeds) PostAlert(ctx context.Context, bankOrg, policeOrg, idemKey strin
 	eventID := s.EventID(domain.EventAlertCreated, id)
 	args := postAlertArgs{AlertID: id, Idempotent: idempotent, MinID: strconv.FormatInt(now.Add(-retention).UnixMilli(), 10),
 		TTL: int64((retention + 24*time.Hour) / time.Second), Channel: AlertChannel, Bank: bankOrg,
-		EventID: eventID, EventData: s.blobs.seal(adEvent(bankOrg, eventID), data),
+		EventID: rawID(eventID), EventData: s.sealEventData(bankOrg, eventID, data),
 		EventsMinID: strconv.FormatInt(now.Add(-eventRetention).UnixMilli(), 10),
 		EventsTTL:   int64((eventRetention + 24*time.Hour) / time.Second), Now: now.UnixMilli(), EventsMax: s.opt.EventsMaxPerBank,
 		Entry: []any{"iban", s.blobs.seal(adAlert(bankOrg, id), []byte(a.IBAN.String())), "severity", string(a.Severity),

@@ -121,3 +121,57 @@ func TestOverdueSetForgetsReportsPastRetention(t *testing.T) {
 		t.Errorf("past retention: open %v overdue %v %v, want 0 and 0", open, overdue, err)
 	}
 }
+
+// TestReviewsDueRecordTheirReports (issue 29, goal 3): a report.received
+// that opens a review goes into the due set with the event, and the due
+// set, not the event id set, records that it was written: written again
+// (a relay that repeats itself, even after the review closed), it adds
+// no second event and does not reopen the review. A closed review's entry
+// goes when the event retention has passed.
+func TestReviewsDueRecordTheirReports(t *testing.T) {
+	clk := newClock(time.Now())
+	srv := redistest.StartTopology(t)
+	rdb := srv.Client(t)
+	st, err := store.New(rdb, store.Options{Secret: secret, Now: clk.now, EventRetention: 10 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const rid = "29728e6958ac6f8d20894090aad42ff3"
+	oe := store.OrgEvent{Org: "bank-a", Event: event(st, 1, clk.now()), ReportID: rid, RespondBy: clk.now().Add(72 * time.Hour)}
+	for try, want := range []bool{true, false} {
+		added, err := st.AppendEvents(ctx, []store.OrgEvent{oe})
+		if err != nil || added[0] != want {
+			t.Fatalf("write %d: added %v %v, want %v", try+1, added, err, want)
+		}
+	}
+	items, err := st.WorkList(ctx, domain.ReviewsDue, "bank-a", domain.WorkCursor{}, 10, time.Time{})
+	if err != nil || len(items) != 1 || items[0].ReportID != rid || !items[0].Due.Equal(oe.RespondBy.Truncate(time.Millisecond)) {
+		t.Fatalf("work list %+v %v", items, err)
+	}
+	if n := rdb.ZCard(ctx, "mg:{a:bank-a}:eidx").Val(); n != 0 {
+		t.Errorf("%d ids in the event id set, want none (the due set records it)", n)
+	}
+	if err := st.TrackDue(ctx, "bank-a", rid, time.Time{}, false); err != nil {
+		t.Fatal(err)
+	}
+	if added, err := st.AppendEvents(ctx, []store.OrgEvent{oe}); err != nil || added[0] {
+		t.Errorf("written again after the close: added %v %v", added, err)
+	}
+	open, _, err := st.ReviewBacklog(ctx, []string{"bank-a"})
+	items, _ = st.WorkList(ctx, domain.ReviewsDue, "bank-a", domain.WorkCursor{}, 10, time.Time{})
+	if err != nil || open["bank-a"] != 0 || len(items) != 0 {
+		t.Errorf("after the close: %v open, work list %+v (%v)", open, items, err)
+	}
+	if evs, _, _, _ := st.Events(ctx, "bank-a", "", 10, nil); len(evs) != 1 {
+		t.Errorf("%d events in the feed, want 1", len(evs))
+	}
+	clk.add(11 * 24 * time.Hour)
+	if _, err := st.AppendEvents(ctx, []store.OrgEvent{{Org: "bank-a", Event: event(st, 2, clk.now()), ReportID: "00" + rid[2:],
+		RespondBy: clk.now().Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.ZCard(ctx, "mg:{a:bank-a}:due").Val(); n != 1 {
+		t.Errorf("%d entries in the due set after the retention, want only the new report's", n)
+	}
+}

@@ -32,7 +32,7 @@
 //	mg:layout                                hash: data layout version, secret check (layout.go)
 //	mg:breaker:police:trip                   the shared breaker trip (id; TTL = what is left)
 //
-// This is layout 4 (layout.go). Older layouts are rewritten into it by
+// This is layout 5 (layout.go). Older layouts are rewritten into it by
 // "mulegate migrate" (package store/migrate); the store reads no other.
 //
 // A report id is HMAC(secret, org, Idempotency-Key), so the same key from

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/hex"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,11 @@ import (
 //
 //	mg:{a:ORG}:events   stream  the bank's events, oldest first
 //	mg:{a:ORG}:eidx     zset    event id, by when it was added (ms)
+//
+// An entry's fields: event_id (its 16 bytes; 32 hex digits before layout
+// 4.1), type (a code of eventCodes, or the type's name), data (sealed, in
+// the compact form of compact.go, or JSON before layout 4.1) and at (ms).
+// The event id set holds each id as it is in its entry.
 
 // EventID is the stable id of an event about a subject (a report id, an
 // IBAN pseudonym with a time…): the same event written twice has one id.
@@ -34,21 +40,42 @@ func (s *conn) EventID(typ domain.EventType, subject string) string {
 // AppendEvent adds an event to bankOrg's feed, once per event id; added
 // is false when it was there already.
 func (s *Feeds) AppendEvent(ctx context.Context, bankOrg string, e domain.Event) (added bool, err error) {
-	v, err := s.runReplicated(ctx, appendEventScript, []string{eventStream(bankOrg), eventIDs(bankOrg)}, s.appendArgs(bankOrg, e, s.now())...)
+	oe := OrgEvent{Org: bankOrg, Event: e}
+	v, err := s.runReplicated(ctx, appendEventScript, oe.keys(), s.appendArgs(oe, s.now())...)
 	if err != nil {
 		return false, s.fail(opAlerts, "append event script", err)
 	}
 	return s.appended(bankOrg, v)
 }
 
-// appendArgs are the append_event script's arguments for e in bankOrg's
-// feed.
-func (s *Feeds) appendArgs(bankOrg string, e domain.Event, now time.Time) []any {
-	retention := s.opt.EventRetention
-	return appendEventArgs{EventID: e.ID, MinID: strconv.FormatInt(now.Add(-retention).UnixMilli(), 10), Type: string(e.Type),
-		Data: s.blobs.seal(adEvent(bankOrg, e.ID), e.Data), Created: e.CreatedAt.UnixMilli(),
-		TTL: int64((retention + 24*time.Hour) / time.Second), Channel: AlertChannel, Bank: bankOrg, Now: now.UnixMilli(),
-		MaxLen: s.opt.EventsMaxPerBank}.argv()
+// OrgEvent is an event for one org's feed. A report.received that opens
+// a review names its report and deadline: the review goes into the org's
+// due set with the event (append_event.lua), and the due set keeps it
+// for as long as the event, open or closed, as the event's record of
+// having been written (the event id set does not hold it).
+type OrgEvent struct {
+	Org       string
+	Event     domain.Event
+	ReportID  string
+	RespondBy time.Time
+}
+
+func (oe OrgEvent) keys() []string {
+	return []string{eventStream(oe.Org), eventIDs(oe.Org), dueKey(oe.Org)}
+}
+
+// appendArgs are the append_event script's arguments for oe at now.
+func (s *Feeds) appendArgs(oe OrgEvent, now time.Time) []any {
+	retention, e := s.opt.EventRetention, oe.Event
+	a := appendEventArgs{EventID: rawID(e.ID), MinID: strconv.FormatInt(now.Add(-retention).UnixMilli(), 10), Type: eventCode(e.Type),
+		Data: s.sealEventData(oe.Org, e.ID, e.Data), Created: e.CreatedAt.UnixMilli(),
+		TTL: int64((retention + 24*time.Hour) / time.Second), Channel: AlertChannel, Bank: oe.Org, Now: now.UnixMilli(),
+		MaxLen: s.opt.EventsMaxPerBank}
+	if oe.ReportID != "" && !oe.RespondBy.IsZero() {
+		a.DueID, a.DueBy, a.DueGone, a.ClosedGone = workMember(oe.ReportID), oe.RespondBy.UnixMilli(), s.dueGone(now), s.closedGone(now)
+		a.DueTTL = s.ttlSeconds()
+	}
+	return a.argv()
 }
 
 // appended reads the append_event script's answer: whether the event
@@ -62,6 +89,50 @@ func (s *Feeds) appended(bankOrg string, v any) (bool, error) {
 	trimmed, _ := out[2].(int64)
 	s.countTrimmed(bankOrg, trimmed)
 	return n == 1, nil
+}
+
+// sealEventData seals an event's data, in the compact form, for its
+// place in org's feed.
+func (s *conn) sealEventData(org, eventID string, data []byte) string {
+	if raw := rawID(eventID); raw != "" {
+		return s.blobs.sealForID(adEvent(org, eventID), raw, compactJSON(data))
+	}
+	return s.blobs.seal(adEvent(org, eventID), compactJSON(data))
+}
+
+// eventCodes are the short codes feed entries name their types by.
+// Append only: a code, once written, means its type for the retention.
+var eventCodes = map[domain.EventType]string{
+	domain.EventReportReceived: "r", domain.EventReportCancelled: "c", domain.EventAlertCreated: "a",
+	domain.EventIBANThreshold: "t", domain.EventMarkerRegistered: "m", domain.EventMarkerCancelled: "M",
+	domain.EventReportReviewed: "v", domain.EventRecoveryRequested: "q", domain.EventRecoveryHeld: "h",
+	domain.EventRecoveryReturned: "R", domain.EventRecoveryRejected: "j", domain.EventRecoveryReleased: "l",
+	domain.EventIBANCorrected: "x",
+}
+
+var eventTypes = func() map[string]domain.EventType {
+	m := make(map[string]domain.EventType, len(eventCodes))
+	for t, c := range eventCodes {
+		m[c] = t
+	}
+	return m
+}()
+
+// eventCode is how a feed entry names t: its code, or its name if it has
+// none.
+func eventCode(t domain.EventType) string {
+	if c, ok := eventCodes[t]; ok {
+		return c
+	}
+	return string(t)
+}
+
+// eventType reads a feed entry's type: a code or a name.
+func eventType(v string) domain.EventType {
+	if t, ok := eventTypes[v]; ok {
+		return t
+	}
+	return domain.EventType(v)
 }
 
 // countTrimmed adds to the bank's count of events trimmed for size.
@@ -109,11 +180,18 @@ func (s *Feeds) LastEventCursor(ctx context.Context, bankOrg string) (string, er
 func (s *conn) eventFrom(org string, m redis.XMessage) domain.Event {
 	e := domain.Event{Cursor: m.ID, CreatedAt: cursorTime(m.ID)}
 	e.ID, _ = m.Values["event_id"].(string)
+	raw := rawID(e.ID)
+	if len(e.ID) == 16 {
+		raw, e.ID = e.ID, hex.EncodeToString([]byte(e.ID))
+	}
 	typ, _ := m.Values["type"].(string)
-	e.Type = domain.EventType(typ)
+	e.Type = eventType(typ)
 	data, _ := m.Values["data"].(string)
 	var err error
-	if e.Data, err = s.blobs.open(adEvent(org, e.ID), data); err != nil {
+	if e.Data, err = s.blobs.openForID(adEvent(org, e.ID), raw, data); err == nil {
+		e.Data, err = expandJSON(e.Data)
+	}
+	if err != nil {
 		e.Data = []byte("{}")
 	}
 	if at, ok := m.Values["at"].(string); ok {
@@ -151,20 +229,38 @@ func (s *IBANs) MarkThresholdCrossed(ctx context.Context, raw string) error {
 	return nil
 }
 
-// TrackDue records (open) or forgets a review the holder owes.
+// TrackDue records a review the holder owes (open), or that it owes it
+// no more (closed, cancelled, cleared): the report stays in the due set,
+// scored minus when it closed, as its report.received's record.
 func (s *Feeds) TrackDue(ctx context.Context, holder, reportID string, respondBy time.Time, open bool) error {
-	if open {
-		return s.TrackDueMany(ctx, []Due{{Holder: holder, ReportID: reportID, RespondBy: respondBy}})
-	}
-	if err := s.rdb.ZRem(ctx, dueKey(holder), reportID).Err(); err != nil {
+	now, key := s.now(), dueKey(holder)
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if !open {
+			p.ZAddXX(ctx, key, redis.Z{Score: -float64(now.UnixMilli()), Member: workMember(reportID)})
+			p.ZRem(ctx, key, reportID) // as layout 4 kept it
+			return nil
+		}
+		p.ZAdd(ctx, key, redis.Z{Score: float64(respondBy.UnixMilli()), Member: workMember(reportID)})
+		p.ZRemRangeByScore(ctx, key, "0", s.dueGone(now))
+		p.ZRemRangeByScore(ctx, key, s.closedGone(now), "(0")
+		p.Expire(ctx, key, time.Duration(s.ttlSeconds())*time.Second)
+		return nil
+	})
+	if err != nil {
 		return s.fail(opAlerts, "reviews due: write", err)
 	}
 	return nil
 }
 
-// dueGone is the deadline score below which a review can no longer be
-// answered: its report (accepted RespondWithin before its deadline) is
-// past retention.
+// closedGone is the score above which (up to 0) a closed review's entry
+// has outlived its report.received: closed before the event retention.
+func (s *conn) closedGone(now time.Time) string {
+	return "(" + strconv.FormatInt(-now.Add(-s.opt.EventRetention).UnixMilli(), 10)
+}
+
+// dueGone is the deadline score below which (down to 0) a review can no
+// longer be answered: its report (accepted RespondWithin before its
+// deadline) is past retention.
 func (s *conn) dueGone(now time.Time) string {
 	return "(" + strconv.FormatInt(now.Add(-s.opt.Retention+s.opt.RespondWithin).UnixMilli(), 10)
 }
@@ -179,9 +275,9 @@ func (s *Feeds) ReviewBacklog(ctx context.Context, banks []string) (open, overdu
 	all := make([]*redis.IntCmd, len(banks))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for n, b := range banks {
-			p.ZRemRangeByScore(ctx, dueKey(b), "-inf", gone)
-			late[n] = p.ZCount(ctx, dueKey(b), "-inf", "("+now)
-			all[n] = p.ZCard(ctx, dueKey(b))
+			p.ZRemRangeByScore(ctx, dueKey(b), "0", gone)
+			late[n] = p.ZCount(ctx, dueKey(b), "0", "("+now)
+			all[n] = p.ZCount(ctx, dueKey(b), "0", "+inf")
 		}
 		return nil
 	})
@@ -206,9 +302,9 @@ func (s *Feeds) TrackRecovery(ctx context.Context, holder, requester, reportID s
 			switch {
 			case key == recoveriesAskedKey(""):
 			case deadline.IsZero():
-				p.ZRem(ctx, key, reportID)
+				p.ZRem(ctx, key, workMembers(reportID)...)
 			default:
-				p.ZAdd(ctx, key, redis.Z{Score: float64(deadline.UnixMilli()), Member: reportID})
+				p.ZAdd(ctx, key, redis.Z{Score: float64(deadline.UnixMilli()), Member: workMember(reportID)})
 				p.ZRemRangeByScore(ctx, key, "-inf", s.dueGone(s.now()))
 				p.Expire(ctx, key, time.Duration(s.ttlSeconds())*time.Second)
 			}
@@ -221,6 +317,21 @@ func (s *Feeds) TrackRecovery(ctx context.Context, holder, requester, reportID s
 	return nil
 }
 
+// The work lists (due, rdue, rreq) hold each report by its raw id (16
+// bytes; before layout 4.1, 32 hex digits, which they still read and
+// remove). Raw ids sort as their hex forms do, so the cursor holds.
+func workMember(reportID string) string {
+	if raw := rawID(reportID); raw != "" {
+		return raw
+	}
+	return reportID
+}
+
+// workMembers are both forms of a report's member, for removal.
+func workMembers(reportID string) []any {
+	return []any{workMember(reportID), reportID}
+}
+
 // WorkList reads one page of an org's work list, earliest deadline first,
 // after a cursor (WorkCursor of the last item read; "" from the start),
 // with deadlines before dueBefore only (zero: all). The lists are kept by
@@ -228,7 +339,7 @@ func (s *Feeds) TrackRecovery(ctx context.Context, holder, requester, reportID s
 func (s *Feeds) WorkList(ctx context.Context, list domain.WorkList, org string, after domain.WorkCursor, limit int, dueBefore time.Time) ([]domain.WorkItem, error) {
 	key := map[domain.WorkList]func(string) string{domain.ReviewsDue: dueKey, domain.RecoveriesHeld: recoveriesDueKey,
 		domain.RecoveriesAsked: recoveriesAskedKey}[list](org)
-	by := redis.ZRangeBy{Min: "-inf", Max: "+inf", Count: int64(limit) + 1}
+	by := redis.ZRangeBy{Min: "0", Max: "+inf", Count: int64(limit) + 1} // closed reviews score below 0
 	if !after.IsZero() {
 		by.Min = strconv.FormatInt(after.Due, 10)
 	}
@@ -243,6 +354,9 @@ func (s *Feeds) WorkList(ctx context.Context, list domain.WorkList, org string, 
 		}
 		for _, r := range rows {
 			id, _ := r.Member.(string)
+			if len(id) == 16 {
+				id = hex.EncodeToString([]byte(id))
+			}
 			due := int64(r.Score)
 			if !after.IsZero() && due == after.Due && id <= after.ID {
 				continue // at the cursor's deadline: members come in order

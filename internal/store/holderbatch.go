@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"time"
 
 	"github.com/mulegate/mulegate/internal/domain"
 	"github.com/mulegate/mulegate/internal/iban"
@@ -16,12 +15,6 @@ import (
 // of the whole run. Each step is idempotent, so a run that fails part way
 // is simply taken again.
 
-// OrgEvent is an event for one org's feed.
-type OrgEvent struct {
-	Org   string
-	Event domain.Event
-}
-
 // AppendEvents appends events to their orgs' feeds, in order, each once
 // (by its event id), in one pipelined round trip per node; added says
 // which were new. With redis.wait_replicas it appends one at a time (each
@@ -31,7 +24,11 @@ func (s *Feeds) AppendEvents(ctx context.Context, evs []OrgEvent) ([]bool, error
 	if s.opt.WaitReplicas > 0 {
 		for n, e := range evs {
 			var err error
-			if added[n], err = s.AppendEvent(ctx, e.Org, e.Event); err != nil {
+			v, err := s.runReplicated(ctx, appendEventScript, e.keys(), s.appendArgs(e, s.now())...)
+			if err != nil {
+				return nil, s.fail(opAlerts, "append event script", err)
+			}
+			if added[n], err = s.appended(e.Org, v); err != nil {
 				return nil, err
 			}
 		}
@@ -42,7 +39,7 @@ func (s *Feeds) AppendEvents(ctx context.Context, evs []OrgEvent) ([]bool, error
 	err := withScripts(func() error {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for n, oe := range evs {
-				cmds[n] = appendEventScript.EvalSha(ctx, p, []string{eventStream(oe.Org), eventIDs(oe.Org)}, s.appendArgs(oe.Org, oe.Event, now)...)
+				cmds[n] = appendEventScript.EvalSha(ctx, p, oe.keys(), s.appendArgs(oe, now)...)
 			}
 			return nil
 		})
@@ -95,41 +92,6 @@ func (s *IBANs) ThresholdCrossings(ctx context.Context, raws []string, n int64) 
 		crossed[k] = m != nil && !m.Val()
 	}
 	return crossed, counts, nil
-}
-
-// Due is a review a holder owes, for TrackDueMany.
-type Due struct {
-	Holder, ReportID string
-	RespondBy        time.Time
-}
-
-// TrackDueMany records open reviews in their holders' due sets: one
-// ZADD, trim and expiry per holder, in one pipelined round trip per node.
-func (s *Feeds) TrackDueMany(ctx context.Context, dues []Due) error {
-	if len(dues) == 0 {
-		return nil
-	}
-	byHolder := map[string][]redis.Z{}
-	var order []string
-	for _, d := range dues {
-		if _, ok := byHolder[d.Holder]; !ok {
-			order = append(order, d.Holder)
-		}
-		byHolder[d.Holder] = append(byHolder[d.Holder], redis.Z{Score: float64(d.RespondBy.UnixMilli()), Member: d.ReportID})
-	}
-	gone, ttl := s.dueGone(s.now()), time.Duration(s.ttlSeconds())*time.Second
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, h := range order {
-			p.ZAdd(ctx, dueKey(h), byHolder[h]...)
-			p.ZRemRangeByScore(ctx, dueKey(h), "-inf", gone)
-			p.Expire(ctx, dueKey(h), ttl)
-		}
-		return nil
-	})
-	if err != nil {
-		return s.fail(opAlerts, "reviews due: write", err)
-	}
-	return nil
 }
 
 // DoneForHoldersMany is DoneForHolders for a run of entries, in one

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"time"
 
@@ -238,7 +239,39 @@ func (s *conn) ClaimEntry(d int64, fp []byte, part int) string { return s.claimE
 // alert's IBAN and an outbox body where they belong; IsSealed says
 // whether a value is sealed.
 func (s *conn) SealEvent(org, eventID string, data []byte) string {
-	return s.blobs.seal(adEvent(org, eventID), data)
+	return s.sealEventData(org, eventID, data)
+}
+
+// CompactEvent brings a feed entry written before layout 5 (event id in
+// hex, the type's name, JSON data sealed with its nonce) into the current
+// form, in place; false
+// when it was in it already (or its data does not open: left as it is).
+func (s *conn) CompactEvent(org string, values map[string]any) bool {
+	id, _ := values["event_id"].(string)
+	typ, _ := values["type"].(string)
+	data, _ := values["data"].(string)
+	changed := false
+	if raw := rawID(id); raw != "" {
+		values["event_id"], changed = raw, true
+	} else if len(id) == 16 {
+		id = hex.EncodeToString([]byte(id))
+	}
+	if c := eventCode(domain.EventType(typ)); c != typ {
+		values["type"], changed = c, true
+	}
+	// Sealed with a stored nonce (S1): resealed, compact, under the id's
+	// nonce where the id is one (an id that is not keeps S1).
+	if plain, err := s.blobs.open(adEvent(org, id), data); err == nil && (rawID(id) != "" || len(plain) == 0 || plain[0] != compactMark) {
+		values["data"], changed = s.sealEventData(org, id, plain), true
+	}
+	return changed
+}
+
+// CompactWorkMember is a work list's member in the current form (the
+// raw report id) and whether it changed.
+func CompactWorkMember(m string) (string, bool) {
+	w := workMember(m)
+	return w, w != m
 }
 
 func (s *conn) SealAlertIBAN(org, alertID, i string) string {

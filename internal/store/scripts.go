@@ -222,6 +222,13 @@ type appendEventArgs struct {
 	Bank    string `lua:"bank"`
 	Now     int64  `lua:"now"`
 	MaxLen  int64  `lua:"max_len"`
+	// A report.received that opens a review: the raw report id ("" for
+	// none), its deadline (ms), and the due set's trims and TTL.
+	DueID      string `lua:"due_id"`
+	DueBy      int64  `lua:"due_by"`
+	DueGone    string `lua:"due_gone"`    // open reviews of reports past retention
+	ClosedGone string `lua:"closed_gone"` // closed reviews past the event retention
+	DueTTL     int64  `lua:"due_ttl"`
 }
 
 func (a appendEventArgs) argv() []any { return argvOf(a) }

@@ -27,6 +27,17 @@ import (
 // "mulegate migrate" seals).
 const sealedMark = "\x1fS1"
 
+// A feed event's data is sealed under a nonce that is the event's id (16
+// bytes, unique per event and stored beside the data in the entry) and 8
+// random bytes (the two seals of one event a repeating relay may make
+// share a nonce with chance 2^-64), so only those 8 bytes are stored:
+// sealedMarkID + 8 bytes + ciphertext and tag (27 bytes more than the
+// plaintext, from 43).
+const (
+	sealedMarkID = "\x1fS2"
+	idNonceRand  = chacha20poly1305.NonceSizeX - 16
+)
+
 type blobSealer struct{ aead cipher.AEAD }
 
 func newBlobSealer(secret []byte) (*blobSealer, error) {
@@ -48,6 +59,37 @@ func (b *blobSealer) seal(ad string, plaintext []byte) string {
 	return string(b.aead.Seal(out, nonce, plaintext, []byte(ad)))
 }
 
+// sealForID seals plaintext for ad under a nonce of id (16 raw bytes)
+// and 8 random bytes.
+func (b *blobSealer) sealForID(ad, id string, plaintext []byte) string {
+	var nonce [chacha20poly1305.NonceSizeX]byte
+	copy(nonce[:16], id)
+	_, _ = rand.Read(nonce[16:])
+	out := make([]byte, len(sealedMarkID)+idNonceRand, len(sealedMarkID)+idNonceRand+len(plaintext)+b.aead.Overhead())
+	copy(out, sealedMarkID)
+	copy(out[len(sealedMarkID):], nonce[16:])
+	return string(b.aead.Seal(out, nonce[:], plaintext, []byte(ad)))
+}
+
+// openForID opens a value sealForID (or seal) sealed for ad and id.
+func (b *blobSealer) openForID(ad, id, v string) ([]byte, error) {
+	if !strings.HasPrefix(v, sealedMarkID) || len(id) != 16 {
+		return b.open(ad, v)
+	}
+	rest := v[len(sealedMarkID):]
+	if len(rest) < idNonceRand+b.aead.Overhead() {
+		return nil, errSealedValue
+	}
+	var nonce [chacha20poly1305.NonceSizeX]byte
+	copy(nonce[:16], id)
+	copy(nonce[16:], rest[:idNonceRand])
+	out, err := b.aead.Open(nil, nonce[:], []byte(rest[idNonceRand:]), []byte(ad))
+	if err != nil {
+		return nil, errSealedValue
+	}
+	return out, nil
+}
+
 // open opens a value seal sealed for ad.
 func (b *blobSealer) open(ad, v string) ([]byte, error) {
 	if !strings.HasPrefix(v, sealedMark) {
@@ -65,7 +107,9 @@ func (b *blobSealer) open(ad, v string) ([]byte, error) {
 }
 
 // sealed reports whether v is sealed.
-func sealed(v string) bool { return strings.HasPrefix(v, sealedMark) }
+func sealed(v string) bool {
+	return strings.HasPrefix(v, sealedMark) || strings.HasPrefix(v, sealedMarkID)
+}
 
 var errSealedValue = errors.New("a sealed value does not open (not sealed, another pseudonym secret, or moved)")
 

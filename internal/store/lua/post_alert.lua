@@ -1,6 +1,7 @@
 -- post_alert: add an alert to a bank's stream, once per alert id, and its
 -- alert.created event to the bank's feed (same hash tag: both or
--- neither); a.entry are the alert's own field/value pairs.
+-- neither; 'a' is alert.created's code, events.go); a.entry are the
+-- alert's own field/value pairs.
 -- KEYS: alerts stream, alert ids, events stream, event ids.
 -- Returns {fresh 1/0, cursor, events trimmed}.
 local alerts, aids, events, eids = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -14,7 +15,7 @@ if a.idempotent == '1' then
   redis.call('HSET', aids, a.alert_id, id)
   redis.call('EXPIRE', aids, a.ttl)
 end
-local _, trimmed = feedappend(events, eids, a.event_id, 'alert.created', a.event_data, a.now, a.now,
-  a.events_min_id, a.events_max, a.events_ttl)
+local _, trimmed = feedappend(events, eids, a.event_id, 'a', a.event_data, a.now, a.now,
+  a.events_min_id, a.events_max, a.events_ttl, false)
 redis.call('PUBLISH', a.channel, a.bank)
 return {1, id, trimmed}

@@ -16,6 +16,9 @@
 //     outbox bodies, outbox entries without their IBAN's pseudonym. Sealed
 //     and completed in place, the outbox streams with their consumer
 //     groups' positions and pending entries kept (feeds.go, outbox.go).
+//   - layout 4: feed events with hex ids, type names and JSON data; hex
+//     report and event ids in the event id sets and work lists.
+//     Rewritten in layout 5's compact form (compact.go).
 //
 // Run it with every gateway stopped. It is safe to run again and safe to
 // interrupt: each step finds what is still in an older form.
@@ -36,6 +39,7 @@ type Stats struct {
 	Books, Claims, EventIDs          int // books, idempotency entries and event ids rewritten
 	Events, Alerts, Rejected         int // feed values sealed
 	Outbox                           int // outbox entries sealed or completed
+	Compacted, Members               int // feed events and set members in layout 5's form
 }
 
 // Options are what the migration needs besides the store.
@@ -59,7 +63,7 @@ func Run(ctx context.Context, st *store.Store, opt Options) (Stats, error) {
 	} else if err != nil && !errors.Is(err, redis.Nil) {
 		return m.stats, err
 	}
-	for _, step := range []func(context.Context) error{m.beforeBooks, m.books, m.claims, m.eventIDs, m.feeds, m.rejected, m.outbox} {
+	for _, step := range []func(context.Context) error{m.beforeBooks, m.books, m.claims, m.eventIDs, m.feeds, m.rejected, m.outbox, m.compactFeeds} {
 		if err := step(ctx); err != nil {
 			return m.stats, err
 		}

@@ -333,3 +333,68 @@ func TestSealsFeedsAndOutbox(t *testing.T) {
 		t.Errorf("migrating with another secret: %v, want refused", err)
 	}
 }
+
+// TestCompactsLayout4Feeds (issue 29, goal 3): layout 4's feed entry (hex
+// event id, type name, sealed JSON), its hex id in the event id set and
+// hex report ids in the work lists become layout 5's compact forms: the
+// feed reads the same event at the same cursor, the work list the same
+// reports in the same order, and the relay writing the event again adds
+// nothing.
+func TestCompactsLayout4Feeds(t *testing.T) {
+	srv := redistest.StartTopology(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	now := time.Now()
+	st := newStore(t, rdb, now)
+	ev := domain.Event{ID: st.EventID(domain.EventReportReceived, "29728e6958ac6f8d20894090aad42ff3"), Type: domain.EventReportReceived,
+		CreatedAt: now, Data: []byte(`{"iban":"NL91ABNA0417164300","report_id":"29728e6958ac6f8d20894090aad42ff3"}`)}
+	// Layout 3's plaintext form, which the migration seals, then compacts.
+	cursor, err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: "mg:{a:bank-a}:events", Values: []any{"event_id", ev.ID,
+		"type", string(ev.Type), "data", string(ev.Data), "at", now.UnixMilli()}}).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb.ZAdd(ctx, "mg:{a:bank-a}:eidx", redis.Z{Score: float64(now.UnixMilli()), Member: ev.ID})
+	ids := []string{"00000000000000000000000000000002", "ff000000000000000000000000000001", "0a000000000000000000000000000003"}
+	for n, id := range ids {
+		rdb.ZAdd(ctx, "mg:{a:bank-a}:due", redis.Z{Score: float64(now.UnixMilli() + int64(n%2)), Member: id})
+	}
+	rdb.HSet(ctx, "mg:layout", "v", 4)
+
+	stats, err := Run(ctx, st, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Compacted != 1 || stats.Members != 4 {
+		t.Errorf("stats %+v, want one event and four members compacted", stats)
+	}
+	evs, _, _, err := st.Events(ctx, "bank-a", "", 10, nil)
+	if err != nil || len(evs) != 1 || evs[0].ID != ev.ID || evs[0].Cursor != cursor || evs[0].Type != ev.Type || string(evs[0].Data) != string(ev.Data) {
+		t.Fatalf("the feed after compacting: %+v %v", evs, err)
+	}
+	items, err := st.WorkList(ctx, domain.ReviewsDue, "bank-a", domain.WorkCursor{}, 10, time.Time{})
+	var got []string
+	for _, it := range items {
+		got = append(got, it.ReportID)
+	}
+	if want := []string{ids[0], ids[2], ids[1]}; err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the work list after compacting: %v %v, want %v", got, err, want)
+	}
+	if added, err := st.AppendEvent(ctx, "bank-a", ev); err != nil || added {
+		t.Errorf("the event written again: added %v %v", added, err)
+	}
+	if err := st.TrackDue(ctx, "bank-a", ids[0], time.Time{}, false); err != nil {
+		t.Fatal(err)
+	}
+	if open, _, err := st.ReviewBacklog(ctx, []string{"bank-a"}); err != nil || open["bank-a"] != 2 {
+		t.Errorf("%v reviews due after closing one of three (%v)", open, err)
+	}
+	for key, val := range srv.Dump(t) {
+		if strings.Contains(val, ev.ID) || strings.Contains(val, ids[1]) {
+			t.Errorf("%s still holds a hex id: %.200s", key, val)
+		}
+	}
+	if again, err := Run(ctx, st, opts()); err != nil || again != (Stats{}) {
+		t.Errorf("a second migration: %+v %v, want nothing to do", again, err)
+	}
+}

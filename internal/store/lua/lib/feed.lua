@@ -1,12 +1,14 @@
 -- feedappend adds an event to a bank's feed (stream ev) once per event
 -- id (the set ids) and trims the feed and its ids by age (minid) and size
 -- (maxlen). It returns the new entry's id (nil if the event was there)
--- and the number of events trimmed for the size bound.
-local function feedappend(ev, ids, eid, typ, data, at, now, minid, maxlen, ttl)
+-- and the number of events trimmed for the size bound. With unkept, the
+-- caller keeps the event's id elsewhere (a report.received's in the
+-- review-due set, append_event.lua): it is checked here, not added.
+local function feedappend(ev, ids, eid, typ, data, at, now, minid, maxlen, ttl, unkept)
   if redis.call('ZSCORE', ids, eid) then return nil, 0 end
   local id = redis.call('XADD', ev, 'MINID', minid, '*', 'event_id', eid, 'type', typ, 'data', data, 'at', at)
   local trimmed = redis.call('XTRIM', ev, 'MAXLEN', maxlen)
-  redis.call('ZADD', ids, now, eid)
+  if not unkept then redis.call('ZADD', ids, now, eid) end
   redis.call('ZREMRANGEBYSCORE', ids, '-inf', '(' .. minid)
   if trimmed > 0 then redis.call('ZREMRANGEBYRANK', ids, 0, -(tonumber(maxlen) + 1)) end
   redis.call('EXPIRE', ids, ttl)
