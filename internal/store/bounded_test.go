@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,7 +140,9 @@ func TestReviewsDueRecordTheirReports(t *testing.T) {
 	}
 	ctx := context.Background()
 	const rid = "29728e6958ac6f8d20894090aad42ff3"
-	oe := store.OrgEvent{Org: "bank-a", Event: event(st, 1, clk.now()), ReportID: rid, RespondBy: clk.now().Add(72 * time.Hour)}
+	data := `{"category":"phishing","iban":"NL91ABNA0417164300","report_id":"` + rid + `","respond_by":"2026-12-06T19:30:41.123Z"}`
+	oe := store.OrgEvent{Org: "bank-a", Event: domain.Event{ID: st.EventID(domain.EventReportReceived, rid), Type: domain.EventReportReceived,
+		CreatedAt: clk.now(), Data: []byte(data)}, ReportID: rid, RespondBy: clk.now().Add(72 * time.Hour)}
 	for try, want := range []bool{true, false} {
 		added, err := st.AppendEvents(ctx, []store.OrgEvent{oe})
 		if err != nil || added[0] != want {
@@ -163,8 +167,14 @@ func TestReviewsDueRecordTheirReports(t *testing.T) {
 	if err != nil || open["bank-a"] != 0 || len(items) != 0 {
 		t.Errorf("after the close: %v open, work list %+v (%v)", open, items, err)
 	}
-	if evs, _, _, _ := st.Events(ctx, "bank-a", "", 10, nil); len(evs) != 1 {
-		t.Errorf("%d events in the feed, want 1", len(evs))
+	evs, _, _, _ := st.Events(ctx, "bank-a", "", 10, nil)
+	if len(evs) != 1 || evs[0].ID != oe.Event.ID || evs[0].Type != domain.EventReportReceived ||
+		evs[0].CreatedAt.Sub(clk.now()).Abs() > time.Second {
+		t.Fatalf("the feed: %+v, want the one event", evs)
+	}
+	var got, want map[string]any
+	if json.Unmarshal(evs[0].Data, &got) != nil || json.Unmarshal([]byte(data), &want) != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("its data %s, want %s", evs[0].Data, data)
 	}
 	clk.add(11 * 24 * time.Hour)
 	if _, err := st.AppendEvents(ctx, []store.OrgEvent{{Org: "bank-a", Event: event(st, 2, clk.now()), ReportID: "00" + rid[2:],
@@ -173,5 +183,17 @@ func TestReviewsDueRecordTheirReports(t *testing.T) {
 	}
 	if n := rdb.ZCard(ctx, "mg:{a:bank-a}:due").Val(); n != 1 {
 		t.Errorf("%d entries in the due set after the retention, want only the new report's", n)
+	}
+	// An event whose time is not the server's keeps its own.
+	past := newClock(time.Now().Add(-5 * 24 * time.Hour))
+	old, err := store.New(rdb, store.Options{Secret: secret, Now: past.now, EventRetention: 10 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.AppendEvent(ctx, "bank-b", event(old, 3, past.now())); err != nil {
+		t.Fatal(err)
+	}
+	if evs, _, _, _ := old.Events(ctx, "bank-b", "", 10, nil); len(evs) != 1 || !evs[0].CreatedAt.Equal(past.now()) {
+		t.Errorf("an event of 5 days ago: %+v, want it at %s", evs, past.now())
 	}
 }

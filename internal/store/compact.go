@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/big"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -27,6 +29,9 @@ import (
 //	        tagNano    uvarint(ns)   writes it (RFC3339Nano, "Z")
 //	        tagUint    uvarint(n)    a non-negative integer as Go writes it
 //	        tagNumber  uvarint(len) bytes   any other number, as written
+//	        tagUpper   byte(len) bytes   a string of 8 to 64 capital letters
+//	                   and digits, a letter first (an IBAN, a BIC), as one
+//	                   base-36 number (about 35 % smaller)
 //	        tagObject  (key value)* tagEnd
 //	        tagArray   value* tagEnd
 //	key     keyWord+n: compactWords[n] (n < 127)
@@ -51,6 +56,7 @@ const (
 	tagObject
 	tagArray
 	tagEnd
+	tagUpper
 )
 
 const (
@@ -191,8 +197,28 @@ func compactString(out []byte, s string) []byte {
 			return binary.AppendUvarint(append(out, tagNano), uint64(ns))
 		}
 	}
+	if upper(s) {
+		var n big.Int
+		n.SetString(s, 36)
+		b := n.Bytes()
+		return append(append(out, tagUpper, byte(len(b))), b...)
+	}
 	out = binary.AppendUvarint(append(out, tagString), uint64(len(s)))
 	return append(out, s...)
+}
+
+// upper says whether s is 8 to 64 capital letters and digits, a letter
+// first (so its base-36 number loses no leading zero).
+func upper(s string) bool {
+	if len(s) < 8 || len(s) > 64 || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 var errCompact = errors.New("compact event data: malformed")
@@ -300,6 +326,20 @@ func (r *compactReader) scalar(tag byte, out []byte) ([]byte, error) {
 			return nil, err
 		}
 		return appendJSONString(out, w), nil
+	case tagUpper:
+		n, err := r.byte()
+		if err != nil {
+			return nil, err
+		}
+		b, err := r.bytes(uint64(n))
+		if err != nil {
+			return nil, err
+		}
+		t := strings.ToUpper(new(big.Int).SetBytes(b).Text(36))
+		if !upper(t) {
+			return nil, errCompact
+		}
+		return append(append(append(out, '"'), t...), '"'), nil
 	case tagID:
 		b, err := r.bytes(16)
 		if err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -26,10 +27,11 @@ import (
 //	mg:{a:ORG}:events   stream  the bank's events, oldest first
 //	mg:{a:ORG}:eidx     zset    event id, by when it was added (ms)
 //
-// An entry's fields: event_id (its 16 bytes; 32 hex digits before layout
-// 4.1), type (a code of eventCodes, or the type's name), data (sealed, in
-// the compact form of compact.go, or JSON before layout 4.1) and at (ms).
-// The event id set holds each id as it is in its entry.
+// An entry's fields (layout 5): event_id (its 16 bytes), type (a code of
+// eventCodes; receivedCode: see there), data (sealed under the event id's
+// nonce, in the compact form of compact.go) and at (ms; left out when it
+// is within a second of the entry id's time, which then stands for it).
+// The event id set holds the raw ids of the events it records.
 
 // EventID is the stable id of an event about a subject (a report id, an
 // IBAN pseudonym with a time…): the same event written twice has one id.
@@ -68,14 +70,47 @@ func (oe OrgEvent) keys() []string {
 func (s *Feeds) appendArgs(oe OrgEvent, now time.Time) []any {
 	retention, e := s.opt.EventRetention, oe.Event
 	a := appendEventArgs{EventID: rawID(e.ID), MinID: strconv.FormatInt(now.Add(-retention).UnixMilli(), 10), Type: eventCode(e.Type),
-		Data: s.sealEventData(oe.Org, e.ID, e.Data), Created: e.CreatedAt.UnixMilli(),
-		TTL: int64((retention + 24*time.Hour) / time.Second), Channel: AlertChannel, Bank: oe.Org, Now: now.UnixMilli(),
-		MaxLen: s.opt.EventsMaxPerBank}
+		Created: e.CreatedAt.UnixMilli(), TTL: int64((retention + 24*time.Hour) / time.Second), Channel: AlertChannel, Bank: oe.Org,
+		Now: now.UnixMilli(), MaxLen: s.opt.EventsMaxPerBank}
+	data := e.Data
 	if oe.ReportID != "" && !oe.RespondBy.IsZero() {
 		a.DueID, a.DueBy, a.DueGone, a.ClosedGone = workMember(oe.ReportID), oe.RespondBy.UnixMilli(), s.dueGone(now), s.closedGone(now)
 		a.DueTTL = s.ttlSeconds()
+		if rest, ok := withoutReportID(data, oe.ReportID); ok && e.Type == domain.EventReportReceived && e.ID == s.EventID(e.Type, oe.ReportID) {
+			a.EventID, a.Type, data = a.DueID, receivedCode, rest
+		}
 	}
+	a.Data = s.sealEventData(oe.Org, e.ID, data)
 	return a.argv()
+}
+
+// receivedCode is the type of a report.received entry whose event_id
+// field holds its report's raw id, not the event's, and whose data leaves
+// out the report_id: both follow from the report id (the event id is
+// EventID of it), so the entry does not repeat them (16 bytes less).
+const receivedCode = "s"
+
+// withoutReportID is a JSON object's data without its report_id member,
+// if that is reportID.
+func withoutReportID(data []byte, reportID string) ([]byte, bool) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil || string(m["report_id"]) != `"`+reportID+`"` {
+		return data, false
+	}
+	delete(m, "report_id")
+	out, err := json.Marshal(m)
+	return out, err == nil
+}
+
+// withReportID puts the report_id an entry left out back first into its
+// data (a JSON object).
+func withReportID(data []byte, reportID string) []byte {
+	out := make([]byte, 0, len(data)+48)
+	out = append(append(append(out, `{"report_id":"`...), reportID...), '"')
+	if len(data) > 2 {
+		out = append(out, ',')
+	}
+	return append(out, data[1:]...)
 }
 
 // appended reads the append_event script's answer: whether the event
@@ -129,6 +164,9 @@ func eventCode(t domain.EventType) string {
 
 // eventType reads a feed entry's type: a code or a name.
 func eventType(v string) domain.EventType {
+	if v == receivedCode {
+		return domain.EventReportReceived
+	}
 	if t, ok := eventTypes[v]; ok {
 		return t
 	}
@@ -180,19 +218,27 @@ func (s *Feeds) LastEventCursor(ctx context.Context, bankOrg string) (string, er
 func (s *conn) eventFrom(org string, m redis.XMessage) domain.Event {
 	e := domain.Event{Cursor: m.ID, CreatedAt: cursorTime(m.ID)}
 	e.ID, _ = m.Values["event_id"].(string)
+	typ, _ := m.Values["type"].(string)
+	e.Type = eventType(typ)
+	reportID := ""
+	if typ == receivedCode && len(e.ID) == 16 {
+		reportID = hex.EncodeToString([]byte(e.ID))
+		e.ID = s.EventID(domain.EventReportReceived, reportID)
+	}
 	raw := rawID(e.ID)
 	if len(e.ID) == 16 {
 		raw, e.ID = e.ID, hex.EncodeToString([]byte(e.ID))
 	}
-	typ, _ := m.Values["type"].(string)
-	e.Type = eventType(typ)
 	data, _ := m.Values["data"].(string)
 	var err error
 	if e.Data, err = s.blobs.openForID(adEvent(org, e.ID), raw, data); err == nil {
 		e.Data, err = expandJSON(e.Data)
 	}
-	if err != nil {
+	switch {
+	case err != nil || len(e.Data) < 2 || e.Data[0] != '{':
 		e.Data = []byte("{}")
+	case reportID != "":
+		e.Data = withReportID(e.Data, reportID)
 	}
 	if at, ok := m.Values["at"].(string); ok {
 		if t := msTime(at); !t.IsZero() {
