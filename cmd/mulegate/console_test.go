@@ -121,6 +121,19 @@ func (b *browser) until(t *testing.T, what, js string) {
 	}
 }
 
+// search opens the search page and looks ibans up. It waits for the new
+// page to replace the old (which may have a search form of its own)
+// before it fills the form in: under load the click's navigation can
+// land after the form was filled, and submit an empty one.
+func (b *browser) search(t *testing.T, what, ibans string) {
+	t.Helper()
+	b.run(t, what+": mark the old page", chromedp.Evaluate[chromedp.Void](
+		`document.body.appendChild(Object.assign(document.createElement('i'), {id: 'stale-page'}))`))
+	b.run(t, what+": open search", chromedp.Click(chromedp.CSS(`a[href="/search"]`)))
+	b.until(t, what+": the search page", `!document.getElementById('stale-page') && location.pathname === '/search' && !!document.querySelector('#ibans')`)
+	b.run(t, what, chromedp.SetValue(chromedp.CSS(`#ibans`), ibans), chromedp.Click(chromedp.CSS(`form.search button`)))
+}
+
 func (b *browser) visited() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -316,8 +329,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	for n := range 100 {
 		list = append(list, nlIBANText(501+n))
 	}
-	a.run(t, "search 100", chromedp.Click(chromedp.CSS(`a[href="/search"]`)), chromedp.WaitVisible(chromedp.CSS(`#ibans`)),
-		chromedp.SetValue(chromedp.CSS(`#ibans`), strings.Join(list, "\n")), chromedp.Click(chromedp.CSS(`form.search button`)))
+	a.search(t, "search 100", strings.Join(list, "\n"))
 	a.until(t, "100 results", `document.querySelectorAll('table.results tbody tr').length === 100`)
 	top := eval[string](t, a, `document.querySelector('table.results tbody tr').innerText`)
 	if !strings.Contains(top, nlIBANText(501)) || !strings.Contains(top, "high") {
@@ -369,13 +381,11 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// The analyst looks the third hop's account up; the police clear it as
 	// innocent; the correction reaches the bank's live feed.
-	a.run(t, "look the account up", chromedp.Click(chromedp.CSS(`a[href="/search"]`)), chromedp.WaitVisible(chromedp.CSS(`#ibans`)),
-		chromedp.SetValue(chromedp.CSS(`#ibans`), ibanC), chromedp.Click(chromedp.CSS(`form.search button`)))
+	a.search(t, "look the account up", ibanC)
 	a.until(t, "its lookup", `!!document.querySelector('section.lookup')`)
 	a.run(t, "the live feed", chromedp.Click(chromedp.CSS(`a[href="/events"]`)))
 	a.until(t, "the feed's stream open", `!!document.querySelector('#feed[sse-connect]')`)
-	o.run(t, "search the innocent account", chromedp.Click(chromedp.CSS(`a[href="/search"]`)), chromedp.WaitVisible(chromedp.CSS(`#ibans`)),
-		chromedp.SetValue(chromedp.CSS(`#ibans`), ibanC), chromedp.Click(chromedp.CSS(`form.search button`)))
+	o.search(t, "search the innocent account", ibanC)
 	o.until(t, "its actions", `!!document.querySelector('form[action="/ibans/clear"]')`)
 	o.run(t, "clear it", chromedp.SetValue(chromedp.CSS(`form[action="/ibans/clear"] select[name=reason]`), "investigation_closed"),
 		chromedp.Click(chromedp.CSS(`form[action="/ibans/clear"] button`)))
