@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -222,6 +223,17 @@ func TestAlertLongPollAcrossInstances(t *testing.T) {
 
 // sseEvent is one parsed Server-Sent Event.
 type sseEvent struct{ id, event, data string }
+
+// reportID is the report_id of the event's data ("" for none).
+func (e sseEvent) reportID() string {
+	var v struct {
+		Data struct {
+			ReportID string `json:"report_id"`
+		} `json:"data"`
+	}
+	_ = json.Unmarshal([]byte(e.data), &v)
+	return v.Data.ReportID
+}
 
 // openStream connects to the SSE endpoint and returns the events as they
 // arrive.

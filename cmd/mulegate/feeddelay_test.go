@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"slices"
@@ -38,14 +37,8 @@ func TestFeedDelay(t *testing.T) {
 	go func() {
 		defer close(done)
 		for ev := range ch {
-			var e struct {
-				Data struct {
-					ReportID string `json:"report_id"`
-				} `json:"data"`
-			}
-			_ = json.Unmarshal([]byte(ev.data), &e)
 			mu.Lock()
-			arrived[e.Data.ReportID] = time.Now()
+			arrived[ev.reportID()] = time.Now()
 			n := len(arrived)
 			mu.Unlock()
 			if n == *feedDelayN {

@@ -73,15 +73,9 @@ func TestHolderKeepsUp(t *testing.T) {
 		t.Cleanup(cancel)
 		go func() {
 			for ev := range ch {
-				var e struct {
-					Data struct {
-						ReportID string `json:"report_id"`
-					} `json:"data"`
-				}
-				_ = json.Unmarshal([]byte(ev.data), &e)
 				at := time.Now()
 				mu.Lock()
-				arrived[e.Data.ReportID] = at
+				arrived[ev.reportID()] = at
 				mu.Unlock()
 			}
 		}()

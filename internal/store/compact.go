@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mulegate/mulegate/internal/jsonw"
 )
 
 // Compact event data. A bank's feed keeps every event for the event
@@ -94,29 +96,43 @@ var compactIndex = func() map[string]byte {
 // compactJSON writes a JSON value in the compact form; data that is not
 // one valid JSON value is returned as it is (it reads back unchanged).
 func compactJSON(data []byte) []byte {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	out := append(make([]byte, 0, len(data)/2+8), compactMark)
-	out, err := compactValue(d, out)
-	if err != nil {
-		return data
-	}
-	if _, err := d.Token(); !errors.Is(err, io.EOF) {
-		return data // more than one value
-	}
+	out, _ := compactJSONWithout(data, "", "")
 	return out
 }
 
-// compactValue writes the next value d holds.
-func compactValue(d *json.Decoder, out []byte) ([]byte, error) {
-	t, err := d.Token()
+// compactJSONWithout is compactJSON leaving out the top-level member
+// key (if any) whose value is the string val; dropped says it did.
+func compactJSONWithout(data []byte, key, val string) (out []byte, dropped bool) {
+	c := compactor{d: json.NewDecoder(bytes.NewReader(data)), dropKey: key, dropVal: val}
+	c.d.UseNumber()
+	out, err := c.value(append(make([]byte, 0, len(data)/2+8), compactMark), 0)
+	if err != nil {
+		return data, false
+	}
+	if _, err := c.d.Token(); !errors.Is(err, io.EOF) {
+		return data, false // more than one value
+	}
+	return out, c.dropped
+}
+
+// compactor writes the values its decoder reads, leaving out the
+// top-level member dropKey: dropVal (dropped says it met it).
+type compactor struct {
+	d                *json.Decoder
+	dropKey, dropVal string
+	dropped          bool
+}
+
+// value writes the next value the decoder holds.
+func (c *compactor) value(out []byte, depth int) ([]byte, error) {
+	t, err := c.d.Token()
 	if err != nil {
 		return nil, err
 	}
-	return compactToken(d, t, out)
+	return c.token(t, out, depth)
 }
 
-func compactToken(d *json.Decoder, t json.Token, out []byte) ([]byte, error) {
+func (c *compactor) token(t json.Token, out []byte, depth int) ([]byte, error) {
 	switch v := t.(type) {
 	case nil:
 		return append(out, tagNull), nil
@@ -130,44 +146,65 @@ func compactToken(d *json.Decoder, t json.Token, out []byte) ([]byte, error) {
 	case string:
 		return compactString(out, v), nil
 	case json.Delim:
-		return compactNested(d, v, out)
+		return c.nested(v, out, depth)
 	}
 	return nil, errors.New("compact: unexpected token")
 }
 
-func compactNested(d *json.Decoder, open json.Delim, out []byte) ([]byte, error) {
+func (c *compactor) nested(open json.Delim, out []byte, depth int) ([]byte, error) {
 	var err error
 	if open == '[' {
 		out = append(out, tagArray)
-		for d.More() {
-			if out, err = compactValue(d, out); err != nil {
+		for c.d.More() {
+			if out, err = c.value(out, depth+1); err != nil {
 				return nil, err
 			}
 		}
 	} else {
 		out = append(out, tagObject)
-		for d.More() {
-			k, err := d.Token()
-			if err != nil {
-				return nil, err
-			}
-			key, _ := k.(string)
-			if w, ok := compactIndex[key]; ok && w < keyLiteral-keyWord {
-				out = append(out, keyWord+w)
-			} else {
-				out = append(out, keyLiteral)
-				out = binary.AppendUvarint(out, uint64(len(key)))
-				out = append(out, key...)
-			}
-			if out, err = compactValue(d, out); err != nil {
+		for c.d.More() {
+			if out, err = c.member(out, depth); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if _, err := d.Token(); err != nil { // the closing delimiter
+	if _, err := c.d.Token(); err != nil { // the closing delimiter
 		return nil, err
 	}
 	return append(out, tagEnd), nil
+}
+
+// member writes an object's next key and value (or neither: the member
+// to drop).
+func (c *compactor) member(out []byte, depth int) ([]byte, error) {
+	k, err := c.d.Token()
+	if err != nil {
+		return nil, err
+	}
+	key, _ := k.(string)
+	var v json.Token
+	read := false // v holds the member's value already
+	if depth == 0 && c.dropKey != "" && key == c.dropKey && !c.dropped {
+		if v, err = c.d.Token(); err != nil {
+			return nil, err
+		}
+		if s, ok := v.(string); ok && s == c.dropVal {
+			c.dropped = true
+			return out, nil
+		}
+		read = true
+	}
+	if w, ok := compactIndex[key]; ok && w < keyLiteral-keyWord {
+		out = append(out, keyWord+w)
+	} else {
+		out = append(out, keyLiteral)
+		out = binary.AppendUvarint(out, uint64(len(key)))
+		out = append(out, key...)
+	}
+	if read {
+		return c.token(v, out, depth+1)
+	}
+	return c.value(out, depth+1)
 }
 
 func compactNumber(out []byte, n string) []byte {
@@ -319,13 +356,13 @@ func (r *compactReader) scalar(tag byte, out []byte) ([]byte, error) {
 			}
 			return append(out, b...), nil
 		}
-		return appendJSONString(out, string(b)), nil
+		return jsonw.AppendString(out, string(b)), nil
 	case tagWord:
 		w, err := r.word()
 		if err != nil {
 			return nil, err
 		}
-		return appendJSONString(out, w), nil
+		return jsonw.AppendString(out, w), nil
 	case tagUpper:
 		n, err := r.byte()
 		if err != nil {
@@ -388,7 +425,7 @@ func (r *compactReader) object(out []byte, depth int) ([]byte, error) {
 		default:
 			return nil, errCompact
 		}
-		out = append(appendJSONString(out, key), ':')
+		out = append(jsonw.AppendString(out, key), ':')
 		if out, err = r.value(out, depth+1); err != nil {
 			return nil, err
 		}
@@ -409,16 +446,4 @@ func (r *compactReader) array(out []byte, depth int) ([]byte, error) {
 			return nil, err
 		}
 	}
-}
-
-// appendJSONString writes s as a JSON string, as encoding/json would
-// (HTML characters escaped).
-func appendJSONString(out []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s)
-			return append(out, b...)
-		}
-	}
-	return append(append(append(out, '"'), s...), '"')
 }

@@ -65,6 +65,27 @@ func TestCompactJSONLeavesOtherDataAlone(t *testing.T) {
 	}
 }
 
+// compactJSONWithout leaves out only the top-level member with the given
+// value.
+func TestCompactJSONWithout(t *testing.T) {
+	for _, c := range []struct {
+		in, want string
+		dropped  bool
+	}{
+		{`{"a":1,"report_id":"r1","b":{"report_id":"r1"}}`, `{"a":1,"b":{"report_id":"r1"}}`, true},
+		{`{"report_id":"r2","a":1}`, `{"report_id":"r2","a":1}`, false},
+		{`{"report_id":null,"a":1}`, `{"report_id":null,"a":1}`, false},
+		{`{"report_id":["r1"]}`, `{"report_id":["r1"]}`, false},
+		{`["report_id","r1"]`, `["report_id","r1"]`, false},
+	} {
+		c2, dropped := compactJSONWithout([]byte(c.in), "report_id", "r1")
+		out, err := expandJSON(c2)
+		if err != nil || dropped != c.dropped || !sameJSON(t, []byte(c.want), out) {
+			t.Errorf("%s: %s, dropped %v (%v), want %s, %v", c.in, out, dropped, err, c.want, c.dropped)
+		}
+	}
+}
+
 // The compact form is stored for the event retention: a word's index
 // must never change. This pins the form of a sample.
 func TestCompactFormIsStable(t *testing.T) {
@@ -94,6 +115,11 @@ func FuzzCompactJSON(f *testing.F) {
 		}
 		if !sameJSON(t, in, out) {
 			t.Fatalf("read back\n %s\nas\n %s", in, out)
+		}
+		if c, _ := compactJSONWithout(in, "report_id", "r1"); c[0] == compactMark {
+			if out, err := expandJSON(c); err != nil || !json.Valid(out) {
+				t.Fatalf("%s without report_id read as %q, %v", in, out, err)
+			}
 		}
 	})
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -42,12 +41,11 @@ func (s *conn) EventID(typ domain.EventType, subject string) string {
 // AppendEvent adds an event to bankOrg's feed, once per event id; added
 // is false when it was there already.
 func (s *Feeds) AppendEvent(ctx context.Context, bankOrg string, e domain.Event) (added bool, err error) {
-	oe := OrgEvent{Org: bankOrg, Event: e}
-	v, err := s.runReplicated(ctx, appendEventScript, oe.keys(), s.appendArgs(oe, s.now())...)
+	out, err := s.AppendEvents(ctx, []OrgEvent{{Org: bankOrg, Event: e}})
 	if err != nil {
-		return false, s.fail(opAlerts, "append event script", err)
+		return false, err
 	}
-	return s.appended(bankOrg, v)
+	return out[0], nil
 }
 
 // OrgEvent is an event for one org's feed. A report.received that opens
@@ -72,15 +70,18 @@ func (s *Feeds) appendArgs(oe OrgEvent, now time.Time) []any {
 	a := appendEventArgs{EventID: rawID(e.ID), MinID: strconv.FormatInt(now.Add(-retention).UnixMilli(), 10), Type: eventCode(e.Type),
 		Created: e.CreatedAt.UnixMilli(), TTL: int64((retention + 24*time.Hour) / time.Second), Channel: AlertChannel, Bank: oe.Org,
 		Now: now.UnixMilli(), MaxLen: s.opt.EventsMaxPerBank}
-	data := e.Data
 	if oe.ReportID != "" && !oe.RespondBy.IsZero() {
 		a.DueID, a.DueBy, a.DueGone, a.ClosedGone = workMember(oe.ReportID), oe.RespondBy.UnixMilli(), s.dueGone(now), s.closedGone(now)
 		a.DueTTL = s.ttlSeconds()
-		if rest, ok := withoutReportID(data, oe.ReportID); ok && e.Type == domain.EventReportReceived && e.ID == s.EventID(e.Type, oe.ReportID) {
-			a.EventID, a.Type, data = a.DueID, receivedCode, rest
+		if e.Type == domain.EventReportReceived && e.ID == s.EventID(e.Type, oe.ReportID) {
+			if data, dropped := compactJSONWithout(e.Data, "report_id", oe.ReportID); dropped {
+				a.EventID, a.Type, a.Data = a.DueID, receivedCode, s.sealCompact(oe.Org, e.ID, data)
+			}
 		}
 	}
-	a.Data = s.sealEventData(oe.Org, e.ID, data)
+	if a.Data == "" {
+		a.Data = s.sealEventData(oe.Org, e.ID, e.Data)
+	}
 	return a.argv()
 }
 
@@ -89,18 +90,6 @@ func (s *Feeds) appendArgs(oe OrgEvent, now time.Time) []any {
 // out the report_id: both follow from the report id (the event id is
 // EventID of it), so the entry does not repeat them (16 bytes less).
 const receivedCode = "s"
-
-// withoutReportID is a JSON object's data without its report_id member,
-// if that is reportID.
-func withoutReportID(data []byte, reportID string) ([]byte, bool) {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(data, &m) != nil || string(m["report_id"]) != `"`+reportID+`"` {
-		return data, false
-	}
-	delete(m, "report_id")
-	out, err := json.Marshal(m)
-	return out, err == nil
-}
 
 // withReportID puts the report_id an entry left out back first into its
 // data (a JSON object).
@@ -129,10 +118,15 @@ func (s *Feeds) appended(bankOrg string, v any) (bool, error) {
 // sealEventData seals an event's data, in the compact form, for its
 // place in org's feed.
 func (s *conn) sealEventData(org, eventID string, data []byte) string {
+	return s.sealCompact(org, eventID, compactJSON(data))
+}
+
+// sealCompact seals data already in the compact form.
+func (s *conn) sealCompact(org, eventID string, compact []byte) string {
 	if raw := rawID(eventID); raw != "" {
-		return s.blobs.sealForID(adEvent(org, eventID), raw, compactJSON(data))
+		return s.blobs.sealForID(adEvent(org, eventID), raw, compact)
 	}
-	return s.blobs.seal(adEvent(org, eventID), compactJSON(data))
+	return s.blobs.seal(adEvent(org, eventID), compact)
 }
 
 // eventCodes are the short codes feed entries name their types by.
@@ -283,7 +277,6 @@ func (s *Feeds) TrackDue(ctx context.Context, holder, reportID string, respondBy
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if !open {
 			p.ZAddXX(ctx, key, redis.Z{Score: -float64(now.UnixMilli()), Member: workMember(reportID)})
-			p.ZRem(ctx, key, reportID) // as layout 4 kept it
 			return nil
 		}
 		p.ZAdd(ctx, key, redis.Z{Score: float64(respondBy.UnixMilli()), Member: workMember(reportID)})
@@ -348,7 +341,7 @@ func (s *Feeds) TrackRecovery(ctx context.Context, holder, requester, reportID s
 			switch {
 			case key == recoveriesAskedKey(""):
 			case deadline.IsZero():
-				p.ZRem(ctx, key, workMembers(reportID)...)
+				p.ZRem(ctx, key, workMember(reportID))
 			default:
 				p.ZAdd(ctx, key, redis.Z{Score: float64(deadline.UnixMilli()), Member: workMember(reportID)})
 				p.ZRemRangeByScore(ctx, key, "-inf", s.dueGone(s.now()))
@@ -364,18 +357,13 @@ func (s *Feeds) TrackRecovery(ctx context.Context, holder, requester, reportID s
 }
 
 // The work lists (due, rdue, rreq) hold each report by its raw id (16
-// bytes; before layout 4.1, 32 hex digits, which they still read and
-// remove). Raw ids sort as their hex forms do, so the cursor holds.
+// bytes; layout 4's hex ids are rewritten by "mulegate migrate"). Raw ids
+// sort as their hex forms do, so the cursor holds.
 func workMember(reportID string) string {
 	if raw := rawID(reportID); raw != "" {
 		return raw
 	}
 	return reportID
-}
-
-// workMembers are both forms of a report's member, for removal.
-func workMembers(reportID string) []any {
-	return []any{workMember(reportID), reportID}
 }
 
 // WorkList reads one page of an org's work list, earliest deadline first,
