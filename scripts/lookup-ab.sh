@@ -38,10 +38,14 @@ for v in A B; do
   redis-server --port "$rp" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/$v" --logfile "$work/$v/redis.log" &
   rpid[$v]=$!; pids+=($!)
   for _ in $(seq 50); do redis-cli -p "$rp" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  consoles=()  # builds with the consoles: each on a free port (both builds run at once)
+  if [[ $("$work/bin-$v" dev --help 2>&1) == *-bank-console* ]]; then
+    consoles=(--bank-console "127.0.0.1:$(freeport)" --police-console "127.0.0.1:$(freeport)")
+  fi
   (cd "$work/$v" && MULEGATE_FORWARD_WORKERS=0 MULEGATE_LOG_LEVEL=warn exec "$work/bin-$v" dev --redis "127.0.0.1:$rp" --listen "127.0.0.1:$ap" \
-     --ops-listen "127.0.0.1:$(freeport)" --police-listen "127.0.0.1:$(freeport)" >"$work/$v/dev.out" 2>"$work/$v/dev.err") &
+     --ops-listen "127.0.0.1:$(freeport)" --police-listen "127.0.0.1:$(freeport)" "${consoles[@]}" >"$work/$v/dev.out" 2>"$work/$v/dev.err") &
   mpid[$v]=$!; pids+=($!)
-  for _ in $(seq 100); do grep -q '^api https' "$work/$v/dev.out" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 600); do grep -q '^api https' "$work/$v/dev.out" 2>/dev/null && break; sleep 0.1; done
   api[$v]="https://localhost:$ap"
   tok[$v]=$(sed -n 's/^  export MARKET_TOKEN=//p' "$work/$v/dev.out")
   dir[$v]="$work/$v/.mulegate-dev"
