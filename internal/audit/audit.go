@@ -75,7 +75,9 @@ func (r Record) appendJSON(b []byte) []byte {
 		b = append(b, ',')
 	}
 	b = strconv.AppendUint(append(b, `"seq":`...), r.Seq, 10)
-	if t, err := r.Time.MarshalJSON(); err == nil {
+	if y := r.Time.Year(); y >= 0 && y <= 9999 {
+		b = append(r.Time.AppendFormat(append(b, `,"time":"`...), time.RFC3339Nano), '"')
+	} else if t, err := r.Time.MarshalJSON(); err == nil {
 		b = append(append(b, `,"time":`...), t...)
 	} else {
 		b = append(b, `,"time":null`...) // a year past 9999: encoding/json would fail the record
@@ -126,13 +128,17 @@ func ValidPurpose(p string) bool {
 func appendLine(b []byte, h hash.Hash, r Record) ([]byte, string) {
 	start := len(b)
 	b = r.appendJSON(b)
+	end := len(b)
+	b = append(b, r.Prev...) // hashed first, from b's spare room (no copy per record); cut off below
 	h.Reset()
-	h.Write([]byte(r.Prev))
-	h.Write(b[start:])
+	h.Write(b[end:])
+	h.Write(b[start:end])
+	b = b[:end]
 	var sum [sha256.Size]byte
-	hexSum := hex.EncodeToString(h.Sum(sum[:0]))
-	b = append(append(append(b[:len(b)-1], `,"hash":"`...), hexSum...), "\"}\n"...)
-	return b, hexSum
+	var hexSum [2 * sha256.Size]byte
+	hex.Encode(hexSum[:], h.Sum(sum[:0]))
+	b = append(append(append(b[:len(b)-1], `,"hash":"`...), hexSum[:]...), "\"}\n"...)
+	return b, string(hexSum[:])
 }
 
 // Writer appends records to a sink, in order, chaining each to the one

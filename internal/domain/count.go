@@ -42,18 +42,20 @@ type Counted struct {
 	Upstream          bool // its source confirms it
 }
 
-// Counter builds one IBAN's counts. Use it through a pointer and do not
-// copy it once used: it keeps the reporters seen in an array of its own.
+// Counter builds one IBAN's counts.
 type Counter struct {
 	p           Periods
 	c           Counts
 	first, last int64
 	// A window's reporters are the orgs whose newest counted report falls
 	// in it; the reporters overall are the orgs with any. An IBAN has a
-	// few orgs: an array in the counter holds them.
-	orgBuf [8]orgNewest
-	newest []orgNewest
-	clear  *Clear
+	// few orgs: an array in the counter holds the first eight (no
+	// pointer into the counter itself, so a counter stays on the stack),
+	// more the rest.
+	orgs  [8]orgNewest
+	nOrgs int
+	more  []orgNewest
+	clear *Clear
 }
 
 // Cleared tells the counter the IBAN's clear (nil: none) before any Add:
@@ -66,9 +68,6 @@ func (p Periods) Counter() Counter { return Counter{p: p} }
 // Add counts one report: one received before the cutoff counts for
 // nothing, a cancelled one only as cancelled.
 func (k *Counter) Add(r Counted) {
-	if k.newest == nil {
-		k.newest = k.orgBuf[:0]
-	}
 	if r.Received < k.p.Cutoff {
 		return
 	}
@@ -96,7 +95,7 @@ func (k *Counter) Add(r Counted) {
 		k.first = r.Received
 	}
 	k.last = max(k.last, r.Received)
-	k.newest = orgNewest{org: r.Org, at: r.Received}.into(k.newest)
+	k.seen(r.Org, r.Received)
 	for w, start := range k.p.Starts {
 		if r.Received >= start {
 			k.c.Windows[w].Reports++
@@ -123,12 +122,14 @@ func (k *Counter) Counts() Counts {
 	c := k.c
 	if c.ReportCount > 0 {
 		c.First, c.Last = time.UnixMilli(k.first).UTC(), time.UnixMilli(k.last).UTC()
-		c.ReporterCount = int64(len(k.newest))
+		c.ReporterCount = int64(k.nOrgs + len(k.more))
 	}
-	for _, o := range k.newest {
-		for w, start := range k.p.Starts {
-			if o.at >= start {
-				c.Windows[w].Reporters++
+	for _, seen := range [2][]orgNewest{k.orgs[:k.nOrgs], k.more} {
+		for _, o := range seen {
+			for w, start := range k.p.Starts {
+				if o.at >= start {
+					c.Windows[w].Reporters++
+				}
 			}
 		}
 	}
@@ -142,13 +143,21 @@ type orgNewest struct {
 	at  int64
 }
 
-// into adds o to the orgs seen, keeping each org's newest time.
-func (o orgNewest) into(seen []orgNewest) []orgNewest {
-	for n := range seen {
-		if seen[n].org == o.org {
-			seen[n].at = max(seen[n].at, o.at)
-			return seen
+// seen adds a report of org at to the orgs seen, keeping each org's
+// newest time.
+func (k *Counter) seen(org string, at int64) {
+	for _, seen := range [2][]orgNewest{k.orgs[:k.nOrgs], k.more} {
+		for n := range seen {
+			if seen[n].org == org {
+				seen[n].at = max(seen[n].at, at)
+				return
+			}
 		}
 	}
-	return append(seen, o)
+	if k.nOrgs < len(k.orgs) {
+		k.orgs[k.nOrgs] = orgNewest{org: org, at: at}
+		k.nOrgs++
+		return
+	}
+	k.more = append(k.more, orgNewest{org: org, at: at})
 }

@@ -64,3 +64,28 @@ func sumsMap(s Sums) map[string]string {
 	}
 	return out
 }
+
+// TestCounterManyReporters: an IBAN reported by more orgs than the
+// counter keeps in its own array counts each org once, overall and per
+// window, by its newest report.
+func TestCounterManyReporters(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	p := PeriodsAt(now, 400*24*time.Hour)
+	ago := func(d int) int64 { return now.Add(-time.Duration(d) * 24 * time.Hour).UnixMilli() }
+	k := p.Counter()
+	for n := range 12 {
+		org := string(rune('a'+n)) + "-bank"
+		k.Add(Counted{Received: ago(100), Org: org, Category: "phishing", Source: "bank", Review: ReviewOpen})
+		if n%2 == 1 { // every other org also reported 3 days ago: its newest
+			k.Add(Counted{Received: ago(3), Org: org, Category: "phishing", Source: "bank", Review: ReviewOpen})
+		}
+	}
+	got := k.Counts()
+	if got.ReportCount != 18 || got.ReporterCount != 12 {
+		t.Fatalf("reports %d reporters %d, want 18 and 12", got.ReportCount, got.ReporterCount)
+	}
+	want := [4]Window{{Reports: 6, Reporters: 6}, {Reports: 6, Reporters: 6}, {Reports: 6, Reporters: 6}, {Reports: 18, Reporters: 12}}
+	if d := cmp.Diff(want, got.Windows); d != "" {
+		t.Errorf("windows (-want +got):\n%s", d)
+	}
+}

@@ -103,7 +103,7 @@ func handlePostAlert(d postAlertDeps) gin.HandlerFunc {
 			writeProblem(c, err)
 			return
 		}
-		stateOf(c).iban = sub.IBAN.Masked()
+		stateOf(c).iban = sub.IBAN
 		auditIBANs(c, sub.IBAN)
 		bank, err := d.router.Route(sub.IBAN)
 		if err != nil {

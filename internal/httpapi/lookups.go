@@ -36,7 +36,7 @@ func (st *reqState) ibanParam(c *gin.Context) (iban.IBAN, domain.IBANKey, error)
 	if err != nil {
 		return i, domain.IBANKey{}, err
 	}
-	st.iban = i.Masked()
+	st.iban = i
 	return i, st.auditIBANs(i)[0], nil
 }
 

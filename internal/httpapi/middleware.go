@@ -137,8 +137,8 @@ func accessLog(m *Metrics) gin.HandlerFunc {
 			attrs = append(attrs, slog.String("org", p.Org.ID), slog.String("sub", p.Subject))
 		}
 		st := stateOf(c)
-		if v := st.iban; v != "" {
-			attrs = append(attrs, slog.String("iban", v))
+		if v := st.iban; v.String() != "" {
+			attrs = append(attrs, slog.String("iban", v.Masked()))
 		}
 		if v := st.problem; v != "" {
 			attrs = append(attrs, slog.String("problem", v))

@@ -121,7 +121,7 @@ func handleSubmitReport(d reportDeps) gin.HandlerFunc {
 			writeProblem(c, err)
 			return
 		}
-		stateOf(c).iban = sub.IBAN.Masked()
+		stateOf(c).iban = sub.IBAN
 		auditIBANs(c, sub.IBAN)
 		p := principal(c)
 		ctx, cancel := withTimeout(c, timeout)

@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/mulegate/mulegate/internal/auth"
 	"github.com/mulegate/mulegate/internal/domain"
+	"github.com/mulegate/mulegate/internal/iban"
 )
 
 // stateKey is the gin key of a request's state: a type of no size, so
@@ -23,10 +24,10 @@ type reqState struct {
 	reqLog    *slog.Logger // logger(c)'s, made when first asked for
 	cert      *auth.ClientCert
 	principal auth.Principal
-	problem   string // the problem code answered, if any
-	iban      string // the request's IBAN, masked, for the access log
-	purpose   string // X-Purpose, when sent
-	actor     string // X-Actor, when sent
+	problem   string    // the problem code answered, if any
+	iban      iban.IBAN // the request's IBAN, masked in the access log (only when a line is written)
+	purpose   string    // X-Purpose, when sent
+	actor     string    // X-Actor, when sent
 	// keyOf is the pseudonymiser auditTrail set for this request; keys
 	// are the keys of the IBANs it was about (keysSet: it named IBANs,
 	// perhaps none valid) and risks their risks, for the audit trail.

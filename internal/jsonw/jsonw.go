@@ -10,20 +10,48 @@ import (
 )
 
 // AppendString appends s as a JSON string the way encoding/json does
-// (HTML characters escaped); anything but plain printable ASCII goes
-// through encoding/json itself.
+// (HTML characters escaped, "\b" and "\f" short, other control
+// characters as \u00XX); a string with anything beyond ASCII goes
+// through encoding/json itself (its U+2028, U+2029 and invalid UTF-8
+// rules). FuzzAppendString holds it to encoding/json.
 func AppendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if s[i] >= utf8.RuneSelf {
 			q, _ := json.Marshal(s)
 			return append(b, q...)
 		}
 	}
 	b = append(b, '"')
-	b = append(b, s...)
+	from := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			continue
+		}
+		b = append(b, s[from:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\f':
+			b = append(b, '\\', 'f')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		from = i + 1
+	}
+	b = append(b, s[from:]...)
 	return append(b, '"')
 }
+
+const hexDigits = "0123456789abcdef"
 
 // AppendStrings appends ss as a JSON array of strings.
 func AppendStrings(b []byte, ss []string) []byte {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -145,4 +146,18 @@ func TestLookupHonoursTheDeadline(t *testing.T) {
 	if took := time.Since(start); domain.ErrorCode(err) != domain.CodeUnavailable || took > 2*time.Second {
 		t.Errorf("lookup on a frozen Redis: %v after %v, want unavailable at the 300 ms deadline", err, took)
 	}
+}
+
+// FuzzUnb36: unb36 reads any string as strconv.ParseInt(s, 36, 64) does
+// (0 where that fails).
+func FuzzUnb36(f *testing.F) {
+	for _, s := range []string{"", "0", "z", "-1", "+5", "-", "lzzzzzzz", "zzzzzzzzzzzz", "zzzzzzzzzzzzz", "1y2p0ij32e8e7", "a_b", "ZZ", " 1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := strconv.ParseInt(s, 36, 64)
+		if got := unb36(s); got != want {
+			t.Fatalf("unb36(%q) = %d, strconv reads %d", s, got, want)
+		}
+	})
 }

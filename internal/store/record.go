@@ -199,8 +199,44 @@ func (c *codes) valueOf(k string) string {
 
 func b36(n int64) string { return strconv.FormatInt(n, 36) }
 
+// unb36 reads a base-36 number as strconv.ParseInt does, 0 where it
+// fails ("" is 0). It reads record fields on every lookup, most of them
+// short and many empty: a plain number of up to 12 digits (no int64
+// overflows) is parsed by hand, without strconv's error values.
 func unb36(s string) int64 {
-	n, _ := strconv.ParseInt(s, 36, 64)
+	d := s
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 && len(s) == 0 {
+		return 0
+	}
+	var n int64
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		var v byte
+		switch {
+		case '0' <= c && c <= '9':
+			v = c - '0'
+		case 'a' <= c && c <= 'z':
+			v = c - 'a' + 10
+		case 'A' <= c && c <= 'Z':
+			v = c - 'A' + 10
+		default:
+			v = 255
+		}
+		if v == 255 || len(d) > 12 || len(d) == 0 {
+			n, _ = strconv.ParseInt(s, 36, 64)
+			return n
+		}
+		n = n*36 + int64(v)
+	}
+	if len(d) == 0 { // "-"
+		return 0
+	}
+	if len(d) != len(s) {
+		return -n
+	}
 	return n
 }
 

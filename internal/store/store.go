@@ -167,7 +167,7 @@ func New(rdb redis.UniversalClient, opt Options) (*Store, error) {
 	if s.blobs, err = newBlobSealer(secret); err != nil {
 		return nil, err
 	}
-	s.macs.New = func() any { return hmac.New(sha256.New, secret) }
+	s.macs.New = func() any { return &mac{Hash: hmac.New(sha256.New, secret)} }
 	for p := range opt.Partitions {
 		s.tags = append(s.tags, "{p"+strconv.Itoa(p)+"}")
 	}
@@ -180,15 +180,23 @@ func (s *conn) Partitions() int { return s.opt.Partitions }
 
 // Pseudonym returns the keyed pseudonym of an IBAN and its partition.
 func (s *conn) Pseudonym(i iban.IBAN) (string, int) {
-	m := s.macs.Get().(hash.Hash)
+	m := s.macs.Get().(*mac)
 	m.Reset()
-	m.Write([]byte("iban\x00"))
-	m.Write([]byte(i.String()))
+	m.in = append(append(m.in[:0], "iban\x00"...), i.String()...) // one Write, no conversion per lookup
+	m.Write(m.in)
 	var buf [sha256.Size]byte
 	sum := m.Sum(buf[:0])
 	s.macs.Put(m)
 	part := int(binary.BigEndian.Uint32(sum[:4]) % uint32(s.opt.Partitions))
-	return hex.EncodeToString(sum[4:20]), part
+	var h [32]byte
+	hex.Encode(h[:], sum[4:20])
+	return string(h[:]), part
+}
+
+// mac is a pooled keyed HMAC state and a buffer for its input.
+type mac struct {
+	hash.Hash
+	in []byte
 }
 
 // ReportID derives the report id from the submitting org and its
@@ -197,7 +205,7 @@ func (s *conn) ReportID(org, key string) string { return s.derivedID("report", o
 
 // derivedID is HMAC(secret, kind, org, key), 128 bits in hex.
 func (s *conn) derivedID(kind, org, key string) string {
-	m := s.macs.Get().(hash.Hash)
+	m := s.macs.Get().(*mac)
 	defer s.macs.Put(m)
 	m.Reset()
 	m.Write([]byte(kind))
@@ -276,7 +284,7 @@ func (s *conn) fingerprint(canonical []byte) string {
 
 // fingerprintSum is the fingerprint's bytes.
 func (s *conn) fingerprintSum(canonical []byte) []byte {
-	m := s.macs.Get().(hash.Hash)
+	m := s.macs.Get().(*mac)
 	defer s.macs.Put(m)
 	m.Reset()
 	m.Write([]byte("fingerprint\x00"))
