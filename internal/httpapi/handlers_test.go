@@ -68,12 +68,11 @@ func (f *fakeStore) LookupKey(context.Context, domain.IBANKey) (domain.Counts, e
 	return f.counts, f.statusErr
 }
 
-func (f *fakeStore) LookupKeys(_ context.Context, keys []domain.IBANKey) ([]domain.Counts, error) {
-	out := make([]domain.Counts, len(keys))
+func (f *fakeStore) LookupKeysInto(_ context.Context, _ []domain.IBANKey, out []domain.Counts) error {
 	for i := range out {
 		out[i] = f.counts
 	}
-	return out, f.statusErr
+	return f.statusErr
 }
 
 func (f *fakeStore) ChangeMarker(context.Context, iban.IBAN, domain.Caller, string, *domain.Marker) (*domain.Marker, error) {

@@ -17,7 +17,7 @@ import (
 
 type lookuper interface {
 	LookupKey(ctx context.Context, k domain.IBANKey) (domain.Counts, error)
-	LookupKeys(ctx context.Context, keys []domain.IBANKey) ([]domain.Counts, error)
+	LookupKeysInto(ctx context.Context, keys []domain.IBANKey, out []domain.Counts) error
 }
 
 // viewFor is the caller's view.
@@ -141,34 +141,38 @@ func handleBatchLookup(d lookupDeps) gin.HandlerFunc {
 				putPartBody(p.body)
 			}
 		}()
-		size := 16 + len(parts)
+		var keys []domain.IBANKey
+		var risks []string
 		for _, p := range parts {
 			if p.err != nil {
 				writeProblem(c, p.err)
 				return
 			}
-			size += len(p.body)
-		}
-		body := append(make([]byte, 0, size), `{"results":[`...)
-		var keys []domain.IBANKey
-		var risks []string
-		for j, p := range parts {
-			if j > 0 && len(p.body) > 0 {
-				body = append(body, ',')
-			}
-			body = append(body, p.body...)
 			keys, risks = append(keys, p.keys...), append(risks, p.risks...)
 		}
 		st := stateOf(c)
 		st.keys, st.keysSet, st.risks = keys, true, risks
-		c.Data(http.StatusOK, jsonContentType, append(body, ']', '}'))
+		// The answer goes out part by part, not copied into one buffer
+		// first (0.7 MB for 1000 IBANs): the audit record is committed
+		// before the first byte as for any answer.
+		c.Header("Content-Type", jsonContentType)
+		c.Status(http.StatusOK)
+		w := c.Writer
+		_, _ = w.WriteString(`{"results":[`)
+		for j, p := range parts {
+			if j > 0 && len(p.body) > 0 {
+				_, _ = w.WriteString(",")
+			}
+			_, _ = w.Write(p.body)
+		}
+		_, _ = w.WriteString("]}")
 	}
 }
 
 // partBodies keeps the buffers a batch's parts render into (about 900
 // bytes an IBAN: a batch of 1000 rendered into fresh buffers allocated
-// and zeroed 0.9 MB each time). A part's body is copied into the answer,
-// so it goes back when the answer is made.
+// and zeroed 0.9 MB each time). A part's body goes back once the answer
+// is written.
 var partBodies sync.Pool
 
 func getPartBody(n int) []byte {
@@ -182,6 +186,17 @@ func putPartBody(b []byte) {
 	if b != nil && cap(b) <= 4<<20 {
 		partBodies.Put(&b)
 	}
+}
+
+// partCounts keeps a part's counts between batches (a Counts is about
+// 400 bytes: 0.4 MB allocated and zeroed for a batch of 1000 before).
+var partCounts sync.Pool
+
+func getPartCounts(n int) []domain.Counts {
+	if c, ok := partCounts.Get().(*[]domain.Counts); ok && cap(*c) >= n {
+		return (*c)[:n]
+	}
+	return make([]domain.Counts, n)
 }
 
 // batchPartMin is the fewest IBANs a part of a batch is given: below
@@ -214,8 +229,9 @@ func (p *batchPart) run(ctx context.Context, s lookuper, key keyOf, view View, r
 	for n, i := range valid {
 		p.keys[n] = key(i)
 	}
-	counts, err := s.LookupKeys(ctx, p.keys)
-	if err != nil {
+	counts := getPartCounts(len(p.keys))
+	defer partCounts.Put(&counts)
+	if err := s.LookupKeysInto(ctx, p.keys, counts); err != nil {
 		p.err = err
 		return
 	}
