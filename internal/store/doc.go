@@ -14,8 +14,11 @@
 //	                           the watermark, the marker, the threshold flag (record.go);
 //	                           P raw in the name. One key per reported IBAN; no TTL
 //	                           (unless it holds a marker): the report index retires it (prune.go).
-//	mg:{pK}:ix:BB      hash    report index, 256 buckets per partition: raw report id ->
-//	                           day + P, so a report is found from its IBAN's own keys
+//	mg:{pK}:ix:LN:B    hash    report index: raw report id -> day + P, so a report is
+//	mg:{pK}:ix:BB              found from its IBAN's own keys; in levels of 2^N buckets
+//	                           (N 2-7, B the id's first N bits in hex, filled lowest first
+//	                           up to 64 entries) over the top level's 256 (BB: the first
+//	                           byte, any number of entries; keys.go)
 //	mg:{pK}:a:P        hash    who looked the IBAN up (see lookups.go; P in hex)
 //	mg:{pK}:outbox     stream  reports, review events and feed entries waiting for the
 //	                           forwarders and the holders' relay (two consumer groups)
@@ -32,7 +35,7 @@
 //	mg:layout                                hash: data layout version, secret check (layout.go)
 //	mg:breaker:police:trip                   the shared breaker trip (id; TTL = what is left)
 //
-// This is layout 5 (layout.go). Older layouts are rewritten into it by
+// This is layout 6 (layout.go). Older layouts are rewritten into it by
 // "mulegate migrate" (package store/migrate); the store reads no other.
 //
 // A report id is HMAC(secret, org, Idempotency-Key), so the same key from

@@ -140,7 +140,8 @@ func (s *conn) importBook(ctx context.Context, k ibanKeys, fields map[string]any
 			p.Persist(ctx, book)
 		}
 		for raw, d := range index {
-			b := indexBucket(k.tag, raw)
+			// The top level, which takes any number: locate asks every level.
+			b := indexBucketAt(k.tag, indexTopLevel, raw[0])
 			p.HSetNX(ctx, b, raw, dayBytes(d)+k.rawPseudo())
 			// lo 0: the bucket's next write or prune finds its oldest day.
 			p.HSet(ctx, b, "lo", 0)

@@ -30,10 +30,52 @@ func idemBucket(raw string) string {
 	return "mg:{d:" + strconv.FormatUint(uint64(n), 16) + "}"
 }
 
-// indexBucket names the report index bucket of a raw report id in a
-// partition.
-func indexBucket(tag, raw string) string {
-	return "mg:" + tag + ":ix:" + hex.EncodeToString([]byte(raw[:1]))
+// A partition's report index is kept in levels of buckets: level L has
+// 2^L buckets, a report's bucket at level L is named by the first L bits
+// of its raw id. Intake writes an entry into the lowest level whose
+// bucket holds fewer than indexFill entries (or where the id already
+// is); the top level takes any number. So a small index fills a few
+// full buckets, not one key per report (a Redis key costs about 90
+// bytes before its first entry: 89 bytes a report at 20,000 reports in
+// 64 x 256 buckets, about 40 in levels), and a large one keeps its
+// buckets small enough for Redis' compact encoding. The top level's
+// names are layout 5's 256 buckets. Readers ask every level.
+const (
+	indexMinLevel = 2
+	indexTopLevel = 8 // the first byte: layout 5's buckets
+	indexLevels   = indexTopLevel - indexMinLevel + 1
+	indexFill     = 64
+)
+
+// indexBucketAt names bucket b of level l of a partition's report index.
+func indexBucketAt(tag string, l int, b byte) string {
+	if l == indexTopLevel {
+		return "mg:" + tag + ":ix:" + hex.EncodeToString([]byte{b})
+	}
+	return "mg:" + tag + ":ix:L" + strconv.Itoa(l) + ":" + strconv.FormatUint(uint64(b), 16)
+}
+
+// indexBuckets names a raw report id's bucket at every level of a
+// partition's report index, lowest first (the top level last).
+func indexBuckets(tag, raw string) []string {
+	out := make([]string, 0, indexLevels)
+	for l := indexMinLevel; l <= indexTopLevel; l++ {
+		out = append(out, indexBucketAt(tag, l, raw[0]>>(8-l)))
+	}
+	return out
+}
+
+// eachIndexBucket calls each for every bucket name of a partition's
+// report index, level by level.
+func eachIndexBucket(tag string, each func(k string) error) error {
+	for l := indexMinLevel; l <= indexTopLevel; l++ {
+		for b := range 1 << l {
+			if err := each(indexBucketAt(tag, l, byte(b))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // A bank's feeds, on its own hash tag (an alert and its alert.created

@@ -26,7 +26,7 @@ const layoutKey = "mg:layout"
 
 // LayoutVersion is the current layout (docs/operations.md lists what
 // each version changed; package store/migrate brings older data to it).
-const LayoutVersion = 5
+const LayoutVersion = 6
 
 // SecretCheck is what "mg:layout" keeps to recognise this secret.
 func (s *conn) SecretCheck() string {

@@ -27,13 +27,16 @@ func (s *conn) Prune(ctx context.Context) (int64, error) {
 	var total int64
 	for p := range s.opt.Partitions {
 		args := pruneArgs{FirstDay: before, Cutoff: cutoff, BookPrefix: bookPrefix(s.tags[p])}.argv()
-		for b := range indexBuckets {
-			k := indexBucket(s.tags[p], string([]byte{byte(b)}))
+		err := eachIndexBucket(s.tags[p], func(k string) error {
 			n, err := pruneScript.Run(ctx, s.rdb, []string{k}, args...).Int64()
 			if err != nil {
-				return total, s.fail(opPrune, "prune: bucket "+k, err)
+				return s.fail(opPrune, "prune: bucket "+k, err)
 			}
 			total += n
+			return nil
+		})
+		if err != nil {
+			return total, err
 		}
 	}
 	return total, nil

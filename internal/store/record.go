@@ -85,6 +85,7 @@ var luaRecord = func() string {
 		fmt.Fprintf(&b, "local %s = %d\n", f.name, f.pos+1)
 	}
 	fmt.Fprintf(&b, "local NFIELDS, MAX_RECORD, ID_LEN = %d, %d, %d\n", nFields, maxRecord, rawIDLen)
+	fmt.Fprintf(&b, "local INDEX_LEVELS, INDEX_FILL = %d, %d\n", indexLevels, indexFill)
 	fmt.Fprintf(&b, "local SEP, SAME_HOLDER, SPILLED = '\\%d', '%s', '%s'\n", sep[0], sameHolder, spilled)
 	fmt.Fprintf(&b, "local ST_QUEUED, ST_FORWARDED, ST_REJECTED = '%s', '%s', '%s'\n",
 		statusCodes.code("queued"), statusCodes.code("forwarded"), statusCodes.code("rejected"))
@@ -439,10 +440,7 @@ func rawID(id string) string {
 // bucket), and the bucket's TTL is renewed once a day. An index entry
 // that ages out also retires its report's record from the book, and a
 // book left empty (prune.go).
-const (
-	idemBuckets  = 1 << 14 // ~60 per bucket at a million reports
-	indexBuckets = 256     // per partition
-)
+const idemBuckets = 1 << 14 // ~60 per bucket at a million reports
 
 func day(t time.Time) int64 { return t.Unix() / 86400 }
 

@@ -333,7 +333,7 @@ func (s *Reports) Accept(ctx context.Context, org string, orgType domain.OrgType
 	head, mid, tail := splitRecord(rec)
 	sealed := s.seal.seal(k.rawPseudo(), sub.IBAN)
 	cutoff := now.Add(-s.opt.Retention).UnixMilli()
-	keys := []string{k.book(), indexBucket(k.tag, raw), s.OutboxKey(k.part)}
+	keys := append([]string{k.book(), s.OutboxKey(k.part)}, indexBuckets(k.tag, raw)...)
 	args := acceptArgs{ID: raw, Head: head, Mid: mid, Tail: tail, Now: now.UnixMilli(), Cutoff: cutoff, TTL: s.ttlSeconds(),
 		Sealed: sealed, Body: s.blobs.seal(adOutbox(id), body), Wake: WakeChannel, Partition: k.part, Holder: rv.Holder,
 		RespondBy: msOrZero(rv.RespondBy), IndexEntry: dayBytes(day(now)) + k.rawPseudo(), IndexFirstDay: day(now) - s.ttlDays(),
@@ -668,10 +668,13 @@ func (s *conn) locate(ctx context.Context, id string) (ibanKeys, error) {
 				parts = append(parts, p)
 			}
 		}
-		cmds := make([]*redis.StringCmd, len(parts))
+		// Every level of the index (keys.go): a report's entry is in one.
+		cmds := make([]*redis.StringCmd, 0, len(parts)*indexLevels)
 		_, err = s.rdb.Pipelined(ctx, func(pp redis.Pipeliner) error {
-			for n, p := range parts {
-				cmds[n] = pp.HGet(ctx, indexBucket(s.tags[p], raw), raw)
+			for _, p := range parts {
+				for _, b := range indexBuckets(s.tags[p], raw) {
+					cmds = append(cmds, pp.HGet(ctx, b, raw))
+				}
 			}
 			return nil
 		})
@@ -680,7 +683,8 @@ func (s *conn) locate(ctx context.Context, id string) (ibanKeys, error) {
 		}
 		for n, c := range cmds {
 			if v := c.Val(); len(v) == 18 {
-				return ibanKeys{tag: s.tags[parts[n]], part: parts[n], pseudo: hex.EncodeToString([]byte(v[2:]))}, nil
+				p := parts[n/indexLevels]
+				return ibanKeys{tag: s.tags[p], part: p, pseudo: hex.EncodeToString([]byte(v[2:]))}, nil
 			}
 		}
 	}

@@ -19,6 +19,11 @@
 //   - layout 4: feed events with hex ids, type names and JSON data; hex
 //     report and event ids in the event id sets and work lists.
 //     Rewritten in layout 5's compact form (compact.go).
+//   - layout 5: each partition's report index in 256 buckets. Read as
+//     layout 6's top level (the levels below it fill first, keys.go in
+//     package store): nothing is rewritten, the data is only marked, so
+//     that a build before layout 6, which would not look in the new
+//     levels for a report, refuses it.
 //
 // Run it with every gateway stopped. It is safe to run again and safe to
 // interrupt: each step finds what is still in an older form.

@@ -1,6 +1,7 @@
 -- accept: the step of intake that counts (accept.lua runs it for one
 -- report, accept_many.lua for each of a batch). k names the book, the
--- report index bucket and the outbox; a is accept_args (acceptArgs).
+-- report's report index buckets (index, lowest level first) and the
+-- outbox; a is accept_args (acceptArgs).
 local function accept(k, a)
   local b = k.book
   local cur = redis.call('HMGET', b, a.id, 'w', 'm:at', 'j')
@@ -42,7 +43,7 @@ local function accept(k, a)
   -- No TTL: the report index retires the book (prune). A marker keeps
   -- the book for the retention after its last write (marker.lua).
   if cur[3] then redis.call('EXPIRE', b, a.ttl) else redis.call('PERSIST', b) end
-  dayput(k.index, a.id, a.index_entry, tonumber(a.index_first_day), a.ttl, function(e) prune(a.book_prefix, e, cutoff) end)
+  indexput(k.index, a.id, a.index_entry, tonumber(a.index_first_day), a.ttl, function(e) prune(a.book_prefix, e, cutoff) end)
   if a.chain ~= '' then
     redis.call('XADD', k.outbox, '*', 'id', a.report_id, 'ps', a.pseudonym, 'body', a.body, 'h', a.holder, 'rb', a.respond_by,
       'tp', a.traceparent, 'src', a.source)

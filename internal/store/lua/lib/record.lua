@@ -96,3 +96,17 @@ local function dayput(k, f, v, before, ttl, drop, cur)
     redis.call('HSET', k, f, v, 'lo', lo)
   end
 end
+-- indexput writes a report's entry into its partition's report index
+-- (keys.go): into the bucket that already holds the id, else the lowest
+-- level's bucket with fewer than INDEX_FILL entries (besides lo and ex),
+-- else the top level's. ks: the id's bucket at each level, lowest first.
+local function indexput(ks, f, v, before, ttl, drop)
+  local at, cur = #ks, nil
+  local room = false
+  for i = 1, #ks do
+    local c = redis.call('HMGET', ks[i], 'lo', 'ex', f)
+    if c[3] then at, cur = i, c; break end
+    if not room and (i == #ks or redis.call('HLEN', ks[i]) < INDEX_FILL + 2) then at, cur, room = i, c, true end
+  end
+  dayput(ks[at], f, v, before, ttl, drop, cur)
+end
