@@ -65,7 +65,11 @@ func TestReportIndexFillsLowLevelsFirst(t *testing.T) {
 	var tag string
 	for _, b := range buckets() {
 		total += b.entries
-		level, _, lower := strings.Cut(b.name[strings.Index(b.name, ":ix:")+4:], ":")
+		prefix, rest, ok := strings.Cut(b.name, ":ix:")
+		if !ok {
+			t.Fatalf("bucket %q has no :ix: part", b.name)
+		}
+		level, _, lower := strings.Cut(rest, ":")
 		switch {
 		case !lower:
 			t.Errorf("top-level bucket %q holds %d entries while the levels below have room", b.name, b.entries)
@@ -74,7 +78,7 @@ func TestReportIndexFillsLowLevelsFirst(t *testing.T) {
 		case level == "L2" && b.entries == 64:
 			full2++
 		}
-		tag = b.name[:strings.Index(b.name, ":ix:")]
+		tag = prefix
 	}
 	if total != n {
 		t.Errorf("the index holds %d entries for %d reports", total, n)
