@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
@@ -62,10 +61,9 @@ func TestReportIndexFillsLowLevelsFirst(t *testing.T) {
 		return out
 	}
 	var total, full2 int64
-	var tag string
 	for _, b := range buckets() {
 		total += b.entries
-		prefix, rest, ok := strings.Cut(b.name, ":ix:")
+		_, rest, ok := strings.Cut(b.name, ":ix:")
 		if !ok {
 			t.Fatalf("bucket %q has no :ix: part", b.name)
 		}
@@ -78,7 +76,6 @@ func TestReportIndexFillsLowLevelsFirst(t *testing.T) {
 		case level == "L2" && b.entries == 64:
 			full2++
 		}
-		tag = prefix
 	}
 	if total != n {
 		t.Errorf("the index holds %d entries for %d reports", total, n)
@@ -88,22 +85,29 @@ func TestReportIndexFillsLowLevelsFirst(t *testing.T) {
 	}
 
 	// An entry where layout 5 kept it: the id's first byte's bucket.
-	rawID, _ := hex.DecodeString(ids[0])
-	raw := string(rawID)
+	raw := store.RawID(ids[0])
+	levels := st.IndexBucketsOf(nlIBAN(0), ids[0])
+	top := levels[len(levels)-1]
 	var from string
 	for _, b := range buckets() {
 		if v, err := rdb.HGet(ctx, b.name, raw).Result(); err == nil {
 			from = b.name
-			to := fmt.Sprintf("%s:ix:%02x", tag, raw[0])
-			if err := rdb.HSet(ctx, to, raw, v, "lo", 0, "ex", 0).Err(); err != nil {
+			if err := rdb.HSet(ctx, top, raw, v, "lo", 0, "ex", 0).Err(); err != nil {
 				t.Fatal(err)
 			}
-			rdb.HDel(ctx, b.name, raw)
+			if err := rdb.HDel(ctx, b.name, raw).Err(); err != nil {
+				t.Fatal(err)
+			}
 			break
 		}
 	}
 	if from == "" {
 		t.Fatal("the first report is in no bucket")
+	}
+	for _, b := range levels[:len(levels)-1] {
+		if ok, err := rdb.HExists(ctx, b, raw).Result(); err != nil || ok {
+			t.Fatalf("the moved entry is still in %s (%v)", b, err)
+		}
 	}
 	for _, id := range ids {
 		if _, err := st.ReportStatus(ctx, id); err != nil {

@@ -101,12 +101,11 @@ end
 -- level's bucket with fewer than INDEX_FILL entries (besides lo and ex),
 -- else the top level's. ks: the id's bucket at each level, lowest first.
 local function indexput(ks, f, v, before, ttl, drop)
-  local at, cur = #ks, nil
-  local room = false
+  local at, cur
   for i = 1, #ks do
     local c = redis.call('HMGET', ks[i], 'lo', 'ex', f)
     if c[3] then at, cur = i, c; break end
-    if not room and (i == #ks or redis.call('HLEN', ks[i]) < INDEX_FILL + 2) then at, cur, room = i, c, true end
+    if not at and (i == #ks or redis.call('HLEN', ks[i]) < INDEX_FILL + 2) then at, cur = i, c end
   end
   dayput(ks[at], f, v, before, ttl, drop, cur)
 end
