@@ -56,6 +56,46 @@ type Counter struct {
 	nOrgs int
 	more  []orgNewest
 	clear *Clear
+	// by_category and by_source, kept here while counting: Counts gives
+	// them one allocation between them (two growing slices before).
+	cats, srcs tallyBuf
+}
+
+// tallyBuf is a Tally built in place: the first four names in an array
+// (a lookup has one or two of each), all of them in a Tally past that.
+type tallyBuf struct {
+	a    [4]NameCount
+	n    int
+	over Tally // non-nil once a fifth name came
+}
+
+func (b *tallyBuf) add(name string) {
+	if b.over == nil {
+		i := 0
+		for i < b.n && b.a[i].Name < name {
+			i++
+		}
+		if i < b.n && b.a[i].Name == name {
+			b.a[i].N++
+			return
+		}
+		if b.n < len(b.a) {
+			copy(b.a[i+1:b.n+1], b.a[i:b.n])
+			b.a[i] = NameCount{Name: name, N: 1}
+			b.n++
+			return
+		}
+		b.over = append(make(Tally, 0, 2*len(b.a)), b.a[:]...)
+	}
+	b.over.Add(name, 1)
+}
+
+// names is the tally so far (in b's array: copy it before b goes).
+func (b *tallyBuf) names() Tally {
+	if b.over != nil {
+		return b.over
+	}
+	return b.a[:b.n]
 }
 
 // Cleared tells the counter the IBAN's clear (nil: none) before any Add:
@@ -81,8 +121,8 @@ func (k *Counter) Add(r Counted) {
 	}
 	k.c.ReportCount++
 	k.c.ScoreSum += ScoreWeight(r.Review, r.Result, r.Hop) * Decay(r.Received, k.p.Now, k.p.HalfLifeDays)
-	k.c.ByCategory.Add(r.Category, 1)
-	k.c.BySource.Add(r.Source, 1)
+	k.cats.add(r.Category)
+	k.srcs.add(r.Source)
 	switch (Review{State: r.Review, Result: r.Result}).Bucket() {
 	case "open":
 		k.c.Review.Open++
@@ -134,6 +174,11 @@ func (k *Counter) Counts() Counts {
 		}
 	}
 	c.Last30Days = c.Windows[1].Reports
+	if cats, srcs := k.cats.names(), k.srcs.names(); len(cats)+len(srcs) > 0 {
+		both := make(Tally, 0, len(cats)+len(srcs))
+		both = append(append(both, cats...), srcs...)
+		c.ByCategory, c.BySource = both[:len(cats):len(cats)], both[len(cats):]
+	}
 	return c
 }
 

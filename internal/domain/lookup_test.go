@@ -1,8 +1,10 @@
 package domain
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mulegate/mulegate/internal/iban"
 )
@@ -81,5 +83,41 @@ func TestTallyKeepsNameOrder(t *testing.T) {
 	}
 	if tl.Of("phishing") != 3 || tl.Of("ransomware") != 0 || tl.Map()["other"] != 2 {
 		t.Errorf("Of/Map disagree with %v", tl)
+	}
+}
+
+// TestCounterTalliesPastFourNames: the counter keeps four names of each
+// tally in place and the rest beyond; either way by_category and
+// by_source come out in name order with every report counted, and
+// appending to one does not write into the other (they share one
+// allocation).
+func TestCounterTalliesPastFourNames(t *testing.T) {
+	t.Parallel()
+	p := PeriodsAt(time.Now(), 730*24*time.Hour)
+	for _, cats := range [][]string{
+		{"phishing", "other", "phishing"},
+		{"phishing", "other", "phishing", "helpdesk_fraud", "other", "romance_fraud", "marketplace_fraud", "investment_fraud", "phishing"},
+	} {
+		k := p.Counter()
+		want := Tally{}
+		for n, c := range cats {
+			k.Add(Counted{Received: p.Now - int64(n), Org: "bank-a", Category: c, Source: "bank"})
+			want.Add(c, 1)
+		}
+		got := k.Counts()
+		if !slices.Equal(got.ByCategory, want) {
+			t.Errorf("by_category %v, want %v", got.ByCategory, want)
+		}
+		if !slices.Equal(got.BySource, Tally{{"bank", int64(len(cats))}}) {
+			t.Errorf("by_source %v", got.BySource)
+		}
+		_ = append(got.ByCategory, NameCount{"zzz", 1})
+		if got.BySource[0].Name != "bank" {
+			t.Errorf("appending to by_category wrote into by_source: %v", got.BySource)
+		}
+	}
+	empty := p.Counter()
+	if c := empty.Counts(); c.ByCategory != nil || c.BySource != nil {
+		t.Errorf("no reports: %v %v", c.ByCategory, c.BySource)
 	}
 }

@@ -1,9 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -19,38 +19,56 @@ import (
 // UTF-8 and trailing data, and names the offending field in every error:
 // a request has one meaning, the one every other JSON parser reads too.
 func decode(c *gin.Context, limit int64, dst any) error {
+	body, err := readJSONBody(c, limit)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(body, dst)
+}
+
+// readJSONBody is decode's HTTP part: the content type and coding
+// checked, the body read up to limit bytes.
+func readJSONBody(c *gin.Context, limit int64) ([]byte, error) {
 	ct := c.GetHeader("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
 		// Only application/json is JSON here: not text/x+json or any other
 		// +json type, which would mean something else to a proxy or a WAF.
-		return newAPIError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
+		return nil, newAPIError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
 	}
 	for k, v := range params {
 		if k != "charset" {
-			return newAPIError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type application/json takes no parameter but charset=utf-8 ("+k+" is not accepted)")
+			return nil, newAPIError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type application/json takes no parameter but charset=utf-8 ("+k+" is not accepted)")
 		}
 		if !strings.EqualFold(v, "utf-8") {
-			return newAPIError(http.StatusUnsupportedMediaType, "unsupported_media_type", "the JSON body must be UTF-8 (charset="+v+" is not accepted)")
+			return nil, newAPIError(http.StatusUnsupportedMediaType, "unsupported_media_type", "the JSON body must be UTF-8 (charset="+v+" is not accepted)")
 		}
 	}
 	for _, enc := range c.Request.Header.Values("Content-Encoding") {
 		if !strings.EqualFold(strings.TrimSpace(enc), "identity") {
-			return newAPIError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Encoding is not accepted; send the body uncompressed")
+			return nil, newAPIError(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Encoding is not accepted; send the body uncompressed")
 		}
 	}
 	if c.Request.ContentLength > limit {
-		return tooLarge(limit)
+		return nil, tooLarge(limit)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	// One buffer the size the client declared (a batch of 1000 is 23 kB:
+	// io.ReadAll grew and copied it seven times); MaxBytesReader still
+	// holds the body to the limit whatever was declared.
+	var buf bytes.Buffer
+	if n := c.Request.ContentLength; n > 0 {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err = buf.ReadFrom(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	body := buf.Bytes()
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return tooLarge(limit)
+			return nil, tooLarge(limit)
 		}
-		return domain.Invalid("body", "the request body could not be read")
+		return nil, domain.Invalid("body", "the request body could not be read")
 	}
-	return decodeJSON(body, dst)
+	return body, nil
 }
 
 func tooLarge(limit int64) error {

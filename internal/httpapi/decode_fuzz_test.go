@@ -50,8 +50,7 @@ func FuzzDecodeBatch(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var req batchRequest
-		err := decodeJSON(body, &req)
+		_, err := decodeBatchJSON(body)
 		if err == nil {
 			return
 		}

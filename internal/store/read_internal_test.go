@@ -161,3 +161,23 @@ func FuzzUnb36(f *testing.F) {
 		}
 	})
 }
+
+// TestBookKeyName: a book's name is its partition's prefix and the
+// pseudonym's 16 bytes, built in one buffer; a longer pseudonym than the
+// buffer holds is named the same way.
+func TestBookKeyName(t *testing.T) {
+	for _, k := range []ibanKeys{
+		{tag: "{p0}", pseudo: "00112233445566778899aabbccddeeff"},
+		{tag: "{p63}", pseudo: "ffeeddccbbaa99887766554433221100"},
+		{tag: "{p1023}", pseudo: strings.Repeat("ab", 40)},
+	} {
+		raw := make([]byte, len(k.pseudo)/2)
+		for n := range raw {
+			v, _ := strconv.ParseUint(k.pseudo[2*n:2*n+2], 16, 8)
+			raw[n] = byte(v)
+		}
+		if got, want := k.book(), "mg:"+k.tag+":b:"+string(raw); got != want {
+			t.Errorf("%v: %q, want %q", k, got, want)
+		}
+	}
+}

@@ -184,19 +184,19 @@ func (s *conn) Pseudonym(i iban.IBAN) (string, int) {
 	m.Reset()
 	m.in = append(append(m.in[:0], "iban\x00"...), i.String()...) // one Write, no conversion per lookup
 	m.Write(m.in)
-	var buf [sha256.Size]byte
-	sum := m.Sum(buf[:0])
-	s.macs.Put(m)
+	sum := m.Sum(m.sum[:0])
 	part := int(binary.BigEndian.Uint32(sum[:4]) % uint32(s.opt.Partitions))
 	var h [32]byte
 	hex.Encode(h[:], sum[4:20])
+	s.macs.Put(m)
 	return string(h[:]), part
 }
 
 // mac is a pooled keyed HMAC state and a buffer for its input.
 type mac struct {
 	hash.Hash
-	in []byte
+	in  []byte
+	sum [sha256.Size]byte // Sum's output: on the stack it escapes through the interface
 }
 
 // ReportID derives the report id from the submitting org and its
@@ -257,8 +257,17 @@ func (s *conn) KeyOf(i iban.IBAN) domain.IBANKey {
 // book names the IBAN's book (record.go): its 16-byte pseudonym, not the
 // hex, in the key name.
 func (k ibanKeys) book() string {
-	raw, _ := hex.DecodeString(k.pseudo)
-	return bookPrefix(k.tag) + string(raw)
+	// Built in one buffer: the read path names a book per lookup.
+	var b [64]byte
+	n := copy(b[:], "mg:")
+	n += copy(b[n:], k.tag)
+	n += copy(b[n:], ":b:")
+	if len(k.pseudo) > 2*(len(b)-n) {
+		raw, _ := hex.DecodeString(k.pseudo)
+		return bookPrefix(k.tag) + string(raw)
+	}
+	m, _ := hex.Decode(b[n:], []byte(k.pseudo))
+	return string(b[:n+m])
 }
 
 // rawPseudo is the pseudonym's 16 bytes.
