@@ -13,6 +13,9 @@
 #                                     report (B+amounts), one of them a linked report
 #                                     (B+chain), the holder's status (B+status), and
 #                                     the plain IBAN signed (B+signed). ROUNDS=3.
+#   B_ENV="NAME=value …" scripts/lookup-ab.sh …
+#                                     the working tree's build runs with these in its
+#                                     environment (to try a setting against BASE)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE=${1:?usage: scripts/lookup-ab.sh BASE_REV [DURATION] [CONCURRENCY]}
@@ -42,7 +45,7 @@ for v in A B; do
   if [[ $("$work/bin-$v" dev --help 2>&1) == *-bank-console* ]]; then
     consoles=(--bank-console "127.0.0.1:$(freeport)" --police-console "127.0.0.1:$(freeport)")
   fi
-  (cd "$work/$v" && MULEGATE_FORWARD_WORKERS=0 MULEGATE_LOG_LEVEL=warn exec "$work/bin-$v" dev --redis "127.0.0.1:$rp" --listen "127.0.0.1:$ap" \
+  (cd "$work/$v" && if [ "$v" = B ] && [ -n "${B_ENV:-}" ]; then export ${B_ENV?}; fi && MULEGATE_FORWARD_WORKERS=0 MULEGATE_LOG_LEVEL=warn exec "$work/bin-$v" dev --redis "127.0.0.1:$rp" --listen "127.0.0.1:$ap" \
      --ops-listen "127.0.0.1:$(freeport)" --police-listen "127.0.0.1:$(freeport)" "${consoles[@]}" >"$work/$v/dev.out" 2>"$work/$v/dev.err") &
   mpid[$v]=$!; pids+=($!)
   for _ in $(seq 600); do grep -q '^api https' "$work/$v/dev.out" 2>/dev/null && break; sleep 0.1; done
