@@ -34,12 +34,12 @@ type Tree struct {
 	cpPath string
 
 	mu      sync.RWMutex
-	signer  note.Signer // nil: no checkpoints
-	hashes  []tlog.Hash // stored hashes, in tlog's layout
-	offsets []int64     // each record's offset in the file
-	n       int64       // records in the tree
-	read    int64       // bytes of whole lines read
-	latest  []byte      // the latest signed checkpoint
+	signer  note.Signer        // nil: no checkpoints
+	hashes  chunked[tlog.Hash] // stored hashes, in tlog's layout
+	offsets chunked[int64]     // each record's offset in the file
+	n       int64              // records in the tree
+	read    int64              // bytes of whole lines read
+	latest  []byte             // the latest signed checkpoint
 	latestN int64
 }
 
@@ -129,10 +129,10 @@ func (t *Tree) reader() tlog.HashReader {
 	return tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
 		out := make([]tlog.Hash, len(idx))
 		for i, x := range idx {
-			if x < 0 || x >= int64(len(t.hashes)) {
+			if x < 0 || x >= t.hashes.len() {
 				return nil, fmt.Errorf("evidence: no stored hash %d", x)
 			}
-			out[i] = t.hashes[x]
+			out[i] = t.hashes.at(x)
 		}
 		return out, nil
 	})
@@ -172,7 +172,7 @@ func (t *Tree) CatchUp(limit int64) error {
 		if long != nil {
 			line, long = append(long, line...), nil
 		}
-		t.offsets = append(t.offsets, t.read)
+		t.offsets.add(t.read)
 		t.addLeaf(tlog.RecordHash(line[:len(line)-1]))
 		t.read += int64(len(line))
 	}
@@ -184,10 +184,10 @@ func (t *Tree) CatchUp(limit int64) error {
 // per request).
 func (t *Tree) addLeaf(h tlog.Hash) {
 	n := t.n
-	t.hashes = append(t.hashes, h)
+	t.hashes.add(h)
 	for i := 0; (n>>uint(i))&1 == 1; i++ {
-		h = tlog.NodeHash(t.hashes[tlog.StoredHashIndex(i, n>>uint(i)-1)], h)
-		t.hashes = append(t.hashes, h)
+		h = tlog.NodeHash(t.hashes.at(tlog.StoredHashIndex(i, n>>uint(i)-1)), h)
+		t.hashes.add(h)
 	}
 	t.n++
 }
@@ -279,10 +279,10 @@ func (t *Tree) Record(seq int64) ([]byte, error) {
 		t.mu.RUnlock()
 		return nil, fmt.Errorf("evidence: no record %d", seq)
 	}
-	off := t.offsets[seq-1]
+	off := t.offsets.at(seq - 1)
 	end := t.read
 	if seq < t.n {
-		end = t.offsets[seq]
+		end = t.offsets.at(seq)
 	}
 	t.mu.RUnlock()
 	f, err := os.Open(t.path)

@@ -204,7 +204,7 @@ func TestStoredHashesAreTlogs(t *testing.T) {
 		}
 		theirs = append(theirs, hs...)
 		ours.addLeaf(tlog.RecordHash(data))
-		if len(ours.hashes) != len(theirs) || ours.hashes[len(ours.hashes)-1] != theirs[len(theirs)-1] {
+		if ours.hashes.len() != int64(len(theirs)) || ours.hashes.at(ours.hashes.len()-1) != theirs[len(theirs)-1] {
 			t.Fatalf("record %d: the stored hashes differ from tlog's", n)
 		}
 		want, _ := tlog.TreeHash(n+1, r)
