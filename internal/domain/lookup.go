@@ -1,7 +1,7 @@
 package domain
 
 import (
-	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/mulegate/mulegate/internal/iban"
@@ -170,6 +170,26 @@ type RiskPolicy struct {
 // DefaultRiskPolicy is the spec's.
 var DefaultRiskPolicy = RiskPolicy{Thresholds: DefaultRiskThresholds, EscalateReporters: 3}
 
+// countAtLeast and reportersAtLeast are the reasons "count>=N" and
+// "reporters>=N" for the usual thresholds, made once (Rate runs for
+// every IBAN looked up).
+var countAtLeast, reportersAtLeast [64]string
+
+func init() {
+	for n := range countAtLeast {
+		countAtLeast[n] = "count>=" + strconv.Itoa(n)
+		reportersAtLeast[n] = "reporters>=" + strconv.Itoa(n)
+	}
+}
+
+// atLeast is name+n, from made if n is there.
+func atLeast(made []string, name string, n int64) string {
+	if n >= 0 && n < int64(len(made)) {
+		return made[n]
+	}
+	return name + strconv.FormatInt(n, 10)
+}
+
 // Rate applies the risk rules in order: a marker makes it high; else a
 // confirmed report makes it high; else the thresholds on report_count,
 // raised to at least medium at EscalateReporters distinct reporters in 30
@@ -191,10 +211,10 @@ func (p RiskPolicy) Rate(c Counts) (Risk, []string) {
 		reasons = append(reasons, "linked_to_confirmed")
 	}
 	if p.EscalateReporters > 0 && d30 >= p.EscalateReporters {
-		reasons = append(reasons, fmt.Sprintf("reporters>=%d", p.EscalateReporters))
+		reasons = append(reasons, atLeast(reportersAtLeast[:], "reporters>=", p.EscalateReporters))
 	}
 	if c.ReportCount >= p.Thresholds.High {
-		reasons = append(reasons, fmt.Sprintf("count>=%d", p.Thresholds.High))
+		reasons = append(reasons, atLeast(countAtLeast[:], "count>=", p.Thresholds.High))
 	}
 	if allDisputed {
 		reasons = append(reasons, "all_disputed")

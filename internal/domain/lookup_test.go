@@ -2,6 +2,7 @@ package domain
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,21 @@ func TestCounterTalliesPastFourNames(t *testing.T) {
 	empty := p.Counter()
 	if c := empty.Counts(); c.ByCategory != nil || c.BySource != nil {
 		t.Errorf("no reports: %v %v", c.ByCategory, c.BySource)
+	}
+}
+
+// TestRiskReasonsPastTheMadeOnes: a threshold beyond the reasons made at
+// start reads the same as one within them.
+func TestRiskReasonsPastTheMadeOnes(t *testing.T) {
+	t.Parallel()
+	for _, high := range []int64{5, 63, 64, 1000} {
+		p := RiskPolicy{Thresholds: RiskThresholds{Low: 1, Medium: 2, High: high}, EscalateReporters: high}
+		c := Counts{ReportCount: high, ReporterCount: high}
+		c.Windows[1].Reporters = high
+		_, reasons := p.Rate(c)
+		want := []string{"reporters>=" + strconv.FormatInt(high, 10), "count>=" + strconv.FormatInt(high, 10)}
+		if !slices.Equal(reasons, want) {
+			t.Errorf("high %d: reasons %q, want %q", high, reasons, want)
+		}
 	}
 }

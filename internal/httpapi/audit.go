@@ -55,7 +55,11 @@ func auditIBANs(c *gin.Context, ibans ...iban.IBAN) []domain.IBANKey {
 }
 
 func (st *reqState) auditIBANs(ibans ...iban.IBAN) []domain.IBANKey {
-	keys := make([]domain.IBANKey, len(ibans))
+	keys := st.oneKey[:0:1] // a single IBAN's key needs no allocation
+	if len(ibans) > 1 {
+		keys = make([]domain.IBANKey, 0, len(ibans))
+	}
+	keys = keys[:len(ibans)]
 	for n, i := range ibans {
 		keys[n] = st.keyOf(i)
 	}
@@ -105,8 +109,8 @@ func auditTrail(a Auditor, key keyOf, looked LookupLog, actions map[routeKey]str
 			writeProblem(c, newAPIError(http.StatusTooManyRequests, "rate_limited", "too many refused requests from this client certificate; slow down"))
 			return
 		}
-		w := &auditWriter{ResponseWriter: c.Writer, requestID: st.id}
-		w.commit = func() bool { return commitAudit(c, a, st, start, actions) }
+		w := &st.audit // in the request's state: no allocation of its own
+		*w = auditWriter{ResponseWriter: c.Writer, requestID: st.id, c: c, a: a, st: st, start: start, actions: actions}
 		if signer != nil && len(c.Request.Header["Prefer"]) > 0 && prefersSigned(c.Request.Header) &&
 			signedActions[actions[routeKey{c.Request.Method, c.FullPath()}]] {
 			w.signing = &signing{signer: signer, trail: trail}
@@ -149,7 +153,11 @@ func commitAudit(c *gin.Context, a Auditor, st *reqState, start time.Time, actio
 		e.Thumbprint = st.cert.Thumbprint
 	}
 	if st.keysSet {
-		e.Pseudonyms = make([]string, len(st.keys))
+		e.Pseudonyms = st.onePseudonym[:0:1]
+		if len(st.keys) > 1 {
+			e.Pseudonyms = make([]string, 0, len(st.keys))
+		}
+		e.Pseudonyms = e.Pseudonyms[:len(st.keys)]
 		for n, k := range st.keys {
 			e.Pseudonyms[n] = k.Pseudonym
 		}
@@ -176,7 +184,12 @@ func commitAudit(c *gin.Context, a Auditor, st *reqState, start time.Time, actio
 type auditWriter struct {
 	gin.ResponseWriter
 	requestID string
-	commit    func() bool
+	// what commitAudit needs, kept here rather than in a closure
+	c         *gin.Context
+	a         Auditor
+	st        *reqState
+	start     time.Time
+	actions   map[routeKey]string
 	committed bool
 	failed    bool
 	// signing holds a signed answer's body back until its record is
@@ -187,7 +200,7 @@ type auditWriter struct {
 func (w *auditWriter) ensure() bool {
 	if !w.committed {
 		w.committed = true
-		if !w.commit() {
+		if !commitAudit(w.c, w.a, w.st, w.start, w.actions) {
 			w.failed = true
 			h := w.ResponseWriter.Header()
 			for k := range h {

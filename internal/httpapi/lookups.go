@@ -70,7 +70,8 @@ func handleLookup(d lookupDeps) gin.HandlerFunc {
 		}
 		view := views[st.principal.Org.Type]
 		l := domain.NewLookup(i, view.counts(counts), risk)
-		st.risks = []string{string(l.Risk)}
+		st.oneRisk[0] = string(l.Risk)
+		st.risks = st.oneRisk[:]
 		buf := lookupBufs.Get().(*[]byte)
 		*buf = view.appendLookup((*buf)[:0], l)
 		c.Data(http.StatusOK, jsonContentType, *buf) // a Write never keeps its slice: the buffer is free again after it

@@ -97,8 +97,9 @@ func withRequestID(log *slog.Logger) gin.HandlerFunc {
 			id = newRequestID()
 		}
 		st := stateOf(c)
-		st.id, st.log = id, log                          // logger(c) adds the request id
-		c.Writer.Header()["X-Request-Id"] = []string{id} // Header.Set's canonical key, without its work
+		st.id, st.log = id, log // logger(c) adds the request id
+		st.idHeader[0] = id
+		c.Writer.Header()["X-Request-Id"] = st.idHeader[:] // Header.Set's canonical key, without its work
 		c.Next()
 	}
 }

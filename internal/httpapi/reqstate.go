@@ -45,6 +45,15 @@ type reqState struct {
 	// record got.
 	bodySHA256 string
 	auditSeq   uint64
+	// Room for what most requests need one of, so that it costs no
+	// allocation of its own: the response writer auditTrail puts in
+	// front, the X-Request-ID header's value, and a single IBAN's key,
+	// pseudonym and risk.
+	audit        auditWriter
+	idHeader     [1]string
+	oneKey       [1]domain.IBANKey
+	onePseudonym [1]string
+	oneRisk      [1]string
 }
 
 // stateOf is the request's state, made when first asked for. It is read
