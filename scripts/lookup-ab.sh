@@ -13,6 +13,10 @@
 #                                     report (B+amounts), one of them a linked report
 #                                     (B+chain), the holder's status (B+status), and
 #                                     the plain IBAN signed (B+signed). ROUNDS=3.
+#   SAME_TIME=1 scripts/lookup-ab.sh …  A and B under load at the same time, half the
+#                                     connections each, so that both see the same
+#                                     machine (a shared VM's speed drifts by ±10 %
+#                                     between phases); prints B/A per round
 #   B_ENV="NAME=value …" scripts/lookup-ab.sh …
 #                                     the working tree's build runs with these in its
 #                                     environment (to try a setting against BASE)
@@ -98,6 +102,27 @@ phase() {
   awk -v n="$n" -v c="$((c1 - c0))" -v r="$((r1 - r0))" -v hz="$hz" -v v="$v" \
     'BEGIN { if (n > 0) printf "  %s gateway CPU %.1f us/lookup, Redis CPU %.1f us/lookup\n", v, c/hz/n*1e6, r/hz/n*1e6 }'
 }
+# both: A and B at the same time, CONC/2 connections each; CPU per lookup of
+# each and B/A.
+both() {
+  local a0 b0 a1 b1 la lb na nb half=$((CONC / 2))
+  a0=$(cpu "${mpid[A]}"); b0=$(cpu "${mpid[B]}")
+  "$work/load" -cacert "${dir[A]}/ca.pem" -cert "${dir[A]}/market.pem" -key "${dir[A]}/market-key.pem" \
+    -token "${tok[A]}" -c "$half" -d "${DUR}s" -url "${api[A]}/v1/ibans/NL91ABNA0417164300" >"$work/A.load" & la=$!
+  "$work/load" -cacert "${dir[B]}/ca.pem" -cert "${dir[B]}/market.pem" -key "${dir[B]}/market-key.pem" \
+    -token "${tok[B]}" -c "$half" -d "${DUR}s" -url "${api[B]}/v1/ibans/NL91ABNA0417164300" >"$work/B.load" & lb=$!
+  wait "$la" "$lb"
+  a1=$(cpu "${mpid[A]}"); b1=$(cpu "${mpid[B]}")
+  na=$(sed -n 's/^ok=\([0-9]*\).*/\1/p' "$work/A.load"); nb=$(sed -n 's/^ok=\([0-9]*\).*/\1/p' "$work/B.load")
+  awk -v a=$((a1 - a0)) -v b=$((b1 - b0)) -v na="$na" -v nb="$nb" -v hz="$hz" -v r="$1" 'BEGIN { if (na > 0 && nb > 0) {
+    ua = a / hz / na * 1e6; ub = b / hz / nb * 1e6
+    printf "round %d at the same time: A %.1f us/lookup (%d lookups), B %.1f us/lookup (%d lookups), B/A %.3f\n", r, ua, na, ub, nb, ub / ua } }'
+}
+if [ "${SAME_TIME:-0}" = 1 ]; then
+  echo "# $(nproc) cores; A = $BASE, B = working tree, at the same time; ${DUR}s per round, $((CONC / 2)) connections each; IBAN with 5 reports"
+  for round in $(seq "${ROUNDS:-5}"); do both "$round"; done
+  exit 0
+fi
 echo "# $(nproc) cores; A = $BASE, B = working tree; ${DUR}s per phase, $CONC connections; IBAN with 5 reports"
 for round in $(seq "${ROUNDS:-2}"); do
   phase A; phase B
