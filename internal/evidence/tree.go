@@ -52,6 +52,7 @@ type Tree struct {
 // OpenTree refuses, naming both sizes.
 func OpenTree(path, origin string, signer note.Signer) (*Tree, error) {
 	t := &Tree{origin: origin, path: path, cpPath: path + ".checkpoints", signer: signer}
+	t.spill()
 	if err := t.CatchUp(-1); err != nil {
 		return nil, err
 	}
@@ -118,6 +119,14 @@ func (t *Tree) Rename(origin string) error {
 	return nil
 }
 
+// spill gives the tree's stored hashes and offsets their spill files
+// (chunked.spillTo), beside the audit file.
+func (t *Tree) spill() {
+	dir, name := spillDir(t.path)
+	t.hashes.spillTo(dir, name+".tree")
+	t.offsets.spillTo(dir, name+".offsets")
+}
+
 // Size is the number of records in the tree.
 func (t *Tree) Size() int64 {
 	t.mu.RLock()
@@ -132,7 +141,11 @@ func (t *Tree) reader() tlog.HashReader {
 			if x < 0 || x >= t.hashes.len() {
 				return nil, fmt.Errorf("evidence: no stored hash %d", x)
 			}
-			out[i] = t.hashes.at(x)
+			h, err := t.hashes.at(x)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = h
 		}
 		return out, nil
 	})
@@ -172,8 +185,10 @@ func (t *Tree) CatchUp(limit int64) error {
 		if long != nil {
 			line, long = append(long, line...), nil
 		}
+		if err := t.addLeaf(tlog.RecordHash(line[:len(line)-1])); err != nil {
+			return err
+		}
 		t.offsets.add(t.read)
-		t.addLeaf(tlog.RecordHash(line[:len(line)-1]))
 		t.read += int64(len(line))
 	}
 }
@@ -182,14 +197,26 @@ func (t *Tree) CatchUp(limit int64) error {
 // root of each subtree it completes, as tlog.StoredHashesForRecordHash
 // computes them, without its allocations (the tree grows by one record
 // per request).
-func (t *Tree) addLeaf(h tlog.Hash) {
+func (t *Tree) addLeaf(h tlog.Hash) error {
 	n := t.n
-	t.hashes.add(h)
+	// The left siblings first: a read that fails leaves the tree as it was.
+	var left [64]tlog.Hash
+	k := 0
 	for i := 0; (n>>uint(i))&1 == 1; i++ {
-		h = tlog.NodeHash(t.hashes.at(tlog.StoredHashIndex(i, n>>uint(i)-1)), h)
+		l, err := t.hashes.at(tlog.StoredHashIndex(i, n>>uint(i)-1))
+		if err != nil {
+			return err
+		}
+		left[k] = l
+		k++
+	}
+	t.hashes.add(h)
+	for _, l := range left[:k] {
+		h = tlog.NodeHash(l, h)
 		t.hashes.add(h)
 	}
 	t.n++
+	return nil
 }
 
 // Root is the tree hash of the first size records.
@@ -279,12 +306,15 @@ func (t *Tree) Record(seq int64) ([]byte, error) {
 		t.mu.RUnlock()
 		return nil, fmt.Errorf("evidence: no record %d", seq)
 	}
-	off := t.offsets.at(seq - 1)
+	off, err := t.offsets.at(seq - 1)
 	end := t.read
-	if seq < t.n {
-		end = t.offsets.at(seq)
+	if err == nil && seq < t.n {
+		end, err = t.offsets.at(seq)
 	}
 	t.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
 	f, err := os.Open(t.path)
 	if err != nil {
 		return nil, err
@@ -387,6 +417,7 @@ func VerifyCheckpoints(auditPath string, checkpoints []byte, vkey string) (int, 
 		return 0, fmt.Errorf("the note key: %w", err)
 	}
 	t := &Tree{path: auditPath}
+	t.spill()
 	if err := t.CatchUp(-1); err != nil {
 		return 0, err
 	}

@@ -14,9 +14,12 @@ func BenchmarkTreeCatchUp(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "audit.jsonl")
 	const n = 50_000
 	writeRecords(b, path, n)
+	defer func(was int64) { chunkLen = was }(chunkLen)
+	chunkLen = 1 << 16
 	b.ResetTimer()
 	for b.Loop() {
 		t := &Tree{path: path}
+		t.spill()
 		if err := t.CatchUp(-1); err != nil || t.n != n {
 			b.Fatal(err, t.n)
 		}

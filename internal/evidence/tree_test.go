@@ -185,9 +185,14 @@ func TestCheckpointsCatchRewrites(t *testing.T) {
 
 // TestStoredHashesAreTlogs: the tree's own stored-hash arithmetic
 // (addLeaf) gives exactly what tlog.StoredHashes gives, record after
-// record, and the same tree hashes.
+// record, and the same tree hashes, with its hashes spilled to a file
+// in chunks of 16 (the tests' chunkLen).
 func TestStoredHashesAreTlogs(t *testing.T) {
-	var ours Tree
+	ours := Tree{path: filepath.Join(t.TempDir(), "audit.jsonl")}
+	ours.spill()
+	if ours.hashes.file == nil {
+		t.Fatal("no spill file")
+	}
 	var theirs []tlog.Hash
 	r := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
 		out := make([]tlog.Hash, len(idx))
@@ -203,8 +208,10 @@ func TestStoredHashesAreTlogs(t *testing.T) {
 			t.Fatal(err)
 		}
 		theirs = append(theirs, hs...)
-		ours.addLeaf(tlog.RecordHash(data))
-		if ours.hashes.len() != int64(len(theirs)) || ours.hashes.at(ours.hashes.len()-1) != theirs[len(theirs)-1] {
+		if err := ours.addLeaf(tlog.RecordHash(data)); err != nil {
+			t.Fatal(err)
+		}
+		if last, err := ours.hashes.at(ours.hashes.len() - 1); err != nil || ours.hashes.len() != int64(len(theirs)) || last != theirs[len(theirs)-1] {
 			t.Fatalf("record %d: the stored hashes differ from tlog's", n)
 		}
 		want, _ := tlog.TreeHash(n+1, r)
