@@ -83,3 +83,32 @@ func TestCollectionAccountCap(t *testing.T) {
 		}
 	}
 }
+
+// TestDecayIsHalvingPerHalfLife: Decay is 0.5^(age/half-life) as the
+// SPEC writes it, within two ulps of math.Pow over ten years of ages every
+// ten minutes, for three half-lives; and the score of a book of such reports
+// is the one math.Pow gives.
+func TestDecayIsHalvingPerHalfLife(t *testing.T) {
+	t.Parallel()
+	now := int64(1764547200000)
+	for _, hl := range []float64{7, 30, 365} {
+		var ours, pow float64
+		const day = int64(msPerDay)
+		for age := int64(0); age < 10*365*day; age += 600_000 {
+			got := Decay(now-age, now, hl)
+			want := math.Pow(0.5, float64(age)/msPerDay/hl)
+			if ulp := math.Nextafter(want, 2) - want; math.Abs(got-want) > 2*ulp {
+				t.Fatalf("half-life %v, age %d ms: %v, math.Pow %v", hl, age, got, want)
+			}
+			if age%(37*day) < 600_000 {
+				ours, pow = ours+got, pow+want
+			}
+		}
+		if Score(ours, false) != Score(pow, false) {
+			t.Errorf("half-life %v: score %d, with math.Pow %d", hl, Score(ours, false), Score(pow, false))
+		}
+	}
+	if Decay(now+1000, now, 30) != 1 {
+		t.Error("a report from the future decays")
+	}
+}
