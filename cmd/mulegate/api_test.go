@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -326,6 +327,9 @@ func TestBatchLookup(t *testing.T) {
 	res.Results = nil
 	if err := json.Unmarshal(got.body, &res); got.status != 200 || err != nil || len(res.Results) != len(full) {
 		t.Fatalf("batch of 1000 = %d, %d results, %v", got.status, len(res.Results), err)
+	}
+	if cl := got.header.Get("Content-Length"); cl != strconv.Itoa(len(got.body)) { // sent whole, not chunked
+		t.Errorf("batch of 1000: Content-Length %q for %d bytes", cl, len(got.body))
 	}
 	for n, r := range res.Results {
 		g := fmt.Sprint(r["iban"], " ", r["report_count"])
