@@ -5,6 +5,7 @@
 # of the whole request. With BASE, that revision's build too, alternated.
 # Everything is on 127.0.0.1 and stopped by PID at the end.
 #   scripts/batch-e2e.sh [BASE_REV] [DURATION_SECONDS] [ROUNDS]
+#   HTTP2=1 scripts/batch-e2e.sh …   over HTTP/2, as curl and browsers speak it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE=${1:-}
@@ -57,10 +58,12 @@ for v in "${builds[@]}"; do
   [ "$n" = 1000 ] || { echo "build $v: $n of 1000 IBANs have two reports" >&2; exit 1; }
 done
 
-echo "# $(nproc) cores; B = working tree${BASE:+, A = $BASE}; batches of 1000 IBANs one at a time, ${DUR}s a phase"
+proto=HTTP/1.1
+if [ -n "${HTTP2:-}" ]; then proto=HTTP/2; fi
+echo "# $(nproc) cores; B = working tree${BASE:+, A = $BASE}; batches of 1000 IBANs one at a time over $proto, ${DUR}s a phase"
 for round in $(seq "$ROUNDS"); do
   for v in "${builds[@]}"; do
     echo "$v $("$work/load" -cacert "${dir[$v]}/ca.pem" -cert "${dir[$v]}/market.pem" -key "${dir[$v]}/market-key.pem" -token "${tok[$v]}" \
-      -method POST -url "${api[$v]}/v1/ibans/lookup" -body "$body" -c 1 -d "${DUR}s")"
+      -method POST -url "${api[$v]}/v1/ibans/lookup" -body "$body" -c 1 -d "${DUR}s" ${HTTP2:+-http2})"
   done
 done

@@ -56,6 +56,7 @@ type options struct {
 	duration                  time.Duration
 	maxReq                    int64
 	header                    string // one extra "Name: value" header ("" for none)
+	http2                     bool   // speak HTTP/2
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -90,6 +91,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "how long to run (at most 5m)")
 	fs.Int64Var(&o.maxReq, "n", 1_000_000, "stop after this many requests (at most 10,000,000)")
 	fs.StringVar(&o.header, "header", "", `one more request header, "Name: value" (e.g. "Prefer: signed")`)
+	fs.BoolVar(&o.http2, "http2", false, "speak HTTP/2 (as curl and browsers do) instead of HTTP/1.1")
 	if err := fs.Parse(args); err != nil {
 		return o, errUsage
 	}
@@ -121,6 +123,7 @@ func newClient(o options) (*http.Client, error) {
 	tr := &http.Transport{
 		TLSClientConfig:     &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}},
 		MaxIdleConnsPerHost: o.concurrency, MaxConnsPerHost: o.concurrency,
+		ForceAttemptHTTP2: o.http2,
 	}
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, nil
 }
