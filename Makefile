@@ -119,6 +119,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/iban
 	$(GO) test -run '^$$' -fuzz FuzzDecodeReport -fuzztime 30s ./internal/httpapi
 	$(GO) test -run '^$$' -fuzz FuzzDecodeBatch -fuzztime 30s ./internal/httpapi
+	$(GO) test -run '^$$' -fuzz FuzzBatchFastPath -fuzztime 30s ./internal/httpapi
 
 clean:
 	rm -rf bin .mulegate-dev
