@@ -11,20 +11,14 @@ cd "$(dirname "$0")/.."
 BASE=${1:-}
 DUR=${2:-15}
 ROUNDS=${3:-3}
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; git worktree remove --force "$work/base" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-freeport() { local p; while :; do p=$((20000 + RANDOM % 20000)); (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }; done; }
+. scripts/lib/devbuilds.sh
 
 builds=(B)
-CGO_ENABLED=0 go build -trimpath -o "$work/bin-B" ./cmd/mulegate
+build_tree
 if [ -n "$BASE" ]; then
-  git worktree add -q "$work/base" "$BASE"
-  (cd "$work/base" && CGO_ENABLED=0 go build -trimpath -o "$work/bin-A" ./cmd/mulegate)
+  build_base "$BASE"
   builds=(A B)
 fi
-CGO_ENABLED=0 go build -trimpath -o "$work/load" ./cmd/mulegate-load
 
 # The 1000 IBANs mulegate-load's -ibans 1000 cycles through: NL, ABNA and n.
 body=$(python3 -c '
@@ -34,21 +28,8 @@ def iban(n):
     return "NL%02d%s" % (98 - int(digits) % 97, bban)
 print("{\"ibans\":[" + ",".join("\"%s\"" % iban(n) for n in range(1000)) + "]}")')
 
-declare -A api tok dir
 for v in "${builds[@]}"; do
-  rp=$(freeport); ap=$(freeport)
-  mkdir -p "$work/$v"
-  redis-server --port "$rp" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/$v" --logfile "$work/$v/redis.log" &
-  pids+=($!)
-  for _ in $(seq 50); do redis-cli -p "$rp" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  (cd "$work/$v" && MULEGATE_FORWARD_WORKERS=0 MULEGATE_LOG_LEVEL=warn exec "$work/bin-$v" dev --redis "127.0.0.1:$rp" --listen "127.0.0.1:$ap" \
-     --ops-listen "127.0.0.1:$(freeport)" --police-listen "127.0.0.1:$(freeport)" \
-     --bank-console "127.0.0.1:$(freeport)" --police-console "127.0.0.1:$(freeport)" >"$work/$v/dev.out" 2>"$work/$v/dev.err") &
-  pids+=($!)
-  for _ in $(seq 600); do grep -q '^api https' "$work/$v/dev.out" 2>/dev/null && break; sleep 0.1; done
-  api[$v]="https://localhost:$ap"
-  tok[$v]=$(sed -n 's/^  export MARKET_TOKEN=//p' "$work/$v/dev.out")
-  dir[$v]="$work/$v/.mulegate-dev"
+  start_dev "$v"
   "$work/load" -cacert "${dir[$v]}/ca.pem" -cert "${dir[$v]}/market.pem" -key "${dir[$v]}/market-key.pem" -token "${tok[$v]}" \
     -method POST -url "${api[$v]}/v1/reports" -body '{"iban":"{{IBAN}}","category":"phishing"}' -ibans 1000 -idempotency -n 2000 -c 8 -d 60s |
     sed "s/^/# $v seeded: /"

@@ -25,37 +25,15 @@ cd "$(dirname "$0")/.."
 BASE=${1:?usage: scripts/lookup-ab.sh BASE_REV [DURATION] [CONCURRENCY]}
 DUR=${2:-8}
 CONC=${3:-32}
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; git worktree remove --force "$work/base" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-freeport() { local p; while :; do p=$((20000 + RANDOM % 20000)); (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }; done; }
+. scripts/lib/devbuilds.sh
 cpu() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $t; }
 hz=$(getconf CLK_TCK)
 
-git worktree add -q "$work/base" "$BASE"
-(cd "$work/base" && CGO_ENABLED=0 go build -trimpath -o "$work/bin-A" ./cmd/mulegate)
-CGO_ENABLED=0 go build -trimpath -o "$work/bin-B" ./cmd/mulegate
-CGO_ENABLED=0 go build -trimpath -o "$work/load" ./cmd/mulegate-load
+build_base "$BASE"
+build_tree
 
-declare -A api rpid mpid tok dir
 for v in A B; do
-  rp=$(freeport); ap=$(freeport)
-  mkdir -p "$work/$v"
-  redis-server --port "$rp" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/$v" --logfile "$work/$v/redis.log" &
-  rpid[$v]=$!; pids+=($!)
-  for _ in $(seq 50); do redis-cli -p "$rp" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  consoles=()  # builds with the consoles: each on a free port (both builds run at once)
-  if [[ $("$work/bin-$v" dev --help 2>&1) == *-bank-console* ]]; then
-    consoles=(--bank-console "127.0.0.1:$(freeport)" --police-console "127.0.0.1:$(freeport)")
-  fi
-  (cd "$work/$v" && if [ "$v" = B ] && [ -n "${B_ENV:-}" ]; then export ${B_ENV?}; fi && MULEGATE_FORWARD_WORKERS=0 MULEGATE_LOG_LEVEL=warn exec "$work/bin-$v" dev --redis "127.0.0.1:$rp" --listen "127.0.0.1:$ap" \
-     --ops-listen "127.0.0.1:$(freeport)" --police-listen "127.0.0.1:$(freeport)" "${consoles[@]}" >"$work/$v/dev.out" 2>"$work/$v/dev.err") &
-  mpid[$v]=$!; pids+=($!)
-  for _ in $(seq 600); do grep -q '^api https' "$work/$v/dev.out" 2>/dev/null && break; sleep 0.1; done
-  api[$v]="https://localhost:$ap"
-  tok[$v]=$(sed -n 's/^  export MARKET_TOKEN=//p' "$work/$v/dev.out")
-  dir[$v]="$work/$v/.mulegate-dev"
+  start_dev "$v"
   for n in 1 2 3 4 5; do
     curl -sS -o /dev/null --cacert "${dir[$v]}/ca.pem" --cert "${dir[$v]}/market.pem" --key "${dir[$v]}/market-key.pem" \
       -H "Authorization: Bearer ${tok[$v]}" -H 'Content-Type: application/json' -H "Idempotency-Key: ab-$n" \

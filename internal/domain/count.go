@@ -63,6 +63,9 @@ type Counter struct {
 
 // tallyBuf is a Tally built in place: the first four names in an array
 // (a lookup has one or two of each), all of them in a Tally past that.
+// add inserts by hand rather than through Tally.Add on a slice of the
+// array: a slice into the counter makes the counter escape to the heap
+// (go build -gcflags=-m: "moved to heap: k" in store.countBook).
 type tallyBuf struct {
 	a    [4]NameCount
 	n    int

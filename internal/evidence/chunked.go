@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -18,7 +17,7 @@ import (
 // file and read back with ReadAt; memory holds the chunk being filled.
 // Without a spill file (none could be made, or writing one failed) full
 // chunks stay in memory.
-type chunked[T any] struct {
+type chunked[T spillable] struct {
 	last   []T      // the chunk being filled
 	full   [][]T    // full chunks kept in memory (no spill file)
 	onDisk int64    // entries [0, onDisk) are in file
@@ -28,6 +27,10 @@ type chunked[T any] struct {
 	n      int64
 	buf    []byte
 }
+
+// spillable are the values a chunked list holds: the tree's stored
+// hashes and its records' offsets.
+type spillable interface{ tlog.Hash | int64 }
 
 // chunkLen is the entries a chunk holds (2 MiB of hashes; the tests make
 // it small to cross chunks).
@@ -66,11 +69,8 @@ func (c *chunked[T]) add(v T) {
 		return
 	}
 	if c.file != nil && !c.stop {
-		b, err := appendChunk(c.buf[:0], c.last)
-		if err == nil {
-			_, err = c.file.WriteAt(b, c.onDisk*c.elem)
-		}
-		if err == nil {
+		b := appendChunk(c.buf[:0], c.last)
+		if _, err := c.file.WriteAt(b, c.onDisk*c.elem); err == nil {
 			c.onDisk, c.last, c.buf = c.n, c.last[:0], b[:0]
 			return
 		}
@@ -91,7 +91,7 @@ func (c *chunked[T]) at(i int64) (T, error) {
 		if _, err := c.file.ReadAt(b, i*c.elem); err != nil {
 			return v, fmt.Errorf("evidence: the tree's spill file: %w", err)
 		}
-		return decodeEntry[T](b)
+		return decodeEntry[T](b), nil
 	case i >= c.n-int64(len(c.last)):
 		return c.last[i-(c.n-int64(len(c.last)))], nil
 	default:
@@ -102,39 +102,30 @@ func (c *chunked[T]) at(i int64) (T, error) {
 
 func (c *chunked[T]) len() int64 { return c.n }
 
-// spillDir is where a tree of the audit file at path spills.
-func spillDir(path string) (dir, name string) { return filepath.Dir(path), filepath.Base(path) }
-
-// appendChunk appends a chunk's entries to b: the tree's two kinds by
-// hand (binary.Append reflects on each entry: it doubled the tree's
-// CPU), any other through binary.Append.
-func appendChunk[T any](b []byte, chunk []T) ([]byte, error) {
+// appendChunk appends a chunk's entries to b, by hand (binary.Append
+// reflects on each entry: it doubled the tree's CPU).
+func appendChunk[T spillable](b []byte, chunk []T) []byte {
 	switch c := any(chunk).(type) {
 	case []tlog.Hash:
 		for _, h := range c {
 			b = append(b, h[:]...)
 		}
-		return b, nil
 	case []int64:
 		for _, v := range c {
 			b = binary.LittleEndian.AppendUint64(b, uint64(v))
 		}
-		return b, nil
 	}
-	return binary.Append(b, binary.LittleEndian, chunk)
+	return b
 }
 
 // decodeEntry is the entry appendChunk wrote to b.
-func decodeEntry[T any](b []byte) (T, error) {
+func decodeEntry[T spillable](b []byte) T {
 	var v T
 	switch p := any(&v).(type) {
 	case *tlog.Hash:
 		copy(p[:], b)
 	case *int64:
 		*p = int64(binary.LittleEndian.Uint64(b))
-	default:
-		_, err := binary.Decode(b, binary.LittleEndian, &v)
-		return v, err
 	}
-	return v, nil
+	return v
 }

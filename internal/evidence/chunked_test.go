@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"os"
+	"strconv"
 	"testing"
 )
 
@@ -48,7 +49,7 @@ func TestChunkedSpills(t *testing.T) {
 		broken.add(i * 7)
 	}
 	// Writing fails from now on (the file is read-only); reads go on.
-	ro, err := os.Open("/proc/self/fd/" + itoa(broken.file.Fd()))
+	ro, err := os.Open("/proc/self/fd/" + strconv.FormatUint(uint64(broken.file.Fd()), 10))
 	if err != nil {
 		t.Skip("no /proc to reopen the spill file read-only:", err)
 	}
@@ -78,16 +79,5 @@ func TestSpillLeavesNoFile(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Fatalf("left in the audit file's folder: %v", left)
-	}
-}
-
-func itoa(u uintptr) string {
-	b := []byte{}
-	for {
-		b = append([]byte{byte('0' + u%10)}, b...)
-		u /= 10
-		if u == 0 {
-			return string(b)
-		}
 	}
 }

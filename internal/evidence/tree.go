@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,8 +52,8 @@ type Tree struct {
 // the file's tree means the file lost records the gateway vouched for:
 // OpenTree refuses, naming both sizes.
 func OpenTree(path, origin string, signer note.Signer) (*Tree, error) {
-	t := &Tree{origin: origin, path: path, cpPath: path + ".checkpoints", signer: signer}
-	t.spill()
+	t := newTree(path)
+	t.origin, t.cpPath, t.signer = origin, path+".checkpoints", signer
 	if err := t.CatchUp(-1); err != nil {
 		return nil, err
 	}
@@ -119,12 +120,14 @@ func (t *Tree) Rename(origin string) error {
 	return nil
 }
 
-// spill gives the tree's stored hashes and offsets their spill files
-// (chunked.spillTo), beside the audit file.
-func (t *Tree) spill() {
-	dir, name := spillDir(t.path)
+// newTree is the empty tree of the audit file at path, its stored hashes
+// and offsets spilling beside the file (chunked.spillTo).
+func newTree(path string) *Tree {
+	t := &Tree{path: path}
+	dir, name := filepath.Dir(path), filepath.Base(path)
 	t.hashes.spillTo(dir, name+".tree")
 	t.offsets.spillTo(dir, name+".offsets")
+	return t
 }
 
 // Size is the number of records in the tree.
@@ -416,8 +419,7 @@ func VerifyCheckpoints(auditPath string, checkpoints []byte, vkey string) (int, 
 	if err != nil {
 		return 0, fmt.Errorf("the note key: %w", err)
 	}
-	t := &Tree{path: auditPath}
-	t.spill()
+	t := newTree(auditPath)
 	if err := t.CatchUp(-1); err != nil {
 		return 0, err
 	}

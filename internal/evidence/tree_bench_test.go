@@ -18,8 +18,7 @@ func BenchmarkTreeCatchUp(b *testing.B) {
 	chunkLen = 1 << 16
 	b.ResetTimer()
 	for b.Loop() {
-		t := &Tree{path: path}
-		t.spill()
+		t := newTree(path)
 		if err := t.CatchUp(-1); err != nil || t.n != n {
 			b.Fatal(err, t.n)
 		}

@@ -188,8 +188,7 @@ func TestCheckpointsCatchRewrites(t *testing.T) {
 // record, and the same tree hashes, with its hashes spilled to a file
 // in chunks of 16 (the tests' chunkLen).
 func TestStoredHashesAreTlogs(t *testing.T) {
-	ours := Tree{path: filepath.Join(t.TempDir(), "audit.jsonl")}
-	ours.spill()
+	ours := newTree(filepath.Join(t.TempDir(), "audit.jsonl"))
 	if ours.hashes.file == nil {
 		t.Fatal("no spill file")
 	}

@@ -55,11 +55,7 @@ func auditIBANs(c *gin.Context, ibans ...iban.IBAN) []domain.IBANKey {
 }
 
 func (st *reqState) auditIBANs(ibans ...iban.IBAN) []domain.IBANKey {
-	keys := st.oneKey[:0:1] // a single IBAN's key needs no allocation
-	if len(ibans) > 1 {
-		keys = make([]domain.IBANKey, 0, len(ibans))
-	}
-	keys = keys[:len(ibans)]
+	keys := room(&st.oneKey, len(ibans))
 	for n, i := range ibans {
 		keys[n] = st.keyOf(i)
 	}
@@ -153,11 +149,7 @@ func commitAudit(c *gin.Context, a Auditor, st *reqState, start time.Time, actio
 		e.Thumbprint = st.cert.Thumbprint
 	}
 	if st.keysSet {
-		e.Pseudonyms = st.onePseudonym[:0:1]
-		if len(st.keys) > 1 {
-			e.Pseudonyms = make([]string, 0, len(st.keys))
-		}
-		e.Pseudonyms = e.Pseudonyms[:len(st.keys)]
+		e.Pseudonyms = room(&st.onePseudonym, len(st.keys))
 		for n, k := range st.keys {
 			e.Pseudonyms[n] = k.Pseudonym
 		}

@@ -71,8 +71,8 @@ func handleLookup(d lookupDeps) gin.HandlerFunc {
 		}
 		view := views[st.principal.Org.Type]
 		l := domain.NewLookup(i, view.counts(counts), risk)
-		st.oneRisk[0] = string(l.Risk)
-		st.risks = st.oneRisk[:]
+		st.risks = room(&st.oneRisk, 1)
+		st.risks[0] = string(l.Risk)
 		buf := lookupBufs.Get().(*[]byte)
 		*buf = view.appendLookup((*buf)[:0], l)
 		c.Data(http.StatusOK, jsonContentType, *buf) // a Write never keeps its slice: the buffer is free again after it
@@ -184,25 +184,25 @@ func handleBatchLookup(d lookupDeps) gin.HandlerFunc {
 // writeBatchAnswer writes the parts' answers as one {"results":[…]}. Its
 // length is known, so it goes out whole, not in HTTP/1.1 chunks.
 func writeBatchAnswer(c *gin.Context, parts []batchPart) {
-	n := len(`{"results":[`) + len("]}")
+	pieces := make([][]byte, 0, 2*len(parts)+1)
+	pieces = append(pieces, []byte(`{"results":[`))
 	for j, p := range parts {
 		if j > 0 && len(p.body) > 0 {
-			n++
+			pieces = append(pieces, []byte(","))
 		}
-		n += len(p.body)
+		pieces = append(pieces, p.body)
+	}
+	pieces = append(pieces, []byte("]}"))
+	n := 0
+	for _, b := range pieces {
+		n += len(b)
 	}
 	c.Header("Content-Type", jsonContentType)
 	c.Header("Content-Length", strconv.Itoa(n))
 	c.Status(http.StatusOK)
-	w := c.Writer
-	_, _ = w.WriteString(`{"results":[`)
-	for j, p := range parts {
-		if j > 0 && len(p.body) > 0 {
-			_, _ = w.WriteString(",")
-		}
-		_, _ = w.Write(p.body)
+	for _, b := range pieces {
+		_, _ = c.Writer.Write(b)
 	}
-	_, _ = w.WriteString("]}")
 }
 
 // partBodies keeps the buffers a batch's parts render into (about 900

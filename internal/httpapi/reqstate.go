@@ -68,3 +68,12 @@ func stateOf(c *gin.Context) *reqState {
 	c.Set(stateKey{}, s)
 	return s
 }
+
+// room is a slice of n elements: one's when n is at most 1 (a request
+// about a single IBAN allocates nothing), else a new one.
+func room[T any](one *[1]T, n int) []T {
+	if n <= 1 {
+		return one[:n]
+	}
+	return make([]T, n)
+}

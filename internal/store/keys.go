@@ -14,7 +14,13 @@ func (s *conn) OutboxKey(p int) string { return "mg:" + s.tags[p] + ":outbox" }
 
 // bookPrefix is what the names of a partition's books start with (the
 // pseudonym's 16 bytes follow; ibanKeys.book).
-func bookPrefix(tag string) string { return "mg:" + tag + ":b:" }
+func bookPrefix(tag string) string { return string(appendBookPrefix(nil, tag)) }
+
+// appendBookPrefix appends bookPrefix(tag) to b (ibanKeys.book builds a
+// book's name in a buffer of its own).
+func appendBookPrefix(b []byte, tag string) []byte {
+	return append(append(append(b, "mg:"...), tag...), ":b:"...)
+}
 
 // rejectedKey holds, per partition, the police body of each report the
 // police store refused (for requeue).

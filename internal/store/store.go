@@ -257,17 +257,9 @@ func (s *conn) KeyOf(i iban.IBAN) domain.IBANKey {
 // book names the IBAN's book (record.go): its 16-byte pseudonym, not the
 // hex, in the key name.
 func (k ibanKeys) book() string {
-	// Built in one buffer: the read path names a book per lookup.
-	var b [64]byte
-	n := copy(b[:], "mg:")
-	n += copy(b[n:], k.tag)
-	n += copy(b[n:], ":b:")
-	if len(k.pseudo) > 2*(len(b)-n) {
-		raw, _ := hex.DecodeString(k.pseudo)
-		return bookPrefix(k.tag) + string(raw)
-	}
-	m, _ := hex.Decode(b[n:], []byte(k.pseudo))
-	return string(b[:n+m])
+	var buf [64]byte // one allocation per name: the read path names a book per lookup
+	b, _ := hex.AppendDecode(appendBookPrefix(buf[:0], k.tag), []byte(k.pseudo))
+	return string(b)
 }
 
 // rawPseudo is the pseudonym's 16 bytes.
