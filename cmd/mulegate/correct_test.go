@@ -241,6 +241,27 @@ func TestClear(t *testing.T) {
 	// bank-c looked it up; nobody else (the police have no feed).
 	want := map[string]bool{"bank-a": true, "bank-b": true, "bank-c": true, "market-a": true}
 	expectCorrections(t, gw.api, o, want, "error", "high") // marked before the clear
+	// The clear lifted the marker: the holder hears it as when the police
+	// lift one (marker.cancelled), the reporters do not.
+	markerEvents := func(org string) []map[string]any {
+		page := decodeInto[struct {
+			Events []struct {
+				Data map[string]any `json:"data"`
+			} `json:"events"`
+		}](t, do(t, o[org].c, "GET", gw.api+"/v1/events?limit=1000&types=marker.cancelled", o[org].tok, ""))
+		var out []map[string]any
+		for _, e := range page.Events {
+			out = append(out, e.Data)
+		}
+		return out
+	}
+	waitfor.Until(t, "marker.cancelled in the holder's feed", 10*time.Second, func() bool { return len(markerEvents("bank-a")) > 0 })
+	if evs := markerEvents("bank-a"); len(evs) != 1 || evs[0]["iban"] != ib || evs[0]["cancelled_at"] != ans.ClearedAt {
+		t.Errorf("the holder's marker.cancelled after the clear: %v (cleared at %s)", evs, ans.ClearedAt)
+	}
+	if evs := markerEvents("bank-b"); len(evs) != 0 {
+		t.Errorf("a reporter heard of the marker: %v", evs)
+	}
 	// The clear ended the cleared reviews' open (and overdue) flags:
 	// bank-a owes only the review of the report made after it.
 	openReviews := func(want string) {

@@ -19,7 +19,7 @@ import (
 type correctStore interface {
 	SetHolderStatus(ctx context.Context, i iban.IBAN, h domain.HolderStatus) error
 	DeleteHolderStatus(ctx context.Context, i iban.IBAN) error
-	ClearIBAN(ctx context.Context, i iban.IBAN, c domain.Clear, previous domain.Risk) (int64, error)
+	ClearIBAN(ctx context.Context, i iban.IBAN, c domain.Clear, previous domain.Risk, holder string) (int64, error)
 	WithdrawClear(ctx context.Context, i iban.IBAN) (domain.Clear, error)
 	Lookup(ctx context.Context, i iban.IBAN) (domain.Counts, error)
 }
@@ -149,7 +149,7 @@ func handleClear(d correctDeps) gin.HandlerFunc {
 			writeProblem(c, err)
 			return
 		}
-		n, err := d.store.ClearIBAN(ctx, i, cl, domain.NewLookup(i, before, d.risk).Risk)
+		n, err := d.store.ClearIBAN(ctx, i, cl, domain.NewLookup(i, before, d.risk).Risk, d.router.Holder(i))
 		if err != nil {
 			writeProblem(c, err)
 			return

@@ -87,7 +87,7 @@ func (f *fakeStore) SetHolderStatus(context.Context, iban.IBAN, domain.HolderSta
 
 func (f *fakeStore) DeleteHolderStatus(context.Context, iban.IBAN) error { return nil }
 
-func (f *fakeStore) ClearIBAN(context.Context, iban.IBAN, domain.Clear, domain.Risk) (int64, error) {
+func (f *fakeStore) ClearIBAN(context.Context, iban.IBAN, domain.Clear, domain.Risk, string) (int64, error) {
 	return 0, nil
 }
 

@@ -106,7 +106,7 @@ func TestChainWords(t *testing.T) {
 	}
 	// Marked and cleared by the police: a cleared source confirms
 	// nothing, and the clear writes that into the linked report at once.
-	if _, err := st.ClearIBAN(ctx, src.IBAN, domain.Clear{At: time.Now(), Reason: domain.ClearError, By: police.Org}, domain.RiskHigh); err != nil {
+	if _, err := st.ClearIBAN(ctx, src.IBAN, domain.Clear{At: time.Now(), Reason: domain.ClearError, By: police.Org}, domain.RiskHigh, ""); err != nil {
 		t.Fatal(err)
 	}
 	word(false)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"sort"
 	"strconv"
@@ -111,21 +112,36 @@ type clearArgs struct {
 	Pseudo    string `lua:"pseudo"`
 	Wake      string `lua:"wake"`
 	Partition int    `lua:"partition"`
+	Holder    string `lua:"holder"`   // the bank that hears the marker lifted ("" none)
+	MSubject  string `lua:"msubject"` // that feed entry's id
+	MEvent    string `lua:"mevent"`   // marker.cancelled
+	MBody     string `lua:"mbody"`    // its data, sealed
 }
 
 func (a clearArgs) argv() []any { return argvOf(a) }
 
 // ClearIBAN records the police's clear of an IBAN (at c.At): the reports
-// received before it stop counting, its marker is lifted, the linked
-// reports of its reports hear that their sources confirm nothing now, and
-// a correction is queued for those who acted on the old answer (which
-// was previous). It returns how many reports stopped counting.
-func (s *IBANs) ClearIBAN(ctx context.Context, i iban.IBAN, c domain.Clear, previous domain.Risk) (int64, error) {
+// received before it stop counting, its marker is lifted (and holder, the
+// bank holding the IBAN, "" for none, hears marker.cancelled as when the
+// police lift it), the linked reports of its reports hear that their
+// sources confirm nothing now, and a correction is queued for those who
+// acted on the old answer (which was previous). It returns how many
+// reports stopped counting.
+func (s *IBANs) ClearIBAN(ctx context.Context, i iban.IBAN, c domain.Clear, previous domain.Risk, holder string) (int64, error) {
 	k := s.keysFor(i)
 	subject := "clear:" + k.pseudo + ":" + strconv.FormatInt(c.At.UnixMilli(), 10)
 	args := clearArgs{Now: c.At.UnixMilli(), TTL: s.ttlSeconds(), Value: clearValue(c), Details: c.Details, Reason: string(c.Reason),
 		Previous: string(previous), Subject: subject, IBAN: s.blobs.seal(adIBAN(subject), []byte(i.String())), Pseudo: k.pseudo,
 		Wake: WakeChannel, Partition: k.part}
+	if holder != "" {
+		data, err := json.Marshal(markerEvent{IBAN: i.String(), CancelledAt: c.At.UTC().Format(time.RFC3339Nano)})
+		if err != nil {
+			return 0, domain.Internal("clear: encode", err)
+		}
+		args.Holder, args.MEvent = holder, string(domain.EventMarkerCancelled)
+		args.MSubject = k.pseudo + ":" + strconv.FormatInt(c.At.UnixMilli(), 10)
+		args.MBody = s.blobs.seal(adOutbox(args.MSubject), data)
+	}
 	v, err := s.runReplicated(ctx, clearScript, []string{k.book(), s.OutboxKey(k.part)}, args.argv()...)
 	if err != nil {
 		return 0, s.fail(opReport, "clear", err)

@@ -1,6 +1,7 @@
 -- clear: the police clear an IBAN: every report received before a.now
 -- stops counting (the cl field; records are not rewritten), the previous
--- clear is kept for an undo (cl0), the marker is lifted, every report
+-- clear is kept for an undo (cl0), the marker is lifted (its holder,
+-- a.holder, hears marker.cancelled as when the police lift it), every report
 -- with linked reports queues its word for them (a cleared source confirms
 -- nothing), and a KindCorrect entry queues the corrections.
 -- KEYS: book, outbox. Returns {the reports that stopped counting, then
@@ -15,6 +16,9 @@ if prev[1] then
 end
 redis.call('HSET', book, 'cl', a.value)
 if a.details ~= '' then redis.call('HSET', book, 'cld', a.details) else redis.call('HDEL', book, 'cld') end
+if a.holder ~= '' and redis.call('HEXISTS', book, 'm:at') == 1 then
+  redis.call('XADD', outbox, '*', 'id', a.msubject, 'kind', 'feed', 'h', a.holder, 'ev', a.mevent, 'body', a.mbody)
+end
 redis.call('HDEL', book, 'm:ft', 'm:bt', 'm:by', 'm:at', 'm:det')
 local out = {0}
 local all = redis.call('HGETALL', book)
