@@ -245,16 +245,16 @@ func (f *feedRelay) handleReports(ctx context.Context, run []outbox.Entry) bool 
 		}
 	}
 	added, err := f.feed.AppendEvents(ctx, evs)
-	if err != nil {
-		f.log("holders feed: write failed; will retry", "entries", len(run), "err", err)
-		return false
-	}
-	if f.m != nil {
+	if f.m != nil { // those written before an error too: a retry finds them there
 		for n, a := range added {
 			if a {
 				f.m.eventWritten(evs[n].Event.Type)
 			}
 		}
+	}
+	if err != nil {
+		f.log("holders feed: write failed; will retry", "entries", len(run), "err", err)
+		return false
 	}
 	if !f.thresholds(ctx, run) {
 		return false
@@ -308,12 +308,12 @@ func (f *feedRelay) writeHolder(ctx context.Context, e outbox.Entry) bool {
 		return true
 	}
 	added, err := f.feed.AppendEvents(ctx, []store.OrgEvent{oe})
+	if len(added) == 1 && added[0] && f.m != nil {
+		f.m.eventWritten(oe.Event.Type)
+	}
 	if err != nil {
 		f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
 		return false
-	}
-	if added[0] && f.m != nil {
-		f.m.eventWritten(oe.Event.Type)
 	}
 	return true
 }
@@ -325,13 +325,20 @@ func (f *feedRelay) write(ctx context.Context, org string, e outbox.Entry, of fu
 	if !ok || org == "" {
 		return true
 	}
+	return f.append(ctx, org, ev, e.ReportID)
+}
+
+// append writes ev into org's feed and counts it if it is new there (also
+// when an error follows its writing: the retry finds it there); false
+// when it failed (the entry, about reportID, is retried).
+func (f *feedRelay) append(ctx context.Context, org string, ev domain.Event, reportID string) bool {
 	added, err := f.feed.AppendEvent(ctx, org, ev)
-	if err != nil {
-		f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
-		return false
-	}
 	if added && f.m != nil {
 		f.m.eventWritten(ev.Type)
+	}
+	if err != nil {
+		f.log("holders feed: write failed; will retry", "report_id", reportID, "err", err)
+		return false
 	}
 	return true
 }
@@ -413,12 +420,8 @@ func (f *feedRelay) correct(ctx context.Context, e outbox.Entry) bool {
 		if e.PreviousRisk != "" {
 			data["previous_risk"] = e.PreviousRisk
 		}
-		if _, err := f.feed.AppendEvent(ctx, o.Org, f.event(domain.EventIBANCorrected, e.ReportID+":"+o.Org, data)); err != nil {
-			f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
+		if !f.append(ctx, o.Org, f.event(domain.EventIBANCorrected, e.ReportID+":"+o.Org, data), e.ReportID) {
 			return false
-		}
-		if f.m != nil {
-			f.m.eventWritten(domain.EventIBANCorrected)
 		}
 	}
 	return true
@@ -481,12 +484,8 @@ func (f *feedRelay) judge(ctx context.Context, ibans []string, subjects []outbox
 		e, c := subjects[n], counts[n]
 		ev := f.event(domain.EventIBANThreshold, e.ReportID, map[string]any{"iban": ib,
 			"reporter_count": c.Windows[1].Reporters, "report_count": c.Windows[1].Reports, "window": "30d"})
-		if _, err := f.feed.AppendEvent(ctx, e.Holder, ev); err != nil {
-			f.log("holders feed: write failed; will retry", "report_id", e.ReportID, "err", err)
+		if !f.append(ctx, e.Holder, ev, e.ReportID) {
 			return false
-		}
-		if f.m != nil {
-			f.m.eventWritten(domain.EventIBANThreshold)
 		}
 		if err := f.feed.MarkThresholdCrossed(ctx, ib); err != nil {
 			f.log("holders feed: threshold mark failed; will retry", "report_id", e.ReportID, "err", err)

@@ -16,12 +16,23 @@ import (
 	"github.com/mulegate/mulegate/internal/outbox"
 	"github.com/mulegate/mulegate/internal/redistest"
 	"github.com/mulegate/mulegate/internal/store"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
-// flakyFeed fails the next failures AppendEvent calls.
+// flakyFeed fails the next failures AppendEvent calls; the next lost
+// AppendEvents calls write and then fail (the answer lost on the way
+// back), and the next markFailures threshold marks fail.
 type flakyFeed struct {
 	*store.Store
-	failures atomic.Int32
+	failures, lost, markFailures atomic.Int32
+}
+
+func (f *flakyFeed) MarkThresholdCrossed(ctx context.Context, raw string) error {
+	if f.markFailures.Add(-1) >= 0 {
+		return errors.New("injected: threshold mark failed")
+	}
+	return f.Store.MarkThresholdCrossed(ctx, raw)
 }
 
 func (f *flakyFeed) AppendEvent(ctx context.Context, org string, e domain.Event) (bool, error) {
@@ -36,6 +47,10 @@ func (f *flakyFeed) AppendEvent(ctx context.Context, org string, e domain.Event)
 func (f *flakyFeed) AppendEvents(ctx context.Context, evs []store.OrgEvent) ([]bool, error) {
 	if f.failures.Add(-1) >= 0 {
 		return nil, errors.New("injected: feed write failed")
+	}
+	if f.lost.Add(-1) >= 0 {
+		added, err := f.Store.AppendEvents(ctx, evs)
+		return added, errors.Join(err, errors.New("injected: the answer was lost"))
 	}
 	return f.Store.AppendEvents(ctx, evs)
 }
@@ -210,5 +225,49 @@ func TestFeedRunOfReports(t *testing.T) {
 	x.drain(ctx, p) // nothing new: nothing written twice
 	if got := feedTypes(t, st); got != want {
 		t.Errorf("after another drain: %q", got)
+	}
+}
+
+// TestEventsCountedOnceAcrossRetries: mulegate_events_written_total counts
+// each event once however its run was retried. A run whose events were
+// written before an error counts them then (the retry finds them there),
+// and an iban.threshold whose mark failed is not counted again when it
+// is judged again.
+func TestEventsCountedOnceAcrossRetries(t *testing.T) {
+	st, feed, relay := orderFixture(t)
+	ctx := context.Background()
+	for n, org := range []string{"bank-a", "bank-b", "bank-c", "bank-a", "bank-b"} {
+		sub, err := domain.NewSubmission("NL91ABNA0417164300", "phishing", nil, nil, "", "", time.Now(), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Accept(ctx, org, domain.OrgBank, "count-"+string(rune('a'+n)), sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	i, _ := iban.Parse("NL91ABNA0417164300")
+	p := st.KeyOf(i).Partition
+	x := relay("gw1-feed")
+	x.m = NewMetrics(prometheus.NewRegistry(), nil)
+	feed.lost.Store(1)
+	feed.markFailures.Store(1)
+	for range 3 { // written but the answer lost; the mark failed; done
+		x.drain(ctx, p)
+	}
+	want := "report.received,report.received,report.received,report.received,report.received,iban.threshold"
+	if got := feedTypes(t, st); got != want {
+		t.Fatalf("the bank's feed: %q, want %q", got, want)
+	}
+	if left, err := st.PendingForHolders(ctx, p, x.consumer, 100); err != nil || len(left) != 0 {
+		t.Fatalf("pending after three drains: %d %v", len(left), err)
+	}
+	for typ, n := range map[domain.EventType]float64{domain.EventReportReceived: 5, domain.EventIBANThreshold: 1} {
+		var m dto.Metric
+		if err := x.m.events.WithLabelValues(string(typ)).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.GetCounter().GetValue(); got != n {
+			t.Errorf("mulegate_events_written_total{type=%q} = %v, want %v", typ, got, n)
+		}
 	}
 }

@@ -197,3 +197,33 @@ func TestReviewsDueRecordTheirReports(t *testing.T) {
 		t.Errorf("an event of 5 days ago: %+v, want it at %s", evs, past.now())
 	}
 }
+
+// TestAppendEventsSaysWhatWasWrittenBeforeAnError: when one event of a
+// pipelined run fails (here bank-b's feed key holds a string), the run
+// is an error, and added still says that bank-a's and bank-c's were
+// written, so the relay counts them once (taken again, they are there).
+func TestAppendEventsSaysWhatWasWrittenBeforeAnError(t *testing.T) {
+	srv := redistest.StartTopology(t)
+	rdb := srv.Client(t)
+	st, err := store.New(rdb, store.Options{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := rdb.Set(ctx, "mg:{a:bank-b}:events", "not a stream", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var run []store.OrgEvent
+	for n, org := range []string{"bank-a", "bank-b", "bank-c"} {
+		run = append(run, store.OrgEvent{Org: org, Event: event(st, n, time.Now())})
+	}
+	added, err := st.AppendEvents(ctx, run)
+	if err == nil || len(added) != 3 || !added[0] || added[1] || !added[2] {
+		t.Fatalf("a run with a broken feed: added %v, err %v; want [true false true] and an error", added, err)
+	}
+	rdb.Del(ctx, "mg:{a:bank-b}:events")
+	added, err = st.AppendEvents(ctx, run)
+	if err != nil || added[0] || !added[1] || added[2] {
+		t.Errorf("the run taken again: added %v, err %v; want only bank-b's new", added, err)
+	}
+}

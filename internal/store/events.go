@@ -39,13 +39,11 @@ func (s *conn) EventID(typ domain.EventType, subject string) string {
 }
 
 // AppendEvent adds an event to bankOrg's feed, once per event id; added
-// is false when it was there already.
+// is false when it was there already. With an error, added says whether
+// it was written before the error.
 func (s *Feeds) AppendEvent(ctx context.Context, bankOrg string, e domain.Event) (added bool, err error) {
 	out, err := s.AppendEvents(ctx, []OrgEvent{{Org: bankOrg, Event: e}})
-	if err != nil {
-		return false, err
-	}
-	return out[0], nil
+	return len(out) == 1 && out[0], err
 }
 
 // OrgEvent is an event for one org's feed. A report.received that opens

@@ -18,24 +18,26 @@ import (
 // AppendEvents appends events to their orgs' feeds, in order, each once
 // (by its event id), in one pipelined round trip per node; added says
 // which were new. With redis.wait_replicas it appends one at a time (each
-// waits for its replicas).
+// waits for its replicas). On an error, added still says which were
+// written before it (they are old news when the run is taken again), so
+// that what counts them counts each once.
 func (s *Feeds) AppendEvents(ctx context.Context, evs []OrgEvent) ([]bool, error) {
 	added := make([]bool, len(evs))
 	if s.opt.WaitReplicas > 0 {
 		for n, e := range evs {
-			var err error
 			v, err := s.runReplicated(ctx, appendEventScript, e.keys(), s.appendArgs(e, s.now())...)
 			if err != nil {
-				return nil, s.fail(opAlerts, "append event script", err)
+				return added, s.fail(opAlerts, "append event script", err)
 			}
 			if added[n], err = s.appended(e.Org, v); err != nil {
-				return nil, err
+				return added, err
 			}
 		}
 		return added, nil
 	}
 	now := s.now()
 	cmds := make([]*redis.Cmd, len(evs))
+	var parseErr error
 	err := withScripts(func() error {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for n, oe := range evs {
@@ -43,17 +45,24 @@ func (s *Feeds) AppendEvents(ctx context.Context, evs []OrgEvent) ([]bool, error
 			}
 			return nil
 		})
+		// Those that ran are kept from each attempt: a second attempt
+		// (after NOSCRIPT on one node) finds them already there.
+		for n, c := range cmds {
+			if c.Err() != nil {
+				continue
+			}
+			a, perr := s.appended(evs[n].Org, c.Val())
+			added[n] = added[n] || a
+			if perr != nil && parseErr == nil {
+				parseErr = perr
+			}
+		}
 		return err
 	}, func() error { return s.LoadScripts(ctx) })
 	if err != nil {
-		return nil, s.fail(opAlerts, "append events", err)
+		return added, s.fail(opAlerts, "append events", err)
 	}
-	for n, c := range cmds {
-		if added[n], err = s.appended(evs[n].Org, c.Val()); err != nil {
-			return nil, err
-		}
-	}
-	return added, nil
+	return added, parseErr
 }
 
 // ThresholdCrossings is ThresholdCrossing for several IBANs: their books
