@@ -120,6 +120,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeReport -fuzztime 30s ./internal/httpapi
 	$(GO) test -run '^$$' -fuzz FuzzDecodeBatch -fuzztime 30s ./internal/httpapi
 	$(GO) test -run '^$$' -fuzz FuzzBatchFastPath -fuzztime 30s ./internal/httpapi
+	$(GO) test -run '^$$' -fuzz FuzzDecodePart3 -fuzztime 30s ./internal/httpapi
+	$(GO) test -run '^$$' -fuzz FuzzAmountsSum -fuzztime 30s ./internal/domain
+	$(GO) test -run '^$$' -fuzz '^FuzzPrefer$$' -fuzztime 30s ./internal/httpapi
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckpoints$$' -fuzztime 30s ./internal/evidence
+	$(GO) test -run '^$$' -fuzz '^FuzzCompactJSON$$' -fuzztime 30s ./internal/store
+	$(GO) test -run '^$$' -fuzz '^FuzzUnb36$$' -fuzztime 30s ./internal/store
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendString$$' -fuzztime 30s ./internal/jsonw
+	$(GO) test -run '^$$' -fuzz '^FuzzGateNeverAllowsMoreThanShared$$' -fuzztime 30s ./internal/localrate
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckFieldsMatchesTokenWalk$$' -fuzztime 30s ./internal/strictjson
 
 clean:
 	rm -rf bin .mulegate-dev
