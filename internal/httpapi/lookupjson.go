@@ -22,15 +22,15 @@ import (
 // tipping-off: by default a marketplace does not learn by_source or who
 // set a marker). Omitted fields are absent, not null.
 type View struct {
-	omit         map[string]bool
-	markerByType bool // leave out marker.by_type
-	clearReason  bool // leave out cleared.reason (police information)
+	omit         []string // top-level fields left out: a few at most, compared in turn (cheaper than a map's hash for each field)
+	markerByType bool     // leave out marker.by_type
+	clearReason  bool     // leave out cleared.reason (police information)
 }
 
 // NewView makes a view from field names (top-level lookup fields, or
 // "marker.by_type").
 func NewView(omit []string) View {
-	v := View{omit: map[string]bool{}}
+	var v View
 	for _, f := range omit {
 		switch f {
 		case "marker.by_type":
@@ -40,7 +40,9 @@ func NewView(omit []string) View {
 			v.clearReason = true
 			continue
 		}
-		v.omit[f] = true
+		if !slices.Contains(v.omit, f) {
+			v.omit = append(v.omit, f)
+		}
 	}
 	return v
 }
@@ -179,15 +181,17 @@ func (v View) appendMarker(b []byte, m *domain.Marker) []byte {
 // objWriter writes the members of one object, skipping omitted ones.
 type objWriter struct {
 	b     []byte
-	omit  map[string]bool
+	omit  []string
 	count int
 }
 
 // field writes the name of the next member and reports whether to write
 // its value (false: the view omits it).
 func (w *objWriter) field(name string) bool {
-	if w.omit[name] {
-		return false
+	for _, o := range w.omit {
+		if o == name {
+			return false
+		}
 	}
 	if w.count > 0 {
 		w.b = append(w.b, ',')

@@ -25,15 +25,17 @@ func BenchmarkAppendLookup(b *testing.B) {
 		withAmounts.Amounts[w].Add(domain.Amount{Value: "1249.75", Currency: "EUR"})
 	}
 	withAmounts.Recovered.Add(domain.Amount{Value: "100.00", Currency: "EUR"})
-	v := NewView(nil)
-	for name, counts := range map[string]domain.Counts{"plain": c, "amounts": withAmounts} {
-		l := domain.Lookup{IBAN: ib, Counts: counts, Risk: "high", Reasons: []string{"count>=5"}}
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			buf := make([]byte, 0, 2048)
-			for b.Loop() {
-				buf = v.appendLookup(buf[:0], l)
-			}
-		})
+	views := map[string]View{"": NewView(nil), "marketplace-": NewView([]string{"by_source", "marker.by_type", "cleared.reason"})}
+	for vname, v := range views {
+		for name, counts := range map[string]domain.Counts{"plain": c, "amounts": withAmounts} {
+			l := domain.Lookup{IBAN: ib, Counts: counts, Risk: "high", Reasons: []string{"count>=5"}}
+			b.Run(vname+name, func(b *testing.B) {
+				b.ReportAllocs()
+				buf := make([]byte, 0, 2048)
+				for b.Loop() {
+					buf = v.appendLookup(buf[:0], l)
+				}
+			})
+		}
 	}
 }

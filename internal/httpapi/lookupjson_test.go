@@ -198,7 +198,7 @@ func (v View) renderReflect(l domain.Lookup) any {
 	if err := json.Unmarshal(b, &fields); err != nil {
 		return out
 	}
-	for f := range v.omit {
+	for _, f := range v.omit {
 		delete(fields, f)
 	}
 	return fields
