@@ -91,17 +91,25 @@ func TestHolderStatus(t *testing.T) {
 	if got.status != 200 || !strings.Contains(string(got.body), `"status":"collection_account"`) {
 		t.Fatalf("PUT status: %d %s", got.status, got.body)
 	}
+	since := decodeInto[struct {
+		Since string `json:"since"`
+	}](t, got).Since
 	l := look()
-	if l.HolderStatus == nil || l.HolderStatus.Status != "collection_account" || l.HolderStatus.Since == "" || l.Risk != "low" ||
+	if l.HolderStatus == nil || l.HolderStatus.Status != "collection_account" || l.HolderStatus.Since != since || l.Risk != "low" ||
 		l.Reasons[len(l.Reasons)-1] != "collection_account" {
-		t.Errorf("a collection account: %+v", l)
+		t.Errorf("a collection account (since %s in the PUT's answer): %+v", since, l)
 	}
-	// A police marker is not capped.
-	if got := do(t, o["police-nl"].c, "PUT", gw.api+"/v1/ibans/"+ib+"/marker", o["police-nl"].tok, `{"fraud_type":"mule_account"}`); got.status != 200 {
+	// A police marker is not capped. Its registered_at is the same in the
+	// PUT's answer and in lookups.
+	got = do(t, o["police-nl"].c, "PUT", gw.api+"/v1/ibans/"+ib+"/marker", o["police-nl"].tok, `{"fraud_type":"mule_account"}`)
+	if got.status != 200 {
 		t.Fatalf("marker: %d", got.status)
 	}
-	if l := look(); l.Risk != "high" || strings.Contains(strings.Join(l.Reasons, ","), "collection_account") {
-		t.Errorf("a marked collection account: %+v", l)
+	registered := decodeInto[struct {
+		At string `json:"registered_at"`
+	}](t, got).At
+	if l := look(); l.Risk != "high" || strings.Contains(strings.Join(l.Reasons, ","), "collection_account") || l.Marker["registered_at"] != registered {
+		t.Errorf("a marked collection account (registered_at %s in the PUT's answer): %+v", registered, l)
 	}
 	if got := do(t, o["bank-a"].c, "PUT", url, o["bank-a"].tok, `{"status":"taken_over"}`); got.status != 200 {
 		t.Fatalf("PUT taken_over: %d", got.status)
@@ -243,24 +251,29 @@ func TestClear(t *testing.T) {
 	expectCorrections(t, gw.api, o, want, "error", "high") // marked before the clear
 	// The clear lifted the marker: the holder hears it as when the police
 	// lift one (marker.cancelled), the reporters do not.
-	markerEvents := func(org string) []map[string]any {
+	eventsOf := func(org, typ string) []map[string]any {
 		page := decodeInto[struct {
 			Events []struct {
 				Data map[string]any `json:"data"`
 			} `json:"events"`
-		}](t, do(t, o[org].c, "GET", gw.api+"/v1/events?limit=1000&types=marker.cancelled", o[org].tok, ""))
+		}](t, do(t, o[org].c, "GET", gw.api+"/v1/events?limit=1000&types="+typ, o[org].tok, ""))
 		var out []map[string]any
 		for _, e := range page.Events {
 			out = append(out, e.Data)
 		}
 		return out
 	}
-	waitfor.Until(t, "marker.cancelled in the holder's feed", 10*time.Second, func() bool { return len(markerEvents("bank-a")) > 0 })
-	if evs := markerEvents("bank-a"); len(evs) != 1 || evs[0]["iban"] != ib || evs[0]["cancelled_at"] != ans.ClearedAt {
+	waitfor.Until(t, "marker.cancelled in the holder's feed", 10*time.Second, func() bool { return len(eventsOf("bank-a", "marker.cancelled")) > 0 })
+	if evs := eventsOf("bank-a", "marker.cancelled"); len(evs) != 1 || evs[0]["iban"] != ib || evs[0]["cancelled_at"] != ans.ClearedAt {
 		t.Errorf("the holder's marker.cancelled after the clear: %v (cleared at %s)", evs, ans.ClearedAt)
 	}
-	if evs := markerEvents("bank-b"); len(evs) != 0 {
+	if evs := eventsOf("bank-b", "marker.cancelled"); len(evs) != 0 {
 		t.Errorf("a reporter heard of the marker: %v", evs)
+	}
+	// One clear, one time: the answer, the lookups and the corrections
+	// name the same instant (an analyst matches them by it).
+	if evs := eventsOf("bank-c", "iban.corrected"); len(evs) != 1 || evs[0]["cleared_at"] != ans.ClearedAt || l.Cleared == nil || l.Cleared.At != ans.ClearedAt {
+		t.Errorf("cleared_at: the answer %s, the lookup %+v, the correction %v", ans.ClearedAt, l.Cleared, evs)
 	}
 	// The clear ended the cleared reviews' open (and overdue) flags:
 	// bank-a owes only the review of the report made after it.

@@ -55,7 +55,7 @@ func NewHolderStatus(status, details *string, now time.Time) (HolderStatus, erro
 	case details != nil && (utf8.RuneCountInString(*details) > MaxStatusDetailsRunes || !utf8.ValidString(*details)):
 		return HolderStatus{}, Invalid("details", "details must be valid text of at most 500 characters")
 	}
-	h := HolderStatus{Status: HolderStatusKind(*status), Since: now.UTC()}
+	h := HolderStatus{Status: HolderStatusKind(*status), Since: now.UTC().Truncate(time.Millisecond)} // as stored
 	if details != nil {
 		h.Details = *details
 	}
@@ -113,7 +113,9 @@ func NewClear(reason, details *string, by string, now time.Time) (Clear, error) 
 	case details != nil && (utf8.RuneCountInString(*details) > MaxClearDetailsRunes || !utf8.ValidString(*details)):
 		return Clear{}, Invalid("details", "details must be valid text of at most "+strconv.Itoa(MaxClearDetailsRunes)+" characters")
 	}
-	c := Clear{At: now.UTC(), Reason: ClearReason(*reason), By: by}
+	// To the millisecond, as it is stored: the clear's answer, lookups and
+	// iban.corrected then name the same instant.
+	c := Clear{At: now.UTC().Truncate(time.Millisecond), Reason: ClearReason(*reason), By: by}
 	if details != nil {
 		c.Details = *details
 	}

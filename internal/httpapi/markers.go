@@ -48,7 +48,9 @@ func (r markerRequest) marker(c domain.Caller, now time.Time) (*domain.Marker, e
 	case utf8.RuneCountInString(deref(r.Details)) > domain.MaxReviewDetailsRunes || !utf8.ValidString(deref(r.Details)):
 		return nil, domain.Invalid("details", "details must be valid text of at most 2000 characters")
 	}
-	return &domain.Marker{FraudType: ft, ByType: c.Type, ByOrg: c.Org, RegisteredAt: now.UTC(), Details: deref(r.Details)}, nil
+	// To the millisecond, as it is stored: the answer, the event and lookups
+	// name the same instant.
+	return &domain.Marker{FraudType: ft, ByType: c.Type, ByOrg: c.Org, RegisteredAt: now.UTC().Truncate(time.Millisecond), Details: deref(r.Details)}, nil
 }
 
 // handlePutMarker serves PUT /v1/ibans/{iban}/marker: the police for any
