@@ -330,6 +330,17 @@ func TestBankEventFeed(t *testing.T) {
 	if data["respond_by"] == nil || data["received_at"] == nil {
 		t.Errorf("data lacks respond_by or received_at: %v", data)
 	}
+	// The report's status, the event and the police name the same instant.
+	st := decodeInto[struct {
+		ReceivedAt string `json:"received_at"`
+		Review     struct {
+			RespondBy string `json:"respond_by"`
+		} `json:"review"`
+	}](t, do(t, bankA, "GET", gw.api+"/v1/reports/"+id, aTok, ""))
+	if data["received_at"] != st.ReceivedAt || data["respond_by"] != st.Review.RespondBy {
+		t.Errorf("the event says received_at %v, respond_by %v; the report's status %s, %s", data["received_at"], data["respond_by"],
+			st.ReceivedAt, st.Review.RespondBy)
+	}
 	if res := do(t, market, "POST", gw.api+"/v1/reports/"+id+"/cancel", mTok, `{"reason":"duplicate"}`); res.status != 200 {
 		t.Fatalf("cancel: %d %s", res.status, res.body)
 	}

@@ -302,7 +302,9 @@ func (s *Reports) Accept(ctx context.Context, org string, orgType domain.OrgType
 	id := s.ReportID(org, idemKeyValue)
 	raw := rawID(id)
 	k := s.keysFor(sub.IBAN)
-	now := s.now()
+	// To the millisecond, as the report is stored: its status, the holder's
+	// report.received and the police's received_at name the same instant.
+	now := s.now().Truncate(time.Millisecond)
 	claim := s.claimValue(sub.Canonical(), k.part, now)
 	if s.comb == nil {
 		cctx, end := span(ctx, "idempotency claim")

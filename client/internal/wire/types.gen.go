@@ -1165,7 +1165,7 @@ type CloseRequestResult string
 // Example: {"EUR":"1249.95"}
 type CurrencySums map[string]string
 
-// Event Example: {"created_at":"2026-12-02T01:16:38.548Z","cursor":"1796174198548-0","data":{"amount":{"currency":"EUR","value":"249.95"},"category":"phishing","iban":"DE89370400440532013000","received_at":"2026-12-02T01:16:38.545597872Z","reference":"case-4711","report_id":"d02a96b956f1645aad6abb910bc6ad31","reporter_org":"demo-market","reporter_type":"marketplace","respond_by":"2026-12-09T01:16:38.545Z"},"event_id":"3f81b8f049e2dac759435f305ea90e7a","type":"report.received"}
+// Event Example: {"created_at":"2026-12-02T01:16:38.548Z","cursor":"1796174198548-0","data":{"amount":{"currency":"EUR","value":"249.95"},"category":"phishing","iban":"DE89370400440532013000","received_at":"2026-12-02T01:16:38.545Z","reference":"case-4711","report_id":"d02a96b956f1645aad6abb910bc6ad31","reporter_org":"demo-market","reporter_type":"marketplace","respond_by":"2026-12-09T01:16:38.545Z"},"event_id":"3f81b8f049e2dac759435f305ea90e7a","type":"report.received"}
 type Event struct {
 	CreatedAt time.Time `json:"created_at"`
 
@@ -1178,7 +1178,10 @@ type Event struct {
 	// report source_report_id, root_report_id, hop. report.cancelled:
 	// report_id, iban, cancelled_at, reason?. alert.created: the
 	// alert's alert_id, iban, severity, message, reference,
-	// created_at, expires_at?. report.reviewed (to the reporter,
+	// created_at, expires_at?. iban.threshold: iban, reporter_count,
+	// report_count, window ("30d"). marker.registered: iban,
+	// fraud_type, registered_at. marker.cancelled (also when a
+	// police clear lifts the marker): iban, cancelled_at. report.reviewed (to the reporter,
 	// bank or marketplace, when the holder closes the report):
 	// report_id, iban, result, fraud_type?, closed_at.
 	// recovery.requested (to the holder): report_id, iban, amount,
