@@ -230,8 +230,21 @@ func TestRecoveryEndToEnd(t *testing.T) {
 	mrep := do(t, market, "POST", gw.api+"/v1/reports", mTok, `{"iban":"NL91ABNA0417164300","category":"marketplace_fraud"}`,
 		"Idempotency-Key", "rec-m")
 	mid := decodeInto[accepted](t, mrep).ReportID
-	if got := do(t, holder, "POST", gw.api+"/v1/reports/"+mid+"/close", hTok, `{"result":"agreed","fraud_type":"mule_account"}`); got.status != 200 {
-		t.Fatalf("close: %d %s", got.status, got.body)
+	closed := do(t, holder, "POST", gw.api+"/v1/reports/"+mid+"/close", hTok, `{"result":"agreed","fraud_type":"mule_account"}`)
+	if closed.status != 200 {
+		t.Fatalf("close: %d %s", closed.status, closed.body)
+	}
+	closedAt := decodeInto[struct {
+		Review struct {
+			ClosedAt string `json:"closed_at"`
+		} `json:"review"`
+	}](t, closed).Review.ClosedAt
+	if again := decodeInto[struct {
+		Review struct {
+			ClosedAt string `json:"closed_at"`
+		} `json:"review"`
+	}](t, do(t, market, "GET", gw.api+"/v1/reports/"+mid, mTok, "")).Review.ClosedAt; again != closedAt {
+		t.Errorf("closed_at: %s in the close's answer, %s read back", closedAt, again)
 	}
 	var reviewed eventPage
 	waitfor.Until(t, "report.reviewed in the marketplace's feed", 10*time.Second, func() bool {
@@ -240,8 +253,9 @@ func TestRecoveryEndToEnd(t *testing.T) {
 	})
 	if len(reviewed.Events) != 1 || reviewed.Events[0].Type != "report.reviewed" ||
 		!strings.Contains(string(reviewed.Events[0].Data), `"result":"agreed","fraud_type":"mule_account"`) ||
-		!strings.Contains(string(reviewed.Events[0].Data), mid) {
-		t.Errorf("the marketplace's feed: %+v", reviewed.Events)
+		!strings.Contains(string(reviewed.Events[0].Data), mid) ||
+		!strings.Contains(string(reviewed.Events[0].Data), `"closed_at":"`+closedAt+`"`) {
+		t.Errorf("the marketplace's feed (closed at %s in the close's answer): %+v", closedAt, reviewed.Events)
 	}
 	if n := metric(t, gw.ops, `mulegate_recoveries_total{action="hold"}`); n != "1" {
 		t.Errorf("mulegate_recoveries_total{action=\"hold\"} = %q, want 1", n)

@@ -399,8 +399,16 @@ func TestBankEventFeed(t *testing.T) {
 	if res := do(t, police, "DELETE", marker, pTok, ""); res.status != 204 {
 		t.Fatalf("police lift: %d", res.status)
 	}
-	if ev := nextEvent(t, ch); ev.event != "marker.cancelled" {
+	ev := nextEvent(t, ch)
+	if ev.event != "marker.cancelled" {
 		t.Errorf("after the police lifted it: %+v", ev)
+	}
+	// Its cancelled_at is the change lookups show as the watermark.
+	wm := decodeInto[struct {
+		Watermark string `json:"watermark"`
+	}](t, do(t, bankA, "GET", gw.api+"/v1/ibans/NL91ABNA0417164300", aTok, "")).Watermark
+	if !strings.Contains(ev.data, `"cancelled_at":"`+wm+`"`) {
+		t.Errorf("marker.cancelled %s, the lookup's watermark %s", ev.data, wm)
 	}
 }
 

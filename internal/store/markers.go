@@ -43,7 +43,7 @@ func (s *IBANs) ChangeMarker(ctx context.Context, i iban.IBAN, c domain.Caller, 
 		if old != nil {
 			expected = formatMs(old.RegisteredAt)
 		}
-		now := s.now()
+		now := s.now().Truncate(time.Millisecond) // as the watermark stores it
 		feedHolder, typ, data := "", domain.EventMarkerRegistered, []byte("{}")
 		if c.Type == domain.OrgPolice && holder != "" {
 			feedHolder = holder
