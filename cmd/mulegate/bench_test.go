@@ -143,38 +143,38 @@ func BenchmarkBatchLookup1000E2E(b *testing.B) {
 	}
 }
 
+// benchDo sends one request, drains its answer and reports whether it
+// got the wanted status.
+func benchDo(b *testing.B, c *http.Client, req *http.Request, want int) bool {
+	return benchDoRead(b, c, req, want, func(resp *http.Response) error {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	})
+}
+
 // benchDoWhole is benchDo reading the answer whole into a buffer of its
 // Content-Length, as the mulegate Go client does.
 func benchDoWhole(b *testing.B, c *http.Client, req *http.Request, want int) bool {
+	return benchDoRead(b, c, req, want, func(resp *http.Response) error {
+		if n := resp.ContentLength; n > 0 && n <= 16<<20 {
+			_, err := io.ReadFull(resp.Body, make([]byte, n))
+			return err
+		}
+		_, err := io.Copy(io.Discard, resp.Body)
+		return err
+	})
+}
+
+func benchDoRead(b *testing.B, c *http.Client, req *http.Request, want int, read func(*http.Response) error) bool {
 	resp, err := c.Do(req)
 	if err != nil {
 		b.Error(err)
 		return false
 	}
-	if n := resp.ContentLength; n > 0 && n <= 16<<20 {
-		_, err = io.ReadFull(resp.Body, make([]byte, n))
-	} else {
-		_, err = io.Copy(io.Discard, resp.Body)
-	}
+	err = read(resp)
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != want {
 		b.Errorf("status %d (want %d), %v", resp.StatusCode, want, err)
-		return false
-	}
-	return true
-}
-
-// benchDo sends one request and reports whether it got the wanted status.
-func benchDo(b *testing.B, c *http.Client, req *http.Request, want int) bool {
-	resp, err := c.Do(req)
-	if err != nil {
-		b.Error(err)
-		return false
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != want {
-		b.Errorf("status %d, want %d", resp.StatusCode, want)
 		return false
 	}
 	return true

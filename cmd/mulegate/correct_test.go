@@ -251,18 +251,7 @@ func TestClear(t *testing.T) {
 	expectCorrections(t, gw.api, o, want, "error", "high") // marked before the clear
 	// The clear lifted the marker: the holder hears it as when the police
 	// lift one (marker.cancelled), the reporters do not.
-	eventsOf := func(org, typ string) []map[string]any {
-		page := decodeInto[struct {
-			Events []struct {
-				Data map[string]any `json:"data"`
-			} `json:"events"`
-		}](t, do(t, o[org].c, "GET", gw.api+"/v1/events?limit=1000&types="+typ, o[org].tok, ""))
-		var out []map[string]any
-		for _, e := range page.Events {
-			out = append(out, e.Data)
-		}
-		return out
-	}
+	eventsOf := func(org, typ string) []map[string]any { return feedData(t, gw.api, o[org], typ) }
 	waitfor.Until(t, "marker.cancelled in the holder's feed", 10*time.Second, func() bool { return len(eventsOf("bank-a", "marker.cancelled")) > 0 })
 	if evs := eventsOf("bank-a", "marker.cancelled"); len(evs) != 1 || evs[0]["iban"] != ib || evs[0]["cancelled_at"] != ans.ClearedAt {
 		t.Errorf("the holder's marker.cancelled after the clear: %v (cleared at %s)", evs, ans.ClearedAt)
@@ -304,23 +293,33 @@ func TestClear(t *testing.T) {
 	}
 }
 
+// feedData is the data of the events of the given types (comma-separated)
+// in oc's feed, oldest first, up to 1000.
+func feedData(t *testing.T, api string, oc orgClient, types string) []map[string]any {
+	t.Helper()
+	page := decodeInto[struct {
+		Events []struct {
+			Data map[string]any `json:"data"`
+		} `json:"events"`
+	}](t, do(t, oc.c, "GET", api+"/v1/events?limit=1000&types="+types, oc.tok, ""))
+	out := make([]map[string]any, 0, len(page.Events))
+	for _, e := range page.Events {
+		out = append(out, e.Data)
+	}
+	return out
+}
+
 // expectCorrections waits for exactly one iban.corrected with reason in
 // the feed of each org of want, and checks it reaches no other.
 func expectCorrections(t *testing.T, api string, o map[string]orgClient, want map[string]bool, reason, previous string) {
 	t.Helper()
-	type ev struct {
-		Data map[string]any `json:"data"`
-	}
-	of := func(org string) []ev {
-		page := decodeInto[struct {
-			Events []ev `json:"events"`
-		}](t, do(t, o[org].c, "GET", api+"/v1/events?limit=1000&types=iban.corrected", o[org].tok, ""))
-		var out []ev
-		for _, e := range page.Events {
+	of := func(org string) []map[string]any {
+		var out []map[string]any
+		for _, d := range feedData(t, api, o[org], "iban.corrected") {
 			// A withdrawal has no previous_risk; a marketplace's has no reason.
-			r, has := e.Data["reason"]
-			if (e.Data["previous_risk"] != nil) == (reason != "clear_withdrawn") && (!has || r == reason) {
-				out = append(out, e)
+			r, has := d["reason"]
+			if (d["previous_risk"] != nil) == (reason != "clear_withdrawn") && (!has || r == reason) {
+				out = append(out, d)
 			}
 		}
 		return out
@@ -343,7 +342,7 @@ func expectCorrections(t *testing.T, api string, o map[string]orgClient, want ma
 		if len(got) == 0 {
 			continue
 		}
-		d := got[0].Data
+		d := got[0]
 		_, hasReason := d["reason"]
 		if d["iban"] != "NL91ABNA0417164300" || d["cleared_at"] == nil || hasReason == (org == "market-a") {
 			t.Errorf("%s's iban.corrected: %v", org, d)
@@ -517,12 +516,7 @@ func TestClearAtScale(t *testing.T) {
 		*l.ClearedCount != 600 || l.Risk != "none" {
 		t.Errorf("right after the clear: %+v", l)
 	}
-	count := func(org string) int {
-		page := decodeInto[struct {
-			Events []struct{} `json:"events"`
-		}](t, do(t, o[org].c, "GET", gw.api+"/v1/events?limit=1000&types=iban.corrected", o[org].tok, ""))
-		return len(page.Events)
-	}
+	count := func(org string) int { return len(feedData(t, gw.api, o[org], "iban.corrected")) }
 	want := append([]string{"bank-a"}, orgs...)
 	waitfor.Until(t, "a correction in each of the 41 feeds", 10*time.Second, func() bool {
 		for _, org := range want {

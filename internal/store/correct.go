@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"sort"
 	"strconv"
@@ -134,13 +133,12 @@ func (s *IBANs) ClearIBAN(ctx context.Context, i iban.IBAN, c domain.Clear, prev
 		Previous: string(previous), Subject: subject, IBAN: s.blobs.seal(adIBAN(subject), []byte(i.String())), Pseudo: k.pseudo,
 		Wake: WakeChannel, Partition: k.part}
 	if holder != "" {
-		data, err := json.Marshal(markerEvent{IBAN: i.String(), CancelledAt: c.At.UTC().Format(time.RFC3339Nano)})
+		var err error
+		args.MSubject, args.MBody, err = s.markerFeed(k, markerEvent{IBAN: i.String(), CancelledAt: c.At.UTC().Format(time.RFC3339Nano)}, c.At)
 		if err != nil {
-			return 0, domain.Internal("clear: encode", err)
+			return 0, err
 		}
 		args.Holder, args.MEvent = holder, string(domain.EventMarkerCancelled)
-		args.MSubject = k.pseudo + ":" + strconv.FormatInt(c.At.UnixMilli(), 10)
-		args.MBody = s.blobs.seal(adOutbox(args.MSubject), data)
 	}
 	v, err := s.runReplicated(ctx, clearScript, []string{k.book(), s.OutboxKey(k.part)}, args.argv()...)
 	if err != nil {

@@ -44,22 +44,19 @@ func (s *IBANs) ChangeMarker(ctx context.Context, i iban.IBAN, c domain.Caller, 
 			expected = formatMs(old.RegisteredAt)
 		}
 		now := s.now().Truncate(time.Millisecond) // as the watermark stores it
-		feedHolder, typ, data := "", domain.EventMarkerRegistered, []byte("{}")
+		args := markerArgs{Expected: expected, Now: now.UnixMilli(), TTL: s.ttlSeconds(), Wake: WakeChannel, Partition: k.part, Pseudo: k.pseudo}
 		if c.Type == domain.OrgPolice && holder != "" {
-			feedHolder = holder
-			ev := markerEvent{IBAN: i.String()}
+			typ, ev := domain.EventMarkerRegistered, markerEvent{IBAN: i.String()}
 			if m != nil {
 				ev.FraudType, ev.RegisteredAt = string(m.FraudType), m.RegisteredAt.UTC().Format(time.RFC3339Nano)
 			} else {
 				typ, ev.CancelledAt = domain.EventMarkerCancelled, now.UTC().Format(time.RFC3339Nano)
 			}
-			if data, err = json.Marshal(ev); err != nil {
-				return old, domain.Internal("marker: encode", err)
+			if args.Subject, args.Body, err = s.markerFeed(k, ev, now); err != nil {
+				return old, err
 			}
+			args.Holder, args.Event = holder, string(typ)
 		}
-		subject := k.pseudo + ":" + strconv.FormatInt(now.UnixMilli(), 10)
-		args := markerArgs{Expected: expected, Now: now.UnixMilli(), TTL: s.ttlSeconds(), Holder: feedHolder, Event: string(typ),
-			Subject: subject, Body: s.blobs.seal(adOutbox(subject), data), Wake: WakeChannel, Partition: k.part, Pseudo: k.pseudo}
 		if m != nil {
 			args.Fields = []any{"m:ft", string(m.FraudType), "m:bt", string(m.ByType), "m:by", m.ByOrg,
 				"m:at", m.RegisteredAt.UnixMilli(), "m:det", m.Details}
@@ -74,6 +71,19 @@ func (s *IBANs) ChangeMarker(ctx context.Context, i iban.IBAN, c domain.Caller, 
 		}
 	}
 	return nil, domain.Unavailable("marker", errTooManyChanges)
+}
+
+// markerFeed is the feed entry that tells a holder of a marker change
+// made at at (ev): its id, the IBAN's pseudonym and the time, and its
+// sealed body. Setting or lifting a marker and a clear that lifts one
+// queue it.
+func (s *IBANs) markerFeed(k ibanKeys, ev markerEvent, at time.Time) (subject, body string, err error) {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return "", "", domain.Internal("marker: encode", err)
+	}
+	subject = k.pseudo + ":" + strconv.FormatInt(at.UnixMilli(), 10)
+	return subject, s.blobs.seal(adOutbox(subject), data), nil
 }
 
 // markerEvent is the data of a marker.registered or marker.cancelled event.
