@@ -311,11 +311,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	a.until(t, "its hold form", `!!document.querySelector('form[action$="/recovery/hold"]')`)
 	a.run(t, "hold 250", chromedp.SetValue(chromedp.CSS(`form[action$="/recovery/hold"] input[name=amount]`), "250"),
 		chromedp.Click(chromedp.CSS(`form[action$="/recovery/hold"] button`)))
-	a.until(t, "held", `document.querySelector('.flash')?.innerText === 'Held 250 EUR.'`)
+	a.until(t, "held", `document.querySelector('.flash')?.innerText === 'Held 250.00 EUR.'`)
 	a.run(t, "return 100", chromedp.SetValue(chromedp.CSS(`form[action$="/recovery/return"] input[name=amount]`), "100"),
 		chromedp.SendKeys(chromedp.CSS(`form[action$="/recovery/return"] input[name=reference]`), "RET-77"),
 		chromedp.Click(chromedp.CSS(`form[action$="/recovery/return"] button`)))
-	a.until(t, "returned", `document.querySelector('.flash')?.innerText === 'Returned 100 EUR.'`)
+	a.until(t, "returned", `document.querySelector('.flash')?.innerText === 'Returned 100.00 EUR.'`)
 	a.screenshot(t, "report")
 	rec := decodeInto[struct {
 		Recovery recoveryOut `json:"recovery"`

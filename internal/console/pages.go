@@ -424,11 +424,15 @@ func (s *Server) recoveryAction(w http.ResponseWriter, r *http.Request, q *reque
 		_, err = s.opt.Client.RequestRecovery(q.ctx, id, req)
 		done = "Recovery requested."
 	case "hold":
-		_, err = s.opt.Client.HoldRecovery(q.ctx, id, amt)
-		done = "Held " + amt.Value + " " + amt.Currency + "."
+		var rec *client.Recovery
+		if rec, err = s.opt.Client.HoldRecovery(q.ctx, id, amt); err == nil {
+			done = "Held " + rec.Held.Value + " " + rec.Held.Currency + "."
+		}
 	case "return":
-		_, err = s.opt.Client.ReturnRecovery(q.ctx, id, client.RecoveryReturn{Amount: amt, Reference: r.PostFormValue("reference")})
-		done = "Returned " + amt.Value + " " + amt.Currency + "."
+		var rec *client.Recovery
+		if rec, err = s.opt.Client.ReturnRecovery(q.ctx, id, client.RecoveryReturn{Amount: amt, Reference: r.PostFormValue("reference")}); err == nil {
+			done = "Returned " + rec.Returned.Value + " " + rec.Returned.Currency + "."
+		}
 	case "reject":
 		_, err = s.opt.Client.RejectRecovery(q.ctx, id, client.RecoveryReject{Reason: client.RejectReason(r.PostFormValue("reason")), Details: r.PostFormValue("details")})
 		done = "Rejected."
