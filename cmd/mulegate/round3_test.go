@@ -221,6 +221,66 @@ limits:
 	}
 }
 
+// TestOnwardChargesEachLinkedReport: each onward transfer is a report,
+// so it costs one write, against the burst and the day's writes, like a
+// batch lookup's IBANs (before, a call of 50 transfers cost one write,
+// and an org could file 50 times its daily writes). A refused call
+// writes nothing.
+func TestOnwardChargesEachLinkedReport(t *testing.T) {
+	httpOnly(t)
+	p := mustPKI(t)
+	gw := mustGatewayConfig(t, p.config(mustRedisAddrs(t), `
+limits:
+  bank: {lookups_per_second: 1000, lookups_burst: 1000, writes_per_second: 1, writes_burst: 4, writes_per_day: 5}
+`))
+	victim, holder := p.client(t, p.clients["bank-b"]), p.client(t, p.clients["bank-a"])
+	vTok, hTok := p.token(t, "bank-b", nil, nil), p.token(t, "bank-a", nil, nil)
+	rep := do(t, victim, "POST", gw.api+"/v1/reports", vTok, `{"iban":"NL91ABNA0417164300","category":"phishing"}`, "Idempotency-Key", "src")
+	if rep.status != 202 {
+		t.Fatalf("the source report: %d %s", rep.status, rep.body)
+	}
+	onward := gw.api + "/v1/reports/" + decodeInto[accepted](t, rep).ReportID + "/onward"
+	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	onto := []string{"DE89370400440532013000", "BE68539007547034", "FR1420041010050500013M02606", "CH9300762011623852957", "GB82WEST12345698765432"}
+	body := func(ibans ...string) string {
+		ts := make([]string, len(ibans))
+		for n, ib := range ibans {
+			ts[n] = fmt.Sprintf(`{"iban":%q,"amount":{"value":"10","currency":"EUR"},"at":%q}`, ib, at)
+		}
+		return `{"transfers":[` + strings.Join(ts, ",") + `]}`
+	}
+	counted := func() int {
+		t.Helper()
+		n := 0
+		for _, ib := range onto {
+			n += decodeInto[struct {
+				ReportCount int `json:"report_count"`
+			}](t, do(t, holder, "GET", gw.api+"/v1/ibans/"+ib, hTok, "")).ReportCount
+		}
+		return n
+	}
+
+	got := do(t, holder, "POST", onward, hTok, body(onto...), "Idempotency-Key", "five")
+	if got.status != 429 || problemCode(t, got) != "rate_limited" || !strings.Contains(string(got.body), "burst") {
+		t.Errorf("5 transfers against a writes burst of 4: %d %s, want 429 naming the burst", got.status, got.body)
+	}
+	if n := counted(); n != 0 {
+		t.Fatalf("%d linked reports counted after a refused onward call, want 0", n)
+	}
+	if got := do(t, holder, "POST", onward, hTok, body(onto[:3]...), "Idempotency-Key", "three"); got.status != 201 {
+		t.Fatalf("3 transfers: %d %s", got.status, got.body)
+	}
+	// 1 (the refused call's first write) + 3 of the day's 5 are spent:
+	// two more transfers are over the day.
+	got = do(t, holder, "POST", onward, hTok, body(onto[3:]...), "Idempotency-Key", "two")
+	if got.status != 429 || problemCode(t, got) != "rate_limited" || got.header.Get("Retry-After") == "" {
+		t.Errorf("2 transfers past the day's writes: %d %s, want 429 with Retry-After", got.status, got.body)
+	}
+	if n := counted(); n != 3 {
+		t.Errorf("%d linked reports counted, want the 3 accepted", n)
+	}
+}
+
 // TestStreamReaderThatDoesNotReadIsCut (issue 21.13): a client that opens
 // an SSE stream and never reads is disconnected once a write blocks past
 // api.write_timeout (it was kept, with its memory and descriptor), and

@@ -23,6 +23,7 @@ type onwarder interface {
 // chainDeps are what the chain handlers need.
 type chainDeps struct {
 	store     onwarder
+	rate      rateDeps
 	policy    domain.ChainPolicy
 	bodyLimit int64
 	skew      time.Duration
@@ -84,6 +85,12 @@ func handleOnward(d chainDeps) gin.HandlerFunc {
 		}
 		if err != nil {
 			writeProblem(c, err)
+			return
+		}
+		// Each transfer is a report: the route charged one write, the
+		// others are charged now that their number is known (like a
+		// batch lookup's IBANs), before anything is written.
+		if len(ts) > 1 && !chargeRest(c, d.rate, domain.RateWrites, len(ts)-1, len(ts)) {
 			return
 		}
 		link.RootReporter = st.ReporterOrg

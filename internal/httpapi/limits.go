@@ -51,6 +51,13 @@ func limited(d rateDeps, class domain.RateClass, cost int) gin.HandlerFunc {
 // least 1) and returns false. A Redis that cannot answer is 503: never a
 // silent pass.
 func charge(c *gin.Context, d rateDeps, class domain.RateClass, cost int) bool {
+	return chargeRest(c, d, class, cost, cost)
+}
+
+// chargeRest is charge for the rest of a request whose whole cost is
+// known only once its body is read: cost of the total were not charged
+// yet (the route charged the others).
+func chargeRest(c *gin.Context, d rateDeps, class domain.RateClass, cost, total int) bool {
 	p := principal(c)
 	lim := p.Org.Limits.Of(class)
 	ctx, cancel := d.deadline.context(c)
@@ -75,7 +82,7 @@ func charge(c *gin.Context, d rateDeps, class domain.RateClass, cost int) bool {
 	}
 	h.Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(dec.RetryAfter))))
 	detail := "the " + string(class) + " rate limit of this organisation is spent; retry after Retry-After seconds"
-	if cost > lim.Burst {
+	if total > lim.Burst {
 		detail = "this request costs more " + string(class) + " than the burst of this organisation allows; send smaller batches"
 	}
 	writeProblem(c, newAPIError(http.StatusTooManyRequests, "rate_limited", detail))

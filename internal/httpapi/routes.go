@@ -115,8 +115,9 @@ func NewAPI(d Deps) http.Handler {
 	// Every route is rate limited per org before its scope check, so that
 	// every authenticated answer carries the RateLimit headers: lookups
 	// (a batch costs one per IBAN, charged once it is decoded), writes
-	// (reports, reviews, cancels, alerts, markers), and a free peek at the
-	// lookups bucket for reads.
+	// (reports, reviews, cancels, alerts, markers; onward transfers one
+	// per linked report, the rest charged once the body is decoded), and
+	// a free peek at the lookups bucket for reads.
 	rd := rateDeps{l: localrate.New(d.Limiter), day: d.DayLimiter, metrics: d.Metrics, deadline: &sharedDeadline{timeout: d.RequestTimeout}}
 	lookup, write, peek := limited(rd, domain.RateLookups, 1), limited(rd, domain.RateWrites, 1), limited(rd, domain.RateLookups, 0)
 	// No route, no such method: authenticated and limited like any
@@ -153,7 +154,7 @@ func NewAPI(d Deps) http.Handler {
 	v1.handle("DELETE", "/ibans/:iban/clear", "clear_withdraw", write, need(auth.ScopeIBANsClear), handleWithdrawClear(cd))
 	v1.handle("GET", "/ibans/:iban/record", "record", peek, handleRecord(cd, d.IBANs))
 
-	reportRoutes(v1, d, lookup, write)
+	reportRoutes(v1, d, rd, lookup, write)
 
 	if d.Feeds != nil {
 		pa := postAlertDeps{store: d.Feeds, router: d.Router, metrics: d.Metrics, eventWritten: d.EventWritten, bodyLimit: d.MaxBodyBytes,
@@ -177,7 +178,7 @@ func NewAPI(d Deps) http.Handler {
 // status, review, onward transfers and the chain, recovery. For
 // /v1/reports/{id}/…: the rate limit (reads spend the lookups bucket),
 // then 404 for a non-party, then the scope (reportParty).
-func reportRoutes(v1 v1Routes, d Deps, lookup, write gin.HandlerFunc) {
+func reportRoutes(v1 v1Routes, d Deps, rd rateDeps, lookup, write gin.HandlerFunc) {
 	rp := reportDeps{store: d.Reports, bodyLimit: d.MaxBodyBytes, skew: d.ClockSkew, timeout: d.RequestTimeout, now: d.Now}
 	v1.handle("POST", "/reports", "report", write, requireScope(auth.ScopeReportsWrite), handleSubmitReport(rp))
 	party := func(want auth.Scope) gin.HandlerFunc { return reportParty(rp, want, false) }
@@ -190,7 +191,7 @@ func reportRoutes(v1 v1Routes, d Deps, lookup, write gin.HandlerFunc) {
 	v1.handle("POST", "/reports/:id/acknowledge", "acknowledge", write, review, handleReview(rv, domain.ActionAcknowledge))
 	v1.handle("POST", "/reports/:id/close", "close", write, review, handleReview(rv, domain.ActionClose))
 	v1.handle("POST", "/reports/:id/cancel", "cancel", write, party(auth.ScopeReportsWrite), handleReview(rv, domain.ActionCancel))
-	cd := chainDeps{store: d.Reports, policy: d.Chains, bodyLimit: d.MaxBatchBodyBytes, skew: d.ClockSkew, timeout: d.RequestTimeout, now: d.Now}
+	cd := chainDeps{store: d.Reports, rate: rd, policy: d.Chains, bodyLimit: d.MaxBatchBodyBytes, skew: d.ClockSkew, timeout: d.RequestTimeout, now: d.Now}
 	v1.handle("POST", "/reports/:id/onward", "onward", write, party(auth.ScopeChainsWrite), handleOnward(cd))
 	v1.handle("GET", "/reports/:id/chain", "chain_read", lookup, party(auth.ScopeChainsRead), handleChain(d.Reports, d.RequestTimeout))
 	rc := recoveryDeps{store: d.Reports, policy: d.Recovery, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
