@@ -150,6 +150,39 @@ limits:
 	}
 }
 
+// TestIBANAndEvidenceReadsAreLimited: the access record, who looked an
+// IBAN up, the evidence proofs and a feed's pages spend the lookups
+// bucket like every other read of data (they were free: an org could
+// read an IBAN's whole record, pages of 1000 events, or have proofs
+// computed from the trail, without limit).
+func TestIBANAndEvidenceReadsAreLimited(t *testing.T) {
+	httpOnly(t)
+	p := mustPKI(t)
+	gw := mustGatewayConfig(t, p.config(mustRedisAddrs(t), `
+audit:
+  path: `+filepath.Join(t.TempDir(), "audit.jsonl")+`
+limits:
+  bank: {lookups_per_second: 1, lookups_burst: 3}
+  police: {lookups_per_second: 1, lookups_burst: 3}
+`))
+	ib := "/v1/ibans/NL91ABNA0417164300"
+	for org, urls := range map[string][]string{
+		"bank-a":    {ib + "/record", "/v1/evidence/proof?origin=x&seq=1&size=1", "/v1/events", "/v1/alerts?limit=5"},
+		"police-nl": {ib + "/lookups", "/v1/evidence/consistency?origin=x&from=1&to=1", ib + "/record", ib + "/lookups"},
+	} {
+		c, tok := p.client(t, p.clients[org]), p.token(t, org, nil, nil)
+		for n, u := range urls {
+			got := do(t, c, "GET", gw.api+u, tok, "")
+			if n < 3 && (got.status == 429 || got.header.Get("RateLimit-Remaining") != fmt.Sprint(2-n)) {
+				t.Errorf("%s, read %d (%s): %d remaining %q, want %d left", org, n, u, got.status, got.header.Get("RateLimit-Remaining"), 2-n)
+			}
+			if n == 3 && (got.status != 429 || problemCode(t, got) != "rate_limited") {
+				t.Errorf("%s, fourth read (%s): %d %s, want 429", org, u, got.status, got.body)
+			}
+		}
+	}
+}
+
 // TestStreamsAreLimitedPerOrg (issue 21.13): an org holds at most
 // limits.<type>.streams open SSE streams and waiting long polls, across
 // its connections (one bank opened 1,500 before); beyond, 429

@@ -117,7 +117,10 @@ func NewAPI(d Deps) http.Handler {
 	// (a batch costs one per IBAN, charged once it is decoded), writes
 	// (reports, reviews, cancels, alerts, markers; onward transfers one
 	// per linked report, the rest charged once the body is decoded), and
-	// a free peek at the lookups bucket for reads.
+	// one lookup for every read of data (a report, a chain, a work list,
+	// an IBAN's record or its lookups, an evidence proof, a page of a feed
+	// or a stream opened); a free peek at the lookups bucket for the
+	// caller's own limits and the evidence keys and checkpoint.
 	rd := rateDeps{l: localrate.New(d.Limiter), day: d.DayLimiter, metrics: d.Metrics, deadline: &sharedDeadline{timeout: d.RequestTimeout}}
 	lookup, write, peek := limited(rd, domain.RateLookups, 1), limited(rd, domain.RateWrites, 1), limited(rd, domain.RateLookups, 0)
 	// No route, no such method: authenticated and limited like any
@@ -134,14 +137,14 @@ func NewAPI(d Deps) http.Handler {
 	v1.handle("GET", "/limits", "limits_read", peek, handleLimits(rd))
 	v1.handle("GET", "/evidence/keys", "evidence_keys", peek, handleEvidenceKeys(d.EvidenceKeys))
 	v1.handle("GET", "/evidence/checkpoint", "evidence_checkpoint", peek, handleCheckpoint(d.Tree))
-	v1.handle("GET", "/evidence/proof", "evidence_proof", peek, handleProof(d.Tree))
-	v1.handle("GET", "/evidence/consistency", "evidence_consistency", peek, handleConsistency(d.Tree))
+	v1.handle("GET", "/evidence/proof", "evidence_proof", lookup, handleProof(d.Tree))
+	v1.handle("GET", "/evidence/consistency", "evidence_consistency", lookup, handleConsistency(d.Tree))
 
 	ld := lookupDeps{store: d.IBANs, risk: d.Risk, views: d.Views, rate: rd, maxBatch: d.MaxBatch,
 		bodyLimit: d.MaxBatchBodyBytes, timeout: d.RequestTimeout}
 	v1.handle("GET", "/ibans/:iban", "lookup", lookup, need(auth.ScopeIBANsRead), handleLookup(ld))
 	v1.handle("POST", "/ibans/lookup", "lookup_batch", peek, need(auth.ScopeIBANsRead), handleBatchLookup(ld))
-	v1.handle("GET", "/ibans/:iban/lookups", "lookups_read", peek, need(auth.ScopeAuditRead), handleLookupsOf(ld))
+	v1.handle("GET", "/ibans/:iban/lookups", "lookups_read", lookup, need(auth.ScopeAuditRead), handleLookupsOf(ld))
 
 	md := markerDeps{store: d.IBANs, router: d.Router, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
 	v1.handle("PUT", "/ibans/:iban/marker", "marker_set", write, need(auth.ScopeMarkersWrite), handlePutMarker(md))
@@ -152,7 +155,7 @@ func NewAPI(d Deps) http.Handler {
 	v1.handle("DELETE", "/ibans/:iban/status", "status_clear", write, need(auth.ScopeIBANsStatus), handleDeleteStatus(cd))
 	v1.handle("POST", "/ibans/:iban/clear", "clear", write, need(auth.ScopeIBANsClear), handleClear(cd))
 	v1.handle("DELETE", "/ibans/:iban/clear", "clear_withdraw", write, need(auth.ScopeIBANsClear), handleWithdrawClear(cd))
-	v1.handle("GET", "/ibans/:iban/record", "record", peek, handleRecord(cd, d.IBANs))
+	v1.handle("GET", "/ibans/:iban/record", "record", lookup, handleRecord(cd, d.IBANs))
 
 	reportRoutes(v1, d, rd, lookup, write)
 
@@ -163,10 +166,10 @@ func NewAPI(d Deps) http.Handler {
 		fd := feedDeps{waiter: d.AlertWaiter, opt: d.AlertOptions, timeout: d.RequestTimeout, done: d.Done, slots: d.Slots,
 			writeTimeout: d.WriteTimeout, metrics: d.Metrics}
 		alerts, events := alertFeed(d.Feeds, d.Metrics), eventFeed(d.Feeds, d.Metrics)
-		v1.handle("GET", "/alerts", "alerts_read", peek, need(auth.ScopeAlertsRead), handleFeed(alerts, fd))
-		v1.handle("GET", "/alerts/stream", "alerts_read", peek, need(auth.ScopeAlertsRead), handleFeedStream(alerts, fd))
-		v1.handle("GET", "/events", "events_read", peek, need(auth.ScopeEventsRead), handleFeed(events, fd))
-		v1.handle("GET", "/events/stream", "events_read", peek, need(auth.ScopeEventsRead), handleFeedStream(events, fd))
+		v1.handle("GET", "/alerts", "alerts_read", lookup, need(auth.ScopeAlertsRead), handleFeed(alerts, fd))
+		v1.handle("GET", "/alerts/stream", "alerts_read", lookup, need(auth.ScopeAlertsRead), handleFeedStream(alerts, fd))
+		v1.handle("GET", "/events", "events_read", lookup, need(auth.ScopeEventsRead), handleFeed(events, fd))
+		v1.handle("GET", "/events/stream", "events_read", lookup, need(auth.ScopeEventsRead), handleFeedStream(events, fd))
 		wd := workDeps{lists: d.Feeds, reports: d.Reports, timeout: d.RequestTimeout, now: d.Now}
 		v1.handle("GET", "/reviews", "reviews_read", lookup, need(auth.ScopeReportsReview), handleWorkList(wd, reviewsQuery))
 		v1.handle("GET", "/recoveries", "recoveries_read", lookup, need(auth.ScopeRecoveriesWrite), handleWorkList(wd, recoveriesQuery))
