@@ -44,6 +44,15 @@ func (f *fakeStore) ReportStatus(context.Context, string) (domain.ReportStatus, 
 	return f.status, f.statusErr
 }
 
+func (f *fakeStore) ReportStatuses(_ context.Context, ids []string) ([]*domain.ReportStatus, error) {
+	out := make([]*domain.ReportStatus, len(ids))
+	for n := range out {
+		st := f.status
+		out[n] = &st
+	}
+	return out, f.statusErr
+}
+
 func (f *fakeStore) Review(context.Context, string, domain.Caller, domain.ReviewRequest) (domain.ReportStatus, bool, error) {
 	return f.status, false, f.statusErr
 }

@@ -20,6 +20,9 @@ type reportAccepter interface {
 
 type reportReader interface {
 	ReportStatus(ctx context.Context, id string) (domain.ReportStatus, error)
+	// ReportStatuses reads many reports, as ReportStatus does each, in a
+	// few round trips whatever their number; one that is gone is nil.
+	ReportStatuses(ctx context.Context, ids []string) ([]*domain.ReportStatus, error)
 }
 
 type reportRequest struct {

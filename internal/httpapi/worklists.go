@@ -2,14 +2,12 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/mulegate/mulegate/internal/domain"
-	"golang.org/x/sync/errgroup"
 )
 
 // Work lists (SPEC Part 3, precise point 12): GET /v1/reviews, a
@@ -127,21 +125,12 @@ func handleWorkList(d workDeps, parse func(*gin.Context) (workQuery, error)) gin
 			writeProblem(c, err)
 			return
 		}
-		reports := make([]*domain.ReportStatus, len(items))
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(16)
+		ids := make([]string, len(items))
 		for n, it := range items {
-			g.Go(func() error {
-				st, err := d.reports.ReportStatus(gctx, it.ReportID)
-				var de *domain.Error
-				if errors.As(err, &de) && de.Code == domain.CodeNotFound {
-					return nil // past retention
-				}
-				reports[n] = &st
-				return err
-			})
+			ids[n] = it.ReportID
 		}
-		if err := g.Wait(); err != nil {
+		reports, err := d.reports.ReportStatuses(ctx, ids) // one gone past retention is nil
+		if err != nil {
 			writeProblem(c, err)
 			return
 		}

@@ -6,9 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mulegate/mulegate/internal/iban"
-
 	"github.com/mulegate/mulegate/internal/domain"
+	"github.com/mulegate/mulegate/internal/iban"
 )
 
 // Onward records where a report's money went on (SPEC Part 3, MED 2.0):
@@ -91,25 +90,33 @@ func (a childrenArgs) argv() []any { return argvOf(a) }
 const maxChain = 1000
 
 // Chain is the chain a report belongs to, from its root, breadth-first,
-// at most maxChain reports, each as GET /v1/reports/{id} reads it.
+// at most maxChain reports, each as GET /v1/reports/{id} reads it. The
+// reports of one hop are read together (readReports), so a chain costs
+// three round trips per hop, not three per report.
 func (s *Reports) Chain(ctx context.Context, st domain.ReportStatus) (root string, reports []domain.ReportStatus, err error) {
 	root = st.ID
 	if st.Chain != nil {
 		root = st.Chain.RootID
 	}
-	queue := []string{root}
-	for len(queue) > 0 && len(reports) < maxChain {
-		id := queue[0]
-		queue = queue[1:]
-		r, _, _, err := s.readReport(ctx, id) // one read: the record, and its children (o:<id>)
-		if domain.ErrorCode(err) == domain.CodeNotFound {
-			continue // past retention
-		}
+	level, next := []string{root}, []string(nil)
+	for len(level) > 0 && len(reports) < maxChain {
+		// No more than can still be shown: one past retention is left
+		// out, and the rest of the hop read after it.
+		n := min(len(level), maxChain-len(reports))
+		got, err := s.readReports(ctx, level[:n])
 		if err != nil {
 			return root, nil, err
 		}
-		reports = append(reports, r)
-		queue = append(queue, r.Children...)
+		level = level[n:]
+		for _, r := range got {
+			if r != nil {
+				reports = append(reports, *r)
+				next = append(next, r.Children...)
+			}
+		}
+		if len(level) == 0 {
+			level, next = next, nil
+		}
 	}
 	return root, reports, nil
 }

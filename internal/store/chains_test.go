@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -121,4 +122,114 @@ func TestChainWords(t *testing.T) {
 		t.Fatal(err)
 	}
 	word(false)
+}
+
+// chainOf builds a chain for TestChainOrder and BenchmarkChain: a root
+// report, wide onward transfers from it (hop 1) and from its first
+// linked report (hop 2). It returns the report ids in breadth-first
+// order.
+func chainOf(tb testing.TB, st *store.Store, wide, deep int) []string {
+	tb.Helper()
+	ctx := context.Background()
+	holder := domain.Caller{Org: "bank-h", Type: domain.OrgBank}
+	sub, err := domain.NewSubmission("NL91ABNA0417164300", "phishing", nil, nil, "", "", time.Now(), time.Minute)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a, err := st.Accept(ctx, "bank-v", domain.OrgBank, "chain-root", sub)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	amount, _ := domain.NewAmount(domain.Amount{Value: "10", Currency: "EUR"}, "amount")
+	next := 0
+	onward := func(from string, n int) []string {
+		src, err := st.ReportStatus(ctx, from)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		root, hop := "", 0
+		if src.Chain != nil {
+			root, hop = src.Chain.RootID, src.Chain.Hop
+		}
+		link, _ := domain.Link(from, root, hop, domain.ChainPolicy{MaxHops: 5, MaxTransfers: 50})
+		link.RootReporter = "bank-v"
+		ts := make([]domain.Transfer, n)
+		for i := range ts {
+			next++
+			ts[i] = domain.Transfer{IBAN: nlIBAN(next), Amount: amount, At: time.Now().Add(-time.Minute)}
+		}
+		acc, err := st.Onward(ctx, holder, "chain-"+from, src, ts, link)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ids := make([]string, len(acc))
+		for i, x := range acc {
+			ids[i] = x.ID
+		}
+		return ids
+	}
+	hop1 := onward(a.ID, wide)
+	return append(append([]string{a.ID}, hop1...), onward(hop1[0], deep)...)
+}
+
+// TestChainOrder: the chain view is the whole chain from its root,
+// breadth-first, whichever of its reports it is asked through; on a
+// Cluster, a report whose idempotency claim was lost in a failover is
+// still in its place.
+func TestChainOrder(t *testing.T) {
+	srv := redistest.StartTopology(t)
+	st, err := store.New(srv.Client(t), store.Options{Secret: secret, HolderOf: func(iban.IBAN) string { return "bank-h" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	want := chainOf(t, st, 5, 3)
+	check := func(through string) {
+		t.Helper()
+		rep, err := st.ReportStatus(ctx, through)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, got, err := st.Chain(ctx, rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]string, len(got))
+		for n, r := range got {
+			ids[n] = r.ID
+		}
+		if root != want[0] || !slices.Equal(ids, want) {
+			t.Errorf("through %s: root %s, reports %v; want %s, %v", through, root, ids, want[0], want)
+		}
+	}
+	check(want[0])
+	check(want[len(want)-1])
+	if redistest.Topology() == "cluster" {
+		if err := srv.Client(t).HDel(ctx, store.IdemBucketOf(want[2]), store.RawID(want[2])).Err(); err != nil {
+			t.Fatal(err)
+		}
+		check(want[0])
+	}
+}
+
+// BenchmarkChain reads a chain of 101 reports (a root, 50 transfers from
+// it and 50 from its first), as GET /v1/reports/{id}/chain does.
+//
+//	go test ./internal/store -run '^$' -bench Chain -benchtime 200x
+func BenchmarkChain(b *testing.B) {
+	srv := redistest.StartTopology(b)
+	st, err := store.New(srv.Client(b), store.Options{Secret: secret, HolderOf: func(iban.IBAN) string { return "bank-h" }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := chainOf(b, st, 50, 50)
+	rep, err := st.ReportStatus(context.Background(), ids[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, got, err := st.Chain(context.Background(), rep); err != nil || len(got) != len(ids) {
+			b.Fatalf("%d reports, %v", len(got), err)
+		}
+	}
 }

@@ -711,6 +711,12 @@ func (s *Reports) ReportStatus(ctx context.Context, id string) (domain.ReportSta
 	return st, err
 }
 
+// ReportStatuses reads many reports, as ReportStatus does each, in three
+// round trips whatever their number; one that is gone is nil.
+func (s *Reports) ReportStatuses(ctx context.Context, ids []string) ([]*domain.ReportStatus, error) {
+	return s.readReports(ctx, ids)
+}
+
 // readReport reads a report's record and own fields into its status, and
 // returns the keys of its IBAN and the record as read (for the review
 // script's compare and set).
@@ -719,15 +725,36 @@ func (s *conn) readReport(ctx context.Context, id string) (domain.ReportStatus, 
 	if err != nil {
 		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, err
 	}
-	raw := rawID(id)
-	vals, err := s.rdb.HMGet(ctx, k.book(), raw, "j", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw, "r:"+raw, "k:"+raw, "o:"+raw,
-		"cl").Result()
+	vals, err := readFields(ctx, s.rdb, k, id).Result()
 	if err != nil {
 		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, s.fail(opReport, "report status", err)
 	}
-	fields := []string{raw, "j", "e:", "p:", "d:", "c:", "x:", "r:", "k:", "o:", "cl"}
-	got := make(map[string]string, len(fields))
-	for n, f := range fields {
+	st, rec, err := s.reportOf(k, id, vals)
+	if err != nil {
+		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, err
+	}
+	return st, k, rec, nil
+}
+
+// reportFields are the book's fields a report is read from: its record
+// (the raw id), the book's head and clear, and the report's own fields
+// (each prefix followed by the raw id).
+var reportFields = []string{"", "j", "e:", "p:", "d:", "c:", "x:", "r:", "k:", "o:", "cl"}
+
+// readFields queues the read of report id's fields from its book.
+func readFields(ctx context.Context, c redis.Cmdable, k ibanKeys, id string) *redis.SliceCmd {
+	raw := rawID(id)
+	return c.HMGet(ctx, k.book(), raw, "j", "e:"+raw, "p:"+raw, "d:"+raw, "c:"+raw, "x:"+raw, "r:"+raw, "k:"+raw, "o:"+raw, "cl")
+}
+
+// reportOf decodes report id from the values readFields read.
+func (s *conn) reportOf(k ibanKeys, id string, vals []any) (domain.ReportStatus, bookRecord, error) {
+	raw := rawID(id)
+	got := make(map[string]string, len(reportFields))
+	for n, f := range reportFields {
+		if f == "" {
+			f = raw
+		}
 		if v, ok := vals[n].(string); ok {
 			got[f] = v
 		}
@@ -735,13 +762,120 @@ func (s *conn) readReport(ctx context.Context, id string) (domain.ReportStatus, 
 	if got[raw] == "" {
 		// Indexed but never recorded, or trimmed past retention: the
 		// client has no report to see.
-		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, &domain.Error{Code: domain.CodeNotFound, Msg: "no such report"}
+		return domain.ReportStatus{}, bookRecord{}, &domain.Error{Code: domain.CodeNotFound, Msg: "no such report"}
 	}
 	st, r, err := s.reportFrom(k, id, func(f string) string { return got[f] })
 	if err != nil {
-		return domain.ReportStatus{}, ibanKeys{}, bookRecord{}, err
+		return domain.ReportStatus{}, bookRecord{}, err
 	}
-	return st, k, bookRecord{core: got[raw], rec: r}, nil
+	return st, bookRecord{core: got[raw], rec: r}, nil
+}
+
+// readReports reads reports as readReport does, in three pipelined
+// round trips whatever their number (their idempotency claims, their
+// entries in the report index, their fields), in the order given; one
+// that is gone (past retention, or never was) is nil. On a Cluster
+// whose claims can be lost, a report its claim does not lead to is
+// looked for as readReport does, one at a time.
+func (s *conn) readReports(ctx context.Context, ids []string) ([]*domain.ReportStatus, error) {
+	keys, alone, err := s.locateAll(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	fields := make([]*redis.SliceCmd, len(ids))
+	if _, err := s.rdb.Pipelined(ctx, func(pp redis.Pipeliner) error {
+		for n, k := range keys {
+			if k != nil {
+				fields[n] = readFields(ctx, pp, *k, ids[n])
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, s.fail(opReport, "report status", err)
+	}
+	out := make([]*domain.ReportStatus, len(ids))
+	keep := func(n int, st domain.ReportStatus, err error) error {
+		if err == nil {
+			out[n] = &st
+		}
+		if domain.ErrorCode(err) == domain.CodeNotFound {
+			return nil
+		}
+		return err
+	}
+	for n, f := range fields {
+		if f == nil {
+			continue
+		}
+		st, _, err := s.reportOf(*keys[n], ids[n], f.Val())
+		if err := keep(n, st, err); err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range alone {
+		st, _, _, err := s.readReport(ctx, ids[n])
+		if err := keep(n, st, err); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// locateAll is locate for many reports in two pipelined round trips:
+// the keys of each report found through its claim (nil for the others),
+// and those that must be looked for alone (on a Cluster whose claims
+// can be lost, the ones with no claim or a claim that did not lead to
+// them).
+func (s *conn) locateAll(ctx context.Context, ids []string) (keys []*ibanKeys, alone []int, err error) {
+	claims := make([]*redis.StringCmd, len(ids))
+	_, err = s.rdb.Pipelined(ctx, func(pp redis.Pipeliner) error {
+		for n, id := range ids {
+			if raw := rawID(id); ValidReportID(id) && raw != "" {
+				claims[n] = pp.HGet(ctx, idemBucket(raw), raw)
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, s.fail(opReport, "report: find", err)
+	}
+	parts, index := make([]int, len(ids)), make([][]*redis.StringCmd, len(ids))
+	_, err = s.rdb.Pipelined(ctx, func(pp redis.Pipeliner) error {
+		for n, c := range claims {
+			if p, ok := claimPart(claimOf(c)); ok && p < len(s.tags) {
+				parts[n] = p
+				raw := rawID(ids[n])
+				for _, b := range indexBuckets(s.tags[p], raw) {
+					index[n] = append(index[n], pp.HGet(ctx, b, raw))
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, s.fail(opReport, "report: find", err)
+	}
+	keys = make([]*ibanKeys, len(ids))
+	for n := range ids {
+		for _, c := range index[n] {
+			if v := c.Val(); len(v) == 18 {
+				keys[n] = &ibanKeys{tag: s.tags[parts[n]], part: parts[n], pseudo: hex.EncodeToString([]byte(v[2:]))}
+				break
+			}
+		}
+		if keys[n] == nil && claims[n] != nil && s.claimsCanBeLost() {
+			alone = append(alone, n)
+		}
+	}
+	return keys, alone, nil
+}
+
+// claimOf is an idempotency claim as read ("" for none).
+func claimOf(c *redis.StringCmd) string {
+	if c == nil {
+		return ""
+	}
+	return c.Val()
 }
 
 // reportFrom decodes report id from its book's fields: get(raw) is its
