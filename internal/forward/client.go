@@ -157,15 +157,33 @@ func classify(status int, body []byte) Result {
 	reason := fmt.Sprintf("police store answered %d %s", status, http.StatusText(status))
 	switch {
 	case status >= 200 && status < 300, status == http.StatusConflict:
-		var ans struct {
-			PoliceReference string `json:"police_reference"`
-		}
-		_ = json.Unmarshal(body, &ans)
-		return Result{Outcome: Delivered, PoliceRef: ans.PoliceReference, Status: status}
+		return Result{Outcome: Delivered, PoliceRef: policeReference(body), Status: status}
 	case status == http.StatusBadRequest, status == http.StatusUnprocessableEntity:
 		return Result{Outcome: Rejected, Status: status, Reason: reason}
 	}
 	return Result{Outcome: Retry, Status: status, Reason: strings.TrimSpace(reason)}
+}
+
+// policeReference is the store's police_reference: a string, or a number
+// as it was written (the wire contract does not type it, and a store
+// written by someone else may number its cases); anything else, or no
+// body, is none (the report is delivered all the same).
+func policeReference(body []byte) string {
+	var ans struct {
+		PoliceReference json.RawMessage `json:"police_reference"`
+	}
+	if json.Unmarshal(body, &ans) != nil {
+		return ""
+	}
+	var ref string
+	if json.Unmarshal(ans.PoliceReference, &ref) == nil {
+		return ref
+	}
+	var n json.Number
+	if json.Unmarshal(ans.PoliceReference, &n) == nil {
+		return n.String()
+	}
+	return ""
 }
 
 // transportReason names what went wrong with a call in a few words, with
