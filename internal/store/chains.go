@@ -111,7 +111,10 @@ func (s *Reports) Chain(ctx context.Context, st domain.ReportStatus) (root strin
 		for _, r := range got {
 			if r != nil {
 				reports = append(reports, *r)
-				next = append(next, r.Children...)
+				// The next hop is kept to what the view can still show,
+				// with room for some gone past retention: a report's
+				// onward list has no bound of its own.
+				next = append(next, r.Children[:min(len(r.Children), max(0, 2*maxChain-len(next)))]...)
 			}
 		}
 		if len(level) == 0 {

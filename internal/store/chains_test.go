@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -125,9 +126,9 @@ func TestChainWords(t *testing.T) {
 }
 
 // chainOf builds a chain for TestChainOrder and BenchmarkChain: a root
-// report, wide onward transfers from it (hop 1) and from its first
-// linked report (hop 2). It returns the report ids in breadth-first
-// order.
+// report, wide onward transfers from it (hop 1, in calls of at most 50)
+// and deep from its first linked report (hop 2). It returns the report
+// ids in breadth-first order.
 func chainOf(tb testing.TB, st *store.Store, wide, deep int) []string {
 	tb.Helper()
 	ctx := context.Background()
@@ -158,7 +159,7 @@ func chainOf(tb testing.TB, st *store.Store, wide, deep int) []string {
 			next++
 			ts[i] = domain.Transfer{IBAN: nlIBAN(next), Amount: amount, At: time.Now().Add(-time.Minute)}
 		}
-		acc, err := st.Onward(ctx, holder, "chain-"+from, src, ts, link)
+		acc, err := st.Onward(ctx, holder, fmt.Sprint("chain-", from, "-", next), src, ts, link)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -168,8 +169,15 @@ func chainOf(tb testing.TB, st *store.Store, wide, deep int) []string {
 		}
 		return ids
 	}
-	hop1 := onward(a.ID, wide)
-	return append(append([]string{a.ID}, hop1...), onward(hop1[0], deep)...)
+	var hop1 []string
+	for left := wide; left > 0; left -= 50 {
+		hop1 = append(hop1, onward(a.ID, min(left, 50))...)
+	}
+	ids := append([]string{a.ID}, hop1...)
+	if deep > 0 {
+		ids = append(ids, onward(hop1[0], deep)...)
+	}
+	return ids
 }
 
 // TestChainOrder: the chain view is the whole chain from its root,
@@ -209,6 +217,32 @@ func TestChainOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(want[0])
+	}
+}
+
+// TestChainAtMost1000: a chain view holds at most 1000 reports (SPEC
+// Part 3), the first 1000 breadth-first, however many the chain has.
+func TestChainAtMost1000(t *testing.T) {
+	srv := redistest.StartTopology(t)
+	st, err := store.New(srv.Client(t), store.Options{Secret: secret, HolderOf: func(iban.IBAN) string { return "bank-h" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := chainOf(t, st, 1020, 5)
+	rep, err := st.ReportStatus(context.Background(), all[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, got, err := st.Chain(context.Background(), rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(got))
+	for n, r := range got {
+		ids[n] = r.ID
+	}
+	if !slices.Equal(ids, all[:1000]) {
+		t.Errorf("%d reports in the view (of %d), want the first 1000 breadth-first", len(ids), len(all))
 	}
 }
 
