@@ -126,6 +126,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckpoints$$' -fuzztime 30s ./internal/evidence
 	$(GO) test -run '^$$' -fuzz '^FuzzCompactJSON$$' -fuzztime 30s ./internal/store
 	$(GO) test -run '^$$' -fuzz '^FuzzUnb36$$' -fuzztime 30s ./internal/store
+	$(GO) test -run '^$$' -fuzz '^FuzzValidCursor$$' -fuzztime 30s ./internal/store
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendString$$' -fuzztime 30s ./internal/jsonw
 	$(GO) test -run '^$$' -fuzz '^FuzzGateNeverAllowsMoreThanShared$$' -fuzztime 30s ./internal/localrate
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckFieldsMatchesTokenWalk$$' -fuzztime 30s ./internal/strictjson
