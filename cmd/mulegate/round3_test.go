@@ -183,6 +183,36 @@ limits:
 	}
 }
 
+// TestPagesCostTheirSize: a page of a feed or a work list costs one
+// lookup per 100 items it asks for (limit, rounded up), charged before it
+// is read: a page of 1000 events costs the gateway about what 45 lookups
+// do, and cost one token. The default page (100) costs one.
+func TestPagesCostTheirSize(t *testing.T) {
+	httpOnly(t)
+	p := mustPKI(t)
+	gw := mustGatewayConfig(t, p.config(mustRedisAddrs(t), `
+limits:
+  bank: {lookups_per_second: 1, lookups_burst: 30}
+`))
+	bank, tok := p.client(t, p.clients["bank-a"]), p.token(t, "bank-a", nil, nil)
+	for _, s := range []struct {
+		url    string
+		status int
+		left   string
+	}{
+		{"/v1/events?limit=1000", 200, "20"},
+		{"/v1/reviews?limit=1000", 200, "10"},
+		{"/v1/events", 200, "9"},
+		{"/v1/alerts?limit=101", 200, "7"},
+		{"/v1/recoveries?role=holder&limit=950", 429, "0"}, // 10 asked, 6 left
+	} {
+		got := do(t, bank, "GET", gw.api+s.url, tok, "")
+		if got.status != s.status || got.header.Get("RateLimit-Remaining") != s.left {
+			t.Errorf("%s: %d remaining %q, want %d with %s left: %s", s.url, got.status, got.header.Get("RateLimit-Remaining"), s.status, s.left, got.body)
+		}
+	}
+}
+
 // TestStreamsAreLimitedPerOrg (issue 21.13): an org holds at most
 // limits.<type>.streams open SSE streams and waiting long polls, across
 // its connections (one bank opened 1,500 before); beyond, 429

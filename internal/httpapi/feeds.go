@@ -129,6 +129,7 @@ type feedDeps struct {
 	slots        streamSlots     // nil: streams are not limited
 	writeTimeout time.Duration   // a stream write blocked longer ends the stream (0: none)
 	metrics      *Metrics
+	rate         rateDeps
 }
 
 // streamSlots limits an org's open SSE streams and waiting long polls,
@@ -183,6 +184,20 @@ func (d feedDeps) holdSlot(c *gin.Context, lease time.Duration) (renew func() bo
 	return renew, release, true
 }
 
+// feedRequest reads a feed page's parameters and charges the page (400
+// or 429 answered, ok false).
+func feedRequest(c *gin.Context, src feedSource, d feedDeps) (after string, limit int, wait time.Duration, filter feedFilter, ok bool) {
+	after, limit, wait, err := feedParams(c, d.opt)
+	if err == nil && src.filter != nil {
+		filter, err = src.filter(c)
+	}
+	if err != nil {
+		writeProblem(c, err)
+		return "", 0, 0, nil, false
+	}
+	return after, limit, wait, filter, chargePage(c, d.rate, limit)
+}
+
 // handleFeed serves the caller's entries after a cursor; with wait it
 // long-polls: it answers as soon as an entry arrives (any gateway replica
 // may have written it: the wake-up comes through Redis), when wait ends,
@@ -191,13 +206,8 @@ func (d feedDeps) holdSlot(c *gin.Context, lease time.Duration) (renew func() bo
 // timeout.
 func handleFeed(src feedSource, d feedDeps) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		after, limit, wait, err := feedParams(c, d.opt)
-		var filter feedFilter
-		if err == nil && src.filter != nil {
-			filter, err = src.filter(c)
-		}
-		if err != nil {
-			writeProblem(c, err)
+		after, limit, wait, filter, ok := feedRequest(c, src, d)
+		if !ok {
 			return
 		}
 		if wait > 0 {

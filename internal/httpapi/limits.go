@@ -115,6 +115,19 @@ func chargeDay(c *gin.Context, d rateDeps, org string, limit, cost int) bool {
 	return false
 }
 
+// pageSize is what one lookup token pays for in a page of a feed or a
+// work list: a page of 1000 costs about what 45 lookups do (5.8 ms of
+// gateway CPU against 0.13 ms, session 16), so a page is charged by the
+// size it asks for, before it is read.
+const pageSize = 100
+
+// chargePage charges a page of up to limit items one lookup per pageSize
+// (rounded up): the route charged one, this the rest.
+func chargePage(c *gin.Context, d rateDeps, limit int) bool {
+	cost := (limit + pageSize - 1) / pageSize
+	return cost <= 1 || chargeRest(c, d, domain.RateLookups, cost-1, cost)
+}
+
 func ceilSeconds(d time.Duration) int {
 	if d <= 0 {
 		return 0

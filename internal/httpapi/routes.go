@@ -117,10 +117,9 @@ func NewAPI(d Deps) http.Handler {
 	// (a batch costs one per IBAN, charged once it is decoded), writes
 	// (reports, reviews, cancels, alerts, markers; onward transfers one
 	// per linked report, the rest charged once the body is decoded), and
-	// one lookup for every read of data (a report, a chain, a work list,
-	// an IBAN's record or its lookups, an evidence proof, a page of a feed
-	// or a stream opened); a free peek at the lookups bucket for the
-	// caller's own limits and the evidence keys and checkpoint.
+	// one lookup for every read of data (a page of a feed or a work list
+	// one per 100 items asked for, chargePage); a free peek at the lookups
+	// bucket for /limits and the evidence keys and checkpoint.
 	rd := rateDeps{l: localrate.New(d.Limiter), day: d.DayLimiter, metrics: d.Metrics, deadline: &sharedDeadline{timeout: d.RequestTimeout}}
 	lookup, write, peek := limited(rd, domain.RateLookups, 1), limited(rd, domain.RateWrites, 1), limited(rd, domain.RateLookups, 0)
 	// No route, no such method: authenticated and limited like any
@@ -164,13 +163,13 @@ func NewAPI(d Deps) http.Handler {
 			timeout: d.RequestTimeout, now: d.Now}
 		v1.handle("POST", "/alerts", "alert", write, need(auth.ScopeAlertsWrite), handlePostAlert(pa))
 		fd := feedDeps{waiter: d.AlertWaiter, opt: d.AlertOptions, timeout: d.RequestTimeout, done: d.Done, slots: d.Slots,
-			writeTimeout: d.WriteTimeout, metrics: d.Metrics}
+			writeTimeout: d.WriteTimeout, metrics: d.Metrics, rate: rd}
 		alerts, events := alertFeed(d.Feeds, d.Metrics), eventFeed(d.Feeds, d.Metrics)
 		v1.handle("GET", "/alerts", "alerts_read", lookup, need(auth.ScopeAlertsRead), handleFeed(alerts, fd))
 		v1.handle("GET", "/alerts/stream", "alerts_read", lookup, need(auth.ScopeAlertsRead), handleFeedStream(alerts, fd))
 		v1.handle("GET", "/events", "events_read", lookup, need(auth.ScopeEventsRead), handleFeed(events, fd))
 		v1.handle("GET", "/events/stream", "events_read", lookup, need(auth.ScopeEventsRead), handleFeedStream(events, fd))
-		wd := workDeps{lists: d.Feeds, reports: d.Reports, timeout: d.RequestTimeout, now: d.Now}
+		wd := workDeps{lists: d.Feeds, reports: d.Reports, rate: rd, timeout: d.RequestTimeout, now: d.Now}
 		v1.handle("GET", "/reviews", "reviews_read", lookup, need(auth.ScopeReportsReview), handleWorkList(wd, reviewsQuery))
 		v1.handle("GET", "/recoveries", "recoveries_read", lookup, need(auth.ScopeRecoveriesWrite), handleWorkList(wd, recoveriesQuery))
 	}

@@ -23,6 +23,7 @@ type workLister interface {
 type workDeps struct {
 	lists   workLister
 	reports reportReader
+	rate    rateDeps
 	timeout time.Duration
 	now     func() time.Time
 }
@@ -111,6 +112,9 @@ func handleWorkList(d workDeps, parse func(*gin.Context) (workQuery, error)) gin
 		q, err := parse(c)
 		if err != nil {
 			writeProblem(c, err)
+			return
+		}
+		if !chargePage(c, d.rate, q.limit) {
 			return
 		}
 		ctx, cancel := withTimeout(c, d.timeout)

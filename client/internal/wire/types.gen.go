@@ -1675,8 +1675,10 @@ type UnsupportedMediaType = Problem
 // ListAlertsParams defines parameters for ListAlerts.
 type ListAlertsParams struct {
 	After *string `form:"after,omitempty" json:"after,omitempty"`
-	Limit *int    `form:"limit,omitempty" json:"limit,omitempty"`
-	Wait  *int    `form:"wait,omitempty" json:"wait,omitempty"`
+
+	// Limit Items per page. A page costs one lookup per 100 asked for (rounded up), before it is read.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+	Wait  *int `form:"wait,omitempty" json:"wait,omitempty"`
 }
 
 // PostAlertParams defines parameters for PostAlert.
@@ -1693,8 +1695,10 @@ type StreamAlertsParams struct {
 // ListEventsParams defines parameters for ListEvents.
 type ListEventsParams struct {
 	After *string `form:"after,omitempty" json:"after,omitempty"`
-	Limit *int    `form:"limit,omitempty" json:"limit,omitempty"`
-	Wait  *int    `form:"wait,omitempty" json:"wait,omitempty"`
+
+	// Limit Items per page. A page costs one lookup per 100 asked for (rounded up), before it is read.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+	Wait  *int `form:"wait,omitempty" json:"wait,omitempty"`
 
 	// Types e.g. report.received,report.cancelled
 	Types *string `form:"types,omitempty" json:"types,omitempty"`
@@ -1828,7 +1832,9 @@ type ListRecoveriesParams struct {
 
 	// After A next_cursor of this list.
 	After *string `form:"after,omitempty" json:"after,omitempty"`
-	Limit *int    `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Limit Items per page. A page costs one lookup per 100 asked for (rounded up), before it is read.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // ListRecoveriesParamsRole defines parameters for ListRecoveries.
@@ -1863,7 +1869,9 @@ type ListReviewsParams struct {
 
 	// After A next_cursor of this list.
 	After *string `form:"after,omitempty" json:"after,omitempty"`
-	Limit *int    `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Limit Items per page. A page costs one lookup per 100 asked for (rounded up), before it is read.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // ListReviewsParamsState defines parameters for ListReviews.
