@@ -186,7 +186,8 @@ limits:
 // TestPagesCostTheirSize: a page of a feed or a work list costs one
 // lookup per 100 items it asks for (limit, rounded up), charged before it
 // is read: a page of 1000 events costs the gateway about what 45 lookups
-// do, and cost one token. The default page (100) costs one.
+// do, and cost one token. The default page (100) costs one. A chain view
+// costs one per 100 reports it shows.
 func TestPagesCostTheirSize(t *testing.T) {
 	httpOnly(t)
 	p := mustPKI(t)
@@ -195,16 +196,33 @@ limits:
   bank: {lookups_per_second: 1, lookups_burst: 30}
 `))
 	bank, tok := p.client(t, p.clients["bank-a"]), p.token(t, "bank-a", nil, nil)
+	// A chain of 151 reports (a root and 3 x 50 transfers): its view
+	// costs 2, charged once read.
+	victim, vTok := p.client(t, p.clients["bank-b"]), p.token(t, "bank-b", nil, nil)
+	root := decodeInto[accepted](t, do(t, victim, "POST", gw.api+"/v1/reports", vTok, `{"iban":"NL91ABNA0417164300","category":"phishing"}`,
+		"Idempotency-Key", "root")).ReportID
+	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	for call := range 3 {
+		ts := make([]string, 50)
+		for n := range ts {
+			ts[n] = fmt.Sprintf(`{"iban":%q,"amount":{"value":"1","currency":"EUR"},"at":%q}`, nlIBANText(1+call*50+n), at)
+		}
+		if got := do(t, bank, "POST", gw.api+"/v1/reports/"+root+"/onward", tok, `{"transfers":[`+strings.Join(ts, ",")+`]}`,
+			"Idempotency-Key", fmt.Sprint("onward-", call)); got.status != 201 {
+			t.Fatalf("onward %d: %d %s", call, got.status, got.body)
+		}
+	}
 	for _, s := range []struct {
 		url    string
 		status int
 		left   string
 	}{
-		{"/v1/events?limit=1000", 200, "20"},
-		{"/v1/reviews?limit=1000", 200, "10"},
-		{"/v1/events", 200, "9"},
-		{"/v1/alerts?limit=101", 200, "7"},
-		{"/v1/recoveries?role=holder&limit=950", 429, "0"}, // 10 asked, 6 left
+		{"/v1/reports/" + root + "/chain", 200, "28"},
+		{"/v1/events?limit=1000", 200, "18"},
+		{"/v1/reviews?limit=1000", 200, "8"},
+		{"/v1/events", 200, "7"},
+		{"/v1/alerts?limit=101", 200, "5"},
+		{"/v1/recoveries?role=holder&limit=950", 429, "0"}, // 10 asked, 4 left
 	} {
 		got := do(t, bank, "GET", gw.api+s.url, tok, "")
 		if got.status != s.status || got.header.Get("RateLimit-Remaining") != s.left {

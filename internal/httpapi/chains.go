@@ -155,7 +155,7 @@ type chainRecoveryJSON struct {
 // police see every report whole; a bank (a party of the report it asks
 // through) sees the reports it neither filed nor holds without their
 // IBAN and orgs, only their country.
-func handleChain(store chainReader, timeout time.Duration) gin.HandlerFunc {
+func handleChain(store chainReader, rd rateDeps, timeout time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		st := *stateOf(c).report // read by reportParty
 		ctx, cancel := withTimeout(c, timeout)
@@ -163,6 +163,12 @@ func handleChain(store chainReader, timeout time.Duration) gin.HandlerFunc {
 		root, reports, err := store.Chain(ctx, st)
 		if err != nil {
 			writeProblem(c, err)
+			return
+		}
+		// Its size is known only once read: like a page, one lookup per
+		// 100 reports shown (the route charged one). A refused view wastes
+		// one read, and the next request is refused before reading.
+		if !chargePage(c, rd, len(reports)) {
 			return
 		}
 		who := caller(c)

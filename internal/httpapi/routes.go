@@ -195,7 +195,7 @@ func reportRoutes(v1 v1Routes, d Deps, rd rateDeps, lookup, write gin.HandlerFun
 	v1.handle("POST", "/reports/:id/cancel", "cancel", write, party(auth.ScopeReportsWrite), handleReview(rv, domain.ActionCancel))
 	cd := chainDeps{store: d.Reports, rate: rd, policy: d.Chains, bodyLimit: d.MaxBatchBodyBytes, skew: d.ClockSkew, timeout: d.RequestTimeout, now: d.Now}
 	v1.handle("POST", "/reports/:id/onward", "onward", write, party(auth.ScopeChainsWrite), handleOnward(cd))
-	v1.handle("GET", "/reports/:id/chain", "chain_read", lookup, party(auth.ScopeChainsRead), handleChain(d.Reports, d.RequestTimeout))
+	v1.handle("GET", "/reports/:id/chain", "chain_read", lookup, party(auth.ScopeChainsRead), handleChain(d.Reports, rd, d.RequestTimeout))
 	rc := recoveryDeps{store: d.Reports, policy: d.Recovery, metrics: d.Metrics, bodyLimit: d.MaxBodyBytes, timeout: d.RequestTimeout, now: d.Now}
 	recover := withRoot(auth.ScopeRecoveriesWrite)
 	for path, a := range map[string]domain.RecoveryAction{"/recovery": domain.RecoveryRequest, "/recovery/hold": domain.RecoveryHold,
