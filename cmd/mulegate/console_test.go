@@ -367,6 +367,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	o.run(t, "the police console", chromedp.Navigate(policeConsole.url+"/"), chromedp.WaitVisible(chromedp.CSS(`input[name=id]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name=id]`), root), chromedp.Click(chromedp.CSS(`form.open-report button`)))
 	o.until(t, "the chain drawn as a tree of three", `document.querySelectorAll('ul.tree li').length === 3 && document.querySelectorAll('ul.tree ul ul li').length === 1`)
+	facts := eval[string](t, o, `document.querySelector('dl.facts').innerText`)
+	if !strings.Contains(facts, ibanA) || !strings.Contains(facts, "bank-b") {
+		t.Errorf("the officer's report page says %q, want the IBAN %s and its reporter bank-b", facts, ibanA)
+	}
 	o.screenshot(t, "chain")
 	o.run(t, "mark the second hop", chromedp.Click(chromedp.CSS(`ul.tree ul > li form input[value="`+ibanB+`"] ~ button`)))
 	o.until(t, "marked", `document.querySelector('.flash')?.innerText === 'Marked.'`)

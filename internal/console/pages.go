@@ -323,6 +323,26 @@ func tree(ch *client.Chain, current string) *chainNode {
 	return root
 }
 
+// fillFromChain gives a report's page the IBAN and reporter that the
+// report's own answer shows its holder only, where the caller's chain view
+// shows them (the police always; a bank in reports it reported or holds):
+// an officer opening a report sees whose account it is about. Nothing is
+// shown that the API did not show this org.
+func fillFromChain(st *client.ReportStatus, ch *client.Chain) {
+	for _, r := range ch.Reports {
+		if r.ReportID != st.ReportID {
+			continue
+		}
+		if st.IBAN == "" {
+			st.IBAN = r.IBAN
+		}
+		if st.ReporterOrg == "" {
+			st.ReporterOrg = r.ReporterOrg
+		}
+		return
+	}
+}
+
 // openReport opens a report by the id typed in the form (GET: a report
 // id is no IBAN).
 func (s *Server) openReport(w http.ResponseWriter, r *http.Request, q *request) {
@@ -358,8 +378,11 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, q *request) {
 		Rejects: []client.RejectReason{client.RejectNoBalance, client.RejectAccountClosed, client.RejectNotFraud, client.RejectFundsMoved, client.RejectOther},
 		Fraud:   []client.FraudType{client.FraudMuleAccount, client.FraudScammerAccount, client.FraudAccountTakeover, client.FraudOther}}
 	v.Reporter = !v.Holder && !v.Police
-	if ch, err := s.opt.Client.Chain(q.ctx, id); err == nil && len(ch.Reports) > 1 {
-		v.Chain = tree(ch, id)
+	if ch, err := s.opt.Client.Chain(q.ctx, id); err == nil {
+		fillFromChain(st, ch)
+		if len(ch.Reports) > 1 {
+			v.Chain = tree(ch, id)
+		}
 	}
 	s.render(w, r, q.sess, http.StatusOK, "report", "Report "+id[:8], v)
 }
