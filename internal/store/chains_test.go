@@ -220,6 +220,52 @@ func TestChainOrder(t *testing.T) {
 	}
 }
 
+// TestReportsReadFailsLoudly: when Redis fails for one of the reports
+// that a chain hop or a work list page reads together, the read fails
+// (the caller gets a 5xx and retries) instead of leaving that report out as
+// if it had passed retention. The failure is a report index bucket that
+// holds a string; the reports before it miss on their higher levels, and
+// a pipeline reports only its first command's error.
+func TestReportsReadFailsLoudly(t *testing.T) {
+	srv := redistest.StartTopology(t)
+	st, err := store.New(srv.Client(t), store.Options{Secret: secret, HolderOf: func(iban.IBAN) string { return "bank-h" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ids := chainOf(t, st, 8, 0)
+	linked := ids[1:] // hop 1, about nlIBAN(1) … nlIBAN(8)
+	lowest := func(n int) string { return st.IndexBucketsOf(nlIBAN(n+1), linked[n])[0] }
+	broken := -1
+	for n := 1; n < len(linked); n++ {
+		if lowest(n) != lowest(0) {
+			broken = n
+			break
+		}
+	}
+	if broken < 0 {
+		t.Fatal("all eight linked reports share their lowest index bucket")
+	}
+	before, err := st.ReportStatuses(ctx, []string{linked[0], linked[broken]})
+	if err != nil || before[0] == nil || before[1] == nil {
+		t.Fatalf("both reports before the bucket breaks: %v, %v", before, err)
+	}
+	rdb := srv.Client(t)
+	if err := rdb.Del(ctx, lowest(broken)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, lowest(broken), "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.ReportStatuses(ctx, []string{linked[0], linked[broken]})
+	if err == nil {
+		t.Fatalf("a report whose index bucket Redis cannot read: no error, reports %v (the second taken for gone)", got)
+	}
+	if code := domain.ErrorCode(err); code == domain.CodeNotFound || code == "" {
+		t.Errorf("error %v (code %q), want a store failure", err, code)
+	}
+}
+
 // TestChainAtMost1000: a chain view holds at most 1000 reports (SPEC
 // Part 3), the first 1000 breadth-first, however many the chain has.
 func TestChainAtMost1000(t *testing.T) {

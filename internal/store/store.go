@@ -681,7 +681,7 @@ func (s *conn) locate(ctx context.Context, id string) (ibanKeys, error) {
 			}
 			return nil
 		})
-		if err != nil && !errors.Is(err, redis.Nil) {
+		if err := firstFailure(err, cmds); err != nil {
 			return ibanKeys{}, s.fail(opReport, "report: find", err)
 		}
 		for n, c := range cmds {
@@ -836,7 +836,7 @@ func (s *conn) locateAll(ctx context.Context, ids []string) (keys []*ibanKeys, a
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, redis.Nil) {
+	if err := firstFailure(err, claims); err != nil {
 		return nil, nil, s.fail(opReport, "report: find", err)
 	}
 	parts, index := make([]int, len(ids)), make([][]*redis.StringCmd, len(ids))
@@ -852,8 +852,10 @@ func (s *conn) locateAll(ctx context.Context, ids []string) (keys []*ibanKeys, a
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, nil, s.fail(opReport, "report: find", err)
+	for _, cmds := range index {
+		if err := firstFailure(err, cmds); err != nil {
+			return nil, nil, s.fail(opReport, "report: find", err)
+		}
 	}
 	keys = make([]*ibanKeys, len(ids))
 	for n := range ids {
@@ -868,6 +870,29 @@ func (s *conn) locateAll(ctx context.Context, ids []string) (keys []*ibanKeys, a
 		}
 	}
 	return keys, alone, nil
+}
+
+// firstFailure is the first error of cmds other than "no such field",
+// or the pipeline's error pipeErr when that is not one. Pipelined
+// reports only its first command's error: a miss (redis.Nil) ahead of a
+// failure would hide it, and the report the failure was about would be
+// taken for gone.
+func firstFailure(pipeErr error, cmds []*redis.StringCmd) error {
+	if pipeErr == nil {
+		return nil
+	}
+	if !errors.Is(pipeErr, redis.Nil) {
+		return pipeErr
+	}
+	for _, c := range cmds {
+		if c == nil {
+			continue
+		}
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+	}
+	return nil
 }
 
 // claimOf is an idempotency claim as read ("" for none).
