@@ -549,3 +549,73 @@ func TestFaultRecoverySteps(t *testing.T) {
 		return strings.Join(types, ",") == "recovery.held,recovery.returned"
 	})
 }
+
+// TestFaultChain (SPEC Part 3, precise point 5): a chain of two hops is
+// built while the police store is down, and the gateway that took it is
+// killed with SIGKILL while it retries. Once the store is back (and
+// another gateway runs), the store refuses the first report (a 4xx) and
+// takes the linked ones: each once, each after its source, the first
+// linked report although its source was refused. Nothing waits forever on
+// a source that the police will never have.
+func TestFaultChain(t *testing.T) {
+	p := mustPKI(t)
+	rds := redistest.StartTopology(t)
+	sim := mustSimProc(t).addrs["sim"]
+	a := mustServeProc(t, p, rds.Addrs(), forwardEnv(sim)...)
+	setFaults(t, sim, `{"down":true,"reject_reference_prefix":"refuse-"}`)
+	victim, holder, next := p.client(t, p.clients["bank-b"]), p.client(t, p.clients["bank-a"]), p.client(t, p.clients["bank-c"])
+	vTok, hTok, nTok := p.token(t, "bank-b", nil, nil), p.token(t, "bank-a", nil, nil), p.token(t, "bank-c", nil, nil)
+	res := do(t, victim, "POST", a.addrs["api"]+"/v1/reports", vTok,
+		`{"iban":"NL91ABNA0417164300","category":"phishing","reference":"refuse-root"}`, "Idempotency-Key", "fc-0")
+	if res.status != 202 {
+		t.Fatalf("submit: %d %s", res.status, res.body)
+	}
+	ids := []string{decodeInto[accepted](t, res).ReportID}
+	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	for n, hop := range []struct {
+		c          *http.Client
+		tok, iban  string
+		holderOrgs string
+	}{
+		{holder, hTok, "ES9121000418450200051332", "bank-c"},
+		{next, nTok, "FR1420041010050500013M02606", "bank-b"},
+	} {
+		got := do(t, hop.c, "POST", a.addrs["api"]+"/v1/reports/"+ids[n]+"/onward", hop.tok,
+			fmt.Sprintf(`{"transfers":[{"iban":%q,"amount":{"value":"100","currency":"EUR"},"at":%q}]}`, hop.iban, at),
+			"Idempotency-Key", fmt.Sprint("fc-", n+1))
+		if got.status != 201 {
+			t.Fatalf("hop %d: %d %s", n+1, got.status, got.body)
+		}
+		l := decodeInto[onwardOut](t, got).Reports
+		if len(l) != 1 || l[0].HolderOrg != hop.holderOrgs {
+			t.Fatalf("hop %d: %+v", n+1, l)
+		}
+		ids = append(ids, l[0].ReportID)
+	}
+	waitfor.Until(t, "the gateway to try the store while it is down", 10*time.Second, func() bool {
+		var st struct {
+			Dropped int64 `json:"dropped"`
+		}
+		getJSON(t, sim+"/_sim/stats", &st)
+		return st.Dropped > 0
+	})
+	a.kill(syscall.SIGKILL)
+	setFaults(t, sim, `{"reject_reference_prefix":"refuse-"}`)
+	b := mustServeProc(t, p, rds.Addrs(), forwardEnv(sim)...)
+	waitfor.Until(t, "the store to have both linked reports", 30*time.Second, func() bool {
+		got := simReceived(t, sim)
+		return got[ids[1]] > 0 && got[ids[2]] > 0
+	})
+	got := simReceived(t, sim)
+	if got[ids[0]] != 0 || got[ids[1]] != 1 || got[ids[2]] != 1 {
+		t.Errorf("the store has the refused root %d times, hop 1 %d, hop 2 %d; want 0, 1, 1", got[ids[0]], got[ids[1]], got[ids[2]])
+	}
+	if simRecord(t, sim, ids[2]).FirstReceivedAt.Before(simRecord(t, sim, ids[1]).FirstReceivedAt) {
+		t.Error("hop 2 reached the police store before its source")
+	}
+	waitfor.Until(t, "the root report to be rejected", 10*time.Second, func() bool {
+		return decodeInto[struct {
+			Status string `json:"status"`
+		}](t, do(t, victim, "GET", b.addrs["api"]+"/v1/reports/"+ids[0], vTok, "")).Status == "rejected"
+	})
+}
