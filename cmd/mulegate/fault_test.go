@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -618,4 +621,114 @@ func TestFaultChain(t *testing.T) {
 			Status string `json:"status"`
 		}](t, do(t, victim, "GET", b.addrs["api"]+"/v1/reports/"+ids[0], vTok, "")).Status == "rejected"
 	})
+}
+
+// TestLookupsAnsweredWhileDrainingAreLogged: lookups answered while a
+// gateway drains its requests on SIGTERM (a rolling deploy) are in the
+// log of who looked an IBAN up, which also decides who hears of a clear.
+// Redis is frozen so that the lookups are still waiting on it when the
+// drain begins; they are answered once it thaws.
+func TestLookupsAnsweredWhileDrainingAreLogged(t *testing.T) {
+	p := mustPKI(t)
+	rds := redistest.Start(t)
+	env := []string{"MULEGATE_FORWARD_WORKERS=0", "MULEGATE_LOG_LEVEL=info", "MULEGATE_API_REQUEST_TIMEOUT=30s",
+		"MULEGATE_REDIS_READ_TIMEOUT=30s", "MULEGATE_REDIS_WRITE_TIMEOUT=30s"}
+	a := mustServeProc(t, p, []string{rds.Addr}, env...)
+	bank, police := p.client(t, p.clients["bank-a"]), p.client(t, p.clients["police-nl"])
+	bTok, pTok := p.token(t, "bank-a", nil, nil), p.token(t, "police-nl", nil, nil)
+	type lookupsOf struct {
+		Orgs []struct {
+			Org     string `json:"org"`
+			Lookups int    `json:"lookups"`
+		} `json:"orgs"`
+	}
+	if got := do(t, bank, "GET", a.addrs["api"]+"/v1/ibans/DE89370400440532013000", bTok, ""); got.status != 200 {
+		t.Fatalf("a first lookup: %d %s", got.status, got.body)
+	}
+	// Nothing left to flush before Redis freezes: the log's last flush at
+	// the drain then has nothing to write, and the lookups below come after.
+	waitfor.Until(t, "the first lookup in the log", 5*time.Second, func() bool {
+		return len(decodeInto[lookupsOf](t, do(t, police, "GET", a.addrs["api"]+"/v1/ibans/DE89370400440532013000/lookups", pTok, "")).Orgs) == 1
+	})
+	thaw := rds.Freeze(t)
+	const n = 8
+	var sent sync.WaitGroup
+	answers := make(chan int, n)
+	for range n {
+		sent.Add(1)
+		go func() {
+			var once sync.Once
+			trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { once.Do(sent.Done) }}
+			req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET",
+				a.addrs["api"]+"/v1/ibans/NL91ABNA0417164300", nil)
+			req.Header.Set("Authorization", "Bearer "+bTok)
+			resp, err := bank.Do(req)
+			once.Do(sent.Done)
+			if err != nil {
+				answers <- 0
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			answers <- resp.StatusCode
+		}()
+	}
+	sent.Wait()
+	waitfor.Until(t, "the lookups to wait on the frozen Redis", 10*time.Second, func() bool { return unreadBytes(t, rds.Addr) > 0 })
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitfor.Until(t, "the drain to begin", 10*time.Second, func() bool { return strings.Contains(a.stderr.String(), "draining requests") })
+	thaw()
+	answered := 0
+	for range n {
+		if <-answers == 200 {
+			answered++
+		}
+	}
+	select {
+	case <-a.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the gateway did not stop after SIGTERM")
+	}
+	if answered == 0 {
+		t.Fatal("no lookup was answered during the drain")
+	}
+	b := mustServeProc(t, p, []string{rds.Addr}, env...)
+	got := decodeInto[lookupsOf](t, do(t, police, "GET", b.addrs["api"]+"/v1/ibans/NL91ABNA0417164300/lookups", pTok, ""))
+	if len(got.Orgs) != 1 || got.Orgs[0].Org != "bank-a" || got.Orgs[0].Lookups != answered {
+		t.Errorf("who looked the IBAN up: %+v; want bank-a with the %d lookups answered", got.Orgs, answered)
+	}
+}
+
+// unreadBytes is how many bytes wait in the receive queues of the
+// connections to the Redis at addr (127.0.0.1:port): commands a frozen
+// Redis has not read.
+func unreadBytes(t testing.TB, addr string) int {
+	t.Helper()
+	_, portText, _ := strings.Cut(addr, ":")
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fs := strings.Fields(line)
+			if len(fs) < 5 {
+				continue
+			}
+			_, lp, _ := strings.Cut(fs[1], ":")
+			_, rx, _ := strings.Cut(fs[4], ":")
+			if p, _ := strconv.ParseUint(lp, 16, 32); int(p) == port {
+				q, _ := strconv.ParseUint(rx, 16, 64)
+				total += int(q)
+			}
+		}
+	}
+	return total
 }

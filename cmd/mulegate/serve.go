@@ -157,6 +157,14 @@ func (g *gatewayServer) run(ctx context.Context, apiLn, opsLn net.Listener, cfgP
 		return errors.Join(g.api.Shutdown(sctx), g.ops.Shutdown(sctx))
 	})
 	err := eg.Wait()
+	// Lookups answered while the requests drained came after the lookup
+	// log's last flush (its ctx ended when the drain began): write them
+	// now that no request is left.
+	fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	if ferr := g.lookups.Flush(fctx); ferr != nil {
+		g.c.log.Warn("lookup log: the last counts were not written", "err", ferr)
+	}
+	cancel()
 	if cerr := g.audit.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("audit: %w", cerr))
 	}
