@@ -629,6 +629,7 @@ func TestFaultChain(t *testing.T) {
 // Redis is frozen so that the lookups are still waiting on it when the
 // drain begins; they are answered once it thaws.
 func TestLookupsAnsweredWhileDrainingAreLogged(t *testing.T) {
+	httpOnly(t) // one Redis of its own in either pass
 	p := mustPKI(t)
 	rds := redistest.Start(t)
 	env := []string{"MULEGATE_FORWARD_WORKERS=0", "MULEGATE_LOG_LEVEL=info", "MULEGATE_API_REQUEST_TIMEOUT=30s",

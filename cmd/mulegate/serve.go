@@ -57,6 +57,7 @@ type gatewayServer struct {
 	hub      *store.AlertHub
 	api, ops *http.Server
 	stopping chan struct{} // closed on shutdown: long polls answer, streams end
+	drained  []func()      // run once the last request has been answered, before the audit trail closes
 	tls      *httpapi.ServerTLS
 	audit    *audit.Writer
 	lookups  *store.LookupLog
@@ -110,7 +111,7 @@ func (c *core) gateway(ctx context.Context, cfg config.Config, stdout io.Writer)
 		au.origin = g.trail.Origin
 	}
 	g.lookups = c.st.NewLookupLog()
-	g.api = c.apiServer(cfg, g.authn, m, g.tls, g.hub, g.stopping, au, g.lookups, g.signer, g.trail)
+	g.api = c.apiServer(cfg, g.authn, m, g.tls, g.hub, g.stopping, func(w func()) { g.drained = append(g.drained, w) }, au, g.lookups, g.signer, g.trail)
 	g.ops = c.opsServer(cfg, g.relay, httpapi.Check{Name: "audit", Check: func(context.Context) (string, bool) {
 		if !g.audit.Healthy() {
 			return "unavailable", false
@@ -157,9 +158,13 @@ func (g *gatewayServer) run(ctx context.Context, apiLn, opsLn net.Listener, cfgP
 		return errors.Join(g.api.Shutdown(sctx), g.ops.Shutdown(sctx))
 	})
 	err := eg.Wait()
-	// Lookups answered while the requests drained came after the lookup
-	// log's last flush (its ctx ended when the drain began): write them
-	// now that no request is left.
+	// What requests did while they drained came after the periodic
+	// writers' last run (their ctx ended when the drain began): the
+	// refused-request aggregates and the lookup log are written now that
+	// no request is left.
+	for _, w := range g.drained {
+		w()
+	}
 	fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	if ferr := g.lookups.Flush(fctx); ferr != nil {
 		g.c.log.Warn("lookup log: the last counts were not written", "err", ferr)

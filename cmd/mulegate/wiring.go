@@ -250,8 +250,9 @@ func (c *core) newAuthn(ctx context.Context, cfg config.Config, m *httpapi.Metri
 }
 
 // apiServer builds the /v1 API behind mTLS. stopping is closed when the
-// server shuts down: long polls answer and streams end.
-func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg *httpapi.ServerTLS, hub *store.AlertHub, stopping <-chan struct{}, au httpapi.Auditor, looked httpapi.LookupLog, signer *evidence.Signer, tr *trail) *http.Server {
+// server shuts down: long polls answer and streams end; atDrain is given
+// the work to run once the last request has been answered.
+func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg *httpapi.ServerTLS, hub *store.AlertHub, stopping <-chan struct{}, atDrain func(func()), au httpapi.Auditor, looked httpapi.LookupLog, signer *evidence.Signer, tr *trail) *http.Server {
 	var sg httpapi.AnswerSigner
 	var keys func() ([]byte, error)
 	if signer != nil {
@@ -267,7 +268,7 @@ func (c *core) apiServer(cfg config.Config, a *authn, m *httpapi.Metrics, tlsCfg
 		Reports:      c.st.Reports, IBANs: c.st.IBANs, Feeds: c.st.Feeds, Verifier: a.verifier, Log: c.log, Metrics: m,
 		Recovery: domain.RecoveryPolicy{HoldWithin: cfg.Recovery.HoldWithin.D(), AnswerWithin: cfg.Recovery.AnswerWithin.D()},
 		Chains:   domain.ChainPolicy{MaxHops: cfg.Chains.MaxHops, MaxTransfers: cfg.Chains.MaxTransfers},
-		Router:   a.router, AlertWaiter: hub, Done: stopping,
+		Router:   a.router, AlertWaiter: hub, Done: stopping, AtDrain: atDrain,
 		AlertOptions: httpapi.AlertOptions{MaxWait: cfg.Alerts.MaxWait.D(),
 			Keepalive: cfg.Alerts.Keepalive.D(), ValidateID: store.ValidCursor},
 		Risk: domain.RiskPolicy{Thresholds: domain.RiskThresholds{Low: cfg.Risk.Low, Medium: cfg.Risk.Medium, High: cfg.Risk.High},

@@ -52,6 +52,11 @@ type Deps struct {
 	AlertWaiter  alertWaiter
 	AlertOptions AlertOptions
 	Done         <-chan struct{} // closed when the server shuts down (ends SSE streams)
+	// AtDrain, if set, is handed the work to do once the server has
+	// answered its last request: the refused-request gate's last
+	// aggregate audit records, for refusals made while the requests
+	// drained. The caller runs it before it closes the audit trail.
+	AtDrain      func(work func())
 	Verifier     tokenVerifier
 	Log          *slog.Logger
 	Metrics      *Metrics
@@ -109,6 +114,9 @@ func NewAPI(d Deps) http.Handler {
 	refused := newRefusedGate(d.RefusedPerSecond, d.RefusedBurst, d.Audit, d.Log.Warn)
 	if refused != nil && d.Done != nil {
 		go refused.run(d.Done)
+	}
+	if refused != nil && d.AtDrain != nil {
+		d.AtDrain(func() { refused.flush(time.Now()) })
 	}
 	r.Use(tracing(), withRequestID(d.Log), recovery(), accessLog(d.Metrics), auditTrail(d.Audit, d.KeyOf, d.LookupLog, actions, refused, d.Signer))
 
