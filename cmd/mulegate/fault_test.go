@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,8 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mulegate/mulegate/internal/evidence"
 	"github.com/mulegate/mulegate/internal/redistest"
 	"github.com/mulegate/mulegate/internal/waitfor"
+	"golang.org/x/mod/sumdb/note"
 )
 
 func reportBody(n int) string {
@@ -625,7 +628,8 @@ func TestFaultChain(t *testing.T) {
 
 // TestLookupsAnsweredWhileDrainingAreLogged: lookups answered while a
 // gateway drains its requests on SIGTERM (a rolling deploy) are in the
-// log of who looked an IBAN up, which also decides who hears of a clear.
+// log of who looked an IBAN up, which also decides who hears of a clear,
+// and the gateway's last signed checkpoint covers their audit records.
 // Redis is frozen so that the lookups are still waiting on it when the
 // drain begins; they are answered once it thaws.
 func TestLookupsAnsweredWhileDrainingAreLogged(t *testing.T) {
@@ -634,7 +638,20 @@ func TestLookupsAnsweredWhileDrainingAreLogged(t *testing.T) {
 	rds := redistest.Start(t)
 	env := []string{"MULEGATE_FORWARD_WORKERS=0", "MULEGATE_LOG_LEVEL=info", "MULEGATE_API_REQUEST_TIMEOUT=30s",
 		"MULEGATE_REDIS_READ_TIMEOUT=30s", "MULEGATE_REDIS_WRITE_TIMEOUT=30s"}
-	a := mustServeProc(t, p, []string{rds.Addr}, env...)
+	dir := t.TempDir()
+	auditFile, cpKey, cfgPath := filepath.Join(dir, "audit.jsonl"), filepath.Join(dir, "cp.key"), filepath.Join(dir, "mulegate.yaml")
+	skey, _, err := note.GenerateKey(crand.Reader, "mulegate/drain-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cpKey, []byte(skey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgPath, []byte(p.config([]string{rds.Addr}, "audit:\n  path: "+auditFile+
+		"\nevidence:\n  origin: mulegate/drain-test\n  checkpoint_key_file: "+cpKey+"\n  checkpoint_interval: 200ms\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := startProc(t, []string{"serve", "--config", cfgPath}, env, "api", "ops")
 	bank, police := p.client(t, p.clients["bank-a"]), p.client(t, p.clients["police-nl"])
 	bTok, pTok := p.token(t, "bank-a", nil, nil), p.token(t, "police-nl", nil, nil)
 	type lookupsOf struct {
@@ -695,7 +712,27 @@ func TestLookupsAnsweredWhileDrainingAreLogged(t *testing.T) {
 	if answered == 0 {
 		t.Fatal("no lookup was answered during the drain")
 	}
-	b := mustServeProc(t, p, []string{rds.Addr}, env...)
+	raw, err := os.ReadFile(auditFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := int64(strings.Count(string(raw), "\n"))
+	cps, err := os.ReadFile(auditFile + ".checkpoints")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := evidence.SplitCheckpoints(cps)
+	if len(all) == 0 {
+		t.Fatal("no checkpoint")
+	}
+	last, err := evidence.ParseCheckpoint(all[len(all)-1].Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Size != records {
+		t.Errorf("the last checkpoint covers %d records of the %d in the trail", last.Size, records)
+	}
+	b := startProc(t, []string{"serve", "--config", cfgPath}, env, "api", "ops")
 	got := decodeInto[lookupsOf](t, do(t, police, "GET", b.addrs["api"]+"/v1/ibans/NL91ABNA0417164300/lookups", pTok, ""))
 	if len(got.Orgs) != 1 || got.Orgs[0].Org != "bank-a" || got.Orgs[0].Lookups != answered {
 		t.Errorf("who looked the IBAN up: %+v; want bank-a with the %d lookups answered", got.Orgs, answered)

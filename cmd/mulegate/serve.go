@@ -170,6 +170,11 @@ func (g *gatewayServer) run(ctx context.Context, apiLn, opsLn net.Listener, cfgP
 		g.c.log.Warn("lookup log: the last counts were not written", "err", ferr)
 	}
 	cancel()
+	if g.trail != nil { // its last checkpoint covers the records of the drain, too
+		if cerr := g.trail.checkpoint(); cerr != nil {
+			g.c.log.Warn("evidence: the checkpoint after the drain failed", "err", cerr)
+		}
+	}
 	if cerr := g.audit.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("audit: %w", cerr))
 	}
