@@ -94,6 +94,20 @@ type Deps struct {
 	Now            func() time.Time
 }
 
+// startRefusedGate builds the refused-request gate: it writes its
+// aggregate records every second until Done, and once more in the work
+// it hands to AtDrain.
+func startRefusedGate(d Deps) *refusedGate {
+	g := newRefusedGate(d.RefusedPerSecond, d.RefusedBurst, d.Audit, d.Log.Warn)
+	if g != nil && d.Done != nil {
+		go g.run(d.Done)
+	}
+	if g != nil && d.AtDrain != nil {
+		d.AtDrain(func() { g.flush(time.Now()) })
+	}
+	return g
+}
+
 // NewAPI builds the /v1 API. Gin's mode is the program's to set, once
 // (cmd/mulegate sets release mode). Middleware order: recovery, request id,
 // access log (masked), audit trail (every answer, routed or not), client
@@ -111,13 +125,7 @@ func NewAPI(d Deps) http.Handler {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	actions := map[routeKey]string{} // filled below, read-only once serving
-	refused := newRefusedGate(d.RefusedPerSecond, d.RefusedBurst, d.Audit, d.Log.Warn)
-	if refused != nil && d.Done != nil {
-		go refused.run(d.Done)
-	}
-	if refused != nil && d.AtDrain != nil {
-		d.AtDrain(func() { refused.flush(time.Now()) })
-	}
+	refused := startRefusedGate(d)
 	r.Use(tracing(), withRequestID(d.Log), recovery(), accessLog(d.Metrics), auditTrail(d.Audit, d.KeyOf, d.LookupLog, actions, refused, d.Signer))
 
 	// Every route is rate limited per org before its scope check, so that
