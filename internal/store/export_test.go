@@ -19,3 +19,6 @@ func RawID(id string) string { return rawID(id) }
 func (s *Store) IndexBucketsOf(i iban.IBAN, id string) []string {
 	return indexBuckets(s.keysFor(i).tag, rawID(id))
 }
+
+// LookupLogKey names the hash of who looked IBAN i up.
+func (s *Store) LookupLogKey(i iban.IBAN) string { return s.keysFor(i).lookupLog() }

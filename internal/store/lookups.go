@@ -18,9 +18,10 @@ import (
 // first and last time (f:ORG, l:ORG, ms), the org type (t:ORG) and the
 // count per month (m:YYYY-MM:ORG, for the access record), kept for the
 // retention. Lookups are counted in memory and written in one
-// pipelined round trip per node every second, not one per lookup; a
-// flush that fails keeps its counts for the next one, so none is dropped
-// while Redis comes back.
+// pipelined round trip per node every second, not one per lookup; the
+// counts of IBANs whose write failed are kept for the next flush, so none
+// is dropped while Redis comes back, and none that was written is
+// written twice.
 
 type lookupKey struct{ tag, pseudo string }
 
@@ -81,8 +82,8 @@ func (l *LookupLog) Run(ctx context.Context) error {
 	}
 }
 
-// Flush writes the counts so far; on failure they are kept (merged with
-// what comes next) for the next flush.
+// Flush writes the counts so far; those of IBANs whose write failed are
+// kept (merged with what comes next) for the next flush.
 func (l *LookupLog) Flush(ctx context.Context) error {
 	l.mu.Lock()
 	batch := l.pending
@@ -92,22 +93,31 @@ func (l *LookupLog) Flush(ctx context.Context) error {
 		return nil
 	}
 	ttl := time.Duration(l.s.ttlSeconds()) * time.Second
+	cmds := make(map[lookupKey][]redis.Cmder, len(batch))
 	_, err := l.s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for k, byOrg := range batch {
 			key := ibanKeys{tag: k.tag, pseudo: k.pseudo}.lookupLog()
+			var own []redis.Cmder
 			for org, c := range byOrg {
-				p.HIncrBy(ctx, key, "n:"+org, c.n)
-				p.HSetNX(ctx, key, "f:"+org, c.first)
-				p.HSet(ctx, key, "l:"+org, c.last, "t:"+org, c.orgType)
-				p.HIncrBy(ctx, key, "m:"+time.UnixMilli(c.last).UTC().Format("2006-01")+":"+org, c.n)
+				own = append(own,
+					p.HIncrBy(ctx, key, "n:"+org, c.n),
+					p.HSetNX(ctx, key, "f:"+org, c.first),
+					p.HSet(ctx, key, "l:"+org, c.last, "t:"+org, c.orgType),
+					p.HIncrBy(ctx, key, "m:"+time.UnixMilli(c.last).UTC().Format("2006-01")+":"+org, c.n))
 			}
-			p.Expire(ctx, key, ttl)
+			cmds[k] = append(own, p.Expire(ctx, key, ttl))
 		}
 		return nil
 	})
 	if err != nil {
+		// Keep for the next flush only the IBANs whose writes failed: the
+		// others' counts are written (on a Cluster, their nodes answered),
+		// and writing them again would count them twice.
 		l.mu.Lock()
 		for k, byOrg := range batch {
+			if !anyFailed(cmds[k]) {
+				continue
+			}
 			cur := l.pending[k]
 			if cur == nil {
 				l.pending[k] = byOrg
@@ -126,6 +136,16 @@ func (l *LookupLog) Flush(ctx context.Context) error {
 		return l.s.fail(opReport, "lookups log: flush", err)
 	}
 	return nil
+}
+
+// anyFailed says whether one of cmds failed.
+func anyFailed(cmds []redis.Cmder) bool {
+	for _, c := range cmds {
+		if c.Err() != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Lookups reads who looked an IBAN up, by org, most lookups first.
