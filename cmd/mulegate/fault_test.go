@@ -579,9 +579,9 @@ func TestFaultChain(t *testing.T) {
 	ids := []string{decodeInto[accepted](t, res).ReportID}
 	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	for n, hop := range []struct {
-		c          *http.Client
-		tok, iban  string
-		holderOrgs string
+		c         *http.Client
+		tok, iban string
+		holderOrg string
 	}{
 		{holder, hTok, "ES9121000418450200051332", "bank-c"},
 		{next, nTok, "FR1420041010050500013M02606", "bank-b"},
@@ -593,7 +593,7 @@ func TestFaultChain(t *testing.T) {
 			t.Fatalf("hop %d: %d %s", n+1, got.status, got.body)
 		}
 		l := decodeInto[onwardOut](t, got).Reports
-		if len(l) != 1 || l[0].HolderOrg != hop.holderOrgs {
+		if len(l) != 1 || l[0].HolderOrg != hop.holderOrg {
 			t.Fatalf("hop %d: %+v", n+1, l)
 		}
 		ids = append(ids, l[0].ReportID)

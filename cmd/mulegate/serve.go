@@ -57,7 +57,7 @@ type gatewayServer struct {
 	hub      *store.AlertHub
 	api, ops *http.Server
 	stopping chan struct{} // closed on shutdown: long polls answer, streams end
-	drained  []func()      // run once the last request has been answered, before the audit trail closes
+	drained  []func()      // run in order once the last request has been answered, before the audit trail closes
 	tls      *httpapi.ServerTLS
 	audit    *audit.Writer
 	lookups  *store.LookupLog
@@ -111,7 +111,24 @@ func (c *core) gateway(ctx context.Context, cfg config.Config, stdout io.Writer)
 		au.origin = g.trail.Origin
 	}
 	g.lookups = c.st.NewLookupLog()
-	g.api = c.apiServer(cfg, g.authn, m, g.tls, g.hub, g.stopping, func(w func()) { g.drained = append(g.drained, w) }, au, g.lookups, g.signer, g.trail)
+	atDrain := func(w func()) { g.drained = append(g.drained, w) }
+	g.api = c.apiServer(cfg, g.authn, m, g.tls, g.hub, g.stopping, atDrain, au, g.lookups, g.signer, g.trail)
+	// After the API's own (the refused-request aggregates): the lookup
+	// log, then the last checkpoint, which covers every record before it.
+	atDrain(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := g.lookups.Flush(ctx); err != nil {
+			c.log.Warn("lookup log: the last counts were not written", "err", err)
+		}
+	})
+	if g.trail != nil {
+		atDrain(func() {
+			if err := g.trail.checkpoint(); err != nil {
+				c.log.Warn("evidence: the checkpoint after the drain failed", "err", err)
+			}
+		})
+	}
 	g.ops = c.opsServer(cfg, g.relay, httpapi.Check{Name: "audit", Check: func(context.Context) (string, bool) {
 		if !g.audit.Healthy() {
 			return "unavailable", false
@@ -159,21 +176,10 @@ func (g *gatewayServer) run(ctx context.Context, apiLn, opsLn net.Listener, cfgP
 	})
 	err := eg.Wait()
 	// What requests did while they drained came after the periodic
-	// writers' last run (their ctx ended when the drain began): the
-	// refused-request aggregates and the lookup log are written now that
-	// no request is left.
+	// writers' last run (their ctx ended when the drain began): it is
+	// written now that no request is left, before the trail closes.
 	for _, w := range g.drained {
 		w()
-	}
-	fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	if ferr := g.lookups.Flush(fctx); ferr != nil {
-		g.c.log.Warn("lookup log: the last counts were not written", "err", ferr)
-	}
-	cancel()
-	if g.trail != nil { // its last checkpoint covers the records of the drain, too
-		if cerr := g.trail.checkpoint(); cerr != nil {
-			g.c.log.Warn("evidence: the checkpoint after the drain failed", "err", cerr)
-		}
 	}
 	if cerr := g.audit.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("audit: %w", cerr))

@@ -3,17 +3,12 @@ package httpapi
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/mulegate/mulegate/internal/domain"
-	"github.com/mulegate/mulegate/internal/iban"
 	"github.com/mulegate/mulegate/internal/waitfor"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestRefusalsWhileDrainingAreAudited: a request refused at once after
@@ -24,14 +19,10 @@ func TestRefusalsWhileDrainingAreAudited(t *testing.T) {
 	a := &recordingAuditor{}
 	done := make(chan struct{})
 	var atDrain []func()
-	api := NewAPI(Deps{
-		Reports: &fakeStore{}, IBANs: &fakeStore{}, Limiter: allowAll{}, Audit: a, Verifier: tokens{},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry()),
-		KeyOf:        func(i iban.IBAN) domain.IBANKey { return domain.IBANKey{Pseudonym: i.String()} },
-		ValidPurpose: func(string) bool { return true }, MaxBatch: 100, MaxBodyBytes: 16 << 10, MaxBatchBodyBytes: 64 << 10,
-		RequestTimeout: time.Second, RefusedPerSecond: 1, RefusedBurst: 1,
-		Done: done, AtDrain: func(w func()) { atDrain = append(atDrain, w) },
-	})
+	d := testDeps(&fakeStore{})
+	d.Audit, d.RefusedPerSecond, d.RefusedBurst = a, 1, 1
+	d.Done, d.AtDrain = done, func(w func()) { atDrain = append(atDrain, w) }
+	api := NewAPI(d)
 	leaf := &x509.Certificate{Raw: []byte("client certificate")}
 	refuse := func() int {
 		req := httptest.NewRequest("GET", "/v1/ibans/NL91ABNA0417164300", nil)

@@ -134,10 +134,15 @@ func (nopAudit) Refused()               {}
 
 func testAPI(t *testing.T, st *fakeStore) http.Handler {
 	t.Helper()
+	return NewAPI(testDeps(st))
+}
+
+// testDeps are the test API's dependencies over st, for a test to change.
+func testDeps(st *fakeStore) Deps {
 	principal := func(org string, typ domain.OrgType, scopes auth.Scope) auth.Principal {
 		return auth.Principal{Subject: org, Org: auth.Org{ID: org, Type: typ}, Scopes: scopes, Expires: time.Now().Add(time.Hour)}
 	}
-	return NewAPI(Deps{
+	return Deps{
 		Reports: st, IBANs: st, Limiter: allowAll{}, Audit: nopAudit{},
 		Verifier: tokens{
 			"bank-a": principal("bank-a", domain.OrgBank, auth.ScopeIBANsRead|auth.ScopeReportsWrite|auth.ScopeReportsRead),
@@ -147,7 +152,7 @@ func testAPI(t *testing.T, st *fakeStore) http.Handler {
 		KeyOf:        func(i iban.IBAN) domain.IBANKey { return domain.IBANKey{Pseudonym: i.String()} },
 		ValidPurpose: func(string) bool { return true }, MaxBatch: 100, MaxBodyBytes: 16 << 10, MaxBatchBodyBytes: 64 << 10,
 		RequestTimeout: time.Second,
-	})
+	}
 }
 
 // TestHandlers: each row is one request and what the client must get

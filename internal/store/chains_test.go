@@ -21,11 +21,7 @@ import (
 // nothing, marker or not.
 func TestChainWords(t *testing.T) {
 	ctx := context.Background()
-	srv := redistest.StartTopology(t)
-	st, err := store.New(srv.Client(t), store.Options{Secret: secret, HolderOf: func(iban.IBAN) string { return "bank-h" }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, _ := chainStore(t)
 	victim := domain.Caller{Org: "bank-v", Type: domain.OrgBank}
 	holder := domain.Caller{Org: "bank-h", Type: domain.OrgBank}
 	police := domain.Caller{Org: "police", Type: domain.OrgPolice}
@@ -180,16 +176,23 @@ func chainOf(tb testing.TB, st *store.Store, wide, deep int) []string {
 	return ids
 }
 
+// chainStore is a store on the test topology whose IBANs bank-h holds.
+func chainStore(tb testing.TB) (*store.Store, *redistest.Deployment) {
+	tb.Helper()
+	srv := redistest.StartTopology(tb)
+	st, err := store.New(srv.Client(tb), store.Options{Secret: secret, HolderOf: func(iban.IBAN) string { return "bank-h" }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st, srv
+}
+
 // TestChainOrder: the chain view is the whole chain from its root,
 // breadth-first, whichever of its reports it is asked through; on a
 // Cluster, a report whose idempotency claim was lost in a failover is
 // still in its place.
 func TestChainOrder(t *testing.T) {
-	srv := redistest.StartTopology(t)
-	st, err := store.New(srv.Client(t), store.Options{Secret: secret, HolderOf: func(iban.IBAN) string { return "bank-h" }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, srv := chainStore(t)
 	ctx := context.Background()
 	want := chainOf(t, st, 5, 3)
 	check := func(through string) {
@@ -227,11 +230,7 @@ func TestChainOrder(t *testing.T) {
 // holds a string; the reports before it miss on their higher levels, and
 // a pipeline reports only its first command's error.
 func TestReportsReadFailsLoudly(t *testing.T) {
-	srv := redistest.StartTopology(t)
-	st, err := store.New(srv.Client(t), store.Options{Secret: secret, HolderOf: func(iban.IBAN) string { return "bank-h" }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, srv := chainStore(t)
 	ctx := context.Background()
 	ids := chainOf(t, st, 8, 0)
 	linked := ids[1:] // hop 1, about nlIBAN(1) … nlIBAN(8)
@@ -269,11 +268,7 @@ func TestReportsReadFailsLoudly(t *testing.T) {
 // TestChainAtMost1000: a chain view holds at most 1000 reports (SPEC
 // Part 3), the first 1000 breadth-first, however many the chain has.
 func TestChainAtMost1000(t *testing.T) {
-	srv := redistest.StartTopology(t)
-	st, err := store.New(srv.Client(t), store.Options{Secret: secret, HolderOf: func(iban.IBAN) string { return "bank-h" }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, _ := chainStore(t)
 	all := chainOf(t, st, 1020, 5)
 	rep, err := st.ReportStatus(context.Background(), all[0])
 	if err != nil {
@@ -297,11 +292,7 @@ func TestChainAtMost1000(t *testing.T) {
 //
 //	go test ./internal/store -run '^$' -bench Chain -benchtime 200x
 func BenchmarkChain(b *testing.B) {
-	srv := redistest.StartTopology(b)
-	st, err := store.New(srv.Client(b), store.Options{Secret: secret, HolderOf: func(iban.IBAN) string { return "bank-h" }})
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, _ := chainStore(b)
 	ids := chainOf(b, st, 50, 50)
 	rep, err := st.ReportStatus(context.Background(), ids[0])
 	if err != nil {

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/mulegate/mulegate/internal/domain"
-	"github.com/mulegate/mulegate/internal/redistest"
-	"github.com/mulegate/mulegate/internal/store"
 )
 
 // TestLookupLogCountsOnceWhenPartOfAFlushFails: when the write of one
@@ -16,11 +14,7 @@ import (
 // Before, the whole batch was kept and the written counts were added
 // again at every flush while the failure lasted.
 func TestLookupLogCountsOnceWhenPartOfAFlushFails(t *testing.T) {
-	srv := redistest.StartTopology(t)
-	st, err := store.New(srv.Client(t), store.Options{Secret: secret})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, srv := mustStore(t, nil)
 	ctx := context.Background()
 	rdb := srv.Client(t)
 	good, bad := nlIBAN(1), nlIBAN(2)
